@@ -1,0 +1,105 @@
+// Package events is the contract between Sportello and whoever listens to it:
+// the CloudEvents types the booking functions emit, their Go payloads and
+// their JSON Schemas (in schemas/, embedded here).
+//
+// Every event has:
+//   - type: a versioned reverse-DNS name, io.github.sportello.<entity>.<verb>.v<N>;
+//   - source: /sportello/<function> (the function that wrote it);
+//   - subject: the booking id;
+//   - id: fixed when the state change is written, so a redelivery carries the
+//     same id and consumers can deduplicate on (source, id);
+//   - dataschema: the URL of the JSON Schema of data;
+//   - datacontenttype: application/json.
+//
+// Payloads carry no personal data (no name, address or email): a consumer that
+// needs them reads the booking through Sportello. This package imports only
+// the standard library, so integrators can import it cheaply.
+package events
+
+import (
+	"embed"
+	"time"
+)
+
+// The event types. A breaking change to a payload gets a new version suffix.
+const (
+	BookingHeld        = "io.github.sportello.booking.held.v1"
+	BookingConfirmed   = "io.github.sportello.booking.confirmed.v1"
+	BookingRescheduled = "io.github.sportello.booking.rescheduled.v1"
+	BookingCancelled   = "io.github.sportello.booking.cancelled.v1"
+)
+
+// SchemaBase is where the schemas are published; dataschema is SchemaBase
+// followed by the schema's file name.
+const SchemaBase = "https://github.com/sportello/sportello/blob/main/events/schemas/"
+
+// Schemas holds the JSON Schemas, one file per event type.
+//
+//go:embed schemas/*.json
+var Schemas embed.FS
+
+// Type describes one event type.
+type Type struct {
+	Name        string // the CloudEvents type
+	Description string
+	SchemaFile  string // file name in schemas/
+	Example     any    // a payload value, also used by the tests
+}
+
+// DataSchema is the dataschema attribute of events of this type.
+func (t Type) DataSchema() string { return SchemaBase + t.SchemaFile }
+
+// Catalog lists every event type Sportello emits.
+var Catalog = []Type{
+	{BookingHeld, "A citizen holds a slot while entering their data. The hold lapses at hold_expires_at unless confirmed.", "booking.held.v1.json", BookingHeldData{}},
+	{BookingConfirmed, "A hold became a booking: the citizen confirmed with their data and consent.", "booking.confirmed.v1.json", BookingConfirmedData{}},
+	{BookingRescheduled, "A confirmed booking moved to another slot; the previous slot is free again.", "booking.rescheduled.v1.json", BookingRescheduledData{}},
+	{BookingCancelled, "A confirmed booking was cancelled; its slot is free again.", "booking.cancelled.v1.json", BookingCancelledData{}},
+}
+
+// Lookup returns the catalog entry of a type name.
+func Lookup(name string) (Type, bool) {
+	for _, t := range Catalog {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Type{}, false
+}
+
+// Booking is what every booking event says about the booking.
+type Booking struct {
+	BookingID string    `json:"booking_id"` // also the event's subject
+	OfficeID  string    `json:"office_id"`
+	ServiceID string    `json:"service_id"`
+	Desk      string    `json:"desk"`     // the desk's label
+	Start     time.Time `json:"start"`    // RFC 3339 with offset
+	End       time.Time `json:"end"`      // end of the meeting (without buffer)
+	Sequence  int       `json:"sequence"` // grows with every change, as in iCalendar
+	Locale    string    `json:"locale"`   // "it" or "en": the citizen's language
+}
+
+// BookingHeldData is the data of BookingHeld.
+type BookingHeldData struct {
+	Booking
+	HoldExpiresAt time.Time `json:"hold_expires_at"`
+}
+
+// BookingConfirmedData is the data of BookingConfirmed.
+type BookingConfirmedData struct {
+	Booking
+}
+
+// BookingRescheduledData is the data of BookingRescheduled.
+type BookingRescheduledData struct {
+	Booking
+	PreviousStart time.Time `json:"previous_start"`
+	PreviousEnd   time.Time `json:"previous_end"`
+	PreviousDesk  string    `json:"previous_desk"`
+}
+
+// BookingCancelledData is the data of BookingCancelled.
+type BookingCancelledData struct {
+	Booking
+	CancelledBy string `json:"cancelled_by"` // "citizen" (operators come later)
+}

@@ -1,0 +1,3 @@
+module github.com/sportello/sportello/events
+
+go 1.26

@@ -1,0 +1,184 @@
+// Package httpx is the HTTP edge shared by the functions: strict JSON
+// decoding, JSON responses, RFC 9457 problem responses, and the one table
+// that maps apperr codes to HTTP statuses.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/sportello/sportello/functions/internal/apperr"
+)
+
+// MaxBody is the largest request body a function reads.
+const MaxBody = 64 << 10
+
+// statusOf is the one place where error codes become HTTP statuses.
+var statusOf = map[apperr.Code]int{
+	apperr.Invalid:       http.StatusBadRequest,
+	apperr.Unauthorized:  http.StatusUnauthorized,
+	apperr.NotFound:      http.StatusNotFound,
+	apperr.Conflict:      http.StatusConflict,
+	apperr.Gone:          http.StatusGone,
+	apperr.Unprocessable: http.StatusUnprocessableEntity,
+	apperr.TooLarge:      http.StatusRequestEntityTooLarge,
+	apperr.Unsupported:   http.StatusUnsupportedMediaType,
+	apperr.Internal:      http.StatusInternalServerError,
+}
+
+// Status returns the HTTP status of an error.
+func Status(err error) int {
+	if s, ok := statusOf[apperr.CodeOf(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Problem is an RFC 9457 problem document, extended with a stable code, the
+// field at fault and, for validation, every field's problem.
+type Problem struct {
+	Type   string              `json:"type"`
+	Title  string              `json:"title"`
+	Status int                 `json:"status"`
+	Detail string              `json:"detail,omitempty"`
+	Code   apperr.Code         `json:"code"`
+	Field  string              `json:"field,omitempty"`
+	Errors []apperr.FieldError `json:"errors,omitempty"`
+}
+
+// ProblemOf converts an error into the problem sent to the client. An error
+// that is not an *apperr.Error is ours: its text is not sent.
+func ProblemOf(err error) Problem {
+	status := Status(err)
+	p := Problem{
+		Type:   "urn:sportello:problem:" + string(apperr.CodeOf(err)),
+		Title:  http.StatusText(status),
+		Status: status,
+		Code:   apperr.CodeOf(err),
+	}
+	var e *apperr.Error
+	if errors.As(err, &e) && e.Code != apperr.Internal {
+		p.Detail, p.Field, p.Errors = e.Message, e.Field, e.Fields
+	} else {
+		p.Detail = "internal error"
+	}
+	return p
+}
+
+// Error writes err as a problem response. Errors that are our fault are
+// logged (their text never carries personal data: it comes from our code
+// and the database driver, not from request bodies).
+func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	p := ProblemOf(err)
+	if p.Status >= 500 && log != nil {
+		log.ErrorContext(r.Context(), "request failed", "pattern", r.Pattern, "err", err)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// JSON writes v with the given status.
+func JSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// NoStore marks a response that carries personal data or secrets.
+func NoStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+}
+
+// Decode reads a JSON request body into v strictly: the Content-Type must be
+// JSON, unknown fields and trailing data are refused, and every failure is
+// an apperr naming the field at fault.
+func Decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return apperr.New(apperr.Unsupported, "Content-Type", "send application/json, not %q", ct)
+		}
+	}
+	body := http.MaxBytesReader(nil, r.Body, MaxBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return apperr.New(apperr.Invalid, "", "the body must hold one JSON object and nothing after it")
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var (
+		syntax   *json.SyntaxError
+		typ      *json.UnmarshalTypeError
+		tooLarge *http.MaxBytesError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return apperr.New(apperr.Invalid, "", "the body is empty: send a JSON object")
+	case errors.As(err, &tooLarge):
+		return apperr.New(apperr.TooLarge, "", "the body is larger than %d bytes", MaxBody)
+	case errors.As(err, &syntax):
+		return apperr.New(apperr.Invalid, "", "malformed JSON at byte %d", syntax.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return apperr.New(apperr.Invalid, "", "malformed JSON: the body ends too early")
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return apperr.New(apperr.Invalid, "", "the body must be a JSON object")
+		}
+		return apperr.New(apperr.Invalid, field, "%s must be a %s, not %s", field, kindOf(typ.Type.Kind().String()), typ.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return apperr.New(apperr.Invalid, field, "unknown field %q", field)
+	default:
+		var e *apperr.Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return apperr.New(apperr.Invalid, "", "cannot read the body: %s", err)
+	}
+}
+
+func kindOf(k string) string {
+	switch k {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "struct", "map":
+		return "JSON object"
+	case "slice", "array":
+		return "JSON array"
+	default:
+		if strings.HasPrefix(k, "int") || strings.HasPrefix(k, "uint") || strings.HasPrefix(k, "float") {
+			return "number"
+		}
+		return k
+	}
+}
+
+// NotFound is the handler for paths no route matches.
+func NotFound(w http.ResponseWriter, r *http.Request) {
+	Error(w, r, nil, apperr.New(apperr.NotFound, "", "no such resource: %s %s", r.Method, r.URL.Path))
+}
+
+// MethodNotAllowed writes a 405 problem.
+func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	_ = json.NewEncoder(w).Encode(Problem{Type: "urn:sportello:problem:method_not_allowed", Title: "Method Not Allowed",
+		Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Detail: fmt.Sprintf("%s is not allowed here", r.Method)})
+}

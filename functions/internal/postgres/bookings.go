@@ -1,0 +1,418 @@
+package postgres
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/outbox"
+	"github.com/sportello/sportello/functions/internal/secret"
+)
+
+// inTx runs fn in a transaction and commits it; events written by fn are
+// announced to the relay after the commit.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if isConflict(err) {
+			return apperr.New(apperr.Conflict, "start", "the slot was taken in the meantime")
+		}
+		return err
+	}
+	s.committed()
+	return nil
+}
+
+// expireHolds marks as expired the lapsed holds on the service's desks that
+// overlap [start, end), so that they stop blocking a new booking there.
+func expireHolds(ctx context.Context, tx pgx.Tx, serviceID string, start, end, now time.Time) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE bookings SET status = 'expired', updated_at = $4
+		WHERE service_id = $1 AND status = 'held' AND hold_expires_at <= $4
+		  AND blocks && tstzrange($2, $3)`, serviceID, start, end, now)
+	return err
+}
+
+type desk struct {
+	id    int64
+	label string
+}
+
+// freeDesks lists the service's active desks that look free over
+// [start, end), least busy that day first, ties in random order, so that
+// load spreads across desks. Another transaction may still take one before
+// we do: the caller's insert or update is the real test.
+func freeDesks(ctx context.Context, tx pgx.Tx, serviceID string, start, end, dayStart, dayEnd time.Time, except *uuid.UUID) ([]desk, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT d.id, d.label
+		FROM desks d
+		WHERE d.service_id = $1 AND d.active
+		  AND NOT EXISTS (
+		        SELECT 1 FROM bookings b
+		        WHERE b.desk_id = d.id AND b.status IN ('held', 'confirmed')
+		          AND b.blocks && tstzrange($2, $3) AND b.id IS DISTINCT FROM $6)
+		ORDER BY (SELECT count(*) FROM bookings b
+		          WHERE b.desk_id = d.id AND b.status IN ('held', 'confirmed')
+		            AND b.starts_at >= $4 AND b.starts_at < $5), random()`,
+		serviceID, start, end, dayStart, dayEnd, except)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (desk, error) {
+		var d desk
+		return d, r.Scan(&d.id, &d.label)
+	})
+}
+
+// Reserve holds the slot of a service that starts at start. It answers the
+// hold's id and secret (shown once) and its expiry. Errors: NotFound
+// (service_id), Invalid (start: not a bookable slot), Conflict (start: no
+// desk is free).
+func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
+	var hold booking.Hold
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		now := s.Clock.Now()
+		svc, err := s.Service(ctx, tx, serviceID, "service_id")
+		if err != nil {
+			return err
+		}
+		slot, err := s.Calendar.Check(svc.Rules(), start, now, "start")
+		if err != nil {
+			return err
+		}
+		blockEnd := slot.End.Add(svc.Buffer())
+		if err := expireHolds(ctx, tx, serviceID, slot.Start, blockEnd, now); err != nil {
+			return err
+		}
+		dayStart, dayEnd := s.day(slot.Start)
+		desks, err := freeDesks(ctx, tx, serviceID, slot.Start, blockEnd, dayStart, dayEnd, nil)
+		if err != nil {
+			return err
+		}
+		id := uuid.New()
+		token, hash := secret.New()
+		expires := now.Add(s.holdTTL())
+		for _, d := range desks {
+			// ON CONFLICT DO NOTHING covers the exclusion constraint: when a
+			// concurrent transaction took this desk, we try the next one.
+			tag, err := tx.Exec(ctx, `
+				INSERT INTO bookings (id, service_id, desk_id, starts_at, ends_at, blocks, status,
+				                      hold_secret_hash, hold_expires_at, locale, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, tstzrange($4, $6), 'held', $7, $8, $9, $10, $10)
+				ON CONFLICT DO NOTHING`,
+				id, serviceID, d.id, slot.Start, slot.End, blockEnd, hash, expires, locale, now)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() == 0 {
+				continue
+			}
+			hold = booking.Hold{ID: id.String(), Secret: token, ExpiresAt: expires, ServiceID: serviceID, Start: slot.Start, End: slot.End}
+			_, err = outbox.Write(ctx, tx, s.Source, now, outbox.Event{
+				Type: events.BookingHeld, Subject: id.String(),
+				Data: events.BookingHeldData{
+					Booking:       events.Booking{BookingID: id.String(), OfficeID: svc.OfficeID, ServiceID: svc.ID, Desk: d.label, Start: slot.Start, End: slot.End, Locale: locale},
+					HoldExpiresAt: expires,
+				},
+			})
+			return err
+		}
+		return apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
+	})
+	return hold, err
+}
+
+// day returns the bounds of the local day of t.
+func (s *Store) day(t time.Time) (time.Time, time.Time) {
+	local := t.In(s.Calendar.Location)
+	y, m, d := local.Date()
+	start := time.Date(y, m, d, 0, 0, 0, 0, s.Calendar.Location)
+	return start, time.Date(y, m, d+1, 0, 0, 0, 0, s.Calendar.Location)
+}
+
+// record is a booking row as stored.
+type record struct {
+	id                       uuid.UUID
+	serviceID, officeID      string
+	serviceName, officeName  string
+	whatToBring              string
+	cutoffMinutes            int
+	bufferMinutes            int
+	deskID                   int64
+	desk                     string
+	start, end, holdExpires  time.Time
+	status                   string
+	holdHash                 []byte
+	sequence                 int
+	locale                   string
+	givenName, familyName    *string
+	address, email           *string
+	reason, details          *string
+	confirmedAt, cancelledAt *time.Time
+}
+
+const recordSelect = `
+	SELECT b.id, b.service_id, s.office_id, s.name, o.name, s.what_to_bring, s.cancel_cutoff_minutes,
+	       s.buffer_minutes, b.desk_id, d.label, b.starts_at, b.ends_at, b.hold_expires_at, b.status,
+	       b.hold_secret_hash, b.sequence, b.locale, b.given_name, b.family_name, b.address, b.email,
+	       b.reason, b.details, b.confirmed_at, b.cancelled_at
+	FROM bookings b
+	JOIN services s ON s.id = b.service_id
+	JOIN offices o ON o.id = s.office_id
+	JOIN desks d ON d.id = b.desk_id`
+
+func scanRecord(row pgx.Row) (record, error) {
+	var r record
+	err := row.Scan(&r.id, &r.serviceID, &r.officeID, &r.serviceName, &r.officeName, &r.whatToBring, &r.cutoffMinutes,
+		&r.bufferMinutes, &r.deskID, &r.desk, &r.start, &r.end, &r.holdExpires, &r.status,
+		&r.holdHash, &r.sequence, &r.locale, &r.givenName, &r.familyName, &r.address, &r.email,
+		&r.reason, &r.details, &r.confirmedAt, &r.cancelledAt)
+	return r, err
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// toBooking converts a stored record into what the citizen sees.
+func (r record) toBooking() booking.Booking {
+	st, err := booking.ParseStatus(r.status)
+	if err != nil {
+		panic(err) // the CHECK constraint allows only known statuses
+	}
+	return booking.Booking{
+		ID: r.id.String(), Status: st,
+		OfficeID: r.officeID, OfficeName: r.officeName, ServiceID: r.serviceID, ServiceName: r.serviceName,
+		Start: r.start, End: r.end, Desk: r.desk, Sequence: r.sequence, WhatToBring: r.whatToBring,
+		ChangeableUntil: r.start.Add(-time.Duration(r.cutoffMinutes) * time.Minute),
+		Citizen: booking.Citizen{
+			GivenName: deref(r.givenName), FamilyName: deref(r.familyName), Address: deref(r.address),
+			Email: deref(r.email), Reason: deref(r.reason), Details: deref(r.details),
+			PrivacyConsent: r.confirmedAt != nil, Locale: r.locale,
+		},
+		ConfirmedAt: r.confirmedAt, CancelledAt: r.cancelledAt,
+	}
+}
+
+func (r record) event() events.Booking {
+	return events.Booking{BookingID: r.id.String(), OfficeID: r.officeID, ServiceID: r.serviceID, Desk: r.desk,
+		Start: r.start, End: r.end, Sequence: r.sequence, Locale: r.locale}
+}
+
+// Confirm turns a hold into a booking with the citizen's data. It answers
+// the booking and its manage token, which is shown only this once. Errors:
+// Invalid (citizen.*), NotFound (hold_id: unknown id or wrong secret),
+// Gone (hold_id: the hold expired), Conflict (hold_id: already confirmed).
+func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c booking.Citizen) (booking.Confirmation, error) {
+	var out booking.Confirmation
+	c = c.Normalize()
+	if err := c.Validate("citizen"); err != nil {
+		return out, err
+	}
+	id, err := uuid.Parse(holdID)
+	if err != nil || !secret.WellFormed(holdSecret) {
+		return out, apperr.New(apperr.NotFound, "hold_id", "no hold with this id and secret")
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		now := s.Clock.Now()
+		r, err := scanRecord(tx.QueryRow(ctx, recordSelect+` WHERE b.id = $1 FOR UPDATE OF b`, id))
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(r.holdHash, secret.Hash(holdSecret)) != 1) {
+			return apperr.New(apperr.NotFound, "hold_id", "no hold with this id and secret")
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.status == "confirmed" || r.status == "cancelled" || r.status == "completed":
+			return apperr.New(apperr.Conflict, "hold_id", "this hold was already confirmed")
+		case r.status == "expired" || !r.holdExpires.After(now):
+			return apperr.New(apperr.Gone, "hold_id", "the hold expired at %s: choose the slot again", r.holdExpires.In(s.Calendar.Location).Format(time.RFC3339))
+		}
+		token, hash := secret.New()
+		_, err = tx.Exec(ctx, `
+			UPDATE bookings SET status = 'confirmed', manage_token_hash = $2, locale = $3,
+			       given_name = $4, family_name = $5, address = $6, email = $7, reason = $8, details = $9,
+			       privacy_consent_at = $10, confirmed_at = $10, updated_at = $10
+			WHERE id = $1`,
+			id, hash, c.Locale, c.GivenName, c.FamilyName, c.Address, c.Email, c.Reason, c.Details, now)
+		if err != nil {
+			return err
+		}
+		r.status, r.locale, r.confirmedAt = "confirmed", c.Locale, &now
+		r.givenName, r.familyName, r.address, r.email, r.reason, r.details = &c.GivenName, &c.FamilyName, &c.Address, &c.Email, &c.Reason, &c.Details
+		out = booking.Confirmation{Booking: r.toBooking(), ManageToken: token}
+		_, err = outbox.Write(ctx, tx, s.Source, now, outbox.Event{
+			Type: events.BookingConfirmed, Subject: id.String(),
+			Data: events.BookingConfirmedData{Booking: r.event()},
+		})
+		return err
+	})
+	return out, err
+}
+
+// byToken finds the booking of a manage token. An unknown or malformed
+// token is a plain NotFound.
+func (s *Store) byToken(ctx context.Context, q querier, token string, lock bool) (record, error) {
+	notFound := apperr.New(apperr.NotFound, "token", "no booking for this link")
+	if !secret.WellFormed(token) {
+		return record{}, notFound
+	}
+	sql := recordSelect + ` WHERE b.manage_token_hash = $1`
+	if lock {
+		sql += ` FOR UPDATE OF b`
+	}
+	r, err := scanRecord(q.QueryRow(ctx, sql, secret.Hash(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, notFound
+	}
+	return r, err
+}
+
+// Booking returns the booking of a manage token. Errors: NotFound (token).
+func (s *Store) Booking(ctx context.Context, token string) (booking.Booking, error) {
+	r, err := s.byToken(ctx, s.Pool, token, false)
+	if err != nil {
+		return booking.Booking{}, err
+	}
+	return r.toBooking(), nil
+}
+
+// changeable checks that a booking can still be moved or cancelled now.
+func (s *Store) changeable(r record, now time.Time) error {
+	if r.status != "confirmed" {
+		return apperr.New(apperr.Conflict, "token", "the booking is %s and can no longer be changed", r.status)
+	}
+	until := r.start.Add(-time.Duration(r.cutoffMinutes) * time.Minute)
+	if now.After(until) {
+		return apperr.New(apperr.Unprocessable, "token", "the booking can be changed only until %s", until.In(s.Calendar.Location).Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Reschedule moves a booking to the slot starting at start, in one
+// statement: the new slot is taken and the old one released atomically, so
+// a failure leaves the booking exactly as it was. Errors: NotFound (token),
+// Conflict (token: not confirmed; start: no free desk), Unprocessable
+// (token: past the cutoff), Invalid (start).
+func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (booking.Booking, error) {
+	var out booking.Booking
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		now := s.Clock.Now()
+		r, err := s.byToken(ctx, tx, token, true)
+		if err != nil {
+			return err
+		}
+		if err := s.changeable(r, now); err != nil {
+			return err
+		}
+		if start.Equal(r.start) {
+			return apperr.New(apperr.Invalid, "start", "the booking is already at this time")
+		}
+		svc, err := s.Service(ctx, tx, r.serviceID, "service_id")
+		if err != nil {
+			return err
+		}
+		slot, err := s.Calendar.Check(svc.Rules(), start, now, "start")
+		if err != nil {
+			return err
+		}
+		blockEnd := slot.End.Add(svc.Buffer())
+		if err := expireHolds(ctx, tx, r.serviceID, slot.Start, blockEnd, now); err != nil {
+			return err
+		}
+		dayStart, dayEnd := s.day(slot.Start)
+		desks, err := freeDesks(ctx, tx, r.serviceID, slot.Start, blockEnd, dayStart, dayEnd, &r.id)
+		if err != nil {
+			return err
+		}
+		for _, d := range desks {
+			moved, err := moveBooking(ctx, tx, r.id, d.id, slot.Start, slot.End, blockEnd, now)
+			if err != nil {
+				return err
+			}
+			if !moved {
+				continue
+			}
+			prev := r
+			r.deskID, r.desk, r.start, r.end, r.sequence = d.id, d.label, slot.Start, slot.End, r.sequence+1
+			r.cutoffMinutes = svc.CancelCutoffMinutes
+			out = r.toBooking()
+			_, err = outbox.Write(ctx, tx, s.Source, now, outbox.Event{
+				Type: events.BookingRescheduled, Subject: r.id.String(),
+				Data: events.BookingRescheduledData{Booking: r.event(), PreviousStart: prev.start, PreviousEnd: prev.end, PreviousDesk: prev.desk},
+			})
+			return err
+		}
+		return apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
+	})
+	return out, err
+}
+
+// moveBooking updates the booking to a new desk and time inside a savepoint,
+// so that losing the race for that desk does not abort the transaction.
+func moveBooking(ctx context.Context, tx pgx.Tx, id uuid.UUID, deskID int64, start, end, blockEnd, now time.Time) (bool, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	_, err = sp.Exec(ctx, `
+		UPDATE bookings SET desk_id = $2, starts_at = $3, ends_at = $4, blocks = tstzrange($3, $5),
+		       sequence = sequence + 1, updated_at = $6
+		WHERE id = $1`, id, deskID, start, end, blockEnd, now)
+	if isConflict(err) {
+		return false, sp.Rollback(ctx)
+	}
+	if err != nil {
+		_ = sp.Rollback(ctx)
+		return false, fmt.Errorf("move booking: %w", err)
+	}
+	return true, sp.Commit(ctx)
+}
+
+// Cancel cancels a booking; its slot is free again at once. Errors:
+// NotFound (token), Conflict (token: not confirmed), Unprocessable (token:
+// past the cutoff).
+func (s *Store) Cancel(ctx context.Context, token string) (booking.Booking, error) {
+	var out booking.Booking
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		now := s.Clock.Now()
+		r, err := s.byToken(ctx, tx, token, true)
+		if err != nil {
+			return err
+		}
+		if err := s.changeable(r, now); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE bookings SET status = 'cancelled', cancelled_at = $2, sequence = sequence + 1, updated_at = $2
+			WHERE id = $1`, r.id, now); err != nil {
+			return err
+		}
+		r.status, r.cancelledAt, r.sequence = "cancelled", &now, r.sequence+1
+		out = r.toBooking()
+		_, err = outbox.Write(ctx, tx, s.Source, now, outbox.Event{
+			Type: events.BookingCancelled, Subject: r.id.String(),
+			Data: events.BookingCancelledData{Booking: r.event(), CancelledBy: "citizen"},
+		})
+		return err
+	})
+	return out, err
+}

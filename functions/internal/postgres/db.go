@@ -1,0 +1,104 @@
+// Package postgres stores the counter in PostgreSQL through pgx: the schema
+// and its migrations (embedded, applied with goose), the demo data, and the
+// Store whose transactions keep the booking invariants. Database errors are
+// translated here into apperr codes: an exclusion or unique violation is a
+// Conflict, never a 500.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+//go:embed demo.sql
+var demoSQL string
+
+// Open connects a pool to url and waits up to wait for the server to answer.
+func Open(ctx context.Context, url string, wait time.Duration) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = pool.Ping(ctx)
+		if err == nil {
+			return pool, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: ping: %w", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Migrate applies every pending migration, holding a session lock so that
+// concurrent migrators take turns.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	return migrateDB(ctx, db)
+}
+
+func migrateDB(ctx context.Context, db *sql.DB) ([]string, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	var applied []string
+	for _, r := range results {
+		applied = append(applied, r.Source.Path)
+	}
+	return applied, nil
+}
+
+// LoadDemo loads the phase-1 offices and services of the Comune di Bari. It
+// is idempotent: rows that exist are left as they are.
+func LoadDemo(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, demoSQL); err != nil {
+		return fmt.Errorf("postgres: demo data: %w", err)
+	}
+	return nil
+}
+
+// SQLSTATEs that mean "someone else got there first".
+const (
+	exclusionViolation = "23P01"
+	uniqueViolation    = "23505"
+)
+
+func isConflict(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == exclusionViolation || pg.Code == uniqueViolation)
+}

@@ -1,0 +1,166 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/clock"
+	"github.com/sportello/sportello/functions/internal/schedule"
+)
+
+// Store is the booking counter on PostgreSQL.
+type Store struct {
+	Pool     *pgxpool.Pool
+	Clock    clock.Clock
+	Calendar *schedule.Calendar
+	HoldTTL  time.Duration // how long a hold lasts; default 10 minutes
+	Source   string        // CloudEvents source of the events this store writes
+	// Delivered is called after a transaction that wrote events commits
+	// (the function kicks its outbox relay). May be nil.
+	Delivered func()
+}
+
+func (s *Store) holdTTL() time.Duration {
+	if s.HoldTTL <= 0 {
+		return 10 * time.Minute
+	}
+	return s.HoldTTL
+}
+
+func (s *Store) committed() {
+	if s.Delivered != nil {
+		s.Delivered()
+	}
+}
+
+// querier is what pgxpool.Pool and pgx.Tx have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const serviceColumns = `s.id, s.office_id, s.name, s.description, s.duration_minutes, s.buffer_minutes,
+	s.min_notice_minutes, s.horizon_days, s.cancel_cutoff_minutes, s.what_to_bring,
+	(SELECT count(*) FROM desks d WHERE d.service_id = s.id AND d.active)::int`
+
+func scanService(row pgx.Row) (booking.Service, error) {
+	var v booking.Service
+	err := row.Scan(&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
+		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks)
+	return v, err
+}
+
+// Offices returns every office with its active services, in display order.
+// Offices without active services are left out.
+func (s *Store) Offices(ctx context.Context) ([]booking.Office, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, name, description FROM offices ORDER BY position, name`)
+	if err != nil {
+		return nil, err
+	}
+	offices, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Office, error) {
+		var o booking.Office
+		err := r.Scan(&o.ID, &o.Name, &o.Description)
+		o.Services = []booking.Service{}
+		return o, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT `+serviceColumns+` FROM services s WHERE s.active ORDER BY s.office_id, s.position, s.name`)
+	if err != nil {
+		return nil, err
+	}
+	services, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Service, error) { return scanService(r) })
+	if err != nil {
+		return nil, err
+	}
+	hours, err := s.hours(ctx, s.Pool, nil)
+	if err != nil {
+		return nil, err
+	}
+	byOffice := map[string][]booking.Service{}
+	for _, v := range services {
+		v.Hours = hours[v.ID]
+		byOffice[v.OfficeID] = append(byOffice[v.OfficeID], v)
+	}
+	out := offices[:0]
+	for _, o := range offices {
+		if len(byOffice[o.ID]) > 0 {
+			o.Services = byOffice[o.ID]
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// hours returns the opening hours of one service, or of all when id is nil.
+func (s *Store) hours(ctx context.Context, q querier, id *string) (map[string][]booking.Hours, error) {
+	rows, err := q.Query(ctx, `
+		SELECT service_id, weekday, to_char(opens, 'HH24:MI'), to_char(closes, 'HH24:MI')
+		FROM opening_hours WHERE $1::text IS NULL OR service_id = $1
+		ORDER BY service_id, weekday, opens`, id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]booking.Hours{}
+	var sid string
+	var h booking.Hours
+	_, err = pgx.ForEachRow(rows, []any{&sid, &h.Weekday, &h.Opens, &h.Closes}, func() error {
+		if h.Closes == "00:00" { // '24:00'::time prints as 00:00
+			h.Closes = "24:00"
+		}
+		out[sid] = append(out[sid], h)
+		return nil
+	})
+	return out, err
+}
+
+// Service returns an active service with its opening hours and the closures
+// from today on. An unknown or inactive id is a NotFound naming field.
+func (s *Store) Service(ctx context.Context, q querier, id, field string) (booking.Service, error) {
+	if q == nil {
+		q = s.Pool
+	}
+	v, err := scanService(q.QueryRow(ctx, `SELECT `+serviceColumns+` FROM services s WHERE s.id = $1 AND s.active`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, apperr.New(apperr.NotFound, field, "no service with id %q", id)
+	}
+	if err != nil {
+		return v, err
+	}
+	hours, err := s.hours(ctx, q, &id)
+	if err != nil {
+		return v, err
+	}
+	v.Hours = hours[id]
+	today := s.Calendar.Today(s.Clock.Now())
+	rows, err := q.Query(ctx, `
+		SELECT to_char(first_day, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD'), reason
+		FROM closures WHERE (office_id IS NULL OR office_id = $1) AND last_day >= $2::date
+		ORDER BY first_day`, v.OfficeID, today.String())
+	if err != nil {
+		return v, err
+	}
+	var closures []schedule.Closure
+	var first, last, reason string
+	_, err = pgx.ForEachRow(rows, []any{&first, &last, &reason}, func() error {
+		f, err1 := schedule.ParseDate(first)
+		l, err2 := schedule.ParseDate(last)
+		if err := errors.Join(err1, err2); err != nil {
+			return err
+		}
+		closures = append(closures, schedule.Closure{First: f, Last: l, Reason: reason})
+		return nil
+	})
+	if err != nil {
+		return v, fmt.Errorf("closures of %s: %w", id, err)
+	}
+	return v.WithClosures(closures), nil
+}

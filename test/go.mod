@@ -1,0 +1,3 @@
+module github.com/sportello/sportello/test
+
+go 1.26
