@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rickar/cal/v2"
+	"github.com/rickar/cal/v2/aa"
 	"github.com/rickar/cal/v2/it"
 )
 
@@ -18,6 +19,10 @@ var SanFrancesco = &cal.Holiday{
 	StartYear: 2026,
 	Func:      cal.CalcDayOfMonth,
 }
+
+// Pasqua is Easter Sunday, a holiday by Legge 260/1949 that rickar/cal's
+// Italian list leaves out (it matters to services open on Sundays).
+var Pasqua = aa.Easter.Clone(&cal.Holiday{Name: "Pasqua", Type: cal.ObservancePublic})
 
 // PatronDay is the municipality's patron saint's day, a local closure.
 type PatronDay struct {
@@ -39,7 +44,8 @@ func ParsePatronDay(s, name string) (*PatronDay, error) {
 }
 
 // Holidays tells whether a date is a public holiday: the Italian national
-// holidays (Easter Monday included) and the patron day.
+// holidays (Easter and Easter Monday included) and the patron day. A nil
+// *Holidays has none, which tests of pure time arithmetic use.
 type Holidays struct {
 	cal *cal.Calendar
 }
@@ -48,7 +54,7 @@ type Holidays struct {
 func NewHolidays(patron *PatronDay) *Holidays {
 	c := &cal.Calendar{}
 	c.AddHoliday(it.Holidays...)
-	c.AddHoliday(SanFrancesco)
+	c.AddHoliday(Pasqua, SanFrancesco)
 	if patron != nil {
 		name := patron.Name
 		if name == "" {
@@ -61,6 +67,9 @@ func NewHolidays(patron *PatronDay) *Holidays {
 
 // On returns the name of the holiday on d, or "" when d is not one.
 func (h *Holidays) On(d Date) string {
+	if h == nil {
+		return ""
+	}
 	actual, _, hol := h.cal.IsHoliday(time.Date(d.Year, d.Month, d.Day, 12, 0, 0, 0, time.UTC))
 	if !actual || hol == nil {
 		return ""
