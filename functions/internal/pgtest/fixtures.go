@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sportello/sportello/functions/internal/clock"
+	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/schedule"
 )
 
 // Service describes a service fixture. Zero values take the defaults below.
@@ -69,4 +74,22 @@ func must(tb testing.TB, pool *pgxpool.Pool, sql string, args ...any) {
 	if _, err := pool.Exec(context.Background(), sql, args...); err != nil {
 		tb.Fatalf("fixture: %v", err)
 	}
+}
+
+// Store returns a store on the package's database with a fixed clock at
+// now, the Europe/Rome calendar and Bari's patron day.
+func Store(tb testing.TB, now time.Time) (*postgres.Store, *clock.Fixed) {
+	tb.Helper()
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	patron, _ := schedule.ParsePatronDay("12-06", "San Nicola")
+	clk := clock.NewFixed(now)
+	return &postgres.Store{
+		Pool:     Pool(tb),
+		Clock:    clk,
+		Calendar: &schedule.Calendar{Location: loc, Holidays: schedule.NewHolidays(patron)},
+		Source:   "/sportello/test",
+	}, clk
 }

@@ -1,0 +1,35 @@
+# Sportello: `make run` starts the local stack, `make test` runs every test.
+# Tools and binaries are built into a cache outside the repository.
+
+SHELL    := /bin/bash
+CACHE    ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/sportello
+BIN      := $(CACHE)/bin
+MODULES  := ./events/... ./functions/... ./local/... ./test/...
+
+.PHONY: run test bench clean tools vet
+
+## run: start PostgreSQL, every function, the event sink and the gateway; Ctrl-C stops them
+run:
+	@mkdir -p $(BIN)
+	go build -o $(BIN)/sportello-local ./local/cmd/sportello-local
+	$(BIN)/sportello-local -bin $(BIN)
+
+## test: every module's tests with the race detector, against a throwaway PostgreSQL
+test: tools
+	$(BIN)/with-postgres go test -race -count=1 -timeout 15m $(MODULES)
+
+## bench: reserve throughput and latency against a bare-SQL baseline (not part of test)
+bench: tools
+	$(BIN)/with-postgres go run ./test/cmd/bench
+
+## vet: go vet on every module
+vet:
+	go vet $(MODULES)
+
+tools:
+	@mkdir -p $(BIN)
+	go build -o $(BIN)/with-postgres ./local/cmd/with-postgres
+
+## clean: wipe the local stack's data (PostgreSQL cluster, logs)
+clean:
+	go run ./local/cmd/sportello-local -clean

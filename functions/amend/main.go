@@ -1,0 +1,122 @@
+// Command amend is the function behind the citizen's manage link: with the
+// manage token (Authorization: Bearer TOKEN) it shows, reschedules or
+// cancels the booking. Rescheduling is atomic and cancelling frees the slot;
+// both are refused after the service's cancellation cutoff.
+//
+// Consumes: HTTP GET /api/manage, POST /api/manage/reschedule {"start"},
+// POST /api/manage/cancel. An unknown or tampered token is a plain 404.
+// Emits: io.github.sportello.booking.rescheduled.v1,
+// io.github.sportello.booking.cancelled.v1.
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/httpx"
+	"github.com/sportello/sportello/functions/internal/postgres"
+)
+
+func main() {
+	function.Main("amend", func(env *function.Env) http.Handler { return newHandler(env.Store, env.Log) })
+}
+
+// RescheduleRequest is the body of POST /api/manage/reschedule.
+type RescheduleRequest struct {
+	Start string `json:"start"`
+}
+
+// CancelRequest is the (optional) body of POST /api/manage/cancel.
+type CancelRequest struct{}
+
+// token reads the manage token from the Authorization header.
+func token(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", apperr.New(apperr.Unauthorized, "Authorization", "send the manage token as Authorization: Bearer TOKEN")
+	}
+	t, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return "", apperr.New(apperr.Unauthorized, "Authorization", "the Authorization header must be Bearer TOKEN")
+	}
+	return strings.TrimSpace(t), nil
+}
+
+func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
+	local := func(b booking.Booking) booking.Booking {
+		loc := store.Calendar.Location
+		b.Start, b.End, b.ChangeableUntil = b.Start.In(loc), b.End.In(loc), b.ChangeableUntil.In(loc)
+		return b
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/manage", func(w http.ResponseWriter, r *http.Request) {
+		httpx.NoStore(w)
+		tok, err := token(r)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		b, err := store.Booking(r.Context(), tok)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, local(b))
+	})
+	mux.HandleFunc("POST /api/manage/reschedule", func(w http.ResponseWriter, r *http.Request) {
+		httpx.NoStore(w)
+		tok, err := token(r)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		var req RescheduleRequest
+		if err := httpx.Decode(r, &req); err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		if req.Start == "" {
+			httpx.Error(w, r, log, apperr.New(apperr.Invalid, "start", "required"))
+			return
+		}
+		start, err := time.Parse(time.RFC3339, req.Start)
+		if err != nil {
+			httpx.Error(w, r, log, apperr.New(apperr.Invalid, "start", "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00"))
+			return
+		}
+		b, err := store.Reschedule(r.Context(), tok, start)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, local(b))
+	})
+	mux.HandleFunc("POST /api/manage/cancel", func(w http.ResponseWriter, r *http.Request) {
+		httpx.NoStore(w)
+		tok, err := token(r)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		if r.ContentLength != 0 {
+			var req CancelRequest
+			if err := httpx.Decode(r, &req); err != nil {
+				httpx.Error(w, r, log, err)
+				return
+			}
+		}
+		b, err := store.Cancel(r.Context(), tok)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		httpx.JSON(w, http.StatusOK, local(b))
+	})
+	mux.HandleFunc("/", httpx.NotFound)
+	return mux
+}

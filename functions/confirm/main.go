@@ -1,0 +1,66 @@
+// Command confirm is the function that turns a hold into a booking with the
+// citizen's personal data (nome, cognome, indirizzo di residenza, email),
+// the optional reason and details, and the privacy consent. It answers the
+// booking and its manage token, shown only this once and stored as a hash.
+//
+// Consumes: HTTP POST /api/bookings {"hold_id", "hold_secret", "citizen": {...}}.
+// Emits: io.github.sportello.booking.confirmed.v1.
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/httpx"
+	"github.com/sportello/sportello/functions/internal/postgres"
+)
+
+func main() {
+	function.Main("confirm", func(env *function.Env) http.Handler { return newHandler(env.Store, env.Log) })
+}
+
+// Request is the body of POST /api/bookings.
+type Request struct {
+	HoldID     string           `json:"hold_id"`
+	HoldSecret string           `json:"hold_secret"`
+	Citizen    *booking.Citizen `json:"citizen"`
+}
+
+func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/bookings", func(w http.ResponseWriter, r *http.Request) {
+		httpx.NoStore(w)
+		var req Request
+		if err := httpx.Decode(r, &req); err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		var v apperr.Validation
+		if req.HoldID == "" {
+			v.Add("hold_id", "required")
+		}
+		if req.HoldSecret == "" {
+			v.Add("hold_secret", "required")
+		}
+		if req.Citizen == nil {
+			v.Add("citizen", "required")
+		}
+		if err := v.Err(); err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		c, err := store.Confirm(r.Context(), req.HoldID, req.HoldSecret, *req.Citizen)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		c.Start, c.End = c.Start.In(store.Calendar.Location), c.End.In(store.Calendar.Location)
+		c.ChangeableUntil = c.ChangeableUntil.In(store.Calendar.Location)
+		httpx.JSON(w, http.StatusCreated, c)
+	})
+	mux.HandleFunc("/", httpx.NotFound)
+	return mux
+}
