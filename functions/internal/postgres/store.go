@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -122,45 +124,61 @@ func (s *Store) hours(ctx context.Context, q querier, id *string) (map[string][]
 	return out, err
 }
 
+// wellFormedID matches the ids the schema allows for offices and services,
+// so that garbage from a request (a NUL byte, invalid UTF-8), which
+// PostgreSQL would refuse with an error of its own, never reaches it.
+var wellFormedID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
 // Service returns an active service with its opening hours and the closures
-// from today on. An unknown or inactive id is a NotFound naming field.
+// from today on, in one query. An unknown or inactive id is a NotFound naming
+// field.
 func (s *Store) Service(ctx context.Context, q querier, id, field string) (booking.Service, error) {
 	if q == nil {
 		q = s.Pool
 	}
-	v, err := scanService(q.QueryRow(ctx, `SELECT `+serviceColumns+` FROM services s WHERE s.id = $1 AND s.active`, id))
+	today := s.Calendar.Today(s.Clock.Now())
+	var (
+		v        booking.Service
+		hours    []byte
+		closures []byte
+	)
+	err := q.QueryRow(ctx, `SELECT `+serviceColumns+`,
+		COALESCE((SELECT json_agg(json_build_object('weekday', h.weekday,
+		                 'opens', to_char(h.opens, 'HH24:MI'), 'closes', to_char(h.closes, 'HH24:MI'))
+		                 ORDER BY h.weekday, h.opens)
+		          FROM opening_hours h WHERE h.service_id = s.id), '[]'),
+		COALESCE((SELECT json_agg(json_build_object('first', to_char(c.first_day, 'YYYY-MM-DD'),
+		                 'last', to_char(c.last_day, 'YYYY-MM-DD'), 'reason', c.reason) ORDER BY c.first_day)
+		          FROM closures c WHERE (c.office_id IS NULL OR c.office_id = s.office_id) AND c.last_day >= $2::date), '[]')
+		FROM services s WHERE s.id = $1 AND s.active`, id, today.String()).Scan(
+		&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
+		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &hours, &closures)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, apperr.New(apperr.NotFound, field, "no service with id %q", id)
 	}
 	if err != nil {
 		return v, err
 	}
-	hours, err := s.hours(ctx, q, &id)
-	if err != nil {
-		return v, err
+	if err := json.Unmarshal(hours, &v.Hours); err != nil {
+		return v, fmt.Errorf("hours of %s: %w", id, err)
 	}
-	v.Hours = hours[id]
-	today := s.Calendar.Today(s.Clock.Now())
-	rows, err := q.Query(ctx, `
-		SELECT to_char(first_day, 'YYYY-MM-DD'), to_char(last_day, 'YYYY-MM-DD'), reason
-		FROM closures WHERE (office_id IS NULL OR office_id = $1) AND last_day >= $2::date
-		ORDER BY first_day`, v.OfficeID, today.String())
-	if err != nil {
-		return v, err
-	}
-	var closures []schedule.Closure
-	var first, last, reason string
-	_, err = pgx.ForEachRow(rows, []any{&first, &last, &reason}, func() error {
-		f, err1 := schedule.ParseDate(first)
-		l, err2 := schedule.ParseDate(last)
-		if err := errors.Join(err1, err2); err != nil {
-			return err
+	for i := range v.Hours {
+		if v.Hours[i].Closes == "00:00" { // '24:00'::time prints as 00:00
+			v.Hours[i].Closes = "24:00"
 		}
-		closures = append(closures, schedule.Closure{First: f, Last: l, Reason: reason})
-		return nil
-	})
-	if err != nil {
+	}
+	var rows []struct{ First, Last, Reason string }
+	if err := json.Unmarshal(closures, &rows); err != nil {
 		return v, fmt.Errorf("closures of %s: %w", id, err)
 	}
-	return v.WithClosures(closures), nil
+	list := make([]schedule.Closure, 0, len(rows))
+	for _, r := range rows {
+		f, err1 := schedule.ParseDate(r.First)
+		l, err2 := schedule.ParseDate(r.Last)
+		if err := errors.Join(err1, err2); err != nil {
+			return v, fmt.Errorf("closures of %s: %w", id, err)
+		}
+		list = append(list, schedule.Closure{First: f, Last: l, Reason: r.Reason})
+	}
+	return v.WithClosures(list), nil
 }

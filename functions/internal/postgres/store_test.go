@@ -478,3 +478,31 @@ func TestConfirmRefusals(t *testing.T) {
 		t.Fatalf("second confirm: %v, want conflict", err)
 	}
 }
+
+// TestClosuresFromTheDatabase: an office's closure and a closure of every
+// office both remove their days; another office's closure does not.
+func TestClosuresFromTheDatabase(t *testing.T) {
+	store, _ := newStore(t, monday)
+	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	other, _ := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	pgtest.Close(t, store.Pool, office, "2027-03-02", "2027-03-03", "Inventario")
+	pgtest.Close(t, store.Pool, other, "2027-03-04", "2027-03-04", "Altro ufficio")
+	pgtest.Close(t, store.Pool, "", "2027-03-05", "2027-03-05", "Sciopero")
+	_, free, err := store.FreeSlots(context.Background(), svc, schedule.Date{Year: 2027, Month: 3, Day: 2}, schedule.Date{Year: 2027, Month: 3, Day: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := map[string]int{}
+	for _, s := range free {
+		days[s.Start.In(rome).Format(time.DateOnly)]++
+	}
+	want := map[string]int{"2027-03-04": 8, "2027-03-06": 8}
+	if diff := cmp.Diff(want, days); diff != "" {
+		t.Fatalf("slots per day (-want +got):\n%s", diff)
+	}
+	_, err = store.Reserve(context.Background(), svc, at("2027-03-03", "09:00"), "it")
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Code != apperr.Invalid || e.Field != "start" {
+		t.Fatalf("reserve on a closed day: %v, want invalid start", err)
+	}
+}
