@@ -71,13 +71,18 @@ func (c Config) Calendar() (*schedule.Calendar, error) {
 // Main runs the function called name with the handler that build returns.
 // It returns only when the process should exit.
 func Main(name string, build func(*Env) http.Handler) {
-	if err := run(name, build); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := Run(ctx, name, build); err != nil {
 		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("function failed", "function", name, "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(name string, build func(*Env) http.Handler) error {
+// Run serves the function until ctx ends (Main ends it on SIGTERM), then
+// drains: readiness fails at once, requests in flight finish, and the server
+// stops after DRAIN_QUIET_PERIOD without new requests.
+func Run(ctx context.Context, name string, build func(*Env) http.Handler) error {
 	var cfg Config
 	if err := envconfig.Process("", &cfg); err != nil {
 		return err
@@ -87,9 +92,6 @@ func run(name string, build func(*Env) http.Handler) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBWait)
 	if err != nil {
 		return err
