@@ -16,7 +16,7 @@ import (
 // Service describes a service fixture. Zero values take the defaults below.
 type Service struct {
 	Duration, Buffer, Notice, Horizon, Cutoff int // minutes, minutes, minutes, days, minutes
-	Desks                                       int
+	Desks                                     int
 	// Hours per ISO weekday (1 = Monday), e.g. {1: {"09:00", "12:00"}}.
 	// Default: every day 09:00-13:00.
 	Hours map[int][][2]string
