@@ -40,8 +40,8 @@ func token(r *http.Request) (string, error) {
 	if h == "" {
 		return "", apperr.New(apperr.Unauthorized, "Authorization", "send the manage token as Authorization: Bearer TOKEN")
 	}
-	t, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
+	scheme, t, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") { // the scheme is case-insensitive (RFC 9110)
 		return "", apperr.New(apperr.Unauthorized, "Authorization", "the Authorization header must be Bearer TOKEN")
 	}
 	return strings.TrimSpace(t), nil
@@ -51,6 +51,7 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 	local := func(b booking.Booking) booking.Booking {
 		loc := store.Calendar.Location
 		b.Start, b.End, b.ChangeableUntil = b.Start.In(loc), b.End.In(loc), b.ChangeableUntil.In(loc)
+		b.ConfirmedAt, b.CancelledAt = inLocation(b.ConfirmedAt, loc), inLocation(b.CancelledAt, loc)
 		return b
 	}
 	mux := http.NewServeMux()
@@ -103,7 +104,8 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		if r.ContentLength != 0 {
+		// The body is optional; when there is one it must be {}.
+		if r.ContentLength != 0 && !httpx.EmptyBody(r) {
 			var req CancelRequest
 			if err := httpx.Decode(r, &req); err != nil {
 				httpx.Error(w, r, log, err)
@@ -119,4 +121,13 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("/", httpx.NotFound)
 	return mux
+}
+
+// inLocation returns *t in loc, or nil.
+func inLocation(t *time.Time, loc *time.Location) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.In(loc)
+	return &v
 }

@@ -59,6 +59,10 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 		}
 		c.Start, c.End = c.Start.In(store.Calendar.Location), c.End.In(store.Calendar.Location)
 		c.ChangeableUntil = c.ChangeableUntil.In(store.Calendar.Location)
+		if c.ConfirmedAt != nil {
+			at := c.ConfirmedAt.In(store.Calendar.Location)
+			c.ConfirmedAt = &at
+		}
 		httpx.JSON(w, http.StatusCreated, c)
 	})
 	mux.HandleFunc("/", httpx.NotFound)

@@ -71,6 +71,7 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 			return
 		}
 		hold.Start, hold.End = hold.Start.In(store.Calendar.Location), hold.End.In(store.Calendar.Location)
+		hold.ExpiresAt = hold.ExpiresAt.In(store.Calendar.Location)
 		httpx.NoStore(w) // the hold secret
 		httpx.JSON(w, http.StatusCreated, hold)
 	})

@@ -4,6 +4,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/sportello/sportello/functions/internal/apperr"
@@ -108,10 +110,19 @@ func Decode(r *http.Request, v any) error {
 		}
 	}
 	body := http.MaxBytesReader(nil, r.Body, MaxBody)
-	dec := json.NewDecoder(body)
+	var read bytes.Buffer // what the decoder read, to locate an unknown field
+	dec := json.NewDecoder(io.TeeReader(body, &read))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+		err = decodeError(err)
+		var e *apperr.Error
+		if errors.As(err, &e) && strings.HasPrefix(e.Message, "unknown field ") {
+			// encoding/json names only the key, not its path: find it.
+			if path := unknownField(read.Bytes(), reflect.TypeOf(v)); path != "" {
+				return apperr.New(apperr.Invalid, path, "unknown field %q", path)
+			}
+		}
+		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return apperr.New(apperr.Invalid, "", "the body must hold one JSON object and nothing after it")
@@ -152,6 +163,96 @@ func decodeError(err error) error {
 	}
 }
 
+// unknownField returns the path ("citizen.nickname") of the first key in the
+// JSON document data that has no field in type t, as encoding/json matches
+// them (the json tag or the Go name, case-insensitively), or "".
+func unknownField(data []byte, t reflect.Type) string {
+	path, _ := unknownIn(json.NewDecoder(bytes.NewReader(data)), t, "")
+	return path
+}
+
+func unknownIn(dec *json.Decoder, t reflect.Type, prefix string) (string, bool) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return "", false
+	}
+	switch tok {
+	case json.Delim('{'):
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return "", false
+			}
+			name, _ := key.(string)
+			path := name
+			if prefix != "" {
+				path = prefix + "." + name
+			}
+			var ft reflect.Type // nil: anything goes below
+			switch {
+			case t != nil && t.Kind() == reflect.Struct:
+				f, ok := jsonField(t, name)
+				if !ok {
+					return path, true
+				}
+				ft = f
+			case t != nil && t.Kind() == reflect.Map:
+				ft = t.Elem()
+			}
+			if p, found := unknownIn(dec, ft, path); found {
+				return p, true
+			}
+		}
+		_, _ = dec.Token()
+	case json.Delim('['):
+		var et reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			et = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if p, found := unknownIn(dec, et, fmt.Sprintf("%s[%d]", prefix, i)); found {
+				return p, true
+			}
+		}
+		_, _ = dec.Token()
+	}
+	return "", false
+}
+
+// jsonField returns the type of the field of struct t that the JSON key
+// name fills, looking into embedded structs as encoding/json does.
+func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		if f.Anonymous && tag == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				if ft, ok := jsonField(et, name); ok {
+					return ft, true
+				}
+				continue
+			}
+		}
+		if tag == "" {
+			tag = f.Name
+		}
+		if strings.EqualFold(tag, name) {
+			return f.Type, true
+		}
+	}
+	return nil, false
+}
+
 func kindOf(k string) string {
 	switch k {
 	case "string":
@@ -181,4 +282,16 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusMethodNotAllowed)
 	_ = json.NewEncoder(w).Encode(Problem{Type: "urn:sportello:problem:method_not_allowed", Title: "Method Not Allowed",
 		Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Detail: fmt.Sprintf("%s is not allowed here", r.Method)})
+}
+
+// EmptyBody reports whether the request body is empty, reading at most one
+// byte; when it is not, the body is left whole for Decode.
+func EmptyBody(r *http.Request) bool {
+	var one [1]byte
+	n, _ := io.ReadFull(r.Body, one[:])
+	if n == 0 {
+		return true
+	}
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(one[:n]), r.Body))
+	return false
 }

@@ -136,6 +136,9 @@ func (s *Store) Service(ctx context.Context, q querier, id, field string) (booki
 	if q == nil {
 		q = s.Pool
 	}
+	if !wellFormedID.MatchString(id) {
+		return booking.Service{}, apperr.New(apperr.NotFound, field, "no service with id %q", id)
+	}
 	today := s.Calendar.Today(s.Clock.Now())
 	var (
 		v        booking.Service

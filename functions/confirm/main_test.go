@@ -1,0 +1,452 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/pgtest"
+	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/secret"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var rome = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
+var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
+
+func at(day, hhmm string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hhmm, rome)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// problem is the RFC 9457 document the functions answer on errors.
+type problem struct {
+	Type   string              `json:"type"`
+	Title  string              `json:"title"`
+	Status int                 `json:"status"`
+	Detail string              `json:"detail"`
+	Code   string              `json:"code"`
+	Field  string              `json:"field"`
+	Errors []map[string]string `json:"errors"`
+}
+
+// verdict is what a test expects of an error response.
+type verdict struct {
+	Status int
+	Code   string
+	Field  string
+}
+
+// serve runs one request through h. A 5xx is our fault, never the
+// client's: every test case that yields one fails.
+func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code >= 500 {
+		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
+	}
+	return rec
+}
+
+func post(body, contentType string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/api/bookings", strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	return r
+}
+
+// problemOf decodes a problem response and checks that it is consistent
+// and not cacheable (the request carried personal data).
+func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("problem body %q: %v", rec.Body, err)
+	}
+	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
+		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
+	}
+	return p
+}
+
+// sameJSON compares a JSON body with the expected document exactly: the
+// same keys (no more, no fewer) and the same values.
+func sameJSON(t *testing.T, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("response body %q: %v", got, err)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("expected body: %v", err)
+	}
+	if diff := cmp.Diff(w, g); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+}
+
+// snapshot is the written state of the database: a refused request must
+// leave it exactly as it was, not only with as many rows.
+type snapshot struct {
+	Bookings, Outbox int
+	Digest           string
+}
+
+func snap(t *testing.T) snapshot {
+	t.Helper()
+	var s snapshot
+	err := pgtest.Pool(t).QueryRow(context.Background(), `
+		SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM outbox),
+		       (SELECT md5(coalesce(string_agg(b::text, ',' ORDER BY b.id), '')) FROM bookings b) ||
+		       (SELECT md5(coalesce(string_agg(o::text, ',' ORDER BY o.id), '')) FROM outbox o)`).
+		Scan(&s.Bookings, &s.Outbox, &s.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func hold(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Hold {
+	t.Helper()
+	h, err := store.Reserve(context.Background(), svc, start, "it")
+	if err != nil {
+		t.Fatalf("reserve %s: %v", start, err)
+	}
+	return h
+}
+
+// request builds a confirm body; citizen is raw JSON ("" leaves it out).
+func request(h booking.Hold, citizen string) string {
+	if citizen == "" {
+		return fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q}`, h.ID, h.Secret)
+	}
+	return fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, h.ID, h.Secret, citizen)
+}
+
+const maria = `{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
+	"email": "maria.rossi@example.it", "privacy_consent": true}`
+
+// TestConfirm: a hold becomes a booking: 201 with the manage token (stored
+// only as its hash), the booking and the citizen's normalised data, in
+// the municipality's offset (even when the clock, as the system clock of a
+// container, is in UTC), not cacheable, with its event.
+func TestConfirm(t *testing.T) {
+	store, _ := pgtest.Store(t, monday.UTC())
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
+	suffix := svc[len("service-"):]
+
+	long := func(s string, n int) string { return strings.Repeat(s, n) }
+	for i, tc := range []struct {
+		name, citizen string
+		wantCitizen   string // the citizen as answered
+	}{
+		{
+			name: "normalised",
+			citizen: `{"given_name": "  Maria ", "family_name": "Rossi", "address": " Via Sparano 1, Bari ",
+				"email": " Maria.Rossi@Example.IT ", "reason": " SCIA ", "details": "Pratica 12/2027\nallegati", "privacy_consent": true, "locale": "IT"}`,
+			wantCitizen: `{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
+				"email": "Maria.Rossi@example.it", "reason": "SCIA", "details": "Pratica 12/2027\nallegati", "privacy_consent": true, "locale": "it"}`,
+		},
+		{
+			name:        "only what is required",
+			citizen:     maria,
+			wantCitizen: `{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari", "email": "maria.rossi@example.it", "reason": "", "details": "", "privacy_consent": true, "locale": "it"}`,
+		},
+		{
+			name: "every field at its limit, in English",
+			citizen: fmt.Sprintf(`{"given_name": %q, "family_name": %q, "address": %q, "email": "a@b.it", "reason": %q, "details": %q, "privacy_consent": true, "locale": "en"}`,
+				long("à", 100), long("Ö", 100), long("è", 200), long("r", 200), long("d", 200)),
+			wantCitizen: fmt.Sprintf(`{"given_name": %q, "family_name": %q, "address": %q, "email": "a@b.it", "reason": %q, "details": %q, "privacy_consent": true, "locale": "en"}`,
+				long("à", 100), long("Ö", 100), long("è", 200), long("r", 200), long("d", 200)),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := at("2027-03-02", "09:00").Add(time.Duration(i) * 30 * time.Minute)
+			held := hold(t, store, svc, start)
+			before := snap(t)
+			rec := serve(t, h, post(request(held, tc.citizen), "application/json"))
+			if rec.Code != http.StatusCreated {
+				t.Fatalf("status %d, want 201: %s", rec.Code, rec.Body)
+			}
+			if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store (personal data and a secret)", cc)
+			}
+			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			var got struct {
+				ManageToken string `json:"manage_token"`
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+				t.Fatal(err)
+			}
+			if !secret.WellFormed(got.ManageToken) || got.ManageToken == held.Secret {
+				t.Errorf("manage_token %q is not a fresh 256-bit token", got.ManageToken)
+			}
+			local := func(t time.Time) string { return t.In(rome).Format(time.RFC3339) }
+			sameJSON(t, rec.Body.Bytes(), fmt.Sprintf(`{
+				"booking_id": %q, "status": "confirmed",
+				"office_id": %q, "office_name": "Ufficio %s", "service_id": %q, "service_name": "Servizio %s",
+				"start": %q, "end": %q, "desk": "Postazione 1", "sequence": 0,
+				"what_to_bring": "Documento di identità", "changeable_until": %q,
+				"citizen": %s, "confirmed_at": "2027-03-01T08:00:00+01:00", "manage_token": %q}`,
+				held.ID, office, suffix, svc, suffix, local(start), local(start.Add(30*time.Minute)),
+				local(start.Add(-time.Hour)), tc.wantCitizen, got.ManageToken))
+
+			// Stored: confirmed, under the token's hash, with its event.
+			var (
+				status     string
+				tokenHash  []byte
+				consentAt  time.Time
+				confirmeds int
+			)
+			err := store.Pool.QueryRow(context.Background(), `SELECT status, manage_token_hash, privacy_consent_at,
+				(SELECT count(*) FROM outbox WHERE subject = b.id::text AND type = $2)
+				FROM bookings b WHERE id = $1`, held.ID, events.BookingConfirmed).Scan(&status, &tokenHash, &consentAt, &confirmeds)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]any{"confirmed", secret.Hash(got.ManageToken), monday.UTC(), 1},
+				[]any{status, tokenHash, consentAt.UTC(), confirmeds}); diff != "" {
+				t.Errorf("stored booking (status, token hash, consent, events) (-want +got):\n%s", diff)
+			}
+			after := snap(t)
+			if after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
+				t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want the same bookings and one more event",
+					before.Bookings, after.Bookings, before.Outbox, after.Outbox)
+			}
+		})
+	}
+}
+
+// TestConfirmBadInput: every bad request is a 4xx problem naming the field
+// at fault with a stable code, never a 5xx, not cacheable, and writes
+// nothing.
+func TestConfirmBadInput(t *testing.T) {
+	store, _ := pgtest.Store(t, monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	held := hold(t, store, svc, at("2027-03-02", "09:00"))
+	other := hold(t, store, svc, at("2027-03-02", "09:30"))
+	randomSecret, _ := secret.New()
+
+	// citizen returns maria with one field replaced by raw JSON.
+	citizen := func(field, raw string) string {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(maria), &m); err != nil {
+			panic(err)
+		}
+		if raw == "" {
+			delete(m, field)
+		} else {
+			m[field] = json.RawMessage(raw)
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			panic(err)
+		}
+		return string(b)
+	}
+	str := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	ok := request(held, maria)
+	bad := func(field string) verdict { return verdict{400, "invalid", field} }
+	notFound := verdict{404, "not_found", "hold_id"}
+	for _, tc := range []struct {
+		name        string
+		body        string
+		contentType string
+		want        verdict
+	}{
+		// The body.
+		{"empty body", ``, "application/json", bad("")},
+		{"malformed JSON", ok[:len(ok)-10], "application/json", bad("")},
+		{"an array", `[` + ok + `]`, "application/json", bad("")},
+		{"two objects", ok + ok, "application/json", bad("")},
+		{"too large", request(held, citizen("details", str(strings.Repeat("d", 70<<10)))), "application/json", verdict{413, "too_large", ""}},
+		{"text/plain", ok, "text/plain", verdict{415, "unsupported_media_type", "Content-Type"}},
+		{"multipart", ok, "multipart/form-data; boundary=x", verdict{415, "unsupported_media_type", "Content-Type"}},
+		// Unknown fields, top level and nested.
+		{"unknown field", `{"hold_id": "` + held.ID + `", "hold_secret": "` + held.Secret + `", "citizen": ` + maria + `, "start": "2027-03-02T09:00:00+01:00"}`, "application/json", bad("start")},
+		{"unknown citizen field", request(held, citizen("fiscal_code", `"RSSMRA80A41A662X"`)), "application/json", bad("citizen.fiscal_code")},
+		{"unknown citizen field, mistyped", request(held, citizen("given_nam", `"Maria"`)), "application/json", bad("citizen.given_nam")},
+		// Wrong types.
+		{"hold_id a number", `{"hold_id": 7, "hold_secret": "` + held.Secret + `", "citizen": ` + maria + `}`, "application/json", bad("hold_id")},
+		{"hold_secret an array", `{"hold_id": "` + held.ID + `", "hold_secret": ["x"], "citizen": ` + maria + `}`, "application/json", bad("hold_secret")},
+		{"citizen a string", request(held, `"Maria Rossi"`), "application/json", bad("citizen")},
+		{"citizen an array", request(held, `[`+maria+`]`), "application/json", bad("citizen")},
+		{"privacy_consent a string", request(held, citizen("privacy_consent", `"yes"`)), "application/json", bad("citizen.privacy_consent")},
+		{"privacy_consent a number", request(held, citizen("privacy_consent", `1`)), "application/json", bad("citizen.privacy_consent")},
+		{"email a number", request(held, citizen("email", `42`)), "application/json", bad("citizen.email")},
+		{"given_name an object", request(held, citizen("given_name", `{"it": "Maria"}`)), "application/json", bad("citizen.given_name")},
+		// Missing parts.
+		{"missing hold_id", `{"hold_secret": "` + held.Secret + `", "citizen": ` + maria + `}`, "application/json", bad("hold_id")},
+		{"missing hold_secret", `{"hold_id": "` + held.ID + `", "citizen": ` + maria + `}`, "application/json", bad("hold_secret")},
+		{"missing citizen", request(held, ""), "application/json", bad("citizen")},
+		{"null citizen", request(held, "null"), "application/json", bad("citizen")},
+		{"empty citizen", request(held, "{}"), "application/json", bad("citizen.given_name")},
+		{"missing given_name", request(held, citizen("given_name", "")), "application/json", bad("citizen.given_name")},
+		{"blank family_name", request(held, citizen("family_name", `"   "`)), "application/json", bad("citizen.family_name")},
+		{"missing address", request(held, citizen("address", "")), "application/json", bad("citizen.address")},
+		{"missing email", request(held, citizen("email", "")), "application/json", bad("citizen.email")},
+		{"missing privacy consent", request(held, citizen("privacy_consent", "")), "application/json", bad("citizen.privacy_consent")},
+		{"privacy consent refused", request(held, citizen("privacy_consent", "false")), "application/json", bad("citizen.privacy_consent")},
+		// Field contents.
+		{"email without @", request(held, citizen("email", `"maria.rossi.example.it"`)), "application/json", bad("citizen.email")},
+		{"email without a dotted domain", request(held, citizen("email", `"maria@localhost"`)), "application/json", bad("citizen.email")},
+		{"email with a display name", request(held, citizen("email", `"Maria <maria@example.it>"`)), "application/json", bad("citizen.email")},
+		{"email with a space", request(held, citizen("email", `"maria rossi@example.it"`)), "application/json", bad("citizen.email")},
+		{"email ending in a dot", request(held, citizen("email", `"maria@example.it."`)), "application/json", bad("citizen.email")},
+		{"two emails", request(held, citizen("email", `"a@example.it, b@example.it"`)), "application/json", bad("citizen.email")},
+		{"email too long", request(held, citizen("email", str(strings.Repeat("m", 250)+"@example.it"))), "application/json", bad("citizen.email")},
+		{"given_name of 101 characters", request(held, citizen("given_name", str(strings.Repeat("à", 101)))), "application/json", bad("citizen.given_name")},
+		{"family_name of 101 characters", request(held, citizen("family_name", str(strings.Repeat("R", 101)))), "application/json", bad("citizen.family_name")},
+		{"address of 201 characters", request(held, citizen("address", str(strings.Repeat("v", 201)))), "application/json", bad("citizen.address")},
+		{"reason of 201 characters", request(held, citizen("reason", str(strings.Repeat("m", 201)))), "application/json", bad("citizen.reason")},
+		{"details of 201 characters", request(held, citizen("details", str(strings.Repeat("è", 201)))), "application/json", bad("citizen.details")},
+		{"given_name with a control character", request(held, citizen("given_name", `"Ma\u0007ria"`)), "application/json", bad("citizen.given_name")},
+		{"address with NUL", request(held, citizen("address", `"Via Sparano\u0000 1"`)), "application/json", bad("citizen.address")},
+		{"reason with a newline", request(held, citizen("reason", `"SCIA\nambientale"`)), "application/json", bad("citizen.reason")},
+		{"details with NUL", request(held, citizen("details", `"a\u0000b"`)), "application/json", bad("citizen.details")},
+		{"unknown locale", request(held, citizen("locale", `"fr"`)), "application/json", bad("citizen.locale")},
+		// The hold.
+		{"unknown hold id", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, uuid.NewString(), held.Secret, maria), "application/json", notFound},
+		{"hold id not a UUID", fmt.Sprintf(`{"hold_id": "hold-1", "hold_secret": %q, "citizen": %s}`, held.Secret, maria), "application/json", notFound},
+		{"hold id with NUL", fmt.Sprintf(`{"hold_id": "a\u0000b", "hold_secret": %q, "citizen": %s}`, held.Secret, maria), "application/json", notFound},
+		{"wrong hold secret", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, held.ID, randomSecret, maria), "application/json", notFound},
+		{"malformed hold secret", fmt.Sprintf(`{"hold_id": %q, "hold_secret": "secret", "citizen": %s}`, held.ID, maria), "application/json", notFound},
+		{"secret of another hold", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, held.ID, other.Secret, maria), "application/json", notFound},
+		{"tampered hold secret", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, held.ID, tamper(held.Secret), maria), "application/json", notFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := snap(t)
+			rec := serve(t, h, post(tc.body, tc.contentType))
+			p := problemOf(t, rec)
+			if diff := cmp.Diff(tc.want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
+			}
+			if after := snap(t); after != before {
+				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
+			}
+			if strings.Contains(rec.Body.String(), held.Secret) {
+				t.Errorf("the problem echoes the hold secret: %s", rec.Body)
+			}
+		})
+	}
+
+	// The hold survived every attempt: it still confirms.
+	if rec := serve(t, h, post(ok, "application/json")); rec.Code != http.StatusCreated {
+		t.Fatalf("confirm after the bad attempts: status %d: %s", rec.Code, rec.Body)
+	}
+}
+
+// tamper changes the first character of a token.
+func tamper(tok string) string {
+	c := byte('A')
+	if tok[0] == 'A' {
+		c = 'B'
+	}
+	return string(c) + tok[1:]
+}
+
+// TestConfirmListsEveryProblem: one answer names every field at fault.
+func TestConfirmListsEveryProblem(t *testing.T) {
+	store, _ := pgtest.Store(t, monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	held := hold(t, store, svc, at("2027-03-02", "09:00"))
+
+	rec := serve(t, h, post(request(held, `{"email": "nope", "reason": "`+strings.Repeat("r", 201)+`", "locale": "de"}`), ""))
+	p := problemOf(t, rec)
+	var fields []string
+	for _, e := range p.Errors {
+		fields = append(fields, e["field"])
+	}
+	want := []string{"citizen.given_name", "citizen.family_name", "citizen.address", "citizen.email",
+		"citizen.reason", "citizen.privacy_consent", "citizen.locale"}
+	if diff := cmp.Diff(want, fields); diff != "" {
+		t.Errorf("fields at fault (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(verdict{400, "invalid", "citizen.given_name"}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestConfirmHoldLifetime: a hold confirms until ten minutes after it was
+// made; from then on it is 410 on hold_id, whether or not someone else has
+// taken the slot since; a confirmed hold cannot be confirmed again (409).
+// None of these refusals writes anything.
+func TestConfirmHoldLifetime(t *testing.T) {
+	store, clk := pgtest.Store(t, monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	early := hold(t, store, svc, at("2027-03-02", "09:00"))
+	lapsed := hold(t, store, svc, at("2027-03-02", "09:30"))
+	exact := hold(t, store, svc, at("2027-03-02", "10:00"))
+	taken := hold(t, store, svc, at("2027-03-02", "10:30"))
+
+	refused := func(name string, hd booking.Hold, want verdict) {
+		t.Helper()
+		before := snap(t)
+		rec := serve(t, h, post(request(hd, maria), "application/json"))
+		p := problemOf(t, rec)
+		if diff := cmp.Diff(want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+			t.Errorf("%s (-want +got):\n%s\nbody: %s", name, diff, rec.Body)
+		}
+		if after := snap(t); after != before {
+			t.Errorf("%s: a refused request wrote to the database: %+v -> %+v", name, before, after)
+		}
+	}
+
+	clk.Set(monday.Add(10*time.Minute - time.Second))
+	rec := serve(t, h, post(request(early, maria), "application/json"))
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("confirm a second before expiry: status %d: %s", rec.Code, rec.Body)
+	}
+	refused("confirmed twice", early, verdict{409, "conflict", "hold_id"})
+
+	clk.Set(monday.Add(10 * time.Minute))
+	refused("at the expiry instant", exact, verdict{410, "gone", "hold_id"})
+	clk.Advance(time.Second)
+	refused("after expiry", lapsed, verdict{410, "gone", "hold_id"})
+
+	// Someone else holds the slot of a lapsed hold: the lapsed one is
+	// marked expired and stays gone.
+	if _, err := store.Reserve(context.Background(), svc, taken.Start, "it"); err != nil {
+		t.Fatal(err)
+	}
+	refused("slot taken by another", taken, verdict{410, "gone", "hold_id"})
+	refused("confirmed, later", early, verdict{409, "conflict", "hold_id"})
+}

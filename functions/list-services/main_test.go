@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sportello/sportello/functions/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var rome = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
+var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
+
+// problem is the RFC 9457 document the functions answer on errors.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	Field  string `json:"field"`
+}
+
+// serve runs one request through h. A 5xx is our fault, never the
+// client's: every test case that yields one fails.
+func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code >= 500 {
+		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
+	}
+	return rec
+}
+
+// problemOf decodes a problem response and checks that it is consistent.
+func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("problem body %q: %v", rec.Body, err)
+	}
+	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
+		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
+	}
+	return p
+}
+
+// sameJSON compares a JSON body with the expected document exactly: the
+// same keys (no more, no fewer) and the same values.
+func sameJSON(t *testing.T, got []byte, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("response body %q: %v", got, err)
+	}
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("expected body: %v", err)
+	}
+	if diff := cmp.Diff(w, g); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+}
+
+func newTestHandler(t *testing.T) (http.Handler, func(sql string, args ...any)) {
+	t.Helper()
+	store, _ := pgtest.Store(t, monday)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := store.Pool.Exec(context.Background(), sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return newHandler(store, slog.New(slog.DiscardHandler)), exec
+}
+
+// TestService: GET /api/services/{id} answers the service with its
+// duration, desks, rules and opening hours (a period up to midnight reads
+// 24:00, not 00:00).
+func TestService(t *testing.T) {
+	h, _ := newTestHandler(t)
+	pool := pgtest.Pool(t)
+	office, svc := pgtest.NewService(t, pool, pgtest.Service{
+		Duration: 45, Buffer: 15, Notice: 120, Horizon: 30, Cutoff: 1440, Desks: 2,
+		Hours: map[int][][2]string{
+			1: {{"14:00", "16:00"}, {"09:00", "12:30"}},
+			3: {{"09:00", "13:00"}},
+			7: {{"20:00", "24:00"}},
+		},
+	})
+	suffix := svc[len("service-"):]
+
+	rec := serve(t, h, httptest.NewRequest(http.MethodGet, "/api/services/"+svc, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if got := rec.Header().Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	sameJSON(t, rec.Body.Bytes(), fmt.Sprintf(`{
+		"id": %q, "office_id": %q, "name": "Servizio %s", "description": "",
+		"duration_minutes": 45, "buffer_minutes": 15, "min_notice_minutes": 120, "horizon_days": 30,
+		"cancel_cutoff_minutes": 1440, "desks": 2, "what_to_bring": "Documento di identità",
+		"opening_hours": [
+			{"weekday": 1, "opens": "09:00", "closes": "12:30"},
+			{"weekday": 1, "opens": "14:00", "closes": "16:00"},
+			{"weekday": 3, "opens": "09:00", "closes": "13:00"},
+			{"weekday": 7, "opens": "20:00", "closes": "24:00"}
+		]}`, svc, office, suffix))
+}
+
+// TestOffices: GET /api/offices lists each office with its active
+// services; an office whose services are all inactive is left out.
+func TestOffices(t *testing.T) {
+	h, exec := newTestHandler(t)
+	pool := pgtest.Pool(t)
+	office, svc := pgtest.NewService(t, pool, pgtest.Service{Duration: 20,
+		Hours: map[int][][2]string{2: {{"09:00", "10:00"}}}})
+	suffix := svc[len("service-"):]
+	// A second, inactive service in the same office, and an office whose
+	// only service is inactive.
+	exec(`INSERT INTO services (id, office_id, name, duration_minutes, active) VALUES ($1, $2, 'Chiuso', 30, false)`, "off-"+suffix, office)
+	emptyOffice, inactive := pgtest.NewService(t, pool, pgtest.Service{})
+	exec(`UPDATE services SET active = false WHERE id = $1`, inactive)
+
+	wantOffice := fmt.Sprintf(`{
+		"id": %q, "name": "Ufficio %s", "description": "",
+		"services": [{
+			"id": %q, "office_id": %q, "name": "Servizio %s", "description": "",
+			"duration_minutes": 20, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 60,
+			"cancel_cutoff_minutes": 0, "desks": 1, "what_to_bring": "Documento di identità",
+			"opening_hours": [{"weekday": 2, "opens": "09:00", "closes": "10:00"}]
+		}]}`, office, suffix, svc, office, suffix)
+
+	rec := serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if got := rec.Header().Get("Cache-Control"); got != "public, max-age=60" {
+		t.Errorf("Cache-Control = %q", got)
+	}
+	var list struct {
+		Offices []json.RawMessage `json:"offices"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	for _, raw := range list.Offices {
+		var o struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &o); err != nil {
+			t.Fatal(err)
+		}
+		switch o.ID {
+		case office:
+			found++
+			sameJSON(t, raw, wantOffice)
+		case emptyOffice:
+			t.Errorf("office %s has no active service but is listed", emptyOffice)
+		}
+	}
+	if found != 1 {
+		t.Errorf("office %s listed %d times, want once", office, found)
+	}
+
+	rec = serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices/"+office, nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /api/offices/%s: status %d: %s", office, rec.Code, rec.Body)
+	}
+	sameJSON(t, rec.Body.Bytes(), wantOffice)
+}
+
+// TestNotFound: unknown, inactive and malformed ids are a 404 naming the
+// field, never a 500 (a NUL byte or invalid UTF-8 must not reach
+// PostgreSQL, which would refuse it).
+func TestNotFound(t *testing.T) {
+	h, exec := newTestHandler(t)
+	pool := pgtest.Pool(t)
+	emptyOffice, inactive := pgtest.NewService(t, pool, pgtest.Service{})
+	exec(`UPDATE services SET active = false WHERE id = $1`, inactive)
+
+	type want struct {
+		Status int
+		Code   string
+		Field  string
+	}
+	for _, tc := range []struct {
+		name   string
+		method string
+		target string
+		want   want
+	}{
+		{"unknown service", "GET", "/api/services/no-such-service", want{404, "not_found", "service_id"}},
+		{"inactive service", "GET", "/api/services/" + inactive, want{404, "not_found", "service_id"}},
+		{"service id with NUL", "GET", "/api/services/a%00b", want{404, "not_found", "service_id"}},
+		{"service id not UTF-8", "GET", "/api/services/%ff%fe", want{404, "not_found", "service_id"}},
+		{"service id too long", "GET", "/api/services/" + fmt.Sprintf("%0300d", 1), want{404, "not_found", "service_id"}},
+		{"unknown office", "GET", "/api/offices/no-such-office", want{404, "not_found", "office_id"}},
+		{"office without active services", "GET", "/api/offices/" + emptyOffice, want{404, "not_found", "office_id"}},
+		{"office id with NUL", "GET", "/api/offices/a%00b", want{404, "not_found", "office_id"}},
+		{"unknown path", "GET", "/api/nothing", want{404, "not_found", ""}},
+		{"wrong method", "POST", "/api/offices", want{404, "not_found", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := serve(t, h, httptest.NewRequest(tc.method, tc.target, nil))
+			p := problemOf(t, rec)
+			if diff := cmp.Diff(tc.want, want{rec.Code, p.Code, p.Field}); diff != "" {
+				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
+			}
+		})
+	}
+}

@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sportello/sportello/functions/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var rome = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
+var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
+
+func at(day, hhmm string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hhmm, rome)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// problem is the RFC 9457 document the functions answer on errors.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	Field  string `json:"field"`
+}
+
+// serve runs one request through h. A 5xx is our fault, never the
+// client's: every test case that yields one fails.
+func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code >= 500 {
+		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
+	}
+	return rec
+}
+
+// problemOf decodes a problem response and checks that it is consistent.
+func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("problem body %q: %v", rec.Body, err)
+	}
+	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
+		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
+	}
+	return p
+}
+
+// sameJSON compares a JSON body with the expected document exactly: the
+// same keys (no more, no fewer) and the same values.
+func sameJSON(t *testing.T, got []byte, want any) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("response body %q: %v", got, err)
+	}
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(w, g); diff != "" {
+		t.Errorf("body (-want +got):\n%s", diff)
+	}
+}
+
+// snapshot is the written state of the database: query-slots must never
+// change it.
+type snapshot struct {
+	Bookings, Outbox int
+	Digest           string
+}
+
+func snap(t *testing.T) snapshot {
+	t.Helper()
+	var s snapshot
+	err := pgtest.Pool(t).QueryRow(context.Background(), `
+		SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM outbox),
+		       (SELECT md5(coalesce(string_agg(b::text, ',' ORDER BY b.id), '')) FROM bookings b) ||
+		       (SELECT md5(coalesce(string_agg(o::text, ',' ORDER BY o.id), '')) FROM outbox o)`).
+		Scan(&s.Bookings, &s.Outbox, &s.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The expected response, in the handler's JSON shape.
+type (
+	wantSlot struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+		Free  int    `json:"free"`
+	}
+	wantDay struct {
+		Date  string     `json:"date"`
+		Slots []wantSlot `json:"slots"`
+	}
+	wantResponse struct {
+		ServiceID       string    `json:"service_id"`
+		DurationMinutes int       `json:"duration_minutes"`
+		TimeZone        string    `json:"time_zone"`
+		From            string    `json:"from"`
+		To              string    `json:"to"`
+		Days            []wantDay `json:"days"`
+	}
+)
+
+func query(params ...string) string {
+	v := url.Values{}
+	for i := 0; i+1 < len(params); i += 2 {
+		v.Add(params[i], params[i+1])
+	}
+	return "/api/slots?" + v.Encode()
+}
+
+// TestSlots: the free slots of a service, grouped by local day, in the
+// offset of their day (+01:00 before the 2027-03-28 DST change, +02:00
+// after), with holidays, the patron day, the horizon and past times left
+// out.
+func TestSlots(t *testing.T) {
+	store, _ := pgtest.Store(t, monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	pool := store.Pool
+	// Mondays and Tuesdays 09:00-10:00, two desks, 30-minute meetings.
+	_, monTue := pgtest.NewService(t, pool, pgtest.Service{Desks: 2,
+		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}})
+	// Every day 09:00-09:30, a year ahead.
+	daily := map[int][][2]string{}
+	for d := 1; d <= 7; d++ {
+		daily[d] = [][2]string{{"09:00", "09:30"}}
+	}
+	_, yearly := pgtest.NewService(t, pool, pgtest.Service{Horizon: 366, Hours: daily})
+	// Mondays and Tuesdays, bookable only 8 days ahead (up to 2027-03-09).
+	_, short := pgtest.NewService(t, pool, pgtest.Service{Horizon: 8, Duration: 60,
+		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}})
+
+	slot := func(start, end string, free int) wantSlot { return wantSlot{start, end, free} }
+	for _, tc := range []struct {
+		name   string
+		target string
+		want   wantResponse
+	}{
+		{
+			name:   "DST and Easter Monday",
+			target: query("service_id", monTue, "from", "2027-03-22", "to", "2027-03-30"),
+			want: wantResponse{ServiceID: monTue, DurationMinutes: 30, TimeZone: "Europe/Rome", From: "2027-03-22", To: "2027-03-30",
+				Days: []wantDay{
+					{"2027-03-22", []wantSlot{slot("2027-03-22T09:00:00+01:00", "2027-03-22T09:30:00+01:00", 2), slot("2027-03-22T09:30:00+01:00", "2027-03-22T10:00:00+01:00", 2)}},
+					{"2027-03-23", []wantSlot{slot("2027-03-23T09:00:00+01:00", "2027-03-23T09:30:00+01:00", 2), slot("2027-03-23T09:30:00+01:00", "2027-03-23T10:00:00+01:00", 2)}},
+					// 2027-03-29 is Easter Monday: closed.
+					{"2027-03-30", []wantSlot{slot("2027-03-30T09:00:00+02:00", "2027-03-30T09:30:00+02:00", 2), slot("2027-03-30T09:30:00+02:00", "2027-03-30T10:00:00+02:00", 2)}},
+				}},
+		},
+		{
+			name:   "patron day 6 December",
+			target: query("service_id", yearly, "from", "2027-12-05", "to", "2027-12-07"),
+			want: wantResponse{ServiceID: yearly, DurationMinutes: 30, TimeZone: "Europe/Rome", From: "2027-12-05", To: "2027-12-07",
+				Days: []wantDay{
+					{"2027-12-05", []wantSlot{slot("2027-12-05T09:00:00+01:00", "2027-12-05T09:30:00+01:00", 1)}},
+					{"2027-12-07", []wantSlot{slot("2027-12-07T09:00:00+01:00", "2027-12-07T09:30:00+01:00", 1)}},
+				}},
+		},
+		{
+			name:   "defaults: today and 30 days, cut at the horizon",
+			target: query("service_id", short),
+			want: wantResponse{ServiceID: short, DurationMinutes: 60, TimeZone: "Europe/Rome", From: "2027-03-01", To: "2027-03-31",
+				Days: []wantDay{
+					{"2027-03-01", []wantSlot{slot("2027-03-01T09:00:00+01:00", "2027-03-01T10:00:00+01:00", 1)}},
+					{"2027-03-02", []wantSlot{slot("2027-03-02T09:00:00+01:00", "2027-03-02T10:00:00+01:00", 1)}},
+					{"2027-03-08", []wantSlot{slot("2027-03-08T09:00:00+01:00", "2027-03-08T10:00:00+01:00", 1)}},
+					{"2027-03-09", []wantSlot{slot("2027-03-09T09:00:00+01:00", "2027-03-09T10:00:00+01:00", 1)}},
+				}},
+		},
+		{
+			name:   "from alone runs 30 days",
+			target: query("service_id", short, "from", "2027-03-09"),
+			want: wantResponse{ServiceID: short, DurationMinutes: 60, TimeZone: "Europe/Rome", From: "2027-03-09", To: "2027-04-08",
+				Days: []wantDay{{"2027-03-09", []wantSlot{slot("2027-03-09T09:00:00+01:00", "2027-03-09T10:00:00+01:00", 1)}}}},
+		},
+		{
+			name:   "beyond the horizon: no days",
+			target: query("service_id", short, "from", "2027-03-10", "to", "2027-03-20"),
+			want:   wantResponse{ServiceID: short, DurationMinutes: 60, TimeZone: "Europe/Rome", From: "2027-03-10", To: "2027-03-20", Days: []wantDay{}},
+		},
+		{
+			name:   "in the past: no days",
+			target: query("service_id", short, "from", "2027-02-01", "to", "2027-02-28"),
+			want:   wantResponse{ServiceID: short, DurationMinutes: 60, TimeZone: "Europe/Rome", From: "2027-02-01", To: "2027-02-28", Days: []wantDay{}},
+		},
+		{
+			name:   "92 days is the most",
+			target: query("service_id", short, "from", "2027-03-01", "to", "2027-05-31"),
+			want: wantResponse{ServiceID: short, DurationMinutes: 60, TimeZone: "Europe/Rome", From: "2027-03-01", To: "2027-05-31",
+				Days: []wantDay{
+					{"2027-03-01", []wantSlot{slot("2027-03-01T09:00:00+01:00", "2027-03-01T10:00:00+01:00", 1)}},
+					{"2027-03-02", []wantSlot{slot("2027-03-02T09:00:00+01:00", "2027-03-02T10:00:00+01:00", 1)}},
+					{"2027-03-08", []wantSlot{slot("2027-03-08T09:00:00+01:00", "2027-03-08T10:00:00+01:00", 1)}},
+					{"2027-03-09", []wantSlot{slot("2027-03-09T09:00:00+01:00", "2027-03-09T10:00:00+01:00", 1)}},
+				}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := snap(t)
+			rec := serve(t, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			if got := rec.Header().Get("Content-Type"); got != "application/json" {
+				t.Errorf("Content-Type = %q", got)
+			}
+			if got := rec.Header().Get("Cache-Control"); got != "no-cache" {
+				t.Errorf("Cache-Control = %q, want no-cache", got)
+			}
+			sameJSON(t, rec.Body.Bytes(), tc.want)
+			if after := snap(t); after != before {
+				t.Errorf("query-slots wrote to the database: %+v -> %+v", before, after)
+			}
+		})
+	}
+}
+
+// TestSlotsCapacity: each slot counts its free desks; a full slot is left
+// out; a lapsed hold stops counting at once; today's past slots are gone.
+func TestSlotsCapacity(t *testing.T) {
+	store, clk := pgtest.Store(t, monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2,
+		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}})
+	ctx := context.Background()
+	for _, start := range []time.Time{at("2027-03-02", "09:00"), at("2027-03-02", "09:30"), at("2027-03-02", "09:30")} {
+		if _, err := store.Reserve(ctx, svc, start, "it"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := query("service_id", svc, "from", "2027-03-01", "to", "2027-03-02")
+	get := func() []byte {
+		t.Helper()
+		rec := serve(t, h, httptest.NewRequest(http.MethodGet, target, nil))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		return rec.Body.Bytes()
+	}
+	resp := func(monday []wantSlot, tuesday ...wantSlot) wantResponse {
+		r := wantResponse{ServiceID: svc, DurationMinutes: 30, TimeZone: "Europe/Rome", From: "2027-03-01", To: "2027-03-02"}
+		if len(monday) > 0 {
+			r.Days = append(r.Days, wantDay{"2027-03-01", monday})
+		}
+		r.Days = append(r.Days, wantDay{"2027-03-02", tuesday})
+		return r
+	}
+	mon := []wantSlot{{"2027-03-01T09:00:00+01:00", "2027-03-01T09:30:00+01:00", 2}, {"2027-03-01T09:30:00+01:00", "2027-03-01T10:00:00+01:00", 2}}
+
+	// One hold at 09:00 leaves one desk; two at 09:30 leave none.
+	sameJSON(t, get(), resp(mon, wantSlot{"2027-03-02T09:00:00+01:00", "2027-03-02T09:30:00+01:00", 1}))
+
+	// Ten minutes and a second later the holds have lapsed.
+	clk.Advance(10*time.Minute + time.Second)
+	sameJSON(t, get(), resp(mon,
+		wantSlot{"2027-03-02T09:00:00+01:00", "2027-03-02T09:30:00+01:00", 2},
+		wantSlot{"2027-03-02T09:30:00+01:00", "2027-03-02T10:00:00+01:00", 2}))
+
+	// At 09:15 today's 09:00 slot has begun: only 09:30 is left today.
+	clk.Set(at("2027-03-01", "09:15"))
+	sameJSON(t, get(), resp(mon[1:],
+		wantSlot{"2027-03-02T09:00:00+01:00", "2027-03-02T09:30:00+01:00", 2},
+		wantSlot{"2027-03-02T09:30:00+01:00", "2027-03-02T10:00:00+01:00", 2}))
+}
+
+// TestBadQuery: every malformed query is a 4xx problem naming the
+// parameter at fault, never a 5xx, and writes nothing.
+func TestBadQuery(t *testing.T) {
+	store, _ := pgtest.Store(t, monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+
+	type want struct {
+		Status int
+		Code   string
+		Field  string
+	}
+	bad := func(field string) want { return want{400, "invalid", field} }
+	notFound := want{404, "not_found", "service_id"}
+	for _, tc := range []struct {
+		name   string
+		target string
+		want   want
+	}{
+		{"no parameters", "/api/slots", bad("service_id")},
+		{"empty service_id", query("service_id", ""), bad("service_id")},
+		{"missing service_id", query("from", "2027-03-01"), bad("service_id")},
+		{"from not a date", query("service_id", svc, "from", "domani"), bad("from")},
+		{"from without zero padding", query("service_id", svc, "from", "2027-3-1"), bad("from")},
+		{"from 30 February", query("service_id", svc, "from", "2027-02-30"), bad("from")},
+		{"from with a time", query("service_id", svc, "from", "2027-03-01T09:00:00+01:00"), bad("from")},
+		{"to in Italian form", query("service_id", svc, "to", "01/03/2027"), bad("to")},
+		{"to before from", query("service_id", svc, "from", "2027-03-10", "to", "2027-03-09"), bad("to")},
+		{"to before today, from defaulted", query("service_id", svc, "to", "2027-02-28"), bad("to")},
+		{"93 days", query("service_id", svc, "from", "2027-03-01", "to", "2027-06-01"), bad("to")},
+		{"a year", query("service_id", svc, "from", "2027-03-01", "to", "2028-03-01"), bad("to")},
+		{"unknown parameter", query("service_id", svc, "desk", "1"), bad("desk")},
+		{"unknown service", query("service_id", "no-such-service"), notFound},
+		{"service id with NUL", query("service_id", "a\x00b"), notFound},
+		{"service id not UTF-8", "/api/slots?service_id=%ff%fe", notFound},
+		{"service id with quotes", query("service_id", "x' OR '1'='1"), notFound},
+		{"unknown path", "/api/slot?service_id=" + svc, want{404, "not_found", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := snap(t)
+			rec := serve(t, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			p := problemOf(t, rec)
+			if diff := cmp.Diff(tc.want, want{rec.Code, p.Code, p.Field}); diff != "" {
+				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
+			}
+			if after := snap(t); after != before {
+				t.Errorf("a bad query wrote to the database: %+v -> %+v", before, after)
+			}
+		})
+	}
+}

@@ -1,0 +1,418 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/pgtest"
+	"github.com/sportello/sportello/functions/internal/secret"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var rome = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}()
+
+// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
+var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
+
+// problem is the RFC 9457 document the functions answer on errors.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	Field  string `json:"field"`
+}
+
+// verdict is what a test expects of an error response.
+type verdict struct {
+	Status int
+	Code   string
+	Field  string
+}
+
+// serve runs one request through h. A 5xx is our fault, never the
+// client's: every test case that yields one fails.
+func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code >= 500 {
+		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
+	}
+	return rec
+}
+
+func post(body, contentType string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/api/holds", strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
+	}
+	return r
+}
+
+// problemOf decodes a problem response and checks that it is consistent
+// and not cacheable.
+func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", cc)
+	}
+	var p problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+		t.Fatalf("problem body %q: %v", rec.Body, err)
+	}
+	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
+		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
+	}
+	return p
+}
+
+// snapshot is the written state of the database: a refused request must
+// leave it exactly as it was.
+type snapshot struct {
+	Bookings, Outbox int
+	Digest           string
+}
+
+func snap(t *testing.T) snapshot {
+	t.Helper()
+	var s snapshot
+	err := pgtest.Pool(t).QueryRow(context.Background(), `
+		SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM outbox),
+		       (SELECT md5(coalesce(string_agg(b::text, ',' ORDER BY b.id), '')) FROM bookings b) ||
+		       (SELECT md5(coalesce(string_agg(o::text, ',' ORDER BY o.id), '')) FROM outbox o)`).
+		Scan(&s.Bookings, &s.Outbox, &s.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// heldJSON is the exact shape of a 201 answer, with the secret parts
+// checked apart.
+type heldJSON struct {
+	HoldID     string `json:"hold_id"`
+	HoldSecret string `json:"hold_secret"`
+	ExpiresAt  string `json:"expires_at"`
+	ServiceID  string `json:"service_id"`
+	Start      string `json:"start"`
+	End        string `json:"end"`
+}
+
+// created checks a 201 answer: its headers, its exact keys, and that the
+// hold is stored under the hash of its secret with its event. It returns
+// the hold with its id and secret blanked, for comparison.
+func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJSON {
+	t.Helper()
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("status %d, want 201: %s", rec.Code, rec.Body)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store (the answer holds a secret)", cc)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	var keys map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &keys); err != nil {
+		t.Fatal(err)
+	}
+	var got heldJSON
+	dec := json.NewDecoder(strings.NewReader(rec.Body.String()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil || len(keys) != 6 {
+		t.Fatalf("answer %s: want exactly the keys of a hold (%v)", rec.Body, err)
+	}
+	if _, err := uuid.Parse(got.HoldID); err != nil {
+		t.Errorf("hold_id %q is not a UUID", got.HoldID)
+	}
+	if !secret.WellFormed(got.HoldSecret) {
+		t.Errorf("hold_secret %q is not a 256-bit token", got.HoldSecret)
+	}
+	var (
+		hash       []byte
+		status     string
+		loc        string
+		expires    time.Time
+		heldEvents int
+	)
+	pool := pgtest.Pool(t)
+	err := pool.QueryRow(context.Background(), `SELECT hold_secret_hash, status, locale, hold_expires_at,
+		(SELECT count(*) FROM outbox WHERE subject = b.id::text AND type = $2)
+		FROM bookings b WHERE id = $1`, got.HoldID, events.BookingHeld).Scan(&hash, &status, &loc, &expires, &heldEvents)
+	if err != nil {
+		t.Fatalf("hold %s not stored: %v", got.HoldID, err)
+	}
+	if diff := cmp.Diff(
+		[]any{secret.Hash(got.HoldSecret), "held", locale, monday.Add(10 * time.Minute).UTC(), 1},
+		[]any{hash, status, loc, expires.UTC(), heldEvents}); diff != "" {
+		t.Errorf("stored hold (hash, status, locale, expiry, held events) (-want +got):\n%s", diff)
+	}
+	got.HoldID, got.HoldSecret = "", ""
+	return got
+}
+
+// TestReserve: a hold is answered with its id, its secret and its expiry
+// ten minutes after now; times come back in the municipality's offset,
+// even when the clock, as the system clock of a container, is in UTC.
+func TestReserve(t *testing.T) {
+	store, _ := pgtest.Store(t, monday.UTC())
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+
+	for _, tc := range []struct {
+		name        string
+		body        string
+		contentType string
+		locale      string
+		want        heldJSON
+	}{
+		{
+			name: "Rome offset", body: `{"service_id": "` + svc + `", "start": "2027-03-02T09:30:00+01:00"}`, contentType: "application/json", locale: "it",
+			want: heldJSON{ExpiresAt: "2027-03-01T08:10:00+01:00", ServiceID: svc, Start: "2027-03-02T09:30:00+01:00", End: "2027-03-02T10:00:00+01:00"},
+		},
+		{
+			name: "UTC start, English", body: `{"service_id": "` + svc + `", "start": "2027-03-02T09:00:00Z", "locale": "en"}`, contentType: "application/json; charset=utf-8", locale: "en",
+			want: heldJSON{ExpiresAt: "2027-03-01T08:10:00+01:00", ServiceID: svc, Start: "2027-03-02T10:00:00+01:00", End: "2027-03-02T10:30:00+01:00"},
+		},
+		{
+			name: "no Content-Type, after the DST change", body: `{"service_id": "` + svc + `", "start": "2027-03-30T09:00:00+02:00"}`, locale: "it",
+			want: heldJSON{ExpiresAt: "2027-03-01T08:10:00+01:00", ServiceID: svc, Start: "2027-03-30T09:00:00+02:00", End: "2027-03-30T09:30:00+02:00"},
+		},
+		{
+			name: "last day of the horizon", body: `{"service_id": "` + svc + `", "start": "2027-04-30T12:30:00+02:00", "locale": ""}`, contentType: "application/json", locale: "it",
+			want: heldJSON{ExpiresAt: "2027-03-01T08:10:00+01:00", ServiceID: svc, Start: "2027-04-30T12:30:00+02:00", End: "2027-04-30T13:00:00+02:00"},
+		},
+		{
+			name: "today, first slot", body: `{"service_id": "` + svc + `", "start": "2027-03-01T09:00:00+01:00"}`, contentType: "application/json", locale: "it",
+			want: heldJSON{ExpiresAt: "2027-03-01T08:10:00+01:00", ServiceID: svc, Start: "2027-03-01T09:00:00+01:00", End: "2027-03-01T09:30:00+01:00"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := snap(t)
+			rec := serve(t, h, post(tc.body, tc.contentType))
+			got := created(t, rec, tc.locale)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("hold (-want +got):\n%s", diff)
+			}
+			after := snap(t)
+			if after.Bookings != before.Bookings+1 || after.Outbox != before.Outbox+1 {
+				t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want one more of each",
+					before.Bookings, after.Bookings, before.Outbox, after.Outbox)
+			}
+		})
+	}
+}
+
+// TestReserveBadInput: every bad request is a 4xx problem naming the field
+// at fault with a stable code, never a 5xx, and writes nothing.
+func TestReserveBadInput(t *testing.T) {
+	store, _ := pgtest.Store(t, monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	pool := store.Pool
+	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1})
+	_, yearly := pgtest.NewService(t, pool, pgtest.Service{Horizon: 366})
+	_, notice := pgtest.NewService(t, pool, pgtest.Service{Notice: 120})
+	closedOffice, closed := pgtest.NewService(t, pool, pgtest.Service{})
+	pgtest.Close(t, pool, closedOffice, "2027-03-02", "2027-03-03", "Trasloco")
+
+	body := func(service, start string) string {
+		return fmt.Sprintf(`{"service_id": %q, "start": %q}`, service, start)
+	}
+	bad := func(field string) verdict { return verdict{400, "invalid", field} }
+	const ok = "2027-03-02T09:30:00+01:00"
+	for _, tc := range []struct {
+		name        string
+		body        string
+		contentType string
+		want        verdict
+	}{
+		// The body.
+		{"empty body", ``, "application/json", bad("")},
+		{"only spaces", "  \n ", "application/json", bad("")},
+		{"malformed JSON", `{"service_id": "` + svc + `", "start": `, "application/json", bad("")},
+		{"unquoted keys", `{service_id: "x"}`, "application/json", bad("")},
+		{"an array", `[]`, "application/json", bad("")},
+		{"a string", `"hold"`, "application/json", bad("")},
+		{"null", `null`, "application/json", bad("service_id")},
+		{"two objects", body(svc, ok) + `{}`, "application/json", bad("")},
+		{"trailing garbage", body(svc, ok) + `x`, "application/json", bad("")},
+		{"too large", `{"service_id": "` + strings.Repeat("a", 70<<10) + `"}`, "application/json", verdict{413, "too_large", ""}},
+		// The Content-Type.
+		{"text/plain", body(svc, ok), "text/plain", verdict{415, "unsupported_media_type", "Content-Type"}},
+		{"form", "service_id=" + svc, "application/x-www-form-urlencoded", verdict{415, "unsupported_media_type", "Content-Type"}},
+		{"malformed Content-Type", body(svc, ok), "application/", verdict{415, "unsupported_media_type", "Content-Type"}},
+		// Fields and types.
+		{"unknown field", `{"service_id": "` + svc + `", "start": "` + ok + `", "desk": "Postazione 1"}`, "application/json", bad("desk")},
+		{"service_id a number", `{"service_id": 42, "start": "` + ok + `"}`, "application/json", bad("service_id")},
+		{"start a number", `{"service_id": "` + svc + `", "start": 1804000000}`, "application/json", bad("start")},
+		{"start an object", `{"service_id": "` + svc + `", "start": {"date": "2027-03-02"}}`, "application/json", bad("start")},
+		{"locale a boolean", `{"service_id": "` + svc + `", "start": "` + ok + `", "locale": true}`, "application/json", bad("locale")},
+		{"missing service_id", `{"start": "` + ok + `"}`, "application/json", bad("service_id")},
+		{"missing start", `{"service_id": "` + svc + `"}`, "application/json", bad("start")},
+		{"start without offset", body(svc, "2027-03-02T09:30:00"), "application/json", bad("start")},
+		{"start with a space", body(svc, "2027-03-02 09:30:00+01:00"), "application/json", bad("start")},
+		{"start a date", body(svc, "2027-03-02"), "application/json", bad("start")},
+		{"unknown locale", `{"service_id": "` + svc + `", "start": "` + ok + `", "locale": "de"}`, "application/json", bad("locale")},
+		// The service.
+		{"unknown service", body("no-such-service", ok), "application/json", verdict{404, "not_found", "service_id"}},
+		{"service id with NUL", `{"service_id": "a\u0000b", "start": "` + ok + `"}`, "application/json", verdict{404, "not_found", "service_id"}},
+		{"service id in capitals", body(strings.ToUpper(svc), ok), "application/json", verdict{404, "not_found", "service_id"}},
+		// The slot.
+		{"in the past", body(svc, "2027-02-26T09:00:00+01:00"), "application/json", bad("start")},
+		{"now", body(svc, "2027-03-01T08:00:00+01:00"), "application/json", bad("start")},
+		{"before opening", body(svc, "2027-03-02T08:30:00+01:00"), "application/json", bad("start")},
+		{"after closing", body(svc, "2027-03-02T14:00:00+01:00"), "application/json", bad("start")},
+		{"ends after closing", body(svc, "2027-03-02T13:00:00+01:00"), "application/json", bad("start")},
+		{"off the grid", body(svc, "2027-03-02T09:10:00+01:00"), "application/json", bad("start")},
+		{"one second off", body(svc, "2027-03-02T09:30:01+01:00"), "application/json", bad("start")},
+		{"half a second off", body(svc, "2027-03-02T09:30:00.5+01:00"), "application/json", bad("start")},
+		{"wrong offset for the day", body(svc, "2027-03-02T09:30:00+02:00"), "application/json", bad("start")},
+		{"beyond the horizon", body(svc, "2027-05-03T09:00:00+02:00"), "application/json", bad("start")},
+		{"year 9999", body(svc, "9999-12-31T09:00:00+01:00"), "application/json", bad("start")},
+		{"Easter Monday", body(svc, "2027-03-29T09:00:00+02:00"), "application/json", bad("start")},
+		{"Easter Sunday, the DST day", body(svc, "2027-03-28T09:00:00+02:00"), "application/json", bad("start")},
+		{"patron day 6 December", body(yearly, "2027-12-06T09:00:00+01:00"), "application/json", bad("start")},
+		{"Christmas", body(yearly, "2027-12-25T09:00:00+01:00"), "application/json", bad("start")},
+		{"office closure", body(closed, "2027-03-02T09:00:00+01:00"), "application/json", bad("start")},
+		{"too little notice", body(notice, "2027-03-01T09:30:00+01:00"), "application/json", bad("start")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := snap(t)
+			rec := serve(t, h, post(tc.body, tc.contentType))
+			p := problemOf(t, rec)
+			if diff := cmp.Diff(tc.want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
+			}
+			if after := snap(t); after != before {
+				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
+			}
+		})
+	}
+
+	t.Run("wrong method and path", func(t *testing.T) {
+		for _, r := range []*http.Request{
+			httptest.NewRequest(http.MethodGet, "/api/holds", nil),
+			httptest.NewRequest(http.MethodPost, "/api/hold", strings.NewReader(body(svc, ok))),
+		} {
+			rec := serve(t, h, r)
+			p := problemOf(t, rec)
+			if diff := cmp.Diff(verdict{404, "not_found", ""}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+				t.Errorf("%s %s (-want +got):\n%s", r.Method, r.URL, diff)
+			}
+		}
+	})
+}
+
+// TestReserveConflict: when no desk is free the answer is 409 on start and
+// nothing is written; a lapsed hold no longer blocks.
+func TestReserveConflict(t *testing.T) {
+	store, clk := pgtest.Store(t, monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler))
+	_, one := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	_, two := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
+	body := func(service string) string {
+		return fmt.Sprintf(`{"service_id": %q, "start": "2027-03-02T11:00:00+01:00"}`, service)
+	}
+
+	created(t, serve(t, h, post(body(one), "application/json")), "it")
+	created(t, serve(t, h, post(body(two), "application/json")), "it")
+	created(t, serve(t, h, post(body(two), "application/json")), "it")
+	for _, svc := range []string{one, two} {
+		before := snap(t)
+		rec := serve(t, h, post(body(svc), "application/json"))
+		p := problemOf(t, rec)
+		if diff := cmp.Diff(verdict{409, "conflict", "start"}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+			t.Errorf("%s: full slot (-want +got):\n%s", svc, diff)
+		}
+		if after := snap(t); after != before {
+			t.Errorf("%s: a refused hold wrote to the database: %+v -> %+v", svc, before, after)
+		}
+	}
+
+	// Ten minutes and a second later the hold has lapsed: the slot is free.
+	clk.Advance(10*time.Minute + time.Second)
+	rec := serve(t, h, post(body(one), "application/json"))
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("hold after the first lapsed: status %d: %s", rec.Code, rec.Body)
+	}
+	var expires struct {
+		ExpiresAt string `json:"expires_at"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &expires); err != nil {
+		t.Fatal(err)
+	}
+	if want := "2027-03-01T08:20:01+01:00"; expires.ExpiresAt != want {
+		t.Errorf("expires_at = %s, want %s", expires.ExpiresAt, want)
+	}
+}
+
+// TestReserveRace: 40 citizens race over HTTP for one slot of a 2-desk
+// service: two get a hold, the others a 409, nobody a 5xx.
+func TestReserveRace(t *testing.T) {
+	store, _ := pgtest.Store(t, monday)
+	srv := httptest.NewServer(newHandler(store, slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
+	body := fmt.Sprintf(`{"service_id": %q, "start": "2027-03-03T10:00:00+01:00"}`, svc)
+
+	const racers = 40
+	var (
+		wg       sync.WaitGroup
+		ready    = make(chan struct{})
+		mu       sync.Mutex
+		statuses = map[int]int{}
+	)
+	for range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			resp, err := http.Post(srv.URL+"/api/holds", "application/json", strings.NewReader(body))
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				statuses[-1]++
+				return
+			}
+			resp.Body.Close()
+			statuses[resp.StatusCode]++
+		}()
+	}
+	close(ready)
+	wg.Wait()
+	if diff := cmp.Diff(map[int]int{201: 2, 409: racers - 2}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	var active int
+	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&active); err != nil {
+		t.Fatal(err)
+	}
+	if active != 2 {
+		t.Errorf("%d holds stored, want 2", active)
+	}
+}
