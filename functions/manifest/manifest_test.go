@@ -1,0 +1,48 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sportello/sportello/events"
+)
+
+func TestRoute(t *testing.T) {
+	tests := []struct {
+		path, want string
+	}{
+		{"/api/offices", "list-services"},
+		{"/api/offices/urp", "list-services"},
+		{"/api/services/sue", "list-services"},
+		{"/api/slots", "query-slots"},
+		{"/api/holds", "reserve"},
+		{"/api/bookings", "confirm"},
+		{"/api/manage", "amend"},
+		{"/api/manage/cancel", "amend"},
+		{"/api/officesX", ""},
+		{"/api", ""},
+		{"/", ""},
+	}
+	for _, tc := range tests {
+		f, ok := Route(tc.path)
+		if got := f.Name; got != tc.want || ok != (tc.want != "") {
+			t.Errorf("Route(%q) = %q, %v; want %q", tc.path, got, ok, tc.want)
+		}
+	}
+}
+
+// TestFunctionsExist: every listed function has its main package, and
+// every event type it emits is in the catalog.
+func TestFunctionsExist(t *testing.T) {
+	for _, f := range append(Functions, Function{Name: Migrate}) {
+		if _, err := os.Stat(filepath.Join("..", f.Name, "main.go")); err != nil {
+			t.Errorf("function %s: %v", f.Name, err)
+		}
+		for _, typ := range f.Emits {
+			if _, ok := events.Lookup(typ); !ok {
+				t.Errorf("function %s emits %s, which is not in the events catalog", f.Name, typ)
+			}
+		}
+	}
+}
