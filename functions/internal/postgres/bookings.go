@@ -295,16 +295,21 @@ func (s *Store) Booking(ctx context.Context, token string) (booking.Booking, err
 	return r.toBooking(), nil
 }
 
-// changeable checks that a booking can still be moved or cancelled now.
-func (s *Store) changeable(r record, now time.Time) error {
+// changeable locks the booking of a manage token and checks that it can
+// still be moved or cancelled now.
+func (s *Store) changeable(ctx context.Context, tx pgx.Tx, token string, now time.Time) (record, error) {
+	r, err := s.byToken(ctx, tx, token, true)
+	if err != nil {
+		return r, err
+	}
 	if r.status != "confirmed" {
-		return apperr.New(apperr.Conflict, "token", "the booking is %s and can no longer be changed", r.status)
+		return r, apperr.New(apperr.Conflict, "token", "the booking is %s and can no longer be changed", r.status)
 	}
 	until := r.start.Add(-time.Duration(r.cutoffMinutes) * time.Minute)
 	if now.After(until) {
-		return apperr.New(apperr.Unprocessable, "token", "the booking can be changed only until %s", until.In(s.Calendar.Location).Format(time.RFC3339))
+		return r, apperr.New(apperr.Unprocessable, "token", "the booking can be changed only until %s", until.In(s.Calendar.Location).Format(time.RFC3339))
 	}
-	return nil
+	return r, nil
 }
 
 // Reschedule moves a booking to the slot starting at start, in one
@@ -316,11 +321,8 @@ func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (
 	var out booking.Booking
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		now := s.Clock.Now()
-		r, err := s.byToken(ctx, tx, token, true)
+		r, err := s.changeable(ctx, tx, token, now)
 		if err != nil {
-			return err
-		}
-		if err := s.changeable(r, now); err != nil {
 			return err
 		}
 		if start.Equal(r.start) {
@@ -394,11 +396,8 @@ func (s *Store) Cancel(ctx context.Context, token string) (booking.Booking, erro
 	var out booking.Booking
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		now := s.Clock.Now()
-		r, err := s.byToken(ctx, tx, token, true)
+		r, err := s.changeable(ctx, tx, token, now)
 		if err != nil {
-			return err
-		}
-		if err := s.changeable(r, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `

@@ -83,7 +83,7 @@ func (s *Store) Offices(ctx context.Context) ([]booking.Office, error) {
 	if err != nil {
 		return nil, err
 	}
-	hours, err := s.hours(ctx, s.Pool, nil)
+	hours, err := s.allHours(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,12 +102,11 @@ func (s *Store) Offices(ctx context.Context) ([]booking.Office, error) {
 	return out, nil
 }
 
-// hours returns the opening hours of one service, or of all when id is nil.
-func (s *Store) hours(ctx context.Context, q querier, id *string) (map[string][]booking.Hours, error) {
-	rows, err := q.Query(ctx, `
+// allHours returns the opening hours of every service.
+func (s *Store) allHours(ctx context.Context) (map[string][]booking.Hours, error) {
+	rows, err := s.Pool.Query(ctx, `
 		SELECT service_id, weekday, to_char(opens, 'HH24:MI'), to_char(closes, 'HH24:MI')
-		FROM opening_hours WHERE $1::text IS NULL OR service_id = $1
-		ORDER BY service_id, weekday, opens`, id)
+		FROM opening_hours ORDER BY service_id, weekday, opens`)
 	if err != nil {
 		return nil, err
 	}
