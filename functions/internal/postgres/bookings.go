@@ -38,38 +38,39 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return nil
 }
 
-// expireHolds marks as expired the lapsed holds on the service's desks that
-// overlap [start, end), so that they stop blocking a new booking there.
-func expireHolds(ctx context.Context, tx pgx.Tx, serviceID string, start, end, now time.Time) error {
-	_, err := tx.Exec(ctx, `
-		UPDATE bookings SET status = 'expired', updated_at = $4
-		WHERE service_id = $1 AND status = 'held' AND hold_expires_at <= $4
-		  AND blocks && tstzrange($2, $3)`, serviceID, start, end, now)
-	return err
-}
-
 type desk struct {
 	id    int64
 	label string
 }
 
-// freeDesks lists the service's active desks that look free over
-// [start, end), least busy that day first, ties in random order, so that
-// load spreads across desks. Another transaction may still take one before
-// we do: the caller's insert or update is the real test.
-func freeDesks(ctx context.Context, tx pgx.Tx, serviceID string, start, end, dayStart, dayEnd time.Time, except *uuid.UUID) ([]desk, error) {
+// freeDesks marks as expired the lapsed holds on the service that overlap
+// [start, end), so that they stop blocking a new booking there, and lists
+// the service's active desks that look free over that time: least busy that
+// day first, ties in random order, so that load spreads across desks. One
+// statement does both. Another transaction may still take a desk before we
+// do: the caller's insert or update is the real test.
+func freeDesks(ctx context.Context, tx pgx.Tx, serviceID string, start, end, now time.Time, except *uuid.UUID, loc *time.Location) ([]desk, error) {
+	local := start.In(loc)
+	dayStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
+	dayEnd := time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, loc)
 	rows, err := tx.Query(ctx, `
+		WITH expired AS (
+		    UPDATE bookings SET status = 'expired', updated_at = $7
+		    WHERE service_id = $1 AND status = 'held' AND hold_expires_at <= $7
+		      AND blocks && tstzrange($2, $3)
+		    RETURNING id)
 		SELECT d.id, d.label
 		FROM desks d
 		WHERE d.service_id = $1 AND d.active
 		  AND NOT EXISTS (
 		        SELECT 1 FROM bookings b
 		        WHERE b.desk_id = d.id AND b.status IN ('held', 'confirmed')
+		          AND (b.status <> 'held' OR b.hold_expires_at > $7)
 		          AND b.blocks && tstzrange($2, $3) AND b.id IS DISTINCT FROM $6)
 		ORDER BY (SELECT count(*) FROM bookings b
 		          WHERE b.desk_id = d.id AND b.status IN ('held', 'confirmed')
 		            AND b.starts_at >= $4 AND b.starts_at < $5), random()`,
-		serviceID, start, end, dayStart, dayEnd, except)
+		serviceID, start, end, dayStart, dayEnd, except, now)
 	if err != nil {
 		return nil, err
 	}
@@ -96,11 +97,7 @@ func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, 
 			return err
 		}
 		blockEnd := slot.End.Add(svc.Buffer())
-		if err := expireHolds(ctx, tx, serviceID, slot.Start, blockEnd, now); err != nil {
-			return err
-		}
-		dayStart, dayEnd := s.day(slot.Start)
-		desks, err := freeDesks(ctx, tx, serviceID, slot.Start, blockEnd, dayStart, dayEnd, nil)
+		desks, err := freeDesks(ctx, tx, serviceID, slot.Start, blockEnd, now, nil, s.Calendar.Location)
 		if err != nil {
 			return err
 		}
@@ -135,14 +132,6 @@ func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, 
 		return apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
 	})
 	return hold, err
-}
-
-// day returns the bounds of the local day of t.
-func (s *Store) day(t time.Time) (time.Time, time.Time) {
-	local := t.In(s.Calendar.Location)
-	y, m, d := local.Date()
-	start := time.Date(y, m, d, 0, 0, 0, 0, s.Calendar.Location)
-	return start, time.Date(y, m, d+1, 0, 0, 0, 0, s.Calendar.Location)
 }
 
 // record is a booking row as stored.
@@ -337,11 +326,7 @@ func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (
 			return err
 		}
 		blockEnd := slot.End.Add(svc.Buffer())
-		if err := expireHolds(ctx, tx, r.serviceID, slot.Start, blockEnd, now); err != nil {
-			return err
-		}
-		dayStart, dayEnd := s.day(slot.Start)
-		desks, err := freeDesks(ctx, tx, r.serviceID, slot.Start, blockEnd, dayStart, dayEnd, &r.id)
+		desks, err := freeDesks(ctx, tx, r.serviceID, slot.Start, blockEnd, now, &r.id, s.Calendar.Location)
 		if err != nil {
 			return err
 		}
