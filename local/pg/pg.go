@@ -145,7 +145,7 @@ func (s *Server) own(dir string) error {
 	probe := exec.Command("test", "-w", dir)
 	probe.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
 	if probe.Run() != nil {
-		return fmt.Errorf("the postgres user cannot reach %s: a folder above it is private to root; set SPORTELLO_PGDATA to a path under /var/lib or /tmp", dir)
+		return fmt.Errorf("the postgres user cannot reach %s: a folder above it is private to root; put the data under /var/lib or /tmp (make run does this by itself)", dir)
 	}
 	return nil
 }
@@ -193,6 +193,7 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		select {
 		case werr := <-s.done:
+			s.cmd = nil // already gone: Stop has nothing to wait for
 			return fmt.Errorf("postgres exited during start-up (%v); its log says why: %w", werr, err)
 		default:
 		}

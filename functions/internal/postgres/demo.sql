@@ -45,7 +45,7 @@ ON CONFLICT (service_id, label) DO NOTHING;
 -- Opening hours: mornings Monday to Friday, and Tuesday and Thursday
 -- afternoons, as many Italian municipal offices do.
 INSERT INTO opening_hours (service_id, weekday, opens, closes)
-SELECT s.id, d, '09:00', '12:30' FROM services s CROSS JOIN generate_series(1, 5) AS d
+SELECT s.id, d, '09:00'::time, '12:30'::time FROM services s CROSS JOIN generate_series(1, 5) AS d
 UNION ALL
-SELECT s.id, d, '15:30', '17:30' FROM services s CROSS JOIN (VALUES (2), (4)) AS t (d)
+SELECT s.id, d, '15:30'::time, '17:30'::time FROM services s CROSS JOIN (VALUES (2), (4)) AS t (d)
 ON CONFLICT (service_id, weekday, opens) DO NOTHING;

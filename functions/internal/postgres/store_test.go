@@ -506,3 +506,42 @@ func TestClosuresFromTheDatabase(t *testing.T) {
 		t.Fatalf("reserve on a closed day: %v, want invalid start", err)
 	}
 }
+
+// TestDemoData: the phase-1 offices and services of Bari load, twice
+// without harm, and the demo services have free slots.
+func TestDemoData(t *testing.T) {
+	store, _ := newStore(t, monday)
+	for i := 0; i < 2; i++ {
+		if err := postgres.LoadDemo(context.Background(), store.Pool); err != nil {
+			t.Fatalf("load %d: %v", i+1, err)
+		}
+	}
+	offices, err := store.Offices(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := map[string][]string{}
+	for _, o := range offices {
+		for _, s := range o.Services {
+			if o.ID == "urp" || o.ID == "ambiente" || o.ID == "urbanistica" {
+				services[o.ID] = append(services[o.ID], s.ID)
+			}
+		}
+	}
+	want := map[string][]string{
+		"urp":         {"urp-informazioni"},
+		"ambiente":    {"scia-ambientale-fumi", "acque-reflue"},
+		"urbanistica": {"sue", "piani-lottizzazione", "paesaggio", "controllo-territorio"},
+	}
+	if diff := cmp.Diff(want, services); diff != "" {
+		t.Fatalf("demo services (-want +got):\n%s", diff)
+	}
+	svc, free, err := store.FreeSlots(context.Background(), "sue", schedule.Date{Year: 2027, Month: 3, Day: 2}, schedule.Date{Year: 2027, Month: 3, Day: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tuesday: 09:00-12:30 and 15:30-17:30 with 30-minute meetings every 40 minutes.
+	if svc.DurationMinutes != 30 || svc.Desks != 3 || len(free) != 8 || free[0].Free != 3 {
+		t.Fatalf("sue on a Tuesday: duration %d, desks %d, %d slots %+v", svc.DurationMinutes, svc.Desks, len(free), free)
+	}
+}

@@ -1,0 +1,199 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/sportello/sportello/functions/manifest"
+)
+
+// Gateway is the local stand-in for the ingress in front of the functions:
+// it routes /api/... to the function that manifest.Route names, serves the
+// static site (or an index page when there is none), the event sink at
+// /_local/events, and /health, which answers 200 once every function is
+// ready.
+type Gateway struct {
+	Site string       // folder of the static site; "" for the index page
+	Sink http.Handler // served at /_local/events
+	Log  *slog.Logger // nil: no log
+
+	once      sync.Once
+	mux       *http.ServeMux
+	mu        sync.RWMutex
+	upstreams map[string]*upstream
+	probe     *http.Client
+}
+
+type upstream struct {
+	url   *url.URL
+	proxy *httputil.ReverseProxy
+}
+
+// SetUpstream routes the function called name to the server at u.
+func (g *Gateway) SetUpstream(name string, u *url.URL) {
+	g.init()
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if g.Log != nil {
+				g.Log.Warn("function unreachable", "function", name, "err", err)
+			}
+			writeProblem(w, http.StatusBadGateway, "bad_gateway", "the function "+name+" is not answering")
+		},
+	}
+	g.mu.Lock()
+	g.upstreams[name] = &upstream{url: u, proxy: proxy}
+	g.mu.Unlock()
+}
+
+func (g *Gateway) upstream(name string) *upstream {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.upstreams[name]
+}
+
+func (g *Gateway) init() {
+	g.once.Do(func() {
+		g.upstreams = map[string]*upstream{}
+		g.probe = &http.Client{Timeout: 2 * time.Second}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/api/", g.api)
+		mux.HandleFunc("/api", g.api)
+		mux.HandleFunc("GET /health", g.health)
+		if g.Sink != nil {
+			mux.Handle("/_local/events", g.Sink)
+		}
+		mux.HandleFunc("GET /_local/{$}", g.index)
+		if g.Site != "" {
+			mux.Handle("/", http.FileServer(http.Dir(g.Site)))
+		} else {
+			mux.HandleFunc("GET /{$}", g.index)
+		}
+		g.mux = mux
+	})
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.init()
+	g.mux.ServeHTTP(w, r)
+}
+
+func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
+	f, ok := manifest.Route(r.URL.Path)
+	if !ok {
+		writeProblem(w, http.StatusNotFound, "not_found", "no function serves "+r.URL.Path)
+		return
+	}
+	up := g.upstream(f.Name)
+	if up == nil {
+		writeProblem(w, http.StatusBadGateway, "bad_gateway", "the function "+f.Name+" is not running")
+		return
+	}
+	up.proxy.ServeHTTP(w, r)
+}
+
+// Health is the body of GET /health.
+type Health struct {
+	Status    string            `json:"status"`    // "ready" or "starting"
+	Functions map[string]string `json:"functions"` // name: "ready", "not ready" or "not started"
+}
+
+// Ready asks every function of the manifest for its readiness.
+func (g *Gateway) Ready(ctx context.Context) Health {
+	g.init()
+	h := Health{Status: "ready", Functions: map[string]string{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, f := range manifest.Functions {
+		up := g.upstream(f.Name)
+		if up == nil {
+			h.Functions[f.Name], h.Status = "not started", "starting"
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			state := "not ready"
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, up.url.JoinPath("/health/readiness").String(), nil)
+			if resp, err := g.probe.Do(req); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					state = "ready"
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			h.Functions[f.Name] = state
+			if state != "ready" {
+				h.Status = "starting"
+			}
+		}()
+	}
+	wg.Wait()
+	return h
+}
+
+func (g *Gateway) health(w http.ResponseWriter, r *http.Request) {
+	h := g.Ready(r.Context())
+	status := http.StatusOK
+	if h.Status != "ready" {
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(h)
+}
+
+var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
+<html lang="it">
+<head><meta charset="utf-8"><title>Sportello – stack locale</title>
+<style>body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+code{background:#f3f3f3;padding:0 .25rem}td{padding:.2rem .8rem .2rem 0;vertical-align:top}</style></head>
+<body>
+<h1>Sportello – stack locale</h1>
+<p>Every function runs as its own process behind this gateway.{{if not .Site}} There is no <code>web/</code> folder yet, so this page stands in for the site.{{end}}</p>
+<h2>API</h2>
+<table>
+<tr><th align="left">Function</th><th align="left">Routes</th><th align="left">What it does</th></tr>
+{{range .Functions}}<tr><td><code>{{.Name}}</code></td><td>{{range .Routes}}<code>{{.}}</code> {{end}}</td><td>{{.Doc}}</td></tr>
+{{end}}</table>
+<p>Try <a href="/api/offices"><code>/api/offices</code></a> or
+<a href="/api/slots?service_id=sue"><code>/api/slots?service_id=sue</code></a>.</p>
+<h2>Local tools</h2>
+<ul>
+<li><a href="/_local/events"><code>/_local/events</code></a>: the events the functions emitted (filters: <code>?type=</code>, <code>?subject=</code>, <code>?source=</code>)</li>
+<li><a href="/health"><code>/health</code></a>: the readiness of every function</li>
+</ul>
+</body>
+</html>
+`))
+
+func (g *Gateway) index(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = indexPage.Execute(w, struct {
+		Site      string
+		Functions []manifest.Function
+	}{g.Site, manifest.Functions})
+}
+
+// SiteDir returns <root>/web when that folder exists, else "".
+func SiteDir(root string) string {
+	d := filepath.Join(root, "web")
+	if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+		return d
+	}
+	return ""
+}

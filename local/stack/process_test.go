@@ -1,0 +1,169 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sportello/sportello/functions/manifest"
+)
+
+func TestLineWriter(t *testing.T) {
+	var out bytes.Buffer
+	c := NewConsole(&out, 7)
+	w := &LineWriter{Console: c, Name: "reserve"}
+	w.Write([]byte("{\"msg\":\"serving\"}\n{\"msg\":"))
+	w.Write([]byte("\"draining\"}\r\nunfinished"))
+	w.Flush()
+	want := "reserve | {\"msg\":\"serving\"}\nreserve | {\"msg\":\"draining\"}\nreserve | unfinished\n"
+	if out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+
+	out.Reset()
+	q := &LineWriter{Console: c, Name: "amend", Quiet: true}
+	for i := range tailLines + 5 {
+		q.Write([]byte(strings.Repeat("x", i%3) + "\n"))
+	}
+	if out.Len() != 0 {
+		t.Errorf("a quiet writer wrote %q", out.String())
+	}
+	q.Tail()
+	if n := strings.Count(out.String(), "\n"); n != tailLines {
+		t.Errorf("Tail wrote %d lines, want %d", n, tailLines)
+	}
+}
+
+func TestLineWriterContains(t *testing.T) {
+	w := &LineWriter{Console: NewConsole(io.Discard, 5), Name: "query"}
+	w.Write([]byte("listen tcp :4242: bind: address already in use\nexit\n"))
+	if !w.Contains("address already in use") || w.Contains("panic") {
+		t.Error("Contains does not see the last lines")
+	}
+}
+
+// The test binary doubles as a fake function: with STACK_FAKE_FUNCTION set
+// it serves /health/readiness on $PORT until SIGTERM. With
+// STACK_FAKE_BUSY_DIR set, its first start in that folder fails as a
+// function whose port was taken does.
+func TestMain(m *testing.M) {
+	if os.Getenv("STACK_FAKE_FUNCTION") != "" {
+		os.Exit(fakeFunctionMain())
+	}
+	os.Exit(m.Run())
+}
+
+func fakeFunctionMain() int {
+	port := os.Getenv("PORT")
+	if dir := os.Getenv("STACK_FAKE_BUSY_DIR"); dir != "" {
+		mark := filepath.Join(dir, filepath.Base(os.Args[0]))
+		if _, err := os.Stat(mark); err != nil {
+			os.WriteFile(mark, nil, 0o644)
+			fmt.Fprintf(os.Stderr, `{"level":"ERROR","err":"listen tcp :%s: bind: address already in use"}`+"\n", port)
+			return 1
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	fmt.Println(`{"msg":"serving"}`)
+	<-sigs
+	fmt.Println(`{"msg":"stopped"}`)
+	return 0
+}
+
+// fakeBin links every function's name to the test binary.
+func fakeBin(t *testing.T) string {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range manifest.Functions {
+		if err := os.Symlink(exe, filepath.Join(dir, f.Name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestFunctionsStartAndStop(t *testing.T) {
+	t.Setenv("STACK_FAKE_FUNCTION", "1")
+	t.Setenv("STACK_FAKE_BUSY_DIR", t.TempDir())
+	var out syncBuffer
+	s := New(Config{Out: &out, Port: 1})
+	ctx := context.Background()
+	if err := s.startFunctions(ctx, fakeBin(t), "postgres://unused"); err != nil {
+		t.Fatalf("start: %v\n%s", err, out.String())
+	}
+	if h := s.gw.Ready(ctx); h.Status != "ready" {
+		t.Errorf("after start: %+v", h)
+	}
+	for _, f := range manifest.Functions {
+		if !strings.Contains(out.String(), "port taken: starting again on another\" function="+f.Name) {
+			t.Errorf("%s was not started again after losing its port:\n%s", f.Name, out.String())
+		}
+	}
+	// A function that dies is reported; one that lost its port was not.
+	victim := s.procs[2]
+	if err := victim.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-s.exited:
+		for !s.running(p) {
+			p = <-s.exited
+		}
+		if p != victim {
+			t.Errorf("exited: %s, want %s", p.name, victim.name)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the killed function was not reported")
+	}
+
+	s.stop()
+	for _, p := range s.procs {
+		select {
+		case <-p.done:
+		default:
+			t.Errorf("%s still running after stop", p.name)
+		}
+	}
+	if n := strings.Count(out.String(), `{"msg":"stopped"}`); n != len(manifest.Functions)-1 {
+		t.Errorf("%d functions drained on SIGTERM, want %d:\n%s", n, len(manifest.Functions)-1, out.String())
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
