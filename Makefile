@@ -9,10 +9,11 @@ MODULES  := ./events/... ./functions/... ./local/... ./test/...
 .PHONY: run test bench clean tools vet
 
 ## run: start PostgreSQL, every function, the event sink and the gateway; Ctrl-C stops them
+## (flags for sportello-local go in ARGS, e.g. make run ARGS="-port 9090 -quiet")
 run:
 	@mkdir -p $(BIN)
 	go build -o $(BIN)/sportello-local ./local/cmd/sportello-local
-	$(BIN)/sportello-local -bin $(BIN)
+	$(BIN)/sportello-local -bin $(BIN) $(ARGS)
 
 ## test: every module's tests with the race detector, against a throwaway PostgreSQL
 test: tools
