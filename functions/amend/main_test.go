@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apitest"
 	"github.com/sportello/sportello/functions/internal/booking"
 	"github.com/sportello/sportello/functions/internal/pgtest"
 	"github.com/sportello/sportello/functions/internal/postgres"
@@ -24,56 +25,12 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var rome = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
-
-// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
-var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
-
-func at(day, hhmm string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hhmm, rome)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-// problem is the RFC 9457 document the functions answer on errors.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	Field  string `json:"field"`
-}
-
-// verdict is what a test expects of an error response.
-type verdict struct {
-	Status int
-	Code   string
-	Field  string
-}
-
-// serve runs one request through h. A 5xx is our fault, never the
-// client's: every test case that yields one fails. Every answer of amend
-// carries personal data or is about a secret link: none may be cached.
+// serve runs one request through h with apitest.Serve, which fails the
+// test on a 5xx. Every answer of amend carries personal data or is about a
+// secret link: none may be cached, so each must also be no-store.
 func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	if rec.Code >= 500 {
-		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
-	}
-	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("%s %s: status %d with Cache-Control %q, want no-store", r.Method, r.URL, rec.Code, cc)
-	}
-	return rec
+	return apitest.Serve(t, h, r, apitest.NoStore)
 }
 
 // request builds a request to amend; an empty token sends no
@@ -94,70 +51,6 @@ func request(method, path, token, body, contentType string) *http.Request {
 	return r
 }
 
-// problemOf decodes a problem response and checks that it is consistent.
-func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
-	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type = %q, want application/problem+json", ct)
-	}
-	var p problem
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-		t.Fatalf("problem body %q: %v", rec.Body, err)
-	}
-	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
-		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
-	}
-	return p
-}
-
-// sameJSON compares a JSON body with the expected document exactly: the
-// same keys (no more, no fewer) and the same values.
-func sameJSON(t *testing.T, got []byte, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("response body %q: %v", got, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("expected body: %v", err)
-	}
-	if diff := cmp.Diff(w, g); diff != "" {
-		t.Errorf("body (-want +got):\n%s", diff)
-	}
-}
-
-// snapshot is the written state of the database: a refused request must
-// leave it exactly as it was, not only with as many rows.
-type snapshot struct {
-	Bookings, Outbox int
-	Digest           string
-}
-
-func snap(t *testing.T) snapshot {
-	t.Helper()
-	var s snapshot
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
-		SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM outbox),
-		       (SELECT md5(coalesce(string_agg(b::text, ',' ORDER BY b.id), '')) FROM bookings b) ||
-		       (SELECT md5(coalesce(string_agg(o::text, ',' ORDER BY o.id), '')) FROM outbox o)`).
-		Scan(&s.Bookings, &s.Outbox, &s.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// events counts the outbox rows of one type about one booking.
-func eventsOf(t *testing.T, id, typ string) int {
-	t.Helper()
-	var n int
-	if err := pgtest.Pool(t).QueryRow(context.Background(),
-		`SELECT count(*) FROM outbox WHERE subject = $1 AND type = $2`, id, typ).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
 	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
 
@@ -176,7 +69,7 @@ func book(t *testing.T, store *postgres.Store, svc string, start time.Time) book
 	return c
 }
 
-func rfc3339(t time.Time) string { return t.In(rome).Format(time.RFC3339) }
+func rfc3339(t time.Time) string { return t.In(apitest.Rome).Format(time.RFC3339) }
 
 // bookingJSON is the booking as the manage link shows it.
 func bookingJSON(c booking.Confirmation, status string, start time.Time, sequence int, cutoff time.Duration, cancelledAt string) string {
@@ -201,13 +94,13 @@ func bookingJSON(c booking.Confirmation, status string, start time.Time, sequenc
 // TestShow: GET /api/manage with the token answers the booking and the
 // citizen's data (never the token again), not cacheable.
 func TestShow(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 120})
-	start := at("2027-03-02", "09:30")
+	start := apitest.At("2027-03-02", "09:30")
 	mine := book(t, store, svc, start)
 
-	before := snap(t)
+	before := apitest.Snap(t)
 	rec := serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -215,8 +108,8 @@ func TestShow(t *testing.T) {
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	sameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", start, 0, 2*time.Hour, ""))
-	if after := snap(t); after != before {
+	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", start, 0, 2*time.Hour, ""))
+	if after := apitest.Snap(t); after != before {
 		t.Errorf("showing a booking wrote to the database: %+v -> %+v", before, after)
 	}
 }
@@ -225,35 +118,35 @@ func TestShow(t *testing.T) {
 // change) in one step: 200 with the new times and sequence, its event, and
 // the old slot free again.
 func TestReschedule(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
-	start, next := at("2027-03-02", "09:00"), at("2027-03-30", "10:00")
+	start, next := apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-30", "10:00")
 	mine := book(t, store, svc, start)
 
-	before := snap(t)
+	before := apitest.Snap(t)
 	rec := serve(t, h, request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken,
 		`{"start": "2027-03-30T10:00:00+02:00"}`, "application/json"))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 	want := bookingJSON(mine, "confirmed", next, 1, time.Hour, "")
-	sameJSON(t, rec.Body.Bytes(), want)
+	apitest.SameJSON(t, rec.Body.Bytes(), want)
 	if !strings.Contains(rec.Body.String(), `"start":"2027-03-30T10:00:00+02:00"`) {
 		t.Errorf("start not in the Rome offset of its day: %s", rec.Body)
 	}
-	after := snap(t)
+	after := apitest.Snap(t)
 	if after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
 		t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want the same bookings and one more event",
 			before.Bookings, after.Bookings, before.Outbox, after.Outbox)
 	}
-	if n := eventsOf(t, mine.ID, events.BookingRescheduled); n != 1 {
+	if n := apitest.EventsOf(t, mine.ID, events.BookingRescheduled); n != 1 {
 		t.Errorf("%d rescheduled events, want 1", n)
 	}
 
 	// The manage link shows the new time; the old slot is free again.
 	rec = serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
-	sameJSON(t, rec.Body.Bytes(), want)
+	apitest.SameJSON(t, rec.Body.Bytes(), want)
 	if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
 		t.Errorf("the old slot is not free after the move: %v", err)
 	}
@@ -265,7 +158,7 @@ func TestReschedule(t *testing.T) {
 // come back in the municipality's offset even when the clock, as the
 // system clock of a container, is in UTC.
 func TestCancel(t *testing.T) {
-	store, _ := pgtest.Store(t, monday.UTC())
+	store, _ := pgtest.Store(t, apitest.Monday.UTC())
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 
@@ -277,38 +170,38 @@ func TestCancel(t *testing.T) {
 		{"empty object, no Content-Type", " {} ", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			start := at("2027-03-03", "09:00").Add(time.Duration(i) * 30 * time.Minute)
+			start := apitest.At("2027-03-03", "09:00").Add(time.Duration(i) * 30 * time.Minute)
 			mine := book(t, store, svc, start)
-			before := snap(t)
+			before := apitest.Snap(t)
 			rec := serve(t, h, request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, tc.body, tc.contentType))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
 			want := bookingJSON(mine, "cancelled", start, 1, 0, "2027-03-01T08:00:00+01:00")
-			sameJSON(t, rec.Body.Bytes(), want)
-			after := snap(t)
+			apitest.SameJSON(t, rec.Body.Bytes(), want)
+			after := apitest.Snap(t)
 			if after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
 				t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want the same bookings and one more event",
 					before.Bookings, after.Bookings, before.Outbox, after.Outbox)
 			}
-			if n := eventsOf(t, mine.ID, events.BookingCancelled); n != 1 {
+			if n := apitest.EventsOf(t, mine.ID, events.BookingCancelled); n != 1 {
 				t.Errorf("%d cancelled events, want 1", n)
 			}
 
 			// Shown as cancelled; no longer changeable.
 			rec = serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
-			sameJSON(t, rec.Body.Bytes(), want)
+			apitest.SameJSON(t, rec.Body.Bytes(), want)
 			for _, r := range []*http.Request{
 				request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""),
 				request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-04T09:00:00+01:00"}`, "application/json"),
 			} {
-				before := snap(t)
+				before := apitest.Snap(t)
 				rec := serve(t, h, r)
-				p := problemOf(t, rec)
-				if diff := cmp.Diff(verdict{409, "conflict", "token"}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+				p := apitest.ProblemOf(t, rec)
+				if diff := cmp.Diff(apitest.Want(409, "conflict", "token"), apitest.VerdictOf(rec, p)); diff != "" {
 					t.Errorf("%s of a cancelled booking (-want +got):\n%s", r.URL.Path, diff)
 				}
-				if after := snap(t); after != before {
+				if after := apitest.Snap(t); after != before {
 					t.Errorf("%s of a cancelled booking wrote to the database", r.URL.Path)
 				}
 			}
@@ -323,34 +216,34 @@ func TestCancel(t *testing.T) {
 // field at fault, never a 5xx, not cacheable, and leaves the booking and
 // the outbox exactly as they were.
 func TestRescheduleBadInput(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	pool := store.Pool
 	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1, Horizon: 366})
 	closedOffice, closedSvc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1})
 	pgtest.Close(t, pool, closedOffice, "2027-03-04", "2027-03-04", "Inventario")
-	mine := book(t, store, svc, at("2027-03-02", "09:00"))
-	book(t, store, svc, at("2027-03-02", "10:00")) // someone else's
-	closedBooking := book(t, store, closedSvc, at("2027-03-03", "09:00"))
+	mine := book(t, store, svc, apitest.At("2027-03-02", "09:00"))
+	book(t, store, svc, apitest.At("2027-03-02", "10:00")) // someone else's
+	closedBooking := book(t, store, closedSvc, apitest.At("2027-03-03", "09:00"))
 	tok := mine.ManageToken
 
 	body := func(start string) string { return fmt.Sprintf(`{"start": %q}`, start) }
-	bad := func(field string) verdict { return verdict{400, "invalid", field} }
+	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
 	const json = "application/json" // shadows the package: only the media type is needed here
 	for _, tc := range []struct {
 		name        string
 		token       string
 		body        string
 		contentType string
-		want        verdict
+		want        apitest.Verdict
 	}{
 		// The body.
 		{"empty body", tok, "", json, bad("")},
 		{"malformed JSON", tok, `{"start": "2027-03-03T09:00:00+01:00"`, json, bad("")},
 		{"an array", tok, `["2027-03-03T09:00:00+01:00"]`, json, bad("")},
 		{"two objects", tok, body("2027-03-03T09:00:00+01:00") + `{}`, json, bad("")},
-		{"too large", tok, body(strings.Repeat("9", 70<<10)), json, verdict{413, "too_large", ""}},
-		{"text/plain", tok, body("2027-03-03T09:00:00+01:00"), "text/plain", verdict{415, "unsupported_media_type", "Content-Type"}},
+		{"too large", tok, body(strings.Repeat("9", 70<<10)), json, apitest.Want(413, "too_large", "")},
+		{"text/plain", tok, body("2027-03-03T09:00:00+01:00"), "text/plain", apitest.Want(415, "unsupported_media_type", "Content-Type")},
 		{"unknown field", tok, `{"start": "2027-03-03T09:00:00+01:00", "desk": "Postazione 2"}`, json, bad("desk")},
 		{"start a number", tok, `{"start": 1804060800}`, json, bad("start")},
 		{"start null", tok, `{"start": null}`, json, bad("start")},
@@ -366,69 +259,69 @@ func TestRescheduleBadInput(t *testing.T) {
 		{"Easter Monday", tok, body("2027-03-29T09:00:00+02:00"), json, bad("start")},
 		{"patron day 6 December", tok, body("2027-12-06T09:00:00+01:00"), json, bad("start")},
 		{"office closure", closedBooking.ManageToken, body("2027-03-04T09:00:00+01:00"), json, bad("start")},
-		{"taken by someone else", tok, body("2027-03-02T10:00:00+01:00"), json, verdict{409, "conflict", "start"}},
+		{"taken by someone else", tok, body("2027-03-02T10:00:00+01:00"), json, apitest.Want(409, "conflict", "start")},
 		// The token.
-		{"no Authorization", "", body("2027-03-03T09:00:00+01:00"), json, verdict{401, "unauthorized", "Authorization"}},
-		{"unknown token", randomToken(), body("2027-03-03T09:00:00+01:00"), json, verdict{404, "not_found", "token"}},
-		{"tampered token", tamper(tok), body("2027-03-03T09:00:00+01:00"), json, verdict{404, "not_found", "token"}},
+		{"no Authorization", "", body("2027-03-03T09:00:00+01:00"), json, apitest.Want(401, "unauthorized", "Authorization")},
+		{"unknown token", randomToken(), body("2027-03-03T09:00:00+01:00"), json, apitest.Want(404, "not_found", "token")},
+		{"tampered token", tamper(tok), body("2027-03-03T09:00:00+01:00"), json, apitest.Want(404, "not_found", "token")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snap(t)
+			before := apitest.Snap(t)
 			rec := serve(t, h, request(http.MethodPost, "/api/manage/reschedule", tc.token, tc.body, tc.contentType))
-			p := problemOf(t, rec)
-			if diff := cmp.Diff(tc.want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+			p := apitest.ProblemOf(t, rec)
+			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
 				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
 			}
-			if after := snap(t); after != before {
+			if after := apitest.Snap(t); after != before {
 				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
 			}
 		})
 	}
 	rec := serve(t, h, request(http.MethodGet, "/api/manage", tok, "", ""))
-	sameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", at("2027-03-02", "09:00"), 0, 0, ""))
+	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", apitest.At("2027-03-02", "09:00"), 0, 0, ""))
 }
 
 // TestCancelBadInput: a cancel with a bad body or token is a 4xx problem
 // and the booking stays confirmed.
 func TestCancelBadInput(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	mine := book(t, store, svc, at("2027-03-02", "09:00"))
+	mine := book(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	tok := mine.ManageToken
 
-	bad := func(field string) verdict { return verdict{400, "invalid", field} }
+	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
 	for _, tc := range []struct {
 		name        string
 		token       string
 		body        string
 		contentType string
-		want        verdict
+		want        apitest.Verdict
 	}{
 		{"unknown field", tok, `{"reason": "impegno"}`, "application/json", bad("reason")},
 		{"malformed JSON", tok, `{`, "application/json", bad("")},
 		{"an array", tok, `[]`, "application/json", bad("")},
 		{"a string", tok, `"annulla"`, "application/json", bad("")},
-		{"text/plain", tok, `{}`, "text/plain", verdict{415, "unsupported_media_type", "Content-Type"}},
-		{"too large", tok, `{"x": "` + strings.Repeat("x", 70<<10) + `"}`, "application/json", verdict{413, "too_large", ""}},
-		{"no Authorization", "", "", "", verdict{401, "unauthorized", "Authorization"}},
-		{"unknown token", randomToken(), "", "", verdict{404, "not_found", "token"}},
-		{"tampered token", tamper(tok), "", "", verdict{404, "not_found", "token"}},
+		{"text/plain", tok, `{}`, "text/plain", apitest.Want(415, "unsupported_media_type", "Content-Type")},
+		{"too large", tok, `{"x": "` + strings.Repeat("x", 70<<10) + `"}`, "application/json", apitest.Want(413, "too_large", "")},
+		{"no Authorization", "", "", "", apitest.Want(401, "unauthorized", "Authorization")},
+		{"unknown token", randomToken(), "", "", apitest.Want(404, "not_found", "token")},
+		{"tampered token", tamper(tok), "", "", apitest.Want(404, "not_found", "token")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snap(t)
+			before := apitest.Snap(t)
 			rec := serve(t, h, request(http.MethodPost, "/api/manage/cancel", tc.token, tc.body, tc.contentType))
-			p := problemOf(t, rec)
-			if diff := cmp.Diff(tc.want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+			p := apitest.ProblemOf(t, rec)
+			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
 				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
 			}
-			if after := snap(t); after != before {
+			if after := apitest.Snap(t); after != before {
 				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
 			}
 		})
 	}
 	rec := serve(t, h, request(http.MethodGet, "/api/manage", tok, "", ""))
-	sameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", at("2027-03-02", "09:00"), 0, 0, ""))
+	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", apitest.At("2027-03-02", "09:00"), 0, 0, ""))
 }
 
 func randomToken() string {
@@ -451,10 +344,10 @@ func tamper(tok string) string {
 // malformed or tampered token it is one and the same plain 404, which
 // tells nothing about why; a hold secret is not a manage token.
 func TestTokens(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	held, err := store.Reserve(context.Background(), svc, at("2027-03-02", "09:00"), "it")
+	held, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,29 +367,29 @@ func TestTokens(t *testing.T) {
 			for _, tc := range []struct {
 				name          string
 				authorization string // "-" sends none
-				want          verdict
+				want          apitest.Verdict
 			}{
-				{"no Authorization", "-", verdict{401, "unauthorized", "Authorization"}},
-				{"empty Authorization", "", verdict{401, "unauthorized", "Authorization"}},
-				{"Basic credentials", "Basic bWFyaWE6cm9zc2k=", verdict{401, "unauthorized", "Authorization"}},
-				{"token without scheme", mine.ManageToken, verdict{401, "unauthorized", "Authorization"}},
-				{"empty bearer", "Bearer ", verdict{404, "not_found", "token"}},
-				{"garbage", "Bearer not-a-token", verdict{404, "not_found", "token"}},
-				{"token with NUL", "Bearer " + mine.ManageToken[:20] + "\x00" + mine.ManageToken[21:], verdict{404, "not_found", "token"}},
-				{"too long", "Bearer " + mine.ManageToken + "A", verdict{404, "not_found", "token"}},
-				{"unknown", "Bearer " + randomToken(), verdict{404, "not_found", "token"}},
-				{"tampered", "Bearer " + tamper(mine.ManageToken), verdict{404, "not_found", "token"}},
-				{"the hold secret", "Bearer " + held.Secret, verdict{404, "not_found", "token"}},
+				{"no Authorization", "-", apitest.Want(401, "unauthorized", "Authorization")},
+				{"empty Authorization", "", apitest.Want(401, "unauthorized", "Authorization")},
+				{"Basic credentials", "Basic bWFyaWE6cm9zc2k=", apitest.Want(401, "unauthorized", "Authorization")},
+				{"token without scheme", mine.ManageToken, apitest.Want(401, "unauthorized", "Authorization")},
+				{"empty bearer", "Bearer ", apitest.Want(404, "not_found", "token")},
+				{"garbage", "Bearer not-a-token", apitest.Want(404, "not_found", "token")},
+				{"token with NUL", "Bearer " + mine.ManageToken[:20] + "\x00" + mine.ManageToken[21:], apitest.Want(404, "not_found", "token")},
+				{"too long", "Bearer " + mine.ManageToken + "A", apitest.Want(404, "not_found", "token")},
+				{"unknown", "Bearer " + randomToken(), apitest.Want(404, "not_found", "token")},
+				{"tampered", "Bearer " + tamper(mine.ManageToken), apitest.Want(404, "not_found", "token")},
+				{"the hold secret", "Bearer " + held.Secret, apitest.Want(404, "not_found", "token")},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					r := request(rt.method, rt.path, "", rt.body, "application/json")
 					if tc.authorization != "-" {
 						r.Header["Authorization"] = []string{tc.authorization}
 					}
-					before := snap(t)
+					before := apitest.Snap(t)
 					rec := serve(t, h, r)
-					p := problemOf(t, rec)
-					if diff := cmp.Diff(tc.want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+					p := apitest.ProblemOf(t, rec)
+					if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
 						t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
 					}
 					if rec.Code == http.StatusNotFound {
@@ -506,7 +399,7 @@ func TestTokens(t *testing.T) {
 							t.Errorf("404 differs from another wrong token's:\n%s\n%s", rec.Body, plain)
 						}
 					}
-					if after := snap(t); after != before {
+					if after := apitest.Snap(t); after != before {
 						t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
 					}
 				})
@@ -518,25 +411,25 @@ func TestTokens(t *testing.T) {
 // TestCutoff: inside the service's cutoff the booking can be shown but not
 // moved or cancelled (422 on token); up to the cutoff instant it can.
 func TestCutoff(t *testing.T) {
-	store, clk := pgtest.Store(t, monday)
+	store, clk := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 24 * 60})
-	start := at("2027-03-03", "09:00")
+	start := apitest.At("2027-03-03", "09:00")
 	mine := book(t, store, svc, start)
-	other := book(t, store, svc, at("2027-03-03", "10:00"))
+	other := book(t, store, svc, apitest.At("2027-03-03", "10:00"))
 
 	clk.Set(start.Add(-24*time.Hour + time.Second))
 	for _, r := range []*http.Request{
 		request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-05T09:00:00+01:00"}`, "application/json"),
 		request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""),
 	} {
-		before := snap(t)
+		before := apitest.Snap(t)
 		rec := serve(t, h, r)
-		p := problemOf(t, rec)
-		if diff := cmp.Diff(verdict{422, "unprocessable", "token"}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+		p := apitest.ProblemOf(t, rec)
+		if diff := cmp.Diff(apitest.Want(422, "unprocessable", "token"), apitest.VerdictOf(rec, p)); diff != "" {
 			t.Errorf("%s inside the cutoff (-want +got):\n%s", r.URL.Path, diff)
 		}
-		if after := snap(t); after != before {
+		if after := apitest.Snap(t); after != before {
 			t.Errorf("%s inside the cutoff wrote to the database", r.URL.Path)
 		}
 	}
@@ -546,7 +439,7 @@ func TestCutoff(t *testing.T) {
 	}
 
 	// At the cutoff instant itself a change is still allowed.
-	clk.Set(at("2027-03-02", "10:00"))
+	clk.Set(apitest.At("2027-03-02", "10:00"))
 	rec = serve(t, h, request(http.MethodPost, "/api/manage/cancel", other.ManageToken, "", ""))
 	if rec.Code != http.StatusOK {
 		t.Errorf("cancel at the cutoff instant: status %d: %s", rec.Code, rec.Body)
@@ -555,7 +448,7 @@ func TestCutoff(t *testing.T) {
 
 // TestUnknownRoutes: other paths and methods are a 404 problem.
 func TestUnknownRoutes(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	for _, r := range []*http.Request{
 		httptest.NewRequest(http.MethodDelete, "/api/manage", nil),
@@ -563,8 +456,8 @@ func TestUnknownRoutes(t *testing.T) {
 		httptest.NewRequest(http.MethodPost, "/api/manage/delete", io.NopCloser(strings.NewReader("{}"))),
 	} {
 		rec := serve(t, h, r)
-		p := problemOf(t, rec)
-		if diff := cmp.Diff(verdict{404, "not_found", ""}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+		p := apitest.ProblemOf(t, rec)
+		if diff := cmp.Diff(apitest.Want(404, "not_found", ""), apitest.VerdictOf(rec, p)); diff != "" {
 			t.Errorf("%s %s (-want +got):\n%s", r.Method, r.URL, diff)
 		}
 	}
@@ -573,10 +466,10 @@ func TestUnknownRoutes(t *testing.T) {
 // TestLenientTransport: the Bearer scheme is case-insensitive, and a cancel
 // with an empty chunked body (no Content-Length) is a cancel without body.
 func TestLenientTransport(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	mine := book(t, store, svc, at("2027-03-02", "10:00"))
+	mine := book(t, store, svc, apitest.At("2027-03-02", "10:00"))
 
 	r := request(http.MethodGet, "/api/manage", "", "", "")
 	r.Header.Set("Authorization", "bearer "+mine.ManageToken)

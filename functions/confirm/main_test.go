@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apitest"
 	"github.com/sportello/sportello/functions/internal/booking"
 	"github.com/sportello/sportello/functions/internal/pgtest"
 	"github.com/sportello/sportello/functions/internal/postgres"
@@ -24,118 +24,9 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var rome = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
-
-// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
-var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
-
-func at(day, hhmm string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hhmm, rome)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-// problem is the RFC 9457 document the functions answer on errors.
-type problem struct {
-	Type   string              `json:"type"`
-	Title  string              `json:"title"`
-	Status int                 `json:"status"`
-	Detail string              `json:"detail"`
-	Code   string              `json:"code"`
-	Field  string              `json:"field"`
-	Errors []map[string]string `json:"errors"`
-}
-
-// verdict is what a test expects of an error response.
-type verdict struct {
-	Status int
-	Code   string
-	Field  string
-}
-
-// serve runs one request through h. A 5xx is our fault, never the
-// client's: every test case that yields one fails.
-func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	if rec.Code >= 500 {
-		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
-	}
-	return rec
-}
-
+// post builds a POST to confirm; an empty contentType sends no Content-Type.
 func post(body, contentType string) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, "/api/bookings", strings.NewReader(body))
-	if contentType != "" {
-		r.Header.Set("Content-Type", contentType)
-	}
-	return r
-}
-
-// problemOf decodes a problem response and checks that it is consistent
-// and not cacheable (the request carried personal data).
-func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
-	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type = %q, want application/problem+json", ct)
-	}
-	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("Cache-Control = %q, want no-store", cc)
-	}
-	var p problem
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-		t.Fatalf("problem body %q: %v", rec.Body, err)
-	}
-	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
-		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
-	}
-	return p
-}
-
-// sameJSON compares a JSON body with the expected document exactly: the
-// same keys (no more, no fewer) and the same values.
-func sameJSON(t *testing.T, got []byte, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("response body %q: %v", got, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("expected body: %v", err)
-	}
-	if diff := cmp.Diff(w, g); diff != "" {
-		t.Errorf("body (-want +got):\n%s", diff)
-	}
-}
-
-// snapshot is the written state of the database: a refused request must
-// leave it exactly as it was, not only with as many rows.
-type snapshot struct {
-	Bookings, Outbox int
-	Digest           string
-}
-
-func snap(t *testing.T) snapshot {
-	t.Helper()
-	var s snapshot
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
-		SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM outbox),
-		       (SELECT md5(coalesce(string_agg(b::text, ',' ORDER BY b.id), '')) FROM bookings b) ||
-		       (SELECT md5(coalesce(string_agg(o::text, ',' ORDER BY o.id), '')) FROM outbox o)`).
-		Scan(&s.Bookings, &s.Outbox, &s.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return apitest.Post("/api/bookings", body, contentType)
 }
 
 func hold(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Hold {
@@ -163,7 +54,7 @@ const maria = `{"given_name": "Maria", "family_name": "Rossi", "address": "Via S
 // the municipality's offset (even when the clock, as the system clock of a
 // container, is in UTC), not cacheable, with its event.
 func TestConfirm(t *testing.T) {
-	store, _ := pgtest.Store(t, monday.UTC())
+	store, _ := pgtest.Store(t, apitest.Monday.UTC())
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
 	suffix := svc[len("service-"):]
@@ -194,10 +85,10 @@ func TestConfirm(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			start := at("2027-03-02", "09:00").Add(time.Duration(i) * 30 * time.Minute)
+			start := apitest.At("2027-03-02", "09:00").Add(time.Duration(i) * 30 * time.Minute)
 			held := hold(t, store, svc, start)
-			before := snap(t)
-			rec := serve(t, h, post(request(held, tc.citizen), "application/json"))
+			before := apitest.Snap(t)
+			rec := apitest.Serve(t, h, post(request(held, tc.citizen), "application/json"))
 			if rec.Code != http.StatusCreated {
 				t.Fatalf("status %d, want 201: %s", rec.Code, rec.Body)
 			}
@@ -216,8 +107,8 @@ func TestConfirm(t *testing.T) {
 			if !secret.WellFormed(got.ManageToken) || got.ManageToken == held.Secret {
 				t.Errorf("manage_token %q is not a fresh 256-bit token", got.ManageToken)
 			}
-			local := func(t time.Time) string { return t.In(rome).Format(time.RFC3339) }
-			sameJSON(t, rec.Body.Bytes(), fmt.Sprintf(`{
+			local := func(t time.Time) string { return t.In(apitest.Rome).Format(time.RFC3339) }
+			apitest.SameJSON(t, rec.Body.Bytes(), fmt.Sprintf(`{
 				"booking_id": %q, "status": "confirmed",
 				"office_id": %q, "office_name": "Ufficio %s", "service_id": %q, "service_name": "Servizio %s",
 				"start": %q, "end": %q, "desk": "Postazione 1", "sequence": 0,
@@ -239,11 +130,11 @@ func TestConfirm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]any{"confirmed", secret.Hash(got.ManageToken), monday.UTC(), 1},
+			if diff := cmp.Diff([]any{"confirmed", secret.Hash(got.ManageToken), apitest.Monday.UTC(), 1},
 				[]any{status, tokenHash, consentAt.UTC(), confirmeds}); diff != "" {
 				t.Errorf("stored booking (status, token hash, consent, events) (-want +got):\n%s", diff)
 			}
-			after := snap(t)
+			after := apitest.Snap(t)
 			if after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
 				t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want the same bookings and one more event",
 					before.Bookings, after.Bookings, before.Outbox, after.Outbox)
@@ -256,11 +147,11 @@ func TestConfirm(t *testing.T) {
 // at fault with a stable code, never a 5xx, not cacheable, and writes
 // nothing.
 func TestConfirmBadInput(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	held := hold(t, store, svc, at("2027-03-02", "09:00"))
-	other := hold(t, store, svc, at("2027-03-02", "09:30"))
+	held := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
+	other := hold(t, store, svc, apitest.At("2027-03-02", "09:30"))
 	randomSecret, _ := secret.New()
 
 	// citizen returns maria with one field replaced by raw JSON.
@@ -282,22 +173,22 @@ func TestConfirmBadInput(t *testing.T) {
 	}
 	str := func(s string) string { b, _ := json.Marshal(s); return string(b) }
 	ok := request(held, maria)
-	bad := func(field string) verdict { return verdict{400, "invalid", field} }
-	notFound := verdict{404, "not_found", "hold_id"}
+	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
+	notFound := apitest.Want(404, "not_found", "hold_id")
 	for _, tc := range []struct {
 		name        string
 		body        string
 		contentType string
-		want        verdict
+		want        apitest.Verdict
 	}{
 		// The body.
 		{"empty body", ``, "application/json", bad("")},
 		{"malformed JSON", ok[:len(ok)-10], "application/json", bad("")},
 		{"an array", `[` + ok + `]`, "application/json", bad("")},
 		{"two objects", ok + ok, "application/json", bad("")},
-		{"too large", request(held, citizen("details", str(strings.Repeat("d", 70<<10)))), "application/json", verdict{413, "too_large", ""}},
-		{"text/plain", ok, "text/plain", verdict{415, "unsupported_media_type", "Content-Type"}},
-		{"multipart", ok, "multipart/form-data; boundary=x", verdict{415, "unsupported_media_type", "Content-Type"}},
+		{"too large", request(held, citizen("details", str(strings.Repeat("d", 70<<10)))), "application/json", apitest.Want(413, "too_large", "")},
+		{"text/plain", ok, "text/plain", apitest.Want(415, "unsupported_media_type", "Content-Type")},
+		{"multipart", ok, "multipart/form-data; boundary=x", apitest.Want(415, "unsupported_media_type", "Content-Type")},
 		// Unknown fields, top level and nested.
 		{"unknown field", `{"hold_id": "` + held.ID + `", "hold_secret": "` + held.Secret + `", "citizen": ` + maria + `, "start": "2027-03-02T09:00:00+01:00"}`, "application/json", bad("start")},
 		{"unknown citizen field", request(held, citizen("fiscal_code", `"RSSMRA80A41A662X"`)), "application/json", bad("citizen.fiscal_code")},
@@ -351,13 +242,13 @@ func TestConfirmBadInput(t *testing.T) {
 		{"tampered hold secret", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, held.ID, tamper(held.Secret), maria), "application/json", notFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snap(t)
-			rec := serve(t, h, post(tc.body, tc.contentType))
-			p := problemOf(t, rec)
-			if diff := cmp.Diff(tc.want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+			before := apitest.Snap(t)
+			rec := apitest.Serve(t, h, post(tc.body, tc.contentType))
+			p := apitest.ProblemOf(t, rec, apitest.NoStore)
+			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
 				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
 			}
-			if after := snap(t); after != before {
+			if after := apitest.Snap(t); after != before {
 				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
 			}
 			if strings.Contains(rec.Body.String(), held.Secret) {
@@ -367,7 +258,7 @@ func TestConfirmBadInput(t *testing.T) {
 	}
 
 	// The hold survived every attempt: it still confirms.
-	if rec := serve(t, h, post(ok, "application/json")); rec.Code != http.StatusCreated {
+	if rec := apitest.Serve(t, h, post(ok, "application/json")); rec.Code != http.StatusCreated {
 		t.Fatalf("confirm after the bad attempts: status %d: %s", rec.Code, rec.Body)
 	}
 }
@@ -383,13 +274,13 @@ func tamper(tok string) string {
 
 // TestConfirmListsEveryProblem: one answer names every field at fault.
 func TestConfirmListsEveryProblem(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	held := hold(t, store, svc, at("2027-03-02", "09:00"))
+	held := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 
-	rec := serve(t, h, post(request(held, `{"email": "nope", "reason": "`+strings.Repeat("r", 201)+`", "locale": "de"}`), ""))
-	p := problemOf(t, rec)
+	rec := apitest.Serve(t, h, post(request(held, `{"email": "nope", "reason": "`+strings.Repeat("r", 201)+`", "locale": "de"}`), ""))
+	p := apitest.ProblemOf(t, rec, apitest.NoStore)
 	var fields []string
 	for _, e := range p.Errors {
 		fields = append(fields, e["field"])
@@ -399,7 +290,7 @@ func TestConfirmListsEveryProblem(t *testing.T) {
 	if diff := cmp.Diff(want, fields); diff != "" {
 		t.Errorf("fields at fault (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(verdict{400, "invalid", "citizen.given_name"}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+	if diff := cmp.Diff(apitest.Want(400, "invalid", "citizen.given_name"), apitest.VerdictOf(rec, p)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -409,44 +300,44 @@ func TestConfirmListsEveryProblem(t *testing.T) {
 // taken the slot since; a confirmed hold cannot be confirmed again (409).
 // None of these refusals writes anything.
 func TestConfirmHoldLifetime(t *testing.T) {
-	store, clk := pgtest.Store(t, monday)
+	store, clk := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	early := hold(t, store, svc, at("2027-03-02", "09:00"))
-	lapsed := hold(t, store, svc, at("2027-03-02", "09:30"))
-	exact := hold(t, store, svc, at("2027-03-02", "10:00"))
-	taken := hold(t, store, svc, at("2027-03-02", "10:30"))
+	early := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
+	lapsed := hold(t, store, svc, apitest.At("2027-03-02", "09:30"))
+	exact := hold(t, store, svc, apitest.At("2027-03-02", "10:00"))
+	taken := hold(t, store, svc, apitest.At("2027-03-02", "10:30"))
 
-	refused := func(name string, hd booking.Hold, want verdict) {
+	refused := func(name string, hd booking.Hold, want apitest.Verdict) {
 		t.Helper()
-		before := snap(t)
-		rec := serve(t, h, post(request(hd, maria), "application/json"))
-		p := problemOf(t, rec)
-		if diff := cmp.Diff(want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+		before := apitest.Snap(t)
+		rec := apitest.Serve(t, h, post(request(hd, maria), "application/json"))
+		p := apitest.ProblemOf(t, rec, apitest.NoStore)
+		if diff := cmp.Diff(want, apitest.VerdictOf(rec, p)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s\nbody: %s", name, diff, rec.Body)
 		}
-		if after := snap(t); after != before {
+		if after := apitest.Snap(t); after != before {
 			t.Errorf("%s: a refused request wrote to the database: %+v -> %+v", name, before, after)
 		}
 	}
 
-	clk.Set(monday.Add(10*time.Minute - time.Second))
-	rec := serve(t, h, post(request(early, maria), "application/json"))
+	clk.Set(apitest.Monday.Add(10*time.Minute - time.Second))
+	rec := apitest.Serve(t, h, post(request(early, maria), "application/json"))
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("confirm a second before expiry: status %d: %s", rec.Code, rec.Body)
 	}
-	refused("confirmed twice", early, verdict{409, "conflict", "hold_id"})
+	refused("confirmed twice", early, apitest.Want(409, "conflict", "hold_id"))
 
-	clk.Set(monday.Add(10 * time.Minute))
-	refused("at the expiry instant", exact, verdict{410, "gone", "hold_id"})
+	clk.Set(apitest.Monday.Add(10 * time.Minute))
+	refused("at the expiry instant", exact, apitest.Want(410, "gone", "hold_id"))
 	clk.Advance(time.Second)
-	refused("after expiry", lapsed, verdict{410, "gone", "hold_id"})
+	refused("after expiry", lapsed, apitest.Want(410, "gone", "hold_id"))
 
 	// Someone else holds the slot of a lapsed hold: the lapsed one is
 	// marked expired and stays gone.
 	if _, err := store.Reserve(context.Background(), svc, taken.Start, "it"); err != nil {
 		t.Fatal(err)
 	}
-	refused("slot taken by another", taken, verdict{410, "gone", "hold_id"})
-	refused("confirmed, later", early, verdict{409, "conflict", "hold_id"})
+	refused("slot taken by another", taken, apitest.Want(410, "gone", "hold_id"))
+	refused("confirmed, later", early, apitest.Want(409, "conflict", "hold_id"))
 }

@@ -9,83 +9,18 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sportello/sportello/functions/internal/apitest"
 	"github.com/sportello/sportello/functions/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var rome = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
-
-// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
-var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
-
-// problem is the RFC 9457 document the functions answer on errors.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	Field  string `json:"field"`
-}
-
-// serve runs one request through h. A 5xx is our fault, never the
-// client's: every test case that yields one fails.
-func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	if rec.Code >= 500 {
-		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
-	}
-	return rec
-}
-
-// problemOf decodes a problem response and checks that it is consistent.
-func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
-	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type = %q, want application/problem+json", ct)
-	}
-	var p problem
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-		t.Fatalf("problem body %q: %v", rec.Body, err)
-	}
-	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
-		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
-	}
-	return p
-}
-
-// sameJSON compares a JSON body with the expected document exactly: the
-// same keys (no more, no fewer) and the same values.
-func sameJSON(t *testing.T, got []byte, want string) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("response body %q: %v", got, err)
-	}
-	if err := json.Unmarshal([]byte(want), &w); err != nil {
-		t.Fatalf("expected body: %v", err)
-	}
-	if diff := cmp.Diff(w, g); diff != "" {
-		t.Errorf("body (-want +got):\n%s", diff)
-	}
-}
-
 func newTestHandler(t *testing.T) (http.Handler, func(sql string, args ...any)) {
 	t.Helper()
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	exec := func(sql string, args ...any) {
 		t.Helper()
 		if _, err := store.Pool.Exec(context.Background(), sql, args...); err != nil {
@@ -111,14 +46,14 @@ func TestService(t *testing.T) {
 	})
 	suffix := svc[len("service-"):]
 
-	rec := serve(t, h, httptest.NewRequest(http.MethodGet, "/api/services/"+svc, nil))
+	rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/services/"+svc, nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 	if got := rec.Header().Get("Content-Type"); got != "application/json" {
 		t.Errorf("Content-Type = %q", got)
 	}
-	sameJSON(t, rec.Body.Bytes(), fmt.Sprintf(`{
+	apitest.SameJSON(t, rec.Body.Bytes(), fmt.Sprintf(`{
 		"id": %q, "office_id": %q, "name": "Servizio %s", "description": "",
 		"duration_minutes": 45, "buffer_minutes": 15, "min_notice_minutes": 120, "horizon_days": 30,
 		"cancel_cutoff_minutes": 1440, "desks": 2, "what_to_bring": "Documento di identità",
@@ -153,7 +88,7 @@ func TestOffices(t *testing.T) {
 			"opening_hours": [{"weekday": 2, "opens": "09:00", "closes": "10:00"}]
 		}]}`, office, suffix, svc, office, suffix)
 
-	rec := serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices", nil))
+	rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -177,7 +112,7 @@ func TestOffices(t *testing.T) {
 		switch o.ID {
 		case office:
 			found++
-			sameJSON(t, raw, wantOffice)
+			apitest.SameJSON(t, raw, wantOffice)
 		case emptyOffice:
 			t.Errorf("office %s has no active service but is listed", emptyOffice)
 		}
@@ -186,11 +121,11 @@ func TestOffices(t *testing.T) {
 		t.Errorf("office %s listed %d times, want once", office, found)
 	}
 
-	rec = serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices/"+office, nil))
+	rec = apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices/"+office, nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /api/offices/%s: status %d: %s", office, rec.Code, rec.Body)
 	}
-	sameJSON(t, rec.Body.Bytes(), wantOffice)
+	apitest.SameJSON(t, rec.Body.Bytes(), wantOffice)
 }
 
 // TestNotFound: unknown, inactive and malformed ids are a 404 naming the
@@ -202,32 +137,27 @@ func TestNotFound(t *testing.T) {
 	emptyOffice, inactive := pgtest.NewService(t, pool, pgtest.Service{})
 	exec(`UPDATE services SET active = false WHERE id = $1`, inactive)
 
-	type want struct {
-		Status int
-		Code   string
-		Field  string
-	}
 	for _, tc := range []struct {
 		name   string
 		method string
 		target string
-		want   want
+		want   apitest.Verdict
 	}{
-		{"unknown service", "GET", "/api/services/no-such-service", want{404, "not_found", "service_id"}},
-		{"inactive service", "GET", "/api/services/" + inactive, want{404, "not_found", "service_id"}},
-		{"service id with NUL", "GET", "/api/services/a%00b", want{404, "not_found", "service_id"}},
-		{"service id not UTF-8", "GET", "/api/services/%ff%fe", want{404, "not_found", "service_id"}},
-		{"service id too long", "GET", "/api/services/" + fmt.Sprintf("%0300d", 1), want{404, "not_found", "service_id"}},
-		{"unknown office", "GET", "/api/offices/no-such-office", want{404, "not_found", "office_id"}},
-		{"office without active services", "GET", "/api/offices/" + emptyOffice, want{404, "not_found", "office_id"}},
-		{"office id with NUL", "GET", "/api/offices/a%00b", want{404, "not_found", "office_id"}},
-		{"unknown path", "GET", "/api/nothing", want{404, "not_found", ""}},
-		{"wrong method", "POST", "/api/offices", want{404, "not_found", ""}},
+		{"unknown service", "GET", "/api/services/no-such-service", apitest.Want(404, "not_found", "service_id")},
+		{"inactive service", "GET", "/api/services/" + inactive, apitest.Want(404, "not_found", "service_id")},
+		{"service id with NUL", "GET", "/api/services/a%00b", apitest.Want(404, "not_found", "service_id")},
+		{"service id not UTF-8", "GET", "/api/services/%ff%fe", apitest.Want(404, "not_found", "service_id")},
+		{"service id too long", "GET", "/api/services/" + fmt.Sprintf("%0300d", 1), apitest.Want(404, "not_found", "service_id")},
+		{"unknown office", "GET", "/api/offices/no-such-office", apitest.Want(404, "not_found", "office_id")},
+		{"office without active services", "GET", "/api/offices/" + emptyOffice, apitest.Want(404, "not_found", "office_id")},
+		{"office id with NUL", "GET", "/api/offices/a%00b", apitest.Want(404, "not_found", "office_id")},
+		{"unknown path", "GET", "/api/nothing", apitest.Want(404, "not_found", "")},
+		{"wrong method", "POST", "/api/offices", apitest.Want(404, "not_found", "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := serve(t, h, httptest.NewRequest(tc.method, tc.target, nil))
-			p := problemOf(t, rec)
-			if diff := cmp.Diff(tc.want, want{rec.Code, p.Code, p.Field}); diff != "" {
+			rec := apitest.Serve(t, h, httptest.NewRequest(tc.method, tc.target, nil))
+			p := apitest.ProblemOf(t, rec)
+			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
 				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
 			}
 		})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,108 +12,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sportello/sportello/functions/internal/apitest"
 	"github.com/sportello/sportello/functions/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-var rome = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
-
-// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
-var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
-
-func at(day, hhmm string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hhmm, rome)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
-
-// problem is the RFC 9457 document the functions answer on errors.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	Field  string `json:"field"`
-}
-
-// serve runs one request through h. A 5xx is our fault, never the
-// client's: every test case that yields one fails.
-func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	if rec.Code >= 500 {
-		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
-	}
-	return rec
-}
-
-// problemOf decodes a problem response and checks that it is consistent.
-func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
-	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type = %q, want application/problem+json", ct)
-	}
-	var p problem
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-		t.Fatalf("problem body %q: %v", rec.Body, err)
-	}
-	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
-		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
-	}
-	return p
-}
-
-// sameJSON compares a JSON body with the expected document exactly: the
-// same keys (no more, no fewer) and the same values.
-func sameJSON(t *testing.T, got []byte, want any) {
-	t.Helper()
-	var g, w any
-	if err := json.Unmarshal(got, &g); err != nil {
-		t.Fatalf("response body %q: %v", got, err)
-	}
-	b, err := json.Marshal(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &w); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(w, g); diff != "" {
-		t.Errorf("body (-want +got):\n%s", diff)
-	}
-}
-
-// snapshot is the written state of the database: query-slots must never
-// change it.
-type snapshot struct {
-	Bookings, Outbox int
-	Digest           string
-}
-
-func snap(t *testing.T) snapshot {
-	t.Helper()
-	var s snapshot
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
-		SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM outbox),
-		       (SELECT md5(coalesce(string_agg(b::text, ',' ORDER BY b.id), '')) FROM bookings b) ||
-		       (SELECT md5(coalesce(string_agg(o::text, ',' ORDER BY o.id), '')) FROM outbox o)`).
-		Scan(&s.Bookings, &s.Outbox, &s.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
 
 // The expected response, in the handler's JSON shape.
 type (
@@ -150,7 +52,7 @@ func query(params ...string) string {
 // after), with holidays, the patron day, the horizon and past times left
 // out.
 func TestSlots(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	pool := store.Pool
 	// Mondays and Tuesdays 09:00-10:00, two desks, 30-minute meetings.
@@ -232,8 +134,8 @@ func TestSlots(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snap(t)
-			rec := serve(t, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			before := apitest.Snap(t)
+			rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
@@ -243,8 +145,8 @@ func TestSlots(t *testing.T) {
 			if got := rec.Header().Get("Cache-Control"); got != "no-cache" {
 				t.Errorf("Cache-Control = %q, want no-cache", got)
 			}
-			sameJSON(t, rec.Body.Bytes(), tc.want)
-			if after := snap(t); after != before {
+			apitest.SameJSONValue(t, rec.Body.Bytes(), tc.want)
+			if after := apitest.Snap(t); after != before {
 				t.Errorf("query-slots wrote to the database: %+v -> %+v", before, after)
 			}
 		})
@@ -254,12 +156,12 @@ func TestSlots(t *testing.T) {
 // TestSlotsCapacity: each slot counts its free desks; a full slot is left
 // out; a lapsed hold stops counting at once; today's past slots are gone.
 func TestSlotsCapacity(t *testing.T) {
-	store, clk := pgtest.Store(t, monday)
+	store, clk := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2,
 		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}})
 	ctx := context.Background()
-	for _, start := range []time.Time{at("2027-03-02", "09:00"), at("2027-03-02", "09:30"), at("2027-03-02", "09:30")} {
+	for _, start := range []time.Time{apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-02", "09:30"), apitest.At("2027-03-02", "09:30")} {
 		if _, err := store.Reserve(ctx, svc, start, "it"); err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +169,7 @@ func TestSlotsCapacity(t *testing.T) {
 	target := query("service_id", svc, "from", "2027-03-01", "to", "2027-03-02")
 	get := func() []byte {
 		t.Helper()
-		rec := serve(t, h, httptest.NewRequest(http.MethodGet, target, nil))
+		rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, target, nil))
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
@@ -284,17 +186,17 @@ func TestSlotsCapacity(t *testing.T) {
 	mon := []wantSlot{{"2027-03-01T09:00:00+01:00", "2027-03-01T09:30:00+01:00", 2}, {"2027-03-01T09:30:00+01:00", "2027-03-01T10:00:00+01:00", 2}}
 
 	// One hold at 09:00 leaves one desk; two at 09:30 leave none.
-	sameJSON(t, get(), resp(mon, wantSlot{"2027-03-02T09:00:00+01:00", "2027-03-02T09:30:00+01:00", 1}))
+	apitest.SameJSONValue(t, get(), resp(mon, wantSlot{"2027-03-02T09:00:00+01:00", "2027-03-02T09:30:00+01:00", 1}))
 
 	// Ten minutes and a second later the holds have lapsed.
 	clk.Advance(10*time.Minute + time.Second)
-	sameJSON(t, get(), resp(mon,
+	apitest.SameJSONValue(t, get(), resp(mon,
 		wantSlot{"2027-03-02T09:00:00+01:00", "2027-03-02T09:30:00+01:00", 2},
 		wantSlot{"2027-03-02T09:30:00+01:00", "2027-03-02T10:00:00+01:00", 2}))
 
 	// At 09:15 today's 09:00 slot has begun: only 09:30 is left today.
-	clk.Set(at("2027-03-01", "09:15"))
-	sameJSON(t, get(), resp(mon[1:],
+	clk.Set(apitest.At("2027-03-01", "09:15"))
+	apitest.SameJSONValue(t, get(), resp(mon[1:],
 		wantSlot{"2027-03-02T09:00:00+01:00", "2027-03-02T09:30:00+01:00", 2},
 		wantSlot{"2027-03-02T09:30:00+01:00", "2027-03-02T10:00:00+01:00", 2}))
 }
@@ -302,21 +204,16 @@ func TestSlotsCapacity(t *testing.T) {
 // TestBadQuery: every malformed query is a 4xx problem naming the
 // parameter at fault, never a 5xx, and writes nothing.
 func TestBadQuery(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 
-	type want struct {
-		Status int
-		Code   string
-		Field  string
-	}
-	bad := func(field string) want { return want{400, "invalid", field} }
-	notFound := want{404, "not_found", "service_id"}
+	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
+	notFound := apitest.Want(404, "not_found", "service_id")
 	for _, tc := range []struct {
 		name   string
 		target string
-		want   want
+		want   apitest.Verdict
 	}{
 		{"no parameters", "/api/slots", bad("service_id")},
 		{"empty service_id", query("service_id", ""), bad("service_id")},
@@ -335,16 +232,16 @@ func TestBadQuery(t *testing.T) {
 		{"service id with NUL", query("service_id", "a\x00b"), notFound},
 		{"service id not UTF-8", "/api/slots?service_id=%ff%fe", notFound},
 		{"service id with quotes", query("service_id", "x' OR '1'='1"), notFound},
-		{"unknown path", "/api/slot?service_id=" + svc, want{404, "not_found", ""}},
+		{"unknown path", "/api/slot?service_id=" + svc, apitest.Want(404, "not_found", "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snap(t)
-			rec := serve(t, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
-			p := problemOf(t, rec)
-			if diff := cmp.Diff(tc.want, want{rec.Code, p.Code, p.Field}); diff != "" {
+			before := apitest.Snap(t)
+			rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			p := apitest.ProblemOf(t, rec)
+			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
 				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
 			}
-			if after := snap(t); after != before {
+			if after := apitest.Snap(t); after != before {
 				t.Errorf("a bad query wrote to the database: %+v -> %+v", before, after)
 			}
 		})

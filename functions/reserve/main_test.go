@@ -17,99 +17,16 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apitest"
 	"github.com/sportello/sportello/functions/internal/pgtest"
 	"github.com/sportello/sportello/functions/internal/secret"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var rome = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
-
-// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
-var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
-
-// problem is the RFC 9457 document the functions answer on errors.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	Field  string `json:"field"`
-}
-
-// verdict is what a test expects of an error response.
-type verdict struct {
-	Status int
-	Code   string
-	Field  string
-}
-
-// serve runs one request through h. A 5xx is our fault, never the
-// client's: every test case that yields one fails.
-func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	if rec.Code >= 500 {
-		t.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
-	}
-	return rec
-}
-
+// post builds a POST to reserve; an empty contentType sends no Content-Type.
 func post(body, contentType string) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, "/api/holds", strings.NewReader(body))
-	if contentType != "" {
-		r.Header.Set("Content-Type", contentType)
-	}
-	return r
-}
-
-// problemOf decodes a problem response and checks that it is consistent
-// and not cacheable.
-func problemOf(t *testing.T, rec *httptest.ResponseRecorder) problem {
-	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
-		t.Errorf("Content-Type = %q, want application/problem+json", ct)
-	}
-	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("Cache-Control = %q, want no-store", cc)
-	}
-	var p problem
-	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-		t.Fatalf("problem body %q: %v", rec.Body, err)
-	}
-	if p.Status != rec.Code || p.Type != "urn:sportello:problem:"+p.Code || p.Detail == "" {
-		t.Errorf("inconsistent problem for status %d: %+v", rec.Code, p)
-	}
-	return p
-}
-
-// snapshot is the written state of the database: a refused request must
-// leave it exactly as it was.
-type snapshot struct {
-	Bookings, Outbox int
-	Digest           string
-}
-
-func snap(t *testing.T) snapshot {
-	t.Helper()
-	var s snapshot
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
-		SELECT (SELECT count(*) FROM bookings), (SELECT count(*) FROM outbox),
-		       (SELECT md5(coalesce(string_agg(b::text, ',' ORDER BY b.id), '')) FROM bookings b) ||
-		       (SELECT md5(coalesce(string_agg(o::text, ',' ORDER BY o.id), '')) FROM outbox o)`).
-		Scan(&s.Bookings, &s.Outbox, &s.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return apitest.Post("/api/holds", body, contentType)
 }
 
 // heldJSON is the exact shape of a 201 answer, with the secret parts
@@ -168,7 +85,7 @@ func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJS
 		t.Fatalf("hold %s not stored: %v", got.HoldID, err)
 	}
 	if diff := cmp.Diff(
-		[]any{secret.Hash(got.HoldSecret), "held", locale, monday.Add(10 * time.Minute).UTC(), 1},
+		[]any{secret.Hash(got.HoldSecret), "held", locale, apitest.Monday.Add(10 * time.Minute).UTC(), 1},
 		[]any{hash, status, loc, expires.UTC(), heldEvents}); diff != "" {
 		t.Errorf("stored hold (hash, status, locale, expiry, held events) (-want +got):\n%s", diff)
 	}
@@ -180,7 +97,7 @@ func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJS
 // ten minutes after now; times come back in the municipality's offset,
 // even when the clock, as the system clock of a container, is in UTC.
 func TestReserve(t *testing.T) {
-	store, _ := pgtest.Store(t, monday.UTC())
+	store, _ := pgtest.Store(t, apitest.Monday.UTC())
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 
@@ -213,13 +130,13 @@ func TestReserve(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snap(t)
-			rec := serve(t, h, post(tc.body, tc.contentType))
+			before := apitest.Snap(t)
+			rec := apitest.Serve(t, h, post(tc.body, tc.contentType))
 			got := created(t, rec, tc.locale)
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("hold (-want +got):\n%s", diff)
 			}
-			after := snap(t)
+			after := apitest.Snap(t)
 			if after.Bookings != before.Bookings+1 || after.Outbox != before.Outbox+1 {
 				t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want one more of each",
 					before.Bookings, after.Bookings, before.Outbox, after.Outbox)
@@ -231,7 +148,7 @@ func TestReserve(t *testing.T) {
 // TestReserveBadInput: every bad request is a 4xx problem naming the field
 // at fault with a stable code, never a 5xx, and writes nothing.
 func TestReserveBadInput(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	pool := store.Pool
 	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1})
@@ -243,13 +160,13 @@ func TestReserveBadInput(t *testing.T) {
 	body := func(service, start string) string {
 		return fmt.Sprintf(`{"service_id": %q, "start": %q}`, service, start)
 	}
-	bad := func(field string) verdict { return verdict{400, "invalid", field} }
+	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
 	const ok = "2027-03-02T09:30:00+01:00"
 	for _, tc := range []struct {
 		name        string
 		body        string
 		contentType string
-		want        verdict
+		want        apitest.Verdict
 	}{
 		// The body.
 		{"empty body", ``, "application/json", bad("")},
@@ -261,11 +178,11 @@ func TestReserveBadInput(t *testing.T) {
 		{"null", `null`, "application/json", bad("service_id")},
 		{"two objects", body(svc, ok) + `{}`, "application/json", bad("")},
 		{"trailing garbage", body(svc, ok) + `x`, "application/json", bad("")},
-		{"too large", `{"service_id": "` + strings.Repeat("a", 70<<10) + `"}`, "application/json", verdict{413, "too_large", ""}},
+		{"too large", `{"service_id": "` + strings.Repeat("a", 70<<10) + `"}`, "application/json", apitest.Want(413, "too_large", "")},
 		// The Content-Type.
-		{"text/plain", body(svc, ok), "text/plain", verdict{415, "unsupported_media_type", "Content-Type"}},
-		{"form", "service_id=" + svc, "application/x-www-form-urlencoded", verdict{415, "unsupported_media_type", "Content-Type"}},
-		{"malformed Content-Type", body(svc, ok), "application/", verdict{415, "unsupported_media_type", "Content-Type"}},
+		{"text/plain", body(svc, ok), "text/plain", apitest.Want(415, "unsupported_media_type", "Content-Type")},
+		{"form", "service_id=" + svc, "application/x-www-form-urlencoded", apitest.Want(415, "unsupported_media_type", "Content-Type")},
+		{"malformed Content-Type", body(svc, ok), "application/", apitest.Want(415, "unsupported_media_type", "Content-Type")},
 		// Fields and types.
 		{"unknown field", `{"service_id": "` + svc + `", "start": "` + ok + `", "desk": "Postazione 1"}`, "application/json", bad("desk")},
 		{"service_id a number", `{"service_id": 42, "start": "` + ok + `"}`, "application/json", bad("service_id")},
@@ -279,9 +196,9 @@ func TestReserveBadInput(t *testing.T) {
 		{"start a date", body(svc, "2027-03-02"), "application/json", bad("start")},
 		{"unknown locale", `{"service_id": "` + svc + `", "start": "` + ok + `", "locale": "de"}`, "application/json", bad("locale")},
 		// The service.
-		{"unknown service", body("no-such-service", ok), "application/json", verdict{404, "not_found", "service_id"}},
-		{"service id with NUL", `{"service_id": "a\u0000b", "start": "` + ok + `"}`, "application/json", verdict{404, "not_found", "service_id"}},
-		{"service id in capitals", body(strings.ToUpper(svc), ok), "application/json", verdict{404, "not_found", "service_id"}},
+		{"unknown service", body("no-such-service", ok), "application/json", apitest.Want(404, "not_found", "service_id")},
+		{"service id with NUL", `{"service_id": "a\u0000b", "start": "` + ok + `"}`, "application/json", apitest.Want(404, "not_found", "service_id")},
+		{"service id in capitals", body(strings.ToUpper(svc), ok), "application/json", apitest.Want(404, "not_found", "service_id")},
 		// The slot.
 		{"in the past", body(svc, "2027-02-26T09:00:00+01:00"), "application/json", bad("start")},
 		{"now", body(svc, "2027-03-01T08:00:00+01:00"), "application/json", bad("start")},
@@ -302,13 +219,13 @@ func TestReserveBadInput(t *testing.T) {
 		{"too little notice", body(notice, "2027-03-01T09:30:00+01:00"), "application/json", bad("start")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := snap(t)
-			rec := serve(t, h, post(tc.body, tc.contentType))
-			p := problemOf(t, rec)
-			if diff := cmp.Diff(tc.want, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+			before := apitest.Snap(t)
+			rec := apitest.Serve(t, h, post(tc.body, tc.contentType))
+			p := apitest.ProblemOf(t, rec, apitest.NoStore)
+			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
 				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
 			}
-			if after := snap(t); after != before {
+			if after := apitest.Snap(t); after != before {
 				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
 			}
 		})
@@ -319,9 +236,9 @@ func TestReserveBadInput(t *testing.T) {
 			httptest.NewRequest(http.MethodGet, "/api/holds", nil),
 			httptest.NewRequest(http.MethodPost, "/api/hold", strings.NewReader(body(svc, ok))),
 		} {
-			rec := serve(t, h, r)
-			p := problemOf(t, rec)
-			if diff := cmp.Diff(verdict{404, "not_found", ""}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+			rec := apitest.Serve(t, h, r)
+			p := apitest.ProblemOf(t, rec, apitest.NoStore)
+			if diff := cmp.Diff(apitest.Want(404, "not_found", ""), apitest.VerdictOf(rec, p)); diff != "" {
 				t.Errorf("%s %s (-want +got):\n%s", r.Method, r.URL, diff)
 			}
 		}
@@ -331,7 +248,7 @@ func TestReserveBadInput(t *testing.T) {
 // TestReserveConflict: when no desk is free the answer is 409 on start and
 // nothing is written; a lapsed hold no longer blocks.
 func TestReserveConflict(t *testing.T) {
-	store, clk := pgtest.Store(t, monday)
+	store, clk := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, one := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	_, two := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
@@ -339,24 +256,24 @@ func TestReserveConflict(t *testing.T) {
 		return fmt.Sprintf(`{"service_id": %q, "start": "2027-03-02T11:00:00+01:00"}`, service)
 	}
 
-	created(t, serve(t, h, post(body(one), "application/json")), "it")
-	created(t, serve(t, h, post(body(two), "application/json")), "it")
-	created(t, serve(t, h, post(body(two), "application/json")), "it")
+	created(t, apitest.Serve(t, h, post(body(one), "application/json")), "it")
+	created(t, apitest.Serve(t, h, post(body(two), "application/json")), "it")
+	created(t, apitest.Serve(t, h, post(body(two), "application/json")), "it")
 	for _, svc := range []string{one, two} {
-		before := snap(t)
-		rec := serve(t, h, post(body(svc), "application/json"))
-		p := problemOf(t, rec)
-		if diff := cmp.Diff(verdict{409, "conflict", "start"}, verdict{rec.Code, p.Code, p.Field}); diff != "" {
+		before := apitest.Snap(t)
+		rec := apitest.Serve(t, h, post(body(svc), "application/json"))
+		p := apitest.ProblemOf(t, rec, apitest.NoStore)
+		if diff := cmp.Diff(apitest.Want(409, "conflict", "start"), apitest.VerdictOf(rec, p)); diff != "" {
 			t.Errorf("%s: full slot (-want +got):\n%s", svc, diff)
 		}
-		if after := snap(t); after != before {
+		if after := apitest.Snap(t); after != before {
 			t.Errorf("%s: a refused hold wrote to the database: %+v -> %+v", svc, before, after)
 		}
 	}
 
 	// Ten minutes and a second later the hold has lapsed: the slot is free.
 	clk.Advance(10*time.Minute + time.Second)
-	rec := serve(t, h, post(body(one), "application/json"))
+	rec := apitest.Serve(t, h, post(body(one), "application/json"))
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("hold after the first lapsed: status %d: %s", rec.Code, rec.Body)
 	}
@@ -374,7 +291,7 @@ func TestReserveConflict(t *testing.T) {
 // TestReserveRace: 40 citizens race over HTTP for one slot of a 2-desk
 // service: two get a hold, the others a 409, nobody a 5xx.
 func TestReserveRace(t *testing.T) {
-	store, _ := pgtest.Store(t, monday)
+	store, _ := pgtest.Store(t, apitest.Monday)
 	srv := httptest.NewServer(newHandler(store, slog.New(slog.DiscardHandler)))
 	defer srv.Close()
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
