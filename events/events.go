@@ -27,6 +27,7 @@ const (
 	BookingConfirmed   = "io.github.sportello.booking.confirmed.v1"
 	BookingRescheduled = "io.github.sportello.booking.rescheduled.v1"
 	BookingCancelled   = "io.github.sportello.booking.cancelled.v1"
+	BookingExpired     = "io.github.sportello.booking.expired.v1"
 )
 
 // SchemaBase is where the schemas are published; dataschema is SchemaBase
@@ -55,6 +56,7 @@ var Catalog = []Type{
 	{BookingConfirmed, "A hold became a booking: the citizen confirmed with their data and consent.", "booking.confirmed.v1.json", BookingConfirmedData{}},
 	{BookingRescheduled, "A confirmed booking moved to another slot; the previous slot is free again.", "booking.rescheduled.v1.json", BookingRescheduledData{}},
 	{BookingCancelled, "A confirmed booking was cancelled; its slot is free again.", "booking.cancelled.v1.json", BookingCancelledData{}},
+	{BookingExpired, "A hold lapsed without being confirmed; its slot is free again.", "booking.expired.v1.json", BookingExpiredData{}},
 }
 
 // Lookup returns the catalog entry of a type name.
@@ -102,4 +104,9 @@ type BookingRescheduledData struct {
 type BookingCancelledData struct {
 	Booking
 	CancelledBy string `json:"cancelled_by"` // "citizen" (operators come later)
+}
+
+// BookingExpiredData is the data of BookingExpired.
+type BookingExpiredData struct {
+	Booking
 }

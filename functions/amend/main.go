@@ -6,7 +6,8 @@
 // Consumes: HTTP GET /api/manage, POST /api/manage/reschedule {"start"},
 // POST /api/manage/cancel. An unknown or tampered token is a plain 404.
 // Emits: io.github.sportello.booking.rescheduled.v1,
-// io.github.sportello.booking.cancelled.v1.
+// io.github.sportello.booking.cancelled.v1, and
+// io.github.sportello.booking.expired.v1 for a lapsed hold it clears away.
 package main
 
 import (

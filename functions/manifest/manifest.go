@@ -25,9 +25,9 @@ const Migrate = "migrate"
 var Functions = []Function{
 	{Name: "list-services", Routes: []string{"/api/offices", "/api/services"}, Doc: "offices with their services and durations"},
 	{Name: "query-slots", Routes: []string{"/api/slots"}, Doc: "free slots of a service over a date range"},
-	{Name: "reserve", Routes: []string{"/api/holds"}, Emits: []string{events.BookingHeld}, Doc: "holds a slot"},
+	{Name: "reserve", Routes: []string{"/api/holds"}, Emits: []string{events.BookingHeld, events.BookingExpired}, Doc: "holds a slot"},
 	{Name: "confirm", Routes: []string{"/api/bookings"}, Emits: []string{events.BookingConfirmed}, Doc: "turns a hold into a booking"},
-	{Name: "amend", Routes: []string{"/api/manage"}, Emits: []string{events.BookingRescheduled, events.BookingCancelled}, Doc: "view, reschedule or cancel with the manage token"},
+	{Name: "amend", Routes: []string{"/api/manage"}, Emits: []string{events.BookingRescheduled, events.BookingCancelled, events.BookingExpired}, Doc: "view, reschedule or cancel with the manage token"},
 }
 
 // Route returns the function serving path, by longest prefix.

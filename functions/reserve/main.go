@@ -4,7 +4,8 @@
 //
 // Consumes: HTTP POST /api/holds {"service_id", "start" (RFC 3339), "locale"}.
 // Answers 201 with the hold, 409 when no desk is free at that time.
-// Emits: io.github.sportello.booking.held.v1.
+// Emits: io.github.sportello.booking.held.v1, and
+// io.github.sportello.booking.expired.v1 for a lapsed hold it clears away.
 package main
 
 import (

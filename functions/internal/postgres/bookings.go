@@ -39,27 +39,26 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 type desk struct {
-	id    int64
-	label string
+	id     int64
+	label  string
+	lapsed bool // a lapsed hold still marks the desk taken at that time
 }
 
-// freeDesks marks as expired the lapsed holds on the service that overlap
-// [start, end), so that they stop blocking a new booking there, and lists
-// the service's active desks that look free over that time: least busy that
-// day first, ties in random order, so that load spreads across desks. One
-// statement does both. Another transaction may still take a desk before we
-// do: the caller's insert or update is the real test.
+// freeDesks lists the service's active desks that are free over
+// [start, end), counting holds past their expiry as gone: least busy that
+// day first, ties in random order, so that load spreads across desks. A
+// desk whose only obstacle is a lapsed hold says so (lapsed): the caller
+// expires the hold before taking the desk. Another transaction may still
+// take a desk before we do: the caller's insert or update is the real test.
 func freeDesks(ctx context.Context, tx pgx.Tx, serviceID string, start, end, now time.Time, except *uuid.UUID, loc *time.Location) ([]desk, error) {
 	local := start.In(loc)
 	dayStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
 	dayEnd := time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, loc)
 	rows, err := tx.Query(ctx, `
-		WITH expired AS (
-		    UPDATE bookings SET status = 'expired', updated_at = $7
-		    WHERE service_id = $1 AND status = 'held' AND hold_expires_at <= $7
-		      AND blocks && tstzrange($2, $3)
-		    RETURNING id)
-		SELECT d.id, d.label
+		SELECT d.id, d.label,
+		       EXISTS (SELECT 1 FROM bookings b
+		               WHERE b.desk_id = d.id AND b.status = 'held' AND b.hold_expires_at <= $7
+		                 AND b.blocks && tstzrange($2, $3))
 		FROM desks d
 		WHERE d.service_id = $1 AND d.active
 		  AND NOT EXISTS (
@@ -76,8 +75,61 @@ func freeDesks(ctx context.Context, tx pgx.Tx, serviceID string, start, end, now
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (desk, error) {
 		var d desk
-		return d, r.Scan(&d.id, &d.label)
+		return d, r.Scan(&d.id, &d.label, &d.lapsed)
 	})
+}
+
+// expireHolds marks as expired the holds past their expiry — of one
+// service and overlapping [start, end) when serviceID is not empty, else
+// all of them — and writes a booking.expired event for each.
+func (s *Store) expireHolds(ctx context.Context, tx pgx.Tx, serviceID string, start, end, now time.Time) (int, error) {
+	var svc *string
+	var from, to *time.Time
+	if serviceID != "" {
+		svc, from, to = &serviceID, &start, &end
+	}
+	rows, err := tx.Query(ctx, `
+		UPDATE bookings b SET status = 'expired', updated_at = $4
+		FROM services s, desks d
+		WHERE s.id = b.service_id AND d.id = b.desk_id
+		  AND b.status = 'held' AND b.hold_expires_at <= $4
+		  AND ($1::text IS NULL OR (b.service_id = $1 AND b.blocks && tstzrange($2, $3)))
+		RETURNING b.id, b.service_id, s.office_id, d.label, b.starts_at, b.ends_at, b.sequence, b.locale`,
+		svc, from, to, now)
+	if err != nil {
+		return 0, err
+	}
+	lapsed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.Booking, error) {
+		var b events.Booking
+		var id uuid.UUID
+		err := r.Scan(&id, &b.ServiceID, &b.OfficeID, &b.Desk, &b.Start, &b.End, &b.Sequence, &b.Locale)
+		b.BookingID = id.String()
+		return b, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range lapsed {
+		if _, err := outbox.Write(ctx, tx, s.Source, now, outbox.Event{
+			Type: events.BookingExpired, Subject: b.BookingID, Data: events.BookingExpiredData{Booking: b},
+		}); err != nil {
+			return 0, err
+		}
+	}
+	return len(lapsed), nil
+}
+
+// ExpireHolds marks every hold past its expiry as expired, with its event.
+// Slots do not wait for it (a lapsed hold blocks nothing); it keeps the
+// table and the event stream true. It returns how many holds lapsed.
+func (s *Store) ExpireHolds(ctx context.Context) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		n, err = s.expireHolds(ctx, tx, "", time.Time{}, time.Time{}, s.Clock.Now())
+		return err
+	})
+	return n, err
 }
 
 // Reserve holds the slot of a service that starts at start. It answers the
@@ -101,10 +153,17 @@ func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, 
 		if err != nil {
 			return err
 		}
+		expired := false
 		id := uuid.New()
 		token, hash := secret.New()
 		expires := now.Add(s.holdTTL())
 		for _, d := range desks {
+			if d.lapsed && !expired {
+				if _, err := s.expireHolds(ctx, tx, serviceID, slot.Start, blockEnd, now); err != nil {
+					return err
+				}
+				expired = true
+			}
 			// ON CONFLICT DO NOTHING covers the exclusion constraint: when a
 			// concurrent transaction took this desk, we try the next one.
 			tag, err := tx.Exec(ctx, `
@@ -330,7 +389,14 @@ func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (
 		if err != nil {
 			return err
 		}
+		expired := false
 		for _, d := range desks {
+			if d.lapsed && !expired {
+				if _, err := s.expireHolds(ctx, tx, r.serviceID, slot.Start, blockEnd, now); err != nil {
+					return err
+				}
+				expired = true
+			}
 			moved, err := moveBooking(ctx, tx, r.id, d.id, slot.Start, slot.End, blockEnd, now)
 			if err != nil {
 				return err

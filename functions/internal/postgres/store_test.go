@@ -267,6 +267,62 @@ func TestExpiredHoldStopsBlocking(t *testing.T) {
 	if !apperr.Is(err, apperr.Gone) {
 		t.Fatalf("confirm of a lapsed hold: %v, want gone", err)
 	}
+	var status string
+	var expiredEvents int
+	if err := store.Pool.QueryRow(context.Background(), `SELECT status,
+		(SELECT count(*) FROM outbox WHERE subject = $1::text AND type = $2) FROM bookings WHERE id = $1::uuid`,
+		first.ID, events.BookingExpired).Scan(&status, &expiredEvents); err != nil {
+		t.Fatal(err)
+	}
+	if status != "expired" || expiredEvents != 1 {
+		t.Fatalf("lapsed hold: status %s with %d expired events; want expired and 1", status, expiredEvents)
+	}
+}
+
+// TestExpireHolds: the sweep marks every lapsed hold, once, with its event,
+// and leaves live holds and bookings alone.
+func TestExpireHolds(t *testing.T) {
+	store, clk := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
+	// Expire what earlier tests left, an hour on, then come back.
+	clk.Set(monday.Add(time.Hour))
+	if _, err := store.ExpireHolds(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(monday)
+	a, _ := store.Reserve(context.Background(), svc, at("2027-03-02", "09:00"), "it")
+	b, _ := store.Reserve(context.Background(), svc, at("2027-03-02", "09:30"), "en")
+	kept := confirmAt(t, store, svc, at("2027-03-02", "10:00"))
+	clk.Advance(11 * time.Minute)
+	live, err := store.Reserve(context.Background(), svc, at("2027-03-02", "10:30"), "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.ExpireHolds(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("ExpireHolds = %d, %v; want 2", n, err)
+	}
+	if n, err := store.ExpireHolds(context.Background()); err != nil || n != 0 {
+		t.Fatalf("second ExpireHolds = %d, %v; want 0", n, err)
+	}
+	rows, err := store.Pool.Query(context.Background(), `SELECT id::text, status FROM bookings WHERE service_id = $1 ORDER BY starts_at`, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var id, st string
+		_ = rows.Scan(&id, &st)
+		got[id] = st
+	}
+	want := map[string]string{a.ID: "expired", b.ID: "expired", kept.ID: "confirmed", live.ID: "held"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("statuses (-want +got):\n%s", diff)
+	}
+	var locale string
+	if err := store.Pool.QueryRow(context.Background(), `SELECT data->>'locale' FROM outbox WHERE subject = $1 AND type = $2`, b.ID, events.BookingExpired).Scan(&locale); err != nil || locale != "en" {
+		t.Fatalf("expired event of b: locale %q, %v", locale, err)
+	}
 }
 
 func containsStart(free []booking.FreeSlot, start time.Time) bool {
