@@ -132,8 +132,8 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
+	defer stopSlots()
 	slots, err := slotsFrom(slotsBase, (c.requests+c.group-1)/c.group)
-	stopSlots()
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,13 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
+	query, err := runQuery(slotsBase, slots[0])
+	if err != nil {
+		return err
+	}
 	report(c, baseline, ours)
+	fmt.Printf("\nA 60-day slot query (GET /api/slots, %d slots with their free desks, over the bookings above), 200 times one after another: p50 %s, p95 %s, p99 %s.\n",
+		query.won, ms(query.pct(0.50)), ms(query.pct(0.95)), ms(query.pct(0.99)))
 	if ours.doubles != 0 || baseline.doubles != 0 || ours.errors != 0 {
 		return fmt.Errorf("double bookings %d (baseline %d), errors %d: all must be 0", ours.doubles, baseline.doubles, ours.errors)
 	}
@@ -309,6 +315,37 @@ func runReserve(ctx context.Context, pool *pgxpool.Pool, base string, c config, 
 		ON a.desk_id = b.desk_id AND a.id < b.id AND a.blocks && b.blocks
 		WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')`).Scan(&res.doubles)
 	return res, err
+}
+
+// runQuery times 60-day slot queries that start on the first booked day.
+func runQuery(base string, first time.Time) (result, error) {
+	from := first.Format(time.DateOnly)
+	to := first.AddDate(0, 0, 59).Format(time.DateOnly)
+	var res result
+	for i := 0; i < 200; i++ {
+		t0 := time.Now()
+		resp, err := http.Get(fmt.Sprintf("%s/api/slots?service_id=bench&from=%s&to=%s", base, from, to))
+		if err != nil {
+			return res, err
+		}
+		var body struct {
+			Days []struct {
+				Slots []json.RawMessage `json:"slots"`
+			} `json:"days"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			return res, fmt.Errorf("slot query: status %d, %v", resp.StatusCode, err)
+		}
+		res.latencies = append(res.latencies, time.Since(t0))
+		res.won = 0
+		for _, d := range body.Days {
+			res.won += len(d.Slots)
+		}
+	}
+	sort.Slice(res.latencies, func(i, j int) bool { return res.latencies[i] < res.latencies[j] })
+	return res, nil
 }
 
 func report(c config, baseline, ours result) {
