@@ -28,7 +28,16 @@ const (
 	BookingRescheduled = "io.github.sportello.booking.rescheduled.v1"
 	BookingCancelled   = "io.github.sportello.booking.cancelled.v1"
 	BookingExpired     = "io.github.sportello.booking.expired.v1"
+	BookingReminder    = "io.github.sportello.booking.reminder.v1"
+	BookingPurged      = "io.github.sportello.booking.purged.v1"
+	RoomProvisioned    = "io.github.sportello.room.provisioned.v1"
+	RoomDeleted        = "io.github.sportello.room.deleted.v1"
+	DocumentUploaded   = "io.github.sportello.document.uploaded.v1"
 )
+
+// Ping is the type of the periodic events of a Knative PingSource (in the
+// local stack, of its ticker); they drive housekeeping.
+const Ping = "dev.knative.sources.ping"
 
 // SchemaBase is where the schemas are published; dataschema is SchemaBase
 // followed by the schema's file name.
@@ -57,6 +66,11 @@ var Catalog = []Type{
 	{BookingRescheduled, "A confirmed booking moved to another slot; the previous slot is free again.", "booking.rescheduled.v1.json", BookingRescheduledData{}},
 	{BookingCancelled, "A confirmed booking was cancelled; its slot is free again.", "booking.cancelled.v1.json", BookingCancelledData{}},
 	{BookingExpired, "A hold lapsed without being confirmed; its slot is free again.", "booking.expired.v1.json", BookingExpiredData{}},
+	{BookingReminder, "A confirmed booking starts soon: 24 hours or 1 hour before, once each.", "booking.reminder.v1.json", BookingReminderData{}},
+	{BookingPurged, "The personal data of a past booking were erased after the retention period.", "booking.purged.v1.json", BookingPurgedData{}},
+	{RoomProvisioned, "The video room of a booking exists on LiveKit (created, or moved with a reschedule).", "room.provisioned.v1.json", RoomData{}},
+	{RoomDeleted, "The video room of a cancelled booking was removed.", "room.deleted.v1.json", RoomData{}},
+	{DocumentUploaded, "A document was uploaded for a booking, by the citizen or the office.", "document.uploaded.v1.json", DocumentUploadedData{}},
 }
 
 // Lookup returns the catalog entry of a type name.
@@ -109,4 +123,41 @@ type BookingCancelledData struct {
 // BookingExpiredData is the data of BookingExpired.
 type BookingExpiredData struct {
 	Booking
+}
+
+// Reminder kinds.
+const (
+	Reminder24h = "24h"
+	Reminder1h  = "1h"
+)
+
+// BookingReminderData is the data of BookingReminder.
+type BookingReminderData struct {
+	Booking
+	Reminder string `json:"reminder"` // Reminder24h or Reminder1h
+}
+
+// BookingPurgedData is the data of BookingPurged.
+type BookingPurgedData struct {
+	BookingID string    `json:"booking_id"`
+	PurgedAt  time.Time `json:"purged_at"`
+}
+
+// RoomData is the data of RoomProvisioned and RoomDeleted.
+type RoomData struct {
+	BookingID string    `json:"booking_id"`
+	Room      string    `json:"room"`      // the LiveKit room name
+	OpensAt   time.Time `json:"opens_at"`  // when join starts minting tokens
+	ClosesAt  time.Time `json:"closes_at"` // when join stops minting tokens
+	Sequence  int       `json:"sequence"`  // the booking's sequence this room follows
+}
+
+// DocumentUploadedData is the data of DocumentUploaded. The file name is
+// left out: it often holds a person's name.
+type DocumentUploadedData struct {
+	BookingID   string `json:"booking_id"`
+	DocumentID  string `json:"document_id"`
+	ContentType string `json:"content_type"`
+	Size        int64  `json:"size"`
+	UploadedBy  string `json:"uploaded_by"` // "citizen" or "office"
 }

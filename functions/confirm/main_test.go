@@ -124,7 +124,7 @@ func TestConfirm(t *testing.T) {
 				consentAt  time.Time
 				confirmeds int
 			)
-			err := store.Pool.QueryRow(context.Background(), `SELECT status, manage_token_hash, privacy_consent_at,
+			err := store.Pool.QueryRow(context.Background(), `SELECT status, (SELECT token_hash FROM manage_tokens t WHERE t.booking_id = b.id), privacy_consent_at,
 				(SELECT count(*) FROM outbox WHERE subject = b.id::text AND type = $2)
 				FROM bookings b WHERE id = $1`, held.ID, events.BookingConfirmed).Scan(&status, &tokenHash, &consentAt, &confirmeds)
 			if err != nil {

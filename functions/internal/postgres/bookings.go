@@ -296,7 +296,9 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 		}
 		token, hash := secret.New()
 		_, err = tx.Exec(ctx, `
-			UPDATE bookings SET status = 'confirmed', manage_token_hash = $2, locale = $3,
+			WITH token AS (
+			    INSERT INTO manage_tokens (token_hash, booking_id, issued_by, issued_at) VALUES ($2, $1, 'confirm', $10))
+			UPDATE bookings SET status = 'confirmed', locale = $3,
 			       given_name = $4, family_name = $5, address = $6, email = $7, reason = $8, details = $9,
 			       privacy_consent_at = $10, confirmed_at = $10, updated_at = $10
 			WHERE id = $1`,
@@ -323,7 +325,7 @@ func (s *Store) byToken(ctx context.Context, q querier, token string, lock bool)
 	if !secret.WellFormed(token) {
 		return record{}, notFound
 	}
-	sql := recordSelect + ` WHERE b.manage_token_hash = $1`
+	sql := recordSelect + ` WHERE b.id = (SELECT booking_id FROM manage_tokens WHERE token_hash = $1)`
 	if lock {
 		sql += ` FOR UPDATE OF b`
 	}
@@ -332,6 +334,18 @@ func (s *Store) byToken(ctx context.Context, q querier, token string, lock bool)
 		return r, notFound
 	}
 	return r, err
+}
+
+// IssueToken makes a new manage token for a booking, inside tx (send-email
+// puts one in every mail: the first token is only stored as a hash).
+func IssueToken(ctx context.Context, tx pgx.Tx, bookingID, issuedBy string, now time.Time) (string, error) {
+	token, hash := secret.New()
+	_, err := tx.Exec(ctx, `INSERT INTO manage_tokens (token_hash, booking_id, issued_by, issued_at) VALUES ($1, $2, $3, $4)`,
+		hash, bookingID, issuedBy, now)
+	if err != nil {
+		return "", fmt.Errorf("issue token: %w", err)
+	}
+	return token, nil
 }
 
 // Booking returns the booking of a manage token. Errors: NotFound (token).
