@@ -8,16 +8,17 @@ MODULES  := ./events/... ./functions/... ./local/... ./test/...
 
 .PHONY: run test bench clean tools vet
 
-## run: start PostgreSQL, every function, the event sink and the gateway; Ctrl-C stops them
-## (flags for sportello-local go in ARGS, e.g. make run ARGS="-port 9090 -quiet")
+## run: start PostgreSQL, Mailpit, LiveKit, MinIO, every function, the broker and the gateway;
+## Ctrl-C stops them (flags for sportello-local go in ARGS, e.g. make run ARGS="-port 9090 -quiet")
 run:
 	@mkdir -p $(BIN)
 	go build -o $(BIN)/sportello-local ./local/cmd/sportello-local
 	$(BIN)/sportello-local -bin $(BIN) $(ARGS)
 
-## test: every module's tests with the race detector, against a throwaway PostgreSQL
+## test: every module's tests with the race detector, against throwaway PostgreSQL, Mailpit,
+## LiveKit and MinIO servers (their pinned builds are made once into $(CACHE)/tools)
 test: tools
-	$(BIN)/with-postgres go test -race -count=1 -timeout 15m $(MODULES)
+	$(BIN)/with-services go test -race -count=1 -timeout 15m $(MODULES)
 
 ## bench: reserve throughput and latency against a bare-SQL baseline (not part of test)
 bench: tools
@@ -27,10 +28,11 @@ bench: tools
 vet:
 	go vet $(MODULES)
 
+## tools: the test harnesses (with-services, and with-postgres for bench)
 tools:
 	@mkdir -p $(BIN)
-	go build -o $(BIN)/with-postgres ./local/cmd/with-postgres
+	go build -o $(BIN)/ ./local/cmd/with-services ./local/cmd/with-postgres
 
-## clean: wipe the local stack's data (PostgreSQL cluster, logs)
+## clean: wipe the local stack's data (PostgreSQL cluster, MinIO's documents, the mail)
 clean:
 	go run ./local/cmd/sportello-local -clean

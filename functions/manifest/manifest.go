@@ -1,20 +1,72 @@
 // Package manifest is the one list of Sportello's functions: each one's
 // directory (its main package under functions/), the HTTP routes it serves
-// behind the public /api prefix, and the event types it emits.
+// behind the public /api prefix, the event types it emits, and the event
+// wiring: which events it consumes, with which delivery policy.
 //
-// The local stack builds and starts what is listed here and routes /api
-// requests by these prefixes; the Kubernetes chart (a later issue) is checked
-// against it.
+// The local stack builds and starts what is listed here, routes /api
+// requests by these prefixes, and its broker builds its triggers from
+// Consumes; the Kubernetes chart's Triggers are checked against it.
 package manifest
 
-import "github.com/sportello/sportello/events"
+import (
+	"strings"
+	"time"
+
+	"github.com/sportello/sportello/events"
+)
 
 // Function is one Knative function.
 type Function struct {
-	Name   string   // also its directory under functions/
-	Routes []string // path prefixes it serves, longest match wins
-	Emits  []string // CloudEvents types it writes to the outbox
-	Doc    string
+	Name     string    // also its directory under functions/
+	Routes   []string  // path prefixes it serves, longest match wins
+	Emits    []string  // CloudEvents types it writes to the outbox
+	Consumes []Trigger // its subscriptions; events arrive as POST / (binary or structured mode)
+	Doc      string
+}
+
+// Trigger is one subscription of a function to the broker, in the shape of
+// a Knative Trigger: attributes that must match exactly, and how delivery
+// is retried. Events that exhaust their retries go to the dead letters.
+type Trigger struct {
+	Name     string            // unique; the Trigger's name in the cluster
+	Filter   map[string]string // exact-match CloudEvents attributes, e.g. {"type": ...}
+	Delivery Delivery
+}
+
+// Delivery is a Knative delivery spec: Retry attempts after the first,
+// BackoffDelay doubling (exponential) or growing by itself (linear) between
+// them, and a Timeout per attempt.
+type Delivery struct {
+	Retry         int
+	BackoffPolicy string // "exponential" or "linear"
+	BackoffDelay  time.Duration
+	Timeout       time.Duration
+}
+
+// Delivery policies. Mail waits out an SMTP outage of several minutes
+// (1+2+…+256 s ≈ 8.5 minutes over 9 attempts); rooms and housekeeping retry
+// less, since the next event or tick repeats their work.
+var (
+	MailDelivery = Delivery{Retry: 8, BackoffPolicy: "exponential", BackoffDelay: time.Second, Timeout: 30 * time.Second}
+	RoomDelivery = Delivery{Retry: 5, BackoffPolicy: "exponential", BackoffDelay: time.Second, Timeout: 10 * time.Second}
+	TickDelivery = Delivery{Retry: 2, BackoffPolicy: "linear", BackoffDelay: 5 * time.Second, Timeout: 50 * time.Second}
+)
+
+func on(name string, types []string, d Delivery) []Trigger {
+	var out []Trigger
+	for _, t := range types {
+		out = append(out, Trigger{Name: name + "-" + short(t), Filter: map[string]string{"type": t}, Delivery: d})
+	}
+	return out
+}
+
+// short turns io.github.sportello.booking.confirmed.v1 into booking-confirmed.
+func short(typ string) string {
+	parts := strings.Split(typ, ".")
+	if len(parts) >= 6 && parts[0] == "io" {
+		return parts[3] + "-" + parts[4]
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(typ, "dev.knative.sources."), ".", "-")
 }
 
 // Migrate is the one-shot step that applies the schema (and, with -demo,
@@ -28,6 +80,34 @@ var Functions = []Function{
 	{Name: "reserve", Routes: []string{"/api/holds"}, Emits: []string{events.BookingHeld, events.BookingExpired}, Doc: "holds a slot"},
 	{Name: "confirm", Routes: []string{"/api/bookings"}, Emits: []string{events.BookingConfirmed}, Doc: "turns a hold into a booking"},
 	{Name: "amend", Routes: []string{"/api/manage"}, Emits: []string{events.BookingRescheduled, events.BookingCancelled, events.BookingExpired}, Doc: "view, reschedule or cancel with the manage token"},
+	{Name: "send-email", Doc: "mails the confirmation, changes, cancellation and reminders with a calendar invite",
+		Consumes: on("send-email", []string{events.BookingConfirmed, events.BookingRescheduled, events.BookingCancelled, events.BookingReminder}, MailDelivery)},
+	{Name: "provision-room", Emits: []string{events.RoomProvisioned, events.RoomDeleted}, Doc: "creates and removes the LiveKit room of each booking",
+		Consumes: on("provision-room", []string{events.BookingConfirmed, events.BookingRescheduled, events.BookingCancelled}, RoomDelivery)},
+	{Name: "join", Routes: []string{"/api/join"}, Doc: "mints a LiveKit token for the booking's room inside its window"},
+	{Name: "documents", Routes: []string{"/api/documents"}, Emits: []string{events.DocumentUploaded}, Doc: "presigned uploads and downloads of a booking's documents"},
+	{Name: "housekeeping", Emits: []string{events.BookingExpired, events.BookingReminder, events.BookingPurged}, Doc: "expires holds, queues reminders, redelivers the outbox, purges old personal data",
+		Consumes: on("housekeeping", []string{events.Ping}, TickDelivery)},
+}
+
+// Triggers returns every trigger of every function, with its function.
+func Triggers() []struct {
+	Function string
+	Trigger
+} {
+	var out []struct {
+		Function string
+		Trigger
+	}
+	for _, f := range Functions {
+		for _, t := range f.Consumes {
+			out = append(out, struct {
+				Function string
+				Trigger
+			}{f.Name, t})
+		}
+	}
+	return out
 }
 
 // Route returns the function serving path, by longest prefix.

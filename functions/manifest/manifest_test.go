@@ -46,3 +46,26 @@ func TestFunctionsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestTriggers: trigger names are unique, every filtered type is in the
+// catalog (or is the PingSource type), and every delivery can retry.
+func TestTriggers(t *testing.T) {
+	names := map[string]bool{}
+	for _, tr := range Triggers() {
+		if names[tr.Name] {
+			t.Errorf("trigger %s declared twice", tr.Name)
+		}
+		names[tr.Name] = true
+		typ := tr.Filter["type"]
+		if _, ok := events.Lookup(typ); !ok && typ != events.Ping {
+			t.Errorf("trigger %s filters on unknown type %q", tr.Name, typ)
+		}
+		if tr.Delivery.Retry < 1 || tr.Delivery.BackoffDelay <= 0 || tr.Delivery.Timeout <= 0 ||
+			(tr.Delivery.BackoffPolicy != "exponential" && tr.Delivery.BackoffPolicy != "linear") {
+			t.Errorf("trigger %s: delivery %+v", tr.Name, tr.Delivery)
+		}
+	}
+	if !names["send-email-booking-confirmed"] || !names["housekeeping-ping"] {
+		t.Errorf("trigger names: %v", names)
+	}
+}

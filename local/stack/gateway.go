@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,19 +19,42 @@ import (
 
 // Gateway is the local stand-in for the ingress in front of the functions:
 // it routes /api/... to the function that manifest.Route names, serves the
-// static site (or an index page when there is none), the event sink at
-// /_local/events, and /health, which answers 200 once every function is
-// ready.
+// static site (or an index page when there is none), the local tools under
+// /_local/ (the broker's event log and dead letters, the services' URLs),
+// and /health, which answers 200 once every function is ready.
 type Gateway struct {
-	Site string       // folder of the static site; "" for the index page
-	Sink http.Handler // served at /_local/events
-	Log  *slog.Logger // nil: no log
+	Site        string              // folder of the static site; "" for the index page
+	Functions   []manifest.Function // the functions it routes to and checks; manifest.Functions when nil
+	Events      http.Handler        // served at /_local/events
+	DeadLetters http.Handler        // served at /_local/dead-letters
+	Services    http.Handler        // served at /_local/services
+	Log         *slog.Logger        // nil: no log
 
 	once      sync.Once
 	mux       *http.ServeMux
 	mu        sync.RWMutex
 	upstreams map[string]*upstream
+	links     []Link
 	probe     *http.Client
+}
+
+// Link is a local tool the index page points to.
+type Link struct {
+	Name, URL, Doc string
+}
+
+// SetLinks sets the local tools the index page lists.
+func (g *Gateway) SetLinks(links []Link) {
+	g.mu.Lock()
+	g.links = links
+	g.mu.Unlock()
+}
+
+func (g *Gateway) functions() []manifest.Function {
+	if g.Functions != nil {
+		return g.Functions
+	}
+	return manifest.Functions
 }
 
 type upstream struct {
@@ -72,8 +96,10 @@ func (g *Gateway) init() {
 		mux.HandleFunc("/api/", g.api)
 		mux.HandleFunc("/api", g.api)
 		mux.HandleFunc("GET /health", g.health)
-		if g.Sink != nil {
-			mux.Handle("/_local/events", g.Sink)
+		for path, h := range map[string]http.Handler{"/_local/events": g.Events, "/_local/dead-letters": g.DeadLetters, "/_local/services": g.Services} {
+			if h != nil {
+				mux.Handle(path, h)
+			}
 		}
 		mux.HandleFunc("GET /_local/{$}", g.index)
 		if g.Site != "" {
@@ -92,6 +118,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 	f, ok := manifest.Route(r.URL.Path)
+	if ok && !slices.ContainsFunc(g.functions(), func(x manifest.Function) bool { return x.Name == f.Name }) {
+		ok = false
+	}
 	if !ok {
 		writeProblem(w, http.StatusNotFound, "not_found", "no function serves "+r.URL.Path)
 		return
@@ -116,7 +145,7 @@ func (g *Gateway) Ready(ctx context.Context) Health {
 	h := Health{Status: "ready", Functions: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, f := range manifest.Functions {
+	for _, f := range g.functions() {
 		up := g.upstream(f.Name)
 		if up == nil {
 			h.Functions[f.Name], h.Status = "not started", "starting"
@@ -174,19 +203,27 @@ code{background:#f3f3f3;padding:0 .25rem}td{padding:.2rem .8rem .2rem 0;vertical
 <a href="/api/slots?service_id=sue"><code>/api/slots?service_id=sue</code></a>.</p>
 <h2>Local tools</h2>
 <ul>
-<li><a href="/_local/events"><code>/_local/events</code></a>: the events the functions emitted (filters: <code>?type=</code>, <code>?subject=</code>, <code>?source=</code>)</li>
+<li><a href="/_local/events"><code>/_local/events</code></a>: the events the broker took in (filters: <code>?type=</code>, <code>?subject=</code>, <code>?source=</code>)</li>
+<li><a href="/_local/dead-letters"><code>/_local/dead-letters</code></a>: the events the broker could not deliver</li>
+<li><a href="/_local/services"><code>/_local/services</code></a>: where the functions find the database, SMTP, LiveKit, S3 and the broker</li>
 <li><a href="/health"><code>/health</code></a>: the readiness of every function</li>
+{{range .Links}}<li><a href="{{.URL}}">{{.Name}}</a>: {{.Doc}}</li>
+{{end}}
 </ul>
 </body>
 </html>
 `))
 
 func (g *Gateway) index(w http.ResponseWriter, r *http.Request) {
+	g.mu.RLock()
+	links := g.links
+	g.mu.RUnlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = indexPage.Execute(w, struct {
 		Site      string
 		Functions []manifest.Function
-	}{g.Site, manifest.Functions})
+		Links     []Link
+	}{g.Site, g.functions(), links})
 }
 
 // SiteDir returns <root>/web when that folder exists, else "".

@@ -3,10 +3,12 @@ package stack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sportello/sportello/functions/manifest"
+	"github.com/sportello/sportello/local/broker"
 )
 
 func TestLineWriter(t *testing.T) {
@@ -82,7 +85,7 @@ func fakeFunctionMain() int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
 	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	fmt.Println(`{"msg":"serving"}`)
+	fmt.Printf(`{"msg":"serving","env":"%s %s %s"}`+"\n", os.Getenv("DATABASE_URL"), os.Getenv("K_SINK"), os.Getenv("SMTP_PORT"))
 	<-sigs
 	fmt.Println(`{"msg":"stopped"}`)
 	return 0
@@ -110,11 +113,30 @@ func TestFunctionsStartAndStop(t *testing.T) {
 	var out syncBuffer
 	s := New(Config{Out: &out, Port: 1})
 	ctx := context.Background()
-	if err := s.startFunctions(ctx, fakeBin(t), "postgres://unused"); err != nil {
+	env := []string{"DATABASE_URL=postgres://unused", "K_SINK=http://127.0.0.1:1/", "SMTP_PORT=2525"}
+	if err := s.startFunctions(ctx, fakeBin(t), env); err != nil {
 		t.Fatalf("start: %v\n%s", err, out.String())
 	}
 	if h := s.gw.Ready(ctx); h.Status != "ready" {
 		t.Errorf("after start: %+v", h)
+	}
+	if n := strings.Count(out.String(), `"env":"postgres://unused http://127.0.0.1:1/ 2525"`); n != len(manifest.Functions) {
+		t.Errorf("%d functions got the environment, want %d:\n%s", n, len(manifest.Functions), out.String())
+	}
+	// The broker delivers to every consumer.
+	rec := httptest.NewRecorder()
+	s.broker.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/triggers", nil))
+	var triggers []broker.TriggerStatus
+	if err := json.Unmarshal(rec.Body.Bytes(), &triggers); err != nil {
+		t.Fatal(err)
+	}
+	if len(triggers) != len(manifest.Triggers()) {
+		t.Errorf("%d triggers, want %d", len(triggers), len(manifest.Triggers()))
+	}
+	for _, tr := range triggers {
+		if !strings.HasPrefix(tr.Subscriber, "http://127.0.0.1:") || !strings.HasSuffix(tr.Subscriber, "/") {
+			t.Errorf("trigger %s delivers to %q", tr.Name, tr.Subscriber)
+		}
 	}
 	for _, f := range manifest.Functions {
 		if !strings.Contains(out.String(), "port taken: starting again on another\" function="+f.Name) {

@@ -1,19 +1,23 @@
-// Package stack is Sportello's one-command local stack, the start of the
-// "embedded default" (design decision 9): it starts a private PostgreSQL
-// whose data survives restarts, builds every function listed in package
-// manifest, applies the schema with the demo data, starts each function as
-// its own process, and puts a gateway in front of them that routes /api,
-// serves the site and collects the functions' CloudEvents in a local sink.
-// Stopping it stops the functions (they drain), the gateway and PostgreSQL,
-// in that order.
+// Package stack is Sportello's one-command local stack, the "embedded
+// default" of design decision 9: it starts a private PostgreSQL whose data
+// survives restarts, Mailpit, LiveKit and MinIO (package services), builds
+// every function listed in package manifest, applies the schema with the
+// demo data, starts each function as its own process, and puts in front of
+// them a gateway that routes /api and serves the site. A local broker
+// (package broker) takes the functions' CloudEvents (their K_SINK) and
+// delivers them to their consumers by the manifest's triggers; a ticker
+// plays the PingSource that drives housekeeping. Stopping it stops the
+// ticker, the functions (they drain), the broker, the gateway, the
+// services and PostgreSQL, in that order.
 //
 // The same binaries run on Knative in production; here the stack plays the
-// parts of Knative's ingress (the gateway) and broker (the sink, until a
-// local broker with triggers replaces it).
+// parts of Knative's ingress (the gateway), broker and triggers (the
+// broker) and PingSource (the ticker).
 package stack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,8 +32,14 @@ import (
 	"sync"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+
+	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/manifest"
+	"github.com/sportello/sportello/local/broker"
 	"github.com/sportello/sportello/local/pg"
+	"github.com/sportello/sportello/local/services"
 )
 
 // Database is the name of the stack's database.
@@ -41,33 +51,79 @@ const (
 	StopGrace    = 15 * time.Second // a function's drain after SIGTERM, before SIGKILL
 )
 
+// The housekeeping ticker's events, shaped as a Knative PingSource's.
+const (
+	PingSource = "/local/pingsource/housekeeping"
+	PingData   = `{"job":"all"}`
+)
+
+// Default ports, each overridden by its Config field (0 there means a free
+// port, except for the gateway and PostgreSQL, whose ports are required).
+const (
+	DefaultBrokerPort       = 8081
+	DefaultMailpitSMTPPort  = 1025
+	DefaultMailpitHTTPPort  = 8025
+	DefaultLiveKitPort      = 7880
+	DefaultLiveKitTCPPort   = 7881
+	DefaultLiveKitUDPPort   = 7882
+	DefaultMinIOPort        = 9000
+	DefaultMinIOConsolePort = 9001
+)
+
 // Config is what the stack is started with.
 type Config struct {
 	Root   string    // repository root (holds go.work); the functions are built from here
-	Data   string    // data folder: PostgreSQL's cluster and the default Bin
+	Data   string    // data folder: PostgreSQL's cluster, MinIO's data, the mail, and the default Bin
 	Bin    string    // where the functions are built; <Data>/bin when empty
 	Listen string    // the gateway's address; 127.0.0.1 when empty
 	Port   int       // the gateway's port
 	PGPort int       // PostgreSQL's port on 127.0.0.1
-	Quiet  bool      // hide PostgreSQL's and the functions' output (shown when one fails)
+	Quiet  bool      // hide the servers' and the functions' output (shown when one fails)
 	Out    io.Writer // the console; os.Stdout when nil
+
+	// Ports on 127.0.0.1; 0 picks a free one.
+	BrokerPort       int
+	MailpitSMTPPort  int
+	MailpitHTTPPort  int
+	LiveKitPort      int
+	LiveKitTCPPort   int
+	LiveKitUDPPort   int
+	MinIOPort        int
+	MinIOConsolePort int
+
+	PublicURL    string              // the site's origin in links; http://127.0.0.1:<Port> when empty
+	Tick         time.Duration       // housekeeping ping interval; 0: none
+	BackoffScale float64             // scales the broker's retry delays; 1 when 0
+	Functions    []manifest.Function // what to build and start; manifest.Functions when nil
 }
 
 // Stack is one run of the local stack.
 type Stack struct {
-	cfg     Config
-	console *Console
-	log     *slog.Logger
-	sink    *Sink
-	gw      *Gateway
-	server  *http.Server
-	pg      *pg.Server
-	pgUp    bool
-	mu      sync.Mutex // guards procs while the functions start
-	procs   []*process // by manifest order; nil for one not started
-	exited  chan *process
-	kill    chan struct{}
-	once    sync.Once
+	cfg       Config
+	functions []manifest.Function
+	console   *Console
+	log       *slog.Logger
+	broker    *broker.Broker
+	brokerSrv *http.Server
+	gw        *Gateway
+	server    *http.Server
+	pg        *pg.Server
+	pgUp      bool
+	mailpit   *services.Mailpit
+	livekit   *services.LiveKit
+	minio     *services.MinIO
+	svcUp     bool
+	mu        sync.Mutex         // guards procs while the functions start, and env
+	env       []string           // what every function gets besides PORT
+	procs     []*process         // by function order; nil for one not started
+	exited    chan *process      // functions that ended by themselves
+	svcExited chan string        // services that ended by themselves
+	stopping  chan struct{}      // closed when the stack stops
+	ticker    context.CancelFunc // stops the housekeeping ticker
+	tickDone  chan struct{}
+	kill      chan struct{}
+	once      sync.Once
+	stopOnce  sync.Once
 }
 
 // New prepares a stack; Run starts it.
@@ -84,15 +140,63 @@ func New(cfg Config) *Stack {
 	if cfg.Bin == "" {
 		cfg.Bin = filepath.Join(cfg.Data, "bin")
 	}
-	width := len("postgres")
-	for _, f := range manifest.Functions {
+	fns := cfg.Functions
+	if fns == nil {
+		fns = manifest.Functions
+	}
+	width := len("housekeeping-tick")
+	for _, f := range fns {
 		width = max(width, len(f.Name))
 	}
-	s := &Stack{cfg: cfg, console: NewConsole(cfg.Out, width), exited: make(chan *process, (startAttempts+1)*len(manifest.Functions)), kill: make(chan struct{})}
+	s := &Stack{cfg: cfg, functions: fns, console: NewConsole(cfg.Out, width),
+		exited:    make(chan *process, (startAttempts+1)*len(fns)),
+		svcExited: make(chan string, 3), stopping: make(chan struct{}), kill: make(chan struct{})}
 	s.log = s.logger("stack")
-	s.sink = &Sink{Log: s.logger("events")}
-	s.gw = &Gateway{Site: SiteDir(cfg.Root), Sink: s.sink, Log: s.logger("gateway")}
+	s.broker = &broker.Broker{Triggers: triggersOf(fns), Log: s.logger("broker"), BackoffScale: cfg.BackoffScale,
+		StateFile: filepath.Join(cfg.Data, "broker-pending.json")}
+	s.mailpit = &services.Mailpit{SMTPPort: cfg.MailpitSMTPPort, HTTPPort: cfg.MailpitHTTPPort,
+		Database: filepath.Join(cfg.Data, "mailpit", "mailpit.db"), Log: s.output("mailpit")}
+	s.livekit = &services.LiveKit{Port: cfg.LiveKitPort, TCPPort: cfg.LiveKitTCPPort, UDPPort: cfg.LiveKitUDPPort,
+		Dir: filepath.Join(cfg.Data, "livekit"), Log: s.output("livekit")}
+	s.minio = &services.MinIO{Port: cfg.MinIOPort, ConsolePort: cfg.MinIOConsolePort, Dir: filepath.Join(cfg.Data, "minio"),
+		CORSOrigins: s.origins(), Log: s.output("minio")}
+	s.gw = &Gateway{Site: SiteDir(cfg.Root), Functions: fns, Events: s.broker.EventsHandler(),
+		DeadLetters: s.broker.DeadLettersHandler(), Services: http.HandlerFunc(s.serveServices), Log: s.logger("gateway")}
 	return s
+}
+
+// triggersOf are the manifest's triggers of the functions fns.
+func triggersOf(fns []manifest.Function) []broker.Trigger {
+	var out []broker.Trigger
+	for _, t := range broker.ManifestTriggers() {
+		for _, f := range fns {
+			if f.Name == t.Function {
+				out = append(out, t)
+			}
+		}
+	}
+	return out
+}
+
+// publicURL is the site's origin as links carry it.
+func (s *Stack) publicURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	return "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port))
+}
+
+// origins are the origins from which a browser may call MinIO: the
+// gateway's, by address and by name, and the public URL's.
+func (s *Stack) origins() []string {
+	port := strconv.Itoa(s.cfg.Port)
+	out := []string{"http://127.0.0.1:" + port, "http://localhost:" + port}
+	if u, err := url.Parse(s.publicURL()); err == nil && u.Scheme != "" && u.Host != "" {
+		if o := u.Scheme + "://" + u.Host; o != out[0] && o != out[1] {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // logger is a text logger whose lines go to the console under name, without
@@ -117,8 +221,8 @@ func (s *Stack) output(name string) *LineWriter {
 func (s *Stack) Kill() { s.once.Do(func() { close(s.kill) }) }
 
 // Run starts the stack and keeps it running until ctx ends (nil: a clean
-// stop) or a function exits by itself (an error). Everything it started is
-// stopped before it returns.
+// stop) or a function or a server exits by itself (an error). Everything it
+// started is stopped before it returns.
 func (s *Stack) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort(s.cfg.Listen, strconv.Itoa(s.cfg.Port)))
 	if err != nil {
@@ -128,12 +232,25 @@ func (s *Stack) Run(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("PostgreSQL port %d: %w (is another sportello-local running? choose another -pg-port)", s.cfg.PGPort, err)
 	}
+	bln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.BrokerPort)))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("broker: %w (is another sportello-local running? choose another -broker-port)", err)
+	}
+	s.cfg.BrokerPort = bln.Addr().(*net.TCPAddr).Port
 	s.server = &http.Server{Handler: s.gw, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("gateway stopped", "err", err)
-		}
-	}()
+	s.brokerSrv = &http.Server{Handler: s.broker, ReadHeaderTimeout: 10 * time.Second}
+	for _, srv := range []struct {
+		name string
+		http *http.Server
+		ln   net.Listener
+	}{{"gateway", s.server, ln}, {"broker", s.brokerSrv, bln}} {
+		go func() {
+			if err := srv.http.Serve(srv.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error(srv.name+" stopped", "err", err)
+			}
+		}()
+	}
 	defer s.stop()
 
 	if err := s.start(ctx); err != nil {
@@ -143,12 +260,16 @@ func (s *Stack) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	s.startTicker()
 	s.banner()
 	for {
 		select {
 		case <-ctx.Done():
 			s.log.Info("stopping")
 			return nil
+		case name := <-s.svcExited:
+			s.log.Error("a server exited by itself: stopping everything", "server", name)
+			return fmt.Errorf("%s exited unexpectedly", name)
 		case p := <-s.exited:
 			if !s.running(p) {
 				continue // an attempt that lost its port while starting
@@ -172,7 +293,7 @@ func (s *Stack) running(p *process) bool {
 	return false
 }
 
-// start brings up PostgreSQL, the schema and every function.
+// start brings up the servers, PostgreSQL, the schema and every function.
 func (s *Stack) start(ctx context.Context) error {
 	root, err := filepath.Abs(s.cfg.Root)
 	if err != nil {
@@ -180,6 +301,9 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	bin, err := filepath.Abs(s.cfg.Bin)
 	if err != nil {
+		return err
+	}
+	if err := s.startServices(ctx); err != nil {
 		return err
 	}
 	if err := s.startPostgres(ctx); err != nil {
@@ -194,7 +318,92 @@ func (s *Stack) start(ctx context.Context) error {
 		filepath.Join(bin, manifest.Migrate), "-demo"); err != nil {
 		return err
 	}
-	return s.startFunctions(ctx, bin, dbURL)
+	env := append([]string{"DATABASE_URL=" + dbURL}, s.serviceEnv()...)
+	s.mu.Lock()
+	s.env = env
+	s.mu.Unlock()
+	if err := s.startFunctions(ctx, bin, env); err != nil {
+		return err
+	}
+	if _, err := s.broker.Resume(); err != nil {
+		s.log.Warn("the deliveries pending at the last stop are lost", "err", err)
+	}
+	return nil
+}
+
+// startServices starts Mailpit, LiveKit and MinIO together (building them
+// first when the tool cache lacks them) and watches for their exit.
+func (s *Stack) startServices(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Join(s.cfg.Data, "mailpit"), 0o755); err != nil {
+		return err
+	}
+	s.log.Info("starting Mailpit, LiveKit and MinIO")
+	set := services.Set{s.mailpit, s.livekit, s.minio}
+	if err := set.Start(ctx); err != nil {
+		return err
+	}
+	s.svcUp = true
+	for name, srv := range map[string]services.Server{"mailpit": s.mailpit, "livekit": s.livekit, "minio": s.minio} {
+		go func() {
+			select {
+			case <-srv.Exited():
+				select {
+				case <-s.stopping:
+				default:
+					s.console.Println(srv.Tail())
+					s.svcExited <- name
+				}
+			case <-s.stopping:
+			}
+		}()
+	}
+	s.log.Info("servers ready", "mailpit", s.mailpit.URL(), "livekit", s.livekit.URL(), "minio", s.minio.Endpoint())
+	links := []Link{{"Mailpit", s.mailpit.URL() + "/", "every mail the functions sent"}}
+	if u := s.minio.ConsoleURL(); u != "" {
+		links = append(links, Link{"MinIO console", u + "/", "the uploaded documents (user " + s.minio.AccessKey + ")"})
+	}
+	s.gw.SetLinks(links)
+	return nil
+}
+
+// serviceEnv is what the functions need besides the database: the broker,
+// the site's origin, SMTP, LiveKit and S3.
+func (s *Stack) serviceEnv() []string {
+	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL()}
+	return append(env, services.Set{s.mailpit, s.livekit, s.minio}.Env()...)
+}
+
+// brokerURL is the broker's ingress, the functions' K_SINK.
+func (s *Stack) brokerURL() string {
+	return "http://127.0.0.1:" + strconv.Itoa(s.cfg.BrokerPort) + "/"
+}
+
+// serveServices answers GET /_local/services: the variables the functions
+// get (every one a local, loopback-only value), so that a test or a
+// developer can reach the same servers.
+func (s *Stack) serveServices(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
+		return
+	}
+	out := map[string]string{}
+	s.mu.Lock()
+	env := s.env
+	s.mu.Unlock()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = v
+	}
+	if len(out) > 0 {
+		out["BROKER_URL"] = strings.TrimSuffix(s.brokerURL(), "/")
+		out["MINIO_CONSOLE_URL"] = s.minio.ConsoleURL()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
 }
 
 func (s *Stack) startPostgres(ctx context.Context) error {
@@ -235,7 +444,7 @@ func (s *Stack) build(ctx context.Context, root, bin string) error {
 		return err
 	}
 	args := []string{"build", "-o", bin + string(filepath.Separator)}
-	for _, f := range manifest.Functions {
+	for _, f := range s.functions {
 		args = append(args, "./functions/"+f.Name)
 	}
 	args = append(args, "./functions/"+manifest.Migrate)
@@ -252,17 +461,18 @@ func (s *Stack) build(ctx context.Context, root, bin string) error {
 // it was given is taken before it binds it.
 const startAttempts = 3
 
-// startFunctions starts every function on a free loopback port and waits
-// until each is ready.
-func (s *Stack) startFunctions(ctx context.Context, bin, dbURL string) error {
-	s.procs = make([]*process, len(manifest.Functions))
-	errs := make([]error, len(manifest.Functions))
+// startFunctions starts every function on a free loopback port, with env
+// (the database, the broker, the servers) and its PORT, and waits until
+// each is ready.
+func (s *Stack) startFunctions(ctx context.Context, bin string, env []string) error {
+	s.procs = make([]*process, len(s.functions))
+	errs := make([]error, len(s.functions))
 	var wg sync.WaitGroup
-	for i, f := range manifest.Functions {
+	for i, f := range s.functions {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.startFunction(ctx, i, f.Name, bin, dbURL)
+			errs[i] = s.startFunction(ctx, i, f.Name, bin, env)
 		}()
 	}
 	wg.Wait()
@@ -278,16 +488,15 @@ func (s *Stack) startFunctions(ctx context.Context, bin, dbURL string) error {
 // startFunction starts the i-th function and waits until it is ready. The
 // port comes from pg.FreePort, so another program can take it before the
 // function binds it: then the function is started again on another port.
-func (s *Stack) startFunction(ctx context.Context, i int, name, bin, dbURL string) error {
-	sink := fmt.Sprintf("http://%s/_local/events", net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port)))
+// Once ready, the gateway routes to it and the broker delivers to it.
+func (s *Stack) startFunction(ctx context.Context, i int, name, bin string, env []string) error {
 	for attempt := 1; ; attempt++ {
 		port, err := pg.FreePort()
 		if err != nil {
 			return err
 		}
-		env := []string{"PORT=" + strconv.Itoa(port), "DATABASE_URL=" + dbURL, "K_SINK=" + sink}
 		out := s.output(name)
-		p, err := startProcess(name, filepath.Join(bin, name), port, env, out, s.exited)
+		p, err := startProcess(name, filepath.Join(bin, name), port, append([]string{"PORT=" + strconv.Itoa(port)}, env...), out, s.exited)
 		if err != nil {
 			return err
 		}
@@ -298,7 +507,7 @@ func (s *Stack) startFunction(ctx context.Context, i int, name, bin, dbURL strin
 		s.gw.SetUpstream(name, u)
 		err = p.waitReady(ctx, ReadyTimeout)
 		if err == nil {
-			return nil
+			return s.broker.SetSubscriber(name, p.url()+"/")
 		}
 		select {
 		case <-p.done:
@@ -313,9 +522,58 @@ func (s *Stack) startFunction(ctx context.Context, i int, name, bin, dbURL strin
 	}
 }
 
-// stop stops the functions (all get SIGTERM, then each has StopGrace to
-// drain), the gateway and PostgreSQL.
+// startTicker posts a PingSource-shaped event to the broker every Tick, as
+// a Knative PingSource does in the cluster: housekeeping consumes it.
+func (s *Stack) startTicker() {
+	if s.cfg.Tick <= 0 {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.ticker, s.tickDone = cancel, make(chan struct{})
+	log := s.logger("housekeeping-tick")
+	go func() {
+		defer close(s.tickDone)
+		c, err := cloudevents.NewClientHTTP()
+		if err != nil {
+			log.Error("no CloudEvents client", "err", err)
+			return
+		}
+		t := time.NewTicker(s.cfg.Tick)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			ev := PingEvent(time.Now())
+			if res := c.Send(cloudevents.ContextWithTarget(ctx, s.brokerURL()), ev); !cloudevents.IsACK(res) && ctx.Err() == nil {
+				log.Warn("ping not accepted by the broker", "id", ev.ID(), "err", res)
+			}
+		}
+	}()
+}
+
+// PingEvent is the housekeeping ticker's event at now.
+func PingEvent(now time.Time) cloudevents.Event {
+	ev := cloudevents.NewEvent()
+	ev.SetID(uuid.NewString())
+	ev.SetType(events.Ping)
+	ev.SetSource(PingSource)
+	ev.SetTime(now)
+	_ = ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(PingData))
+	return ev
+}
+
+// stop stops the ticker, the functions (all get SIGTERM, then each has
+// StopGrace to drain), the broker (saving the deliveries still pending for
+// the next start), the gateway, the servers and PostgreSQL.
 func (s *Stack) stop() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	if s.ticker != nil {
+		s.ticker()
+		<-s.tickDone
+	}
 	s.mu.Lock()
 	var procs []*process
 	for i := len(s.procs) - 1; i >= 0; i-- {
@@ -338,11 +596,21 @@ func (s *Stack) stop() {
 			s.log.Info("stopped", "function", p.name)
 		}
 	}
-	if s.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = s.server.Shutdown(ctx)
-		cancel()
-		s.log.Info("stopped the gateway")
+	if err := s.broker.Close(); err != nil {
+		s.log.Warn("pending deliveries lost", "err", err)
+	}
+	for _, srv := range []*http.Server{s.brokerSrv, s.server} {
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(ctx)
+			cancel()
+		}
+	}
+	s.log.Info("stopped the broker and the gateway")
+	if s.svcUp {
+		_ = services.Set{s.mailpit, s.livekit, s.minio}.Stop()
+		s.svcUp = false
+		s.log.Info("stopped Mailpit, LiveKit and MinIO")
 	}
 	if s.pgUp {
 		_ = s.pg.Stop()
@@ -365,15 +633,30 @@ func (s *Stack) banner() {
 	if s.gw.Site != "" {
 		site = "the site, from " + s.gw.Site
 	}
+	tick := "off (-tick)"
+	if s.cfg.Tick > 0 {
+		tick = "a ping every " + s.cfg.Tick.String()
+	}
+	console := "no console"
+	if u := s.minio.ConsoleURL(); u != "" {
+		console = "console " + u + " (user " + s.minio.AccessKey + ", password " + s.minio.SecretKey + ")"
+	}
 	lines := []string{
 		"",
 		"Sportello is running.",
-		"  gateway     " + gw + "/   " + site,
-		"  offices     curl -s " + gw + "/api/offices",
-		"  free slots  curl -s '" + gw + "/api/slots?service_id=sue'",
-		"  events      curl -s " + gw + "/_local/events",
-		"  health      curl -s " + gw + "/health",
-		"  database    psql '" + s.pg.URL(Database) + "'",
+		"  gateway       " + gw + "/   " + site,
+		"  offices       curl -s " + gw + "/api/offices",
+		"  free slots    curl -s '" + gw + "/api/slots?service_id=sue'",
+		"  mail          " + s.mailpit.URL() + "/   Mailpit: every mail sent (SMTP 127.0.0.1:" + strconv.Itoa(s.mailpit.SMTPPort) + ")",
+		"  video         " + s.livekit.URL() + "   LiveKit (API key " + services.DevAPIKey + ")",
+		"  documents     " + s.minio.Endpoint() + "   MinIO, bucket " + s.minio.Bucket + "; " + console,
+		"  events        curl -s " + gw + "/_local/events",
+		"  dead letters  curl -s " + gw + "/_local/dead-letters",
+		"  broker        " + s.brokerURL() + "   triggers: curl -s " + s.brokerURL() + "triggers",
+		"  housekeeping  " + tick,
+		"  services      curl -s " + gw + "/_local/services",
+		"  health        curl -s " + gw + "/health",
+		"  database      psql '" + s.pg.URL(Database) + "'",
 		"Ctrl-C to stop.",
 		"",
 	}

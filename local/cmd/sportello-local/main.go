@@ -1,13 +1,20 @@
 // Command sportello-local runs Sportello on one machine with one command:
-// a private PostgreSQL (its data kept between runs), every function as its
-// own process, an event sink and a gateway that routes /api and serves the
-// site. Ctrl-C stops everything; a second Ctrl-C stops waiting for the
-// functions to drain.
+// a private PostgreSQL (its data kept between runs), Mailpit, LiveKit and
+// MinIO (their pinned builds, made once into the tool cache), every
+// function as its own process, the local broker that delivers their
+// CloudEvents by the manifest's triggers, a ticker that drives housekeeping,
+// and a gateway that routes /api and serves the site. Ctrl-C stops
+// everything; a second Ctrl-C stops waiting for the functions to drain.
 //
 //	sportello-local [-data DIR] [-port 8080] [-pg-port 55432] [-bin DIR] [-listen ADDR] [-quiet]
+//	                [-broker-port 8081] [-mailpit-smtp-port 1025] [-mailpit-port 8025]
+//	                [-livekit-port 7880] [-livekit-tcp-port 7881] [-livekit-udp-port 7882]
+//	                [-minio-port 9000] [-minio-console-port 9001]
+//	                [-public-url URL] [-tick 1m] [-backoff-scale 1]
 //	sportello-local -clean [-data DIR]
 //
-// `make run` builds and starts it; `make clean` removes its data.
+// A port of 0 picks a free one (the banner and GET /_local/services say
+// which). `make run` builds and starts it; `make clean` removes its data.
 package main
 
 import (
@@ -16,7 +23,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/sportello/sportello/local/stack"
 )
@@ -34,6 +43,18 @@ func run() int {
 		pgPort = flag.Int("pg-port", 55432, "PostgreSQL's port on 127.0.0.1")
 		quiet  = flag.Bool("quiet", false, "hide PostgreSQL's and the functions' output unless one fails")
 		clean  = flag.Bool("clean", false, "remove the data folder (and PostgreSQL's, when kept elsewhere) and exit")
+
+		brokerPort   = flag.Int("broker-port", stack.DefaultBrokerPort, "the broker's ingress port on 127.0.0.1 (the functions' K_SINK)")
+		smtpPort     = flag.Int("mailpit-smtp-port", stack.DefaultMailpitSMTPPort, "Mailpit's SMTP port on 127.0.0.1")
+		mailpitPort  = flag.Int("mailpit-port", stack.DefaultMailpitHTTPPort, "Mailpit's web UI and API port on 127.0.0.1")
+		livekitPort  = flag.Int("livekit-port", stack.DefaultLiveKitPort, "LiveKit's signalling and API port on 127.0.0.1")
+		livekitTCP   = flag.Int("livekit-tcp-port", stack.DefaultLiveKitTCPPort, "LiveKit's ICE over TCP port")
+		livekitUDP   = flag.Int("livekit-udp-port", stack.DefaultLiveKitUDPPort, "LiveKit's WebRTC UDP port on 127.0.0.1")
+		minioPort    = flag.Int("minio-port", stack.DefaultMinIOPort, "MinIO's S3 port on 127.0.0.1")
+		minioConsole = flag.Int("minio-console-port", stack.DefaultMinIOConsolePort, "MinIO's console port on 127.0.0.1 (-1: no console)")
+		publicURL    = flag.String("public-url", "", "the site's origin in mailed links (default http://127.0.0.1:<port>)")
+		tick         = flag.Duration("tick", time.Minute, "how often the housekeeping ping is sent (0: never)")
+		backoffScale = flag.Float64("backoff-scale", envFloat("BROKER_BACKOFF_SCALE", 1), "multiplies the broker's retry delays (default $BROKER_BACKOFF_SCALE, else 1)")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -70,7 +91,15 @@ func run() int {
 		return 0
 	}
 
-	s := stack.New(stack.Config{Root: root, Data: *data, Bin: *bin, Listen: *listen, Port: *port, PGPort: *pgPort, Quiet: *quiet})
+	if *backoffScale <= 0 {
+		fmt.Fprintln(os.Stderr, "sportello-local: -backoff-scale must be above 0")
+		return 2
+	}
+	s := stack.New(stack.Config{Root: root, Data: *data, Bin: *bin, Listen: *listen, Port: *port, PGPort: *pgPort, Quiet: *quiet,
+		BrokerPort: *brokerPort, MailpitSMTPPort: *smtpPort, MailpitHTTPPort: *mailpitPort,
+		LiveKitPort: *livekitPort, LiveKitTCPPort: *livekitTCP, LiveKitUDPPort: *livekitUDP,
+		MinIOPort: *minioPort, MinIOConsolePort: *minioConsole,
+		PublicURL: *publicURL, Tick: *tick, BackoffScale: *backoffScale})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)
@@ -87,4 +116,12 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// envFloat is the number in the variable name, else def.
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
 }

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/outbox"
+	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/storage"
+)
+
+// How long presigned requests stay valid.
+const (
+	UploadExpiry   = 15 * time.Minute
+	DownloadExpiry = 5 * time.Minute
+)
+
+// Documents are the documents of bookings: rows in PostgreSQL, bytes in
+// the object store. Every method takes the booking the caller's manage
+// token opened and touches that booking's documents only; object keys are
+// made here, never taken from a request.
+type Documents struct {
+	Store   *postgres.Store // the booking store: the pool, the clock, the events' source
+	Objects *storage.Store
+	// MaxBytes is the largest document; MaxPerBooking how many documents
+	// a booking may hold (uploaded, or with an upload still valid).
+	MaxBytes      int64
+	MaxPerBooking int
+}
+
+// Document is a document as the booking's owner sees it.
+type Document struct {
+	ID          string    `json:"id"`
+	Filename    string    `json:"filename"`
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	UploadedBy  string    `json:"uploaded_by"`
+	UploadedAt  time.Time `json:"uploaded_at"`
+}
+
+// Upload is the answer to POST /api/documents.
+type Upload struct {
+	DocumentID string       `json:"document_id"`
+	Upload     storage.Post `json:"upload"`
+	ExpiresAt  time.Time    `json:"expires_at"`
+}
+
+// Download is the answer to GET /api/documents/{id}.
+type Download struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ObjectKey is where a document's bytes live. The file name is not in it:
+// it is personal data, and a key must not be guessable from one.
+func ObjectKey(bookingID, documentID string) string {
+	return "bookings/" + bookingID + "/" + documentID
+}
+
+var errNoDocument = apperr.New(apperr.NotFound, "id", "no such document for this booking")
+
+func (d *Documents) committed() {
+	if d.Store.Delivered != nil {
+		d.Store.Delivered()
+	}
+}
+
+// bookingOpen locks the booking and checks that documents can still be
+// added to it. Errors: Conflict (token: cancelled, purged or not
+// confirmed).
+func bookingOpen(ctx context.Context, tx pgx.Tx, bookingID string) error {
+	var status string
+	var purged *time.Time
+	err := tx.QueryRow(ctx, `SELECT status, purged_at FROM bookings WHERE id = $1 FOR UPDATE`, bookingID).Scan(&status, &purged)
+	if err != nil {
+		return fmt.Errorf("booking %s: %w", bookingID, err)
+	}
+	switch {
+	case purged != nil:
+		return apperr.New(apperr.Conflict, "token", "the booking's data were erased: no documents can be added")
+	case status == "cancelled":
+		return apperr.New(apperr.Conflict, "token", "the booking is cancelled: no documents can be added")
+	case status != "confirmed" && status != "completed":
+		return apperr.New(apperr.Conflict, "token", "the booking is %s: no documents can be added", status)
+	}
+	return nil
+}
+
+// Create records a pending document of a booking and presigns its upload.
+// Errors: Invalid (filename, content_type, size), Conflict (token: the
+// booking takes no more documents).
+func (d *Documents) Create(ctx context.Context, bookingID, uploadedBy string, req UploadRequest) (Upload, error) {
+	if err := req.Validate(d.MaxBytes); err != nil {
+		return Upload{}, err
+	}
+	var out Upload
+	tx, err := d.Store.Pool.Begin(ctx)
+	if err != nil {
+		return out, err
+	}
+	defer tx.Rollback(ctx)
+	if err := bookingOpen(ctx, tx, bookingID); err != nil {
+		return out, err
+	}
+	now := d.Store.Clock.Now()
+	var held int
+	// Documents uploaded, or whose upload may still arrive.
+	if err := tx.QueryRow(ctx, `
+		SELECT count(*) FROM documents
+		WHERE booking_id = $1 AND (status = 'uploaded' OR (status = 'pending' AND created_at > $2))`,
+		bookingID, now.Add(-UploadExpiry)).Scan(&held); err != nil {
+		return out, err
+	}
+	if held >= d.MaxPerBooking {
+		return out, apperr.New(apperr.Conflict, "token", "a booking holds at most %d documents", d.MaxPerBooking)
+	}
+	id := uuid.NewString()
+	key := ObjectKey(bookingID, id)
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO documents (id, booking_id, object_key, filename, content_type, size, uploaded_by, status, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8)`,
+		id, bookingID, key, req.Filename, req.ContentType, req.Size, uploadedBy, now); err != nil {
+		return out, err
+	}
+	post, err := d.Objects.PresignPost(ctx, key, req.ContentType, d.MaxBytes, UploadExpiry)
+	if err != nil {
+		return out, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return out, err
+	}
+	return Upload{DocumentID: id, Upload: post, ExpiresAt: post.ExpiresAt}, nil
+}
+
+type row struct {
+	key, contentType, uploadedBy, status string
+	filename                             *string
+	size                                 *int64
+	uploadedAt                           *time.Time
+}
+
+func (r row) document(id string) Document {
+	doc := Document{ID: id, ContentType: r.contentType, UploadedBy: r.uploadedBy}
+	if r.filename != nil {
+		doc.Filename = *r.filename
+	}
+	if r.size != nil {
+		doc.Size = *r.size
+	}
+	if r.uploadedAt != nil {
+		doc.UploadedAt = *r.uploadedAt
+	}
+	return doc
+}
+
+// find reads one document of a booking, locking it when lock is set. A
+// malformed id, another booking's document or a deleted one is NotFound.
+func find(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, bookingID, documentID string, lock bool) (row, error) {
+	var r row
+	if _, err := uuid.Parse(documentID); err != nil {
+		return r, errNoDocument
+	}
+	sql := `SELECT object_key, filename, content_type, size, uploaded_by, status, uploaded_at
+		FROM documents WHERE id = $1 AND booking_id = $2 AND status <> 'deleted'`
+	if lock {
+		sql += ` FOR UPDATE`
+	}
+	err := q.QueryRow(ctx, sql, documentID, bookingID).Scan(&r.key, &r.filename, &r.contentType, &r.size, &r.uploadedBy, &r.status, &r.uploadedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, errNoDocument
+	}
+	return r, err
+}
+
+// Complete checks that the upload of a pending document arrived and is
+// what was declared, marks it uploaded and announces it. Completing an
+// uploaded document again answers it as it is. Errors: NotFound (id),
+// Conflict (id: not uploaded yet; token: the booking's data were erased),
+// Unprocessable (id: the object is not what was declared; it is deleted).
+func (d *Documents) Complete(ctx context.Context, bookingID, documentID string) (Document, error) {
+	tx, err := d.Store.Pool.Begin(ctx)
+	if err != nil {
+		return Document{}, err
+	}
+	defer tx.Rollback(ctx)
+	r, err := find(ctx, tx, bookingID, documentID, true)
+	if err != nil {
+		return Document{}, err
+	}
+	if r.status == "uploaded" {
+		return r.document(documentID), nil
+	}
+	var purged *time.Time
+	if err := tx.QueryRow(ctx, `SELECT purged_at FROM bookings WHERE id = $1`, bookingID).Scan(&purged); err != nil {
+		return Document{}, err
+	}
+	if purged != nil {
+		return Document{}, apperr.New(apperr.Conflict, "token", "the booking's data were erased")
+	}
+	obj, err := d.Objects.Head(ctx, r.key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Document{}, apperr.New(apperr.Conflict, "id", "not uploaded yet: send the file with the presigned upload first")
+	}
+	if err != nil {
+		return Document{}, err
+	}
+	if obj.Size < 1 || obj.Size > d.MaxBytes || obj.ContentType != r.contentType {
+		// Not what the policy allowed: nobody may download it.
+		if err := d.Objects.Delete(ctx, r.key); err != nil {
+			return Document{}, err
+		}
+		return Document{}, apperr.New(apperr.Unprocessable, "id", "the uploaded file is not what was declared (%s, at most %s): it was discarded, upload it again",
+			r.contentType, human(d.MaxBytes))
+	}
+	now := d.Store.Clock.Now()
+	if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'uploaded', size = $2, uploaded_at = $3 WHERE id = $1`,
+		documentID, obj.Size, now); err != nil {
+		return Document{}, err
+	}
+	if _, err := outbox.Write(ctx, tx, d.Store.Source, now, outbox.Event{
+		Type: events.DocumentUploaded, Subject: bookingID,
+		Data: events.DocumentUploadedData{BookingID: bookingID, DocumentID: documentID, ContentType: r.contentType, Size: obj.Size, UploadedBy: r.uploadedBy},
+	}); err != nil {
+		return Document{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Document{}, err
+	}
+	d.committed()
+	r.status, r.size, r.uploadedAt = "uploaded", &obj.Size, &now
+	return r.document(documentID), nil
+}
+
+// List returns the uploaded documents of a booking, oldest first.
+func (d *Documents) List(ctx context.Context, bookingID string) ([]Document, error) {
+	rows, err := d.Store.Pool.Query(ctx, `
+		SELECT id, object_key, filename, content_type, size, uploaded_by, status, uploaded_at
+		FROM documents WHERE booking_id = $1 AND status = 'uploaded'
+		ORDER BY uploaded_at, id`, bookingID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(cr pgx.CollectableRow) (Document, error) {
+		var r row
+		var id uuid.UUID
+		err := cr.Scan(&id, &r.key, &r.filename, &r.contentType, &r.size, &r.uploadedBy, &r.status, &r.uploadedAt)
+		return r.document(id.String()), err
+	})
+}
+
+// Download presigns the download of an uploaded document. Errors:
+// NotFound (id), Conflict (id: not uploaded yet).
+func (d *Documents) Download(ctx context.Context, bookingID, documentID string) (Download, error) {
+	r, err := find(ctx, d.Store.Pool, bookingID, documentID, false)
+	if err != nil {
+		return Download{}, err
+	}
+	if r.status != "uploaded" {
+		return Download{}, apperr.New(apperr.Conflict, "id", "not uploaded yet")
+	}
+	name := "documento"
+	if r.filename != nil {
+		name = *r.filename
+	}
+	url, expires, err := d.Objects.PresignGet(ctx, r.key, name, r.contentType, DownloadExpiry)
+	if err != nil {
+		return Download{}, err
+	}
+	return Download{URL: url, ExpiresAt: expires}, nil
+}

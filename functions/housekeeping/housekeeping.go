@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/outbox"
+	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/storage"
+)
+
+// Housekeeper runs the periodic jobs.
+type Housekeeper struct {
+	Store          *postgres.Store // the pool, the clock and the source of the events written
+	Relay          *outbox.Relay
+	Objects        *storage.Store
+	Log            *slog.Logger
+	Retention      time.Duration // personal data are kept this long after a booking's end
+	InboxRetention time.Duration // processed events are remembered this long
+	PurgeBatch     int           // bookings purged per tick at most
+}
+
+// Report counts what one tick did.
+type Report struct {
+	HoldsExpired   int
+	Reminders24h   int
+	Reminders1h    int
+	Purged         int
+	ObjectsDeleted int
+	InboxForgotten int
+	Delivered      int
+}
+
+// Handle runs a tick for a ping. The ping's data are informational (a
+// PingSource sends whatever it was configured with) and are not read.
+// Another event type is refused as invalid: the trigger should not have
+// sent it.
+func (h *Housekeeper) Handle(ctx context.Context, ev cloudevents.Event) error {
+	if ev.Type() != events.Ping {
+		return apperr.New(apperr.Invalid, "type", "housekeeping consumes %s only, not %q", events.Ping, ev.Type())
+	}
+	_, err := h.Tick(ctx)
+	return err
+}
+
+// Tick runs every job once, each even when another failed, and returns
+// what they did and every failure.
+func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
+	var rep Report
+	var errs []error
+	run := func(job string, fn func() error) {
+		if err := fn(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", job, err))
+		}
+	}
+	run("expire holds", func() (err error) {
+		rep.HoldsExpired, err = h.Store.ExpireHolds(ctx)
+		return err
+	})
+	run("reminders", func() (err error) {
+		rep.Reminders24h, rep.Reminders1h, err = h.queueReminders(ctx)
+		return err
+	})
+	run("purge", func() (err error) {
+		rep.Purged, rep.ObjectsDeleted, err = h.purge(ctx)
+		return err
+	})
+	run("inbox", func() (err error) {
+		rep.InboxForgotten, err = h.forgetProcessed(ctx)
+		return err
+	})
+	// Last, so that this tick's events leave at once.
+	run("outbox", func() (err error) {
+		if h.Relay != nil {
+			rep.Delivered, err = h.Relay.DeliverPending(ctx)
+		}
+		return err
+	})
+	err := errors.Join(errs...)
+	attrs := []any{"holds_expired", rep.HoldsExpired, "reminders_24h", rep.Reminders24h, "reminders_1h", rep.Reminders1h,
+		"purged", rep.Purged, "objects_deleted", rep.ObjectsDeleted, "inbox_forgotten", rep.InboxForgotten, "delivered", rep.Delivered}
+	if err != nil {
+		h.Log.Error("housekeeping", append(attrs, "err", err)...)
+	} else {
+		h.Log.Info("housekeeping", attrs...)
+	}
+	return rep, err
+}
+
+// forgetProcessed deletes the consumers' records of events processed
+// longer than InboxRetention ago: the broker's retries are long over.
+func (h *Housekeeper) forgetProcessed(ctx context.Context) (int, error) {
+	tag, err := h.Store.Pool.Exec(ctx, `DELETE FROM processed_events WHERE processed_at < $1`,
+		h.Store.Clock.Now().Add(-h.InboxRetention))
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}

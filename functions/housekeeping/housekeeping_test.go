@@ -1,0 +1,389 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apitest"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/clock"
+	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/outbox"
+	"github.com/sportello/sportello/functions/internal/pgtest"
+	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/storage"
+	"github.com/sportello/sportello/functions/internal/storage/s3test"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
+	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
+
+// sink is a CloudEvents receiver standing for the broker (K_SINK).
+type sink struct {
+	srv      *httptest.Server
+	mu       sync.Mutex
+	status   int                 // what it answers
+	attempts int                 // every delivery, refused or not
+	accepted []cloudevents.Event // the events it acknowledged
+}
+
+func newSink(t *testing.T) *sink {
+	s := &sink{status: http.StatusAccepted}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, err := cloudevents.NewEventFromHTTPRequest(r)
+		if err != nil {
+			t.Errorf("sink: not a CloudEvent: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.attempts++
+		if s.status < 300 {
+			s.accepted = append(s.accepted, *ev)
+		}
+		w.WriteHeader(s.status)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// counts returns how many deliveries it saw and how many it accepted.
+func (s *sink) counts() (attempts, accepted int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts, len(s.accepted)
+}
+
+func (s *sink) answer(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.status = status
+}
+
+// ids returns the ids of the accepted events of one type, in order.
+func (s *sink) ids(typ string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, ev := range s.accepted {
+		if ev.Type() == typ {
+			out = append(out, ev.ID())
+		}
+	}
+	return out
+}
+
+// fixture is housekeeping behind its CloudEvents handler, on the package's
+// database (emptied of bookings and events) and the real object store,
+// with a fixed clock shared with a booking store that stands for the
+// other functions.
+type fixture struct {
+	h       http.Handler
+	hk      *Housekeeper
+	store   *postgres.Store // makes bookings, as reserve and confirm do
+	clk     *clock.Fixed
+	objects *storage.Store
+	sink    *sink
+	svc     string
+}
+
+func newFixture(t *testing.T, now time.Time) *fixture {
+	t.Helper()
+	store, clk := pgtest.Store(t, now)
+	if _, err := store.Pool.Exec(context.Background(), `TRUNCATE bookings, outbox, processed_events CASCADE`); err != nil {
+		t.Fatal(err)
+	}
+	objects := s3test.Store(t)
+	snk := newSink(t)
+	log := slog.New(slog.DiscardHandler)
+	relay, err := outbox.NewRelay(store.Pool, snk.srv.URL, clk, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := *store
+	hs.Source = "/sportello/housekeeping"
+	hk := &Housekeeper{Store: &hs, Relay: relay, Objects: objects, Log: log,
+		Retention: 720 * time.Hour, InboxRetention: 720 * time.Hour, PurgeBatch: 500}
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 10})
+	return &fixture{h: function.Events(log, hk.Handle), hk: hk, store: store, clk: clk, objects: objects, sink: snk, svc: svc}
+}
+
+// book makes a confirmed booking at start, at the clock's time.
+func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
+	t.Helper()
+	h, err := f.store.Reserve(context.Background(), f.svc, start, "it")
+	if err != nil {
+		t.Fatalf("reserve %s: %v", start, err)
+	}
+	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, maria)
+	if err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	return c
+}
+
+// pingRequest is a PingSource's event in binary mode with data as body.
+func pingRequest(typ, data string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(data))
+	r.Header.Set("Ce-Specversion", "1.0")
+	r.Header.Set("Ce-Id", uuid.NewString())
+	r.Header.Set("Ce-Source", "/apis/v1/namespaces/sportello/pingsources/housekeeping")
+	r.Header.Set("Ce-Type", typ)
+	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+// tick delivers one ping and requires it to be acknowledged.
+func (f *fixture) tick(t *testing.T) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, pingRequest(events.Ping, `{"message": "tick"}`))
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("tick at %s: status %d: %s", f.clk.Now(), rec.Code, rec.Body)
+	}
+}
+
+// outboxIDs returns the ids of the outbox rows of one type and subject
+// ("" for any), in order of writing.
+func outboxIDs(t *testing.T, typ, subject string) []string {
+	t.Helper()
+	rows, err := pgtest.Pool(t).Query(context.Background(),
+		`SELECT id::text FROM outbox WHERE type = $1 AND ($2 = '' OR subject = $2) ORDER BY time, id`, typ, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// TestPing: the ping's data are informational: any body, even one that is
+// not JSON, runs the tick. Other events are refused without retry (400).
+func TestPing(t *testing.T) {
+	f := newFixture(t, apitest.Monday)
+	for _, data := range []string{`{"message": "tick"}`, `{not json`, ``, `"x"`} {
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, pingRequest(events.Ping, data))
+		if rec.Code != http.StatusAccepted {
+			t.Errorf("ping with data %q: status %d: %s", data, rec.Code, rec.Body)
+		}
+	}
+	// Structured mode, as a broker may also deliver.
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(
+		`{"specversion": "1.0", "id": "1", "source": "/local/ticker", "type": "`+events.Ping+`", "data": 42}`))
+	r.Header.Set("Content-Type", "application/cloudevents+json")
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusAccepted {
+		t.Errorf("structured ping: status %d: %s", rec.Code, rec.Body)
+	}
+
+	for name, r := range map[string]*http.Request{
+		"another type":     pingRequest(events.BookingConfirmed, `{}`),
+		"not a CloudEvent": httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`)),
+	} {
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, r)
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400: %s", name, rec.Code, rec.Body)
+		}
+	}
+}
+
+// TestHoldsExpire: a hold past its expiry is marked expired with its
+// event, which the same tick delivers; a second tick changes nothing.
+func TestHoldsExpire(t *testing.T) {
+	f := newFixture(t, apitest.Monday)
+	hold, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-03-02", "09:00"), "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-03-02", "10:00"), "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(5 * time.Minute)
+	// The second hold was taken 5 minutes later: it lasts until +15.
+	if _, err := f.store.Pool.Exec(context.Background(), `UPDATE bookings SET hold_expires_at = $2 WHERE id = $1`,
+		live.ID, f.clk.Now().Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(5 * time.Minute)
+	for range 2 {
+		f.tick(t)
+	}
+	status := func(id string) string {
+		var s string
+		if err := f.store.Pool.QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := status(hold.ID); s != "expired" {
+		t.Errorf("lapsed hold is %s, want expired", s)
+	}
+	if s := status(live.ID); s != "held" {
+		t.Errorf("live hold is %s, want held", s)
+	}
+	ids := outboxIDs(t, events.BookingExpired, hold.ID)
+	if len(ids) != 1 {
+		t.Fatalf("%d expired events, want 1", len(ids))
+	}
+	if diff := cmp.Diff(ids, f.sink.ids(events.BookingExpired)); diff != "" {
+		t.Errorf("delivered expired events (-outbox +sink):\n%s", diff)
+	}
+	if n := len(outboxIDs(t, events.BookingExpired, live.ID)); n != 0 {
+		t.Errorf("%d expired events for the live hold", n)
+	}
+}
+
+// TestOutboxRedelivery: events another function left in the outbox (its
+// sink was down) are delivered by the tick once the sink is back — the
+// same ids, once each.
+func TestOutboxRedelivery(t *testing.T) {
+	f := newFixture(t, apitest.Monday)
+	f.sink.answer(http.StatusServiceUnavailable)
+	c := f.book(t, apitest.At("2027-03-05", "11:00"))
+	want := append(outboxIDs(t, events.BookingHeld, c.ID), outboxIDs(t, events.BookingConfirmed, c.ID)...)
+	if len(want) != 2 {
+		t.Fatalf("outbox holds %v, want a held and a confirmed event", want)
+	}
+
+	f.tick(t) // the sink refuses: a failed delivery is the relay's business, not a failed tick
+	if attempts, accepted := f.sink.counts(); attempts == 0 || accepted != 0 {
+		t.Fatalf("sink down: %d attempts, %d accepted", attempts, accepted)
+	}
+	var pending int
+	if err := f.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND attempts > 0`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 2 {
+		t.Errorf("%d events waiting after a failed attempt, want 2", pending)
+	}
+
+	f.sink.answer(http.StatusAccepted)
+	f.clk.Advance(time.Minute) // past the backoff
+	f.tick(t)
+	f.clk.Advance(time.Minute)
+	f.tick(t)
+	got := append(f.sink.ids(events.BookingHeld), f.sink.ids(events.BookingConfirmed)...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("delivered (-outbox +sink):\n%s", diff)
+	}
+	if err := f.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE delivered_at IS NULL`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 0 {
+		t.Errorf("%d events still pending", pending)
+	}
+	// The sink saw the events as they were written.
+	f.sink.mu.Lock()
+	defer f.sink.mu.Unlock()
+	for _, ev := range f.sink.accepted {
+		if ev.Subject() != c.ID || ev.Source() != "/sportello/test" {
+			t.Errorf("event %s: subject %q, source %q", ev.ID(), ev.Subject(), ev.Source())
+		}
+	}
+}
+
+// TestInboxForgotten: consumers' records of processed events are kept for
+// INBOX_RETENTION, then deleted.
+func TestInboxForgotten(t *testing.T) {
+	f := newFixture(t, apitest.Monday)
+	now := f.clk.Now()
+	for id, at := range map[string]time.Time{"old": now.Add(-31 * 24 * time.Hour), "recent": now.Add(-29 * 24 * time.Hour)} {
+		if _, err := f.store.Pool.Exec(context.Background(), `
+			INSERT INTO processed_events (consumer, source, id, type, processed_at) VALUES ('send-email', '/sportello/confirm', $1, $2, $3)`,
+			id, events.BookingConfirmed, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.tick(t)
+	rows, err := f.store.Pool.Query(context.Background(), `SELECT id FROM processed_events ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for rows.Next() {
+		var id string
+		_ = rows.Scan(&id)
+		left = append(left, id)
+	}
+	if diff := cmp.Diff([]string{"recent"}, left); diff != "" {
+		t.Errorf("processed events left (-want +got):\n%s", diff)
+	}
+}
+
+// TestFailingJobDoesNotStopTheOthers: with the object store unreachable the
+// purge fails, the tick answers 500 (the broker retries it), and the other
+// jobs still did their work.
+func TestFailingJobDoesNotStopTheOthers(t *testing.T) {
+	f := newFixture(t, apitest.Monday)
+	old := f.book(t, apitest.At("2027-03-02", "09:00"))
+	dead, err := storage.New(storage.Config{Endpoint: "http://127.0.0.1:1", Region: "us-east-1", AccessKey: "x", SecretKey: "y", Bucket: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.hk.Objects = dead
+	f.clk.Set(apitest.At("2027-04-10", "08:00")) // past the retention of old
+	hold, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-04-11", "09:00"), "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Advance(time.Hour)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, pingRequest(events.Ping, `{}`).WithContext(ctx))
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("tick with the object store down: status %d, want 500", rec.Code)
+	}
+	if n := len(outboxIDs(t, events.BookingExpired, hold.ID)); n != 1 {
+		t.Errorf("%d expired events, want 1: the other jobs must run", n)
+	}
+	if n := len(f.sink.ids(events.BookingExpired)); n != 1 {
+		t.Errorf("%d expired events delivered, want 1", n)
+	}
+	var given *string
+	if err := f.store.Pool.QueryRow(context.Background(), `SELECT given_name FROM bookings WHERE id = $1`, old.ID).Scan(&given); err != nil {
+		t.Fatal(err)
+	}
+	if given == nil || len(outboxIDs(t, events.BookingPurged, old.ID)) != 0 {
+		t.Error("a booking was purged although its objects could not be deleted")
+	}
+}
+
+// decode reads the data of the outbox row with id.
+func decode(t *testing.T, id string, v any) {
+	t.Helper()
+	var data []byte
+	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT data FROM outbox WHERE id = $1`, id).Scan(&data); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatal(err)
+	}
+}

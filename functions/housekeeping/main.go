@@ -1,0 +1,73 @@
+// Command housekeeping keeps the counter tidy on every tick of a periodic
+// event (a Knative PingSource in the cluster, a ticker in the local stack).
+// Each tick runs every job; each job is idempotent and concurrency-safe,
+// works in its own transactions and logs counts only (never personal data):
+//
+//  1. expire holds past their expiry (booking.expired.v1);
+//  2. queue reminders 24 hours and 1 hour before confirmed bookings, once
+//     per kind and start time (booking.reminder.v1);
+//  3. purge the personal data of bookings that ended more than RETENTION
+//     ago: the citizen's fields, the manage links, the documents' objects
+//     and names (booking.purged.v1);
+//  4. forget consumers' processed events older than INBOX_RETENTION;
+//  5. deliver what is due in the outbox — of every function, this tick's
+//     events included.
+//
+// A job that fails does not stop the others; the tick then answers 500 and
+// the broker retries it (the next tick would redo the work anyway).
+//
+// Consumes: dev.knative.sources.ping (its data are ignored).
+// Emits: io.github.sportello.booking.expired.v1,
+// io.github.sportello.booking.reminder.v1,
+// io.github.sportello.booking.purged.v1.
+//
+// Environment, besides function.Config: RETENTION (default 720h, 30 days),
+// INBOX_RETENTION (default 720h), PURGE_BATCH (bookings purged per tick at
+// most; default 500), and the object store's S3_ENDPOINT, S3_REGION,
+// S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET.
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/storage"
+)
+
+// Config is the environment of housekeeping beyond function.Config and
+// storage.Config.
+type Config struct {
+	Retention      time.Duration `envconfig:"RETENTION" default:"720h"`
+	InboxRetention time.Duration `envconfig:"INBOX_RETENTION" default:"720h"`
+	PurgeBatch     int           `envconfig:"PURGE_BATCH" default:"500"`
+}
+
+func main() {
+	var cfg Config
+	err := envconfig.Process("", &cfg)
+	if err == nil && (cfg.Retention <= 0 || cfg.InboxRetention <= 0 || cfg.PurgeBatch < 1) {
+		err = errors.New("RETENTION, INBOX_RETENTION and PURGE_BATCH must be positive")
+	}
+	var objects *storage.Store
+	if err == nil {
+		var sc storage.Config
+		if sc, err = storage.FromEnv(); err == nil {
+			objects, err = storage.New(sc)
+		}
+	}
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "housekeeping", "err", err)
+		os.Exit(1)
+	}
+	function.Main("housekeeping", func(env *function.Env) http.Handler {
+		h := &Housekeeper{Store: env.Store, Relay: env.Relay, Objects: objects, Log: env.Log,
+			Retention: cfg.Retention, InboxRetention: cfg.InboxRetention, PurgeBatch: cfg.PurgeBatch}
+		return function.Events(env.Log, h.Handle)
+	})
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/outbox"
+)
+
+// A reminder is queued once per booking, kind and start time: a
+// rescheduled booking gets its reminders again for the new time.
+//
+// The rules, kept simple:
+//   - the 1h reminder is due when the booking starts within the next hour;
+//   - the 24h reminder is due when it starts within the next 24 hours but
+//     not within the next hour (then the 1h one is due instead: a late
+//     tick never sends both at once);
+//   - a reminder of kind K goes only to bookings made (confirmed or last
+//     rescheduled, i.e. last updated) more than K before their start: a
+//     citizen who books for this afternoon has just received the
+//     confirmation, which says it all.
+var reminderKinds = []struct {
+	kind        string
+	lead, floor time.Duration // due when the start is in (now+floor, now+lead]
+}{
+	{events.Reminder1h, time.Hour, 0},
+	{events.Reminder24h, 24 * time.Hour, time.Hour},
+}
+
+// queueReminders queues the due reminders, each kind in one transaction:
+// the reminders row and its event are written together.
+func (h *Housekeeper) queueReminders(ctx context.Context) (n24, n1 int, err error) {
+	for _, k := range reminderKinds {
+		n, err := h.queue(ctx, k.kind, k.lead, k.floor)
+		if err != nil {
+			return n24, n1, err
+		}
+		if k.kind == events.Reminder24h {
+			n24 = n
+		} else {
+			n1 = n
+		}
+	}
+	return n24, n1, nil
+}
+
+func (h *Housekeeper) queue(ctx context.Context, kind string, lead, floor time.Duration) (int, error) {
+	now := h.Store.Clock.Now()
+	tx, err := h.Store.Pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(ctx)
+	// ON CONFLICT DO NOTHING: a reminder already queued (by an earlier or
+	// a concurrent tick) is not queued again.
+	rows, err := tx.Query(ctx, `
+		WITH due AS (
+		    INSERT INTO reminders (booking_id, kind, starts_at, queued_at)
+		    SELECT b.id, $1, b.starts_at, $2
+		    FROM bookings b
+		    WHERE b.status = 'confirmed' AND b.purged_at IS NULL
+		      AND b.starts_at > $3 AND b.starts_at <= $4
+		      AND b.starts_at - b.updated_at > make_interval(secs => $5)
+		    ON CONFLICT DO NOTHING
+		    RETURNING booking_id)
+		SELECT b.id, b.service_id, s.office_id, d.label, b.starts_at, b.ends_at, b.sequence, b.locale
+		FROM due
+		JOIN bookings b ON b.id = due.booking_id
+		JOIN services s ON s.id = b.service_id
+		JOIN desks d ON d.id = b.desk_id
+		ORDER BY b.starts_at, b.id`,
+		kind, now, now.Add(floor), now.Add(lead), lead.Seconds())
+	if err != nil {
+		return 0, err
+	}
+	due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.Booking, error) {
+		var b events.Booking
+		var id uuid.UUID
+		err := r.Scan(&id, &b.ServiceID, &b.OfficeID, &b.Desk, &b.Start, &b.End, &b.Sequence, &b.Locale)
+		b.BookingID = id.String()
+		return b, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range due {
+		if _, err := outbox.Write(ctx, tx, h.Store.Source, now, outbox.Event{
+			Type: events.BookingReminder, Subject: b.BookingID,
+			Data: events.BookingReminderData{Booking: b, Reminder: kind},
+		}); err != nil {
+			return 0, err
+		}
+	}
+	return len(due), tx.Commit(ctx)
+}

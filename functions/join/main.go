@@ -1,0 +1,269 @@
+// Command join lets the citizen into the video room of their booking: given
+// the manage token, it mints a LiveKit token for that booking's room only,
+// and only inside the appointment's window (from JOIN_OPENS_BEFORE before
+// the start to JOIN_GRACE after the end). It makes sure the room exists on
+// LiveKit first, so a room LiveKit dropped (empty timeout, restart) comes
+// back.
+//
+// Consumes: HTTP POST /api/join with Authorization: Bearer TOKEN and an
+// optional body {"display_name": "..."} (at most 60 characters; default the
+// citizen's given name). Answers:
+//   - 200 {"url", "token", "room", "identity", "expires_at", "opens_at", "closes_at"};
+//   - 401 without a token, 404 (plain) for an unknown or tampered one;
+//   - 409 "not_yet_open" before the window, with opens_at and closes_at and
+//     a Retry-After header;
+//   - 410 "expired" after it (or once the booking is completed), with
+//     opens_at and closes_at;
+//   - 409 "conflict" for a cancelled booking;
+//   - 503 "unavailable" when LiveKit cannot be reached.
+//
+// Every answer is Cache-Control: no-store. Emits: nothing.
+//
+// Configuration, besides the common one: LIVEKIT_URL, LIVEKIT_PUBLIC_URL
+// (what browsers connect to; default LIVEKIT_URL), LIVEKIT_API_KEY,
+// LIVEKIT_API_SECRET, JOIN_OPENS_BEFORE (10m), JOIN_GRACE (15m),
+// ROOM_MAX_PARTICIPANTS (4), ROOM_DEPARTURE_TIMEOUT (5m), LIVEKIT_TIMEOUT (5s).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/httpx"
+	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/rooms"
+)
+
+func main() {
+	cfg, err := rooms.LoadConfig()
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "join", "err", err)
+		os.Exit(1)
+	}
+	lk := rooms.New(cfg)
+	function.Main("join", func(env *function.Env) http.Handler { return newHandler(env.Store, lk, env.Log) })
+}
+
+// MaxDisplayName is the longest display name, in characters.
+const MaxDisplayName = 60
+
+// JoinRequest is the optional body of POST /api/join.
+type JoinRequest struct {
+	DisplayName string `json:"display_name"`
+}
+
+// JoinResponse is what join answers inside the window: what a LiveKit
+// client needs to connect (url and token), and until when the token works.
+type JoinResponse struct {
+	URL       string    `json:"url"`
+	Token     string    `json:"token"`
+	Room      string    `json:"room"`
+	Identity  string    `json:"identity"`
+	ExpiresAt time.Time `json:"expires_at"`
+	OpensAt   time.Time `json:"opens_at"`
+	ClosesAt  time.Time `json:"closes_at"`
+}
+
+// WindowProblem is the problem answered outside the window: the window
+// itself, so the page can say when to come back.
+type WindowProblem struct {
+	httpx.Problem
+	OpensAt  time.Time `json:"opens_at"`
+	ClosesAt time.Time `json:"closes_at"`
+}
+
+// The codes of the problems join adds to apperr's.
+const (
+	CodeNotYetOpen  = "not_yet_open"
+	CodeExpired     = "expired"
+	CodeUnavailable = "unavailable"
+)
+
+// token reads the manage token from the Authorization header.
+func token(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", apperr.New(apperr.Unauthorized, "Authorization", "send the manage token as Authorization: Bearer TOKEN")
+	}
+	scheme, t, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") { // the scheme is case-insensitive (RFC 9110)
+		return "", apperr.New(apperr.Unauthorized, "Authorization", "the Authorization header must be Bearer TOKEN")
+	}
+	return strings.TrimSpace(t), nil
+}
+
+// displayName checks the requested name; "" means none was asked for.
+func displayName(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case !utf8.ValidString(s):
+		return "", apperr.New(apperr.Invalid, "display_name", "must be valid UTF-8")
+	case utf8.RuneCountInString(s) > MaxDisplayName:
+		return "", apperr.New(apperr.Invalid, "display_name", "must be at most %d characters", MaxDisplayName)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", apperr.New(apperr.Invalid, "display_name", "must not contain control characters")
+	}
+	return s, nil
+}
+
+// defaultName is the citizen's given name, or a neutral word once it is
+// not there (purged data).
+func defaultName(b booking.Booking) string {
+	if n, err := displayName(b.Citizen.GivenName); err == nil && n != "" {
+		return n
+	}
+	if b.Citizen.Locale == "en" {
+		return "Citizen"
+	}
+	return "Cittadino"
+}
+
+type handler struct {
+	store *postgres.Store
+	lk    *rooms.LiveKit
+	log   *slog.Logger
+}
+
+func newHandler(store *postgres.Store, lk *rooms.LiveKit, log *slog.Logger) http.Handler {
+	h := &handler{store: store, lk: lk, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/join", h.join)
+	mux.HandleFunc("/api/join", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		httpx.MethodNotAllowed(w, r)
+	})
+	mux.HandleFunc("/", httpx.NotFound)
+	return mux
+}
+
+func (h *handler) join(w http.ResponseWriter, r *http.Request) {
+	httpx.NoStore(w)
+	tok, err := token(r)
+	if err != nil {
+		httpx.Error(w, r, h.log, err)
+		return
+	}
+	var req JoinRequest
+	if r.ContentLength != 0 && !httpx.EmptyBody(r) { // the body is optional
+		if err := httpx.Decode(r, &req); err != nil {
+			httpx.Error(w, r, h.log, err)
+			return
+		}
+	}
+	name, err := displayName(req.DisplayName)
+	if err != nil {
+		httpx.Error(w, r, h.log, err)
+		return
+	}
+	b, err := h.store.Booking(r.Context(), tok)
+	if err != nil {
+		httpx.Error(w, r, h.log, err)
+		return
+	}
+	if name == "" {
+		name = defaultName(b)
+	}
+	now := h.store.Clock.Now()
+	win, err := h.window(r.Context(), b)
+	if err != nil {
+		httpx.Error(w, r, h.log, err)
+		return
+	}
+	switch {
+	case b.Status == booking.Completed:
+		h.outside(w, http.StatusGone, CodeExpired, win, "the appointment is over")
+		return
+	case b.Status != booking.Confirmed:
+		httpx.Error(w, r, h.log, apperr.New(apperr.Conflict, "token", "the booking is %s: its room is closed", b.Status))
+		return
+	}
+	switch win.At(now) {
+	case rooms.Before:
+		wait := int64(math.Ceil(win.OpensAt.Sub(now).Seconds()))
+		w.Header().Set("Retry-After", strconv.FormatInt(wait, 10))
+		h.outside(w, http.StatusConflict, CodeNotYetOpen, win, fmt.Sprintf("the room opens at %s", h.local(win.OpensAt).Format(time.RFC3339)))
+		return
+	case rooms.After:
+		h.outside(w, http.StatusGone, CodeExpired, win, fmt.Sprintf("the room closed at %s", h.local(win.ClosesAt).Format(time.RFC3339)))
+		return
+	}
+
+	room := rooms.Name(b.ID)
+	if _, err := h.lk.Ensure(r.Context(), room, win, now); err != nil {
+		h.log.ErrorContext(r.Context(), "livekit unreachable", "err", err)
+		w.Header().Set("Retry-After", "5")
+		writeProblem(w, httpx.Problem{Type: "urn:sportello:problem:" + CodeUnavailable, Title: http.StatusText(http.StatusServiceUnavailable),
+			Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "the video service cannot be reached: try again in a moment"})
+		return
+	}
+	p := rooms.Participant{Identity: "citizen-" + b.ID, Name: name}
+	jwt, err := h.lk.Token(room, p, win.ClosesAt.Sub(now))
+	if err != nil {
+		httpx.Error(w, r, h.log, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, JoinResponse{
+		URL: h.lk.PublicURL(), Token: jwt, Room: room, Identity: p.Identity,
+		ExpiresAt: h.local(win.ClosesAt), OpensAt: h.local(win.OpensAt), ClosesAt: h.local(win.ClosesAt),
+	})
+}
+
+// window is the booking's window: the one provision-room recorded for the
+// booking's current sequence, or else (provision-room has not caught up
+// yet) the one computed from the booking.
+func (h *handler) window(ctx context.Context, b booking.Booking) (rooms.Window, error) {
+	var win rooms.Window
+	err := h.store.Pool.QueryRow(ctx, `
+		SELECT opens_at, closes_at FROM rooms
+		WHERE booking_id = $1 AND sequence = $2 AND deleted_at IS NULL`, b.ID, b.Sequence).Scan(&win.OpensAt, &win.ClosesAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return h.lk.Config.Window(b.Start, b.End), nil
+	}
+	return win, err
+}
+
+func (h *handler) local(t time.Time) time.Time {
+	if h.store.Calendar == nil {
+		return t
+	}
+	return t.In(h.store.Calendar.Location)
+}
+
+// outside answers a problem about the window.
+func (h *handler) outside(w http.ResponseWriter, status int, code string, win rooms.Window, detail string) {
+	writeProblem(w, WindowProblem{
+		Problem: httpx.Problem{Type: "urn:sportello:problem:" + code, Title: http.StatusText(status), Status: status,
+			Code: apperr.Code(code), Detail: detail},
+		OpensAt: h.local(win.OpensAt), ClosesAt: h.local(win.ClosesAt),
+	})
+}
+
+func writeProblem(w http.ResponseWriter, p any) {
+	status := http.StatusInternalServerError
+	switch v := p.(type) {
+	case WindowProblem:
+		status = v.Status
+	case httpx.Problem:
+		status = v.Status
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(p)
+}

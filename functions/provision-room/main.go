@@ -1,0 +1,185 @@
+// Command provision-room keeps a LiveKit room for every confirmed booking:
+// it creates the room when the booking is confirmed (with its maximum
+// number of participants, and empty and departure timeouts), moves its
+// window when the booking is rescheduled, and removes it when the booking is
+// cancelled. The rooms table records each booking's room, window and the
+// booking sequence it follows; join reads it.
+//
+// Consumes: io.github.sportello.booking.confirmed.v1,
+// io.github.sportello.booking.rescheduled.v1 and
+// io.github.sportello.booking.cancelled.v1, as CloudEvents posted to /.
+// A redelivered event has no second effect, and an event older than the
+// room's state (a lower sequence) is acknowledged and ignored. LiveKit
+// unreachable answers 500, which the broker retries.
+// Emits: io.github.sportello.room.provisioned.v1 and
+// io.github.sportello.room.deleted.v1.
+//
+// Configuration, besides the common one: LIVEKIT_URL, LIVEKIT_API_KEY,
+// LIVEKIT_API_SECRET, JOIN_OPENS_BEFORE (default 10m), JOIN_GRACE (15m),
+// ROOM_MAX_PARTICIPANTS (4), ROOM_DEPARTURE_TIMEOUT (5m), LIVEKIT_TIMEOUT (5s).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/clock"
+	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/inbox"
+	"github.com/sportello/sportello/functions/internal/outbox"
+	"github.com/sportello/sportello/functions/internal/rooms"
+)
+
+// Consumer is this function's name in the inbox.
+const Consumer = "provision-room"
+
+func main() {
+	cfg, err := rooms.LoadConfig()
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", Consumer, "err", err)
+		os.Exit(1)
+	}
+	lk := rooms.New(cfg)
+	function.Main(Consumer, func(env *function.Env) http.Handler {
+		p := &Provisioner{Pool: env.Pool, Clock: env.Clock, LiveKit: lk, Source: env.Store.Source,
+			Location: env.Calendar.Location, Delivered: env.Relay.Kick}
+		return function.Events(env.Log, p.Handle)
+	})
+}
+
+// Provisioner handles the booking events.
+type Provisioner struct {
+	Pool      *pgxpool.Pool
+	Clock     clock.Clock
+	LiveKit   *rooms.LiveKit
+	Source    string         // CloudEvents source of the room events
+	Location  *time.Location // times in the events are written in it
+	Delivered func()         // called after a transaction that wrote an event commits; may be nil
+}
+
+// decode reads and checks the booking of ev. Anything wrong with it is an
+// apperr.Invalid: the event can never be handled and goes to the dead
+// letters.
+func decode(ev cloudevents.Event) (events.Booking, uuid.UUID, error) {
+	switch ev.Type() {
+	case events.BookingConfirmed, events.BookingRescheduled, events.BookingCancelled:
+	default:
+		return events.Booking{}, uuid.Nil, apperr.New(apperr.Invalid, "type", "provision-room does not consume %q", ev.Type())
+	}
+	// The three types share events.Booking; what else they carry is not needed.
+	var b events.Booking
+	if err := ev.DataAs(&b); err != nil {
+		return events.Booking{}, uuid.Nil, apperr.New(apperr.Invalid, "data", "cannot read the booking: %s", err)
+	}
+	id, err := uuid.Parse(b.BookingID)
+	var v apperr.Validation
+	if err != nil {
+		v.Add("data.booking_id", "must be a UUID")
+	}
+	if b.Start.IsZero() || b.End.IsZero() || !b.End.After(b.Start) {
+		v.Add("data.end", "start and end are required, and end must follow start")
+	}
+	if b.Sequence < 0 {
+		v.Add("data.sequence", "must not be negative")
+	}
+	return b, id, v.Err()
+}
+
+// Handle is the function's event handler.
+func (p *Provisioner) Handle(ctx context.Context, ev cloudevents.Event) error {
+	b, id, err := decode(ev)
+	if err != nil {
+		return err
+	}
+	now := p.Clock.Now()
+	room := rooms.Name(id.String())
+	w := p.LiveKit.Config.Window(b.Start, b.End)
+	wrote := false
+	_, err = inbox.Handle(ctx, p.Pool, Consumer, ev, now, func(tx pgx.Tx) error {
+		cancelled := ev.Type() == events.BookingCancelled
+		current, err := record(ctx, tx, id, room, w, b.Sequence, cancelled, now)
+		if err != nil || !current {
+			return err // a stale event changes nothing
+		}
+		typ := events.RoomProvisioned
+		if cancelled {
+			typ = events.RoomDeleted
+			err = p.LiveKit.Delete(ctx, room)
+		} else {
+			_, err = p.LiveKit.Ensure(ctx, room, w, now)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = outbox.Write(ctx, tx, p.Source, now, outbox.Event{Type: typ, Subject: id.String(), Data: events.RoomData{
+			BookingID: id.String(), Room: room, OpensAt: p.local(w.OpensAt), ClosesAt: p.local(w.ClosesAt), Sequence: b.Sequence,
+		}})
+		wrote = err == nil
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if wrote && p.Delivered != nil {
+		p.Delivered()
+	}
+	return nil
+}
+
+// record upserts the room row of booking id for the booking's sequence,
+// and reports false when the row already follows that sequence or a later
+// one (the event is stale). A cancelled booking keeps its row, marked
+// deleted, so that an older event arriving later cannot bring the room back.
+// The row stays locked until tx ends, which orders concurrent events of one
+// booking.
+func record(ctx context.Context, tx pgx.Tx, id uuid.UUID, room string, w rooms.Window, sequence int, cancelled bool, now time.Time) (bool, error) {
+	var deletedAt *time.Time
+	if cancelled {
+		deletedAt = &now
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO rooms (booking_id, name, opens_at, closes_at, sequence, deleted_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (booking_id) DO UPDATE
+		   SET opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at, sequence = EXCLUDED.sequence,
+		       deleted_at = EXCLUDED.deleted_at, updated_at = EXCLUDED.updated_at
+		 WHERE rooms.sequence < EXCLUDED.sequence
+		RETURNING 1`,
+		id, room, w.OpensAt, w.ClosesAt, sequence, deletedAt, now)
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	err = rows.Err()
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
+		return false, apperr.New(apperr.Invalid, "data.booking_id", "no booking with this id")
+	}
+	if err != nil {
+		return false, fmt.Errorf("record room: %w", err)
+	}
+	return n == 1, nil
+}
+
+func (p *Provisioner) local(t time.Time) time.Time {
+	if p.Location == nil {
+		return t
+	}
+	return t.In(p.Location)
+}

@@ -1,0 +1,455 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apitest"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/clock"
+	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/pgtest"
+	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/rooms"
+	"github.com/sportello/sportello/functions/internal/rooms/roomstest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
+	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
+
+// fixture is a store with a fixed clock, a service and the provision-room
+// handler in front of the real LiveKit server.
+type fixture struct {
+	store   *postgres.Store
+	clock   *clock.Fixed
+	service string
+	lk      *rooms.LiveKit
+	h       http.Handler
+	kicks   int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	store, clk := pgtest.Store(t, apitest.Monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	f := &fixture{store: store, clock: clk, service: svc, lk: roomstest.LiveKit(t)}
+	p := &Provisioner{Pool: store.Pool, Clock: clk, LiveKit: f.lk, Source: "/sportello/provision-room", Location: apitest.Rome,
+		Delivered: func() { f.kicks++ }}
+	f.h = function.Events(slog.New(slog.DiscardHandler), p.Handle)
+	return f
+}
+
+// book confirms a booking at start and removes its room from LiveKit when
+// the test ends.
+func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
+	t.Helper()
+	h, err := f.store.Reserve(context.Background(), f.service, start, "it")
+	if err != nil {
+		t.Fatalf("reserve: %v", err)
+	}
+	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, maria)
+	if err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	roomstest.Cleanup(t, f.lk, rooms.Name(c.ID))
+	return c
+}
+
+// emitted is the last event of a type about a booking in the outbox, as the
+// relay would deliver it.
+func emitted(t *testing.T, subject, typ string) cloudevents.Event {
+	t.Helper()
+	var (
+		id, source, dataschema string
+		at                     time.Time
+		data                   []byte
+	)
+	err := pgtest.Pool(t).QueryRow(context.Background(), `
+		SELECT id, source, dataschema, time, data FROM outbox
+		WHERE subject = $1 AND type = $2 ORDER BY time DESC, id LIMIT 1`, subject, typ).
+		Scan(&id, &source, &dataschema, &at, &data)
+	if err != nil {
+		t.Fatalf("no %s event for %s: %v", typ, subject, err)
+	}
+	ev := cloudevents.NewEvent()
+	ev.SetID(id)
+	ev.SetType(typ)
+	ev.SetSource(source)
+	ev.SetSubject(subject)
+	ev.SetTime(at)
+	ev.SetDataSchema(dataschema)
+	if err := ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(data)); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// request posts ev in binary mode, as a Knative Trigger delivers it.
+func request(t *testing.T, ev cloudevents.Event) *http.Request {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(ev.Data())))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Ce-Specversion", "1.0")
+	r.Header.Set("Ce-Id", ev.ID())
+	r.Header.Set("Ce-Source", ev.Source())
+	r.Header.Set("Ce-Type", ev.Type())
+	r.Header.Set("Ce-Subject", ev.Subject())
+	r.Header.Set("Ce-Time", ev.Time().Format(time.RFC3339Nano))
+	return r
+}
+
+// deliver posts ev to the handler and requires the given status.
+func (f *fixture) deliver(t *testing.T, ev cloudevents.Event, want int) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, request(t, ev))
+	if rec.Code != want {
+		t.Fatalf("%s: status %d, want %d: %s", ev.Type(), rec.Code, want, rec.Body)
+	}
+}
+
+// row is a rooms row.
+type row struct {
+	Name               string
+	OpensAt, ClosesAt  time.Time
+	Sequence           int
+	Deleted            bool
+	UpdatedAt          time.Time
+	ProcessedByBooking int // inbox rows of provision-room for the booking's events
+}
+
+func roomRow(t *testing.T, bookingID string) (row, bool) {
+	t.Helper()
+	var r row
+	err := pgtest.Pool(t).QueryRow(context.Background(), `
+		SELECT name, opens_at, closes_at, sequence, deleted_at IS NOT NULL, updated_at FROM rooms WHERE booking_id = $1`, bookingID).
+		Scan(&r.Name, &r.OpensAt, &r.ClosesAt, &r.Sequence, &r.Deleted, &r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.OpensAt, r.ClosesAt, r.UpdatedAt = r.OpensAt.In(apitest.Rome), r.ClosesAt.In(apitest.Rome), r.UpdatedAt.In(apitest.Rome)
+	return r, true
+}
+
+// roomEvents are the payloads of the room events of one type about a
+// booking, oldest first.
+func roomEvents(t *testing.T, bookingID, typ string) []events.RoomData {
+	t.Helper()
+	rows, err := pgtest.Pool(t).Query(context.Background(),
+		`SELECT data FROM outbox WHERE subject = $1 AND type = $2 ORDER BY time, id`, bookingID, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.RoomData, error) {
+		var data []byte
+		var d events.RoomData
+		if err := r.Scan(&data); err != nil {
+			return d, err
+		}
+		return d, json.Unmarshal(data, &d)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// sameInstants compares times as instants, whatever their zone.
+var sameInstants = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+
+// TestProvision: a confirmed booking gets its room on LiveKit (listed, with
+// the maximum of participants and timeouts that keep it until its window
+// closes), its row, and one room.provisioned event; a second delivery of
+// the same event changes nothing.
+func TestProvision(t *testing.T) {
+	f := newFixture(t)
+	start := apitest.At("2027-03-02", "09:30")
+	c := f.book(t, start)
+	name := rooms.Name(c.ID)
+	confirmed := emitted(t, c.ID, events.BookingConfirmed)
+
+	f.deliver(t, confirmed, http.StatusAccepted)
+
+	opens, closes := apitest.At("2027-03-02", "09:20"), apitest.At("2027-03-02", "10:15")
+	got, ok := roomRow(t, c.ID)
+	if !ok {
+		t.Fatal("no rooms row")
+	}
+	want := row{Name: name, OpensAt: opens, ClosesAt: closes, Sequence: 0, UpdatedAt: apitest.Monday}
+	if diff := cmp.Diff(want, got, sameInstants); diff != "" {
+		t.Errorf("rooms row (-want +got):\n%s", diff)
+	}
+	if strings.Contains(name, "Maria") || strings.Contains(name, "Rossi") {
+		t.Errorf("room name %q carries personal data", name)
+	}
+	room := roomstest.Room(t, f.lk, name)
+	if room == nil {
+		t.Fatal("LiveKit does not list the room")
+	}
+	if room.MaxParticipants != 4 || room.DepartureTimeout != 300 {
+		t.Errorf("room max participants %d, departure timeout %d; want 4 and 300", room.MaxParticipants, room.DepartureTimeout)
+	}
+	// Created a day ahead, the empty room must last until its window closes.
+	if need := uint32(closes.Sub(apitest.Monday).Seconds()); room.EmptyTimeout < need {
+		t.Errorf("empty timeout %ds ends before the window closes (%ds from now)", room.EmptyTimeout, need)
+	}
+	wantEvents := []events.RoomData{{BookingID: c.ID, Room: name, OpensAt: opens, ClosesAt: closes, Sequence: 0}}
+	if diff := cmp.Diff(wantEvents, roomEvents(t, c.ID, events.RoomProvisioned), sameInstants); diff != "" {
+		t.Errorf("room.provisioned events (-want +got):\n%s", diff)
+	}
+	if f.kicks != 1 {
+		t.Errorf("relay kicked %d times, want 1", f.kicks)
+	}
+	ev := emitted(t, c.ID, events.RoomProvisioned)
+	if ev.Source() != "/sportello/provision-room" || ev.DataSchema() != events.SchemaBase+"room.provisioned.v1.json" {
+		t.Errorf("event source %q dataschema %q", ev.Source(), ev.DataSchema())
+	}
+
+	// The broker delivers the same event again, later.
+	f.clock.Advance(time.Minute)
+	before := apitest.Snap(t)
+	f.deliver(t, confirmed, http.StatusAccepted)
+	if n := len(roomEvents(t, c.ID, events.RoomProvisioned)); n != 1 {
+		t.Errorf("%d room.provisioned events after a duplicate delivery, want 1", n)
+	}
+	if again, _ := roomRow(t, c.ID); !again.UpdatedAt.Equal(apitest.Monday) {
+		t.Errorf("the duplicate delivery touched the row: %+v", again)
+	}
+	if after := apitest.Snap(t); after != before {
+		t.Errorf("the duplicate delivery wrote: %+v -> %+v", before, after)
+	}
+	if again := roomstest.Room(t, f.lk, name); again == nil || again.Sid != room.Sid {
+		t.Errorf("the duplicate delivery replaced the room: %v", again)
+	}
+}
+
+// TestReschedule: a rescheduled booking moves its room's window and
+// sequence and announces it; an older event delivered afterwards (even
+// under a new id) is acknowledged and ignored.
+func TestReschedule(t *testing.T) {
+	f := newFixture(t)
+	c := f.book(t, apitest.At("2027-03-02", "09:30"))
+	name := rooms.Name(c.ID)
+	confirmed := emitted(t, c.ID, events.BookingConfirmed)
+	f.deliver(t, confirmed, http.StatusAccepted)
+	first := roomstest.Room(t, f.lk, name)
+
+	next := apitest.At("2027-03-30", "10:00") // a month later, across the DST change
+	if _, err := f.store.Reschedule(context.Background(), c.ManageToken, next); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(time.Hour)
+	f.deliver(t, emitted(t, c.ID, events.BookingRescheduled), http.StatusAccepted)
+
+	opens, closes := apitest.At("2027-03-30", "09:50"), apitest.At("2027-03-30", "10:45")
+	got, _ := roomRow(t, c.ID)
+	want := row{Name: name, OpensAt: opens, ClosesAt: closes, Sequence: 1, UpdatedAt: apitest.Monday.Add(time.Hour)}
+	if diff := cmp.Diff(want, got, sameInstants); diff != "" {
+		t.Errorf("rooms row (-want +got):\n%s", diff)
+	}
+	provisioned := roomEvents(t, c.ID, events.RoomProvisioned)
+	if len(provisioned) != 2 {
+		t.Fatalf("%d room.provisioned events, want 2", len(provisioned))
+	}
+	if diff := cmp.Diff(events.RoomData{BookingID: c.ID, Room: name, OpensAt: opens, ClosesAt: closes, Sequence: 1}, provisioned[1], sameInstants); diff != "" {
+		t.Errorf("second room.provisioned (-want +got):\n%s", diff)
+	}
+	// The empty room now lasts until the new window closes.
+	room := roomstest.Room(t, f.lk, name)
+	if room == nil {
+		t.Fatal("room gone after the reschedule")
+	}
+	left := time.Unix(room.CreationTime, 0).Add(time.Duration(room.EmptyTimeout) * time.Second).Sub(time.Now())
+	if need := closes.Sub(f.clock.Now()); left < need-time.Minute {
+		t.Errorf("the room lasts %s more, the new window closes in %s (first room %s, now %s)", left, need, first.Sid, room.Sid)
+	}
+
+	// The confirmed event again, as a replay with a new id: stale.
+	before := apitest.Snap(t)
+	stale := confirmed.Clone()
+	stale.SetID(uuid.NewString())
+	f.deliver(t, stale, http.StatusAccepted)
+	if got, _ := roomRow(t, c.ID); got.Sequence != 1 || !got.OpensAt.Equal(opens) {
+		t.Errorf("a stale event changed the row: %+v", got)
+	}
+	if after := apitest.Snap(t); after != before {
+		t.Errorf("a stale event wrote an event: %+v -> %+v", before, after)
+	}
+}
+
+// TestCancel: a cancelled booking's room is removed from LiveKit, its row
+// marked deleted, and room.deleted emitted once; later deliveries of older
+// events do not bring it back.
+func TestCancel(t *testing.T) {
+	f := newFixture(t)
+	c := f.book(t, apitest.At("2027-03-02", "11:00"))
+	name := rooms.Name(c.ID)
+	confirmed := emitted(t, c.ID, events.BookingConfirmed)
+	f.deliver(t, confirmed, http.StatusAccepted)
+	if roomstest.Room(t, f.lk, name) == nil {
+		t.Fatal("room not created")
+	}
+	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
+		t.Fatal(err)
+	}
+	cancelled := emitted(t, c.ID, events.BookingCancelled)
+	f.clock.Advance(time.Minute)
+	f.deliver(t, cancelled, http.StatusAccepted)
+
+	if roomstest.Room(t, f.lk, name) != nil {
+		t.Error("LiveKit still lists the room of a cancelled booking")
+	}
+	got, _ := roomRow(t, c.ID)
+	opens, closes := apitest.At("2027-03-02", "10:50"), apitest.At("2027-03-02", "11:45")
+	want := row{Name: name, OpensAt: opens, ClosesAt: closes, Sequence: 1, Deleted: true, UpdatedAt: apitest.Monday.Add(time.Minute)}
+	if diff := cmp.Diff(want, got, sameInstants); diff != "" {
+		t.Errorf("rooms row (-want +got):\n%s", diff)
+	}
+	wantDeleted := []events.RoomData{{BookingID: c.ID, Room: name, OpensAt: opens, ClosesAt: closes, Sequence: 1}}
+	if diff := cmp.Diff(wantDeleted, roomEvents(t, c.ID, events.RoomDeleted), sameInstants); diff != "" {
+		t.Errorf("room.deleted events (-want +got):\n%s", diff)
+	}
+
+	before := apitest.Snap(t)
+	f.deliver(t, cancelled, http.StatusAccepted) // duplicate
+	replay := confirmed.Clone()
+	replay.SetID(uuid.NewString())
+	f.deliver(t, replay, http.StatusAccepted) // stale
+	if after := apitest.Snap(t); after != before {
+		t.Errorf("a duplicate or stale event wrote: %+v -> %+v", before, after)
+	}
+	if roomstest.Room(t, f.lk, name) != nil {
+		t.Error("a stale confirmed event brought the room back")
+	}
+}
+
+// TestCancelledFirst: events arrive in no fixed order. A cancellation
+// handled before the confirmation leaves a deleted row behind, so the late
+// confirmation creates no room.
+func TestCancelledFirst(t *testing.T) {
+	f := newFixture(t)
+	c := f.book(t, apitest.At("2027-03-03", "09:00"))
+	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
+		t.Fatal(err)
+	}
+	f.deliver(t, emitted(t, c.ID, events.BookingCancelled), http.StatusAccepted)
+	f.deliver(t, emitted(t, c.ID, events.BookingConfirmed), http.StatusAccepted)
+
+	if got, ok := roomRow(t, c.ID); !ok || !got.Deleted || got.Sequence != 1 {
+		t.Errorf("rooms row %+v (exists %v), want deleted at sequence 1", got, ok)
+	}
+	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) != nil {
+		t.Error("the late confirmation created the room of a cancelled booking")
+	}
+	if n := len(roomEvents(t, c.ID, events.RoomProvisioned)); n != 0 {
+		t.Errorf("%d room.provisioned events, want none", n)
+	}
+	if n := len(roomEvents(t, c.ID, events.RoomDeleted)); n != 1 {
+		t.Errorf("%d room.deleted events, want 1", n)
+	}
+}
+
+// TestLiveKitDown: with LiveKit unreachable the event fails with a 500 (the
+// broker retries) and leaves nothing behind, not even its inbox record; the
+// retry after LiveKit is back provisions the room.
+func TestLiveKitDown(t *testing.T) {
+	f := newFixture(t)
+	c := f.book(t, apitest.At("2027-03-04", "09:00"))
+	confirmed := emitted(t, c.ID, events.BookingConfirmed)
+
+	cfg := f.lk.Config
+	cfg.URL, cfg.Timeout = "http://127.0.0.1:1", 2*time.Second
+	down := &Provisioner{Pool: f.store.Pool, Clock: f.clock, LiveKit: rooms.New(cfg), Source: "/sportello/provision-room", Location: apitest.Rome}
+	before := apitest.Snap(t)
+	rec := httptest.NewRecorder()
+	function.Events(slog.New(slog.DiscardHandler), down.Handle).ServeHTTP(rec, request(t, confirmed))
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d with LiveKit down, want 500: %s", rec.Code, rec.Body)
+	}
+	if after := apitest.Snap(t); after != before {
+		t.Errorf("a failed delivery wrote: %+v -> %+v", before, after)
+	}
+	if _, ok := roomRow(t, c.ID); ok {
+		t.Error("a failed delivery left a rooms row")
+	}
+	var inboxed int
+	if err := pgtest.Pool(t).QueryRow(context.Background(),
+		`SELECT count(*) FROM processed_events WHERE consumer = $1 AND id = $2`, Consumer, confirmed.ID()).Scan(&inboxed); err != nil {
+		t.Fatal(err)
+	}
+	if inboxed != 0 {
+		t.Error("a failed delivery was recorded as handled: its retry would be skipped")
+	}
+
+	f.deliver(t, confirmed, http.StatusAccepted)
+	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) == nil {
+		t.Error("the retry did not create the room")
+	}
+	if n := len(roomEvents(t, c.ID, events.RoomProvisioned)); n != 1 {
+		t.Errorf("%d room.provisioned events after the retry, want 1", n)
+	}
+}
+
+// TestRefused: events provision-room can never handle answer 400, which
+// the broker does not retry (they go to the dead letters), and write
+// nothing.
+func TestRefused(t *testing.T) {
+	f := newFixture(t)
+	c := f.book(t, apitest.At("2027-03-05", "09:00"))
+	good := emitted(t, c.ID, events.BookingConfirmed)
+	with := func(typ, data string) cloudevents.Event {
+		ev := good.Clone()
+		ev.SetID(uuid.NewString())
+		if typ != "" {
+			ev.SetType(typ)
+		}
+		if data != "" {
+			if err := ev.SetData(cloudevents.ApplicationJSON, []byte(data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return ev
+	}
+	unknown := uuid.NewString()
+	for name, ev := range map[string]cloudevents.Event{
+		"another type":     with(events.BookingHeld, ""),
+		"not JSON":         with("", `{"booking_id":`),
+		"no booking id":    with("", `{"start":"2027-03-05T09:00:00+01:00","end":"2027-03-05T09:30:00+01:00","sequence":0}`),
+		"end before start": with("", `{"booking_id":"`+c.ID+`","start":"2027-03-05T09:00:00+01:00","end":"2027-03-05T08:30:00+01:00"}`),
+		"unknown booking":  with("", `{"booking_id":"`+unknown+`","start":"2027-03-05T09:00:00+01:00","end":"2027-03-05T09:30:00+01:00"}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := apitest.Snap(t)
+			rec := apitest.Serve(t, f.h, request(t, ev))
+			p := apitest.ProblemOf(t, rec)
+			if rec.Code != http.StatusBadRequest || p.Code != "invalid" {
+				t.Errorf("status %d code %q, want 400 invalid: %s", rec.Code, p.Code, rec.Body)
+			}
+			if after := apitest.Snap(t); after != before {
+				t.Errorf("wrote: %+v -> %+v", before, after)
+			}
+		})
+	}
+	if roomstest.Room(t, f.lk, rooms.Name(unknown)) != nil {
+		t.Error("a room was created for an unknown booking")
+	}
+}

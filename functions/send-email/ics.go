@@ -1,0 +1,110 @@
+package main
+
+import (
+	"strings"
+	"time"
+
+	ics "github.com/arran4/golang-ical"
+)
+
+// UID is the iCalendar UID of a booking's event: the same in every invite
+// about the booking (confirmation, changes, reminders, cancellation), so a
+// calendar updates one event instead of adding new ones.
+func UID(bookingID string) string { return bookingID + "@sportello" }
+
+// invite writes the RFC 5545 calendar attached to a mail and its METHOD:
+// REQUEST (the event as it now is) or, for a cancellation, CANCEL with
+// STATUS:CANCELLED. SEQUENCE is the booking's sequence: 0 when confirmed,
+// one more with every reschedule and with the cancellation, so a calendar
+// applies the invites in order whatever order they arrive in.
+//
+// DTSTART and DTEND are UTC times (form 2 of RFC 5545 3.3.5, "…Z"): every
+// calendar client reads them without a VTIMEZONE, and shows them in its
+// user's zone, which is Europe/Rome for the citizens of the municipality.
+// A TZID=Europe/Rome form would need a VTIMEZONE block with the DST rules,
+// which some clients ignore or get wrong; the instant is what matters.
+func (s *Sender) invite(n Notice, a Appointment, v View, now time.Time) ([]byte, string, error) {
+	lang := locale(a.Locale)
+	words := icsWords[lang]
+	method, status := ics.MethodRequest, ics.ObjectStatusConfirmed
+	if n.Kind == Cancelled {
+		method, status = ics.MethodCancel, ics.ObjectStatusCancelled
+	}
+	cal := ics.NewCalendarFor("Sportello")
+	cal.SetProductId("-//Sportello//Sportello virtuale//" + strings.ToUpper(lang))
+	cal.SetMethod(method)
+	ev := cal.AddEvent(UID(a.ID))
+	ev.SetDtStampTime(now)
+	ev.SetSequence(a.Sequence)
+	ev.SetStartAt(a.Start)
+	ev.SetEndAt(a.End)
+	ev.SetStatus(status)
+	ev.SetSummary(a.Service + " – " + a.Office)
+	var desc []string
+	if n.Kind == Cancelled {
+		desc = append(desc, words.cancelled)
+		ev.SetLocation(words.virtualDesk + " – " + a.Office)
+	} else {
+		desc = append(desc, words.appointment)
+		ev.SetLocation(v.RoomURL)
+		ev.SetURL(v.RoomURL)
+	}
+	desc = append(desc, words.office+": "+a.Office, words.service+": "+a.Service)
+	if a.WhatToBring != "" && n.Kind != Cancelled {
+		desc = append(desc, words.bring+": "+a.WhatToBring)
+	}
+	if v.RoomURL != "" {
+		desc = append(desc, words.room+": "+v.RoomURL, words.manage+": "+v.ManageURL)
+	}
+	ev.SetDescription(strings.Join(desc, "\n"))
+	ev.SetOrganizer("mailto:"+s.From.Address, ics.WithCN(paramText(orDefault(s.From.Name, words.virtualDesk))))
+	attendee := []ics.PropertyParameter{ics.ParticipationRoleReqParticipant, &ics.KeyValues{Key: string(ics.ParameterRsvp), Value: []string{"FALSE"}}}
+	if name := paramText(v.Name); name != "" {
+		attendee = append(attendee, ics.WithCN(name))
+	}
+	if n.Kind != Cancelled {
+		// The citizen booked it: the event is accepted, not a question.
+		attendee = append(attendee, ics.ParticipationStatusAccepted)
+	}
+	ev.AddAttendee("mailto:"+a.Email, attendee...)
+	ev.SetTimeTransparency(ics.TransparencyOpaque)
+	return []byte(cal.Serialize(ics.WithNewLineWindows)), string(method), nil // RFC 5545 lines end in CRLF
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// paramText makes a parameter value (a CN) that needs neither quotes nor
+// escapes: golang-ical escapes parameter values with backslashes, which
+// RFC 5545 does not know, and an apostrophe is common in Italian surnames
+// (D'Amico). Apostrophes become typographic ones; separators become spaces.
+func paramText(s string) string {
+	s = strings.NewReplacer("'", "’", `"`, "", `\`, "", ",", " ", ";", " ", ":", " ").Replace(s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+type icsText struct {
+	appointment, cancelled, virtualDesk  string
+	office, service, bring, room, manage string
+}
+
+var icsWords = map[string]icsText{
+	"it": {
+		appointment: "Appuntamento allo Sportello virtuale del Comune.",
+		cancelled:   "Appuntamento annullato.",
+		virtualDesk: "Sportello virtuale",
+		office:      "Ufficio", service: "Servizio", bring: "Cosa portare",
+		room: "Sala virtuale", manage: "Modifica o annulla",
+	},
+	"en": {
+		appointment: "Appointment at the municipality's virtual counter.",
+		cancelled:   "Appointment cancelled.",
+		virtualDesk: "Virtual counter",
+		office:      "Office", service: "Service", bring: "What to bring",
+		room: "Video room", manage: "Change or cancel",
+	},
+}

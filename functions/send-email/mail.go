@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	netmail "net/mail"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/google/uuid"
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/sportello/sportello/events"
+)
+
+// SMTP sends mails through the configured relay. It is safe for
+// concurrent use: every Send has its own connection.
+type SMTP struct {
+	client  *gomail.Client
+	timeout time.Duration
+}
+
+// tlsPolicy reads SMTP_TLS: "none" (plain text, e.g. Mailpit on
+// loopback), "starttls" (STARTTLS required) or "tls" (implicit TLS, as on
+// port 465).
+func tlsPolicy(v string) (policy gomail.TLSPolicy, implicit bool, err error) {
+	switch strings.ToLower(v) {
+	case "none":
+		return gomail.NoTLS, false, nil
+	case "starttls":
+		return gomail.TLSMandatory, false, nil
+	case "tls":
+		return gomail.NoTLS, true, nil
+	}
+	return 0, false, fmt.Errorf("SMTP_TLS %q: want none, starttls or tls", v)
+}
+
+// NewSMTP returns the client of the configured relay. It does not connect.
+func NewSMTP(c Config) (*SMTP, error) {
+	policy, implicit, err := tlsPolicy(c.SMTPTLS)
+	if err != nil {
+		return nil, err
+	}
+	opts := []gomail.Option{gomail.WithPort(c.SMTPPort), gomail.WithTimeout(c.SMTPTimeout), gomail.WithTLSPolicy(policy)}
+	if implicit {
+		opts = append(opts, gomail.WithSSL())
+	}
+	if c.SMTPUsername != "" {
+		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
+			gomail.WithUsername(c.SMTPUsername), gomail.WithPassword(c.SMTPPassword))
+	}
+	client, err := gomail.NewClient(c.SMTPHost, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP: %w", err)
+	}
+	return &SMTP{client: client, timeout: c.SMTPTimeout}, nil
+}
+
+// Send delivers one mail. The error never carries the recipient's address
+// (it is logged): go-mail's errors and SMTP replies may name it.
+func (s *SMTP) Send(ctx context.Context, m *Mail) error {
+	msg, err := m.message()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
+		return scrub(err, m.To.Address)
+	}
+	return nil
+}
+
+// scrub rewrites an SMTP error without personal data.
+func scrub(err error, address string) error {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		return fmt.Errorf("smtp: %s (reply %d %s, temporary %t)", se.Reason, se.ErrorCode(), se.EnhancedStatusCode(), se.IsTemp())
+	}
+	msg := err.Error()
+	if address != "" {
+		msg = strings.ReplaceAll(msg, address, "<recipient>")
+		if at := strings.LastIndexByte(address, '@'); at > 0 {
+			msg = strings.ReplaceAll(msg, address[:at], "<recipient>")
+		}
+	}
+	return fmt.Errorf("smtp: %s", msg)
+}
+
+// Mail is one composed mail.
+type Mail struct {
+	From, To *netmail.Address
+	Locale   string
+	Subject  string
+	Text     string
+	HTML     string
+	ICS      []byte
+	Method   string // the invite's METHOD: REQUEST or CANCEL
+	Date     time.Time
+}
+
+// message builds the MIME message: multipart/mixed of a
+// multipart/alternative (plain text, then HTML) and the invite as a
+// text/calendar attachment with its method.
+func (m *Mail) message() (*gomail.Msg, error) {
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(m.From)
+	msg.ToMailAddress(m.To)
+	msg.Subject(m.Subject)
+	msg.SetDateWithValue(m.Date)
+	// go-mail's own Message-ID may start with a dot and names the host;
+	// ours is a UUID at the sender's domain (RFC 5322 3.6.4).
+	msg.SetMessageIDWithValue(uuid.NewString() + "@" + m.From.Address[strings.LastIndexByte(m.From.Address, '@')+1:])
+	msg.SetGenHeader(gomail.HeaderContentLang, m.Locale)
+	msg.SetGenHeader("Auto-Submitted", "auto-generated") // RFC 3834: no vacation replies
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	name := "invito.ics"
+	if m.Locale == "en" {
+		name = "invite.ics"
+	}
+	ct := gomail.ContentType("text/calendar; charset=UTF-8; method=" + m.Method)
+	if err := msg.AttachReader(name, bytes.NewReader(m.ICS), gomail.WithFileContentType(ct)); err != nil {
+		return nil, fmt.Errorf("attach invite: %w", err)
+	}
+	return msg, nil
+}
+
+//go:embed templates
+var templateFS embed.FS
+
+// Locales are the languages mails are written in; the first is the default.
+var Locales = []string{"it", "en"}
+
+var (
+	textTemplates = map[string]*texttemplate.Template{}
+	htmlTemplates = map[string]*htmltemplate.Template{}
+)
+
+func init() {
+	for _, l := range Locales {
+		textTemplates[l] = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/"+l+".txt"))
+		htmlTemplates[l] = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/"+l+".html"))
+	}
+}
+
+// View is what the templates show. It holds personal data.
+type View struct {
+	Kind     Kind
+	Reminder string // events.Reminder24h or events.Reminder1h
+	Name     string // the citizen's full name
+	Office   string
+	Service  string
+	Desk     string
+	Date     string // "martedì 2 marzo 2027"
+	Time     string // "09:30"
+	Zone     string // "CET"
+	// SubjectDate is the short date of the subject: "2 marzo 2027".
+	SubjectDate  string
+	PreviousDate string // before a reschedule
+	PreviousTime string
+	Duration     string // "30 minuti"
+	WhatToBring  string
+	Reason       string
+	Details      string
+	ManageURL    string // empty in a cancellation
+	RoomURL      string // empty in a cancellation
+	SiteURL      string
+}
+
+// Is24h and Is1h tell the reminders apart in templates.
+func (v View) Is24h() bool { return v.Reminder == events.Reminder24h }
+
+// Is1h reports whether the mail is the reminder an hour before.
+func (v View) Is1h() bool { return v.Reminder == events.Reminder1h }
+
+// ManageLink is the link that shows, moves or cancels a booking.
+func ManageLink(publicURL, token string) string { return publicURL + "/prenotazione/gestisci#" + token }
+
+// RoomLink is the link of a booking's video room.
+func RoomLink(publicURL, token string) string { return publicURL + "/sala#" + token }
+
+// locale returns a supported locale, the default for anything else.
+func locale(l string) string {
+	for _, x := range Locales {
+		if x == l {
+			return l
+		}
+	}
+	return Locales[0]
+}
+
+// view prepares the templates' data for a notice about an appointment.
+func (s *Sender) view(n Notice, a Appointment, token string) View {
+	lang := locale(a.Locale)
+	start := a.Start.In(s.Location)
+	v := View{
+		Kind: n.Kind, Reminder: n.Reminder,
+		Name:   strings.TrimSpace(a.GivenName + " " + a.FamilyName),
+		Office: a.Office, Service: a.Service, Desk: a.Desk,
+		Date: longDate(start, lang), Time: start.Format("15:04"), Zone: start.Format("MST"),
+		SubjectDate: shortDate(start, lang),
+		Duration:    duration(a.End.Sub(a.Start), lang),
+		WhatToBring: a.WhatToBring, Reason: a.Reason, Details: a.Details,
+		SiteURL: s.PublicURL + "/",
+	}
+	if !n.PreviousStart.IsZero() {
+		prev := n.PreviousStart.In(s.Location)
+		v.PreviousDate, v.PreviousTime = longDate(prev, lang), prev.Format("15:04")
+	}
+	if token != "" {
+		v.ManageURL, v.RoomURL = ManageLink(s.PublicURL, token), RoomLink(s.PublicURL, token)
+	}
+	return v
+}
+
+// compose writes the mail of a notice: subject, plain text, HTML and invite.
+func (s *Sender) compose(n Notice, a Appointment, token string, now time.Time) (*Mail, error) {
+	lang := locale(a.Locale)
+	v := s.view(n, a, token)
+	var subject, text, html bytes.Buffer
+	if err := textTemplates[lang].ExecuteTemplate(&subject, "subject", v); err != nil {
+		return nil, fmt.Errorf("subject: %w", err)
+	}
+	if err := textTemplates[lang].ExecuteTemplate(&text, "text", v); err != nil {
+		return nil, fmt.Errorf("text: %w", err)
+	}
+	if err := htmlTemplates[lang].ExecuteTemplate(&html, "html", v); err != nil {
+		return nil, fmt.Errorf("html: %w", err)
+	}
+	ics, method, err := s.invite(n, a, v, now)
+	if err != nil {
+		return nil, err
+	}
+	return &Mail{
+		From: s.From, To: &netmail.Address{Name: v.Name, Address: a.Email},
+		Locale: lang, Subject: strings.Join(strings.Fields(subject.String()), " "),
+		Text: text.String(), HTML: html.String(), ICS: ics, Method: method, Date: now,
+	}, nil
+}
+
+var (
+	itWeekdays = [...]string{"domenica", "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato"}
+	itMonths   = [...]string{"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"}
+)
+
+// longDate is a day with its weekday: "martedì 2 marzo 2027",
+// "Tuesday 2 March 2027".
+func longDate(t time.Time, lang string) string {
+	if lang == "en" {
+		return t.Format("Monday 2 January 2006")
+	}
+	return itWeekdays[t.Weekday()] + " " + shortDate(t, lang)
+}
+
+// shortDate is a day: "2 marzo 2027", "2 March 2027".
+func shortDate(t time.Time, lang string) string {
+	if lang == "en" {
+		return t.Format("2 January 2006")
+	}
+	return fmt.Sprintf("%d %s %d", t.Day(), itMonths[t.Month()-1], t.Year())
+}
+
+// duration says how long a meeting lasts: "30 minuti", "1 ora e 30
+// minuti", "2 hours".
+func duration(d time.Duration, lang string) string {
+	total := int(d.Round(time.Minute) / time.Minute)
+	h, m := total/60, total%60
+	unit := func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	}
+	var hours, minutes, and string
+	if lang == "en" {
+		hours, minutes, and = unit(h, "hour", "hours"), unit(m, "minute", "minutes"), " "
+	} else {
+		hours, minutes, and = unit(h, "ora", "ore"), unit(m, "minuto", "minuti"), " e "
+	}
+	switch {
+	case h == 0:
+		return minutes
+	case m == 0:
+		return hours
+	}
+	return hours + and + minutes
+}

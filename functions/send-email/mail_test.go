@@ -1,0 +1,130 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sportello/sportello/functions/internal/apitest"
+)
+
+// TestDates: days and times as the mails write them, in Italian and
+// English, on both sides of the change to summer time.
+func TestDates(t *testing.T) {
+	type out struct{ Long, Short, Time, Zone string }
+	for _, tc := range []struct {
+		at   time.Time
+		lang string
+		want out
+	}{
+		{apitest.At("2027-03-02", "09:30"), "it", out{"martedì 2 marzo 2027", "2 marzo 2027", "09:30", "CET"}},
+		{apitest.At("2027-03-30", "10:00"), "it", out{"martedì 30 marzo 2027", "30 marzo 2027", "10:00", "CEST"}},
+		{apitest.At("2027-08-01", "16:45"), "it", out{"domenica 1 agosto 2027", "1 agosto 2027", "16:45", "CEST"}},
+		{apitest.At("2027-12-24", "12:00"), "it", out{"venerdì 24 dicembre 2027", "24 dicembre 2027", "12:00", "CET"}},
+		{apitest.At("2027-03-02", "09:30"), "en", out{"Tuesday 2 March 2027", "2 March 2027", "09:30", "CET"}},
+		// A UTC instant is shown in Rome's time of that day.
+		{time.Date(2027, 3, 28, 23, 30, 0, 0, time.UTC).In(apitest.Rome), "it", out{"lunedì 29 marzo 2027", "29 marzo 2027", "01:30", "CEST"}},
+	} {
+		t.Run(tc.lang+" "+tc.at.String(), func(t *testing.T) {
+			got := out{longDate(tc.at, tc.lang), shortDate(tc.at, tc.lang), tc.at.Format("15:04"), tc.at.Format("MST")}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d      time.Duration
+		it, en string
+	}{
+		{5 * time.Minute, "5 minuti", "5 minutes"},
+		{time.Minute, "1 minuto", "1 minute"},
+		{30 * time.Minute, "30 minuti", "30 minutes"},
+		{60 * time.Minute, "1 ora", "1 hour"},
+		{90 * time.Minute, "1 ora e 30 minuti", "1 hour 30 minutes"},
+		{121 * time.Minute, "2 ore e 1 minuto", "2 hours 1 minute"},
+		{8 * time.Hour, "8 ore", "8 hours"},
+	} {
+		if got := []string{duration(tc.d, "it"), duration(tc.d, "en")}; !cmp.Equal(got, []string{tc.it, tc.en}) {
+			t.Errorf("%s: %q, want %q and %q", tc.d, got, tc.it, tc.en)
+		}
+	}
+}
+
+// TestParamText: names become iCalendar parameter values that need no
+// quoting or escaping.
+func TestParamText(t *testing.T) {
+	for in, want := range map[string]string{
+		"Maria Rossi":          "Maria Rossi",
+		"Anna D'Amico":         "Anna D’Amico",
+		`Rossi, "Maria"; a:b\`: "Rossi Maria a b",
+		"  spaced   out ":      "spaced out",
+	} {
+		if got := paramText(in); got != want {
+			t.Errorf("paramText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestConfigCheck: the configuration is checked at start, each problem
+// naming its variable.
+func TestConfigCheck(t *testing.T) {
+	good := Config{SMTPHost: "smtp.example.it", SMTPPort: 587, SMTPTLS: "starttls", SMTPTimeout: 10 * time.Second,
+		MailFrom: "Sportello virtuale <noreply@sportello.local>", PublicURL: "https://sportello.comune.bari.it/"}
+	s, err := good.check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.PublicURL != "https://sportello.comune.bari.it" || s.From.Name != "Sportello virtuale" || s.From.Address != "noreply@sportello.local" {
+		t.Errorf("settings %+v", s)
+	}
+	if _, err := NewSMTP(good); err != nil {
+		t.Errorf("NewSMTP: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*Config)
+		want   string
+	}{
+		{"from", func(c *Config) { c.MailFrom = "not an address" }, "MAIL_FROM"},
+		{"public URL relative", func(c *Config) { c.PublicURL = "/sportello" }, "PUBLIC_URL"},
+		{"public URL scheme", func(c *Config) { c.PublicURL = "ftp://x.it" }, "PUBLIC_URL"},
+		{"public URL fragment", func(c *Config) { c.PublicURL = "https://x.it/#a" }, "PUBLIC_URL"},
+		{"port", func(c *Config) { c.SMTPPort = 0 }, "SMTP_PORT"},
+		{"tls", func(c *Config) { c.SMTPTLS = "ssl" }, "SMTP_TLS"},
+		{"timeout", func(c *Config) { c.SMTPTimeout = 0 }, "SMTP_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good
+			tc.change(&c)
+			if _, err := c.check(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("check() = %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+	for _, v := range []string{"none", "starttls", "tls", "TLS"} {
+		c := good
+		c.SMTPTLS = v
+		if _, err := c.check(); err != nil {
+			t.Errorf("SMTP_TLS=%s refused: %v", v, err)
+		}
+	}
+}
+
+// TestScrub: an SMTP error is logged without the recipient's address.
+func TestScrub(t *testing.T) {
+	addr := "maria.rossi@example.it"
+	err := scrub(fmt.Errorf("send failed: 550 5.1.1 <%s>: mailbox maria.rossi unavailable", addr), addr)
+	if strings.Contains(err.Error(), "maria") || !strings.Contains(err.Error(), "550 5.1.1") {
+		t.Errorf("scrubbed error %q", err)
+	}
+	if err := scrub(errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), addr); !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("scrubbed error %q", err)
+	}
+}

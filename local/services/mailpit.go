@@ -1,0 +1,67 @@
+package services
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// Mailpit is an SMTP sink with a web UI and an HTTP API
+// (https://mailpit.axllent.org/docs/api-v1/), listening on 127.0.0.1. It
+// accepts mail for anyone, with or without SMTP authentication.
+type Mailpit struct {
+	SMTPPort int       // 0: a free port
+	HTTPPort int       // web UI and API; 0: a free port
+	Database string    // a file that keeps the mail between runs; "" keeps it only while running
+	Bin      string    // the mailpit binary; the pinned build when ""
+	Log      io.Writer // its output; nil discards it (failures still show the last lines)
+
+	base
+}
+
+// Start starts Mailpit and waits until it answers /readyz.
+func (m *Mailpit) Start(ctx context.Context) error {
+	bin, err := binary(m.Bin, "mailpit")
+	if err != nil {
+		return err
+	}
+	if err := pickPorts("mailpit", &m.SMTPPort, &m.HTTPPort); err != nil {
+		return err
+	}
+	args := []string{
+		"--smtp", "127.0.0.1:" + strconv.Itoa(m.SMTPPort),
+		"--listen", "127.0.0.1:" + strconv.Itoa(m.HTTPPort),
+		"--smtp-auth-accept-any", "--smtp-auth-allow-insecure",
+		"--disable-version-check",
+	}
+	if m.Database != "" {
+		args = append(args, "--database", m.Database)
+	}
+	// Mailpit reads MP_* variables: ours must not pick up a stray one.
+	p, err := start("mailpit", bin, args, nil, prefix("MP_"), m.Log)
+	if err != nil {
+		return err
+	}
+	m.p = p
+	if err := p.waitHTTP(ctx, m.URL()+"/readyz", status200); err != nil {
+		p.stop(false)
+		return err
+	}
+	return nil
+}
+
+// Stop stops Mailpit.
+func (m *Mailpit) Stop() error {
+	m.p.stop(false)
+	return nil
+}
+
+// URL is the web UI's and the API's address.
+func (m *Mailpit) URL() string { return fmt.Sprintf("http://127.0.0.1:%d", m.HTTPPort) }
+
+// Env is SMTP_HOST, SMTP_PORT, SMTP_TLS (none: Mailpit speaks plain SMTP
+// on loopback) and MAILPIT_URL.
+func (m *Mailpit) Env() []string {
+	return []string{"SMTP_HOST=127.0.0.1", "SMTP_PORT=" + strconv.Itoa(m.SMTPPort), "SMTP_TLS=none", "MAILPIT_URL=" + m.URL()}
+}

@@ -1,0 +1,227 @@
+package services
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// How long a server has to become ready, and to stop after SIGTERM before
+// it is killed.
+const (
+	ReadyTimeout = 60 * time.Second
+	StopGrace    = 10 * time.Second
+)
+
+// tailLines is how many of its last output lines a server keeps for the
+// error that reports its failure.
+const tailLines = 30
+
+// tail is the io.Writer of a server's output: it passes everything on to w
+// (nil: nowhere) and keeps the last lines.
+type tail struct {
+	w     io.Writer
+	mu    sync.Mutex
+	buf   []byte
+	lines []string
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	t.buf = append(t.buf, p...)
+	for {
+		i := bytes.IndexByte(t.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if len(t.lines) == tailLines {
+			t.lines = t.lines[1:]
+		}
+		t.lines = append(t.lines, string(bytes.TrimRight(t.buf[:i], "\r")))
+		t.buf = t.buf[i+1:]
+	}
+	t.mu.Unlock()
+	if t.w != nil {
+		_, _ = t.w.Write(p)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(append(t.lines, string(t.buf)), "\n")
+}
+
+// proc is one server running as a child process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *tail
+	done chan struct{} // closed when it has exited
+	err  error         // its exit status, once done is closed
+}
+
+// start runs bin with args in our environment, without the variables drop
+// names (the server's own, which would override its flags), plus env. The
+// child gets its own process group (a Ctrl-C at the terminal is for our
+// process to handle) and SIGTERM should we die first.
+func start(name, bin string, args, env []string, drop func(key string) bool, log io.Writer) (*proc, error) {
+	cmd := exec.Command(bin, args...)
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); drop == nil || !drop(k) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	out := &tail{w: log}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// failed wraps err with the server's last output lines.
+func (p *proc) failed(err error) error {
+	return fmt.Errorf("%s: %w; its last output:\n%s", p.name, err, p.out.String())
+}
+
+// exited reports whether the process has ended.
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM (again after a second, for servers that drain on the
+// first and give up on the second), waits StopGrace, then kills the
+// process group.
+func (p *proc) stop(twice bool) {
+	if p == nil || p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	grace := time.NewTimer(StopGrace)
+	defer grace.Stop()
+	if twice {
+		select {
+		case <-p.done:
+			return
+		case <-time.After(time.Second):
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	select {
+	case <-p.done:
+	case <-grace.C:
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// waitHTTP polls url until ok accepts the answer, the process exits, ctx
+// ends or ReadyTimeout passes.
+func (p *proc) waitHTTP(ctx context.Context, url string, ok func(*http.Response) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := client.Do(req); err == nil {
+			good := ok(resp)
+			resp.Body.Close()
+			if good {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return p.failed(fmt.Errorf("exited while starting (%v)", p.err))
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return p.failed(fmt.Errorf("not ready within %s (%s)", ReadyTimeout, url))
+			}
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func status200(r *http.Response) bool { return r.StatusCode == http.StatusOK }
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
+func FreeUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// pickPorts replaces each zero port with a free TCP port and checks that
+// each given one is free, so that a server cannot mistake another program
+// on its port for itself.
+func pickPorts(server string, ports ...*int) error {
+	for _, p := range ports {
+		if *p == 0 {
+			free, err := FreePort()
+			if err != nil {
+				return err
+			}
+			*p = free
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*p)))
+		if err != nil {
+			return fmt.Errorf("%s: port %d is taken (is another instance running? choose another port): %w", server, *p, err)
+		}
+		l.Close()
+	}
+	return nil
+}
+
+// binary is bin, or the pinned tool called tool.
+func binary(bin, tool string) (string, error) {
+	if bin != "" {
+		return bin, nil
+	}
+	return ensureTool(tool)
+}
+
+// prefix matches the variables whose names start with p.
+func prefix(p string) func(string) bool {
+	return func(k string) bool { return strings.HasPrefix(k, p) }
+}
