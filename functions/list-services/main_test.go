@@ -56,7 +56,7 @@ func TestService(t *testing.T) {
 	apitest.SameJSON(t, rec.Body.Bytes(), fmt.Sprintf(`{
 		"id": %q, "office_id": %q, "name": "Servizio %s", "description": "",
 		"duration_minutes": 45, "buffer_minutes": 15, "min_notice_minutes": 120, "horizon_days": 30,
-		"cancel_cutoff_minutes": 1440, "desks": 2, "what_to_bring": "Documento di identità",
+		"cancel_cutoff_minutes": 1440, "desks": 2, "what_to_bring": "Documento di identità", "open_on_holidays": false,
 		"opening_hours": [
 			{"weekday": 1, "opens": "09:00", "closes": "12:30"},
 			{"weekday": 1, "opens": "14:00", "closes": "16:00"},
@@ -84,7 +84,7 @@ func TestOffices(t *testing.T) {
 		"services": [{
 			"id": %q, "office_id": %q, "name": "Servizio %s", "description": "",
 			"duration_minutes": 20, "buffer_minutes": 0, "min_notice_minutes": 0, "horizon_days": 60,
-			"cancel_cutoff_minutes": 0, "desks": 1, "what_to_bring": "Documento di identità",
+			"cancel_cutoff_minutes": 0, "desks": 1, "what_to_bring": "Documento di identità", "open_on_holidays": false,
 			"opening_hours": [{"weekday": 2, "opens": "09:00", "closes": "10:00"}]
 		}]}`, office, suffix, svc, office, suffix)
 

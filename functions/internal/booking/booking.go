@@ -64,6 +64,7 @@ type Service struct {
 	CancelCutoffMinutes int     `json:"cancel_cutoff_minutes"`
 	Desks               int     `json:"desks"`
 	WhatToBring         string  `json:"what_to_bring"`
+	OpenOnHolidays      bool    `json:"open_on_holidays"`
 	Hours               []Hours `json:"opening_hours"`
 	closures            []schedule.Closure
 }
@@ -78,12 +79,13 @@ type Hours struct {
 // Rules returns the scheduling rules of the service.
 func (s Service) Rules() schedule.Rules {
 	r := schedule.Rules{
-		Duration:    time.Duration(s.DurationMinutes) * time.Minute,
-		Buffer:      time.Duration(s.BufferMinutes) * time.Minute,
-		MinNotice:   time.Duration(s.MinNoticeMinutes) * time.Minute,
-		HorizonDays: s.HorizonDays,
-		Hours:       map[time.Weekday][]schedule.Interval{},
-		Closures:    s.closures,
+		Duration:       time.Duration(s.DurationMinutes) * time.Minute,
+		Buffer:         time.Duration(s.BufferMinutes) * time.Minute,
+		MinNotice:      time.Duration(s.MinNoticeMinutes) * time.Minute,
+		HorizonDays:    s.HorizonDays,
+		OpenOnHolidays: s.OpenOnHolidays,
+		Hours:          map[time.Weekday][]schedule.Interval{},
+		Closures:       s.closures,
 	}
 	for _, h := range s.Hours {
 		wd := time.Weekday(h.Weekday % 7) // ISO 7 (Sunday) is Go's 0

@@ -17,6 +17,7 @@ import (
 type Service struct {
 	Duration, Buffer, Notice, Horizon, Cutoff int // minutes, minutes, minutes, days, minutes
 	Desks                                     int
+	OpenOnHolidays                            bool // open on public holidays too
 	// Hours per ISO weekday (1 = Monday), e.g. {1: {"09:00", "12:00"}}.
 	// Default: every day 09:00-13:00.
 	Hours map[int][][2]string
@@ -46,8 +47,8 @@ func NewService(tb testing.TB, pool *pgxpool.Pool, s Service) (officeID, service
 	officeID, serviceID = "office-"+suffix, "service-"+suffix
 	must(tb, pool, `INSERT INTO offices (id, name) VALUES ($1, $2)`, officeID, "Ufficio "+suffix)
 	must(tb, pool, `INSERT INTO services (id, office_id, name, duration_minutes, buffer_minutes, min_notice_minutes,
-	                horizon_days, cancel_cutoff_minutes, what_to_bring) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Documento di identità')`,
-		serviceID, officeID, "Servizio "+suffix, s.Duration, s.Buffer, s.Notice, s.Horizon, s.Cutoff)
+	                horizon_days, cancel_cutoff_minutes, what_to_bring, open_on_holidays) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'Documento di identità', $9)`,
+		serviceID, officeID, "Servizio "+suffix, s.Duration, s.Buffer, s.Notice, s.Horizon, s.Cutoff, s.OpenOnHolidays)
 	for i := 1; i <= s.Desks; i++ {
 		must(tb, pool, `INSERT INTO desks (service_id, label) VALUES ($1, $2)`, serviceID, fmt.Sprintf("Postazione %d", i))
 	}

@@ -50,12 +50,12 @@ type querier interface {
 
 const serviceColumns = `s.id, s.office_id, s.name, s.description, s.duration_minutes, s.buffer_minutes,
 	s.min_notice_minutes, s.horizon_days, s.cancel_cutoff_minutes, s.what_to_bring,
-	(SELECT count(*) FROM desks d WHERE d.service_id = s.id AND d.active)::int`
+	(SELECT count(*) FROM desks d WHERE d.service_id = s.id AND d.active)::int, s.open_on_holidays`
 
 func scanService(row pgx.Row) (booking.Service, error) {
 	var v booking.Service
 	err := row.Scan(&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
-		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks)
+		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays)
 	return v, err
 }
 
@@ -154,7 +154,7 @@ func (s *Store) Service(ctx context.Context, q querier, id, field string) (booki
 		          FROM closures c WHERE (c.office_id IS NULL OR c.office_id = s.office_id) AND c.last_day >= $2::date), '[]')
 		FROM services s WHERE s.id = $1 AND s.active`, id, today.String()).Scan(
 		&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
-		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &hours, &closures)
+		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays, &hours, &closures)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, apperr.New(apperr.NotFound, field, "no service with id %q", id)
 	}

@@ -37,8 +37,10 @@ type Rules struct {
 	Buffer      time.Duration // free time kept after each meeting
 	MinNotice   time.Duration // earliest booking is now + MinNotice
 	HorizonDays int           // latest bookable day is today + HorizonDays
-	Hours       map[time.Weekday][]Interval
-	Closures    []Closure
+	// OpenOnHolidays ignores the public holidays (closures still apply).
+	OpenOnHolidays bool
+	Hours          map[time.Weekday][]Interval
+	Closures       []Closure
 }
 
 // Calendar is the municipality's time zone and holidays.
@@ -56,8 +58,10 @@ type Slot struct {
 
 // ClosedOn returns why the office is closed on d ("" when it is open).
 func (c *Calendar) ClosedOn(r Rules, d Date) string {
-	if name := c.Holidays.On(d); name != "" {
-		return name
+	if !r.OpenOnHolidays {
+		if name := c.Holidays.On(d); name != "" {
+			return name
+		}
 	}
 	for _, cl := range r.Closures {
 		if !d.Before(cl.First) && !d.After(cl.Last) {

@@ -1316,3 +1316,21 @@ func TestDateIn(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenOnHolidays: a service open on holidays has its slots on
+// Christmas and the patron day, but still honours its closures.
+func TestOpenOnHolidays(t *testing.T) {
+	c := bari(t)
+	r := rules(60, 0, hours(allWeek, iv("09:00", "11:00")))
+	r.OpenOnHolidays = true
+	for _, day := range []string{"2027-12-25", "2027-12-06", "2027-03-29"} {
+		d := mustDate(t, day)
+		if got := c.Slots(r, d, d, longAgo(t)); len(got) != 2 {
+			t.Errorf("%s: %d slots, want 2 on a holiday for a service open on holidays", day, len(got))
+		}
+	}
+	r.Closures = []Closure{{First: mustDate(t, "2027-12-25"), Last: mustDate(t, "2027-12-25"), Reason: "Chiuso"}}
+	if got := c.ClosedOn(r, mustDate(t, "2027-12-25")); got != "Chiuso" {
+		t.Errorf("closure on a holiday: ClosedOn = %q, want the closure", got)
+	}
+}
