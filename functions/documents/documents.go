@@ -129,7 +129,9 @@ func (d *Documents) Create(ctx context.Context, bookingID, uploadedBy string, re
 		id, bookingID, key, req.Filename, req.ContentType, req.Size, uploadedBy, now); err != nil {
 		return out, err
 	}
-	post, err := d.Objects.PresignPost(ctx, key, req.ContentType, d.MaxBytes, UploadExpiry)
+	// The policy caps the upload at the declared size (itself at most
+	// MaxBytes): MinIO refuses a larger file; complete refuses a smaller one.
+	post, err := d.Objects.PresignPost(ctx, key, req.ContentType, req.Size, UploadExpiry)
 	if err != nil {
 		return out, err
 	}
@@ -213,13 +215,13 @@ func (d *Documents) Complete(ctx context.Context, bookingID, documentID string) 
 	if err != nil {
 		return Document{}, err
 	}
-	if obj.Size < 1 || obj.Size > d.MaxBytes || obj.ContentType != r.contentType {
+	if obj.Size < 1 || obj.Size > d.MaxBytes || obj.ContentType != r.contentType || (r.size != nil && obj.Size != *r.size) {
 		// Not what the policy allowed: nobody may download it.
 		if err := d.Objects.Delete(ctx, r.key); err != nil {
 			return Document{}, err
 		}
-		return Document{}, apperr.New(apperr.Unprocessable, "id", "the uploaded file is not what was declared (%s, at most %s): it was discarded, upload it again",
-			r.contentType, human(d.MaxBytes))
+		return Document{}, apperr.New(apperr.Unprocessable, "id", "the uploaded file is not what was declared (%s, %s): it was discarded, upload it again",
+			r.contentType, declared(r.size))
 	}
 	now := d.Store.Clock.Now()
 	if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'uploaded', size = $2, uploaded_at = $3 WHERE id = $1`,
@@ -276,4 +278,12 @@ func (d *Documents) Download(ctx context.Context, bookingID, documentID string) 
 		return Download{}, err
 	}
 	return Download{URL: url, ExpiresAt: expires}, nil
+}
+
+// declared describes the declared size of a document.
+func declared(size *int64) string {
+	if size == nil {
+		return "size unknown"
+	}
+	return fmt.Sprintf("%d bytes", *size)
 }

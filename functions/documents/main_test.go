@@ -236,14 +236,14 @@ func TestUploadJourney(t *testing.T) {
 }
 
 // TestObjectStoreEnforcesThePolicy: the presigned POST's policy is checked
-// by MinIO itself: a file over the size limit, an empty one, another
+// by MinIO itself: a file over the declared size or the limit, an empty one, another
 // Content-Type or another key are refused and nothing is stored; the
 // function never sees the bytes.
 func TestObjectStoreEnforcesThePolicy(t *testing.T) {
 	const limit = 1024
 	f := newFixture(t, limit, 20)
 	mine, other := f.book(t, "10:00"), f.book(t, "10:30")
-	up := f.create(t, mine.ManageToken, "domanda.pdf", "application/pdf", 100)
+	up := f.create(t, mine.ManageToken, "domanda.pdf", "application/pdf", len(pdf))
 	key := up.Upload.Fields["key"]
 
 	with := func(field, value string) map[string]string {
@@ -262,6 +262,7 @@ func TestObjectStoreEnforcesThePolicy(t *testing.T) {
 		status int
 		object string
 	}{
+		{"over the declared size", up.Upload.Fields, []byte(strings.Repeat("x", len(pdf)+1)), http.StatusBadRequest, key},
 		{"over the size limit", up.Upload.Fields, []byte(strings.Repeat("x", limit+1)), http.StatusBadRequest, key},
 		{"empty", up.Upload.Fields, nil, http.StatusBadRequest, key},
 		{"another content type", with("Content-Type", "image/png"), pdf, http.StatusForbidden, key},
