@@ -33,6 +33,10 @@ const (
 	RoomProvisioned    = "io.github.sportello.room.provisioned.v1"
 	RoomDeleted        = "io.github.sportello.room.deleted.v1"
 	DocumentUploaded   = "io.github.sportello.document.uploaded.v1"
+	BookingCompleted   = "io.github.sportello.booking.completed.v1"
+	ParticipantJoined  = "io.github.sportello.participant.joined.v1"
+	ParticipantLeft    = "io.github.sportello.participant.left.v1"
+	RoomFinished       = "io.github.sportello.room.finished.v1"
 )
 
 // Ping is the type of the periodic events of a Knative PingSource (in the
@@ -71,6 +75,10 @@ var Catalog = []Type{
 	{RoomProvisioned, "The video room of a booking exists on LiveKit (created, or moved with a reschedule).", "room.provisioned.v1.json", RoomData{}},
 	{RoomDeleted, "The video room of a cancelled booking was removed.", "room.deleted.v1.json", RoomData{}},
 	{DocumentUploaded, "A document was uploaded for a booking, by the citizen or the office.", "document.uploaded.v1.json", DocumentUploadedData{}},
+	{BookingCompleted, "The office recorded the outcome of an appointment: held (completed) or the citizen did not come (no_show).", "booking.completed.v1.json", BookingCompletedData{}},
+	{ParticipantJoined, "Someone joined a booking's video room (from a verified LiveKit webhook).", "participant.joined.v1.json", ParticipantData{}},
+	{ParticipantLeft, "Someone left a booking's video room (from a verified LiveKit webhook).", "participant.left.v1.json", ParticipantData{}},
+	{RoomFinished, "A booking's video room closed on LiveKit (from a verified LiveKit webhook).", "room.finished.v1.json", RoomFinishedData{}},
 }
 
 // Lookup returns the catalog entry of a type name.
@@ -160,4 +168,34 @@ type DocumentUploadedData struct {
 	ContentType string `json:"content_type"`
 	Size        int64  `json:"size"`
 	UploadedBy  string `json:"uploaded_by"` // "citizen" or "office"
+}
+
+// Outcomes of an appointment.
+const (
+	OutcomeCompleted = "completed"
+	OutcomeNoShow    = "no_show"
+)
+
+// BookingCompletedData is the data of BookingCompleted. The operator's note
+// is left out: it may hold personal data.
+type BookingCompletedData struct {
+	Booking
+	Outcome    string `json:"outcome"`     // OutcomeCompleted or OutcomeNoShow
+	RecordedBy string `json:"recorded_by"` // "operator" or "system" (a no-show found by housekeeping)
+}
+
+// ParticipantData is the data of ParticipantJoined and ParticipantLeft.
+type ParticipantData struct {
+	BookingID string    `json:"booking_id"`
+	Room      string    `json:"room"`
+	Role      string    `json:"role"`     // "citizen" or "operator"
+	Identity  string    `json:"identity"` // the LiveKit identity: citizen-<booking_id> or operator-<operator_id>
+	At        time.Time `json:"at"`
+}
+
+// RoomFinishedData is the data of RoomFinished.
+type RoomFinishedData struct {
+	BookingID string    `json:"booking_id"`
+	Room      string    `json:"room"`
+	At        time.Time `json:"at"`
 }
