@@ -37,6 +37,15 @@ const (
 	ParticipantJoined  = "io.github.sportello.participant.joined.v1"
 	ParticipantLeft    = "io.github.sportello.participant.left.v1"
 	RoomFinished       = "io.github.sportello.room.finished.v1"
+
+	// The administration's changes to the configuration (subject: the
+	// changed entity's id).
+	OfficeChanged   = "io.github.sportello.office.changed.v1"
+	ServiceChanged  = "io.github.sportello.service.changed.v1"
+	ClosureAdded    = "io.github.sportello.closure.added.v1"
+	ClosureRemoved  = "io.github.sportello.closure.removed.v1"
+	DeskChanged     = "io.github.sportello.desk.changed.v1"
+	OperatorChanged = "io.github.sportello.operator.changed.v1"
 )
 
 // Ping is the type of the periodic events of a Knative PingSource (in the
@@ -79,6 +88,12 @@ var Catalog = []Type{
 	{ParticipantJoined, "Someone joined a booking's video room (from a verified LiveKit webhook).", "participant.joined.v1.json", ParticipantData{}},
 	{ParticipantLeft, "Someone left a booking's video room (from a verified LiveKit webhook).", "participant.left.v1.json", ParticipantData{}},
 	{RoomFinished, "A booking's video room closed on LiveKit (from a verified LiveKit webhook).", "room.finished.v1.json", RoomFinishedData{}},
+	{OfficeChanged, "An administrator created an office or changed its settings (a deactivated office also deactivates its services).", "office.changed.v1.json", OfficeChangedData{}},
+	{ServiceChanged, "An administrator created a service or changed its settings or its weekly opening hours.", "service.changed.v1.json", ServiceChangedData{}},
+	{ClosureAdded, "An administrator closed an office, or every office, for a range of days.", "closure.added.v1.json", ClosureData{}},
+	{ClosureRemoved, "An administrator removed a closure: its days open again.", "closure.removed.v1.json", ClosureData{}},
+	{DeskChanged, "An administrator added a desk (a unit of parallel capacity) to a service, or renamed, deactivated or reactivated one.", "desk.changed.v1.json", DeskChangedData{}},
+	{OperatorChanged, "An administrator created an operator account, or changed its role, offices or state, or reset its password.", "operator.changed.v1.json", OperatorChangedData{}},
 }
 
 // Lookup returns the catalog entry of a type name.
@@ -125,7 +140,7 @@ type BookingRescheduledData struct {
 // BookingCancelledData is the data of BookingCancelled.
 type BookingCancelledData struct {
 	Booking
-	CancelledBy string `json:"cancelled_by"` // "citizen" (operators come later)
+	CancelledBy string `json:"cancelled_by"` // "citizen", "operator" (an operator or administrator) or "system"
 }
 
 // BookingExpiredData is the data of BookingExpired.
@@ -198,4 +213,93 @@ type RoomFinishedData struct {
 	BookingID string    `json:"booking_id"`
 	Room      string    `json:"room"`
 	At        time.Time `json:"at"`
+}
+
+// The change an administration event reports.
+const (
+	ChangeCreated       = "created"        // the entity is new
+	ChangeUpdated       = "updated"        // its settings changed
+	ChangeHours         = "hours"          // a service's weekly opening hours were replaced
+	ChangePasswordReset = "password_reset" // an operator's password was reset
+)
+
+// OfficeChangedData is the data of OfficeChanged: the office's settings
+// after the change. CancelledBookings lists the bookings the change
+// cancelled (each also has its booking.cancelled.v1), never null.
+type OfficeChangedData struct {
+	OfficeID          string   `json:"office_id"`
+	Change            string   `json:"change"` // ChangeCreated or ChangeUpdated
+	Name              string   `json:"name"`
+	Description       string   `json:"description"`
+	Address           string   `json:"address"`
+	Position          int      `json:"position"`
+	Active            bool     `json:"active"`
+	CancelledBookings []string `json:"cancelled_bookings"`
+}
+
+// OpeningHours is one weekly opening period, local wall-clock time.
+type OpeningHours struct {
+	Weekday int    `json:"weekday"` // 1 = Monday ... 7 = Sunday
+	Opens   string `json:"opens"`   // "09:00"
+	Closes  string `json:"closes"`  // "12:30"; "24:00" is midnight
+}
+
+// ServiceChangedData is the data of ServiceChanged: the service's settings
+// and weekly hours after the change.
+type ServiceChangedData struct {
+	ServiceID           string         `json:"service_id"`
+	OfficeID            string         `json:"office_id"`
+	Change              string         `json:"change"` // ChangeCreated, ChangeUpdated or ChangeHours
+	Name                string         `json:"name"`
+	Description         string         `json:"description"`
+	DurationMinutes     int            `json:"duration_minutes"`
+	BufferMinutes       int            `json:"buffer_minutes"`
+	MinNoticeMinutes    int            `json:"min_notice_minutes"`
+	HorizonDays         int            `json:"horizon_days"`
+	CancelCutoffMinutes int            `json:"cancel_cutoff_minutes"`
+	WhatToBring         string         `json:"what_to_bring"`
+	OpenOnHolidays      bool           `json:"open_on_holidays"`
+	Active              bool           `json:"active"`
+	Position            int            `json:"position"`
+	OpeningHours        []OpeningHours `json:"opening_hours"`
+	CancelledBookings   []string       `json:"cancelled_bookings"`
+}
+
+// ClosureData is the data of ClosureAdded and ClosureRemoved.
+type ClosureData struct {
+	ClosureID         int64    `json:"closure_id"`
+	OfficeID          *string  `json:"office_id"` // null: every office
+	FirstDay          string   `json:"first_day"` // YYYY-MM-DD, local
+	LastDay           string   `json:"last_day"`  // included
+	Reason            string   `json:"reason"`
+	CancelledBookings []string `json:"cancelled_bookings"`
+}
+
+// DeskReassignment is a booking moved to another desk of its service, at
+// the same time, because its desk was deactivated.
+type DeskReassignment struct {
+	BookingID string `json:"booking_id"`
+	Desk      string `json:"desk"` // the label of its new desk
+}
+
+// DeskChangedData is the data of DeskChanged.
+type DeskChangedData struct {
+	DeskID            int64              `json:"desk_id"`
+	ServiceID         string             `json:"service_id"`
+	OfficeID          string             `json:"office_id"`
+	Change            string             `json:"change"` // ChangeCreated or ChangeUpdated
+	Label             string             `json:"label"`
+	Active            bool               `json:"active"`
+	Reassigned        []DeskReassignment `json:"reassigned"`
+	CancelledBookings []string           `json:"cancelled_bookings"`
+}
+
+// OperatorChangedData is the data of OperatorChanged. The operator's email
+// and name are left out: they are personal data.
+type OperatorChangedData struct {
+	OperatorID string   `json:"operator_id"`
+	Change     string   `json:"change"` // ChangeCreated, ChangeUpdated or ChangePasswordReset
+	Role       string   `json:"role"`   // operator or administrator
+	OfficeIDs  []string `json:"office_ids"`
+	Active     bool     `json:"active"`
 }

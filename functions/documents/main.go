@@ -15,7 +15,9 @@
 //   - GET /api/documents → 200 the uploaded documents;
 //   - GET /api/documents/{id} → 200 a presigned download.
 //
-// Emits: io.github.sportello.document.uploaded.v1.
+// Emits: io.github.sportello.document.uploaded.v1 (with its audit row,
+// actor citizen). The logic is package internal/documents, shared with the
+// operators function.
 //
 // Environment, besides function.Config: S3_ENDPOINT, S3_REGION,
 // S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET, S3_PUBLIC_ENDPOINT (the origin
@@ -24,34 +26,22 @@
 package main
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-
 	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/audit"
+	"github.com/sportello/sportello/functions/internal/documents"
 	"github.com/sportello/sportello/functions/internal/function"
 	"github.com/sportello/sportello/functions/internal/httpx"
 	"github.com/sportello/sportello/functions/internal/storage"
 )
 
-// Config is the environment of documents beyond function.Config and
-// storage.Config.
-type Config struct {
-	MaxDocumentBytes int64 `envconfig:"MAX_DOCUMENT_BYTES" default:"20971520"`
-	MaxDocuments     int   `envconfig:"MAX_DOCUMENTS" default:"20"`
-}
-
 func main() {
-	var cfg Config
-	err := envconfig.Process("", &cfg)
-	if err == nil && (cfg.MaxDocumentBytes < 1 || cfg.MaxDocuments < 1) {
-		err = fmt.Errorf("MAX_DOCUMENT_BYTES and MAX_DOCUMENTS must be positive")
-	}
+	cfg, err := documents.LoadConfig()
 	var objects *storage.Store
 	if err == nil {
 		var sc storage.Config
@@ -64,7 +54,7 @@ func main() {
 		os.Exit(1)
 	}
 	function.Main("documents", func(env *function.Env) http.Handler {
-		return newHandler(&Documents{Store: env.Store, Objects: objects, MaxBytes: cfg.MaxDocumentBytes,
+		return newHandler(&documents.Documents{Store: env.Store, Objects: objects, MaxBytes: cfg.MaxDocumentBytes,
 			MaxPerBooking: cfg.MaxDocuments}, env.Log)
 	})
 }
@@ -87,12 +77,12 @@ type CompleteRequest struct{}
 
 // List is the answer to GET /api/documents.
 type List struct {
-	Documents []Document `json:"documents"`
+	Documents []documents.Document `json:"documents"`
 }
 
-func newHandler(docs *Documents, log *slog.Logger) http.Handler {
+func newHandler(docs *documents.Documents, log *slog.Logger) http.Handler {
 	store := docs.Store
-	local := func(d Document) Document {
+	local := func(d documents.Document) documents.Document {
 		d.UploadedAt = d.UploadedAt.In(store.Calendar.Location)
 		return d
 	}
@@ -117,12 +107,12 @@ func newHandler(docs *Documents, log *slog.Logger) http.Handler {
 		if id == "" {
 			return
 		}
-		var req UploadRequest
+		var req documents.UploadRequest
 		if err := httpx.Decode(r, &req); err != nil {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		up, err := docs.Create(r.Context(), id, "citizen", req)
+		up, err := docs.Create(r.Context(), id, documents.ByCitizen, req)
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
@@ -143,7 +133,7 @@ func newHandler(docs *Documents, log *slog.Logger) http.Handler {
 				return
 			}
 		}
-		doc, err := docs.Complete(r.Context(), id, r.PathValue("id"))
+		doc, err := docs.Complete(r.Context(), id, r.PathValue("id"), audit.Citizen)
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return

@@ -19,6 +19,7 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/apitest"
 	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/documents"
 	"github.com/sportello/sportello/functions/internal/pgtest"
 	"github.com/sportello/sportello/functions/internal/postgres"
 	"github.com/sportello/sportello/functions/internal/storage"
@@ -49,7 +50,7 @@ func newFixture(t *testing.T, maxBytes int64, maxPerBooking int) fixture {
 	store.Source = "/sportello/documents"
 	objects := s3test.Store(t)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 5})
-	docs := &Documents{Store: store, Objects: objects, MaxBytes: maxBytes, MaxPerBooking: maxPerBooking}
+	docs := &documents.Documents{Store: store, Objects: objects, MaxBytes: maxBytes, MaxPerBooking: maxPerBooking}
 	return fixture{h: newHandler(docs, slog.New(slog.DiscardHandler)), store: store, objects: objects, svc: svc}
 }
 
@@ -85,14 +86,14 @@ func (f fixture) serve(t *testing.T, method, path, token, body string) *httptest
 }
 
 // create asks for an upload and decodes the answer.
-func (f fixture) create(t *testing.T, token, filename, contentType string, size int) Upload {
+func (f fixture) create(t *testing.T, token, filename, contentType string, size int) documents.Upload {
 	t.Helper()
-	body, _ := json.Marshal(UploadRequest{Filename: filename, ContentType: contentType, Size: int64(size)})
+	body, _ := json.Marshal(documents.UploadRequest{Filename: filename, ContentType: contentType, Size: int64(size)})
 	rec := f.serve(t, http.MethodPost, "/api/documents", token, string(body))
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: status %d: %s", rec.Code, rec.Body)
 	}
-	var up Upload
+	var up documents.Upload
 	if err := json.Unmarshal(rec.Body.Bytes(), &up); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestUploadJourney(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: status %d: %s", rec.Code, rec.Body)
 	}
-	var up Upload
+	var up documents.Upload
 	if err := json.Unmarshal(rec.Body.Bytes(), &up); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestUploadJourney(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("download: status %d: %s", rec.Code, rec.Body)
 	}
-	var dl Download
+	var dl documents.Download
 	if err := json.Unmarshal(rec.Body.Bytes(), &dl); err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +255,7 @@ func TestObjectStoreEnforcesThePolicy(t *testing.T) {
 		m[field] = value
 		return m
 	}
-	otherKey := ObjectKey(other.ID, uuid.NewString())
+	otherKey := documents.ObjectKey(other.ID, uuid.NewString())
 	for _, c := range []struct {
 		name   string
 		fields map[string]string
@@ -373,7 +374,7 @@ func TestBadRequests(t *testing.T) {
 	}
 
 	// The longest name and every accepted type pass.
-	for _, ct := range ContentTypes {
+	for _, ct := range documents.ContentTypes {
 		f.create(t, mine.ManageToken, strings.Repeat("à", 196)+".pdf", ct, 20<<20)
 	}
 }

@@ -25,11 +25,13 @@ type Housekeeper struct {
 	Retention      time.Duration // personal data are kept this long after a booking's end
 	InboxRetention time.Duration // processed events are remembered this long
 	PurgeBatch     int           // bookings purged per tick at most
+	NoShowAfter    time.Duration // a booking nobody joined is a no-show this long after its end
 }
 
 // Report counts what one tick did.
 type Report struct {
 	HoldsExpired   int
+	NoShows        int
 	Reminders24h   int
 	Reminders1h    int
 	Purged         int
@@ -64,6 +66,10 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 		rep.HoldsExpired, err = h.Store.ExpireHolds(ctx)
 		return err
 	})
+	run("no-shows", func() (err error) {
+		rep.NoShows, err = h.Store.MarkNoShows(ctx, h.NoShowAfter)
+		return err
+	})
 	run("reminders", func() (err error) {
 		rep.Reminders24h, rep.Reminders1h, err = h.queueReminders(ctx)
 		return err
@@ -84,7 +90,7 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 		return err
 	})
 	err := errors.Join(errs...)
-	attrs := []any{"holds_expired", rep.HoldsExpired, "reminders_24h", rep.Reminders24h, "reminders_1h", rep.Reminders1h,
+	attrs := []any{"holds_expired", rep.HoldsExpired, "no_shows", rep.NoShows, "reminders_24h", rep.Reminders24h, "reminders_1h", rep.Reminders1h,
 		"purged", rep.Purged, "objects_deleted", rep.ObjectsDeleted, "inbox_forgotten", rep.InboxForgotten, "delivered", rep.Delivered}
 	if err != nil {
 		h.Log.Error("housekeeping", append(attrs, "err", err)...)

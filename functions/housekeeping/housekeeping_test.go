@@ -89,6 +89,60 @@ func (s *sink) ids(typ string) []string {
 	return out
 }
 
+// TestNoShows: a confirmed booking nobody joined becomes a no-show
+// NO_SHOW_AFTER past its end, not before; one the citizen joined stays
+// for the operator to record; each no-show is announced once and audited
+// as the system's doing.
+func TestNoShows(t *testing.T) {
+	f := newFixture(t, apitest.Monday)
+	absent := f.book(t, apitest.At("2027-03-02", "09:00"))
+	present := f.book(t, apitest.At("2027-03-02", "09:30"))
+	if _, err := f.store.Pool.Exec(context.Background(), `
+		INSERT INTO attendance (booking_id, identity, role, joined_at) VALUES ($1::uuid, 'citizen-' || $1::text, 'citizen', $2)`,
+		present.ID, apitest.At("2027-03-02", "09:31")); err != nil {
+		t.Fatal(err)
+	}
+	status := func(id string) string {
+		t.Helper()
+		var s string
+		if err := f.store.Pool.QueryRow(context.Background(),
+			`SELECT status || ':' || coalesce(outcome, '') FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// 30-minute appointments: the absent citizen's ends at 09:30, so it is
+	// a no-show from 09:45.
+	f.clk.Set(apitest.At("2027-03-02", "09:44"))
+	f.tick(t)
+	if got := status(absent.ID); got != "confirmed:" {
+		t.Fatalf("before NO_SHOW_AFTER: %s", got)
+	}
+	f.clk.Set(apitest.At("2027-03-02", "10:30"))
+	f.tick(t)
+	f.tick(t)
+	if diff := cmp.Diff([]string{"completed:no_show", "confirmed:"}, []string{status(absent.ID), status(present.ID)}); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	ids := outboxIDs(t, events.BookingCompleted, "")
+	if len(ids) != 1 {
+		t.Fatalf("%d completed events, want 1", len(ids))
+	}
+	var d events.BookingCompletedData
+	decode(t, ids[0], &d)
+	if d.BookingID != absent.ID || d.Outcome != events.OutcomeNoShow || d.RecordedBy != "system" {
+		t.Errorf("completed event %+v", d)
+	}
+	var actor, action string
+	if err := f.store.Pool.QueryRow(context.Background(), `
+		SELECT actor_kind, action FROM audit_log WHERE target_id = $1 ORDER BY id DESC LIMIT 1`, absent.ID).Scan(&actor, &action); err != nil {
+		t.Fatal(err)
+	}
+	if actor != "system" || action != "booking.completed" {
+		t.Errorf("audit: %s %s", actor, action)
+	}
+}
+
 // fixture is housekeeping behind its CloudEvents handler, on the package's
 // database (emptied of bookings and events) and the real object store,
 // with a fixed clock shared with a booking store that stands for the
@@ -119,7 +173,7 @@ func newFixture(t *testing.T, now time.Time) *fixture {
 	hs := *store
 	hs.Source = "/sportello/housekeeping"
 	hk := &Housekeeper{Store: &hs, Relay: relay, Objects: objects, Log: log,
-		Retention: 720 * time.Hour, InboxRetention: 720 * time.Hour, PurgeBatch: 500}
+		Retention: 720 * time.Hour, InboxRetention: 720 * time.Hour, PurgeBatch: 500, NoShowAfter: 15 * time.Minute}
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 10})
 	return &fixture{h: function.Events(log, hk.Handle), hk: hk, store: store, clk: clk, objects: objects, sink: snk, svc: svc}
 }

@@ -4,13 +4,17 @@
 // works in its own transactions and logs counts only (never personal data):
 //
 //  1. expire holds past their expiry (booking.expired.v1);
-//  2. queue reminders 24 hours and 1 hour before confirmed bookings, once
+//  2. close the appointments the citizen never joined: a confirmed booking
+//     with no citizen in its video room by NO_SHOW_AFTER past its end
+//     becomes completed with outcome no_show (booking.completed.v1,
+//     recorded_by system);
+//  3. queue reminders 24 hours and 1 hour before confirmed bookings, once
 //     per kind and start time (booking.reminder.v1);
-//  3. purge the personal data of bookings that ended more than RETENTION
+//  4. purge the personal data of bookings that ended more than RETENTION
 //     ago: the citizen's fields, the manage links, the documents' objects
-//     and names (booking.purged.v1);
-//  4. forget consumers' processed events older than INBOX_RETENTION;
-//  5. deliver what is due in the outbox — of every function, this tick's
+//     and names, the outcome's note (booking.purged.v1);
+//  5. forget consumers' processed events older than INBOX_RETENTION;
+//  6. deliver what is due in the outbox — of every function, this tick's
 //     events included.
 //
 // A job that fails does not stop the others; the tick then answers 500 and
@@ -18,12 +22,14 @@
 //
 // Consumes: dev.knative.sources.ping (its data are ignored).
 // Emits: io.github.sportello.booking.expired.v1,
+// io.github.sportello.booking.completed.v1,
 // io.github.sportello.booking.reminder.v1,
 // io.github.sportello.booking.purged.v1.
 //
 // Environment, besides function.Config: RETENTION (default 720h, 30 days),
 // INBOX_RETENTION (default 720h), PURGE_BATCH (bookings purged per tick at
-// most; default 500), and the object store's S3_ENDPOINT, S3_REGION,
+// most; default 500), NO_SHOW_AFTER (default 15m: the citizens' join window
+// closes JOIN_GRACE after the end; keep it at least that), and the object store's S3_ENDPOINT, S3_REGION,
 // S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET.
 package main
 
@@ -46,13 +52,14 @@ type Config struct {
 	Retention      time.Duration `envconfig:"RETENTION" default:"720h"`
 	InboxRetention time.Duration `envconfig:"INBOX_RETENTION" default:"720h"`
 	PurgeBatch     int           `envconfig:"PURGE_BATCH" default:"500"`
+	NoShowAfter    time.Duration `envconfig:"NO_SHOW_AFTER" default:"15m"`
 }
 
 func main() {
 	var cfg Config
 	err := envconfig.Process("", &cfg)
-	if err == nil && (cfg.Retention <= 0 || cfg.InboxRetention <= 0 || cfg.PurgeBatch < 1) {
-		err = errors.New("RETENTION, INBOX_RETENTION and PURGE_BATCH must be positive")
+	if err == nil && (cfg.Retention <= 0 || cfg.InboxRetention <= 0 || cfg.PurgeBatch < 1 || cfg.NoShowAfter < 0) {
+		err = errors.New("RETENTION, INBOX_RETENTION and PURGE_BATCH must be positive, NO_SHOW_AFTER not negative")
 	}
 	var objects *storage.Store
 	if err == nil {
@@ -67,7 +74,7 @@ func main() {
 	}
 	function.Main("housekeeping", func(env *function.Env) http.Handler {
 		h := &Housekeeper{Store: env.Store, Relay: env.Relay, Objects: objects, Log: env.Log,
-			Retention: cfg.Retention, InboxRetention: cfg.InboxRetention, PurgeBatch: cfg.PurgeBatch}
+			Retention: cfg.Retention, InboxRetention: cfg.InboxRetention, PurgeBatch: cfg.PurgeBatch, NoShowAfter: cfg.NoShowAfter}
 		return function.Events(env.Log, h.Handle)
 	})
 }

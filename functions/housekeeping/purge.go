@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/audit"
 	"github.com/sportello/sportello/functions/internal/outbox"
 )
 
@@ -62,12 +63,13 @@ func (h *Housekeeper) purgeOne(ctx context.Context) (string, int, error) {
 	}
 	defer tx.Rollback(ctx)
 	var id uuid.UUID
+	var office string
 	err = tx.QueryRow(ctx, `
-		SELECT id FROM bookings
+		SELECT b.id, s.office_id FROM bookings b JOIN services s ON s.id = b.service_id
 		WHERE purged_at IS NULL AND status IN ('confirmed', 'cancelled', 'completed') AND ends_at < $1
-		ORDER BY ends_at, id
+		ORDER BY ends_at, b.id
 		LIMIT 1
-		FOR UPDATE SKIP LOCKED`, now.Add(-h.Retention)).Scan(&id)
+		FOR UPDATE OF b SKIP LOCKED`, now.Add(-h.Retention)).Scan(&id, &office)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", 0, nil
 	}
@@ -88,7 +90,7 @@ func (h *Housekeeper) purgeOne(ctx context.Context) (string, int, error) {
 	}
 	if _, err := tx.Exec(ctx, `
 		UPDATE bookings SET given_name = NULL, family_name = NULL, address = NULL, email = NULL,
-		       reason = NULL, details = NULL, purged_at = $2, updated_at = $2
+		       reason = NULL, details = NULL, outcome_note = NULL, purged_at = $2, updated_at = $2
 		WHERE id = $1`, id, now); err != nil {
 		return booking, n, err
 	}
@@ -96,7 +98,7 @@ func (h *Housekeeper) purgeOne(ctx context.Context) (string, int, error) {
 	if _, err := tx.Exec(ctx, `DELETE FROM manage_tokens WHERE booking_id = $1`, id); err != nil {
 		return booking, n, err
 	}
-	if _, err := outbox.Write(ctx, tx, h.Store.Source, now, outbox.Event{
+	if err := audit.Event(ctx, tx, h.Store.Source, now, audit.System, office, outbox.Event{
 		Type: events.BookingPurged, Subject: booking,
 		Data: events.BookingPurgedData{BookingID: booking, PurgedAt: now},
 	}); err != nil {

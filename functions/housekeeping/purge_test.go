@@ -41,22 +41,22 @@ func (f *fixture) document(t *testing.T, bookingID, status string, body []byte) 
 
 // personal is what is left of a booking's personal data.
 type personal struct {
-	GivenName, FamilyName, Address, Email, Reason, Details *string
-	Purged                                                 bool
-	Tokens                                                 int
-	Documents                                              []string // status and file name of each
+	GivenName, FamilyName, Address, Email, Reason, Details, Note *string
+	Purged                                                       bool
+	Tokens                                                       int
+	Documents                                                    []string // status and file name of each
 }
 
 func (f *fixture) personal(t *testing.T, id string) personal {
 	t.Helper()
 	var p personal
 	err := f.store.Pool.QueryRow(context.Background(), `
-		SELECT given_name, family_name, address, email, reason, details, purged_at IS NOT NULL,
+		SELECT given_name, family_name, address, email, reason, details, outcome_note, purged_at IS NOT NULL,
 		       (SELECT count(*) FROM manage_tokens m WHERE m.booking_id = b.id),
 		       coalesce((SELECT array_agg(d.status || ':' || coalesce(d.filename, '') ORDER BY d.status, d.filename)
 		                 FROM documents d WHERE d.booking_id = b.id), '{}')
 		FROM bookings b WHERE id = $1`, id).Scan(
-		&p.GivenName, &p.FamilyName, &p.Address, &p.Email, &p.Reason, &p.Details, &p.Purged, &p.Tokens, &p.Documents)
+		&p.GivenName, &p.FamilyName, &p.Address, &p.Email, &p.Reason, &p.Details, &p.Note, &p.Purged, &p.Tokens, &p.Documents)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +78,13 @@ func TestPurge(t *testing.T) {
 		t.Fatal(err)
 	}
 	recent := f.book(t, apitest.At("2027-04-20", "09:00"))
+	// The office recorded the old appointment's outcome with a note, which
+	// is personal data too.
+	if _, err := f.store.Pool.Exec(context.Background(), `
+		UPDATE bookings SET status = 'completed', outcome = 'completed', outcome_note = 'Pratica consegnata a mano', outcome_at = starts_at
+		WHERE id = $1`, old.ID); err != nil {
+		t.Fatal(err)
+	}
 	hold, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-03-02", "11:00"), "it")
 	if err != nil {
 		t.Fatal(err)
@@ -118,9 +125,19 @@ func TestPurge(t *testing.T) {
 	if _, err := f.store.Booking(context.Background(), old.ManageToken); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("manage link after the purge: %v, want not found", err)
 	}
-	// The booking itself stays, for the statistics.
+	// The booking itself stays, for the statistics, and so does its audit
+	// trail (which never held personal data).
+	var trail []string
+	if err := f.store.Pool.QueryRow(context.Background(), `
+		SELECT coalesce(array_agg(actor_kind || ':' || action ORDER BY id), '{}') FROM audit_log
+		WHERE target_kind = 'booking' AND target_id = $1`, old.ID).Scan(&trail); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"citizen:booking.confirmed", "system:booking.purged"}, trail); diff != "" {
+		t.Errorf("audit trail of the old booking (-want +got):\n%s", diff)
+	}
 	var status string
-	if err := f.store.Pool.QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, old.ID).Scan(&status); err != nil || status != "confirmed" {
+	if err := f.store.Pool.QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, old.ID).Scan(&status); err != nil || status != "completed" {
 		t.Errorf("old booking: status %q, %v", status, err)
 	}
 

@@ -27,20 +27,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/functions/internal/apperr"
 	"github.com/sportello/sportello/functions/internal/booking"
@@ -68,31 +61,17 @@ type JoinRequest struct {
 	DisplayName string `json:"display_name"`
 }
 
-// JoinResponse is what join answers inside the window: what a LiveKit
-// client needs to connect (url and token), and until when the token works.
-type JoinResponse struct {
-	URL       string    `json:"url"`
-	Token     string    `json:"token"`
-	Room      string    `json:"room"`
-	Identity  string    `json:"identity"`
-	ExpiresAt time.Time `json:"expires_at"`
-	OpensAt   time.Time `json:"opens_at"`
-	ClosesAt  time.Time `json:"closes_at"`
-}
+// JoinResponse is what join answers inside the window (rooms.Ticket).
+type JoinResponse = rooms.Ticket
 
-// WindowProblem is the problem answered outside the window: the window
-// itself, so the page can say when to come back.
-type WindowProblem struct {
-	httpx.Problem
-	OpensAt  time.Time `json:"opens_at"`
-	ClosesAt time.Time `json:"closes_at"`
-}
+// WindowProblem is the problem answered outside the window (rooms.WindowProblem).
+type WindowProblem = rooms.WindowProblem
 
 // The codes of the problems join adds to apperr's.
 const (
-	CodeNotYetOpen  = "not_yet_open"
-	CodeExpired     = "expired"
-	CodeUnavailable = "unavailable"
+	CodeNotYetOpen  = rooms.CodeNotYetOpen
+	CodeExpired     = rooms.CodeExpired
+	CodeUnavailable = rooms.CodeUnavailable
 )
 
 // token reads the manage token from the Authorization header.
@@ -187,83 +166,24 @@ func (h *handler) join(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case b.Status == booking.Completed:
-		h.outside(w, http.StatusGone, CodeExpired, win, "the appointment is over")
+		rooms.Outside(w, http.StatusGone, CodeExpired, win, h.loc(), "the appointment is over")
 		return
 	case b.Status != booking.Confirmed:
 		httpx.Error(w, r, h.log, apperr.New(apperr.Conflict, "token", "the booking is %s: its room is closed", b.Status))
 		return
 	}
-	switch win.At(now) {
-	case rooms.Before:
-		wait := int64(math.Ceil(win.OpensAt.Sub(now).Seconds()))
-		w.Header().Set("Retry-After", strconv.FormatInt(wait, 10))
-		h.outside(w, http.StatusConflict, CodeNotYetOpen, win, fmt.Sprintf("the room opens at %s", h.local(win.OpensAt).Format(time.RFC3339)))
-		return
-	case rooms.After:
-		h.outside(w, http.StatusGone, CodeExpired, win, fmt.Sprintf("the room closed at %s", h.local(win.ClosesAt).Format(time.RFC3339)))
-		return
-	}
-
-	room := rooms.Name(b.ID)
-	if _, err := h.lk.Ensure(r.Context(), room, win, now); err != nil {
-		h.log.ErrorContext(r.Context(), "livekit unreachable", "err", err)
-		w.Header().Set("Retry-After", "5")
-		writeProblem(w, httpx.Problem{Type: "urn:sportello:problem:" + CodeUnavailable, Title: http.StatusText(http.StatusServiceUnavailable),
-			Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Detail: "the video service cannot be reached: try again in a moment"})
-		return
-	}
-	p := rooms.Participant{Identity: "citizen-" + b.ID, Name: name}
-	jwt, err := h.lk.Token(room, p, win.ClosesAt.Sub(now))
-	if err != nil {
-		httpx.Error(w, r, h.log, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, JoinResponse{
-		URL: h.lk.PublicURL(), Token: jwt, Room: room, Identity: p.Identity,
-		ExpiresAt: h.local(win.ClosesAt), OpensAt: h.local(win.OpensAt), ClosesAt: h.local(win.ClosesAt),
-	})
+	h.lk.Admit(w, r, h.log, b.ID, win, rooms.Participant{Identity: "citizen-" + b.ID, Name: name}, now, h.loc())
 }
 
-// window is the booking's window: the one provision-room recorded for the
-// booking's current sequence, or else (provision-room has not caught up
-// yet) the one computed from the booking.
+// window is the booking's window (rooms.Config.WindowOf).
 func (h *handler) window(ctx context.Context, b booking.Booking) (rooms.Window, error) {
-	var win rooms.Window
-	err := h.store.Pool.QueryRow(ctx, `
-		SELECT opens_at, closes_at FROM rooms
-		WHERE booking_id = $1 AND sequence = $2 AND deleted_at IS NULL`, b.ID, b.Sequence).Scan(&win.OpensAt, &win.ClosesAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return h.lk.Config.Window(b.Start, b.End), nil
-	}
-	return win, err
+	return h.lk.Config.WindowOf(ctx, h.store.Pool, b.ID, b.Sequence, b.Start, b.End)
 }
 
-func (h *handler) local(t time.Time) time.Time {
+// loc is where times are answered: the municipality's time zone.
+func (h *handler) loc() *time.Location {
 	if h.store.Calendar == nil {
-		return t
+		return time.UTC
 	}
-	return t.In(h.store.Calendar.Location)
-}
-
-// outside answers a problem about the window.
-func (h *handler) outside(w http.ResponseWriter, status int, code string, win rooms.Window, detail string) {
-	writeProblem(w, WindowProblem{
-		Problem: httpx.Problem{Type: "urn:sportello:problem:" + code, Title: http.StatusText(status), Status: status,
-			Code: apperr.Code(code), Detail: detail},
-		OpensAt: h.local(win.OpensAt), ClosesAt: h.local(win.ClosesAt),
-	})
-}
-
-func writeProblem(w http.ResponseWriter, p any) {
-	status := http.StatusInternalServerError
-	switch v := p.(type) {
-	case WindowProblem:
-		status = v.Status
-	case httpx.Problem:
-		status = v.Status
-	}
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
+	return h.store.Calendar.Location
 }

@@ -86,7 +86,11 @@ var Functions = []Function{
 		Consumes: on("provision-room", []string{events.BookingConfirmed, events.BookingRescheduled, events.BookingCancelled}, RoomDelivery)},
 	{Name: "join", Routes: []string{"/api/join"}, Doc: "mints a LiveKit token for the booking's room inside its window"},
 	{Name: "documents", Routes: []string{"/api/documents"}, Emits: []string{events.DocumentUploaded}, Doc: "presigned uploads and downloads of a booking's documents"},
-	{Name: "housekeeping", Emits: []string{events.BookingExpired, events.BookingReminder, events.BookingPurged}, Doc: "expires holds, queues reminders, redelivers the outbox, purges old personal data",
+	{Name: "livekit-webhook", Routes: []string{"/api/livekit/webhook"}, Emits: []string{events.ParticipantJoined, events.ParticipantLeft, events.RoomFinished}, Doc: "records attendance in the video rooms from LiveKit's signed webhooks"},
+	{Name: "operators", Routes: []string{"/api/operator"}, Emits: []string{events.BookingCompleted, events.BookingRescheduled, events.BookingCancelled, events.DocumentUploaded}, Doc: "operators' sign-in and sessions, agenda, booking detail, joining the call, documents, outcome, reschedule and cancellation on the citizen's behalf"},
+	{Name: "operator-oidc", Routes: []string{"/api/operator/oidc"}, Doc: "operators' sign-in through the municipality's OpenID Connect identity provider"},
+	{Name: "admin", Routes: []string{"/api/operator/admin"}, Emits: []string{events.OfficeChanged, events.ServiceChanged, events.ClosureAdded, events.ClosureRemoved, events.DeskChanged, events.OperatorChanged, events.BookingCancelled, events.BookingExpired}, Doc: "administration: offices, services, hours, closures, desks, operators and the audit log"},
+	{Name: "housekeeping", Emits: []string{events.BookingExpired, events.BookingCompleted, events.BookingReminder, events.BookingPurged}, Doc: "expires holds, queues reminders, redelivers the outbox, purges old personal data",
 		Consumes: on("housekeeping", []string{events.Ping}, TickDelivery)},
 }
 

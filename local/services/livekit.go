@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -32,6 +33,10 @@ type LiveKit struct {
 	APISecret string    // DevAPISecret when ""; at least 32 characters
 	Bin       string    // the livekit-server binary; the pinned build when ""
 	Log       io.Writer // its output; nil discards it
+	// WebhookURL is where LiveKit posts its webhooks (room and participant
+	// events), signed with the API key: the local stack's gateway route
+	// /api/livekit/webhook. "" sends none.
+	WebhookURL string
 
 	base
 }
@@ -62,7 +67,35 @@ room:
   departure_timeout: 20
 logging:
   level: info
-`, l.Port, l.TCPPort, l.UDPPort, key, secret)
+`, l.Port, l.TCPPort, l.UDPPort, key, secret) + l.webhookConfig(key)
+}
+
+// webhookConfig is the webhook section of the configuration: LiveKit signs
+// each webhook with the API key (a JWT whose sha256 claim is the body's
+// hash) and posts it to WebhookURL.
+func (l *LiveKit) webhookConfig(key string) string {
+	if l.WebhookURL == "" {
+		return ""
+	}
+	return fmt.Sprintf(`webhook:
+  api_key: %s
+  urls:
+    - %q
+`, key, l.WebhookURL)
+}
+
+// checkWebhookURL accepts an http(s) URL that can stand in the YAML
+// configuration as it is.
+func checkWebhookURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == '"' || r == '\\' || r > '~' }) {
+		return fmt.Errorf("livekit: the webhook URL must be a plain http(s) URL, not %q", s)
+	}
+	return nil
 }
 
 func (l *LiveKit) keys() (string, string) {
@@ -87,6 +120,9 @@ func (l *LiveKit) Start(ctx context.Context) error {
 	}
 	if strings.ContainsAny(l.APIKey+l.APISecret, ":# \n\"'") {
 		return errors.New("livekit: the API key and secret must be plain words")
+	}
+	if err := checkWebhookURL(l.WebhookURL); err != nil {
+		return err
 	}
 	bin, err := binary(l.Bin, "livekit-server")
 	if err != nil {

@@ -157,7 +157,7 @@ func New(cfg Config) *Stack {
 	s.mailpit = &services.Mailpit{SMTPPort: cfg.MailpitSMTPPort, HTTPPort: cfg.MailpitHTTPPort,
 		Database: filepath.Join(cfg.Data, "mailpit", "mailpit.db"), Log: s.output("mailpit")}
 	s.livekit = &services.LiveKit{Port: cfg.LiveKitPort, TCPPort: cfg.LiveKitTCPPort, UDPPort: cfg.LiveKitUDPPort,
-		Dir: filepath.Join(cfg.Data, "livekit"), Log: s.output("livekit")}
+		Dir: filepath.Join(cfg.Data, "livekit"), Log: s.output("livekit"), WebhookURL: s.webhookURL()}
 	s.minio = &services.MinIO{Port: cfg.MinIOPort, ConsolePort: cfg.MinIOConsolePort, Dir: filepath.Join(cfg.Data, "minio"),
 		CORSOrigins: s.origins(), Log: s.output("minio")}
 	s.gw = &Gateway{Site: SiteDir(cfg.Root), Functions: fns, Events: s.broker.EventsHandler(),
@@ -184,6 +184,18 @@ func (s *Stack) publicURL() string {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
 	return "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port))
+}
+
+// webhookURL is where LiveKit posts its webhooks: the gateway's route to
+// livekit-webhook, on loopback. None when the stack runs without that
+// function.
+func (s *Stack) webhookURL() string {
+	for _, f := range s.functions {
+		if f.Name == "livekit-webhook" {
+			return "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port)) + "/api/livekit/webhook"
+		}
+	}
+	return ""
 }
 
 // origins are the origins from which a browser may call MinIO: the
@@ -369,7 +381,9 @@ func (s *Stack) startServices(ctx context.Context) error {
 // serviceEnv is what the functions need besides the database: the broker,
 // the site's origin, SMTP, LiveKit and S3.
 func (s *Stack) serviceEnv() []string {
-	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL()}
+	// The gateway speaks plain http: the operators' session cookie cannot
+	// be Secure here (it is in a cluster, behind TLS).
+	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false"}
 	return append(env, services.Set{s.mailpit, s.livekit, s.minio}.Env()...)
 }
 
@@ -627,6 +641,17 @@ func (s *Stack) host() string {
 	return s.cfg.Listen
 }
 
+// DemoPassword is the password of every demo account of the demo data
+// (functions/internal/postgres/demo.sql); only the local stack loads them.
+const DemoPassword = "sportello-demo"
+
+// DemoAccounts are the demo operators: one per office of the first phase,
+// and an administrator.
+var DemoAccounts = []string{
+	"operatore.urp@comune.bari.it", "operatore.ambiente@comune.bari.it",
+	"operatore.urbanistica@comune.bari.it", "admin@comune.bari.it (administrator)",
+}
+
 func (s *Stack) banner() {
 	gw := "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port))
 	site := "index of the API (no web/ folder yet)"
@@ -657,6 +682,9 @@ func (s *Stack) banner() {
 		"  services      curl -s " + gw + "/_local/services",
 		"  health        curl -s " + gw + "/health",
 		"  database      psql '" + s.pg.URL(Database) + "'",
+		"  operators     sign in: curl -si -c /tmp/op.jar " + gw + "/api/operator/session -H 'Content-Type: application/json' \\",
+		"                  -d '{\"email\":\"operatore.urp@comune.bari.it\",\"password\":\"" + DemoPassword + "\"}'",
+		"                demo accounts (password " + DemoPassword + "): " + strings.Join(DemoAccounts, ", "),
 		"Ctrl-C to stop.",
 		"",
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/audit"
 	"github.com/sportello/sportello/functions/internal/booking"
 	"github.com/sportello/sportello/functions/internal/outbox"
 	"github.com/sportello/sportello/functions/internal/secret"
@@ -36,6 +37,21 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	}
 	s.committed()
 	return nil
+}
+
+// lockConfigurationShared takes the configuration lock shared, for the
+// rest of tx. Every write that puts a booking at a time and desk (a hold, a
+// reschedule) takes it before it reads the service's rules; an
+// administrator's change that can strand bookings takes it exclusively
+// (admin.go). So either the booking is written first, and the change finds
+// it and handles it, or the change commits first, and the booking is
+// checked against the new rules (each statement sees what was committed
+// before it began): no booking is ever stranded unseen. The row lock of a
+// rescheduled booking is taken before this lock, and the change locks its
+// candidate rows before taking it exclusively, so the two cannot deadlock.
+func lockConfigurationShared(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended('sportello.configuration', 0))`)
+	return err
 }
 
 type desk struct {
@@ -139,6 +155,9 @@ func (s *Store) ExpireHolds(ctx context.Context) (int, error) {
 func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
 	var hold booking.Hold
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockConfigurationShared(ctx, tx); err != nil {
+			return err
+		}
 		now := s.Clock.Now()
 		svc, err := s.Service(ctx, tx, serviceID, "service_id")
 		if err != nil {
@@ -309,11 +328,11 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 		r.status, r.locale, r.confirmedAt = "confirmed", c.Locale, &now
 		r.givenName, r.familyName, r.address, r.email, r.reason, r.details = &c.GivenName, &c.FamilyName, &c.Address, &c.Email, &c.Reason, &c.Details
 		out = booking.Confirmation{Booking: r.toBooking(), ManageToken: token}
-		_, err = outbox.Write(ctx, tx, s.Source, now, outbox.Event{
+		ev := r.event()
+		return audit.Event(ctx, tx, s.Source, now, audit.Citizen, ev.OfficeID, outbox.Event{
 			Type: events.BookingConfirmed, Subject: id.String(),
-			Data: events.BookingConfirmedData{Booking: r.event()},
+			Data: events.BookingConfirmedData{Booking: ev},
 		})
-		return err
 	})
 	return out, err
 }
@@ -387,50 +406,67 @@ func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (
 		if err != nil {
 			return err
 		}
-		if start.Equal(r.start) {
-			return apperr.New(apperr.Invalid, "start", "the booking is already at this time")
-		}
-		svc, err := s.Service(ctx, tx, r.serviceID, "service_id")
+		r, err = s.move(ctx, tx, r, start, now, audit.Citizen)
 		if err != nil {
 			return err
 		}
-		slot, err := s.Calendar.Check(svc.Rules(), start, now, "start")
-		if err != nil {
-			return err
-		}
-		blockEnd := slot.End.Add(svc.Buffer())
-		desks, err := freeDesks(ctx, tx, r.serviceID, slot.Start, blockEnd, now, &r.id, s.Calendar.Location)
-		if err != nil {
-			return err
-		}
-		expired := false
-		for _, d := range desks {
-			if d.lapsed && !expired {
-				if _, err := s.expireHolds(ctx, tx, r.serviceID, slot.Start, blockEnd, now); err != nil {
-					return err
-				}
-				expired = true
-			}
-			moved, err := moveBooking(ctx, tx, r.id, d.id, slot.Start, slot.End, blockEnd, now)
-			if err != nil {
-				return err
-			}
-			if !moved {
-				continue
-			}
-			prev := r
-			r.deskID, r.desk, r.start, r.end, r.sequence = d.id, d.label, slot.Start, slot.End, r.sequence+1
-			r.cutoffMinutes = svc.CancelCutoffMinutes
-			out = r.toBooking()
-			_, err = outbox.Write(ctx, tx, s.Source, now, outbox.Event{
-				Type: events.BookingRescheduled, Subject: r.id.String(),
-				Data: events.BookingRescheduledData{Booking: r.event(), PreviousStart: prev.start, PreviousEnd: prev.end, PreviousDesk: prev.desk},
-			})
-			return err
-		}
-		return apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
+		out = r.toBooking()
+		return nil
 	})
 	return out, err
+}
+
+// move moves the locked, confirmed booking r to the slot of its service
+// starting at start, checked against the service's schedule (hours,
+// closures, notice, horizon) at now, on a desk free then, and writes its
+// booking.rescheduled.v1 and audit row by actor. It answers the moved
+// record. Errors: Invalid (start: the same time, or not a bookable slot),
+// Conflict (start: no free desk).
+func (s *Store) move(ctx context.Context, tx pgx.Tx, r record, start, now time.Time, actor audit.Actor) (record, error) {
+	if start.Equal(r.start) {
+		return r, apperr.New(apperr.Invalid, "start", "the booking is already at this time")
+	}
+	if err := lockConfigurationShared(ctx, tx); err != nil {
+		return r, err
+	}
+	svc, err := s.Service(ctx, tx, r.serviceID, "service_id")
+	if err != nil {
+		return r, err
+	}
+	slot, err := s.Calendar.Check(svc.Rules(), start, now, "start")
+	if err != nil {
+		return r, err
+	}
+	blockEnd := slot.End.Add(svc.Buffer())
+	desks, err := freeDesks(ctx, tx, r.serviceID, slot.Start, blockEnd, now, &r.id, s.Calendar.Location)
+	if err != nil {
+		return r, err
+	}
+	expired := false
+	for _, d := range desks {
+		if d.lapsed && !expired {
+			if _, err := s.expireHolds(ctx, tx, r.serviceID, slot.Start, blockEnd, now); err != nil {
+				return r, err
+			}
+			expired = true
+		}
+		moved, err := moveBooking(ctx, tx, r.id, d.id, slot.Start, slot.End, blockEnd, now)
+		if err != nil {
+			return r, err
+		}
+		if !moved {
+			continue
+		}
+		prev := r
+		r.deskID, r.desk, r.start, r.end, r.sequence = d.id, d.label, slot.Start, slot.End, r.sequence+1
+		r.cutoffMinutes = svc.CancelCutoffMinutes
+		ev := r.event()
+		return r, audit.Event(ctx, tx, s.Source, now, actor, ev.OfficeID, outbox.Event{
+			Type: events.BookingRescheduled, Subject: r.id.String(),
+			Data: events.BookingRescheduledData{Booking: ev, PreviousStart: prev.start, PreviousEnd: prev.end, PreviousDesk: prev.desk},
+		})
+	}
+	return r, apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
 }
 
 // moveBooking updates the booking to a new desk and time inside a savepoint,
@@ -472,11 +508,11 @@ func (s *Store) Cancel(ctx context.Context, token string) (booking.Booking, erro
 		}
 		r.status, r.cancelledAt, r.sequence = "cancelled", &now, r.sequence+1
 		out = r.toBooking()
-		_, err = outbox.Write(ctx, tx, s.Source, now, outbox.Event{
+		ev := r.event()
+		return audit.Event(ctx, tx, s.Source, now, audit.Citizen, ev.OfficeID, outbox.Event{
 			Type: events.BookingCancelled, Subject: r.id.String(),
-			Data: events.BookingCancelledData{Booking: r.event(), CancelledBy: "citizen"},
+			Data: events.BookingCancelledData{Booking: ev, CancelledBy: "citizen"},
 		})
-		return err
 	})
 	return out, err
 }

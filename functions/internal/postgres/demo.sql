@@ -49,3 +49,23 @@ SELECT s.id, d, '09:00'::time, '12:30'::time FROM services s CROSS JOIN generate
 UNION ALL
 SELECT s.id, d, '15:30'::time, '17:30'::time FROM services s CROSS JOIN (VALUES (2), (4)) AS t (d)
 ON CONFLICT (service_id, weekday, opens) DO NOTHING;
+
+-- Demo operators: one per office and one administrator (every office).
+-- The password of each is "sportello-demo" (argon2id, m=19456 KiB, t=2,
+-- p=1). For demonstrations only: change or deactivate them anywhere real.
+INSERT INTO operators (id, email, display_name, password_hash, role, created_at) VALUES
+  ('0d6f5a3e-0000-4000-8000-000000000001', 'operatore.urp@comune.bari.it', 'Operatore URP',
+   '$argon2id$v=19$m=19456,t=2,p=1$rYwWdJVRMalmroBsiERolw$ccsdlH4MqFr6E0omwEYfxFaVPejpvf+gqyJ3dEe6Zdw', 'operator', now()),
+  ('0d6f5a3e-0000-4000-8000-000000000002', 'operatore.ambiente@comune.bari.it', 'Operatore Ambiente',
+   '$argon2id$v=19$m=19456,t=2,p=1$rYwWdJVRMalmroBsiERolw$ccsdlH4MqFr6E0omwEYfxFaVPejpvf+gqyJ3dEe6Zdw', 'operator', now()),
+  ('0d6f5a3e-0000-4000-8000-000000000003', 'operatore.urbanistica@comune.bari.it', 'Operatore Urbanistica',
+   '$argon2id$v=19$m=19456,t=2,p=1$rYwWdJVRMalmroBsiERolw$ccsdlH4MqFr6E0omwEYfxFaVPejpvf+gqyJ3dEe6Zdw', 'operator', now()),
+  ('0d6f5a3e-0000-4000-8000-000000000004', 'admin@comune.bari.it', 'Amministratore',
+   '$argon2id$v=19$m=19456,t=2,p=1$rYwWdJVRMalmroBsiERolw$ccsdlH4MqFr6E0omwEYfxFaVPejpvf+gqyJ3dEe6Zdw', 'administrator', now())
+ON CONFLICT DO NOTHING;
+
+INSERT INTO operator_offices (operator_id, office_id) VALUES
+  ('0d6f5a3e-0000-4000-8000-000000000001', 'urp'),
+  ('0d6f5a3e-0000-4000-8000-000000000002', 'ambiente'),
+  ('0d6f5a3e-0000-4000-8000-000000000003', 'urbanistica')
+ON CONFLICT DO NOTHING;

@@ -1,4 +1,4 @@
-// Package rooms is what provision-room and join share about the video room
+// Package rooms is what provision-room, join and operators share about the video room
 // of a booking: the LiveKit configuration, the room's name, its window (the
 // time during which join mints tokens), and a small LiveKit client that
 // creates and deletes rooms and mints join tokens.

@@ -1,4 +1,4 @@
-package main
+package documents
 
 import (
 	"fmt"
@@ -17,8 +17,9 @@ var ContentTypes = []string{"application/pdf", "image/jpeg", "image/png", "appli
 // MaxFilename is the longest file name, in characters.
 const MaxFilename = 200
 
-// UploadRequest is the body of POST /api/documents: what the browser is
-// about to upload.
+// UploadRequest is the body of an upload request (POST /api/documents,
+// POST /api/operator/bookings/{id}/documents): what the browser is about
+// to upload.
 type UploadRequest struct {
 	Filename    string `json:"filename"`
 	ContentType string `json:"content_type"`

@@ -1,4 +1,14 @@
-package main
+// Package documents is the store of the documents the two sides of a
+// booking exchange: rows in PostgreSQL (table documents), bytes in the
+// object store, reached by presigned POSTs and GETs whose object keys are
+// made here, never taken from a request. The documents function (the
+// citizen, with a manage token) and the operators function (the office,
+// with a session) share it; each checks first that the caller may touch the
+// booking, then passes its id.
+//
+// Consumes: nothing. Emits: io.github.sportello.document.uploaded.v1 (from
+// Complete, with its audit row).
+package documents
 
 import (
 	"context"
@@ -8,9 +18,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/audit"
 	"github.com/sportello/sportello/functions/internal/outbox"
 	"github.com/sportello/sportello/functions/internal/postgres"
 	"github.com/sportello/sportello/functions/internal/storage"
@@ -22,10 +34,36 @@ const (
 	DownloadExpiry = 5 * time.Minute
 )
 
+// Config is the environment of the functions that exchange documents,
+// beside storage.Config.
+type Config struct {
+	MaxDocumentBytes int64 `envconfig:"MAX_DOCUMENT_BYTES" default:"20971520"`
+	MaxDocuments     int   `envconfig:"MAX_DOCUMENTS" default:"20"`
+}
+
+// LoadConfig reads Config from the environment and checks it.
+func LoadConfig() (Config, error) {
+	var c Config
+	if err := envconfig.Process("", &c); err != nil {
+		return c, err
+	}
+	if c.MaxDocumentBytes < 1 || c.MaxDocuments < 1 {
+		return c, errors.New("MAX_DOCUMENT_BYTES and MAX_DOCUMENTS must be positive")
+	}
+	return c, nil
+}
+
+// The uploaded_by of a document: who sent it.
+const (
+	ByCitizen = "citizen"
+	ByOffice  = "office"
+)
+
 // Documents are the documents of bookings: rows in PostgreSQL, bytes in
-// the object store. Every method takes the booking the caller's manage
-// token opened and touches that booking's documents only; object keys are
-// made here, never taken from a request.
+// the object store. Every method takes the booking the caller was allowed
+// to open (by a manage token, or an operator's scope) and touches that
+// booking's documents only; object keys are made here, never taken from a
+// request.
 type Documents struct {
 	Store   *postgres.Store // the booking store: the pool, the clock, the events' source
 	Objects *storage.Store
@@ -93,8 +131,8 @@ func bookingOpen(ctx context.Context, tx pgx.Tx, bookingID string) error {
 	return nil
 }
 
-// Create records a pending document of a booking and presigns its upload.
-// Errors: Invalid (filename, content_type, size), Conflict (token: the
+// Create records a pending document of a booking, sent by uploadedBy
+// (ByCitizen or ByOffice), and presigns its upload. Errors: Invalid (filename, content_type, size), Conflict (token: the
 // booking takes no more documents).
 func (d *Documents) Create(ctx context.Context, bookingID, uploadedBy string, req UploadRequest) (Upload, error) {
 	if err := req.Validate(d.MaxBytes); err != nil {
@@ -184,11 +222,13 @@ func find(ctx context.Context, q interface {
 }
 
 // Complete checks that the upload of a pending document arrived and is
-// what was declared, marks it uploaded and announces it. Completing an
-// uploaded document again answers it as it is. Errors: NotFound (id),
+// what was declared, marks it uploaded and announces it: its
+// document.uploaded.v1 and an audit row (action document.uploaded, target
+// the booking, by actor) are written in the same transaction. Completing
+// an uploaded document again answers it as it is. Errors: NotFound (id),
 // Conflict (id: not uploaded yet; token: the booking's data were erased),
 // Unprocessable (id: the object is not what was declared; it is deleted).
-func (d *Documents) Complete(ctx context.Context, bookingID, documentID string) (Document, error) {
+func (d *Documents) Complete(ctx context.Context, bookingID, documentID string, actor audit.Actor) (Document, error) {
 	tx, err := d.Store.Pool.Begin(ctx)
 	if err != nil {
 		return Document{}, err
@@ -202,7 +242,10 @@ func (d *Documents) Complete(ctx context.Context, bookingID, documentID string) 
 		return r.document(documentID), nil
 	}
 	var purged *time.Time
-	if err := tx.QueryRow(ctx, `SELECT purged_at FROM bookings WHERE id = $1`, bookingID).Scan(&purged); err != nil {
+	var officeID string
+	if err := tx.QueryRow(ctx, `
+		SELECT b.purged_at, s.office_id FROM bookings b JOIN services s ON s.id = b.service_id
+		WHERE b.id = $1`, bookingID).Scan(&purged, &officeID); err != nil {
 		return Document{}, err
 	}
 	if purged != nil {
@@ -228,9 +271,15 @@ func (d *Documents) Complete(ctx context.Context, bookingID, documentID string) 
 		documentID, obj.Size, now); err != nil {
 		return Document{}, err
 	}
-	if _, err := outbox.Write(ctx, tx, d.Store.Source, now, outbox.Event{
-		Type: events.DocumentUploaded, Subject: bookingID,
-		Data: events.DocumentUploadedData{BookingID: bookingID, DocumentID: documentID, ContentType: r.contentType, Size: obj.Size, UploadedBy: r.uploadedBy},
+	data := events.DocumentUploadedData{BookingID: bookingID, DocumentID: documentID, ContentType: r.contentType, Size: obj.Size, UploadedBy: r.uploadedBy}
+	if _, err := outbox.Write(ctx, tx, d.Store.Source, now, outbox.Event{Type: events.DocumentUploaded, Subject: bookingID, Data: data}); err != nil {
+		return Document{}, err
+	}
+	// Not audit.Event: that would make the target a "document", and the
+	// log is kept per booking (a document is part of its booking's story).
+	if err := audit.Write(ctx, tx, now, audit.Entry{
+		Actor: actor, Action: audit.ShortName(events.DocumentUploaded), TargetKind: "booking", TargetID: bookingID,
+		OfficeID: officeID, Detail: data,
 	}); err != nil {
 		return Document{}, err
 	}

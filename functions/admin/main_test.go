@@ -1,0 +1,676 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apitest"
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/auth"
+	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/clock"
+	"github.com/sportello/sportello/functions/internal/pgtest"
+	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/schedule"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+const password = "correct horse battery staple"
+
+type env struct {
+	t     *testing.T
+	h     http.Handler
+	store *postgres.Store
+	auth  *auth.Authenticator
+	clk   *clock.Fixed
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	store, clk := pgtest.Store(t, apitest.Monday)
+	logs := &bytes.Buffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := &auth.Authenticator{Pool: store.Pool, Clock: clk, Config: auth.DefaultConfig}
+	t.Cleanup(func() {
+		for _, s := range []string{"@", password, "Maria", "Rossi"} {
+			if strings.Contains(logs.String(), s) {
+				t.Errorf("the logs contain %q:\n%s", s, logs)
+			}
+		}
+	})
+	return &env{t: t, h: newHandler(store, a, log), store: store, auth: a, clk: clk}
+}
+
+// client is a signed-in browser.
+type client struct {
+	id     string
+	cookie *http.Cookie
+	csrf   string
+}
+
+// account creates an account with role and offices and signs it in.
+func (e *env) account(role string, offices ...string) *client {
+	e.t.Helper()
+	email := "acc-" + pgtest.Suffix() + "@comune.example.it"
+	id, err := auth.CreateOperator(context.Background(), e.store.Pool, e.clk.Now(), email, "Prova", password, role, offices...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sess, err := e.auth.SignIn(context.Background(), email, password)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &client{id: id, cookie: e.auth.Config.Cookie(sess.Token), csrf: sess.CSRFToken}
+}
+
+func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorder {
+	e.t.Helper()
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, Prefix+path, nil)
+	} else {
+		r = httptest.NewRequest(method, Prefix+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if c != nil {
+		r.AddCookie(c.cookie)
+		if c.csrf != "" {
+			r.Header.Set(auth.CSRFHeader, c.csrf)
+		}
+	}
+	return apitest.Serve(e.t, e.h, r, apitest.NoStore)
+}
+
+func (e *env) ok(rec *httptest.ResponseRecorder, want int) map[string]any {
+	e.t.Helper()
+	if rec.Code != want {
+		e.t.Fatalf("status %d, want %d: %s", rec.Code, want, rec.Body)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+func verdict(t *testing.T, rec *httptest.ResponseRecorder) apitest.Verdict {
+	t.Helper()
+	return apitest.VerdictOf(rec, apitest.ProblemOf(t, rec, apitest.NoStore))
+}
+
+// written is a digest of every table an administrator's request may write.
+func written(t *testing.T) string {
+	t.Helper()
+	var s string
+	err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM offices x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM services x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM desks x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM opening_hours x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM closures x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM operators x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM operator_offices x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM bookings x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM outbox x) ||
+		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM audit_log x)`).Scan(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
+	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
+
+func book(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Booking {
+	t.Helper()
+	h, err := store.Reserve(context.Background(), svc, start, "it")
+	if err != nil {
+		t.Fatalf("reserve %s: %v", start, err)
+	}
+	c, err := store.Confirm(context.Background(), h.ID, h.Secret, maria)
+	if err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	return c.Booking
+}
+
+func status(t *testing.T, id string) string {
+	t.Helper()
+	var s string
+	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func free(t *testing.T, store *postgres.Store, svc, day string) map[string]int {
+	t.Helper()
+	d, _ := schedule.ParseDate(day)
+	_, slots, err := store.FreeSlots(context.Background(), svc, d, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, s := range slots {
+		out[s.Start.In(apitest.Rome).Format("15:04")] = s.Free
+	}
+	return out
+}
+
+func TestAccess(t *testing.T) {
+	e := newEnv(t)
+	office, _ := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
+	op := e.account(auth.RoleOperator, office)
+	admin := e.account(auth.RoleAdministrator)
+	noCSRF := &client{cookie: admin.cookie}
+	body := `{"id":"nuovo-` + pgtest.Suffix() + `","name":"Nuovo"}`
+	before := written(t)
+	for _, tc := range []struct {
+		name         string
+		c            *client
+		method, path string
+		body         string
+		want         apitest.Verdict
+	}{
+		{"no session", nil, "GET", "/offices", "", apitest.Want(401, "unauthorized", "session")},
+		{"operator reads", op, "GET", "/offices", "", apitest.Want(403, "forbidden", "session")},
+		{"operator audit", op, "GET", "/audit", "", apitest.Want(403, "forbidden", "session")},
+		{"operator writes", op, "POST", "/offices", body, apitest.Want(403, "forbidden", "session")},
+		{"operator closes", op, "POST", "/closures", `{"office_id":"` + office + `","first_day":"2027-03-03","last_day":"2027-03-03"}`, apitest.Want(403, "forbidden", "session")},
+		{"admin without csrf", noCSRF, "POST", "/offices", body, apitest.Want(403, "csrf", auth.CSRFHeader)},
+		{"unknown route", admin, "GET", "/nothing", "", apitest.Want(404, "not_found", "")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := verdict(t, e.do(tc.c, tc.method, tc.path, tc.body)); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if written(t) != before {
+		t.Error("a refused request wrote something")
+	}
+}
+
+// TestConfigure builds an office from nothing and shows it bookable.
+func TestConfigure(t *testing.T) {
+	e := newEnv(t)
+	admin := e.account(auth.RoleAdministrator)
+	sfx := pgtest.Suffix()
+	oid, sid := "ufficio-"+sfx, "servizio-"+sfx
+	got := e.ok(e.do(admin, "POST", "/offices", `{"id":"`+oid+`","name":"Ufficio Tributi","address":"Corso Vittorio Emanuele 84, Bari","position":4}`), 201)
+	if diff := cmp.Diff(map[string]any{"id": oid, "name": "Ufficio Tributi", "description": "", "address": "Corso Vittorio Emanuele 84, Bari", "position": 4.0, "active": true}, got["office"]); diff != "" {
+		t.Errorf("office (-want +got):\n%s", diff)
+	}
+	e.ok(e.do(admin, "POST", "/services", `{"id":"`+sid+`","office_id":"`+oid+`","name":"IMU","duration_minutes":20,"buffer_minutes":10,"horizon_days":30,"what_to_bring":"F24"}`), 201)
+	d := e.ok(e.do(admin, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 1"}`), 201)["desk"].(map[string]any)
+	e.ok(e.do(admin, "PUT", "/services/"+sid+"/hours", `{"hours":[{"weekday":3,"opens":"09:00","closes":"10:00"},{"weekday":3,"opens":"15:00","closes":"16:00"}]}`), 200)
+	want := map[string]int{"09:00": 1, "09:30": 1, "15:00": 1, "15:30": 1}
+	if diff := cmp.Diff(want, free(t, e.store, sid, "2027-03-03")); diff != "" {
+		t.Errorf("free slots (-want +got):\n%s", diff)
+	}
+	// A second desk doubles the capacity at once: no cache in between.
+	e.ok(e.do(admin, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 2"}`), 201)
+	for k := range want {
+		want[k] = 2
+	}
+	if diff := cmp.Diff(want, free(t, e.store, sid, "2027-03-03")); diff != "" {
+		t.Errorf("free slots with two desks (-want +got):\n%s", diff)
+	}
+	// The same label twice is a conflict.
+	if v := verdict(t, e.do(admin, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 2"}`)); v != apitest.Want(409, "conflict", "label") {
+		t.Errorf("duplicate label: %+v", v)
+	}
+	// A closure empties the day; removing it opens it again.
+	c := e.ok(e.do(admin, "POST", "/closures", `{"office_id":"`+oid+`","first_day":"2027-03-03","last_day":"2027-03-03","reason":"Inventario"}`), 201)["closure"].(map[string]any)
+	if got := free(t, e.store, sid, "2027-03-03"); len(got) != 0 {
+		t.Errorf("free slots on a closed day: %v", got)
+	}
+	e.ok(e.do(admin, "DELETE", fmt.Sprintf("/closures/%v", c["id"]), ""), 200)
+	if diff := cmp.Diff(want, free(t, e.store, sid, "2027-03-03")); diff != "" {
+		t.Errorf("free slots after the closure is removed (-want +got):\n%s", diff)
+	}
+	// Listings.
+	svcs := e.ok(e.do(admin, "GET", "/services?office_id="+oid, ""), 200)["services"].([]any)
+	if len(svcs) != 1 || len(svcs[0].(map[string]any)["desks"].([]any)) != 2 || len(svcs[0].(map[string]any)["opening_hours"].([]any)) != 2 {
+		t.Errorf("services: %v", svcs)
+	}
+	// Every change is an event and an audit row with the administrator.
+	for typ, subject := range map[string]string{events.OfficeChanged: oid, events.ServiceChanged: sid,
+		events.DeskChanged: fmt.Sprint(d["id"]), events.ClosureAdded: fmt.Sprint(c["id"]), events.ClosureRemoved: fmt.Sprint(c["id"])} {
+		if n := apitest.EventsOf(t, subject, typ); n < 1 {
+			t.Errorf("no %s about %s", typ, subject)
+		}
+	}
+	audit := e.ok(e.do(admin, "GET", "/audit?target_kind=service&target_id="+sid, ""), 200)["entries"].([]any)
+	if len(audit) != 2 { // created, hours
+		t.Fatalf("audit of the service: %v", audit)
+	}
+	last := audit[0].(map[string]any)
+	if diff := cmp.Diff(map[string]any{"kind": "operator", "id": admin.id}, last["actor"]); diff != "" || last["action"] != "service.changed" {
+		t.Errorf("audit entry: %v", last)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	admin := e.account(auth.RoleAdministrator)
+	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
+	long := strings.Repeat("x", 201)
+	before := written(t)
+	for _, tc := range []struct {
+		method, path, body string
+		want               apitest.Verdict
+	}{
+		{"POST", "/offices", `{"id":"Bad Id","name":"X"}`, apitest.Want(400, "invalid", "id")},
+		{"POST", "/offices", `{"id":"ok-id","name":" "}`, apitest.Want(400, "invalid", "name")},
+		{"POST", "/offices", `{"id":"ok-id","name":"` + long + `"}`, apitest.Want(400, "invalid", "name")},
+		{"POST", "/offices", `{"id":"ok-id","name":"X","colour":"red"}`, apitest.Want(400, "invalid", "colour")},
+		{"POST", "/offices", `{"id":"` + office + `","name":"X"}`, apitest.Want(409, "conflict", "id")},
+		{"POST", "/offices", `{"id":"ok-id","name":"X","position":"first"}`, apitest.Want(400, "invalid", "position")},
+		{"PATCH", "/offices/nessuno", `{"name":"X"}`, apitest.Want(404, "not_found", "id")},
+		{"PATCH", "/offices/" + office, `{"address":"` + strings.Repeat("y", 301) + `"}`, apitest.Want(400, "invalid", "address")},
+		{"PATCH", "/offices/" + office + "?dry_run=maybe", `{"active":false}`, apitest.Want(400, "invalid", "dry_run")},
+		{"POST", "/services", `{"id":"s-x","office_id":"` + office + `","name":"S","duration_minutes":4,"horizon_days":30}`, apitest.Want(400, "invalid", "duration_minutes")},
+		{"POST", "/services", `{"id":"s-x","office_id":"` + office + `","name":"S","duration_minutes":30,"horizon_days":0}`, apitest.Want(400, "invalid", "horizon_days")},
+		{"POST", "/services", `{"id":"s-x","office_id":"nessuno","name":"S","duration_minutes":30,"horizon_days":30}`, apitest.Want(404, "not_found", "office_id")},
+		{"PATCH", "/services/" + svc, `{"buffer_minutes":-1}`, apitest.Want(400, "invalid", "buffer_minutes")},
+		{"PATCH", "/services/" + svc, `{"cancel_cutoff_minutes":99999}`, apitest.Want(400, "invalid", "cancel_cutoff_minutes")},
+		{"PATCH", "/services/nessuno", `{"name":"X"}`, apitest.Want(404, "not_found", "id")},
+		{"PUT", "/services/" + svc + "/hours", `{}`, apitest.Want(400, "invalid", "hours")},
+		{"PUT", "/services/" + svc + "/hours", `{"hours":[{"weekday":8,"opens":"09:00","closes":"10:00"}]}`, apitest.Want(400, "invalid", "hours[0].weekday")},
+		{"PUT", "/services/" + svc + "/hours", `{"hours":[{"weekday":1,"opens":"09:00","closes":"10:00"},{"weekday":1,"opens":"9","closes":"10:00"}]}`, apitest.Want(400, "invalid", "hours[1].opens")},
+		{"PUT", "/services/" + svc + "/hours", `{"hours":[{"weekday":1,"opens":"11:00","closes":"10:00"}]}`, apitest.Want(400, "invalid", "hours[0].closes")},
+		{"PUT", "/services/" + svc + "/hours", `{"hours":[{"weekday":1,"opens":"09:00","closes":"11:00"},{"weekday":1,"opens":"10:00","closes":"12:00"}]}`, apitest.Want(400, "invalid", "hours[1].opens")},
+		{"PUT", "/services/" + svc + "/hours", `{"hours":[{"weekday":1,"opens":"09:00","closes":"25:00"}]}`, apitest.Want(400, "invalid", "hours[0].closes")},
+		{"PUT", "/services/" + svc + "/hours", `{"hours":[{"weekday":1,"opens":"09:00","closes":"10:00","note":1}]}`, apitest.Want(400, "invalid", "hours[0].note")},
+		{"POST", "/services/" + svc + "/desks", `{"label":""}`, apitest.Want(400, "invalid", "label")},
+		{"POST", "/services/nessuno/desks", `{"label":"D"}`, apitest.Want(404, "not_found", "id")},
+		{"PATCH", "/desks/abc", `{"active":false}`, apitest.Want(404, "not_found", "id")},
+		{"PATCH", "/desks/999999999", `{"active":false}`, apitest.Want(404, "not_found", "id")},
+		{"POST", "/closures", `{"office_id":"` + office + `","first_day":"2027-02-30","last_day":"2027-03-01"}`, apitest.Want(400, "invalid", "first_day")},
+		{"POST", "/closures", `{"office_id":"` + office + `","first_day":"2027-03-05","last_day":"2027-03-01"}`, apitest.Want(400, "invalid", "last_day")},
+		{"POST", "/closures", `{"office_id":"` + office + `","first_day":"2027-03-01","last_day":"2029-03-01"}`, apitest.Want(400, "invalid", "last_day")},
+		{"POST", "/closures", `{"office_id":"nessuno","first_day":"2027-03-01","last_day":"2027-03-01"}`, apitest.Want(404, "not_found", "office_id")},
+		{"POST", "/closures", `{"office_id":"` + office + `","first_day":"2027-03-01","last_day":"2027-03-01","reason":"` + long + `"}`, apitest.Want(400, "invalid", "reason")},
+		{"DELETE", "/closures/0", "", apitest.Want(404, "not_found", "id")},
+		{"POST", "/operators", `{"email":"nobody","display_name":"X","role":"operator","password":"` + password + `"}`, apitest.Want(400, "invalid", "email")},
+		{"POST", "/operators", `{"email":"x@comune.example.it","display_name":"X","role":"boss","password":"` + password + `"}`, apitest.Want(400, "invalid", "role")},
+		{"POST", "/operators", `{"email":"x@comune.example.it","display_name":"X","role":"operator","password":"short"}`, apitest.Want(400, "invalid", "password")},
+		{"POST", "/operators", `{"email":"x@comune.example.it","display_name":"X","role":"operator","offices":["` + office + `","nessuno"],"password":"` + password + `"}`, apitest.Want(400, "invalid", "offices[1]")},
+		{"POST", "/operators", `{"email":"x@comune.example.it","display_name":"X","role":"operator","offices":["` + office + `","` + office + `"],"password":"` + password + `"}`, apitest.Want(400, "invalid", "offices[1]")},
+		{"PATCH", "/operators/" + admin.id, `{"role":"operator"}`, apitest.Want(422, "unprocessable", "role")},
+		{"PATCH", "/operators/" + admin.id, `{"active":false}`, apitest.Want(422, "unprocessable", "active")},
+		{"PATCH", "/operators/not-a-uuid", `{"active":false}`, apitest.Want(404, "not_found", "id")},
+		{"POST", "/operators/" + admin.id + "/password", `{"password":"x"}`, apitest.Want(400, "invalid", "password")},
+		{"GET", "/audit?target_kind=planet", "", apitest.Want(400, "invalid", "target_kind")},
+		{"GET", "/audit?actor=me", "", apitest.Want(400, "invalid", "actor")},
+		{"GET", "/audit?before=-1", "", apitest.Want(400, "invalid", "before")},
+		{"GET", "/audit?target_id=%00", "", apitest.Want(400, "invalid", "target_id")},
+		{"GET", "/services?office_id=%00", "", apitest.Want(400, "invalid", "office_id")},
+		{"POST", "/offices", `not json`, apitest.Want(400, "invalid", "")},
+	} {
+		t.Run(tc.method+" "+tc.path+" "+tc.want.Field, func(t *testing.T) {
+			if got := verdict(t, e.do(admin, tc.method, tc.path, tc.body)); got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	if written(t) != before {
+		t.Error("bad input wrote something")
+	}
+}
+
+// problem409 is a stranded-bookings refusal.
+type problem409 struct {
+	Code     string              `json:"code"`
+	Field    string              `json:"field"`
+	Bookings []postgres.Affected `json:"bookings"`
+}
+
+func affected(b booking.Booking, reason string) postgres.Affected {
+	return postgres.Affected{ID: b.ID, ServiceID: b.ServiceID, Start: b.Start, End: b.End, Desk: b.Desk, Reason: reason}
+}
+
+func cmpAffected(t *testing.T, want, got []postgres.Affected) {
+	t.Helper()
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("affected bookings (-want +got):\n%s", diff)
+	}
+}
+
+// TestStrandedBookings: each kind of change that strands a confirmed
+// booking is refused with the booking listed, previewed by a dry run, and
+// applied with cancel_affected, cancelling it with its event.
+func TestStrandedBookings(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		method string
+		path   func(office, svc string, desk int64) string
+		body   string
+		field  string
+		reason string
+		both   bool // the Friday booking is stranded too
+	}{
+		{"closure", "POST", func(o, s string, d int64) string { return "/closures" }, `{"office_id":"{office}","first_day":"2027-03-03","last_day":"2027-03-04","reason":"Trasloco"}`, "first_day", postgres.StrandClosed, false},
+		{"global closure", "POST", func(o, s string, d int64) string { return "/closures" }, `{"office_id":null,"first_day":"2027-03-03","last_day":"2027-03-03"}`, "first_day", postgres.StrandClosed, false},
+		{"service off", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"active":false}`, "active", postgres.StrandServiceInactive, true},
+		{"office off", "PATCH", func(o, s string, d int64) string { return "/offices/" + o }, `{"active":false}`, "active", postgres.StrandOfficeInactive, true},
+		{"longer duration", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"duration_minutes":45}`, "duration_minutes", postgres.StrandDuration, true},
+		{"hours", "PUT", func(o, s string, d int64) string { return "/services/" + s + "/hours" }, `{"hours":[{"weekday":3,"opens":"09:00","closes":"10:00"},{"weekday":3,"opens":"10:15","closes":"12:00"},{"weekday":5,"opens":"09:00","closes":"13:00"}]}`, "hours", postgres.StrandOutsideHours, false},
+		{"holidays", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"open_on_holidays":false}`, "open_on_holidays", postgres.StrandClosed, false},
+		{"only desk off", "PATCH", func(o, s string, d int64) string { return fmt.Sprintf("/desks/%d", d) }, `{"active":false}`, "active", postgres.StrandNoDesk, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			admin := e.account(auth.RoleAdministrator)
+			office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Duration: 30})
+			var desk int64
+			if err := e.store.Pool.QueryRow(context.Background(), `SELECT id FROM desks WHERE service_id = $1`, svc).Scan(&desk); err != nil {
+				t.Fatal(err)
+			}
+			// Wednesday 3 March 10:00 is closed, outside the new hours (it
+			// would straddle two periods) and too short for 45 minutes.
+			// Friday 09:00 stays under every change but the deactivations
+			// and the longer duration. In "holidays", the booking is on
+			// Easter Monday 2027 (29 March) of a service open on holidays.
+			when := apitest.At("2027-03-03", "10:00")
+			if tc.name == "holidays" {
+				if _, err := e.store.Pool.Exec(context.Background(), `UPDATE services SET open_on_holidays = true WHERE id = $1`, svc); err != nil {
+					t.Fatal(err)
+				}
+				when = apitest.At("2027-03-29", "10:00")
+			}
+			b := book(t, e.store, svc, when)
+			fri := book(t, e.store, svc, apitest.At("2027-03-05", "09:00"))
+			path := tc.path(office, svc, desk)
+			body := strings.ReplaceAll(tc.body, "{office}", office)
+			want := []postgres.Affected{affected(b, tc.reason)}
+			if tc.both {
+				want = append(want, affected(fri, tc.reason))
+			}
+
+			// Refused: 409 naming the field, the booking listed, nothing written.
+			before := written(t)
+			rec := e.do(admin, tc.method, path, body)
+			if v := verdict(t, rec); v != apitest.Want(409, "conflict", tc.field) {
+				t.Fatalf("refusal: %+v: %s", v, rec.Body)
+			}
+			var p problem409
+			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "global closure" {
+				// Other tests' bookings that day may be listed too: only ours matter here.
+				var mine []postgres.Affected
+				for _, a := range p.Bookings {
+					if a.ServiceID == svc {
+						mine = append(mine, a)
+					}
+				}
+				p.Bookings = mine
+			}
+			cmpAffected(t, want, p.Bookings)
+			for _, s := range []string{"Maria", "Rossi", "@"} {
+				if strings.Contains(rec.Body.String(), s) {
+					t.Errorf("the refusal carries personal data %q: %s", s, rec.Body)
+				}
+			}
+			if written(t) != before {
+				t.Fatal("a refused change wrote something")
+			}
+
+			// Dry run: 200 with what would be cancelled, nothing written.
+			out := e.ok(e.do(admin, tc.method, path+"?dry_run=true", body), 200)
+			if out["dry_run"] != true || len(out["cancelled"].([]any)) < len(want) {
+				t.Errorf("dry run: %v", out)
+			}
+			if written(t) != before {
+				t.Fatal("a dry run wrote something")
+			}
+			if tc.name == "global closure" {
+				return // applying it would cancel other tests' bookings
+			}
+
+			// Applied with cancel_affected: the booking is cancelled with its
+			// event (cancelled_by operator), the audit names the administrator.
+			withCancel := strings.TrimSuffix(body, "}") + `,"cancel_affected":true}`
+			rec = e.do(admin, tc.method, path, withCancel)
+			if rec.Code != 200 && rec.Code != 201 {
+				t.Fatalf("with cancel_affected: %d %s", rec.Code, rec.Body)
+			}
+			out = e.ok(rec, rec.Code)
+			if got := len(out["cancelled"].([]any)); got != len(want) {
+				t.Errorf("cancelled %d bookings, want %d: %v", got, len(want), out)
+			}
+			for _, a := range want {
+				if got := status(t, a.ID); got != "cancelled" {
+					t.Errorf("the stranded booking is %s", got)
+				}
+			}
+			if !tc.both {
+				if got := status(t, fri.ID); got != "confirmed" {
+					t.Errorf("an unaffected booking is %s", got)
+				}
+			}
+			var data events.BookingCancelledData
+			var raw []byte
+			if err := e.store.Pool.QueryRow(context.Background(),
+				`SELECT data FROM outbox WHERE subject = $1 AND type = $2`, b.ID, events.BookingCancelled).Scan(&raw); err != nil {
+				t.Fatalf("no booking.cancelled event: %v", err)
+			}
+			if err := json.Unmarshal(raw, &data); err != nil {
+				t.Fatal(err)
+			}
+			if data.CancelledBy != "operator" || data.Sequence != 1 {
+				t.Errorf("cancel event: %+v", data)
+			}
+			var actor string
+			if err := e.store.Pool.QueryRow(context.Background(),
+				`SELECT actor_id::text FROM audit_log WHERE target_id = $1 AND action = 'booking.cancelled'`, b.ID).Scan(&actor); err != nil || actor != admin.id {
+				t.Errorf("audit of the cancellation: %q, %v", actor, err)
+			}
+		})
+	}
+}
+
+// TestDeskDeactivationReassigns: a booking on a deactivated desk moves to a
+// free desk at the same time; only one that finds none is stranded.
+func TestDeskDeactivationReassigns(t *testing.T) {
+	e := newEnv(t)
+	admin := e.account(auth.RoleAdministrator)
+	_, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 2})
+	var desk2 int64
+	if err := e.store.Pool.QueryRow(context.Background(), `SELECT id FROM desks WHERE service_id = $1 AND label = 'Postazione 2'`, svc).Scan(&desk2); err != nil {
+		t.Fatal(err)
+	}
+	nine := apitest.At("2027-03-03", "09:00")
+	a, b := book(t, e.store, svc, nine), book(t, e.store, svc, nine) // both desks at 09:00
+	c := book(t, e.store, svc, apitest.At("2027-03-03", "10:00"))
+	onDesk2 := a
+	if b.Desk == "Postazione 2" {
+		onDesk2 = b
+	}
+	// Put c on desk 2 too, so that it must move.
+	if _, err := e.store.Pool.Exec(context.Background(), `UPDATE bookings SET desk_id = $2 WHERE id = $1`, c.ID, desk2); err != nil {
+		t.Fatal(err)
+	}
+	c.Desk = "Postazione 2"
+	path := fmt.Sprintf("/desks/%d", desk2)
+	rec := e.do(admin, "PATCH", path, `{"active":false}`)
+	var p problem409
+	_ = json.Unmarshal(rec.Body.Bytes(), &p)
+	if rec.Code != 409 || p.Field != "active" {
+		t.Fatalf("deactivation: %d %s", rec.Code, rec.Body)
+	}
+	cmpAffected(t, []postgres.Affected{affected(onDesk2, postgres.StrandNoDesk)}, p.Bookings)
+
+	out := e.ok(e.do(admin, "PATCH", path, `{"active":false,"cancel_affected":true}`), 200)
+	if diff := cmp.Diff([]any{map[string]any{"booking_id": c.ID, "desk": "Postazione 1"}}, out["reassigned"]); diff != "" {
+		t.Errorf("reassigned (-want +got):\n%s", diff)
+	}
+	if status(t, onDesk2.ID) != "cancelled" || status(t, c.ID) != "confirmed" {
+		t.Errorf("statuses: %s %s", status(t, onDesk2.ID), status(t, c.ID))
+	}
+	var label string
+	_ = e.store.Pool.QueryRow(context.Background(), `SELECT d.label FROM bookings b JOIN desks d ON d.id = b.desk_id WHERE b.id = $1`, c.ID).Scan(&label)
+	if label != "Postazione 1" {
+		t.Errorf("the moved booking is on %q", label)
+	}
+	// One desk left: the 09:00 and 10:00 slots are full, the others have one.
+	got := free(t, e.store, svc, "2027-03-03")
+	if _, ok := got["09:00"]; ok || got["09:30"] != 1 {
+		t.Errorf("free slots: %v", got)
+	}
+}
+
+// TestReservationRacesClosure: a reservation that starts while a closure
+// is being made waits for it (the configuration lock) and is refused;
+// reservations racing a closure never leave an active booking on a closed
+// day.
+func TestReservationRacesClosure(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 3})
+
+	// Deterministic: an administrator's transaction holds the configuration
+	// lock and has added the closure but not committed. The reservation
+	// sees no closure, so its own check passes; its insert waits on the
+	// lock and, after the commit, finds the day closed.
+	tx, err := e.store.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('sportello.configuration', 0))`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO closures (office_id, first_day, last_day) VALUES ($1, '2027-03-03', '2027-03-03')`, office); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.store.Reserve(ctx, svc, apitest.At("2027-03-03", "09:00"), "it")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the reservation did not wait for the configuration lock: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("the reservation after the closure: %v, want invalid (closed)", err)
+	}
+
+	// Random interleavings through the real handler: each round, 12
+	// reservations on Thursday race a closure of that day.
+	admin := e.account(auth.RoleAdministrator)
+	for round, day := range []string{"2027-03-04", "2027-03-05", "2027-03-06"} {
+		start := make(chan struct{})
+		errs := make(chan error, 12)
+		for i := 0; i < 12; i++ {
+			go func(i int) {
+				<-start
+				_, err := e.store.Reserve(ctx, svc, apitest.At(day, fmt.Sprintf("%02d:%02d", 9+i/2%4, 30*(i%2))), "it")
+				errs <- err
+			}(i)
+		}
+		close(start)
+		rec := e.do(admin, "POST", "/closures", `{"office_id":"`+office+`","first_day":"`+day+`","last_day":"`+day+`","cancel_affected":true}`)
+		if rec.Code != 201 {
+			t.Fatalf("round %d: closure %d %s", round, rec.Code, rec.Body)
+		}
+		for i := 0; i < 12; i++ {
+			if err := <-errs; err != nil && !strings.Contains(err.Error(), "conflict") && !strings.Contains(err.Error(), "closed") {
+				t.Errorf("round %d: reservation failed oddly: %v", round, err)
+			}
+		}
+		var active int
+		if err := e.store.Pool.QueryRow(ctx, `SELECT count(*) FROM bookings WHERE service_id = $1 AND status IN ('held', 'confirmed')
+			AND (starts_at AT TIME ZONE 'Europe/Rome')::date = $2::date`, svc, day).Scan(&active); err != nil {
+			t.Fatal(err)
+		}
+		if active != 0 {
+			t.Errorf("round %d: %d active bookings on the closed day %s", round, active, day)
+		}
+	}
+}
+
+func TestOperators(t *testing.T) {
+	e := newEnv(t)
+	admin := e.account(auth.RoleAdministrator)
+	office, _ := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
+	email := "nuovo-" + pgtest.Suffix() + "@comune.example.it"
+	body := `{"email":"` + strings.ToUpper(email) + `","display_name":"Nuovo Operatore","role":"operator","offices":["` + office + `"],"password":"` + password + `"}`
+	o := e.ok(e.do(admin, "POST", "/operators", body), 201)["operator"].(map[string]any)
+	id := o["id"].(string)
+	if o["email"] != email || o["role"] != "operator" || fmt.Sprint(o["offices"]) != "["+office+"]" {
+		t.Errorf("created: %v", o)
+	}
+	if v := verdict(t, e.do(admin, "POST", "/operators", body)); v != apitest.Want(409, "conflict", "email") {
+		t.Errorf("duplicate email: %+v", v)
+	}
+	// The new operator signs in, and is no administrator.
+	sess, err := e.auth.SignIn(context.Background(), email, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &client{id: id, cookie: e.auth.Config.Cookie(sess.Token), csrf: sess.CSRFToken}
+	if v := verdict(t, e.do(op, "GET", "/operators", "")); v != apitest.Want(403, "forbidden", "session") {
+		t.Errorf("operator lists operators: %+v", v)
+	}
+	// Promoted, they may.
+	e.ok(e.do(admin, "PATCH", "/operators/"+id, `{"role":"administrator","offices":[]}`), 200)
+	list := e.ok(e.do(op, "GET", "/operators", ""), 200)["operators"].([]any)
+	if len(list) < 2 {
+		t.Errorf("operators: %v", list)
+	}
+	// A password reset ends their sessions; the new password works.
+	e.ok(e.do(admin, "POST", "/operators/"+id+"/password", `{"password":"another long password"}`), 200)
+	if v := verdict(t, e.do(op, "GET", "/operators", "")); v.Status != 401 {
+		t.Errorf("a session after a password reset: %+v", v)
+	}
+	if _, err := e.auth.SignIn(context.Background(), email, "another long password"); err != nil {
+		t.Errorf("sign-in with the new password: %v", err)
+	}
+	// Deactivated: no sign-in.
+	e.ok(e.do(admin, "PATCH", "/operators/"+id, `{"active":false}`), 200)
+	if _, err := e.auth.SignIn(context.Background(), email, "another long password"); err == nil {
+		t.Error("a deactivated operator signed in")
+	}
+	// The events name no email or name.
+	rows, err := e.store.Pool.Query(context.Background(), `SELECT data::text FROM outbox WHERE subject = $1 AND type = $2`, id, events.OperatorChanged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if strings.Contains(s, "@") || strings.Contains(s, "Nuovo") {
+			t.Errorf("operator event with personal data: %s", s)
+		}
+	}
+	if n != 4 { // created, updated, password_reset, updated
+		t.Errorf("%d operator.changed events, want 4", n)
+	}
+}

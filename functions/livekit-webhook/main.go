@@ -1,0 +1,297 @@
+// Command livekit-webhook turns LiveKit's webhooks about the bookings' video
+// rooms into attendance and CloudEvents. LiveKit posts each webhook signed
+// with an API key: a JWT in the Authorization header, made with the key's
+// secret, whose sha256 claim is the body's SHA-256. A request whose
+// signature, key or checksum does not verify is refused with 401 and
+// changes nothing.
+//
+// Consumes: HTTP POST /api/livekit/webhook (LiveKit's webhook, JSON).
+// Events of rooms named sportello-<booking_id> are recorded:
+//   - participant_joined: a session of the identity (citizen-<booking_id> or
+//     operator-<operator_id>) starts in table attendance;
+//   - participant_left: that session ends (LiveKit's join time of the
+//     connection tells which: the two webhooks meet in any order);
+//   - room_finished: every session still open ends.
+//
+// Each webhook is handled once: its id is recorded (processed_events,
+// consumer "livekit-webhook") in the transaction that writes the attendance
+// and the event, so a retried webhook changes nothing more. Answers 200
+// {"result": "recorded" | "duplicate" | "ignored"}; other events, other
+// rooms, other identities and unknown bookings are ignored. 400 for a
+// verified body that is not a webhook, 413 beyond 1 MiB.
+//
+// Emits: participant.joined.v1, participant.left.v1, room.finished.v1. The
+// display name a participant gave is neither stored, logged nor emitted.
+//
+// Configuration, besides the common one: LIVEKIT_API_KEY and
+// LIVEKIT_API_SECRET, the pair LiveKit signs its webhooks with (webhook:
+// api_key in LiveKit's configuration).
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/kelseyhightower/envconfig"
+	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/utils/protojson"
+	"github.com/livekit/protocol/webhook"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/httpx"
+	"github.com/sportello/sportello/functions/internal/inbox"
+	"github.com/sportello/sportello/functions/internal/outbox"
+	"github.com/sportello/sportello/functions/internal/postgres"
+)
+
+// Name is the function's name, also its consumer name in processed_events.
+const Name = "livekit-webhook"
+
+// Config is what livekit-webhook reads besides the common configuration.
+type Config struct {
+	APIKey    string `envconfig:"LIVEKIT_API_KEY" required:"true"`
+	APISecret string `envconfig:"LIVEKIT_API_SECRET" required:"true"`
+}
+
+func main() {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", Name, "err", err)
+		os.Exit(1)
+	}
+	function.Main(Name, func(env *function.Env) http.Handler {
+		return newHandler(env.Store, auth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret), env.Log)
+	})
+}
+
+// MaxBody is the largest webhook accepted. LiveKit's are a few kilobytes.
+const MaxBody = 1 << 20
+
+// Results of a webhook, as answered.
+const (
+	Recorded  = "recorded"  // attendance and event written
+	Duplicate = "duplicate" // this webhook id was handled before
+	Ignored   = "ignored"   // not about a booking's room, or nothing to record
+)
+
+// Response is the answer to a verified webhook.
+type Response struct {
+	Result string `json:"result"`
+}
+
+// WebhookSource is the source under which webhook ids are recorded in
+// processed_events.
+const WebhookSource = "livekit"
+
+// RoomPrefix starts the name of every booking's room (see rooms.Name).
+const RoomPrefix = "sportello-"
+
+type handler struct {
+	store *postgres.Store
+	keys  auth.KeyProvider
+	log   *slog.Logger
+}
+
+func newHandler(store *postgres.Store, keys auth.KeyProvider, log *slog.Logger) http.Handler {
+	h := &handler{store: store, keys: keys, log: log}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/livekit/webhook", h.receive)
+	mux.HandleFunc("/api/livekit/webhook", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		httpx.MethodNotAllowed(w, r)
+	})
+	mux.HandleFunc("/", httpx.NotFound)
+	return mux
+}
+
+func (h *handler) receive(w http.ResponseWriter, r *http.Request) {
+	httpx.NoStore(w)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	// webhook.Receive is the verification half of ReceiveWebhookEvent: the
+	// parsing is done below, so that a body that verifies but does not
+	// parse is told apart (400) from a forgery (401).
+	body, err := webhook.Receive(r, h.keys)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			httpx.Error(w, r, h.log, apperr.New(apperr.TooLarge, "body", "a webhook is at most %d bytes", MaxBody))
+			return
+		}
+		h.log.WarnContext(r.Context(), "webhook refused", "reason", refusal(err))
+		httpx.Error(w, r, h.log, apperr.New(apperr.Unauthorized, "Authorization", "the webhook's signature does not verify"))
+		return
+	}
+	var ev livekit.WebhookEvent
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true, AllowPartial: true}).Unmarshal(body, &ev); err != nil {
+		httpx.Error(w, r, h.log, apperr.New(apperr.Invalid, "body", "not a LiveKit webhook event"))
+		return
+	}
+	result, err := h.handle(r.Context(), &ev, body)
+	if err != nil {
+		httpx.Error(w, r, h.log, err)
+		return
+	}
+	httpx.JSON(w, http.StatusOK, Response{Result: result})
+}
+
+// refusal says why a signature failed, in words that carry no data.
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, webhook.ErrNoAuthHeader):
+		return "no Authorization header"
+	case errors.Is(err, webhook.ErrSecretNotFound):
+		return "unknown API key"
+	case errors.Is(err, webhook.ErrInvalidChecksum):
+		return "body checksum mismatch"
+	}
+	return "invalid token"
+}
+
+// What one webhook asks to record.
+type change struct {
+	kind      string // webhook event name
+	bookingID string
+	room      string
+	identity  string
+	role      string
+	joinedAt  time.Time // the session's key; zero when LiveKit did not say
+	at        time.Time // when it happened
+}
+
+// handle records ev once. The ignored cases touch nothing.
+func (h *handler) handle(ctx context.Context, ev *livekit.WebhookEvent, body []byte) (string, error) {
+	c, why := h.parse(ev)
+	if why != "" {
+		h.log.DebugContext(ctx, "webhook ignored", "event", ev.GetEvent(), "reason", why)
+		return Ignored, nil
+	}
+	id := ev.GetId()
+	if id == "" { // LiveKit always sets one; a retry repeats the same body
+		sum := sha256.Sum256(body)
+		id = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	in := cloudevents.NewEvent()
+	in.SetID(id)
+	in.SetSource(WebhookSource)
+	in.SetType("livekit.webhook." + c.kind)
+	now := h.store.Clock.Now()
+	result := Ignored
+	ran, err := inbox.Handle(ctx, h.store.Pool, Name, in, now, func(tx pgx.Tx) error {
+		ok, err := postgres.BookingExists(ctx, tx, c.bookingID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h.log.InfoContext(ctx, "webhook ignored", "event", c.kind, "reason", "unknown booking")
+			return nil
+		}
+		result = Recorded
+		return h.record(ctx, tx, c, now)
+	})
+	if err != nil {
+		return "", err
+	}
+	if !ran {
+		return Duplicate, nil
+	}
+	if result == Recorded && h.store.Delivered != nil {
+		h.store.Delivered()
+	}
+	return result, nil
+}
+
+// parse reads what ev asks to record, or says why it is ignored.
+func (h *handler) parse(ev *livekit.WebhookEvent) (change, string) {
+	c := change{kind: ev.GetEvent(), room: ev.GetRoom().GetName(), at: unix(ev.GetCreatedAt(), 0)}
+	switch c.kind {
+	case webhook.EventParticipantJoined, webhook.EventParticipantLeft, webhook.EventRoomFinished:
+	default:
+		return c, "event not recorded"
+	}
+	id, ok := strings.CutPrefix(c.room, RoomPrefix)
+	if !ok {
+		return c, "not a booking's room"
+	}
+	u, err := uuid.Parse(id)
+	if err != nil || u.String() != id {
+		return c, "not a booking's room"
+	}
+	c.bookingID = id
+	if c.at.IsZero() {
+		c.at = h.store.Clock.Now()
+	}
+	if c.kind == webhook.EventRoomFinished {
+		return c, ""
+	}
+	p := ev.GetParticipant()
+	c.identity = p.GetIdentity()
+	switch {
+	case c.identity == "citizen-"+id:
+		c.role = postgres.RoleCitizen
+	case strings.HasPrefix(c.identity, "operator-") && len(c.identity) > len("operator-"):
+		c.role = postgres.RoleOperator
+	default:
+		return c, "identity neither the booking's citizen nor an operator"
+	}
+	c.joinedAt = unix(p.GetJoinedAt(), p.GetJoinedAtMs())
+	if c.kind == webhook.EventParticipantJoined {
+		if c.joinedAt.IsZero() {
+			c.joinedAt = c.at
+		}
+		c.at = c.joinedAt
+	}
+	return c, ""
+}
+
+// record writes the attendance and the event of c in tx.
+func (h *handler) record(ctx context.Context, tx pgx.Tx, c change, now time.Time) error {
+	var typ string
+	var data any
+	switch c.kind {
+	case webhook.EventParticipantJoined:
+		if _, err := postgres.RecordJoined(ctx, tx, c.bookingID, c.identity, c.role, c.joinedAt); err != nil {
+			return err
+		}
+		typ = events.ParticipantJoined
+		data = events.ParticipantData{BookingID: c.bookingID, Room: c.room, Role: c.role, Identity: c.identity, At: c.at}
+	case webhook.EventParticipantLeft:
+		if _, err := postgres.RecordLeft(ctx, tx, c.bookingID, c.identity, c.role, c.joinedAt, c.at); err != nil {
+			return err
+		}
+		typ = events.ParticipantLeft
+		data = events.ParticipantData{BookingID: c.bookingID, Room: c.room, Role: c.role, Identity: c.identity, At: c.at}
+	case webhook.EventRoomFinished:
+		if _, err := postgres.CloseAttendance(ctx, tx, c.bookingID, c.at); err != nil {
+			return err
+		}
+		typ = events.RoomFinished
+		data = events.RoomFinishedData{BookingID: c.bookingID, Room: c.room, At: c.at}
+	}
+	_, err := outbox.Write(ctx, tx, h.store.Source, now, outbox.Event{Type: typ, Subject: c.bookingID, Data: data})
+	return err
+}
+
+// unix is LiveKit's time in milliseconds when given, else in seconds; zero
+// when neither is.
+func unix(sec, ms int64) time.Time {
+	switch {
+	case ms > 0:
+		return time.UnixMilli(ms).UTC()
+	case sec > 0:
+		return time.Unix(sec, 0).UTC()
+	}
+	return time.Time{}
+}
