@@ -19,6 +19,7 @@ run:
 ## LiveKit and MinIO servers (their pinned builds are made once into $(CACHE)/tools)
 test: tools
 	$(BIN)/with-services go test -race -count=1 -timeout 15m $(MODULES)
+	cd deploy/test && GOWORK=off go test -count=1 -timeout 15m ./...
 
 ## bench: reserve throughput and latency against a bare-SQL baseline (not part of test)
 bench: tools
@@ -27,6 +28,7 @@ bench: tools
 ## vet: go vet on every module
 vet:
 	go vet $(MODULES)
+	cd deploy/test && GOWORK=off go vet ./...
 
 ## tools: the test harnesses (with-services, and with-postgres for bench)
 tools:

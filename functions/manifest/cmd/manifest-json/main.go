@@ -1,0 +1,86 @@
+// Command manifest-json prints the function manifest (package manifest) as
+// JSON, for what is not Go: the Helm chart embeds its output as
+// charts/sportello/files/manifest.json (regenerate it with
+// `go run ./functions/manifest/cmd/manifest-json > charts/sportello/files/manifest.json`),
+// and the deployment tests (deploy/test, a module outside the workspace)
+// compare the chart and skaffold.yaml with it.
+//
+// Durations are ISO 8601 (PT1S), as Knative's delivery spec writes them.
+//
+// Consumes: nothing. Emits: nothing.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/sportello/sportello/functions/manifest"
+)
+
+// Manifest is the JSON document.
+type Manifest struct {
+	Migrate   string     `json:"migrate"`
+	Functions []Function `json:"functions"`
+}
+
+// Function is one function.
+type Function struct {
+	Name     string    `json:"name"`
+	Doc      string    `json:"doc"`
+	Routes   []string  `json:"routes"`
+	Emits    []string  `json:"emits"`
+	Consumes []Trigger `json:"consumes"`
+}
+
+// Trigger is one subscription.
+type Trigger struct {
+	Name     string            `json:"name"`
+	Filter   map[string]string `json:"filter"`
+	Delivery Delivery          `json:"delivery"`
+}
+
+// Delivery is a Knative delivery spec.
+type Delivery struct {
+	Retry         int    `json:"retry"`
+	BackoffPolicy string `json:"backoffPolicy"`
+	BackoffDelay  string `json:"backoffDelay"`
+	Timeout       string `json:"timeout"`
+}
+
+// ISO8601 writes d as PT<seconds>S, with a fraction when needed.
+func ISO8601(d time.Duration) string {
+	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S"
+}
+
+func build() Manifest {
+	m := Manifest{Migrate: manifest.Migrate, Functions: []Function{}}
+	for _, f := range manifest.Functions {
+		out := Function{Name: f.Name, Doc: f.Doc, Routes: f.Routes, Emits: f.Emits, Consumes: []Trigger{}}
+		if out.Routes == nil {
+			out.Routes = []string{}
+		}
+		if out.Emits == nil {
+			out.Emits = []string{}
+		}
+		for _, t := range f.Consumes {
+			out.Consumes = append(out.Consumes, Trigger{Name: t.Name, Filter: t.Filter, Delivery: Delivery{
+				Retry: t.Delivery.Retry, BackoffPolicy: t.Delivery.BackoffPolicy,
+				BackoffDelay: ISO8601(t.Delivery.BackoffDelay), Timeout: ISO8601(t.Delivery.Timeout),
+			}})
+		}
+		m.Functions = append(m.Functions, out)
+	}
+	return m
+}
+
+func main() {
+	b, err := json.MarshalIndent(build(), "", "  ")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Stdout.Write(append(b, '\n'))
+}
