@@ -64,6 +64,8 @@ type Notice struct {
 	PreviousStart time.Time
 	// Reminder is events.Reminder24h or events.Reminder1h for a reminder.
 	Reminder string
+	// ByOffice: the office cancelled (cancelled_by operator), not the citizen.
+	ByOffice bool
 }
 
 // payload is the union of the consumed events' data.
@@ -71,6 +73,7 @@ type payload struct {
 	events.Booking
 	PreviousStart *time.Time `json:"previous_start"`
 	Reminder      string     `json:"reminder"`
+	CancelledBy   string     `json:"cancelled_by"`
 }
 
 // parse checks a consumed event. Anything wrong with it is an
@@ -116,6 +119,7 @@ func parse(ev cloudevents.Event) (Notice, error) {
 		return n, err
 	}
 	n.BookingID, n.Sequence, n.Reminder = id, p.Sequence, p.Reminder
+	n.ByOffice = kind == Cancelled && p.CancelledBy == "operator"
 	if kind == Rescheduled {
 		n.PreviousStart = *p.PreviousStart
 	}

@@ -152,6 +152,7 @@ func init() {
 // View is what the templates show. It holds personal data.
 type View struct {
 	Kind     Kind
+	ByOffice bool   // a cancellation by the office, not by the citizen
 	Reminder string // events.Reminder24h or events.Reminder1h
 	Name     string // the citizen's full name
 	Office   string
@@ -200,7 +201,7 @@ func (s *Sender) view(n Notice, a Appointment, token string) View {
 	lang := locale(a.Locale)
 	start := a.Start.In(s.Location)
 	v := View{
-		Kind: n.Kind, Reminder: n.Reminder,
+		Kind: n.Kind, ByOffice: n.ByOffice, Reminder: n.Reminder,
 		Name:   strings.TrimSpace(a.GivenName + " " + a.FamilyName),
 		Office: a.Office, Service: a.Service, Desk: a.Desk,
 		Date: longDate(start, lang), Time: start.Format("15:04"), Zone: start.Format("MST"),

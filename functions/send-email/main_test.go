@@ -564,6 +564,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 		t.Errorf("subject (-want +got):\n%s", diff)
 	}
 	contains(t, "text", m.Text, "annullata", "martedì 30 marzo 2027", "10:00", publicURL+"/")
+	lacks(t, "text", m.Text, "l'ufficio ha dovuto annullare") // the citizen cancelled
 	lacks(t, "text", m.Text, "/sala#", "/prenotazione/gestisci#")
 	lacks(t, "HTML", m.HTML, "/sala#", "/prenotazione/gestisci#")
 	if n := tokens(t, conf.ID); n != before {
@@ -613,6 +614,33 @@ func TestEnglish(t *testing.T) {
 	}
 	if inv := parseInvite(t, m.ics); !inv.End.Equal(inv.Start.Add(90 * time.Minute)) {
 		t.Errorf("invite %+v does not last 90 minutes", inv)
+	}
+}
+
+// TestCancelledByOffice: when the office cancels, the mail says so and
+// apologises, in the citizen's language.
+func TestCancelledByOffice(t *testing.T) {
+	store, clk := pgtest.Store(t, apitest.Monday)
+	h := newHandler(newSender(t, clk, "", nil))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	sc := postgres.Scope{OperatorID: uuid.NewString(), All: true}
+	for _, c := range []struct {
+		who    booking.Citizen
+		phrase string
+		start  string
+	}{
+		{citizen("Luca", "Bianchi", "it"), "l'ufficio ha dovuto annullare la tua prenotazione", "09:00"},
+		{citizen("John", "Smith", "en"), "the office had to cancel your booking", "10:00"},
+	} {
+		conf := book(t, store, svc, apitest.At("2027-03-02", c.start), c.who)
+		if _, err := store.CancelByOperator(context.Background(), sc, conf.ID); err != nil {
+			t.Fatal(err)
+		}
+		accepted(t, h, eventOf(t, conf.ID, events.BookingCancelled))
+		m := mailbox(t, c.who.Email, 1)[0]
+		for what, body := range map[string]string{"text": m.Text, "HTML": strings.ReplaceAll(m.HTML, "&#39;", "'")} {
+			contains(t, what, body, c.phrase)
+		}
 	}
 }
 
