@@ -112,6 +112,10 @@ func (l *LiveKit) keys() (string, string) {
 // Start writes the configuration, starts LiveKit and waits until it
 // answers on its HTTP port.
 func (l *LiveKit) Start(ctx context.Context) error {
+	return withFreePorts([]*int{&l.Port, &l.TCPPort, &l.UDPPort}, func() error { return l.start(ctx) })
+}
+
+func (l *LiveKit) start(ctx context.Context) error {
 	if l.Dir == "" {
 		return errors.New("livekit: no folder for its configuration")
 	}

@@ -22,6 +22,10 @@ type Mailpit struct {
 
 // Start starts Mailpit and waits until it answers /readyz.
 func (m *Mailpit) Start(ctx context.Context) error {
+	return withFreePorts([]*int{&m.SMTPPort, &m.HTTPPort}, func() error { return m.start(ctx) })
+}
+
+func (m *Mailpit) start(ctx context.Context) error {
 	bin, err := binary(m.Bin, "mailpit")
 	if err != nil {
 		return err

@@ -62,6 +62,10 @@ func (m *MinIO) defaults() {
 // Start starts MinIO, waits until it is ready and creates the bucket when
 // it does not exist.
 func (m *MinIO) Start(ctx context.Context) error {
+	return withFreePorts([]*int{&m.Port, &m.ConsolePort}, func() error { return m.start(ctx) })
+}
+
+func (m *MinIO) start(ctx context.Context) error {
 	if m.Dir == "" {
 		return errors.New("minio: no data folder")
 	}

@@ -191,6 +191,34 @@ func FreeUDPPort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
+// withFreePorts runs start and, when it fails because a port picked free
+// (zero in ports) was taken by another program before the server bound it —
+// the race every pick-then-bind has — picks new ones and tries again, three
+// times at most. Ports given explicitly are never changed.
+func withFreePorts(ports []*int, start func() error) error {
+	var auto []*int
+	for _, p := range ports {
+		if *p == 0 {
+			auto = append(auto, p)
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		err := start()
+		if err == nil || len(auto) == 0 || attempt == 3 || !portTaken(err) {
+			return err
+		}
+		for _, p := range auto {
+			*p = 0
+		}
+	}
+}
+
+// portTaken reports whether a server failed because its address was in use.
+func portTaken(err error) bool {
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "already in use") || strings.Contains(s, "address in use")
+}
+
 // pickPorts replaces each zero port with a free TCP port and checks that
 // each given one is free, so that a server cannot mistake another program
 // on its port for itself.
