@@ -6,7 +6,7 @@ CACHE    ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/sportello
 BIN      := $(CACHE)/bin
 MODULES  := ./events/... ./functions/... ./local/... ./test/...
 
-.PHONY: run test bench clean tools vet
+.PHONY: run test bench clean tools vet site
 
 ## run: start PostgreSQL, Mailpit, LiveKit, MinIO, every function, the broker and the gateway;
 ## Ctrl-C stops them (flags for sportello-local go in ARGS, e.g. make run ARGS="-port 9090 -quiet")
@@ -29,6 +29,10 @@ bench: tools
 vet:
 	go vet $(MODULES)
 	cd deploy/test && GOWORK=off go vet ./...
+
+## site: build the website (web/) into functions/site/kodata, for the site's image (skaffold runs it)
+site:
+	go run ./local/cmd/build-site -out functions/site/kodata
 
 ## tools: the test harnesses (with-services, and with-postgres for bench)
 tools:

@@ -31,6 +31,7 @@ const Namespace = "sportello"
 // Manifest is the output of functions/manifest/cmd/manifest-json.
 type Manifest struct {
 	Migrate   string     `json:"migrate"`
+	Site      string     `json:"site"`
 	Functions []Function `json:"functions"`
 }
 

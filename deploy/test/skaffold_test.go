@@ -42,7 +42,7 @@ type skaffoldConfig struct {
 var staticNonRoot = []string{"gcr.io/distroless/static-debian12:nonroot", "gcr.io/distroless/static:nonroot", "cgr.dev/chainguard/static"}
 
 // TestSkaffold: one ko artifact per function of the manifest (and the
-// migrations), nothing else, each on a static non-root base and set into
+// migrations and the site), nothing else, each on a static non-root base and set into
 // the chart by setValueTemplates; dev and production profiles.
 func TestSkaffold(t *testing.T) {
 	m, _ := loadManifest(t)
@@ -57,7 +57,7 @@ func TestSkaffold(t *testing.T) {
 	if !strings.HasPrefix(cfg.APIVersion, "skaffold/v4") {
 		t.Errorf("apiVersion %q, want skaffold/v4…", cfg.APIVersion)
 	}
-	names := []string{m.Migrate}
+	names := []string{m.Migrate, m.Site}
 	for _, f := range m.Functions {
 		names = append(names, f.Name)
 	}
@@ -93,7 +93,10 @@ func TestSkaffold(t *testing.T) {
 	if len(cfg.Deploy.Helm.Releases) != 1 || cfg.Deploy.Helm.Releases[0].ChartPath != "charts/sportello" {
 		t.Fatalf("deploy.helm.releases: want one release of charts/sportello")
 	}
-	want := map[string]string{"migrations.image": "{{.IMAGE_FULLY_QUALIFIED_sportello_" + sanitize(m.Migrate) + "}}"}
+	want := map[string]string{
+		"migrations.image": "{{.IMAGE_FULLY_QUALIFIED_sportello_" + sanitize(m.Migrate) + "}}",
+		"site.image":       "{{.IMAGE_FULLY_QUALIFIED_sportello_" + sanitize(m.Site) + "}}",
+	}
 	for _, f := range m.Functions {
 		want["functions."+f.Name+".image"] = "{{.IMAGE_FULLY_QUALIFIED_sportello_" + sanitize(f.Name) + "}}"
 	}

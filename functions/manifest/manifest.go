@@ -73,6 +73,11 @@ func short(typ string) string {
 // loads the demo data) before the functions start.
 const Migrate = "migrate"
 
+// Site is the small service that serves the built website in a cluster
+// (functions/site); the local stack's gateway serves it itself. It is not
+// a function of the event chain: it has no routes under /api.
+const Site = "site"
+
 // Functions are the long-running HTTP functions.
 var Functions = []Function{
 	{Name: "list-services", Routes: []string{"/api/offices", "/api/services"}, Doc: "offices with their services and durations"},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sportello/sportello/functions/manifest"
+	"github.com/sportello/sportello/functions/sitehttp"
 )
 
 // Gateway is the local stand-in for the ingress in front of the functions:
@@ -23,7 +24,7 @@ import (
 // /_local/ (the broker's event log and dead letters, the services' URLs),
 // and /health, which answers 200 once every function is ready.
 type Gateway struct {
-	Site        string              // folder of the static site; "" for the index page
+	Site        string              // folder of the built static site; "" for the index page (see SetSite)
 	Functions   []manifest.Function // the functions it routes to and checks; manifest.Functions when nil
 	Events      http.Handler        // served at /_local/events
 	DeadLetters http.Handler        // served at /_local/dead-letters
@@ -35,7 +36,37 @@ type Gateway struct {
 	mu        sync.RWMutex
 	upstreams map[string]*upstream
 	links     []Link
+	site      string   // the folder served at /, set from Site or by SetSite
+	connect   []string // origins besides 'self' the site's scripts may connect to
 	probe     *http.Client
+}
+
+// SetSite serves the built static site in dir at / (the index page when
+// dir is ""). The stack builds the site while the servers start.
+func (g *Gateway) SetSite(dir string) {
+	g.init()
+	g.mu.Lock()
+	g.site = dir
+	g.mu.Unlock()
+}
+
+// SiteFolder is the folder the gateway serves at /, "" for none.
+func (g *Gateway) SiteFolder() string {
+	g.init()
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	return g.site
+}
+
+// SetConnectSources sets the origins, besides the site's own, that the
+// site's scripts may reach (the CSP's connect-src): LiveKit's WebSocket
+// and HTTP origins, and the S3 origin of the presigned uploads and downloads.
+// Each is reduced to its scheme://host:port origin.
+func (g *Gateway) SetConnectSources(urls ...string) {
+	origins := sitehttp.Origins(urls...)
+	g.mu.Lock()
+	g.connect = origins
+	g.mu.Unlock()
 }
 
 // Link is a local tool the index page points to.
@@ -102,18 +133,39 @@ func (g *Gateway) init() {
 			}
 		}
 		mux.HandleFunc("GET /_local/{$}", g.index)
-		if g.Site != "" {
-			mux.Handle("/", http.FileServer(http.Dir(g.Site)))
-		} else {
-			mux.HandleFunc("GET /{$}", g.index)
-		}
+		mux.HandleFunc("/", g.serveSite)
+		g.site = g.Site
 		g.mux = mux
 	})
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.init()
+	sitehttp.SetSecurityHeaders(w) // the site's and the API's alike
 	g.mux.ServeHTTP(w, r)
+}
+
+// serveSite serves the built site's files with the CSP (folders answer
+// their index.html; /prenotazione/gestisci redirects to its folder), or
+// the index page when there is no site.
+func (g *Gateway) serveSite(w http.ResponseWriter, r *http.Request) {
+	g.mu.RLock()
+	site, connect := g.site, g.connect
+	g.mu.RUnlock()
+	if site == "" {
+		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			g.index(w, r)
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
+		return
+	}
+	sitehttp.Files(site, connect).ServeHTTP(w, r)
 }
 
 func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
@@ -193,7 +245,7 @@ var indexPage = template.Must(template.New("index").Parse(`<!doctype html>
 code{background:#f3f3f3;padding:0 .25rem}td{padding:.2rem .8rem .2rem 0;vertical-align:top}</style></head>
 <body>
 <h1>Sportello – stack locale</h1>
-<p>Every function runs as its own process behind this gateway.{{if not .Site}} There is no <code>web/</code> folder yet, so this page stands in for the site.{{end}}</p>
+<p>Every function runs as its own process behind this gateway.{{if not .Site}} The site is not built (yet), so this page stands in for it.{{end}}</p>
 <h2>API</h2>
 <table>
 <tr><th align="left">Function</th><th align="left">Routes</th><th align="left">What it does</th></tr>
@@ -223,13 +275,14 @@ func (g *Gateway) index(w http.ResponseWriter, r *http.Request) {
 		Site      string
 		Functions []manifest.Function
 		Links     []Link
-	}{g.Site, g.functions(), links})
+	}{g.SiteFolder(), g.functions(), links})
 }
 
-// SiteDir returns <root>/web when that folder exists, else "".
+// SiteDir returns <root>/web when it holds the site's sources (build.mjs),
+// else "": the folder package web builds the site from.
 func SiteDir(root string) string {
 	d := filepath.Join(root, "web")
-	if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+	if fi, err := os.Stat(filepath.Join(d, "build.mjs")); err == nil && fi.Mode().IsRegular() {
 		return d
 	}
 	return ""

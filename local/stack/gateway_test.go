@@ -208,7 +208,91 @@ func TestSiteDir(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(root, "web"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if got := SiteDir(root); got != "" {
+		t.Errorf("SiteDir with an empty web/ = %q", got)
+	}
+	if err := os.WriteFile(filepath.Join(root, "web", "build.mjs"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if got := SiteDir(root); got != filepath.Join(root, "web") {
 		t.Errorf("SiteDir = %q", got)
+	}
+}
+
+func TestGatewaySecurityHeaders(t *testing.T) {
+	site := t.TempDir()
+	for name, body := range map[string]string{
+		"index.html":                         "<h1>Sportello</h1>",
+		"prenotazione/gestisci/index.html":   "<h1>Gestisci</h1>",
+		"assets/home.js":                     "console.log(1)",
+		"assets/bootstrap-italia/css/bi.css": "body{}",
+	} {
+		p := filepath.Join(site, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gw := &Gateway{}
+	gw.SetUpstream("list-services", mustURL(t, fakeFunction(t, "list-services", nil).URL))
+	srv := httptest.NewServer(gw)
+	defer srv.Close()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) *http.Response {
+		t.Helper()
+		resp, err := noRedirect.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	common := func(path string, resp *http.Response) {
+		t.Helper()
+		for k, v := range map[string]string{"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"} {
+			if got := resp.Header.Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", path, k, got, v)
+			}
+		}
+	}
+
+	// Before the site is built: the index page, without the CSP (it has an inline style).
+	resp := get("/")
+	common("/ (no site)", resp)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != "" {
+		t.Errorf("/ without a site: %d, CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+
+	gw.SetSite(site)
+	gw.SetConnectSources("ws://127.0.0.1:7880", "http://127.0.0.1:7880/", "http://127.0.0.1:9000", "", "http://127.0.0.1:9000/bucket/key?x=1")
+	want := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; " +
+		"media-src 'self' blob:; connect-src 'self' ws://127.0.0.1:7880 http://127.0.0.1:7880 http://127.0.0.1:9000; " +
+		"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+	for _, path := range []string{"/", "/index.html", "/prenotazione/gestisci/", "/assets/home.js", "/assets/bootstrap-italia/css/bi.css", "/nothing.html"} {
+		resp := get(path)
+		common(path, resp)
+		if got := resp.Header.Get("Content-Security-Policy"); got != want {
+			t.Errorf("%s: CSP\n got %q\nwant %q", path, got, want)
+		}
+	}
+	if resp := get("/prenotazione/gestisci/"); resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("/prenotazione/gestisci/: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// The folder without its slash redirects to it (a browser keeps the #fragment).
+	if resp := get("/prenotazione/gestisci"); resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "gestisci/" {
+		t.Errorf("/prenotazione/gestisci: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := get("/assets/home.js"); !strings.Contains(resp.Header.Get("Content-Type"), "javascript") {
+		t.Errorf("home.js Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+	// The API and the local tools carry the common headers too.
+	for _, path := range []string{"/api/offices", "/api/nothing", "/_local/"} {
+		common(path, get(path))
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/index.html", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /index.html: %v %v", resp, err)
 	}
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/sportello/sportello/local/broker"
 	"github.com/sportello/sportello/local/pg"
 	"github.com/sportello/sportello/local/services"
+	"github.com/sportello/sportello/local/web"
 )
 
 // Database is the name of the stack's database.
@@ -160,7 +161,7 @@ func New(cfg Config) *Stack {
 		Dir: filepath.Join(cfg.Data, "livekit"), Log: s.output("livekit"), WebhookURL: s.webhookURL()}
 	s.minio = &services.MinIO{Port: cfg.MinIOPort, ConsolePort: cfg.MinIOConsolePort, Dir: filepath.Join(cfg.Data, "minio"),
 		CORSOrigins: s.origins(), Log: s.output("minio")}
-	s.gw = &Gateway{Site: SiteDir(cfg.Root), Functions: fns, Events: s.broker.EventsHandler(),
+	s.gw = &Gateway{Functions: fns, Events: s.broker.EventsHandler(),
 		DeadLetters: s.broker.DeadLettersHandler(), Services: http.HandlerFunc(s.serveServices), Log: s.logger("gateway")}
 	return s
 }
@@ -315,6 +316,12 @@ func (s *Stack) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	siteDone := make(chan struct{})
+	go func() {
+		defer close(siteDone)
+		s.buildSite(ctx, root)
+	}()
+	defer func() { <-siteDone }()
 	if err := s.startServices(ctx); err != nil {
 		return err
 	}
@@ -375,6 +382,10 @@ func (s *Stack) startServices(ctx context.Context) error {
 		links = append(links, Link{"MinIO console", u + "/", "the uploaded documents (user " + s.minio.AccessKey + ")"})
 	}
 	s.gw.SetLinks(links)
+	// The site's scripts connect to LiveKit (WebSocket, and HTTP for its
+	// connection checks) and upload to and download from S3 directly.
+	s.gw.SetConnectSources(s.livekit.URL(), s.livekit.HTTPURL(), s.minio.Endpoint(),
+		os.Getenv("LIVEKIT_PUBLIC_URL"), os.Getenv("S3_PUBLIC_ENDPOINT"))
 	return nil
 }
 
@@ -450,6 +461,30 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 		return fmt.Errorf("create database %s: %w", Database, err)
 	}
 	return nil
+}
+
+// buildSite builds the static site of <root>/web (package web: npm ci once
+// into the cache, then build.mjs, reused while the sources do not change)
+// and has the gateway serve it. A failure is logged and the gateway keeps
+// its index page: the API works without the site.
+func (s *Stack) buildSite(ctx context.Context, root string) {
+	if SiteDir(root) == "" {
+		return
+	}
+	cache, err := web.CacheDir()
+	if err == nil {
+		var dir string
+		start := time.Now()
+		dir, err = web.Build(ctx, root, cache, s.output("web"))
+		if err == nil {
+			s.gw.SetSite(dir)
+			s.log.Info("site ready", "dir", dir, "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
+			return
+		}
+	}
+	if ctx.Err() == nil {
+		s.log.Error("the site could not be built: the gateway serves the API index instead", "err", err)
+	}
 }
 
 // build compiles every function and migrate in one go build.
@@ -654,9 +689,9 @@ var DemoAccounts = []string{
 
 func (s *Stack) banner() {
 	gw := "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port))
-	site := "index of the API (no web/ folder yet)"
-	if s.gw.Site != "" {
-		site = "the site, from " + s.gw.Site
+	site := "index of the API (the site is not built: see the web log above)"
+	if d := s.gw.SiteFolder(); d != "" {
+		site = "the site (built into " + d + "); booking at " + gw + "/prenota/"
 	}
 	tick := "off (-tick)"
 	if s.cfg.Tick > 0 {

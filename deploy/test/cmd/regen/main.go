@@ -21,8 +21,8 @@ import (
 
 const skaffold = `# Skaffold: builds every function of functions/manifest with ko into a
 # static, non-root image (distroless static, uid 65532) and deploys the Helm
-# chart with those images. One artifact per function (deploy/test checks
-# that the list matches the manifest exactly).
+# chart with those images. One artifact per function, the migrations and the
+# site (deploy/test checks that the list matches the manifest exactly).
 #
 #   skaffold dev -p dev                       # kind cluster: build, load, deploy, watch
 #   skaffold run -p production --default-repo registry.comune.bari.it/sportello --platform=linux/amd64,linux/arm64
@@ -49,6 +49,21 @@ build:
         dependencies:
           paths: [functions/{{ . }}/**, functions/internal/**, functions/manifest/**, events/**, functions/go.mod, functions/go.sum]
 {{- end }}
+    # The website: functions/site serves the built web/ that ` + "`make site`" + ` copies
+    # into its kodata folder (ko packs it at $KO_DATA_PATH).
+    - image: sportello/{{ .Site }}
+      hooks:
+        before:
+          - command: [make, site]
+      ko:
+        dir: .
+        main: ./functions/{{ .Site }}
+        fromImage: gcr.io/distroless/static-debian12:nonroot
+        env: [CGO_ENABLED=0]
+        flags: [-trimpath]
+        ldflags: [-s, -w]
+        dependencies:
+          paths: [functions/{{ .Site }}/**, functions/sitehttp/**, web/src/**, web/build.mjs, web/package.json, web/package-lock.json]
 deploy:
   helm:
     releases:
@@ -64,6 +79,7 @@ deploy:
           functions.{{ . }}.image: "{{ "{{" }}.IMAGE_FULLY_QUALIFIED_sportello_{{ sanitize . }}{{ "}}" }}"
 {{- end }}
           migrations.image: "{{ "{{" }}.IMAGE_FULLY_QUALIFIED_sportello_{{ sanitize .Migrate }}{{ "}}" }}"
+          site.image: "{{ "{{" }}.IMAGE_FULLY_QUALIFIED_sportello_{{ sanitize .Site }}{{ "}}" }}"
 profiles:
   # A local kind cluster (infra/kind): images are loaded into the nodes, not
   # pushed; the demo offices and operators are loaded.
@@ -120,6 +136,7 @@ func run() error {
 	}
 	var m struct {
 		Migrate   string `json:"migrate"`
+		Site      string `json:"site"`
 		Functions []struct {
 			Name string `json:"name"`
 		} `json:"functions"`
@@ -129,9 +146,10 @@ func run() error {
 	}
 	data := struct {
 		Migrate   string
+		Site      string
 		Functions []string
 		Names     []string
-	}{Migrate: m.Migrate}
+	}{Migrate: m.Migrate, Site: m.Site}
 	for _, f := range m.Functions {
 		data.Functions = append(data.Functions, f.Name)
 	}

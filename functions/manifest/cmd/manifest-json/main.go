@@ -23,6 +23,7 @@ import (
 // Manifest is the JSON document.
 type Manifest struct {
 	Migrate   string     `json:"migrate"`
+	Site      string     `json:"site"`
 	Functions []Function `json:"functions"`
 }
 
@@ -56,7 +57,7 @@ func ISO8601(d time.Duration) string {
 }
 
 func build() Manifest {
-	m := Manifest{Migrate: manifest.Migrate, Functions: []Function{}}
+	m := Manifest{Migrate: manifest.Migrate, Site: manifest.Site, Functions: []Function{}}
 	for _, f := range manifest.Functions {
 		out := Function{Name: f.Name, Doc: f.Doc, Routes: f.Routes, Emits: f.Emits, Consumes: []Trigger{}}
 		if out.Routes == nil {

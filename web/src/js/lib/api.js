@@ -1,0 +1,93 @@
+// api: calls to Sportello's functions under /api, JSON in and out.
+//
+//   api(path, {method, body, bearer, operator, headers, signal})
+//     → the decoded JSON body (null for an empty one). body is sent as JSON;
+//     bearer adds "Authorization: Bearer <bearer>" (the manage token);
+//     operator: true sends the session cookie and, on unsafe methods, the
+//     CSRF token (setCsrfToken) in X-CSRF-Token.
+//   get(path, opts), post(path, body, opts), put(...), patch(...), del(path, opts)
+//   setCsrfToken(token) / csrfToken()  the operator session's CSRF token
+//     (kept in sessionStorage "sportello.csrf")
+//
+// A failure throws ApiError: status (0 when the network failed), code (the
+// problem's stable code: "invalid", "conflict", "gone", ..., or "network"),
+// field (the field path at fault, e.g. "citizen.email"), fields ([{field,
+// message}] for validation), detail (the server's message, in English),
+// retryAfter (seconds, from Retry-After), problem (the whole problem body).
+import { getLang } from './i18n.js';
+
+export class ApiError extends Error {
+  constructor(status, problem, retryAfter) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = problem.code || (status === 0 ? 'network' : `http_${status}`);
+    this.field = problem.field || '';
+    this.fields = Array.isArray(problem.errors) ? problem.errors : problem.field ? [{ field: problem.field, message: problem.detail || '' }] : [];
+    this.detail = problem.detail || '';
+    this.retryAfter = retryAfter;
+    this.problem = problem;
+  }
+}
+
+const CSRF_KEY = 'sportello.csrf';
+
+export function setCsrfToken(token) {
+  try {
+    if (token) sessionStorage.setItem(CSRF_KEY, token);
+    else sessionStorage.removeItem(CSRF_KEY);
+  } catch {
+    // ignore
+  }
+}
+
+export function csrfToken() {
+  try {
+    return sessionStorage.getItem(CSRF_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+export async function api(path, { method = 'GET', body, bearer, operator = false, headers = {}, signal } = {}) {
+  const h = { Accept: 'application/json, application/problem+json', 'Accept-Language': getLang(), ...headers };
+  if (body !== undefined) h['Content-Type'] = 'application/json';
+  if (bearer) h.Authorization = `Bearer ${bearer}`;
+  const unsafe = !['GET', 'HEAD'].includes(method);
+  if (operator && unsafe && csrfToken()) h['X-CSRF-Token'] = csrfToken();
+  const url = path.startsWith('/') ? path : `/api/${path}`;
+  let resp;
+  try {
+    resp = await fetch(url, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+      signal,
+    });
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, { code: 'network', detail: String(err.message || err) });
+  }
+  const text = await resp.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = { detail: text };
+    }
+  }
+  if (!resp.ok) {
+    const ra = Number(resp.headers.get('Retry-After'));
+    throw new ApiError(resp.status, data && typeof data === 'object' ? data : {}, Number.isFinite(ra) && ra > 0 ? ra : undefined);
+  }
+  return data;
+}
+
+export const get = (path, opts) => api(path, { ...opts, method: 'GET' });
+export const post = (path, body, opts) => api(path, { ...opts, method: 'POST', body });
+export const put = (path, body, opts) => api(path, { ...opts, method: 'PUT', body });
+export const patch = (path, body, opts) => api(path, { ...opts, method: 'PATCH', body });
+export const del = (path, opts) => api(path, { ...opts, method: 'DELETE' });

@@ -1,0 +1,652 @@
+// The booking flow at /prenota/, after Designers Italia's "Prenotazione
+// appuntamento" model: Ufficio → Servizio → Data e orario → Dettagli →
+// Richiedente → Riepilogo → confirmation.
+//
+// ?ufficio=<office id>&servizio=<service id> preselect (and skip ahead).
+// Choosing a time holds it (POST /api/holds); a new choice takes a new hold
+// (the old one lapses by itself: the API has no release). The hold's
+// countdown is shown until the booking is confirmed; when it runs out, or
+// the API answers 404/410 for it, the citizen is sent back to the time
+// choice with the slots reloaded; a 409 (taken meanwhile) does the same.
+// Problems the API names by field are shown next to that field.
+import { ApiError, get, post } from '../lib/api.js';
+import { $, $$, clear, focus, h, show } from '../lib/dom.js';
+import { formatCountdown, formatDate, formatDuration, formatTime, formatTimeRange } from '../lib/format.js';
+import { getLang, onLangChange, t } from '../lib/i18n.js';
+import { announce, icon, initPage } from '../lib/layout.js';
+import { mountSlotPicker } from '../lib/slots.js';
+
+initPage();
+
+const STEPS = ['office', 'service', 'slot', 'details', 'citizen', 'summary'];
+const state = {
+  offices: [],
+  officeId: '',
+  serviceId: '',
+  hold: null, // the API's hold: hold_id, hold_secret, expires_at, start, end, service_id
+  expiresAt: 0, // the hold's end on this browser's clock (ms)
+  details: { reason: '', details: '' },
+  citizen: { given_name: '', family_name: '', address: '', email: '', privacy_consent: false },
+  booking: null,
+  step: 'office',
+};
+let picker = null;
+let pickerService = '';
+let timer = null;
+let warned = false;
+
+const office = () => state.offices.find((o) => o.id === state.officeId) || null;
+const service = () => (office()?.services || []).find((s) => s.id === state.serviceId) || null;
+
+// ---- steps -----------------------------------------------------------------
+
+function reachable(step) {
+  switch (step) {
+    case 'office':
+      return true;
+    case 'service':
+      return !!office();
+    case 'slot':
+      return !!service();
+    case 'details':
+    case 'citizen':
+      return !!service() && !!state.hold;
+    case 'summary':
+      return !!service() && !!state.hold && citizenComplete();
+    case 'done':
+      return !!state.booking;
+    default:
+      return false;
+  }
+}
+
+function citizenComplete() {
+  const c = state.citizen;
+  return !!(c.given_name && c.family_name && c.address && c.email && c.privacy_consent);
+}
+
+function go(step, { push = true, announceIt = true, focusIt = true } = {}) {
+  if (state.booking) step = 'done';
+  while (!reachable(step)) step = STEPS[STEPS.indexOf(step) - 1] || 'office';
+  state.step = step;
+  for (const s of $$('.booking-step')) show(s, s.id === `step-${step}`);
+  renderStep(step);
+  renderSteppers();
+  renderHoldBanner();
+  if (push && history.state?.step !== step) history.pushState({ step }, '', location.href);
+  if (focusIt) focus($(`#step-${step}-title`));
+  if (announceIt) {
+    const n = STEPS.indexOf(step);
+    announce(n >= 0 ? t('booking.step_of', { n: n + 1, total: STEPS.length, name: t(`booking.steps.${step}`) }) : t('booking.done.title'));
+  }
+}
+
+function renderStep(step) {
+  if (step === 'office') renderOffices();
+  if (step === 'service') renderServices();
+  if (step === 'slot') renderSlotStep();
+  if (step === 'summary') renderSummary();
+  if (step === 'done') renderDone();
+}
+
+function renderSteppers() {
+  const list = clear($('#steps-list'));
+  const current = STEPS.indexOf(state.step);
+  STEPS.forEach((s, i) => {
+    const done = state.step === 'done' || i < current;
+    const li = h('li', { class: [done && 'confirmed', i === current && 'active'], id: `steps-${s}`, 'aria-current': i === current ? 'step' : null }, t(`booking.steps.${s}`));
+    if (done) {
+      li.append(icon('it-check', 'icon steppers-success'));
+      li.append(h('span', { class: 'visually-hidden', text: ` (${t('booking.step_done')})` }));
+    } else if (i === current) {
+      li.append(h('span', { class: 'visually-hidden', text: ` (${t('booking.step_current')})` }));
+    }
+    list.append(li);
+  });
+  $('#steps-index').textContent = state.step === 'done' ? '' : `${current + 1}/${STEPS.length}`;
+  show($('#steps-nav'), state.step !== 'done');
+}
+
+// ---- messages and field problems -------------------------------------------
+
+function message(text, { focusIt = false } = {}) {
+  const box = $('#flow-message');
+  box.textContent = text || '';
+  show(box, !!text);
+  if (text && focusIt) focus(box);
+}
+
+// The API's field paths and the inputs that show their problems.
+const FIELD_INPUT = {
+  'citizen.given_name': 'given-name',
+  'citizen.family_name': 'family-name',
+  'citizen.address': 'address',
+  'citizen.email': 'email',
+  'citizen.privacy_consent': 'privacy-consent',
+  'citizen.reason': 'reason',
+  'citizen.details': 'details',
+  service_id: 'service',
+  start: 'slot',
+  hold_id: 'slot',
+  hold_secret: 'slot',
+};
+const INPUT_STEP = {
+  office: 'office',
+  service: 'service',
+  slot: 'slot',
+  reason: 'details',
+  details: 'details',
+  'given-name': 'citizen',
+  'family-name': 'citizen',
+  address: 'citizen',
+  email: 'citizen',
+  'privacy-consent': 'citizen',
+};
+
+// localize turns the API's (English) field messages into the page's language.
+function localize(msg) {
+  const m = String(msg || '');
+  if (m === 'required') return t('errors.required');
+  if (/valid email/i.test(m)) return t('errors.email');
+  if (/privacy consent/i.test(m)) return t('errors.consent');
+  const long = m.match(/at most (\d+) characters/i);
+  if (long) return t('errors.too_long', { n: long[1] });
+  return getLang() === 'it' ? t('errors.invalid', { detail: m }) : m;
+}
+
+function setFieldError(id, text) {
+  const input = $(`#${id}`);
+  const box = $(`#${id}-error`);
+  if (input && input.tagName !== 'DIV') {
+    input.classList.toggle('is-invalid', !!text);
+    if (text) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+  }
+  if (id === 'service') for (const r of $$('input[name="service"]')) r.toggleAttribute('aria-invalid', !!text);
+  if (box) box.textContent = text || '';
+}
+
+function clearFieldErrors(root) {
+  for (const box of $$('.invalid-feedback', root)) box.textContent = '';
+  for (const el of $$('.is-invalid', root)) el.classList.remove('is-invalid');
+  for (const el of $$('[aria-invalid]', root)) el.removeAttribute('aria-invalid');
+}
+
+// showProblems puts every field problem of err next to its input, moves to
+// the step of the first one and focuses it. It returns false when err names
+// no known field.
+function showProblems(err) {
+  const problems = (err.fields || []).map((f) => ({ id: FIELD_INPUT[f.field], message: f.message })).filter((p) => p.id);
+  if (!problems.length) return false;
+  const first = problems[0];
+  go(INPUT_STEP[first.id], { announceIt: false, focusIt: false });
+  for (const p of problems) setFieldError(p.id, localize(p.message));
+  const target = first.id === 'slot' ? $('#slot-error') : $(`#${first.id}`) || $(`input[name="${first.id}"]`);
+  if (first.id === 'slot') message(localize(first.message));
+  focus(target);
+  announce(localize(first.message));
+  return true;
+}
+
+function describe(err) {
+  if (err instanceof ApiError && err.status === 0) return t('common.error_network');
+  return t('common.error_generic', { detail: err?.detail || err?.message || String(err) });
+}
+
+// ---- office and service ----------------------------------------------------
+
+function renderOffices() {
+  const select = $('#office');
+  const keep = state.officeId;
+  for (const o of $$('option', select)) if (o.value) o.remove();
+  for (const o of state.offices) select.append(h('option', { value: o.id, text: o.name }));
+  select.value = keep;
+  $('#office-description').textContent = office()?.description || '';
+}
+
+function renderServices() {
+  const o = office();
+  $('#service-legend').textContent = t('booking.service.legend', { office: o?.name || '' });
+  const box = clear($('#service-options'));
+  const services = o?.services || [];
+  if (!services.length) box.append(h('p', { text: t('booking.service.none') }));
+  for (const s of services) {
+    const id = `service-${s.id}`;
+    box.append(
+      h(
+        'div',
+        { class: 'form-check service-option' },
+        h('input', { class: 'form-check-input', type: 'radio', name: 'service', id, value: s.id, checked: s.id === state.serviceId, 'aria-describedby': 'service-error' }),
+        h(
+          'label',
+          { class: 'form-check-label', for: id },
+          h('span', { class: 'service-name', text: s.name }),
+          h('span', { class: 'service-duration', text: t('booking.service.duration', { duration: formatDuration(s.duration_minutes) }) }),
+          s.description ? h('span', { class: 'service-description', text: s.description }) : null,
+        ),
+      ),
+    );
+  }
+}
+
+$('#office').addEventListener('change', () => {
+  $('#office-description').textContent = state.offices.find((o) => o.id === $('#office').value)?.description || '';
+});
+
+$('#form-office').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  clearFieldErrors($('#form-office'));
+  const id = $('#office').value;
+  if (!id) {
+    setFieldError('office', t('errors.required'));
+    focus($('#office'));
+    return;
+  }
+  if (id !== state.officeId) {
+    state.officeId = id;
+    state.serviceId = '';
+    dropHold();
+  }
+  message('');
+  go('service');
+});
+
+$('#service-back').addEventListener('click', () => go('office'));
+$('#form-service').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  clearFieldErrors($('#form-service'));
+  const chosen = $('input[name="service"]:checked')?.value;
+  if (!chosen) {
+    setFieldError('service', t('errors.required'));
+    focus($('input[name="service"]'));
+    return;
+  }
+  if (chosen !== state.serviceId) {
+    state.serviceId = chosen;
+    dropHold();
+  }
+  message('');
+  go('slot');
+});
+
+// ---- date and time, and the hold -------------------------------------------
+
+function renderSlotStep() {
+  const s = service();
+  $('#slot-service').textContent = s ? `${s.name} – ${t('booking.service.duration', { duration: formatDuration(s.duration_minutes) })}` : '';
+  if (!picker || pickerService !== state.serviceId) {
+    picker?.destroy();
+    pickerService = state.serviceId;
+    picker = mountSlotPicker($('#slot-picker'), { serviceId: state.serviceId, onSelect: chooseSlot, id: 'slots' });
+  }
+  renderHeld();
+}
+
+function renderHeld() {
+  const status = $('#slot-status');
+  status.textContent = state.hold ? t('booking.slot.held', { date: formatDate(state.hold.start), range: formatTimeRange(state.hold.start, state.hold.end) }) : '';
+}
+
+let holding = null;
+async function chooseSlot(slot) {
+  setFieldError('slot', '');
+  message('');
+  if (state.hold && state.hold.start === slot.start && state.hold.service_id === state.serviceId) return;
+  const mine = {};
+  holding = mine;
+  picker.setDisabled(true);
+  $('#slot-status').textContent = t('booking.slot.holding');
+  try {
+    const hold = await post('/api/holds', { service_id: state.serviceId, start: slot.start, locale: getLang() });
+    if (holding !== mine) return;
+    // The previous hold, if any, lapses by itself at its expiry.
+    setHold(hold);
+    announce(t('booking.slot.held', { date: formatDate(hold.start), range: formatTimeRange(hold.start, hold.end) }));
+  } catch (err) {
+    if (holding !== mine) return;
+    dropHold();
+    picker.clearSelection();
+    if (err instanceof ApiError && (err.status === 409 || err.status === 410)) {
+      message(t('booking.slot.taken'));
+      announce(t('booking.slot.taken'));
+      picker.refresh();
+    } else if (err instanceof ApiError && err.status === 400) {
+      message(t('booking.slot.invalid', { detail: err.detail }));
+      picker.refresh();
+    } else {
+      message(describe(err));
+    }
+  } finally {
+    if (holding === mine) {
+      holding = null;
+      picker.setDisabled(false);
+      renderHeld();
+    }
+  }
+}
+
+function setHold(hold) {
+  state.hold = hold;
+  let left = Date.parse(hold.expires_at) - Date.now();
+  // A browser clock far off the server's: trust the usual ten minutes.
+  if (!(left > 0 && left < 6 * 3600 * 1000)) left = 10 * 60 * 1000;
+  state.expiresAt = Date.now() + left;
+  warned = false;
+  clearInterval(timer);
+  timer = setInterval(tick, 1000);
+  renderHoldBanner();
+}
+
+function dropHold() {
+  state.hold = null;
+  state.expiresAt = 0;
+  clearInterval(timer);
+  timer = null;
+  renderHoldBanner();
+}
+
+function tick() {
+  const left = state.expiresAt - Date.now();
+  if (left <= 0) {
+    expired(t('booking.slot.expired'));
+    return;
+  }
+  if (left <= 60 * 1000 && !warned) {
+    warned = true;
+    announce(t('booking.hold.last_minute'));
+  }
+  renderHoldBanner();
+}
+
+function renderHoldBanner() {
+  const banner = $('#hold-banner');
+  const visible = !!state.hold && !state.booking;
+  show(banner, visible);
+  if (!visible) return;
+  const left = state.expiresAt - Date.now();
+  $('#hold-countdown').textContent = formatCountdown(left);
+  $('#hold-countdown').setAttribute('aria-label', t('booking.hold.minutes_left', { time: formatCountdown(left) }));
+  $('#hold-until').textContent = t('booking.hold.expires_at', { time: formatTime(new Date(Date.parse(state.hold.expires_at) || state.expiresAt)) });
+  banner.classList.toggle('alert-warning', left <= 60 * 1000);
+  banner.classList.toggle('alert-info', left > 60 * 1000);
+  banner.classList.toggle('hold-warning', left <= 60 * 1000);
+}
+
+// expired: the hold is gone (its time ran out, or the API says so): back to
+// the time choice with the slots reloaded.
+function expired(text) {
+  dropHold();
+  go('slot', { announceIt: false, focusIt: false });
+  picker?.clearSelection();
+  picker?.refresh();
+  renderHeld();
+  message(text, { focusIt: true });
+  announce(text);
+}
+
+$('#slot-back').addEventListener('click', () => go('service'));
+$('#slot-next').addEventListener('click', () => {
+  if (!state.hold) {
+    setFieldError('slot', t('booking.slot.choose_first'));
+    message(t('booking.slot.choose_first'), { focusIt: true });
+    return;
+  }
+  message('');
+  go('details');
+});
+
+// ---- details and applicant -------------------------------------------------
+
+function checkInputs(form) {
+  clearFieldErrors(form);
+  let first = null;
+  for (const input of $$('input, textarea, select', form)) {
+    let problem = '';
+    const v = input.type === 'checkbox' ? input.checked : input.value.trim();
+    if (input.required && !v) problem = input.type === 'checkbox' ? t('errors.consent') : t('errors.required');
+    else if (input.maxLength > 0 && typeof v === 'string' && [...v].length > input.maxLength) problem = t('errors.too_long', { n: input.maxLength });
+    else if (input.type === 'email' && v && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) problem = t('errors.email');
+    if (problem) {
+      setFieldError(input.id, problem);
+      first ??= input;
+    }
+  }
+  if (first) {
+    focus(first);
+    announce($(`#${first.id}-error`).textContent);
+  }
+  return !first;
+}
+
+$('#details-back').addEventListener('click', () => go('slot'));
+$('#form-details').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (!checkInputs($('#form-details'))) return;
+  state.details = { reason: $('#reason').value.trim(), details: $('#details').value.trim() };
+  go('citizen');
+});
+
+$('#citizen-back').addEventListener('click', () => go('details'));
+$('#form-citizen').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (!checkInputs($('#form-citizen'))) return;
+  state.citizen = {
+    given_name: $('#given-name').value.trim(),
+    family_name: $('#family-name').value.trim(),
+    address: $('#address').value.trim(),
+    email: $('#email').value.trim(),
+    privacy_consent: $('#privacy-consent').checked,
+  };
+  go('summary');
+});
+
+// ---- summary and confirmation ----------------------------------------------
+
+function renderSummary() {
+  const o = office();
+  const s = service();
+  const c = state.citizen;
+  const none = t('booking.summary.none');
+  const section = (step, rows) =>
+    h(
+      'section',
+      { class: 'summary-section', id: `summary-${step}`, 'aria-labelledby': `summary-${step}-title` },
+      h(
+        'div',
+        { class: 'summary-section-head' },
+        h('h3', { class: 'h5', id: `summary-${step}-title`, text: t(`booking.steps.${step}`) }),
+        h(
+          'button',
+          { type: 'button', class: 'btn btn-link edit-step', id: `edit-${step}`, 'data-step': step, on: { click: () => go(step) } },
+          h('span', { 'aria-hidden': 'true', text: t('common.edit') }),
+          h('span', { class: 'visually-hidden', text: t(`booking.summary.edit_${step}`) }),
+        ),
+      ),
+      h('dl', {}, rows.map(([label, value]) => [h('dt', { text: t(`booking.summary.${label}`) }), h('dd', { text: value || none })])),
+    );
+  clear($('#summary')).append(
+    section('office', [['office', o?.name]]),
+    section('service', [
+      ['service', s?.name],
+      ['duration', s ? formatDuration(s.duration_minutes) : ''],
+    ]),
+    section('slot', [
+      ['date', state.hold ? formatDate(state.hold.start) : ''],
+      ['time', state.hold ? formatTimeRange(state.hold.start, state.hold.end) : ''],
+    ]),
+    section('details', [
+      ['reason', state.details.reason],
+      ['details', state.details.details],
+    ]),
+    section('citizen', [
+      ['name', `${c.given_name} ${c.family_name}`.trim()],
+      ['address', c.address],
+      ['email', c.email],
+    ]),
+  );
+  show($('#summary-error'), false);
+}
+
+$('#summary-back').addEventListener('click', () => go('citizen'));
+let confirming = false;
+$('#confirm-booking').addEventListener('click', async () => {
+  if (confirming) return;
+  if (!state.hold) {
+    expired(t('booking.slot.expired'));
+    return;
+  }
+  confirming = true;
+  const button = $('#confirm-booking');
+  button.disabled = true;
+  button.textContent = t('booking.summary.confirming');
+  show($('#summary-error'), false);
+  try {
+    const booking = await post('/api/bookings', {
+      hold_id: state.hold.hold_id,
+      hold_secret: state.hold.hold_secret,
+      citizen: { ...state.citizen, reason: state.details.reason, details: state.details.details, locale: getLang() },
+    });
+    state.booking = booking;
+    dropHold();
+    // Nothing of the flow is kept in this tab beyond this page.
+    history.replaceState({ step: 'done' }, '', location.pathname);
+    go('done', { push: false });
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 410 || err.status === 404)) {
+      expired(t('booking.slot.expired'));
+    } else if (err instanceof ApiError && err.status === 409) {
+      expired(t('booking.slot.taken'));
+    } else if (!(err instanceof ApiError && err.status === 400 && showProblems(err))) {
+      const box = $('#summary-error');
+      box.textContent = describe(err);
+      show(box, true);
+      focus(box);
+    }
+  } finally {
+    confirming = false;
+    button.disabled = false;
+    button.textContent = t('booking.summary.confirm');
+  }
+});
+
+function renderDone() {
+  const b = state.booking;
+  if (!b) return;
+  $('#done-when').textContent = t('booking.done.when', { date: formatDate(b.start), start: formatTime(b.start), end: formatTime(b.end) });
+  $('#done-service').textContent = t('booking.done.office_service', { service: b.service_name, office: b.office_name });
+  $('#done-reference').textContent = b.booking_id;
+  $('#done-what-to-bring').textContent = b.what_to_bring || service()?.what_to_bring || t('booking.done.nothing_to_bring');
+  $('#done-mail-note').textContent = t('booking.done.mail_note', { email: b.citizen?.email || state.citizen.email });
+  // The manage token travels in the fragment: never sent to a server.
+  $('#done-manage').setAttribute('href', b.manage_token ? `/prenotazione/gestisci/#${b.manage_token}` : '/prenotazione/gestisci/');
+}
+
+// ---- calendar file ----------------------------------------------------------
+
+// icsText escapes a TEXT value (RFC 5545 3.3.11).
+const icsText = (s) => String(s).replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+const icsTime = (d) => new Date(d).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+
+// fold splits a content line into lines of at most 75 octets.
+function fold(line) {
+  const bytes = new TextEncoder();
+  const out = [];
+  let cur = '';
+  for (const ch of line) {
+    if (bytes.encode(cur + ch).length > (out.length ? 74 : 75)) {
+      out.push(cur);
+      cur = '';
+    }
+    cur += ch;
+  }
+  out.push(cur);
+  return out.join('\r\n ');
+}
+
+export function bookingICS(b, now = new Date()) {
+  const lines = [
+    'BEGIN:VCALENDAR',
+    'VERSION:2.0',
+    'PRODID:-//Sportello//Sportello virtuale//IT',
+    'CALSCALE:GREGORIAN',
+    'METHOD:PUBLISH',
+    'BEGIN:VEVENT',
+    `UID:${b.booking_id}@sportello`,
+    `SEQUENCE:${b.sequence || 0}`,
+    `DTSTAMP:${icsTime(now)}`,
+    `DTSTART:${icsTime(b.start)}`,
+    `DTEND:${icsTime(b.end)}`,
+    `SUMMARY:${icsText(t('booking.done.calendar_summary', { service: b.service_name }))}`,
+    `DESCRIPTION:${icsText([t('booking.done.calendar_description', { office: b.office_name }), b.what_to_bring ? `${t('booking.done.what_to_bring')}: ${b.what_to_bring}` : ''].filter(Boolean).join('\n'))}`,
+    `LOCATION:${icsText(t('booking.done.calendar_location'))}`,
+    'STATUS:CONFIRMED',
+    'END:VEVENT',
+    'END:VCALENDAR',
+  ];
+  return lines.map(fold).join('\r\n') + '\r\n';
+}
+
+$('#add-to-calendar').addEventListener('click', () => {
+  if (!state.booking) return;
+  const blob = new Blob([bookingICS(state.booking)], { type: 'text/calendar;charset=utf-8' });
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: t('booking.done.calendar_file'), class: 'd-none' });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+});
+
+// ---- history, language, start ----------------------------------------------
+
+window.addEventListener('popstate', (ev) => {
+  const step = ev.state?.step;
+  if (step && step !== state.step) go(step, { push: false });
+});
+
+onLangChange(() => {
+  renderStep(state.step);
+  renderSteppers();
+  renderHoldBanner();
+  renderHeld();
+});
+
+async function start() {
+  show($('#step-office'), true);
+  try {
+    const resp = await get('/api/offices');
+    state.offices = Array.isArray(resp) ? resp : resp?.offices || [];
+  } catch (err) {
+    message(describe(err));
+    renderSteppers();
+    return;
+  }
+  const q = new URLSearchParams(location.search);
+  const wantOffice = q.get('ufficio') || '';
+  const wantService = q.get('servizio') || '';
+  let step = 'office';
+  let problem = '';
+  if (wantService) {
+    const o = state.offices.find((x) => (x.services || []).some((s) => s.id === wantService) && (!wantOffice || x.id === wantOffice));
+    if (o) {
+      state.officeId = o.id;
+      state.serviceId = wantService;
+      step = 'slot';
+    } else {
+      problem = t('booking.service.unknown');
+    }
+  }
+  if (!state.officeId && wantOffice) {
+    if (state.offices.some((o) => o.id === wantOffice)) {
+      state.officeId = wantOffice;
+      step = 'service';
+    } else {
+      problem = t('booking.office.unknown');
+    }
+  }
+  history.replaceState({ step }, '', location.href);
+  go(step, { push: false, focusIt: false, announceIt: step !== 'office' });
+  if (problem) message(problem);
+}
+
+start();
