@@ -24,9 +24,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/sportello/sportello/local/filelock"
 	"github.com/sportello/sportello/local/tools"
 )
 
@@ -124,7 +124,7 @@ func (in *installer) ensure() (string, error) {
 	if err := os.MkdirAll(filepath.Dir(in.lock), 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lockFile(in.lock)
+	unlock, err := filelock.Lock(in.lock)
 	if err != nil {
 		return "", err
 	}
@@ -198,26 +198,4 @@ func Version(path string) (string, error) {
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
-}
-
-// lockFile takes an exclusive flock on path, waiting for it.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("chromium: lock %s: %w", path, err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }

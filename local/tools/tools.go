@@ -13,7 +13,6 @@
 package tools
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,8 +20,9 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/sportello/sportello/local/filelock"
 )
 
 // Tool is one pinned binary.
@@ -105,7 +105,7 @@ func ensure(cache string, t Tool, build func(t Tool, gobin string) error) (strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lock(filepath.Join(dir, t.Name+"-"+t.Version+".lock"))
+	unlock, err := filelock.Lock(filepath.Join(dir, t.Name+"-"+t.Version+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -154,26 +154,4 @@ func goInstall(t Tool, gobin string) error {
 func isExecutable(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
-}
-
-// lock takes an exclusive flock on path, waiting for it.
-func lock(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("tools: lock %s: %w", path, err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }

@@ -30,8 +30,9 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/sportello/sportello/local/filelock"
 )
 
 // KeepSites is how many built sites the cache keeps (the newest); older
@@ -91,7 +92,7 @@ func Build(ctx context.Context, repoRoot, cacheDir string, log io.Writer) (siteD
 	if err != nil {
 		return "", err
 	}
-	unlock, err := lock(filepath.Join(cache, "site.lock"))
+	unlock, err := filelock.Lock(filepath.Join(cache, "site.lock"))
 	if err != nil {
 		return "", err
 	}
@@ -142,7 +143,7 @@ func nodeModules(ctx context.Context, src, cache string, log io.Writer) (string,
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lock(filepath.Join(cache, "node-"+sum[:16]+".lock"))
+	unlock, err := filelock.Lock(filepath.Join(cache, "node-"+sum[:16]+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -268,29 +269,4 @@ func copyFile(from, to string) error {
 func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
-}
-
-// lock takes an exclusive flock on path, waiting for it.
-func lock(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("web: lock %s: %w", path, err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
 }
