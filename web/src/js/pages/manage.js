@@ -13,6 +13,7 @@
 // Calls: GET /api/manage, POST /api/manage/reschedule {"start"}, POST
 // /api/manage/cancel (409 no longer changeable or slot taken, 422 past the
 // service's cutoff), the documents API (lib/documents.js).
+import { takeToken } from '../lib/token.js';
 import { ApiError, get, post } from '../lib/api.js';
 import { mountDocuments, citizenApi } from '../lib/documents.js';
 import { $, clear, focus, h, show } from '../lib/dom.js';
@@ -34,29 +35,6 @@ let chosen = null;
 let docs = null;
 let busy = false;
 
-/** takeToken moves the fragment's token into sessionStorage and out of the address bar. */
-function takeToken() {
-  let tok = '';
-  try {
-    tok = decodeURIComponent(location.hash.replace(/^#/, '')).trim();
-  } catch {
-    tok = '';
-  }
-  if (tok) {
-    try {
-      sessionStorage.setItem(STORAGE_KEY, tok);
-    } catch {
-      // kept in memory only
-    }
-    history.replaceState(history.state, '', location.pathname + location.search);
-    return tok;
-  }
-  try {
-    return sessionStorage.getItem(STORAGE_KEY) || '';
-  } catch {
-    return '';
-  }
-}
 
 // ---- messages ----------------------------------------------------------------
 
@@ -281,7 +259,7 @@ async function submitCancel() {
 // ---- start -----------------------------------------------------------------
 
 async function start() {
-  token = takeToken();
+  token = takeToken(STORAGE_KEY);
   if (!token) {
     fatal('manage.no_token');
     return;

@@ -21,6 +21,7 @@
 //    message on topic "documents" tells the other side to reload its list.
 import { ConnectionQuality, DisconnectReason, Room, RoomEvent, Track } from 'livekit-client';
 import { ApiError, post } from '../lib/api.js';
+import { takeToken } from '../lib/token.js';
 import { citizenApi, mountDocuments } from '../lib/documents.js';
 import { $, clear, focus, h, show } from '../lib/dom.js';
 import { formatDateTime, formatTime } from '../lib/format.js';
@@ -55,31 +56,6 @@ let leaving = false;
 let docsPanel = null;
 let localQuality = ConnectionQuality.Unknown;
 let leftKey = null;
-
-// ---- token ----------------------------------------------------------------------
-
-function takeToken() {
-  let tok = '';
-  try {
-    tok = decodeURIComponent(location.hash.replace(/^#/, '')).trim();
-  } catch {
-    tok = '';
-  }
-  if (tok) {
-    try {
-      sessionStorage.setItem(STORAGE_KEY, tok);
-    } catch {
-      // kept in memory only
-    }
-    history.replaceState(history.state, '', location.pathname + location.search);
-    return tok;
-  }
-  try {
-    return sessionStorage.getItem(STORAGE_KEY) || '';
-  } catch {
-    return '';
-  }
-}
 
 // ---- views ----------------------------------------------------------------------
 
@@ -701,7 +677,7 @@ async function sendChat(e) {
 // ---- start -------------------------------------------------------------------
 
 async function start() {
-  token = takeToken();
+  token = takeToken(STORAGE_KEY);
   if (!token) {
     fatal('room.no_token');
     return;
