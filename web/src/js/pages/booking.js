@@ -309,7 +309,9 @@ async function chooseSlot(slot) {
     if (err instanceof ApiError && (err.status === 409 || err.status === 410)) {
       message(t('booking.slot.taken'));
       announce(t('booking.slot.taken'));
-      picker.refresh();
+      // The button that had the focus goes with the reload: give it to the
+      // step's heading, so a keyboard user starts again from the top.
+      picker.refresh().finally(() => focus($('#step-slot-title')));
     } else if (err instanceof ApiError && err.status === 400) {
       message(t('booking.slot.invalid', { detail: err.detail }));
       picker.refresh();
@@ -373,14 +375,15 @@ function renderHoldBanner() {
 }
 
 // expired: the hold is gone (its time ran out, or the API says so): back to
-// the time choice with the slots reloaded.
+// the time choice with the slots reloaded, the focus on its heading (as on
+// every step change) and the reason in #flow-message (role=alert).
 function expired(text) {
   dropHold();
-  go('slot', { announceIt: false, focusIt: false });
+  go('slot', { announceIt: false });
   picker?.clearSelection();
   picker?.refresh();
   renderHeld();
-  message(text, { focusIt: true });
+  message(text);
   announce(text);
 }
 

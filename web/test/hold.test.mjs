@@ -1,0 +1,291 @@
+// The hold of the booking flow (/prenota/) when things go wrong, in the
+// browser:
+//
+//  - the hold expires: a time is chosen (the banner and its m:ss countdown
+//    appear), the citizen moves on to the details, then the page's clock
+//    (Playwright's fake clock, installed before the page loads) jumps to the
+//    hold's last minute (the banner turns to a warning) and past its end.
+//    The server's HOLD_TTL is left alone (the stack is shared by every
+//    browser test): the page judges the expiry on its own clock. The page
+//    must go back to the time choice (its heading focused), say why in
+//    #flow-message (role=alert), reload the free slots, and a new choice
+//    must take a new hold.
+//  - the time is taken meanwhile: on a service of its own with one desk
+//    (made by the demo administrator over the admin API, deactivated at the
+//    end), the page shows a day's times, then the API holds one of them
+//    before the page clicks it: the page's hold gets 409, and the page must
+//    say the time was just taken, stay on the time choice, and reload the
+//    times (the taken one no longer offered); another time can be held.
+// axe runs on each of those states and each leaves a screenshot.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_URL, RUN, api, assertClean, checkPage, focused, launch, newContext, newPage, personal, romeTime, shot } from './lib.mjs';
+
+const ADMIN = { email: 'admin@comune.bari.it', password: 'sportello-demo' };
+
+let browser;
+let offices;
+let admin; // the demo administrator's API session
+let own; // the one-desk service: {id, officeId}
+
+/** operatorSession signs in over the API: returns call(method, path, body, want) with the cookie and CSRF token. */
+async function operatorSession({ email, password }) {
+  const res = await fetch(`${BASE_URL}/api/operator/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, `sign-in: ${text}`);
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const csrf = JSON.parse(text).csrf_token;
+  return async (method, path, body, want) => {
+    const r = await api(method, `/api/operator${path}`, body, { Cookie: cookie, 'X-CSRF-Token': csrf });
+    if (want) assert.equal(r.status, want, `${method} ${path}: ${r.text}`);
+    return r;
+  };
+}
+
+/** romeDay is the day of an instant in Europe/Rome, "YYYY-MM-DD". */
+function romeDay(instant) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
+}
+
+before(async () => {
+  browser = await launch();
+  const r = await api('GET', '/api/offices');
+  assert.equal(r.status, 200, `GET /api/offices: ${r.text}`);
+  offices = r.json.offices;
+
+  // A service with a single desk, open round the clock, hourly: every slot
+  // has exactly one free desk.
+  admin = await operatorSession(ADMIN);
+  own = { id: `e2e-uno-${RUN}`, officeId: `e2e-hold-${RUN}` };
+  await admin('POST', '/admin/offices', { id: own.officeId, name: `Ufficio una postazione ${RUN}`, address: 'Corso Vittorio Emanuele II 84, Bari' }, 201);
+  await admin(
+    'POST',
+    '/admin/services',
+    {
+      id: own.id,
+      office_id: own.officeId,
+      name: `Consulenza individuale ${RUN}`,
+      duration_minutes: 60,
+      min_notice_minutes: 0,
+      horizon_days: 7,
+      cancel_cutoff_minutes: 0,
+      what_to_bring: "Documento d'identità",
+      open_on_holidays: true,
+    },
+    201,
+  );
+  const hours = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, opens: '00:00', closes: '24:00' }));
+  await admin('PUT', `/admin/services/${own.id}/hours`, { hours }, 200);
+  await admin('POST', `/admin/services/${own.id}/desks`, { label: 'Postazione unica' }, 201);
+});
+
+after(async () => {
+  // The office leaves the public lists again (its services with it): the
+  // other browser tests share the stack.
+  if (admin && own) await admin('PATCH', `/admin/offices/${own.officeId}`, { active: false }).catch(() => {});
+  await browser?.close();
+});
+
+/** failed keeps a screenshot of the page as it was when a test failed. */
+async function failed(page, name, err) {
+  await shot(page, `FAILED-${name}`).catch(() => {});
+  throw err;
+}
+
+/** onStep waits for step to be the only one shown and, when moved, for the focus on its heading. */
+async function onStep(page, step, { moved = true } = {}) {
+  await page.locator(`#step-${step}`).waitFor({ state: 'visible' });
+  assert.equal(await page.locator('.booking-step:visible').count(), 1, `more than one step shown with ${step}`);
+  if (!moved) return;
+  await page
+    .waitForFunction((id) => document.activeElement?.id === id, `step-${step}-title`, { timeout: 5_000 })
+    .catch(async () => assert.fail(`step ${step}: the focus is on ${JSON.stringify(await focused(page))}, not #step-${step}-title`));
+}
+
+const isHoldPost = (res) => res.request().method() === 'POST' && new URL(res.url()).pathname === '/api/holds';
+const isSlotsGet = (res) => res.request().method() === 'GET' && new URL(res.url()).pathname === '/api/slots';
+
+/**
+ * clickTime clicks a time button and returns the answer to the page's
+ * POST /api/holds: {status, json}; a hold's secret is registered as
+ * personal data.
+ */
+async function clickTime(page, button) {
+  const [res] = await Promise.all([page.waitForResponse(isHoldPost), button.click()]);
+  const json = await res.json().catch(() => undefined);
+  personal(json?.hold_secret);
+  return { status: res.status(), json };
+}
+
+/** firstDay chooses the first day with free times (moving on a month when this one has none). */
+async function firstDay(page) {
+  await page.locator('#slots-calendar').waitFor();
+  const day = page.locator('button.slot-day:enabled');
+  for (let i = 0; i < 3 && (await day.count()) === 0; i++) {
+    await page.locator('#slots-next').click();
+    await page.locator('#slots-calendar').waitFor();
+  }
+  assert.ok((await day.count()) > 0, 'no day with free times in three months');
+  await day.first().click();
+  await page.locator('#slots-times .slot-time:enabled').first().waitFor();
+}
+
+/** holdShown checks the banner and its m:ss countdown, and #slot-status naming the held time. */
+async function holdShown(page, start) {
+  await page.locator('#hold-banner').waitFor({ state: 'visible' });
+  assert.match((await page.textContent('#hold-countdown')).trim(), /^\d{1,2}:\d{2}$/, 'the hold countdown is not m:ss');
+  await page
+    .waitForFunction((hhmm) => document.querySelector('#slot-status')?.textContent.includes(hhmm), romeTime(start), { timeout: 5_000 })
+    .catch(async () => assert.fail(`#slot-status ${JSON.stringify(await page.textContent('#slot-status'))} does not name the held time ${romeTime(start)}`));
+}
+
+test('an expired hold sends the citizen back to the times, with a message', async () => {
+  const office = offices.find((o) => o.id === 'urbanistica' && o.services?.length) ?? offices.find((o) => o.services?.length);
+  const service = office.services.find((s) => s.id === 'sue') ?? office.services[0];
+  const context = await newContext(browser);
+  // The page's clock, from now on, in Playwright's hands (it runs at the
+  // real pace until told to jump).
+  await context.clock.install();
+  const page = await newPage(context);
+  try {
+    await page.goto(`/prenota/?ufficio=${office.id}&servizio=${service.id}`);
+    await onStep(page, 'slot', { moved: false });
+    await firstDay(page);
+    const time = page.locator('#slots-times .slot-time:enabled').first();
+    const start = await time.getAttribute('data-start');
+    const first = await clickTime(page, time);
+    assert.equal(first.status, 201, `the page's hold: HTTP ${first.status} ${JSON.stringify(first.json)}`);
+    await holdShown(page, start);
+    assert.equal(await page.locator('#flow-message').isVisible(), false, '#flow-message shown with a fresh hold');
+
+    // On to the details: the expiry must bring the citizen back.
+    await page.locator('#slot-next').click();
+    await onStep(page, 'details');
+    assert.equal(await page.locator('#hold-banner').isVisible(), true, 'the hold banner is not shown on the details step');
+
+    // The page reckons the expiry as expires_at on its own clock (with a
+    // fallback of ten minutes for a clock far off the server's).
+    const pageNow = await page.evaluate(() => Date.now());
+    let left = Date.parse(first.json.expires_at) - pageNow;
+    if (!(left > 0 && left < 6 * 3600 * 1000)) left = 10 * 60 * 1000;
+    assert.ok(left > 60_000, `the hold is too short to test its last minute: ${left} ms left`);
+
+    // Its last minute: the countdown warns.
+    await page.clock.fastForward(left - 30_000);
+    await page
+      .waitForFunction(() => /^0:[0-3]\d$/.test(document.querySelector('#hold-countdown')?.textContent.trim() ?? ''), undefined, { timeout: 5_000 })
+      .catch(async () => assert.fail(`the countdown says ${JSON.stringify(await page.textContent('#hold-countdown'))} 30 s before the end`));
+    assert.match(await page.getAttribute('#hold-banner', 'class'), /\balert-warning\b/, 'the banner does not turn to a warning in the last minute');
+    await shot(page, 'hold-01-last-minute');
+
+    // Past its end: back to the times, with the slots reloaded.
+    const reloaded = page.waitForResponse(isSlotsGet, { timeout: 10_000 });
+    await page.clock.fastForward(35_000);
+    await onStep(page, 'slot');
+    assert.equal((await reloaded).status(), 200, 'the free slots were not reloaded');
+    const msg = page.locator('#flow-message');
+    await msg.waitFor({ state: 'visible' });
+    assert.equal(await msg.getAttribute('role'), 'alert');
+    assert.match(await msg.textContent(), /scadut/i, `#flow-message does not say the time ran out: ${await msg.textContent()}`);
+    await page.locator('#hold-banner').waitFor({ state: 'hidden' });
+    assert.ok(!(await page.textContent('#slot-status')).includes(romeTime(start)), `#slot-status still names the lapsed hold: ${await page.textContent('#slot-status')}`);
+    assert.equal(await page.locator('.slot-time[aria-pressed="true"]').count(), 0, 'a time is still marked chosen');
+    await page.locator('#slots-calendar').waitFor();
+    await checkPage(page, 'hold-02-expired', 'step slot after the hold expired');
+
+    // Without a hold the flow does not go on.
+    await page.locator('#slot-next').click();
+    assert.equal(await page.locator('#step-slot').isVisible(), true, 'the flow went on without a hold');
+
+    // A new choice takes a new hold.
+    await firstDay(page);
+    const again = page.locator('#slots-times .slot-time:enabled').first();
+    const start2 = await again.getAttribute('data-start');
+    const second = await clickTime(page, again);
+    assert.equal(second.status, 201, `the new hold: HTTP ${second.status} ${JSON.stringify(second.json)}`);
+    assert.notEqual(second.json.hold_id, first.json.hold_id, 'the same hold again');
+    await holdShown(page, start2);
+    await page.locator('#flow-message').waitFor({ state: 'hidden' });
+    await page.locator('#slot-next').click();
+    await onStep(page, 'details');
+    await shot(page, 'hold-03-held-again');
+    assertClean(page);
+  } catch (err) {
+    await failed(page, 'hold-expired', err);
+  } finally {
+    await context.close();
+  }
+});
+
+test('a time taken meanwhile: the page says so and offers the times left', async () => {
+  // The slots of a day with several, from the API: each has one free desk.
+  const from = romeDay(Date.now());
+  const to = romeDay(Date.now() + 6 * 86_400_000);
+  const r = await api('GET', `/api/slots?service_id=${own.id}&from=${from}&to=${to}`);
+  assert.equal(r.status, 200, `GET /api/slots: ${r.text}`);
+  const day = r.json.days.find((d) => (d.slots?.length ?? 0) >= 4 && Date.parse(d.slots[0].start) > Date.now() + 10 * 60_000);
+  assert.ok(day, `no day with four slots: ${JSON.stringify(r.json.days.map((d) => [d.date, d.slots?.length]))}`);
+  const target = day.slots[2];
+  assert.equal(target.free, 1, `the slot has ${target.free} free desks, want 1`);
+
+  const context = await newContext(browser);
+  const page = await newPage(context);
+  try {
+    await page.goto(`/prenota/?servizio=${own.id}`);
+    await onStep(page, 'slot', { moved: false });
+    await page.locator('#slots-calendar').waitFor();
+    const dayButton = page.locator(`#slots-day-${day.date}`);
+    for (let i = 0; i < 2 && (await dayButton.count()) === 0; i++) await page.locator('#slots-next').click();
+    await dayButton.click();
+    const button = page.locator(`.slot-time[data-start="${target.start}"]`);
+    await button.waitFor();
+    assert.equal(await button.isEnabled(), true, 'the time is not offered');
+    const offered = await page.locator('#slots-times .slot-time').count();
+
+    // Someone else holds it first.
+    const other = await api('POST', '/api/holds', { service_id: own.id, start: target.start });
+    assert.equal(other.status, 201, `the other hold: ${other.text}`);
+    personal(other.json.hold_secret);
+
+    const reloaded = page.waitForResponse(isSlotsGet, { timeout: 10_000 });
+    const mine = await clickTime(page, button);
+    assert.equal(mine.status, 409, `the page's hold of a taken time: HTTP ${mine.status} ${JSON.stringify(mine.json)}`);
+    const msg = page.locator('#flow-message');
+    await msg.waitFor({ state: 'visible' });
+    assert.equal(await msg.getAttribute('role'), 'alert');
+    assert.match(await msg.textContent(), /appena prenotato/i, `#flow-message does not say the time was just taken: ${await msg.textContent()}`);
+    await onStep(page, 'slot', { moved: false });
+    assert.equal(await page.locator('#hold-banner').isVisible(), false, 'a hold banner without a hold');
+    assert.ok(!(await page.textContent('#slot-status')).includes(romeTime(target.start)), `#slot-status names the taken time: ${await page.textContent('#slot-status')}`);
+    assert.equal((await reloaded).status(), 200, 'the free slots were not reloaded');
+    // The chosen day stays, without the taken time.
+    await page.locator('#slots-times .slot-time').first().waitFor();
+    await button.waitFor({ state: 'detached', timeout: 5_000 }).catch(() => assert.fail(`the taken time ${romeTime(target.start)} is still offered`));
+    assert.equal(await page.locator('#slots-times .slot-time').count(), offered - 1, 'the day lost more (or fewer) times than the taken one');
+    assert.equal(await page.getAttribute(`#slots-day-${day.date}`, 'aria-pressed'), 'true', 'the chosen day was lost');
+    // The clicked button is gone: the focus is on the step's heading, not lost to <body>.
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'step-slot-title', null, { timeout: 5_000 })
+      .catch(async () => assert.fail(`focus after the reload is on ${JSON.stringify(await focused(page))}, want #step-slot-title`));
+    await checkPage(page, 'hold-04-taken', 'step slot after the time was taken');
+
+    // Another time of the day can be held.
+    const next = page.locator(`.slot-time[data-start="${day.slots[3].start}"]`);
+    const held = await clickTime(page, next);
+    assert.equal(held.status, 201, `the other time: HTTP ${held.status} ${JSON.stringify(held.json)}`);
+    await holdShown(page, day.slots[3].start);
+    await page.locator('#flow-message').waitFor({ state: 'hidden' });
+    await shot(page, 'hold-05-other-time-held');
+    assertClean(page);
+  } catch (err) {
+    await failed(page, 'hold-taken', err);
+  } finally {
+    await context.close();
+  }
+});
