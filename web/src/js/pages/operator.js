@@ -12,6 +12,7 @@
 // the agenda, ?prenotazione=<id> for a booking (no personal data in it).
 import { initPage, announce } from '../lib/layout.js';
 import { ApiError, api, get, post, setCsrfToken } from '../lib/api.js';
+import { listen, notifyDocuments, sendChat } from '../lib/chat.js';
 import { $, clear, focus, h, show } from '../lib/dom.js';
 import { addDays, formatDate, formatDateTime, formatShortDate, formatTime, formatTimeRange, parseDay, todayRome } from '../lib/format.js';
 import { onLangChange, t } from '../lib/i18n.js';
@@ -536,7 +537,7 @@ $('#doc-form').addEventListener('submit', async (ev) => {
     progress.value = 100;
     await post(`${OP}/bookings/${encodeURIComponent(id)}/documents/${encodeURIComponent(r.document_id)}/complete`, {}, opts);
     await refreshDocuments();
-    state.room?.localParticipant.publishData(encoder.encode('uploaded'), { reliable: true, topic: 'documents' }).catch(() => {});
+    if (state.room) notifyDocuments(state.room).catch(() => {});
     $('#doc-file').value = '';
     $('#doc-status').textContent = t('operator.docs.uploaded', { name: file.name });
   } catch (err) {
@@ -732,10 +733,10 @@ $('#join-call').addEventListener('click', async () => {
         callStatus(t('operator.call.left_other', { name: p.name || p.identity }));
         updateRemoteEmpty();
       })
-      .on(RoomEvent.DataReceived, (payload, participant, kind, topic) => receiveChat(payload, participant, topic))
       .on(RoomEvent.Disconnected, () => {
         if (state.room === room) cleanupCall(t('operator.call.disconnected'));
       });
+    listen(room, { onChat: receiveChat, onDocuments: refreshDocuments });
     await room.connect(j.url, j.token);
     show($('#call-panel'), true);
     clear($('#chat-log'));
@@ -854,11 +855,8 @@ function cleanupCall(message) {
   callStatus(message);
 }
 
-// Chat: the UTF-8 text as the payload of a reliable data message on topic
-// "chat", as the citizen's room page (room.js) sends and reads it. A data
-// message on topic "documents" means the other side uploaded a document.
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// Chat and the "documents changed" notice: lib/chat.js, as the citizen's
+// room page (room.js) sends and reads them.
 
 function addChat(from, text, mine, at = new Date()) {
   const li = h('li', { class: mine ? 'op-chat-mine' : 'op-chat-theirs' }, h('span', { class: 'op-chat-from', text: `${from} (${formatTime(at)}): ` }), h('span', { text }));
@@ -866,14 +864,8 @@ function addChat(from, text, mine, at = new Date()) {
   li.scrollIntoView({ block: 'nearest' });
 }
 
-function receiveChat(payload, participant, topic) {
-  if (topic === 'documents') {
-    refreshDocuments();
-    return;
-  }
-  if (topic !== 'chat') return;
-  const text = decoder.decode(payload).trim();
-  if (text) addChat(participant?.name || participant?.identity || t('operator.call.remote'), text, false);
+function receiveChat(text, participant) {
+  addChat(participant?.name || participant?.identity || t('operator.call.remote'), text, false);
 }
 
 async function refreshDocuments() {
@@ -894,7 +886,7 @@ $('#chat-form').addEventListener('submit', async (ev) => {
   const text = $('#chat-input').value.trim();
   if (!text || !state.room) return;
   try {
-    await state.room.localParticipant.publishData(encoder.encode(text), { reliable: true, topic: 'chat' });
+    await sendChat(state.room, text);
     addChat(t('operator.chat.me'), text, true);
     $('#chat-input').value = '';
   } catch {

@@ -16,12 +16,14 @@
 // 3. The call with livekit-client: local and remote video tiles named after
 //    their participants, mute, camera off, leave, the connection quality;
 //    a text chat over LiveKit data messages (topic "chat", the UTF-8 text as
-//    payload; text streams on topic "chat" are read too); the documents
-//    panel (the documents API with the same token). After an upload a data
-//    message on topic "documents" tells the other side to reload its list.
+//    payload; text streams on topic "chat" are read too: lib/chat.js); the
+//    documents panel (the documents API with the same token). After an
+//    upload a data message on topic "documents" tells the other side to
+//    reload its list.
 import { ConnectionQuality, DisconnectReason, Room, RoomEvent, Track } from 'livekit-client';
 import { ApiError, post } from '../lib/api.js';
 import { takeToken } from '../lib/token.js';
+import { listen, notifyDocuments, sendChat } from '../lib/chat.js';
 import { citizenApi, mountDocuments } from '../lib/documents.js';
 import { $, clear, focus, h, show } from '../lib/dom.js';
 import { formatDateTime, formatTime } from '../lib/format.js';
@@ -31,8 +33,6 @@ import { announce, initPage } from '../lib/layout.js';
 initPage();
 
 const STORAGE_KEY = 'sportello.room';
-const CHAT_TOPIC = 'chat';
-const DOCS_TOPIC = 'documents';
 
 let token = '';
 let windowInfo = null; // {opens_at, closes_at}
@@ -485,14 +485,6 @@ function wire(r) {
       if (p === r.localParticipant || p.identity === r.localParticipant.identity) localQuality = quality;
       renderCall();
     })
-    .on(RoomEvent.DataReceived, (payload, p, _kind, topic) => {
-      if (topic === DOCS_TOPIC) {
-        docsPanel?.refresh();
-        return;
-      }
-      if (topic !== CHAT_TOPIC) return;
-      receivedText(new TextDecoder().decode(payload), p);
-    })
     .on(RoomEvent.Reconnecting, () => {
       localQuality = ConnectionQuality.Lost;
       renderCall();
@@ -511,10 +503,7 @@ function wire(r) {
       else if (reason === DisconnectReason.ROOM_DELETED) left('room.left.closed');
       else left('room.left.lost');
     });
-  r.registerTextStreamHandler?.(CHAT_TOPIC, async (reader, info) => {
-    const text = await reader.readAll();
-    receivedText(text, r.getParticipantByIdentity?.(info.identity) || { identity: info.identity });
-  });
+  listen(r, { onChat: receivedText, onDocuments: () => docsPanel?.refresh() });
 }
 
 function left(key) {
@@ -613,7 +602,7 @@ async function join(e) {
       id: 'room-docs',
       api: citizenApi(token),
       onUploaded: () => {
-        room?.localParticipant.publishData(new TextEncoder().encode('uploaded'), { reliable: true, topic: DOCS_TOPIC }).catch(() => {});
+        if (room) notifyDocuments(room).catch(() => {});
       },
     });
   } else docsPanel.refresh();
@@ -659,13 +648,13 @@ async function leave() {
   await room.disconnect();
 }
 
-async function sendChat(e) {
+async function submitChat(e) {
   e.preventDefault();
   const input = $('#chat-input');
   const text = input.value.trim();
   if (!text || !room) return;
   try {
-    await room.localParticipant.publishData(new TextEncoder().encode(text), { reliable: true, topic: CHAT_TOPIC });
+    await sendChat(room, text);
     addChat({ who: t('room.chat.me'), text, mine: true });
     input.value = '';
   } catch {
@@ -699,7 +688,7 @@ $('#call-start-audio').addEventListener('click', async () => {
   await room?.startAudio();
   renderCall();
 });
-$('#chat-form').addEventListener('submit', sendChat);
+$('#chat-form').addEventListener('submit', submitChat);
 $('#room-retry').addEventListener('click', () => {
   fatalKey = null;
   view('loading');

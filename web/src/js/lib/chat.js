@@ -1,0 +1,53 @@
+// chat: what the two sides of a call (the citizen's room page, the
+// operator's console) say to each other besides audio and video, over
+// LiveKit data messages.
+//
+//   topic "chat"       the payload is the message, UTF-8 text (a text stream
+//                      on topic "chat" is read as a message too)
+//   topic "documents"  "I uploaded a document: reload your list" (the
+//                      payload, "uploaded", is not read)
+//
+//   sendChat(room, text)       → promise; a reliable data message on "chat"
+//   notifyDocuments(room)      → promise; a reliable data message on "documents"
+//   listen(room, {onChat(text, participant), onDocuments()})
+//                              wires the room's data messages (and text streams
+//                              on "chat") to the callbacks; text is trimmed and
+//                              an empty message is dropped. participant may be
+//                              {identity} alone (a text stream from someone
+//                              the room does not know yet) or undefined.
+//                              Returns a function that stops listening.
+import { RoomEvent } from 'livekit-client';
+
+export const CHAT_TOPIC = 'chat';
+export const DOCUMENTS_TOPIC = 'documents';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function sendChat(room, text) {
+  return room.localParticipant.publishData(encoder.encode(text), { reliable: true, topic: CHAT_TOPIC });
+}
+
+export function notifyDocuments(room) {
+  return room.localParticipant.publishData(encoder.encode('uploaded'), { reliable: true, topic: DOCUMENTS_TOPIC });
+}
+
+export function listen(room, { onChat, onDocuments } = {}) {
+  const chat = (text, participant) => {
+    const msg = text.trim();
+    if (msg) onChat?.(msg, participant);
+  };
+  const onData = (payload, participant, _kind, topic) => {
+    if (topic === DOCUMENTS_TOPIC) onDocuments?.();
+    else if (topic === CHAT_TOPIC) chat(decoder.decode(payload), participant);
+  };
+  room.on(RoomEvent.DataReceived, onData);
+  room.registerTextStreamHandler?.(CHAT_TOPIC, async (reader, info) => {
+    const text = await reader.readAll();
+    chat(text, room.getParticipantByIdentity?.(info.identity) || { identity: info.identity });
+  });
+  return () => {
+    room.off(RoomEvent.DataReceived, onData);
+    room.unregisterTextStreamHandler?.(CHAT_TOPIC);
+  };
+}
