@@ -1,10 +1,10 @@
 // documents: the documents panel of a booking — the limits said before
 // anything is sent, a file chooser, the upload with a progress bar, the
 // list, and the downloads. Used by the manage page and the room page (with
-// the citizen's manage token); the operator console can mount it with its
-// own calls.
+// the citizen's manage token). The operators' console still has its own
+// panel (other ids and wording); api is the seam for mounting this one there.
 //
-//   const panel = mountDocuments(el, {id, api, canUpload, headingLevel})
+//   const panel = mountDocuments(el, {id, api, canUpload})
 //     el         the element it renders into (emptied)
 //     id         prefix of the ids it creates ("documents": #documents-file,
 //                #documents-upload, #documents-progress, #documents-status,
