@@ -67,7 +67,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -106,8 +105,8 @@ const Prefix = "/api/operator/admin"
 
 // The codes of the problems admin adds to apperr's.
 const (
-	CodeCSRF      = "csrf"
-	CodeForbidden = "forbidden"
+	CodeCSRF      = string(apperr.CSRF)
+	CodeForbidden = string(apperr.Forbidden)
 )
 
 // Request bodies: the store's inputs plus, for the changes that may strand
@@ -187,19 +186,11 @@ func cut(pattern string) (string, string, bool) {
 	return "", pattern, false
 }
 
-func writeProblem(w http.ResponseWriter, status int, code, field, detail string, extra map[string]any) {
-	httpx.NoStore(w)
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	p := map[string]any{"type": "urn:sportello:problem:" + code, "title": http.StatusText(status), "status": status,
-		"code": code, "detail": detail}
-	if field != "" {
-		p["field"] = field
-	}
-	for k, v := range extra {
-		p[k] = v
-	}
-	_ = json.NewEncoder(w).Encode(p)
+// StrandedProblem is the 409 of a change that would strand confirmed
+// bookings: the problem, and the bookings (no personal data).
+type StrandedProblem struct {
+	httpx.Problem
+	Bookings []postgres.Affected `json:"bookings"`
 }
 
 // fail writes err; a change refused by the stranded-bookings rule lists
@@ -207,42 +198,20 @@ func writeProblem(w http.ResponseWriter, status int, code, field, detail string,
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var stranded *postgres.StrandedError
 	if errors.As(err, &stranded) {
-		writeProblem(w, http.StatusConflict, string(apperr.Conflict), stranded.Field, stranded.Detail(),
-			map[string]any{"bookings": stranded.Bookings})
+		httpx.WriteProblem(w, http.StatusConflict, StrandedProblem{
+			Problem:  httpx.ProblemOf(apperr.New(apperr.Conflict, stranded.Field, "%s", stranded.Detail())),
+			Bookings: stranded.Bookings,
+		})
 		return
 	}
 	httpx.Error(w, r, h.log, err)
 }
 
-// admin runs next for an administrator's session: 401 without a session,
-// 403 "forbidden" for an operator, 403 "csrf" for an unsafe method
-// without the session's CSRF token.
+// admin runs next for an administrator's session (auth.Guard: 401 without
+// a session, 403 "forbidden" for an operator, 403 "csrf" for an unsafe
+// method without the session's CSRF token).
 func (h *handler) admin(next func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		token := auth.TokenFrom(r)
-		if token == "" {
-			httpx.Error(w, r, h.log, apperr.New(apperr.Unauthorized, "session", "sign in first: no session cookie"))
-			return
-		}
-		sess, err := h.auth.Authenticate(r.Context(), token)
-		if err != nil {
-			if apperr.Is(err, apperr.Unauthorized) {
-				http.SetCookie(w, h.auth.Config.ClearCookie())
-			}
-			httpx.Error(w, r, h.log, err)
-			return
-		}
-		if !sess.Operator.Administrator() {
-			writeProblem(w, http.StatusForbidden, CodeForbidden, "session", "only an administrator may do this", nil)
-			return
-		}
-		if auth.Unsafe(r.Method) && !sess.CSRFValid(r) {
-			writeProblem(w, http.StatusForbidden, CodeCSRF, auth.CSRFHeader,
-				"send the session's CSRF token (from sign-in or GET /api/operator/me) in the "+auth.CSRFHeader+" header", nil)
-			return
-		}
-		next(w, r, sess)
-	}
+	return h.auth.Guard(h.log, auth.RoleAdministrator, next)
 }
 
 // options reads ?dry_run and the body's cancel_affected.

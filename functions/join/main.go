@@ -69,9 +69,9 @@ type WindowProblem = rooms.WindowProblem
 
 // The codes of the problems join adds to apperr's.
 const (
-	CodeNotYetOpen  = rooms.CodeNotYetOpen
-	CodeExpired     = rooms.CodeExpired
-	CodeUnavailable = rooms.CodeUnavailable
+	CodeNotYetOpen  = string(rooms.CodeNotYetOpen)
+	CodeExpired     = string(rooms.CodeExpired)
+	CodeUnavailable = string(rooms.CodeUnavailable)
 )
 
 // token reads the manage token from the Authorization header.
@@ -166,7 +166,7 @@ func (h *handler) join(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case b.Status == booking.Completed:
-		rooms.Outside(w, http.StatusGone, CodeExpired, win, h.loc(), "the appointment is over")
+		rooms.Outside(w, rooms.CodeExpired, win, h.loc(), "the appointment is over")
 		return
 	case b.Status != booking.Confirmed:
 		httpx.Error(w, r, h.log, apperr.New(apperr.Conflict, "token", "the booking is %s: its room is closed", b.Status))

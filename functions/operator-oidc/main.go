@@ -60,7 +60,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -164,9 +163,9 @@ type ConfigResponse struct {
 
 // The codes of the problems this function adds to apperr's.
 const (
-	CodeForbidden  = "forbidden"
-	CodeLocked     = "locked"
-	CodeBadGateway = "bad_gateway"
+	CodeForbidden  = string(apperr.Forbidden)
+	CodeLocked     = string(apperr.Locked)
+	CodeBadGateway = string(apperr.BadGateway)
 )
 
 // StateCookie is the cookie that carries a sign-in's state from the login
@@ -210,15 +209,6 @@ func (h *handler) enabled(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func writeProblem(w http.ResponseWriter, status int, code, field, detail string) {
-	httpx.NoStore(w)
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	p := httpx.Problem{Type: "urn:sportello:problem:" + code, Title: http.StatusText(status), Status: status,
-		Code: apperr.Code(code), Field: field, Detail: detail}
-	_ = json.NewEncoder(w).Encode(p)
-}
-
 func (h *handler) config(w http.ResponseWriter, r *http.Request) {
 	httpx.JSON(w, http.StatusOK, ConfigResponse{Enabled: h.cfg.Enabled(), Issuer: h.cfg.Issuer})
 }
@@ -237,7 +227,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	oauth, _, err := h.idp.get(r.Context())
 	if err != nil {
 		h.log.ErrorContext(r.Context(), "identity provider discovery", "err", err)
-		writeProblem(w, http.StatusBadGateway, CodeBadGateway, "", "the identity provider cannot be reached: try again later")
+		httpx.Error(w, r, nil, apperr.New(apperr.BadGateway, "", "the identity provider cannot be reached: try again later"))
 		return
 	}
 	l, err := startLogin(r.Context(), h.pool, h.clock.Now(), h.cfg.LoginTTL, returnTo)
@@ -278,7 +268,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 	oauth, verifier, err := h.idp.get(ctx)
 	if err != nil {
 		h.log.ErrorContext(ctx, "identity provider discovery", "err", err)
-		writeProblem(w, http.StatusBadGateway, CodeBadGateway, "", "the identity provider cannot be reached: try again later")
+		httpx.Error(w, r, nil, apperr.New(apperr.BadGateway, "", "the identity provider cannot be reached: try again later"))
 		return
 	}
 	claims, err := h.idp.exchange(ctx, oauth, verifier, l, code)
@@ -286,7 +276,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 		var pe *providerError
 		if asProviderError(err, &pe) && pe.unreachable {
 			h.log.ErrorContext(ctx, "identity provider token exchange", "err", pe.logged)
-			writeProblem(w, http.StatusBadGateway, CodeBadGateway, "", "the identity provider cannot be reached: try again later")
+			httpx.Error(w, r, nil, apperr.New(apperr.BadGateway, "", "the identity provider cannot be reached: try again later"))
 			return
 		}
 		if pe != nil {
@@ -300,18 +290,18 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 	email, err := h.emailOf(claims)
 	if err != nil {
 		h.log.WarnContext(ctx, "sign-in refused", "reason", err.Error())
-		writeProblem(w, http.StatusForbidden, CodeForbidden, "email", err.Error())
+		httpx.Error(w, r, h.log, apperr.New(apperr.Forbidden, "email", "%s", err.Error()))
 		return
 	}
 	sess, err := h.signIn(ctx, email)
 	if locked, ok := err.(*auth.LockedError); ok {
 		w.Header().Set("Retry-After", fmt.Sprint(int64(locked.RetryAfter.Seconds()+0.999)))
-		writeProblem(w, http.StatusTooManyRequests, CodeLocked, "email", locked.Error())
+		httpx.Error(w, r, h.log, apperr.New(apperr.Locked, "email", "%s", locked.Error()))
 		return
 	}
 	if apperr.Is(err, apperr.Unauthorized) {
 		h.log.WarnContext(ctx, "sign-in refused", "reason", "no active operator has the provider's email")
-		writeProblem(w, http.StatusForbidden, CodeForbidden, "email", noAccount)
+		httpx.Error(w, r, h.log, apperr.New(apperr.Forbidden, "email", "%s", noAccount))
 		return
 	}
 	if err != nil {

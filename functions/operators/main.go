@@ -73,7 +73,6 @@
 package main
 
 import (
-	"encoding/json"
 	"log/slog"
 	"math"
 	"net/http"
@@ -169,11 +168,11 @@ type EmptyRequest struct{}
 
 // The codes of the problems operators adds to apperr's.
 const (
-	CodeCSRF        = "csrf"
-	CodeLocked      = "locked"
-	CodeNotYetOpen  = rooms.CodeNotYetOpen
-	CodeExpired     = rooms.CodeExpired
-	CodeUnavailable = rooms.CodeUnavailable
+	CodeCSRF        = string(apperr.CSRF)
+	CodeLocked      = string(apperr.Locked)
+	CodeNotYetOpen  = string(rooms.CodeNotYetOpen)
+	CodeExpired     = string(rooms.CodeExpired)
+	CodeUnavailable = string(rooms.CodeUnavailable)
 )
 
 type handler struct {
@@ -214,40 +213,10 @@ func noStore(next http.Handler) http.Handler {
 	})
 }
 
-func writeProblem(w http.ResponseWriter, status int, code, field, detail string) {
-	httpx.NoStore(w)
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	p := httpx.Problem{Type: "urn:sportello:problem:" + code, Title: http.StatusText(status), Status: status,
-		Code: apperr.Code(code), Field: field, Detail: detail}
-	_ = json.NewEncoder(w).Encode(p)
-}
-
-// authed runs next with the request's session; without a valid one it
-// answers 401 (and clears a stale cookie). For unsafe methods the session's
-// CSRF token must be in X-CSRF-Token, else 403 before anything is done.
+// authed runs next with the request's session (auth.Guard: 401 without
+// one, 403 "csrf" for an unsafe method without its token).
 func (h *handler) authed(next func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		token := auth.TokenFrom(r)
-		if token == "" {
-			httpx.Error(w, r, h.log, apperr.New(apperr.Unauthorized, "session", "sign in first: no session cookie"))
-			return
-		}
-		sess, err := h.auth.Authenticate(r.Context(), token)
-		if err != nil {
-			if apperr.Is(err, apperr.Unauthorized) {
-				http.SetCookie(w, h.auth.Config.ClearCookie())
-			}
-			httpx.Error(w, r, h.log, err)
-			return
-		}
-		if auth.Unsafe(r.Method) && !sess.CSRFValid(r) {
-			writeProblem(w, http.StatusForbidden, CodeCSRF, auth.CSRFHeader,
-				"send the session's CSRF token (from sign-in or GET /api/operator/me) in the "+auth.CSRFHeader+" header")
-			return
-		}
-		next(w, r, sess)
-	}
+	return h.auth.Guard(h.log, "", next)
 }
 
 func scope(op auth.Operator) postgres.Scope {
@@ -270,7 +239,7 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
 	sess, err := h.auth.SignIn(r.Context(), req.Email, req.Password)
 	if locked, ok := err.(*auth.LockedError); ok {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(locked.RetryAfter.Seconds())), 10))
-		writeProblem(w, http.StatusTooManyRequests, CodeLocked, "credentials", locked.Error())
+		httpx.Error(w, r, h.log, apperr.New(apperr.Locked, "credentials", "%s", locked.Error()))
 		return
 	}
 	if err != nil {

@@ -25,6 +25,13 @@ const (
 	Unprocessable Code = "unprocessable"          // 422: well-formed but against a rule (too late to cancel)
 	TooLarge      Code = "too_large"              // 413: the body is too large
 	Unsupported   Code = "unsupported_media_type" // 415
+	Forbidden     Code = "forbidden"              // 403: signed in, but not allowed (an operator on the administration)
+	CSRF          Code = "csrf"                   // 403: an unsafe request without the session's CSRF token
+	Locked        Code = "locked"                 // 429: too many failed sign-ins (with Retry-After)
+	NotYetOpen    Code = "not_yet_open"           // 409: the room's window has not opened yet (with Retry-After)
+	Expired       Code = "expired"                // 410: the room's window has closed
+	BadGateway    Code = "bad_gateway"            // 502: a service we depend on answered wrongly (the identity provider)
+	Unavailable   Code = "unavailable"            // 503: a service we depend on cannot be reached (LiveKit)
 	Internal      Code = "internal"               // 500: our fault
 )
 

@@ -31,12 +31,22 @@ var statusOf = map[apperr.Code]int{
 	apperr.Unprocessable: http.StatusUnprocessableEntity,
 	apperr.TooLarge:      http.StatusRequestEntityTooLarge,
 	apperr.Unsupported:   http.StatusUnsupportedMediaType,
+	apperr.Forbidden:     http.StatusForbidden,
+	apperr.CSRF:          http.StatusForbidden,
+	apperr.Locked:        http.StatusTooManyRequests,
+	apperr.NotYetOpen:    http.StatusConflict,
+	apperr.Expired:       http.StatusGone,
+	apperr.BadGateway:    http.StatusBadGateway,
+	apperr.Unavailable:   http.StatusServiceUnavailable,
 	apperr.Internal:      http.StatusInternalServerError,
 }
 
 // Status returns the HTTP status of an error.
-func Status(err error) int {
-	if s, ok := statusOf[apperr.CodeOf(err)]; ok {
+func Status(err error) int { return StatusOf(apperr.CodeOf(err)) }
+
+// StatusOf returns the HTTP status of an error code.
+func StatusOf(c apperr.Code) int {
+	if s, ok := statusOf[c]; ok {
 		return s
 	}
 	return http.StatusInternalServerError
@@ -81,9 +91,16 @@ func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 	if p.Status >= 500 && log != nil {
 		log.ErrorContext(r.Context(), "request failed", "pattern", r.Pattern, "err", err)
 	}
+	WriteProblem(w, p.Status, p)
+}
+
+// WriteProblem writes a problem document with status: a Problem, or a
+// struct or map extending one with members of its own (a window's opens_at,
+// the bookings a change would strand). Problems are never cached.
+func WriteProblem(w http.ResponseWriter, status int, p any) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
+	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(p)
 }
 

@@ -1,7 +1,6 @@
 package rooms
 
 import (
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
@@ -34,11 +33,11 @@ type WindowProblem struct {
 	ClosesAt time.Time `json:"closes_at"`
 }
 
-// The codes of the problems of a join, besides apperr's.
+// The codes of the problems of a join (their statuses are httpx's).
 const (
-	CodeNotYetOpen  = "not_yet_open" // 409, with Retry-After
-	CodeExpired     = "expired"      // 410
-	CodeUnavailable = "unavailable"  // 503: LiveKit cannot be reached
+	CodeNotYetOpen  = apperr.NotYetOpen  // 409, with Retry-After
+	CodeExpired     = apperr.Expired     // 410
+	CodeUnavailable = apperr.Unavailable // 503: LiveKit cannot be reached
 )
 
 // Admit answers a join of p into the room of booking bookingID, whose
@@ -52,19 +51,17 @@ func (l *LiveKit) Admit(w http.ResponseWriter, r *http.Request, log *slog.Logger
 	switch win.At(now) {
 	case Before:
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(win.OpensAt.Sub(now).Seconds())), 10))
-		Outside(w, http.StatusConflict, CodeNotYetOpen, win, loc, fmt.Sprintf("the room opens at %s", win.OpensAt.In(loc).Format(time.RFC3339)))
+		Outside(w, CodeNotYetOpen, win, loc, fmt.Sprintf("the room opens at %s", win.OpensAt.In(loc).Format(time.RFC3339)))
 		return
 	case After:
-		Outside(w, http.StatusGone, CodeExpired, win, loc, fmt.Sprintf("the room closed at %s", win.ClosesAt.In(loc).Format(time.RFC3339)))
+		Outside(w, CodeExpired, win, loc, fmt.Sprintf("the room closed at %s", win.ClosesAt.In(loc).Format(time.RFC3339)))
 		return
 	}
 	room := Name(bookingID)
 	if _, err := l.Ensure(r.Context(), room, win, now); err != nil {
 		log.ErrorContext(r.Context(), "livekit unreachable", "err", err)
 		w.Header().Set("Retry-After", "5")
-		writeProblem(w, http.StatusServiceUnavailable, httpx.Problem{Type: "urn:sportello:problem:" + CodeUnavailable,
-			Title: http.StatusText(http.StatusServiceUnavailable), Status: http.StatusServiceUnavailable,
-			Code: CodeUnavailable, Detail: "the video service cannot be reached: try again in a moment"})
+		httpx.Error(w, r, nil, apperr.New(CodeUnavailable, "", "the video service cannot be reached: try again in a moment"))
 		return
 	}
 	jwt, err := l.Token(room, p, win.ClosesAt.Sub(now))
@@ -78,19 +75,12 @@ func (l *LiveKit) Admit(w http.ResponseWriter, r *http.Request, log *slog.Logger
 	})
 }
 
-// Outside answers a problem about the window: code with status, and the
-// window in loc.
-func Outside(w http.ResponseWriter, status int, code string, win Window, loc *time.Location, detail string) {
-	writeProblem(w, status, WindowProblem{
-		Problem: httpx.Problem{Type: "urn:sportello:problem:" + code, Title: http.StatusText(status), Status: status,
-			Code: apperr.Code(code), Detail: detail},
+// Outside answers a problem about the window: code, and the window in loc.
+func Outside(w http.ResponseWriter, code apperr.Code, win Window, loc *time.Location, detail string) {
+	status := httpx.StatusOf(code)
+	httpx.WriteProblem(w, status, WindowProblem{
+		Problem: httpx.Problem{Type: "urn:sportello:problem:" + string(code), Title: http.StatusText(status), Status: status,
+			Code: code, Detail: detail},
 		OpensAt: win.OpensAt.In(loc), ClosesAt: win.ClosesAt.In(loc),
 	})
-}
-
-func writeProblem(w http.ResponseWriter, status int, p any) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
 }
