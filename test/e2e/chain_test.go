@@ -386,52 +386,8 @@ func TestEventChain(t *testing.T) {
 		events.BookingCancelled: "/sportello/amend",
 		events.RoomDeleted:      "/sportello/provision-room",
 	}
-	var evs []event
-	eventually(t, chainWait, "the broker's event log lacks events of the zero-notice booking", func() bool {
-		r := s.call("GET", "/_local/events?subject="+now.BookingID, nil, "")
-		expect(t, "GET /_local/events", r, http.StatusOK)
-		evs = nil
-		r.json(t, &evs)
-		seen := map[string]bool{}
-		for _, e := range evs {
-			seen[e.Type] = true
-		}
-		for typ := range wantEvents {
-			if !seen[typ] {
-				return false
-			}
-		}
-		return true
-	})
-	count := map[string]int{}
-	for _, e := range evs {
-		count[e.Type]++
-		if src, ok := wantEvents[e.Type]; ok && e.Source != src {
-			t.Errorf("event %s from %s, want %s", e.Type, e.Source, src)
-		}
-		for _, p := range secrets {
-			if bytes.Contains(e.Data, []byte(p)) {
-				t.Errorf("event %s carries personal data or a secret: %s", e.Type, e.Data)
-			}
-		}
-	}
-	for typ := range wantEvents {
-		if count[typ] != 1 {
-			t.Errorf("%d events %s, want 1", count[typ], typ)
-		}
-	}
-
-	// No dead letter: a failing delivery would have run out of its fast
-	// retries by now (with the scale of 0.01 the longest backoff is under
-	// three seconds).
-	time.Sleep(3 * time.Second)
-	r = s.call("GET", "/_local/dead-letters", nil, "")
-	expect(t, "GET /_local/dead-letters", r, http.StatusOK)
-	var dead []json.RawMessage
-	r.json(t, &dead)
-	if len(dead) != 0 {
-		t.Errorf("%d dead letters: %s", len(dead), r.body)
-	}
+	s.checkEvents(t, now.BookingID, wantEvents, nil, secrets)
+	s.noDeadLetters(t)
 
 	// Stop, then read everything the stack wrote.
 	citizenRoom.Disconnect()
@@ -805,4 +761,65 @@ func (l mailLinks) tokens(t *testing.T, msg message) (manage, room string) {
 		*c.out = m[1]
 	}
 	return manage, room
+}
+
+// checkEvents waits until the broker's event log holds every type of want
+// about subject, then checks each came from its function (want: type →
+// source) as many times as count says (1 when count has no entry), and
+// that no event's data holds any of secrets.
+func (s *localStack) checkEvents(t *testing.T, subject string, want map[string]string, count map[string]int, secrets []string) {
+	t.Helper()
+	var evs []event
+	eventually(t, chainWait, "the broker's event log lacks events of "+subject, func() bool {
+		r := s.call("GET", "/_local/events?subject="+subject, nil, "")
+		expect(t, "GET /_local/events", r, http.StatusOK)
+		evs = nil
+		r.json(t, &evs)
+		seen := map[string]bool{}
+		for _, e := range evs {
+			seen[e.Type] = true
+		}
+		for typ := range want {
+			if !seen[typ] {
+				return false
+			}
+		}
+		return true
+	})
+	got := map[string]int{}
+	for _, e := range evs {
+		got[e.Type]++
+		if src, ok := want[e.Type]; ok && e.Source != src {
+			t.Errorf("event %s from %s, want %s", e.Type, e.Source, src)
+		}
+		for _, p := range secrets {
+			if p != "" && bytes.Contains(e.Data, []byte(p)) {
+				t.Errorf("event %s carries personal data or a secret: %s", e.Type, e.Data)
+			}
+		}
+	}
+	for typ := range want {
+		n, ok := count[typ]
+		if !ok {
+			n = 1
+		}
+		if got[typ] != n {
+			t.Errorf("%d events %s, want %d", got[typ], typ, n)
+		}
+	}
+}
+
+// noDeadLetters checks the broker dead-lettered nothing: a failing delivery
+// would have run out of its fast retries after a few seconds (with
+// -backoff-scale 0.01 the longest backoff is under three seconds).
+func (s *localStack) noDeadLetters(t *testing.T) {
+	t.Helper()
+	time.Sleep(3 * time.Second)
+	r := s.call("GET", "/_local/dead-letters", nil, "")
+	expect(t, "GET /_local/dead-letters", r, http.StatusOK)
+	var dead []json.RawMessage
+	r.json(t, &dead)
+	if len(dead) != 0 {
+		t.Errorf("%d dead letters: %s", len(dead), r.body)
+	}
 }
