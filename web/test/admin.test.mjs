@@ -37,16 +37,12 @@
 //             (tr#audit-<id>), #audit-more, #audit-status
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RUN, api, assertClean, axe, citizen, launch, newContext, newPage, personal, shot } from './lib.mjs';
+import { RUN, api, assertClean, axe, citizen, failed, launch, newContext, newPage, personal, romeDay, shot } from './lib.mjs';
 
 const PASSWORD = 'sportello-demo';
 const ADMIN = 'admin@comune.bari.it';
 
 let browser;
-
-function romeDay(instant) {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
-}
 
 async function signIn(page, email, password = PASSWORD) {
   await page.goto('/operatore/');
@@ -60,11 +56,6 @@ async function signIn(page, email, password = PASSWORD) {
 async function check(page, name) {
   await shot(page, name);
   await axe(page, { what: name });
-}
-
-async function failed(page, name, err) {
-  await shot(page, `FAILED-${name}`).catch(() => {});
-  throw err;
 }
 
 async function said(page, re) {

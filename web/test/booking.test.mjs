@@ -6,23 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import {
-  BASE_URL,
-  PHONE,
-  api,
-  assertClean,
-  checkPage,
-  citizen,
-  focused,
-  launch,
-  mail,
-  newContext,
-  newPage,
-  personal,
-  romeTime,
-  setLanguage,
-  shot,
-} from './lib.mjs';
+import { BASE_URL, PHONE, api, assertClean, checkPage, citizen, failed, focused, launch, mail, newContext, newPage, personal, romeTime, setLanguage, shot } from './lib.mjs';
 
 const TOTAL_STEPS = 6;
 const STEP_NUMBER = { office: 1, service: 2, slot: 3, details: 4, citizen: 5, summary: 6 };
@@ -70,12 +54,6 @@ async function onStep(page, step, { moved = true } = {}) {
 
 /** check: a screenshot, no untranslated string, axe (lib's checkPage). */
 const check = checkPage;
-
-/** failed keeps a screenshot of the page as it was when a test failed. */
-async function failed(page, name, err) {
-  await shot(page, `FAILED-${name}`).catch(() => {});
-  throw err;
-}
 
 /**
  * pickFirstSlot chooses the first day with free times (moving to the next

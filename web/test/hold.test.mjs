@@ -19,7 +19,7 @@
 // axe runs on each of those states and each leaves a screenshot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, RUN, api, assertClean, checkPage, focused, launch, newContext, newPage, personal, romeTime, shot } from './lib.mjs';
+import { BASE_URL, RUN, api, assertClean, checkPage, failed, focused, launch, newContext, newPage, operatorSession, personal, romeDay, romeTime, shot } from './lib.mjs';
 
 const ADMIN = { email: 'admin@comune.bari.it', password: 'sportello-demo' };
 
@@ -27,32 +27,6 @@ let browser;
 let offices;
 let admin; // the demo administrator's API session
 let own; // the one-desk service: {id, officeId}
-
-/** operatorSession signs in over the API: returns call(method, path, body, want) with the cookie and CSRF token. */
-async function operatorSession({ email, password }) {
-  const res = await fetch(`${BASE_URL}/api/operator/session`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `sign-in: ${text}`);
-  const cookie = res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  const csrf = JSON.parse(text).csrf_token;
-  return async (method, path, body, want) => {
-    const r = await api(method, `/api/operator${path}`, body, { Cookie: cookie, 'X-CSRF-Token': csrf });
-    if (want) assert.equal(r.status, want, `${method} ${path}: ${r.text}`);
-    return r;
-  };
-}
-
-/** romeDay is the day of an instant in Europe/Rome, "YYYY-MM-DD". */
-function romeDay(instant) {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
-}
 
 before(async () => {
   browser = await launch();
@@ -92,12 +66,6 @@ after(async () => {
   if (admin && own) await admin('PATCH', `/admin/offices/${own.officeId}`, { active: false }).catch(() => {});
   await browser?.close();
 });
-
-/** failed keeps a screenshot of the page as it was when a test failed. */
-async function failed(page, name, err) {
-  await shot(page, `FAILED-${name}`).catch(() => {});
-  throw err;
-}
 
 /** onStep waits for step to be the only one shown and, when moved, for the focus on its heading. */
 async function onStep(page, step, { moved = true } = {}) {

@@ -366,3 +366,67 @@ export async function setLanguage(page, lang) {
 export function romeTime(instant) {
   return new Intl.DateTimeFormat('it-IT', { timeZone: 'Europe/Rome', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(instant));
 }
+
+/** romeDay is the day of an instant in Europe/Rome, "YYYY-MM-DD". */
+export function romeDay(instant) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
+}
+
+/** failed saves a screenshot of the page that failed, as FAILED-<name>, then rethrows err. */
+export async function failed(page, name, err) {
+  await shot(page, `FAILED-${name}`).catch(() => {});
+  throw err;
+}
+
+/** operatorSession signs in over the API: returns call(method, path, body, want) under /api/operator with the cookie and CSRF token. */
+export async function operatorSession({ email, password }) {
+  const res = await fetch(`${BASE_URL}/api/operator/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  const text = await res.text();
+  assert.equal(res.status, 200, `sign-in: ${text}`);
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  const csrf = JSON.parse(text).csrf_token;
+  return async (method, path, body, want) => {
+    const r = await api(method, `/api/operator${path}`, body, { Cookie: cookie, 'X-CSRF-Token': csrf });
+    if (want) assert.equal(r.status, want, `${method} ${path}: ${r.text}`);
+    return r;
+  };
+}
+
+/** slotsOf lists the free slots of a service from today over days days. */
+export async function slotsOf(serviceId, days = 30) {
+  const from = romeDay(Date.now());
+  const to = romeDay(Date.now() + days * 86_400_000);
+  const r = await api('GET', `/api/slots?service_id=${serviceId}&from=${from}&to=${to}`);
+  assert.equal(r.status, 200, `GET /api/slots: ${r.text}`);
+  return r.json.days.flatMap((d) => d.slots);
+}
+
+/** book holds and confirms a slot over the API, registering its secrets with personal(); returns the confirmation (with manage_token). */
+export async function book(serviceId, start, who) {
+  const hold = await api('POST', '/api/holds', { service_id: serviceId, start });
+  assert.equal(hold.status, 201, `POST /api/holds: ${hold.text}`);
+  const r = await api('POST', '/api/bookings', {
+    hold_id: hold.json.hold_id,
+    hold_secret: hold.json.hold_secret,
+    citizen: {
+      given_name: who.givenName,
+      family_name: who.familyName,
+      address: who.address,
+      email: who.email,
+      reason: who.reason,
+      details: who.details,
+      privacy_consent: true,
+      locale: 'it',
+    },
+  });
+  assert.equal(r.status, 201, `POST /api/bookings: ${r.text}`);
+  personal(r.json.manage_token, hold.json.hold_secret);
+  return r.json;
+}

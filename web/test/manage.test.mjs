@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { api, assertClean, axe, citizen, focused, launch, newContext, newPage, personal, romeTime, setLanguage, shot } from './lib.mjs';
+import { api, assertClean, axe, book, citizen, failed, focused, launch, newContext, newPage, personal, romeTime, setLanguage, shot, slotsOf } from './lib.mjs';
 
 // The documents' bytes come from and go to the object store (MinIO, the
 // site's own store, on another port): those requests are expected.
@@ -17,39 +17,6 @@ const STORE = [/\/sportello-documents(\/|\?|$)/];
 let browser;
 let service; // the demo service booked
 let booking; // the API's confirmation: booking_id, start, end, manage_token, ...
-
-/** slotsOf lists the free slots of a service over the next 30 days. */
-async function slotsOf(serviceId) {
-  const day = (d) => new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome' }).format(d);
-  const from = day(new Date());
-  const to = day(new Date(Date.now() + 30 * 86_400_000));
-  const r = await api('GET', `/api/slots?service_id=${serviceId}&from=${from}&to=${to}`);
-  assert.equal(r.status, 200, `GET /api/slots: ${r.text}`);
-  return r.json.days.flatMap((d) => d.slots);
-}
-
-/** book holds and confirms a slot over the API; returns the confirmation (with manage_token). */
-async function book(serviceId, start, who) {
-  const hold = await api('POST', '/api/holds', { service_id: serviceId, start });
-  assert.equal(hold.status, 201, `POST /api/holds: ${hold.text}`);
-  const r = await api('POST', '/api/bookings', {
-    hold_id: hold.json.hold_id,
-    hold_secret: hold.json.hold_secret,
-    citizen: {
-      given_name: who.givenName,
-      family_name: who.familyName,
-      address: who.address,
-      email: who.email,
-      reason: who.reason,
-      details: who.details,
-      privacy_consent: true,
-      locale: 'it',
-    },
-  });
-  assert.equal(r.status, 201, `POST /api/bookings: ${r.text}`);
-  personal(r.json.manage_token, hold.json.hold_secret);
-  return r.json;
-}
 
 before(async () => {
   browser = await launch();
@@ -72,11 +39,6 @@ after(async () => {
 async function check(page, name, what) {
   await shot(page, name);
   await axe(page, { what });
-}
-
-async function failed(page, name, err) {
-  await shot(page, `FAILED-${name}`).catch(() => {});
-  throw err;
 }
 
 async function openManage(page, token = booking.manage_token) {

@@ -38,7 +38,7 @@
 // /operatore/?prenotazione=<booking id>.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, assertClean, axe, citizen, launch, newContext, newPage, setLanguage, shot } from './lib.mjs';
+import { api, assertClean, axe, citizen, failed, launch, newContext, newPage, romeDay, setLanguage, shot } from './lib.mjs';
 
 const PASSWORD = 'sportello-demo';
 const SUE_OPERATOR = 'operatore.urbanistica@comune.bari.it';
@@ -48,10 +48,6 @@ const MINIO = /^http:\/\/127\.0\.0\.1:\d+\/sportello-documents([/?]|$)/;
 
 let browser;
 let booking; // {id, start, end, who}
-
-function romeDay(instant) {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
-}
 
 /** book makes a booking for the demo service "sue" through the public API. */
 async function book(tag, skip = 0) {
@@ -92,11 +88,6 @@ async function signIn(page, email, password = PASSWORD) {
 async function check(page, name) {
   await shot(page, name);
   await axe(page, { what: name });
-}
-
-async function failed(page, name, err) {
-  await shot(page, `FAILED-${name}`).catch(() => {});
-  throw err;
 }
 
 before(async () => {

@@ -16,7 +16,7 @@
 // axe runs on every view and every view leaves a screenshot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, RUN, api, assertClean, axe, citizen, focused, launch, newContext, newPage, personal, romeTime, setLanguage, shot } from './lib.mjs';
+import { BASE_URL, RUN, api, assertClean, axe, book, citizen, failed, focused, launch, newContext, newPage, operatorSession, personal, romeTime, setLanguage, shot, slotsOf } from './lib.mjs';
 
 const ADMIN = { email: 'admin@comune.bari.it', password: 'sportello-demo' };
 // The documents' bytes go to the object store (MinIO, the site's own store).
@@ -27,27 +27,6 @@ let service;
 let now1; // the booking whose window is open
 let later; // the booking whose window is not open yet
 
-/** operatorSession signs in over the API: returns call(method, path, body) with the cookie and CSRF token. */
-async function operatorSession({ email, password }) {
-  const res = await fetch(`${BASE_URL}/api/operator/session`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ email, password }),
-  });
-  const text = await res.text();
-  assert.equal(res.status, 200, `sign-in: ${text}`);
-  const cookie = res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  const csrf = JSON.parse(text).csrf_token;
-  return async (method, path, body, want) => {
-    const r = await api(method, `/api/operator${path}`, body, { Cookie: cookie, 'X-CSRF-Token': csrf });
-    if (want) assert.equal(r.status, want, `${method} ${path}: ${r.text}`);
-    return r;
-  };
-}
-
 function rome(d) {
   const p = Object.fromEntries(
     new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Rome', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', weekday: 'short' })
@@ -56,36 +35,6 @@ function rome(d) {
   );
   const wd = { Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6, Sun: 7 }[p.weekday];
   return { day: `${p.year}-${p.month}-${p.day}`, time: `${p.hour}:${p.minute}`, wd };
-}
-
-async function slotsOf(serviceId) {
-  const today = rome(new Date()).day;
-  const to = rome(new Date(Date.now() + 2 * 86_400_000)).day;
-  const r = await api('GET', `/api/slots?service_id=${serviceId}&from=${today}&to=${to}`);
-  assert.equal(r.status, 200, `GET /api/slots: ${r.text}`);
-  return r.json.days.flatMap((d) => d.slots);
-}
-
-async function book(serviceId, start, who) {
-  const hold = await api('POST', '/api/holds', { service_id: serviceId, start });
-  assert.equal(hold.status, 201, `POST /api/holds: ${hold.text}`);
-  const r = await api('POST', '/api/bookings', {
-    hold_id: hold.json.hold_id,
-    hold_secret: hold.json.hold_secret,
-    citizen: {
-      given_name: who.givenName,
-      family_name: who.familyName,
-      address: who.address,
-      email: who.email,
-      reason: who.reason,
-      details: who.details,
-      privacy_consent: true,
-      locale: 'it',
-    },
-  });
-  assert.equal(r.status, 201, `POST /api/bookings: ${r.text}`);
-  personal(r.json.manage_token, hold.json.hold_secret);
-  return r.json;
 }
 
 before(async () => {
@@ -125,7 +74,7 @@ before(async () => {
   await admin('POST', `/admin/services/${serviceId}/desks`, { label: 'Postazione video' }, 201);
   service = { id: serviceId, officeId };
 
-  const slots = await slotsOf(serviceId);
+  const slots = await slotsOf(serviceId, 2);
   const first = slots.find((s) => Date.parse(s.start) > Date.now() + 20_000);
   assert.ok(first && Date.parse(first.start) < Date.now() + 5 * 60_000, `no slot within 5 minutes: ${JSON.stringify(slots.slice(0, 3))}`);
   const second = slots.find((s) => Date.parse(s.start) > Date.now() + 30 * 60_000);
@@ -141,11 +90,6 @@ after(async () => {
 async function check(page, name, what) {
   await shot(page, name);
   await axe(page, { what });
-}
-
-async function failed(page, name, err) {
-  await shot(page, `FAILED-${name}`).catch(() => {});
-  throw err;
 }
 
 /** videoPlaying waits until the <video> matched by selector shows frames. */
