@@ -220,7 +220,7 @@ func options(r *http.Request, sess auth.Session, cancel bool) (postgres.ChangeOp
 	if v := r.URL.Query().Get("dry_run"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return opts, apperr.New(apperr.Invalid, "dry_run", "must be true or false")
+			return opts, apperr.Field("dry_run", apperr.NotAllowed, "must be true or false")
 		}
 		opts.DryRun = b
 	}
@@ -245,7 +245,7 @@ var officeID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 func officeFilter(r *http.Request) (string, error) {
 	id := r.URL.Query().Get("office_id")
 	if id != "" && !officeID.MatchString(id) {
-		return "", apperr.New(apperr.Invalid, "office_id", "not an office id")
+		return "", apperr.Field("office_id", apperr.InvalidFormat, "not an office id")
 	}
 	return id, nil
 }
@@ -350,7 +350,7 @@ func (h *handler) replaceHours(w http.ResponseWriter, r *http.Request, sess auth
 		return
 	}
 	if req.Hours == nil {
-		h.fail(w, r, apperr.New(apperr.Invalid, "hours", "required: the whole week, [] to close every day"))
+		h.fail(w, r, apperr.Field("hours", apperr.Required, "required: the whole week, [] to close every day"))
 		return
 	}
 	opts, err := options(r, sess, req.CancelAffected)
@@ -510,15 +510,15 @@ func (h *handler) audit(w http.ResponseWriter, r *http.Request, _ auth.Session) 
 	var v apperr.Validation
 	f := audit.Filter{TargetKind: q.Get("target_kind"), TargetID: q.Get("target_id")}
 	if f.TargetKind != "" && !auditKinds[f.TargetKind] {
-		v.Add("target_kind", "must be one of booking, office, service, closure, desk, operator, session")
+		v.NotAllowed("target_kind", "booking", "office", "service", "closure", "desk", "operator", "session")
 	}
 	if len(f.TargetID) > 200 || !utf8.ValidString(f.TargetID) || strings.ContainsRune(f.TargetID, 0) {
-		v.Add("target_id", "at most 200 characters of valid text")
+		v.Add("target_id", apperr.InvalidText, "at most 200 characters of valid text").With(200)
 	}
 	if a := q.Get("actor"); a != "" {
 		id, err := uuid.Parse(a)
 		if err != nil {
-			v.Add("actor", "must be an operator id (a UUID)")
+			v.Add("actor", apperr.InvalidFormat, "must be an operator id (a UUID)")
 		} else {
 			f.ActorID = id.String()
 		}
@@ -526,7 +526,7 @@ func (h *handler) audit(w http.ResponseWriter, r *http.Request, _ auth.Session) 
 	if b := q.Get("before"); b != "" {
 		n, err := strconv.ParseInt(b, 10, 64)
 		if err != nil || n <= 0 {
-			v.Add("before", "must be an entry id, a positive whole number")
+			v.Add("before", apperr.InvalidFormat, "must be an entry id, a positive whole number")
 		} else {
 			f.Before = n
 		}
@@ -534,7 +534,7 @@ func (h *handler) audit(w http.ResponseWriter, r *http.Request, _ auth.Session) 
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > audit.MaxList {
-			v.Add("limit", "must be a whole number from 1 to %d", audit.MaxList)
+			v.OutOfRange("limit", 1, audit.MaxList)
 		} else {
 			f.Limit = n
 		}

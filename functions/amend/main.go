@@ -83,12 +83,12 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 			return
 		}
 		if req.Start == "" {
-			httpx.Error(w, r, log, apperr.New(apperr.Invalid, "start", "required"))
+			httpx.Error(w, r, log, apperr.Field("start", apperr.Required, "required"))
 			return
 		}
 		start, err := time.Parse(time.RFC3339, req.Start)
 		if err != nil {
-			httpx.Error(w, r, log, apperr.New(apperr.Invalid, "start", "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00"))
+			httpx.Error(w, r, log, apperr.Field("start", apperr.InvalidFormat, "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00"))
 			return
 		}
 		b, err := store.Reschedule(r.Context(), tok, start)

@@ -40,13 +40,13 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 		}
 		var v apperr.Validation
 		if req.HoldID == "" {
-			v.Add("hold_id", "required")
+			v.Required("hold_id")
 		}
 		if req.HoldSecret == "" {
-			v.Add("hold_secret", "required")
+			v.Required("hold_secret")
 		}
 		if req.Citizen == nil {
-			v.Add("citizen", "required")
+			v.Required("citizen")
 		}
 		if err := v.Err(); err != nil {
 			httpx.Error(w, r, log, err)

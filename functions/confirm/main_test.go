@@ -283,7 +283,7 @@ func TestConfirmListsEveryProblem(t *testing.T) {
 	p := apitest.ProblemOf(t, rec, apitest.NoStore)
 	var fields []string
 	for _, e := range p.Errors {
-		fields = append(fields, e["field"])
+		fields = append(fields, e.Field)
 	}
 	want := []string{"citizen.given_name", "citizen.family_name", "citizen.address", "citizen.email",
 		"citizen.reason", "citizen.privacy_consent", "citizen.locale"}

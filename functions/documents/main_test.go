@@ -367,7 +367,7 @@ func TestBadRequests(t *testing.T) {
 	p := apitest.ProblemOf(t, rec, apitest.NoStore)
 	var fields []string
 	for _, e := range p.Errors {
-		fields = append(fields, e["field"])
+		fields = append(fields, e.Field)
 	}
 	if diff := cmp.Diff([]string{"filename", "content_type", "size"}, fields); diff != "" {
 		t.Errorf("fields (-want +got):\n%s", diff)

@@ -32,11 +32,10 @@ import (
 	"os"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/sportello/sportello/functions/internal/apperr"
 	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/domain/text"
 	"github.com/sportello/sportello/functions/internal/function"
 	"github.com/sportello/sportello/functions/internal/httpx"
 	"github.com/sportello/sportello/functions/internal/postgres"
@@ -90,15 +89,9 @@ func token(r *http.Request) (string, error) {
 // displayName checks the requested name; "" means none was asked for.
 func displayName(s string) (string, error) {
 	s = strings.TrimSpace(s)
-	switch {
-	case !utf8.ValidString(s):
-		return "", apperr.New(apperr.Invalid, "display_name", "must be valid UTF-8")
-	case utf8.RuneCountInString(s) > MaxDisplayName:
-		return "", apperr.New(apperr.Invalid, "display_name", "must be at most %d characters", MaxDisplayName)
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return "", apperr.New(apperr.Invalid, "display_name", "must not contain control characters")
-	}
-	return s, nil
+	var v apperr.Validation
+	text.Check(&v, "display_name", s, text.Rules{Max: MaxDisplayName})
+	return s, v.Err()
 }
 
 // defaultName is the citizen's given name, or a neutral word once it is

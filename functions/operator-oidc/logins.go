@@ -48,7 +48,7 @@ func ReturnTo(s string) (string, error) {
 		return "/", nil
 	}
 	bad := func(why string) error {
-		return apperr.New(apperr.Invalid, "return_to", "must be a path on this site starting with a single /: %s", why)
+		return apperr.Field("return_to", apperr.InvalidFormat, "must be a path on this site starting with a single /: %s", why)
 	}
 	switch {
 	case len(s) > MaxReturnTo:
@@ -88,7 +88,7 @@ func startLogin(ctx context.Context, pool *pgxpool.Pool, now time.Time, ttl time
 
 // badState is the answer to a callback whose state is not usable.
 func badState(why string) error {
-	return apperr.New(apperr.Invalid, "state", "this sign-in cannot be finished (%s): start again", why)
+	return apperr.Field("state", apperr.InvalidFormat, "this sign-in cannot be finished (%s): start again", why)
 }
 
 // finishLogin takes the sign-in whose state came back in the callback's

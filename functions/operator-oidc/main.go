@@ -253,7 +253,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 	if e := q.Get("error"); e != "" {
 		// The provider refused (the user cancelled, or is not allowed to use
 		// this client). The state, if it was right, is spent all the same.
-		httpx.Error(w, r, h.log, apperr.New(apperr.Invalid, "error", "the identity provider did not sign you in (%s): start again", oauthErrorCode(e)))
+		httpx.Error(w, r, h.log, apperr.Field("error", apperr.NotAllowed, "the identity provider did not sign you in (%s): start again", oauthErrorCode(e)))
 		return
 	}
 	if err != nil {
@@ -262,7 +262,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	code := q.Get("code")
 	if code == "" || len(code) > 4096 {
-		httpx.Error(w, r, h.log, apperr.New(apperr.Invalid, "code", "the identity provider's answer has no usable code: start again"))
+		httpx.Error(w, r, h.log, apperr.Field("code", apperr.Required, "the identity provider's answer has no usable code: start again"))
 		return
 	}
 	oauth, verifier, err := h.idp.get(ctx)

@@ -85,7 +85,7 @@ func (p *provider) exchange(ctx context.Context, oauth *oauth2.Config, verifier 
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
 			return nil, &providerError{
-				err:    apperr.New(apperr.Invalid, "code", "the identity provider did not accept the sign-in (%s): start again", oauthErrorCode(re.ErrorCode)),
+				err:    apperr.Field("code", apperr.NotAllowed, "the identity provider did not accept the sign-in (%s): start again", oauthErrorCode(re.ErrorCode)),
 				logged: fmt.Sprintf("token endpoint answered %d %s", re.Response.StatusCode, oauthErrorCode(re.ErrorCode)),
 			}
 		}

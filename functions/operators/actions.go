@@ -51,12 +51,12 @@ func (h *handler) reschedule(w http.ResponseWriter, r *http.Request, sess auth.S
 		return
 	}
 	if strings.TrimSpace(req.Start) == "" {
-		httpx.Error(w, r, h.log, apperr.New(apperr.Invalid, "start", "required: the new start, like 2027-03-02T09:30:00+01:00"))
+		httpx.Error(w, r, h.log, apperr.Field("start", apperr.Required, "required: the new start, like 2027-03-02T09:30:00+01:00"))
 		return
 	}
 	start, err := time.Parse(time.RFC3339, req.Start)
 	if err != nil {
-		httpx.Error(w, r, h.log, apperr.New(apperr.Invalid, "start", "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00"))
+		httpx.Error(w, r, h.log, apperr.Field("start", apperr.InvalidFormat, "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00"))
 		return
 	}
 	b, err := h.store.RescheduleByOperator(r.Context(), scope(sess.Operator), r.PathValue("id"), start)

@@ -277,7 +277,7 @@ func (h *handler) agenda(w http.ResponseWriter, r *http.Request, sess auth.Sessi
 	if s := q.Get("date"); s != "" {
 		d, err := schedule.ParseDate(s)
 		if err != nil {
-			v.Add("date", "must be a date like 2027-03-01")
+			v.Add("date", apperr.InvalidFormat, "must be a date like 2027-03-01")
 		} else {
 			day = d
 		}
@@ -286,7 +286,7 @@ func (h *handler) agenda(w http.ResponseWriter, r *http.Request, sess auth.Sessi
 	if s := q.Get("days"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxAgendaDays {
-			v.Add("days", "must be a whole number from 1 to %d", MaxAgendaDays)
+			v.OutOfRange("days", 1, MaxAgendaDays)
 		} else {
 			days = n
 		}

@@ -87,13 +87,13 @@ func decode(ev cloudevents.Event) (events.Booking, uuid.UUID, error) {
 	id, err := uuid.Parse(b.BookingID)
 	var v apperr.Validation
 	if err != nil {
-		v.Add("data.booking_id", "must be a UUID")
+		v.Add("data.booking_id", apperr.InvalidFormat, "must be a UUID")
 	}
 	if b.Start.IsZero() || b.End.IsZero() || !b.End.After(b.Start) {
-		v.Add("data.end", "start and end are required, and end must follow start")
+		v.Add("data.end", apperr.Order, "start and end are required, and end must follow start")
 	}
 	if b.Sequence < 0 {
-		v.Add("data.sequence", "must not be negative")
+		v.Add("data.sequence", apperr.OutOfRange, "must not be negative")
 	}
 	return b, id, v.Err()
 }

@@ -76,25 +76,25 @@ func parseQuery(r *http.Request, today schedule.Date) (string, schedule.Date, sc
 	var v apperr.Validation
 	for k := range q {
 		if k != "service_id" && k != "from" && k != "to" {
-			v.Add(k, "unknown query parameter")
+			v.Add(k, apperr.UnknownField, "unknown query parameter")
 		}
 	}
 	serviceID := q.Get("service_id")
 	if serviceID == "" {
-		v.Add("service_id", "required")
+		v.Required("service_id")
 	}
 	from, to := today, today.AddDays(30)
 	if s := q.Get("from"); s != "" {
 		d, err := schedule.ParseDate(s)
 		if err != nil {
-			v.Add("from", "%s", err)
+			v.Add("from", apperr.InvalidFormat, "%s", err)
 		}
 		from, to = d, d.AddDays(30)
 	}
 	if s := q.Get("to"); s != "" {
 		d, err := schedule.ParseDate(s)
 		if err != nil {
-			v.Add("to", "%s", err)
+			v.Add("to", apperr.InvalidFormat, "%s", err)
 		}
 		to = d
 	}
@@ -102,9 +102,9 @@ func parseQuery(r *http.Request, today schedule.Date) (string, schedule.Date, sc
 		return "", from, to, err
 	}
 	if to.Before(from) {
-		v.Add("to", "must not be before from (%s)", from)
+		v.Add("to", apperr.Order, "must not be before from (%s)", from)
 	} else if n := from.DaysUntil(to) + 1; n > MaxDays {
-		v.Add("to", "the range holds %d days; ask for at most %d", n, MaxDays)
+		v.Add("to", apperr.TooMany, "the range holds %d days; ask for at most %d", n, MaxDays).With(MaxDays)
 	}
 	return serviceID, from, to, v.Err()
 }

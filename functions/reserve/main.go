@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/booking"
 	"github.com/sportello/sportello/functions/internal/function"
 	"github.com/sportello/sportello/functions/internal/httpx"
 	"github.com/sportello/sportello/functions/internal/postgres"
@@ -33,13 +34,13 @@ type Request struct {
 func (q Request) validate() (time.Time, string, error) {
 	var v apperr.Validation
 	if q.ServiceID == "" {
-		v.Add("service_id", "required")
+		v.Required("service_id")
 	}
 	var start time.Time
 	if q.Start == "" {
-		v.Add("start", "required")
+		v.Required("start")
 	} else if t, err := time.Parse(time.RFC3339, q.Start); err != nil {
-		v.Add("start", "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00")
+		v.Add("start", apperr.InvalidFormat, "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00")
 	} else {
 		start = t
 	}
@@ -47,9 +48,7 @@ func (q Request) validate() (time.Time, string, error) {
 	if locale == "" {
 		locale = "it"
 	}
-	if locale != "it" && locale != "en" {
-		v.Add("locale", `must be "it" or "en"`)
-	}
+	booking.CheckLocale(&v, "locale", locale)
 	return start, locale, v.Err()
 }
 

@@ -100,20 +100,20 @@ func parse(ev cloudevents.Event) (Notice, error) {
 	id, err := uuid.Parse(p.BookingID)
 	switch {
 	case p.BookingID == "":
-		v.Add("data.booking_id", "missing")
+		v.Required("data.booking_id")
 	case err != nil:
-		v.Add("data.booking_id", "not a booking id")
+		v.Add("data.booking_id", apperr.InvalidFormat, "not a booking id")
 	case ev.Subject() != "" && ev.Subject() != p.BookingID:
-		v.Add("subject", "the subject is not data.booking_id")
+		v.Add("subject", apperr.NotAllowed, "the subject is not data.booking_id")
 	}
 	if p.Sequence < 0 {
-		v.Add("data.sequence", "must not be negative")
+		v.Add("data.sequence", apperr.OutOfRange, "must not be negative")
 	}
 	if kind == Reminder && p.Reminder != events.Reminder24h && p.Reminder != events.Reminder1h {
-		v.Add("data.reminder", "must be %q or %q", events.Reminder24h, events.Reminder1h)
+		v.NotAllowed("data.reminder", events.Reminder24h, events.Reminder1h)
 	}
 	if kind == Rescheduled && (p.PreviousStart == nil || p.PreviousStart.IsZero()) {
-		v.Add("data.previous_start", "missing")
+		v.Required("data.previous_start")
 	}
 	if err := v.Err(); err != nil {
 		return n, err

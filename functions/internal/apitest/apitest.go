@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sportello/sportello/functions/internal/apperr"
 	"github.com/sportello/sportello/functions/internal/pgtest"
 )
 
@@ -51,7 +52,7 @@ type Problem struct {
 	Detail string              `json:"detail"`
 	Code   string              `json:"code"`
 	Field  string              `json:"field"`
-	Errors []map[string]string `json:"errors"`
+	Errors []apperr.FieldError `json:"errors"`
 }
 
 // Verdict is what a test expects of an error response.

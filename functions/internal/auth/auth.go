@@ -108,15 +108,15 @@ func (a *Authenticator) SignIn(ctx context.Context, email, password string) (Ses
 	email = NormalizeEmail(email)
 	switch {
 	case email == "":
-		v.Add("email", "required")
+		v.Required("email")
 	case len(email) > 254:
-		v.Add("email", "at most 254 characters")
+		v.TooLong("email", 254)
 	}
 	switch {
 	case password == "":
-		v.Add("password", "required")
+		v.Required("password")
 	case len(password) > MaxPassword:
-		v.Add("password", "at most %d bytes", MaxPassword)
+		v.Add("password", apperr.TooLong, "at most %d bytes", MaxPassword).With(MaxPassword)
 	}
 	if err := v.Err(); err != nil {
 		return Session{}, err

@@ -1,19 +1,17 @@
 package booking
 
 import (
-	"net/mail"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/text"
 )
 
 // Field limits, in characters.
 const (
 	MaxNameLen    = 100
 	MaxAddressLen = 200
-	MaxEmailLen   = 254
+	MaxEmailLen   = text.MaxEmail
 	MaxReasonLen  = 200 // motivo
 	MaxDetailsLen = 200 // dettagli
 )
@@ -60,52 +58,28 @@ func (c Citizen) Validate(prefix string) error {
 		}
 		return prefix + "." + f
 	}
-	text(&v, p("given_name"), c.GivenName, MaxNameLen, true, false)
-	text(&v, p("family_name"), c.FamilyName, MaxNameLen, true, false)
-	text(&v, p("address"), c.Address, MaxAddressLen, true, false)
-	if c.Email == "" {
-		v.Add(p("email"), "required")
-	} else if utf8.RuneCountInString(c.Email) > MaxEmailLen {
-		v.Add(p("email"), "at most %d characters", MaxEmailLen)
-	} else if !validEmail(c.Email) {
-		v.Add(p("email"), "not a valid email address")
-	}
-	text(&v, p("reason"), c.Reason, MaxReasonLen, false, false)
-	text(&v, p("details"), c.Details, MaxDetailsLen, false, true)
+	text.Check(&v, p("given_name"), c.GivenName, text.Rules{Required: true, Max: MaxNameLen})
+	text.Check(&v, p("family_name"), c.FamilyName, text.Rules{Required: true, Max: MaxNameLen})
+	text.Check(&v, p("address"), c.Address, text.Rules{Required: true, Max: MaxAddressLen})
+	text.Email(&v, p("email"), c.Email)
+	text.Check(&v, p("reason"), c.Reason, text.Rules{Max: MaxReasonLen})
+	text.Check(&v, p("details"), c.Details, text.Rules{Max: MaxDetailsLen, Multiline: true})
 	if !c.PrivacyConsent {
-		v.Add(p("privacy_consent"), "the privacy consent is required")
+		v.Add(p("privacy_consent"), apperr.Required, "the privacy consent is required")
 	}
-	if c.Locale != "it" && c.Locale != "en" {
-		v.Add(p("locale"), `must be "it" or "en"`)
-	}
+	CheckLocale(&v, p("locale"), c.Locale)
 	return v.Err()
 }
 
-func text(v *apperr.Validation, field, s string, max int, required, multiline bool) {
-	switch {
-	case !utf8.ValidString(s):
-		v.Add(field, "not valid UTF-8")
-	case required && s == "":
-		v.Add(field, "required")
-	case utf8.RuneCountInString(s) > max:
-		v.Add(field, "at most %d characters", max)
-	default:
-		for _, r := range s {
-			if unicode.IsControl(r) && !(multiline && (r == '\n' || r == '\r' || r == '\t')) {
-				v.Add(field, "contains control characters")
-				return
-			}
+// Locales are the languages of the messages a citizen receives.
+var Locales = []string{"it", "en"}
+
+// CheckLocale adds a problem to v unless locale is one of Locales.
+func CheckLocale(v *apperr.Validation, field, locale string) {
+	for _, l := range Locales {
+		if locale == l {
+			return
 		}
 	}
-}
-
-// validEmail accepts a plain address (no display name) with a dotted domain.
-func validEmail(s string) bool {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return false
-	}
-	at := strings.LastIndexByte(s, '@')
-	domain := s[at+1:]
-	return at > 0 && strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".") && !strings.ContainsAny(s, " <>")
+	v.NotAllowed(field, Locales...)
 }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/text"
 )
 
 // ContentTypes are the documents a counter exchanges: PDF, scans and
@@ -30,20 +30,18 @@ type UploadRequest struct {
 // field. maxBytes is the largest document accepted.
 func (r UploadRequest) Validate(maxBytes int64) error {
 	var v apperr.Validation
-	if msg := filenameProblem(r.Filename); msg != "" {
-		v.Add("filename", "%s", msg)
-	}
+	checkFilename(&v, "filename", r.Filename)
 	switch {
 	case r.ContentType == "":
-		v.Add("content_type", "required: one of %s", strings.Join(ContentTypes, ", "))
+		v.Add("content_type", apperr.Required, "required: one of %s", strings.Join(ContentTypes, ", ")).Allowed = ContentTypes
 	case !allowedType(r.ContentType):
-		v.Add("content_type", "%q is not accepted: send one of %s", r.ContentType, strings.Join(ContentTypes, ", "))
+		v.Add("content_type", apperr.NotAllowed, "%q is not accepted: send one of %s", r.ContentType, strings.Join(ContentTypes, ", ")).Allowed = ContentTypes
 	}
 	switch {
 	case r.Size <= 0:
-		v.Add("size", "required: the file's size in bytes, at least 1")
+		v.Add("size", apperr.Required, "required: the file's size in bytes, at least 1")
 	case r.Size > maxBytes:
-		v.Add("size", "the file is larger than the limit of %s (%d bytes)", human(maxBytes), maxBytes)
+		v.Add("size", apperr.TooBig, "the file is larger than the limit of %s (%d bytes)", human(maxBytes), maxBytes).With(maxBytes)
 	}
 	return v.Err()
 }
@@ -57,31 +55,26 @@ func allowedType(t string) bool {
 	return false
 }
 
-// filenameProblem says what is wrong with a file name, or "". A name is
-// shown to both sides and offered again on download: it must be one
-// plain name, not a path, without control or bidirectional-override
+// checkFilename adds the problem of a file name, if any. A name is shown
+// to both sides and offered again on download: it must be one plain name
+// (the text rules, single line), not a path, without bidirectional-override
 // characters that could disguise it (an "invoice\u202Efdp.exe").
-func filenameProblem(name string) string {
+func checkFilename(v *apperr.Validation, field, name string) {
+	before := len(v.Fields())
+	text.Check(v, field, name, text.Rules{Required: true, Max: MaxFilename})
+	if len(v.Fields()) > before {
+		return
+	}
 	switch {
-	case strings.TrimSpace(name) == "":
-		return "required: the file's name"
-	case !utf8.ValidString(name):
-		return "not valid UTF-8"
-	case utf8.RuneCountInString(name) > MaxFilename:
-		return fmt.Sprintf("longer than %d characters", MaxFilename)
 	case strings.ContainsAny(name, `/\`):
-		return "a file name, not a path: no / or \\"
+		v.Add(field, apperr.InvalidFormat, "a file name, not a path: no / or \\")
 	case name == "." || name == "..":
-		return "not a file name"
+		v.Add(field, apperr.InvalidFormat, "not a file name")
 	case strings.TrimSpace(name) != name:
-		return "starts or ends with a space"
+		v.Add(field, apperr.InvalidFormat, "starts or ends with a space")
+	case strings.IndexFunc(name, func(c rune) bool { return unicode.Is(unicode.Bidi_Control, c) }) >= 0:
+		v.Add(field, apperr.InvalidText, "contains a bidirectional control character")
 	}
-	for _, c := range name {
-		if unicode.IsControl(c) || unicode.Is(unicode.Bidi_Control, c) || c == '\uFEFF' {
-			return fmt.Sprintf("contains the control character %U", c)
-		}
-	}
-	return ""
 }
 
 // human writes a size in MiB or KiB for messages.

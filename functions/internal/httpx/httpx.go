@@ -136,7 +136,7 @@ func Decode(r *http.Request, v any) error {
 		if errors.As(err, &e) && strings.HasPrefix(e.Message, "unknown field ") {
 			// encoding/json names only the key, not its path: find it.
 			if path := unknownField(read.Bytes(), reflect.TypeOf(v)); path != "" {
-				return apperr.New(apperr.Invalid, path, "unknown field %q", path)
+				return apperr.Field(path, apperr.UnknownField, "unknown field %q", path)
 			}
 		}
 		return err
@@ -167,10 +167,10 @@ func decodeError(err error) error {
 		if field == "" {
 			return apperr.New(apperr.Invalid, "", "the body must be a JSON object")
 		}
-		return apperr.New(apperr.Invalid, field, "%s must be a %s, not %s", field, kindOf(typ.Type.Kind().String()), typ.Value)
+		return apperr.Field(field, apperr.WrongType, "%s must be a %s, not %s", field, kindOf(typ.Type.Kind().String()), typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return apperr.New(apperr.Invalid, field, "unknown field %q", field)
+		return apperr.Field(field, apperr.UnknownField, "unknown field %q", field)
 	default:
 		var e *apperr.Error
 		if errors.As(err, &e) {

@@ -1,12 +1,14 @@
 package httpx
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/sportello/sportello/functions/internal/apperr"
 )
 
@@ -72,5 +74,34 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("Decode = %v; want %s on %q", err, tc.code, tc.field)
 			}
 		})
+	}
+}
+
+// TestProblemFieldReasons: a validation problem lists every field with its
+// stable reason and, where the reason has them, its limits and allowed
+// values, as JSON a client can read without parsing the English message.
+func TestProblemFieldReasons(t *testing.T) {
+	var v apperr.Validation
+	v.Required("citizen.given_name")
+	v.TooLong("citizen.address", 200)
+	v.OutOfRange("days", 1, 7)
+	v.NotAllowed("locale", "it", "en")
+	rec := httptest.NewRecorder()
+	Error(rec, httptest.NewRequest("POST", "/", nil), nil, v.Err())
+	var got map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []any{
+		map[string]any{"field": "citizen.given_name", "message": "required", "reason": "required"},
+		map[string]any{"field": "citizen.address", "message": "at most 200 characters", "reason": "too_long", "limit": 200.0},
+		map[string]any{"field": "days", "message": "must be a whole number from 1 to 7", "reason": "out_of_range", "min": 1.0, "max": 7.0},
+		map[string]any{"field": "locale", "message": `must be one of "it", "en"`, "reason": "not_allowed", "allowed": []any{"it", "en"}},
+	}
+	if diff := cmp.Diff(want, got["errors"]); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if got["status"] != 400.0 || got["code"] != "invalid" || got["field"] != "citizen.given_name" {
+		t.Errorf("problem %v", got)
 	}
 }

@@ -56,6 +56,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/audit"
 	"github.com/sportello/sportello/functions/internal/auth"
 	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/domain/text"
 	"github.com/sportello/sportello/functions/internal/outbox"
 	"github.com/sportello/sportello/functions/internal/schedule"
 )
@@ -271,27 +272,25 @@ type OperatorPatch struct {
 
 var hhmm = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 
-func checkText(v *apperr.Validation, field, s string, min, max int) {
-	n := utf8.RuneCountInString(s)
-	switch {
-	case !utf8.ValidString(s) || strings.ContainsRune(s, 0):
-		v.Add(field, "must be valid text")
-	case min > 0 && strings.TrimSpace(s) == "":
-		v.Add(field, "required")
-	case n > max:
-		v.Add(field, "at most %d characters", max)
-	}
+// line is a one-line text (a name, a label), long is a text that may span
+// lines (a description, what to bring).
+func line(v *apperr.Validation, field, s string, required bool, max int) {
+	text.Check(v, field, s, text.Rules{Required: required, Max: max})
+}
+
+func long(v *apperr.Validation, field, s string, max int) {
+	text.Check(v, field, s, text.Rules{Max: max, Multiline: true})
 }
 
 func checkRange(v *apperr.Validation, field string, n, min, max int) {
 	if n < min || n > max {
-		v.Add(field, "must be a whole number from %d to %d", min, max)
+		v.OutOfRange(field, int64(min), int64(max))
 	}
 }
 
 func checkID(v *apperr.Validation, field, id string) {
 	if !wellFormedID.MatchString(id) {
-		v.Add(field, "must be 1 to 63 lower-case letters, digits or dashes, starting with a letter or digit")
+		v.Add(field, apperr.InvalidFormat, "must be 1 to 63 lower-case letters, digits or dashes, starting with a letter or digit")
 	}
 }
 
@@ -299,9 +298,9 @@ func checkID(v *apperr.Validation, field, id string) {
 func (in OfficeInput) Validate() error {
 	var v apperr.Validation
 	checkID(&v, "id", in.ID)
-	checkText(&v, "name", in.Name, 1, MaxName)
-	checkText(&v, "description", in.Description, 0, MaxDescription)
-	checkText(&v, "address", in.Address, 0, MaxAddress)
+	line(&v, "name", in.Name, true, MaxName)
+	long(&v, "description", in.Description, MaxDescription)
+	line(&v, "address", in.Address, false, MaxAddress)
 	checkRange(&v, "position", in.Position, -1000000, 1000000)
 	return v.Err()
 }
@@ -310,13 +309,13 @@ func (in OfficeInput) Validate() error {
 func (p OfficePatch) Validate() error {
 	var v apperr.Validation
 	if p.Name != nil {
-		checkText(&v, "name", *p.Name, 1, MaxName)
+		line(&v, "name", *p.Name, true, MaxName)
 	}
 	if p.Description != nil {
-		checkText(&v, "description", *p.Description, 0, MaxDescription)
+		long(&v, "description", *p.Description, MaxDescription)
 	}
 	if p.Address != nil {
-		checkText(&v, "address", *p.Address, 0, MaxAddress)
+		line(&v, "address", *p.Address, false, MaxAddress)
 	}
 	if p.Position != nil {
 		checkRange(&v, "position", *p.Position, -1000000, 1000000)
@@ -348,10 +347,10 @@ func (in ServiceInput) Validate() error {
 	var v apperr.Validation
 	checkID(&v, "id", in.ID)
 	checkID(&v, "office_id", in.OfficeID)
-	checkText(&v, "name", in.Name, 1, MaxName)
-	checkText(&v, "description", in.Description, 0, MaxDescription)
+	line(&v, "name", in.Name, true, MaxName)
+	long(&v, "description", in.Description, MaxDescription)
 	checkServiceNumbers(&v, &in.DurationMinutes, &in.BufferMinutes, &in.MinNoticeMinutes, &in.HorizonDays, &in.CancelCutoffMinutes, &in.Position)
-	checkText(&v, "what_to_bring", in.WhatToBring, 0, MaxDescription)
+	long(&v, "what_to_bring", in.WhatToBring, MaxDescription)
 	return v.Err()
 }
 
@@ -359,14 +358,14 @@ func (in ServiceInput) Validate() error {
 func (p ServicePatch) Validate() error {
 	var v apperr.Validation
 	if p.Name != nil {
-		checkText(&v, "name", *p.Name, 1, MaxName)
+		line(&v, "name", *p.Name, true, MaxName)
 	}
 	if p.Description != nil {
-		checkText(&v, "description", *p.Description, 0, MaxDescription)
+		long(&v, "description", *p.Description, MaxDescription)
 	}
 	checkServiceNumbers(&v, p.DurationMinutes, p.BufferMinutes, p.MinNoticeMinutes, p.HorizonDays, p.CancelCutoffMinutes, p.Position)
 	if p.WhatToBring != nil {
-		checkText(&v, "what_to_bring", *p.WhatToBring, 0, MaxDescription)
+		long(&v, "what_to_bring", *p.WhatToBring, MaxDescription)
 	}
 	return v.Err()
 }
@@ -377,7 +376,7 @@ func (p ServicePatch) Validate() error {
 func ValidateHours(field string, hours []booking.Hours) error {
 	var v apperr.Validation
 	if len(hours) > MaxIntervals {
-		v.Add(field, "at most %d opening periods", MaxIntervals)
+		v.Add(field, apperr.TooMany, "at most %d opening periods", MaxIntervals).With(MaxIntervals)
 		return v.Err()
 	}
 	type iv struct{ i, opens, closes int }
@@ -386,15 +385,15 @@ func ValidateHours(field string, hours []booking.Hours) error {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		ok := true
 		if h.Weekday < 1 || h.Weekday > 7 {
-			v.Add(at+".weekday", "must be 1 (Monday) to 7 (Sunday)")
+			v.OutOfRange(at+".weekday", 1, 7)
 			ok = false
 		}
 		if !hhmm.MatchString(h.Opens) {
-			v.Add(at+".opens", "must be a time like 09:00")
+			v.Add(at+".opens", apperr.InvalidFormat, "must be a time like 09:00")
 			ok = false
 		}
 		if !hhmm.MatchString(h.Closes) && h.Closes != "24:00" {
-			v.Add(at+".closes", "must be a time like 12:30 (24:00 for midnight)")
+			v.Add(at+".closes", apperr.InvalidFormat, "must be a time like 12:30 (24:00 for midnight)")
 			ok = false
 		}
 		if !ok {
@@ -402,7 +401,7 @@ func ValidateHours(field string, hours []booking.Hours) error {
 		}
 		o, c := clockMinutes(h.Opens), clockMinutes(h.Closes)
 		if o >= c {
-			v.Add(at+".closes", "must be after opens")
+			v.Add(at+".closes", apperr.Order, "must be after opens")
 			continue
 		}
 		byDay[h.Weekday] = append(byDay[h.Weekday], iv{i, o, c})
@@ -417,7 +416,7 @@ func ValidateHours(field string, hours []booking.Hours) error {
 		sort.Slice(ivs, func(a, b int) bool { return ivs[a].opens < ivs[b].opens })
 		for k := 1; k < len(ivs); k++ {
 			if ivs[k].opens < ivs[k-1].closes {
-				v.Add(fmt.Sprintf("%s[%d].opens", field, ivs[k].i), "overlaps another opening period of the same day")
+				v.Add(fmt.Sprintf("%s[%d].opens", field, ivs[k].i), apperr.Overlap, "overlaps another opening period of the same day")
 			}
 		}
 	}
@@ -438,27 +437,27 @@ func (in ClosureInput) Validate() (schedule.Date, schedule.Date, error) {
 	}
 	first, err1 := schedule.ParseDate(in.FirstDay)
 	if err1 != nil {
-		v.Add("first_day", "must be a date like 2027-12-06")
+		v.Add("first_day", apperr.InvalidFormat, "must be a date like 2027-12-06")
 	}
 	last, err2 := schedule.ParseDate(in.LastDay)
 	if err2 != nil {
-		v.Add("last_day", "must be a date like 2027-12-06")
+		v.Add("last_day", apperr.InvalidFormat, "must be a date like 2027-12-06")
 	}
 	if err1 == nil && err2 == nil {
 		switch {
 		case last.Before(first):
-			v.Add("last_day", "must not be before first_day")
+			v.Add("last_day", apperr.Order, "must not be before first_day")
 		case first.DaysUntil(last) >= MaxClosureDays:
-			v.Add("last_day", "a closure lasts at most %d days", MaxClosureDays)
+			v.Add("last_day", apperr.TooMany, "a closure lasts at most %d days", MaxClosureDays).With(MaxClosureDays)
 		}
 	}
-	checkText(&v, "reason", in.Reason, 0, MaxReason)
+	line(&v, "reason", in.Reason, false, MaxReason)
 	return first, last, v.Err()
 }
 
 func checkRole(v *apperr.Validation, field, role string) {
 	if role != auth.RoleOperator && role != auth.RoleAdministrator {
-		v.Add(field, "must be %q or %q", auth.RoleOperator, auth.RoleAdministrator)
+		v.NotAllowed(field, auth.RoleOperator, auth.RoleAdministrator)
 	}
 }
 
@@ -468,7 +467,7 @@ func checkOffices(v *apperr.Validation, field string, ids []string) {
 		at := fmt.Sprintf("%s[%d]", field, i)
 		checkID(v, at, id)
 		if seen[id] {
-			v.Add(at, "listed twice")
+			v.Add(at, apperr.Duplicate, "listed twice")
 		}
 		seen[id] = true
 	}
@@ -477,27 +476,19 @@ func checkOffices(v *apperr.Validation, field string, ids []string) {
 func checkPassword(v *apperr.Validation, field, pw string) {
 	switch {
 	case len(pw) < MinPassword:
-		v.Add(field, "at least %d characters", MinPassword)
+		v.Add(field, apperr.TooShort, "at least %d characters", MinPassword).With(MinPassword)
 	case len(pw) > auth.MaxPassword:
-		v.Add(field, "at most %d bytes", auth.MaxPassword)
+		v.Add(field, apperr.TooLong, "at most %d bytes", auth.MaxPassword).With(auth.MaxPassword)
 	case !utf8.ValidString(pw):
-		v.Add(field, "must be valid text")
+		v.Add(field, apperr.InvalidText, "must be valid text")
 	}
 }
-
-var emailLike = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 
 // Validate checks an operator to create.
 func (in OperatorInput) Validate() error {
 	var v apperr.Validation
-	email := auth.NormalizeEmail(in.Email)
-	switch {
-	case email == "":
-		v.Add("email", "required")
-	case len(email) > 254 || !emailLike.MatchString(email) || !utf8.ValidString(email):
-		v.Add("email", "not a valid email address")
-	}
-	checkText(&v, "display_name", in.DisplayName, 1, MaxName)
+	text.Email(&v, "email", auth.NormalizeEmail(in.Email))
+	line(&v, "display_name", in.DisplayName, true, MaxName)
 	checkRole(&v, "role", in.Role)
 	checkOffices(&v, "offices", in.Offices)
 	checkPassword(&v, "password", in.Password)
@@ -508,7 +499,7 @@ func (in OperatorInput) Validate() error {
 func (p OperatorPatch) Validate() error {
 	var v apperr.Validation
 	if p.DisplayName != nil {
-		checkText(&v, "display_name", *p.DisplayName, 1, MaxName)
+		line(&v, "display_name", *p.DisplayName, true, MaxName)
 	}
 	if p.Role != nil {
 		checkRole(&v, "role", *p.Role)
@@ -1307,7 +1298,7 @@ func (s *Store) deskEvent(ctx context.Context, tx pgx.Tx, now time.Time, actor, 
 func (s *Store) AddDesk(ctx context.Context, actor, serviceID, label string) (AdminDesk, error) {
 	label = strings.TrimSpace(label)
 	var v apperr.Validation
-	checkText(&v, "label", label, 1, MaxLabel)
+	line(&v, "label", label, true, MaxLabel)
 	if err := v.Err(); err != nil {
 		return AdminDesk{}, err
 	}
@@ -1341,7 +1332,7 @@ func (s *Store) UpdateDesk(ctx context.Context, id string, p DeskPatch, opts Cha
 	var d AdminDesk
 	var v apperr.Validation
 	if p.Label != nil {
-		checkText(&v, "label", *p.Label, 1, MaxLabel)
+		line(&v, "label", *p.Label, true, MaxLabel)
 	}
 	if err := v.Err(); err != nil {
 		return d, ChangeResult{}, err
@@ -1525,7 +1516,7 @@ func setOffices(ctx context.Context, tx pgx.Tx, id uuid.UUID, offices []string) 
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return apperr.New(apperr.Invalid, fmt.Sprintf("offices[%d]", i), "no office with id %q", o)
+			return apperr.Field(fmt.Sprintf("offices[%d]", i), apperr.NoSuch, "no office with id %q", o)
 		}
 	}
 	return nil

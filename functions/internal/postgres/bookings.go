@@ -424,7 +424,7 @@ func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (
 // Conflict (start: no free desk).
 func (s *Store) move(ctx context.Context, tx pgx.Tx, r record, start, now time.Time, actor audit.Actor) (record, error) {
 	if start.Equal(r.start) {
-		return r, apperr.New(apperr.Invalid, "start", "the booking is already at this time")
+		return r, apperr.Field("start", apperr.Same, "the booking is already at this time")
 	}
 	if err := lockConfigurationShared(ctx, tx); err != nil {
 		return r, err

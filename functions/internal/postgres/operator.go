@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -13,6 +12,7 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/apperr"
 	"github.com/sportello/sportello/functions/internal/audit"
+	"github.com/sportello/sportello/functions/internal/domain/text"
 	"github.com/sportello/sportello/functions/internal/outbox"
 )
 
@@ -251,15 +251,11 @@ func ValidateOutcome(outcome, note string) error {
 	switch outcome {
 	case events.OutcomeCompleted, events.OutcomeNoShow:
 	case "":
-		v.Add("outcome", "required: completed or no_show")
+		v.Add("outcome", apperr.Required, "required: completed or no_show").Allowed = []string{events.OutcomeCompleted, events.OutcomeNoShow}
 	default:
-		v.Add("outcome", "must be completed or no_show")
+		v.NotAllowed("outcome", events.OutcomeCompleted, events.OutcomeNoShow)
 	}
-	if !utf8.ValidString(note) {
-		v.Add("note", "must be valid UTF-8")
-	} else if n := utf8.RuneCountInString(note); n > MaxOutcomeNote {
-		v.Add("note", "at most %d characters, not %d", MaxOutcomeNote, n)
-	}
+	text.Check(&v, "note", note, text.Rules{Max: MaxOutcomeNote, Multiline: true})
 	return v.Err()
 }
 

@@ -128,21 +128,21 @@ func (c *Calendar) Check(r Rules, start time.Time, now time.Time, field string) 
 	local := start.In(c.Location)
 	d := DateOf(local)
 	if !start.After(now) {
-		return Slot{}, apperr.New(apperr.Invalid, field, "%s is in the past", local.Format(time.RFC3339))
+		return Slot{}, apperr.Field(field, apperr.Past, "%s is in the past", local.Format(time.RFC3339))
 	}
 	if last := c.LastBookableDay(r, now); d.After(last) {
-		return Slot{}, apperr.New(apperr.Invalid, field, "%s is beyond the booking horizon (last bookable day %s)", d, last)
+		return Slot{}, apperr.Field(field, apperr.BeyondHorizon, "%s is beyond the booking horizon (last bookable day %s)", d, last)
 	}
 	if why := c.ClosedOn(r, d); why != "" {
-		return Slot{}, apperr.New(apperr.Invalid, field, "the office is closed on %s (%s)", d, why)
+		return Slot{}, apperr.Field(field, apperr.Closed, "the office is closed on %s (%s)", d, why)
 	}
 	for _, s := range c.daySlots(r, d) {
 		if s.Start.Equal(start) {
 			if start.Before(now.Add(r.MinNotice)) {
-				return Slot{}, apperr.New(apperr.Invalid, field, "%s is too soon: this service needs %s notice", local.Format(time.RFC3339), r.MinNotice)
+				return Slot{}, apperr.Field(field, apperr.TooSoon, "%s is too soon: this service needs %s notice", local.Format(time.RFC3339), r.MinNotice)
 			}
 			return s, nil
 		}
 	}
-	return Slot{}, apperr.New(apperr.Invalid, field, "%s is not a slot of this service: outside opening hours or off its time grid", local.Format(time.RFC3339))
+	return Slot{}, apperr.Field(field, apperr.NotASlot, "%s is not a slot of this service: outside opening hours or off its time grid", local.Format(time.RFC3339))
 }
