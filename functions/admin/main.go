@@ -67,11 +67,10 @@
 package main
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"os"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -79,13 +78,15 @@ import (
 	"github.com/google/uuid"
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/audit"
-	"github.com/sportello/sportello/functions/internal/auth"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/httpx"
-	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/app/auth"
+	"github.com/sportello/sportello/functions/internal/domain/admin"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/audit"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
+	"github.com/sportello/sportello/functions/internal/httpapi/session"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func main() {
@@ -95,50 +96,51 @@ func main() {
 		os.Exit(1)
 	}
 	function.Main("admin", func(env *function.Env) http.Handler {
-		a := &auth.Authenticator{Pool: env.Pool, Clock: env.Clock, Config: cfg}
-		return newHandler(env.Store, a, env.Log)
+		return newHandler(env.Store, &auth.Authenticator{Store: env.Store, Config: cfg}, env.Log)
 	})
 }
 
 // Prefix is where the administration's routes live.
 const Prefix = "/api/operator/admin"
 
-// The codes of the problems admin adds to apperr's.
-const (
-	CodeCSRF      = string(apperr.CSRF)
-	CodeForbidden = string(apperr.Forbidden)
-)
-
-// Request bodies: the store's inputs plus, for the changes that may strand
+// Request bodies: the domain's inputs plus, for the changes that may strand
 // bookings, cancel_affected.
 type (
 	officePatchRequest struct {
-		postgres.OfficePatch
-		CancelAffected bool `json:"cancel_affected"`
+		admin.OfficePatch
+		Cancel
 	}
 	servicePatchRequest struct {
-		postgres.ServicePatch
-		CancelAffected bool `json:"cancel_affected"`
+		admin.ServicePatch
+		Cancel
 	}
 	hoursRequest struct {
-		Hours          []booking.Hours `json:"hours"`
-		CancelAffected bool            `json:"cancel_affected"`
+		Hours []booking.Hours `json:"hours"`
+		Cancel
 	}
 	deskRequest struct {
 		Label string `json:"label"`
 	}
 	deskPatchRequest struct {
-		postgres.DeskPatch
-		CancelAffected bool `json:"cancel_affected"`
+		admin.DeskPatch
+		Cancel
 	}
 	closureRequest struct {
-		postgres.ClosureInput
-		CancelAffected bool `json:"cancel_affected"`
+		admin.ClosureInput
+		Cancel
 	}
 	passwordRequest struct {
 		Password string `json:"password"`
 	}
 )
+
+// Cancel is the member of a change's body that asks to cancel the bookings
+// it strands instead of refusing it.
+type Cancel struct {
+	CancelAffected bool `json:"cancel_affected"`
+}
+
+func (c Cancel) cancelAffected() bool { return c.CancelAffected }
 
 type handler struct {
 	store *postgres.Store
@@ -146,30 +148,75 @@ type handler struct {
 	log   *slog.Logger
 }
 
+// route is a handler of an administrator's request.
+type route func(w http.ResponseWriter, r *http.Request, sess auth.Session)
+
 func newHandler(store *postgres.Store, a *auth.Authenticator, log *slog.Logger) http.Handler {
 	h := &handler{store: store, auth: a, log: log}
+	s := store
+	id := func(r *http.Request) string { return r.PathValue("id") }
 	mux := http.NewServeMux()
-	route := func(pattern string, fn func(http.ResponseWriter, *http.Request, auth.Session)) {
-		method, path, _ := cut(pattern)
-		mux.HandleFunc(method+" "+Prefix+path, h.admin(fn))
+	add := func(pattern string, fn route) {
+		method, path, _ := strings.Cut(pattern, " ")
+		mux.HandleFunc(method+" "+Prefix+path, session.Guard(a, log, true, fn))
 	}
-	route("GET /offices", h.offices)
-	route("POST /offices", h.createOffice)
-	route("PATCH /offices/{id}", h.updateOffice)
-	route("GET /services", h.services)
-	route("POST /services", h.createService)
-	route("PATCH /services/{id}", h.updateService)
-	route("PUT /services/{id}/hours", h.replaceHours)
-	route("POST /services/{id}/desks", h.addDesk)
-	route("PATCH /desks/{id}", h.updateDesk)
-	route("GET /closures", h.closures)
-	route("POST /closures", h.addClosure)
-	route("DELETE /closures/{id}", h.removeClosure)
-	route("GET /operators", h.operators)
-	route("POST /operators", h.createOperator)
-	route("PATCH /operators/{id}", h.updateOperator)
-	route("POST /operators/{id}/password", h.resetPassword)
-	route("GET /audit", h.audit)
+	add("GET /offices", list(h, "offices", func(r *http.Request) ([]admin.Office, error) { return s.AdminOffices(r.Context()) }))
+	add("POST /offices", create(h, "office", func(r *http.Request, actor string, in admin.OfficeInput) (admin.Office, error) {
+		return s.CreateOffice(r.Context(), actor, in)
+	}))
+	add("PATCH /offices/{id}", change(h, "office", func(r *http.Request, req officePatchRequest, o admin.ChangeOptions) (admin.Office, admin.ChangeResult, error) {
+		return s.UpdateOffice(r.Context(), id(r), req.OfficePatch, o)
+	}))
+	add("GET /services", list(h, "services", func(r *http.Request) ([]admin.Service, error) {
+		office, err := officeFilter(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.AdminServices(r.Context(), office)
+	}))
+	add("POST /services", create(h, "service", func(r *http.Request, actor string, in admin.ServiceInput) (admin.Service, error) {
+		return s.CreateService(r.Context(), actor, in)
+	}))
+	add("PATCH /services/{id}", change(h, "service", func(r *http.Request, req servicePatchRequest, o admin.ChangeOptions) (admin.Service, admin.ChangeResult, error) {
+		return s.UpdateService(r.Context(), id(r), req.ServicePatch, o)
+	}))
+	add("PUT /services/{id}/hours", change(h, "service", func(r *http.Request, req hoursRequest, o admin.ChangeOptions) (admin.Service, admin.ChangeResult, error) {
+		if req.Hours == nil {
+			return admin.Service{}, admin.ChangeResult{}, apperr.Field("hours", apperr.Required, "required: the whole week, [] to close every day")
+		}
+		return s.ReplaceHours(r.Context(), id(r), req.Hours, o)
+	}))
+	add("POST /services/{id}/desks", create(h, "desk", func(r *http.Request, actor string, req deskRequest) (admin.Desk, error) {
+		return s.AddDesk(r.Context(), actor, id(r), req.Label)
+	}))
+	add("PATCH /desks/{id}", change(h, "desk", func(r *http.Request, req deskPatchRequest, o admin.ChangeOptions) (admin.Desk, admin.ChangeResult, error) {
+		return s.UpdateDesk(r.Context(), id(r), req.DeskPatch, o)
+	}))
+	add("GET /closures", list(h, "closures", func(r *http.Request) ([]admin.Closure, error) {
+		office, err := officeFilter(r)
+		if err != nil {
+			return nil, err
+		}
+		return s.AdminClosures(r.Context(), office)
+	}))
+	add("POST /closures", change(h, "closure", func(r *http.Request, req closureRequest, o admin.ChangeOptions) (admin.Closure, admin.ChangeResult, error) {
+		return s.AddClosure(r.Context(), req.ClosureInput, o)
+	}))
+	add("DELETE /closures/{id}", func(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+		c, err := s.RemoveClosure(r.Context(), sess.Operator.ID, id(r))
+		h.answer(w, r, http.StatusOK, "closure", c, err)
+	})
+	add("GET /operators", list(h, "operators", func(r *http.Request) ([]admin.Operator, error) { return s.AdminOperators(r.Context()) }))
+	add("POST /operators", create(h, "operator", func(r *http.Request, actor string, in admin.OperatorInput) (admin.Operator, error) {
+		return s.CreateOperator(r.Context(), actor, in)
+	}))
+	add("PATCH /operators/{id}", update(h, "operator", func(r *http.Request, actor string, p admin.OperatorPatch) (admin.Operator, error) {
+		return s.UpdateOperator(r.Context(), actor, id(r), p)
+	}))
+	add("POST /operators/{id}/password", update(h, "operator", func(r *http.Request, actor string, req passwordRequest) (admin.Operator, error) {
+		return s.ResetPassword(r.Context(), actor, id(r), req.Password)
+	}))
+	add("GET /audit", list(h, "entries", h.audit))
 	mux.HandleFunc("/", httpx.NotFound)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.NoStore(w)
@@ -177,46 +224,81 @@ func newHandler(store *postgres.Store, a *auth.Authenticator, log *slog.Logger) 
 	})
 }
 
-func cut(pattern string) (string, string, bool) {
-	for i := 0; i < len(pattern); i++ {
-		if pattern[i] == ' ' {
-			return pattern[:i], pattern[i+1:], true
-		}
-	}
-	return "", pattern, false
-}
-
-// StrandedProblem is the 409 of a change that would strand confirmed
-// bookings: the problem, and the bookings (no personal data).
-type StrandedProblem struct {
-	httpx.Problem
-	Bookings []postgres.Affected `json:"bookings"`
-}
-
-// fail writes err; a change refused by the stranded-bookings rule lists
-// the bookings it would strand in "bookings".
-func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var stranded *postgres.StrandedError
-	if errors.As(err, &stranded) {
-		httpx.WriteProblem(w, http.StatusConflict, StrandedProblem{
-			Problem:  httpx.ProblemOf(apperr.New(apperr.Conflict, stranded.Field, "%s", stranded.Detail())),
-			Bookings: stranded.Bookings,
-		})
+// answer writes {name: v} with status, or err as a problem.
+func (h *handler) answer(w http.ResponseWriter, r *http.Request, status int, name string, v any, err error) {
+	if err != nil {
+		httpx.Error(w, r, h.log, err)
 		return
 	}
-	httpx.Error(w, r, h.log, err)
+	httpx.JSON(w, status, map[string]any{name: v})
 }
 
-// admin runs next for an administrator's session (auth.Guard: 401 without
-// a session, 403 "forbidden" for an operator, 403 "csrf" for an unsafe
-// method without the session's CSRF token).
-func (h *handler) admin(next func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
-	return h.auth.Guard(h.log, auth.RoleAdministrator, next)
+// list answers {name: [...]} (never null) of what fetch reads.
+func list[T any](h *handler, name string, fetch func(r *http.Request) ([]T, error)) route {
+	return func(w http.ResponseWriter, r *http.Request, _ auth.Session) {
+		l, err := fetch(r)
+		if l == nil {
+			l = []T{}
+		}
+		h.answer(w, r, http.StatusOK, name, l, err)
+	}
+}
+
+// create decodes a B, runs do for the signed-in administrator and answers
+// 201 {name: v}.
+func create[B, T any](h *handler, name string, do func(r *http.Request, actor string, body B) (T, error)) route {
+	return write(h, name, http.StatusCreated, do)
+}
+
+// update is create answering 200.
+func update[B, T any](h *handler, name string, do func(r *http.Request, actor string, body B) (T, error)) route {
+	return write(h, name, http.StatusOK, do)
+}
+
+func write[B, T any](h *handler, name string, status int, do func(r *http.Request, actor string, body B) (T, error)) route {
+	return func(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+		var body B
+		if err := httpx.Decode(r, &body); err != nil {
+			httpx.Error(w, r, h.log, err)
+			return
+		}
+		v, err := do(r, sess.Operator.ID, body)
+		h.answer(w, r, status, name, v, err)
+	}
+}
+
+// change decodes a B, runs do with ?dry_run and the body's cancel_affected,
+// and answers {name: v, "dry_run", "cancelled", "reassigned"}: 200, or 201
+// for a closure added for real. A change refused by the stranded-bookings
+// rule is a 409 whose problem lists the bookings in "bookings".
+func change[B interface{ cancelAffected() bool }, T any](h *handler, name string, do func(r *http.Request, body B, opts admin.ChangeOptions) (T, admin.ChangeResult, error)) route {
+	return func(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+		var body B
+		if err := httpx.Decode(r, &body); err != nil {
+			httpx.Error(w, r, h.log, err)
+			return
+		}
+		opts, err := options(r, sess, body.cancelAffected())
+		if err != nil {
+			httpx.Error(w, r, h.log, err)
+			return
+		}
+		v, res, err := do(r, body, opts)
+		if err != nil {
+			httpx.Error(w, r, h.log, err)
+			return
+		}
+		status := http.StatusOK
+		if r.Method == http.MethodPost && !res.DryRun {
+			status = http.StatusCreated
+		}
+		httpx.JSON(w, status, map[string]any{name: v, "dry_run": res.DryRun, "cancelled": res.Cancelled, "reassigned": res.Reassigned})
+	}
 }
 
 // options reads ?dry_run and the body's cancel_affected.
-func options(r *http.Request, sess auth.Session, cancel bool) (postgres.ChangeOptions, error) {
-	opts := postgres.ChangeOptions{Actor: sess.Operator.ID, CancelAffected: cancel}
+func options(r *http.Request, sess auth.Session, cancel bool) (admin.ChangeOptions, error) {
+	opts := admin.ChangeOptions{Actor: sess.Operator.ID, CancelAffected: cancel}
 	if v := r.URL.Query().Get("dry_run"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -227,290 +309,23 @@ func options(r *http.Request, sess auth.Session, cancel bool) (postgres.ChangeOp
 	return opts, nil
 }
 
-// changed answers an entity and what its change did to bookings.
-func changed(w http.ResponseWriter, status int, name string, v any, res postgres.ChangeResult) {
-	httpx.JSON(w, status, map[string]any{name: v, "dry_run": res.DryRun, "cancelled": res.Cancelled, "reassigned": res.Reassigned})
-}
-
-func nonNil[T any](list []T) []T {
-	if list == nil {
-		return []T{}
-	}
-	return list
-}
-
-var officeID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
 // officeFilter reads ?office_id= ("" for every office).
 func officeFilter(r *http.Request) (string, error) {
 	id := r.URL.Query().Get("office_id")
-	if id != "" && !officeID.MatchString(id) {
+	if id != "" && !booking.ValidID(id) {
 		return "", apperr.Field("office_id", apperr.InvalidFormat, "not an office id")
 	}
 	return id, nil
 }
 
-// ---- offices ----
-
-func (h *handler) offices(w http.ResponseWriter, r *http.Request, _ auth.Session) {
-	list, err := h.store.AdminOffices(r.Context())
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"offices": nonNil(list)})
-}
-
-func (h *handler) createOffice(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req postgres.OfficeInput
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	o, err := h.store.CreateOffice(r.Context(), sess.Operator.ID, req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusCreated, map[string]any{"office": o})
-}
-
-func (h *handler) updateOffice(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req officePatchRequest
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := options(r, sess, req.CancelAffected)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	o, res, err := h.store.UpdateOffice(r.Context(), r.PathValue("id"), req.OfficePatch, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	changed(w, http.StatusOK, "office", o, res)
-}
-
-// ---- services, hours, desks ----
-
-func (h *handler) services(w http.ResponseWriter, r *http.Request, _ auth.Session) {
-	office, err := officeFilter(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	list, err := h.store.AdminServices(r.Context(), office)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"services": nonNil(list)})
-}
-
-func (h *handler) createService(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req postgres.ServiceInput
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	v, err := h.store.CreateService(r.Context(), sess.Operator.ID, req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusCreated, map[string]any{"service": v})
-}
-
-func (h *handler) updateService(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req servicePatchRequest
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := options(r, sess, req.CancelAffected)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	v, res, err := h.store.UpdateService(r.Context(), r.PathValue("id"), req.ServicePatch, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	changed(w, http.StatusOK, "service", v, res)
-}
-
-func (h *handler) replaceHours(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req hoursRequest
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if req.Hours == nil {
-		h.fail(w, r, apperr.Field("hours", apperr.Required, "required: the whole week, [] to close every day"))
-		return
-	}
-	opts, err := options(r, sess, req.CancelAffected)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	v, res, err := h.store.ReplaceHours(r.Context(), r.PathValue("id"), req.Hours, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	changed(w, http.StatusOK, "service", v, res)
-}
-
-func (h *handler) addDesk(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req deskRequest
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, err := h.store.AddDesk(r.Context(), sess.Operator.ID, r.PathValue("id"), req.Label)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusCreated, map[string]any{"desk": d})
-}
-
-func (h *handler) updateDesk(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req deskPatchRequest
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := options(r, sess, req.CancelAffected)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, res, err := h.store.UpdateDesk(r.Context(), r.PathValue("id"), req.DeskPatch, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	changed(w, http.StatusOK, "desk", d, res)
-}
-
-// ---- closures ----
-
-func (h *handler) closures(w http.ResponseWriter, r *http.Request, _ auth.Session) {
-	office, err := officeFilter(r)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	list, err := h.store.AdminClosures(r.Context(), office)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"closures": nonNil(list)})
-}
-
-func (h *handler) addClosure(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req closureRequest
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	opts, err := options(r, sess, req.CancelAffected)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	c, res, err := h.store.AddClosure(r.Context(), req.ClosureInput, opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	status := http.StatusCreated
-	if res.DryRun {
-		status = http.StatusOK
-	}
-	changed(w, status, "closure", c, res)
-}
-
-func (h *handler) removeClosure(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	c, err := h.store.RemoveClosure(r.Context(), sess.Operator.ID, r.PathValue("id"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"closure": c})
-}
-
-// ---- operators ----
-
-func (h *handler) operators(w http.ResponseWriter, r *http.Request, _ auth.Session) {
-	list, err := h.store.AdminOperators(r.Context())
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"operators": nonNil(list)})
-}
-
-func (h *handler) createOperator(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req postgres.OperatorInput
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	o, err := h.store.CreateOperator(r.Context(), sess.Operator.ID, req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusCreated, map[string]any{"operator": o})
-}
-
-func (h *handler) updateOperator(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req postgres.OperatorPatch
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	o, err := h.store.UpdateOperator(r.Context(), sess.Operator.ID, r.PathValue("id"), req)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"operator": o})
-}
-
-func (h *handler) resetPassword(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	var req passwordRequest
-	if err := httpx.Decode(r, &req); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	o, err := h.store.ResetPassword(r.Context(), sess.Operator.ID, r.PathValue("id"), req.Password)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"operator": o})
-}
-
-// ---- audit ----
-
-// auditKinds are the target kinds of the audit log.
-var auditKinds = map[string]bool{"booking": true, "office": true, "service": true, "closure": true, "desk": true, "operator": true, "session": true}
-
-func (h *handler) audit(w http.ResponseWriter, r *http.Request, _ auth.Session) {
+// audit reads a page of the audit log: ?target_kind, target_id, actor,
+// before and limit.
+func (h *handler) audit(r *http.Request) ([]audit.Record, error) {
 	q := r.URL.Query()
 	var v apperr.Validation
 	f := audit.Filter{TargetKind: q.Get("target_kind"), TargetID: q.Get("target_id")}
-	if f.TargetKind != "" && !auditKinds[f.TargetKind] {
-		v.NotAllowed("target_kind", "booking", "office", "service", "closure", "desk", "operator", "session")
+	if f.TargetKind != "" && !slices.Contains(audit.TargetKinds, f.TargetKind) {
+		v.NotAllowed("target_kind", audit.TargetKinds...)
 	}
 	if len(f.TargetID) > 200 || !utf8.ValidString(f.TargetID) || strings.ContainsRune(f.TargetID, 0) {
 		v.Add("target_id", apperr.InvalidText, "at most 200 characters of valid text").With(200)
@@ -540,13 +355,7 @@ func (h *handler) audit(w http.ResponseWriter, r *http.Request, _ auth.Session) 
 		}
 	}
 	if err := v.Err(); err != nil {
-		h.fail(w, r, err)
-		return
+		return nil, err
 	}
-	list, err := audit.List(r.Context(), h.store.Pool, f)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, map[string]any{"entries": nonNil(list)})
+	return h.store.AuditLog(r.Context(), f)
 }

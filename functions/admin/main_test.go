@@ -16,14 +16,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/auth"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/schedule"
+	"github.com/sportello/sportello/functions/internal/app/auth"
+	"github.com/sportello/sportello/functions/internal/domain/admin"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/domain/operator"
+	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/session"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -43,7 +46,7 @@ func newEnv(t *testing.T) *env {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := &auth.Authenticator{Pool: store.Pool, Clock: clk, Config: auth.DefaultConfig}
+	a := &auth.Authenticator{Store: store, Config: auth.DefaultConfig}
 	t.Cleanup(func() {
 		for _, s := range []string{"@", password, "Maria", "Rossi"} {
 			if strings.Contains(logs.String(), s) {
@@ -65,7 +68,7 @@ type client struct {
 func (e *env) account(role string, offices ...string) *client {
 	e.t.Helper()
 	email := "acc-" + pgtest.Suffix() + "@comune.example.it"
-	id, err := auth.CreateOperator(context.Background(), e.store.Pool, e.clk.Now(), email, "Prova", password, role, offices...)
+	id, err := pgtest.CreateOperator(context.Background(), e.store.Pool, e.clk.Now(), email, "Prova", password, role, offices...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -73,7 +76,7 @@ func (e *env) account(role string, offices ...string) *client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &client{id: id, cookie: e.auth.Config.Cookie(sess.Token), csrf: sess.CSRFToken}
+	return &client{id: id, cookie: session.Cookie(e.auth.Config, sess.Token), csrf: sess.CSRFToken}
 }
 
 func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorder {
@@ -88,7 +91,7 @@ func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorde
 	if c != nil {
 		r.AddCookie(c.cookie)
 		if c.csrf != "" {
-			r.Header.Set(auth.CSRFHeader, c.csrf)
+			r.Header.Set(session.CSRFHeader, c.csrf)
 		}
 	}
 	return apitest.Serve(e.t, e.h, r, apitest.NoStore)
@@ -174,9 +177,9 @@ func free(t *testing.T, store *postgres.Store, svc, day string) map[string]int {
 func TestAccess(t *testing.T) {
 	e := newEnv(t)
 	office, _ := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	op := e.account(auth.RoleOperator, office)
-	admin := e.account(auth.RoleAdministrator)
-	noCSRF := &client{cookie: admin.cookie}
+	op := e.account(operator.RoleOperator, office)
+	adm := e.account(operator.RoleAdministrator)
+	noCSRF := &client{cookie: adm.cookie}
 	body := `{"id":"nuovo-` + pgtest.Suffix() + `","name":"Nuovo"}`
 	before := written(t)
 	for _, tc := range []struct {
@@ -191,8 +194,8 @@ func TestAccess(t *testing.T) {
 		{"operator audit", op, "GET", "/audit", "", apitest.Want(403, "forbidden", "session")},
 		{"operator writes", op, "POST", "/offices", body, apitest.Want(403, "forbidden", "session")},
 		{"operator closes", op, "POST", "/closures", `{"office_id":"` + office + `","first_day":"2027-03-03","last_day":"2027-03-03"}`, apitest.Want(403, "forbidden", "session")},
-		{"admin without csrf", noCSRF, "POST", "/offices", body, apitest.Want(403, "csrf", auth.CSRFHeader)},
-		{"unknown route", admin, "GET", "/nothing", "", apitest.Want(404, "not_found", "")},
+		{"admin without csrf", noCSRF, "POST", "/offices", body, apitest.Want(403, "csrf", session.CSRFHeader)},
+		{"unknown route", adm, "GET", "/nothing", "", apitest.Want(404, "not_found", "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := verdict(t, e.do(tc.c, tc.method, tc.path, tc.body)); got != tc.want {
@@ -208,22 +211,22 @@ func TestAccess(t *testing.T) {
 // TestConfigure builds an office from nothing and shows it bookable.
 func TestConfigure(t *testing.T) {
 	e := newEnv(t)
-	admin := e.account(auth.RoleAdministrator)
+	adm := e.account(operator.RoleAdministrator)
 	sfx := pgtest.Suffix()
 	oid, sid := "ufficio-"+sfx, "servizio-"+sfx
-	got := e.ok(e.do(admin, "POST", "/offices", `{"id":"`+oid+`","name":"Ufficio Tributi","address":"Corso Vittorio Emanuele 84, Bari","position":4}`), 201)
+	got := e.ok(e.do(adm, "POST", "/offices", `{"id":"`+oid+`","name":"Ufficio Tributi","address":"Corso Vittorio Emanuele 84, Bari","position":4}`), 201)
 	if diff := cmp.Diff(map[string]any{"id": oid, "name": "Ufficio Tributi", "description": "", "address": "Corso Vittorio Emanuele 84, Bari", "position": 4.0, "active": true}, got["office"]); diff != "" {
 		t.Errorf("office (-want +got):\n%s", diff)
 	}
-	e.ok(e.do(admin, "POST", "/services", `{"id":"`+sid+`","office_id":"`+oid+`","name":"IMU","duration_minutes":20,"buffer_minutes":10,"horizon_days":30,"what_to_bring":"F24"}`), 201)
-	d := e.ok(e.do(admin, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 1"}`), 201)["desk"].(map[string]any)
-	e.ok(e.do(admin, "PUT", "/services/"+sid+"/hours", `{"hours":[{"weekday":3,"opens":"09:00","closes":"10:00"},{"weekday":3,"opens":"15:00","closes":"16:00"}]}`), 200)
+	e.ok(e.do(adm, "POST", "/services", `{"id":"`+sid+`","office_id":"`+oid+`","name":"IMU","duration_minutes":20,"buffer_minutes":10,"horizon_days":30,"what_to_bring":"F24"}`), 201)
+	d := e.ok(e.do(adm, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 1"}`), 201)["desk"].(map[string]any)
+	e.ok(e.do(adm, "PUT", "/services/"+sid+"/hours", `{"hours":[{"weekday":3,"opens":"09:00","closes":"10:00"},{"weekday":3,"opens":"15:00","closes":"16:00"}]}`), 200)
 	want := map[string]int{"09:00": 1, "09:30": 1, "15:00": 1, "15:30": 1}
 	if diff := cmp.Diff(want, free(t, e.store, sid, "2027-03-03")); diff != "" {
 		t.Errorf("free slots (-want +got):\n%s", diff)
 	}
 	// A second desk doubles the capacity at once: no cache in between.
-	e.ok(e.do(admin, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 2"}`), 201)
+	e.ok(e.do(adm, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 2"}`), 201)
 	for k := range want {
 		want[k] = 2
 	}
@@ -231,20 +234,20 @@ func TestConfigure(t *testing.T) {
 		t.Errorf("free slots with two desks (-want +got):\n%s", diff)
 	}
 	// The same label twice is a conflict.
-	if v := verdict(t, e.do(admin, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 2"}`)); v != apitest.Want(409, "conflict", "label") {
+	if v := verdict(t, e.do(adm, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 2"}`)); v != apitest.Want(409, "conflict", "label") {
 		t.Errorf("duplicate label: %+v", v)
 	}
 	// A closure empties the day; removing it opens it again.
-	c := e.ok(e.do(admin, "POST", "/closures", `{"office_id":"`+oid+`","first_day":"2027-03-03","last_day":"2027-03-03","reason":"Inventario"}`), 201)["closure"].(map[string]any)
+	c := e.ok(e.do(adm, "POST", "/closures", `{"office_id":"`+oid+`","first_day":"2027-03-03","last_day":"2027-03-03","reason":"Inventario"}`), 201)["closure"].(map[string]any)
 	if got := free(t, e.store, sid, "2027-03-03"); len(got) != 0 {
 		t.Errorf("free slots on a closed day: %v", got)
 	}
-	e.ok(e.do(admin, "DELETE", fmt.Sprintf("/closures/%v", c["id"]), ""), 200)
+	e.ok(e.do(adm, "DELETE", fmt.Sprintf("/closures/%v", c["id"]), ""), 200)
 	if diff := cmp.Diff(want, free(t, e.store, sid, "2027-03-03")); diff != "" {
 		t.Errorf("free slots after the closure is removed (-want +got):\n%s", diff)
 	}
 	// Listings.
-	svcs := e.ok(e.do(admin, "GET", "/services?office_id="+oid, ""), 200)["services"].([]any)
+	svcs := e.ok(e.do(adm, "GET", "/services?office_id="+oid, ""), 200)["services"].([]any)
 	if len(svcs) != 1 || len(svcs[0].(map[string]any)["desks"].([]any)) != 2 || len(svcs[0].(map[string]any)["opening_hours"].([]any)) != 2 {
 		t.Errorf("services: %v", svcs)
 	}
@@ -255,19 +258,19 @@ func TestConfigure(t *testing.T) {
 			t.Errorf("no %s about %s", typ, subject)
 		}
 	}
-	audit := e.ok(e.do(admin, "GET", "/audit?target_kind=service&target_id="+sid, ""), 200)["entries"].([]any)
+	audit := e.ok(e.do(adm, "GET", "/audit?target_kind=service&target_id="+sid, ""), 200)["entries"].([]any)
 	if len(audit) != 2 { // created, hours
 		t.Fatalf("audit of the service: %v", audit)
 	}
 	last := audit[0].(map[string]any)
-	if diff := cmp.Diff(map[string]any{"kind": "operator", "id": admin.id}, last["actor"]); diff != "" || last["action"] != "service.changed" {
+	if diff := cmp.Diff(map[string]any{"kind": "operator", "id": adm.id}, last["actor"]); diff != "" || last["action"] != "service.changed" {
 		t.Errorf("audit entry: %v", last)
 	}
 }
 
 func TestBadInput(t *testing.T) {
 	e := newEnv(t)
-	admin := e.account(auth.RoleAdministrator)
+	adm := e.account(operator.RoleAdministrator)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	long := strings.Repeat("x", 201)
 	before := written(t)
@@ -312,10 +315,10 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/operators", `{"email":"x@comune.example.it","display_name":"X","role":"operator","password":"short"}`, apitest.Want(400, "invalid", "password")},
 		{"POST", "/operators", `{"email":"x@comune.example.it","display_name":"X","role":"operator","offices":["` + office + `","nessuno"],"password":"` + password + `"}`, apitest.Want(400, "invalid", "offices[1]")},
 		{"POST", "/operators", `{"email":"x@comune.example.it","display_name":"X","role":"operator","offices":["` + office + `","` + office + `"],"password":"` + password + `"}`, apitest.Want(400, "invalid", "offices[1]")},
-		{"PATCH", "/operators/" + admin.id, `{"role":"operator"}`, apitest.Want(422, "unprocessable", "role")},
-		{"PATCH", "/operators/" + admin.id, `{"active":false}`, apitest.Want(422, "unprocessable", "active")},
+		{"PATCH", "/operators/" + adm.id, `{"role":"operator"}`, apitest.Want(422, "unprocessable", "role")},
+		{"PATCH", "/operators/" + adm.id, `{"active":false}`, apitest.Want(422, "unprocessable", "active")},
 		{"PATCH", "/operators/not-a-uuid", `{"active":false}`, apitest.Want(404, "not_found", "id")},
-		{"POST", "/operators/" + admin.id + "/password", `{"password":"x"}`, apitest.Want(400, "invalid", "password")},
+		{"POST", "/operators/" + adm.id + "/password", `{"password":"x"}`, apitest.Want(400, "invalid", "password")},
 		{"GET", "/audit?target_kind=planet", "", apitest.Want(400, "invalid", "target_kind")},
 		{"GET", "/audit?actor=me", "", apitest.Want(400, "invalid", "actor")},
 		{"GET", "/audit?before=-1", "", apitest.Want(400, "invalid", "before")},
@@ -324,7 +327,7 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/offices", `not json`, apitest.Want(400, "invalid", "")},
 	} {
 		t.Run(tc.method+" "+tc.path+" "+tc.want.Field, func(t *testing.T) {
-			if got := verdict(t, e.do(admin, tc.method, tc.path, tc.body)); got != tc.want {
+			if got := verdict(t, e.do(adm, tc.method, tc.path, tc.body)); got != tc.want {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -336,16 +339,16 @@ func TestBadInput(t *testing.T) {
 
 // problem409 is a stranded-bookings refusal.
 type problem409 struct {
-	Code     string              `json:"code"`
-	Field    string              `json:"field"`
-	Bookings []postgres.Affected `json:"bookings"`
+	Code     string           `json:"code"`
+	Field    string           `json:"field"`
+	Bookings []admin.Affected `json:"bookings"`
 }
 
-func affected(b booking.Booking, reason string) postgres.Affected {
-	return postgres.Affected{ID: b.ID, ServiceID: b.ServiceID, Start: b.Start, End: b.End, Desk: b.Desk, Reason: reason}
+func affected(b booking.Booking, reason string) admin.Affected {
+	return admin.Affected{ID: b.ID, ServiceID: b.ServiceID, Start: b.Start, End: b.End, Desk: b.Desk, Reason: reason}
 }
 
-func cmpAffected(t *testing.T, want, got []postgres.Affected) {
+func cmpAffected(t *testing.T, want, got []admin.Affected) {
 	t.Helper()
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("affected bookings (-want +got):\n%s", diff)
@@ -365,18 +368,18 @@ func TestStrandedBookings(t *testing.T) {
 		reason string
 		both   bool // the Friday booking is stranded too
 	}{
-		{"closure", "POST", func(o, s string, d int64) string { return "/closures" }, `{"office_id":"{office}","first_day":"2027-03-03","last_day":"2027-03-04","reason":"Trasloco"}`, "first_day", postgres.StrandClosed, false},
-		{"global closure", "POST", func(o, s string, d int64) string { return "/closures" }, `{"office_id":null,"first_day":"2027-03-03","last_day":"2027-03-03"}`, "first_day", postgres.StrandClosed, false},
-		{"service off", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"active":false}`, "active", postgres.StrandServiceInactive, true},
-		{"office off", "PATCH", func(o, s string, d int64) string { return "/offices/" + o }, `{"active":false}`, "active", postgres.StrandOfficeInactive, true},
-		{"longer duration", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"duration_minutes":45}`, "duration_minutes", postgres.StrandDuration, true},
-		{"hours", "PUT", func(o, s string, d int64) string { return "/services/" + s + "/hours" }, `{"hours":[{"weekday":3,"opens":"09:00","closes":"10:00"},{"weekday":3,"opens":"10:15","closes":"12:00"},{"weekday":5,"opens":"09:00","closes":"13:00"}]}`, "hours", postgres.StrandOutsideHours, false},
-		{"holidays", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"open_on_holidays":false}`, "open_on_holidays", postgres.StrandClosed, false},
-		{"only desk off", "PATCH", func(o, s string, d int64) string { return fmt.Sprintf("/desks/%d", d) }, `{"active":false}`, "active", postgres.StrandNoDesk, true},
+		{"closure", "POST", func(o, s string, d int64) string { return "/closures" }, `{"office_id":"{office}","first_day":"2027-03-03","last_day":"2027-03-04","reason":"Trasloco"}`, "first_day", admin.StrandClosed, false},
+		{"global closure", "POST", func(o, s string, d int64) string { return "/closures" }, `{"office_id":null,"first_day":"2027-03-03","last_day":"2027-03-03"}`, "first_day", admin.StrandClosed, false},
+		{"service off", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"active":false}`, "active", admin.StrandServiceInactive, true},
+		{"office off", "PATCH", func(o, s string, d int64) string { return "/offices/" + o }, `{"active":false}`, "active", admin.StrandOfficeInactive, true},
+		{"longer duration", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"duration_minutes":45}`, "duration_minutes", admin.StrandDuration, true},
+		{"hours", "PUT", func(o, s string, d int64) string { return "/services/" + s + "/hours" }, `{"hours":[{"weekday":3,"opens":"09:00","closes":"10:00"},{"weekday":3,"opens":"10:15","closes":"12:00"},{"weekday":5,"opens":"09:00","closes":"13:00"}]}`, "hours", admin.StrandOutsideHours, false},
+		{"holidays", "PATCH", func(o, s string, d int64) string { return "/services/" + s }, `{"open_on_holidays":false}`, "open_on_holidays", admin.StrandClosed, false},
+		{"only desk off", "PATCH", func(o, s string, d int64) string { return fmt.Sprintf("/desks/%d", d) }, `{"active":false}`, "active", admin.StrandNoDesk, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			admin := e.account(auth.RoleAdministrator)
+			adm := e.account(operator.RoleAdministrator)
 			office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Duration: 30})
 			var desk int64
 			if err := e.store.Pool.QueryRow(context.Background(), `SELECT id FROM desks WHERE service_id = $1`, svc).Scan(&desk); err != nil {
@@ -398,14 +401,14 @@ func TestStrandedBookings(t *testing.T) {
 			fri := book(t, e.store, svc, apitest.At("2027-03-05", "09:00"))
 			path := tc.path(office, svc, desk)
 			body := strings.ReplaceAll(tc.body, "{office}", office)
-			want := []postgres.Affected{affected(b, tc.reason)}
+			want := []admin.Affected{affected(b, tc.reason)}
 			if tc.both {
 				want = append(want, affected(fri, tc.reason))
 			}
 
 			// Refused: 409 naming the field, the booking listed, nothing written.
 			before := written(t)
-			rec := e.do(admin, tc.method, path, body)
+			rec := e.do(adm, tc.method, path, body)
 			if v := verdict(t, rec); v != apitest.Want(409, "conflict", tc.field) {
 				t.Fatalf("refusal: %+v: %s", v, rec.Body)
 			}
@@ -415,7 +418,7 @@ func TestStrandedBookings(t *testing.T) {
 			}
 			if tc.name == "global closure" {
 				// Other tests' bookings that day may be listed too: only ours matter here.
-				var mine []postgres.Affected
+				var mine []admin.Affected
 				for _, a := range p.Bookings {
 					if a.ServiceID == svc {
 						mine = append(mine, a)
@@ -434,7 +437,7 @@ func TestStrandedBookings(t *testing.T) {
 			}
 
 			// Dry run: 200 with what would be cancelled, nothing written.
-			out := e.ok(e.do(admin, tc.method, path+"?dry_run=true", body), 200)
+			out := e.ok(e.do(adm, tc.method, path+"?dry_run=true", body), 200)
 			if out["dry_run"] != true || len(out["cancelled"].([]any)) < len(want) {
 				t.Errorf("dry run: %v", out)
 			}
@@ -448,7 +451,7 @@ func TestStrandedBookings(t *testing.T) {
 			// Applied with cancel_affected: the booking is cancelled with its
 			// event (cancelled_by operator), the audit names the administrator.
 			withCancel := strings.TrimSuffix(body, "}") + `,"cancel_affected":true}`
-			rec = e.do(admin, tc.method, path, withCancel)
+			rec = e.do(adm, tc.method, path, withCancel)
 			if rec.Code != 200 && rec.Code != 201 {
 				t.Fatalf("with cancel_affected: %d %s", rec.Code, rec.Body)
 			}
@@ -480,7 +483,7 @@ func TestStrandedBookings(t *testing.T) {
 			}
 			var actor string
 			if err := e.store.Pool.QueryRow(context.Background(),
-				`SELECT actor_id::text FROM audit_log WHERE target_id = $1 AND action = 'booking.cancelled'`, b.ID).Scan(&actor); err != nil || actor != admin.id {
+				`SELECT actor_id::text FROM audit_log WHERE target_id = $1 AND action = 'booking.cancelled'`, b.ID).Scan(&actor); err != nil || actor != adm.id {
 				t.Errorf("audit of the cancellation: %q, %v", actor, err)
 			}
 		})
@@ -491,7 +494,7 @@ func TestStrandedBookings(t *testing.T) {
 // free desk at the same time; only one that finds none is stranded.
 func TestDeskDeactivationReassigns(t *testing.T) {
 	e := newEnv(t)
-	admin := e.account(auth.RoleAdministrator)
+	adm := e.account(operator.RoleAdministrator)
 	_, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 2})
 	var desk2 int64
 	if err := e.store.Pool.QueryRow(context.Background(), `SELECT id FROM desks WHERE service_id = $1 AND label = 'Postazione 2'`, svc).Scan(&desk2); err != nil {
@@ -510,15 +513,15 @@ func TestDeskDeactivationReassigns(t *testing.T) {
 	}
 	c.Desk = "Postazione 2"
 	path := fmt.Sprintf("/desks/%d", desk2)
-	rec := e.do(admin, "PATCH", path, `{"active":false}`)
+	rec := e.do(adm, "PATCH", path, `{"active":false}`)
 	var p problem409
 	_ = json.Unmarshal(rec.Body.Bytes(), &p)
 	if rec.Code != 409 || p.Field != "active" {
 		t.Fatalf("deactivation: %d %s", rec.Code, rec.Body)
 	}
-	cmpAffected(t, []postgres.Affected{affected(onDesk2, postgres.StrandNoDesk)}, p.Bookings)
+	cmpAffected(t, []admin.Affected{affected(onDesk2, admin.StrandNoDesk)}, p.Bookings)
 
-	out := e.ok(e.do(admin, "PATCH", path, `{"active":false,"cancel_affected":true}`), 200)
+	out := e.ok(e.do(adm, "PATCH", path, `{"active":false,"cancel_affected":true}`), 200)
 	if diff := cmp.Diff([]any{map[string]any{"booking_id": c.ID, "desk": "Postazione 1"}}, out["reassigned"]); diff != "" {
 		t.Errorf("reassigned (-want +got):\n%s", diff)
 	}
@@ -580,7 +583,7 @@ func TestReservationRacesClosure(t *testing.T) {
 
 	// Random interleavings through the real handler: each round, 12
 	// reservations on Thursday race a closure of that day.
-	admin := e.account(auth.RoleAdministrator)
+	adm := e.account(operator.RoleAdministrator)
 	for round, day := range []string{"2027-03-04", "2027-03-05", "2027-03-06"} {
 		start := make(chan struct{})
 		errs := make(chan error, 12)
@@ -592,7 +595,7 @@ func TestReservationRacesClosure(t *testing.T) {
 			}(i)
 		}
 		close(start)
-		rec := e.do(admin, "POST", "/closures", `{"office_id":"`+office+`","first_day":"`+day+`","last_day":"`+day+`","cancel_affected":true}`)
+		rec := e.do(adm, "POST", "/closures", `{"office_id":"`+office+`","first_day":"`+day+`","last_day":"`+day+`","cancel_affected":true}`)
 		if rec.Code != 201 {
 			t.Fatalf("round %d: closure %d %s", round, rec.Code, rec.Body)
 		}
@@ -614,16 +617,16 @@ func TestReservationRacesClosure(t *testing.T) {
 
 func TestOperators(t *testing.T) {
 	e := newEnv(t)
-	admin := e.account(auth.RoleAdministrator)
+	adm := e.account(operator.RoleAdministrator)
 	office, _ := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	email := "nuovo-" + pgtest.Suffix() + "@comune.example.it"
 	body := `{"email":"` + strings.ToUpper(email) + `","display_name":"Nuovo Operatore","role":"operator","offices":["` + office + `"],"password":"` + password + `"}`
-	o := e.ok(e.do(admin, "POST", "/operators", body), 201)["operator"].(map[string]any)
+	o := e.ok(e.do(adm, "POST", "/operators", body), 201)["operator"].(map[string]any)
 	id := o["id"].(string)
 	if o["email"] != email || o["role"] != "operator" || fmt.Sprint(o["offices"]) != "["+office+"]" {
 		t.Errorf("created: %v", o)
 	}
-	if v := verdict(t, e.do(admin, "POST", "/operators", body)); v != apitest.Want(409, "conflict", "email") {
+	if v := verdict(t, e.do(adm, "POST", "/operators", body)); v != apitest.Want(409, "conflict", "email") {
 		t.Errorf("duplicate email: %+v", v)
 	}
 	// The new operator signs in, and is no administrator.
@@ -631,18 +634,18 @@ func TestOperators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	op := &client{id: id, cookie: e.auth.Config.Cookie(sess.Token), csrf: sess.CSRFToken}
+	op := &client{id: id, cookie: session.Cookie(e.auth.Config, sess.Token), csrf: sess.CSRFToken}
 	if v := verdict(t, e.do(op, "GET", "/operators", "")); v != apitest.Want(403, "forbidden", "session") {
 		t.Errorf("operator lists operators: %+v", v)
 	}
 	// Promoted, they may.
-	e.ok(e.do(admin, "PATCH", "/operators/"+id, `{"role":"administrator","offices":[]}`), 200)
+	e.ok(e.do(adm, "PATCH", "/operators/"+id, `{"role":"administrator","offices":[]}`), 200)
 	list := e.ok(e.do(op, "GET", "/operators", ""), 200)["operators"].([]any)
 	if len(list) < 2 {
 		t.Errorf("operators: %v", list)
 	}
 	// A password reset ends their sessions; the new password works.
-	e.ok(e.do(admin, "POST", "/operators/"+id+"/password", `{"password":"another long password"}`), 200)
+	e.ok(e.do(adm, "POST", "/operators/"+id+"/password", `{"password":"another long password"}`), 200)
 	if v := verdict(t, e.do(op, "GET", "/operators", "")); v.Status != 401 {
 		t.Errorf("a session after a password reset: %+v", v)
 	}
@@ -650,7 +653,7 @@ func TestOperators(t *testing.T) {
 		t.Errorf("sign-in with the new password: %v", err)
 	}
 	// Deactivated: no sign-in.
-	e.ok(e.do(admin, "PATCH", "/operators/"+id, `{"active":false}`), 200)
+	e.ok(e.do(adm, "PATCH", "/operators/"+id, `{"active":false}`), 200)
 	if _, err := e.auth.SignIn(context.Background(), email, "another long password"); err == nil {
 		t.Error("a deactivated operator signed in")
 	}

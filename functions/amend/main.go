@@ -13,14 +13,13 @@ package main
 import (
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/httpx"
-	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func main() {
@@ -35,19 +34,6 @@ type RescheduleRequest struct {
 // CancelRequest is the (optional) body of POST /api/manage/cancel.
 type CancelRequest struct{}
 
-// token reads the manage token from the Authorization header.
-func token(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", apperr.New(apperr.Unauthorized, "Authorization", "send the manage token as Authorization: Bearer TOKEN")
-	}
-	scheme, t, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") { // the scheme is case-insensitive (RFC 9110)
-		return "", apperr.New(apperr.Unauthorized, "Authorization", "the Authorization header must be Bearer TOKEN")
-	}
-	return strings.TrimSpace(t), nil
-}
-
 func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 	local := func(b booking.Booking) booking.Booking {
 		loc := store.Calendar.Location
@@ -58,7 +44,7 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/manage", func(w http.ResponseWriter, r *http.Request) {
 		httpx.NoStore(w)
-		tok, err := token(r)
+		tok, err := httpx.BearerToken(r)
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
@@ -72,7 +58,7 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("POST /api/manage/reschedule", func(w http.ResponseWriter, r *http.Request) {
 		httpx.NoStore(w)
-		tok, err := token(r)
+		tok, err := httpx.BearerToken(r)
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
@@ -100,18 +86,14 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 	})
 	mux.HandleFunc("POST /api/manage/cancel", func(w http.ResponseWriter, r *http.Request) {
 		httpx.NoStore(w)
-		tok, err := token(r)
+		tok, err := httpx.BearerToken(r)
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
 		}
 		// The body is optional; when there is one it must be {}.
-		if r.ContentLength != 0 && !httpx.EmptyBody(r) {
-			var req CancelRequest
-			if err := httpx.Decode(r, &req); err != nil {
-				httpx.Error(w, r, log, err)
-				return
-			}
+		if !httpx.DecodeOptional[CancelRequest](w, r, log) {
+			return
 		}
 		b, err := store.Cancel(r.Context(), tok)
 		if err != nil {

@@ -16,11 +16,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/secret"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/secret"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

@@ -17,13 +17,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/documents"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/storage"
-	"github.com/sportello/sportello/functions/internal/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/adapters/storage"
+	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/app/documents"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

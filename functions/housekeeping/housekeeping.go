@@ -10,10 +10,10 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/outbox"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/storage"
+	"github.com/sportello/sportello/functions/internal/adapters/storage"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // Housekeeper runs the periodic jobs.

@@ -42,8 +42,8 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/storage"
+	"github.com/sportello/sportello/functions/internal/adapters/storage"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
 )
 
 // Config is the environment of housekeeping beyond function.Config and

@@ -10,8 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/audit"
-	"github.com/sportello/sportello/functions/internal/outbox"
+	"github.com/sportello/sportello/functions/internal/domain/audit"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // lateUploads is how long after a purge the objects of a booking are
@@ -56,55 +57,50 @@ func prefix(bookingID string) string { return "bookings/" + bookingID + "/" }
 // fails, the booking stays due and the next tick finishes the work.
 // Bookings that never held personal data (holds) are left alone.
 func (h *Housekeeper) purgeOne(ctx context.Context) (string, int, error) {
-	now := h.Store.Clock.Now()
-	tx, err := h.Store.Pool.Begin(ctx)
-	if err != nil {
-		return "", 0, err
-	}
-	defer tx.Rollback(ctx)
-	var id uuid.UUID
-	var office string
-	err = tx.QueryRow(ctx, `
-		SELECT b.id, s.office_id FROM bookings b JOIN services s ON s.id = b.service_id
-		WHERE purged_at IS NULL AND status IN ('confirmed', 'cancelled', 'completed') AND ends_at < $1
-		ORDER BY ends_at, b.id
-		LIMIT 1
-		FOR UPDATE OF b SKIP LOCKED`, now.Add(-h.Retention)).Scan(&id, &office)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", 0, nil
-	}
-	if err != nil {
-		return "", 0, err
-	}
-	booking := id.String()
-	// Every object under the booking's prefix, whatever its row says: an
-	// upload that was never completed is erased too.
-	n, err := h.Objects.DeletePrefix(ctx, prefix(booking))
-	if err != nil {
-		return booking, n, err
-	}
-	if _, err := tx.Exec(ctx, `
-		UPDATE documents SET status = 'deleted', filename = NULL
-		WHERE booking_id = $1 AND (status <> 'deleted' OR filename IS NOT NULL)`, id); err != nil {
-		return booking, n, err
-	}
-	if _, err := tx.Exec(ctx, `
-		UPDATE bookings SET given_name = NULL, family_name = NULL, address = NULL, email = NULL,
-		       reason = NULL, details = NULL, outcome_note = NULL, purged_at = $2, updated_at = $2
-		WHERE id = $1`, id, now); err != nil {
-		return booking, n, err
-	}
-	// The links in old mails stop working: a plain 404, like any unknown link.
-	if _, err := tx.Exec(ctx, `DELETE FROM manage_tokens WHERE booking_id = $1`, id); err != nil {
-		return booking, n, err
-	}
-	if err := audit.Event(ctx, tx, h.Store.Source, now, audit.System, office, outbox.Event{
-		Type: events.BookingPurged, Subject: booking,
-		Data: events.BookingPurgedData{BookingID: booking, PurgedAt: now},
-	}); err != nil {
-		return booking, n, err
-	}
-	return booking, n, tx.Commit(ctx)
+	var id string
+	var objects int
+	err := h.Store.InTx(ctx, func(tx *postgres.Tx) error {
+		var bid uuid.UUID
+		var office string
+		err := tx.QueryRow(ctx, `
+			SELECT b.id, s.office_id FROM bookings b JOIN services s ON s.id = b.service_id
+			WHERE purged_at IS NULL AND status IN ('confirmed', 'cancelled', 'completed') AND ends_at < $1
+			ORDER BY ends_at, b.id
+			LIMIT 1
+			FOR UPDATE OF b SKIP LOCKED`, tx.Now.Add(-h.Retention)).Scan(&bid, &office)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		id = bid.String()
+		// Every object under the booking's prefix, whatever its row says: an
+		// upload that was never completed is erased too.
+		if objects, err = h.Objects.DeletePrefix(ctx, prefix(id)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE documents SET status = 'deleted', filename = NULL
+			WHERE booking_id = $1 AND (status <> 'deleted' OR filename IS NOT NULL)`, bid); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE bookings SET given_name = NULL, family_name = NULL, address = NULL, email = NULL,
+			       reason = NULL, details = NULL, outcome_note = NULL, purged_at = $2, updated_at = $2
+			WHERE id = $1`, bid, tx.Now); err != nil {
+			return err
+		}
+		// The links in old mails stop working: a plain 404, like any unknown link.
+		if _, err := tx.Exec(ctx, `DELETE FROM manage_tokens WHERE booking_id = $1`, bid); err != nil {
+			return err
+		}
+		return tx.Record(ctx, audit.System, office, outbox.Event{
+			Type: events.BookingPurged, Subject: id,
+			Data: events.BookingPurgedData{BookingID: id, PurgedAt: tx.Now},
+		})
+	})
+	return id, objects, err
 }
 
 // sweepLateUploads deletes the objects that landed after their booking was

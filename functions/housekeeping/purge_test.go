@@ -9,9 +9,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 )
 
 // document stores a document of a booking as the documents function

@@ -4,11 +4,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/outbox"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // A reminder is queued once per booking, kind and start time: a
@@ -49,51 +47,44 @@ func (h *Housekeeper) queueReminders(ctx context.Context) (n24, n1 int, err erro
 }
 
 func (h *Housekeeper) queue(ctx context.Context, kind string, lead, floor time.Duration) (int, error) {
-	now := h.Store.Clock.Now()
-	tx, err := h.Store.Pool.Begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback(ctx)
-	// ON CONFLICT DO NOTHING: a reminder already queued (by an earlier or
-	// a concurrent tick) is not queued again.
-	rows, err := tx.Query(ctx, `
-		WITH due AS (
-		    INSERT INTO reminders (booking_id, kind, starts_at, queued_at)
-		    SELECT b.id, $1, b.starts_at, $2
-		    FROM bookings b
-		    WHERE b.status = 'confirmed' AND b.purged_at IS NULL
-		      AND b.starts_at > $3 AND b.starts_at <= $4
-		      AND b.starts_at - b.updated_at > make_interval(secs => $5)
-		    ON CONFLICT DO NOTHING
-		    RETURNING booking_id)
-		SELECT b.id, b.service_id, s.office_id, d.label, b.starts_at, b.ends_at, b.sequence, b.locale
-		FROM due
-		JOIN bookings b ON b.id = due.booking_id
-		JOIN services s ON s.id = b.service_id
-		JOIN desks d ON d.id = b.desk_id
-		ORDER BY b.starts_at, b.id`,
-		kind, now, now.Add(floor), now.Add(lead), lead.Seconds())
-	if err != nil {
-		return 0, err
-	}
-	due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.Booking, error) {
-		var b events.Booking
-		var id uuid.UUID
-		err := r.Scan(&id, &b.ServiceID, &b.OfficeID, &b.Desk, &b.Start, &b.End, &b.Sequence, &b.Locale)
-		b.BookingID = id.String()
-		return b, err
-	})
-	if err != nil {
-		return 0, err
-	}
-	for _, b := range due {
-		if _, err := outbox.Write(ctx, tx, h.Store.Source, now, outbox.Event{
-			Type: events.BookingReminder, Subject: b.BookingID,
-			Data: events.BookingReminderData{Booking: b, Reminder: kind},
-		}); err != nil {
-			return 0, err
+	var n int
+	err := h.Store.InTx(ctx, func(tx *postgres.Tx) error {
+		// ON CONFLICT DO NOTHING: a reminder already queued (by an earlier or
+		// a concurrent tick) is not queued again.
+		rows, err := tx.Query(ctx, `
+			WITH due AS (
+			    INSERT INTO reminders (booking_id, kind, starts_at, queued_at)
+			    SELECT b.id, $1, b.starts_at, $2
+			    FROM bookings b
+			    WHERE b.status = 'confirmed' AND b.purged_at IS NULL
+			      AND b.starts_at > $3 AND b.starts_at <= $4
+			      AND b.starts_at - b.updated_at > make_interval(secs => $5)
+			    ON CONFLICT DO NOTHING
+			    RETURNING booking_id)
+			SELECT `+postgres.EventColumns+`
+			FROM due
+			JOIN bookings b ON b.id = due.booking_id
+			JOIN services s ON s.id = b.service_id
+			JOIN desks d ON d.id = b.desk_id
+			ORDER BY b.starts_at, b.id`,
+			kind, tx.Now, tx.Now.Add(floor), tx.Now.Add(lead), lead.Seconds())
+		if err != nil {
+			return err
 		}
-	}
-	return len(due), tx.Commit(ctx)
+		due, err := h.Store.CollectEvents(rows)
+		if err != nil {
+			return err
+		}
+		for _, b := range due {
+			if err := tx.Emit(ctx, outbox.Event{
+				Type: events.BookingReminder, Subject: b.BookingID,
+				Data: events.BookingReminderData{Booking: b, Reminder: kind},
+			}); err != nil {
+				return err
+			}
+		}
+		n = len(due)
+		return nil
+	})
+	return n, err
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 )
 
 // reminder is one queued reminder, by the test's name for its booking.

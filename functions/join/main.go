@@ -26,20 +26,19 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/booking"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/text"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/httpx"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/rooms"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func main() {
@@ -62,29 +61,6 @@ type JoinRequest struct {
 
 // JoinResponse is what join answers inside the window (rooms.Ticket).
 type JoinResponse = rooms.Ticket
-
-// WindowProblem is the problem answered outside the window (rooms.WindowProblem).
-type WindowProblem = rooms.WindowProblem
-
-// The codes of the problems join adds to apperr's.
-const (
-	CodeNotYetOpen  = string(rooms.CodeNotYetOpen)
-	CodeExpired     = string(rooms.CodeExpired)
-	CodeUnavailable = string(rooms.CodeUnavailable)
-)
-
-// token reads the manage token from the Authorization header.
-func token(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
-		return "", apperr.New(apperr.Unauthorized, "Authorization", "send the manage token as Authorization: Bearer TOKEN")
-	}
-	scheme, t, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") { // the scheme is case-insensitive (RFC 9110)
-		return "", apperr.New(apperr.Unauthorized, "Authorization", "the Authorization header must be Bearer TOKEN")
-	}
-	return strings.TrimSpace(t), nil
-}
 
 // displayName checks the requested name; "" means none was asked for.
 func displayName(s string) (string, error) {
@@ -126,57 +102,49 @@ func newHandler(store *postgres.Store, lk *rooms.LiveKit, log *slog.Logger) http
 
 func (h *handler) join(w http.ResponseWriter, r *http.Request) {
 	httpx.NoStore(w)
-	tok, err := token(r)
+	t, err := h.ticket(r)
 	if err != nil {
 		httpx.Error(w, r, h.log, err)
 		return
+	}
+	httpx.JSON(w, http.StatusOK, t)
+}
+
+func (h *handler) ticket(r *http.Request) (rooms.Ticket, error) {
+	tok, err := httpx.BearerToken(r)
+	if err != nil {
+		return rooms.Ticket{}, err
 	}
 	var req JoinRequest
 	if r.ContentLength != 0 && !httpx.EmptyBody(r) { // the body is optional
 		if err := httpx.Decode(r, &req); err != nil {
-			httpx.Error(w, r, h.log, err)
-			return
+			return rooms.Ticket{}, err
 		}
 	}
 	name, err := displayName(req.DisplayName)
 	if err != nil {
-		httpx.Error(w, r, h.log, err)
-		return
+		return rooms.Ticket{}, err
 	}
 	b, err := h.store.Booking(r.Context(), tok)
 	if err != nil {
-		httpx.Error(w, r, h.log, err)
-		return
+		return rooms.Ticket{}, err
 	}
 	if name == "" {
 		name = defaultName(b)
 	}
 	now := h.store.Clock.Now()
-	win, err := h.window(r.Context(), b)
+	win, err := h.store.RoomWindow(r.Context(), b.ID, b.Sequence, h.lk.Config.Window(b.Start, b.End))
 	if err != nil {
-		httpx.Error(w, r, h.log, err)
-		return
+		return rooms.Ticket{}, err
 	}
 	switch {
 	case b.Status == booking.Completed:
-		rooms.Outside(w, rooms.CodeExpired, win, h.loc(), "the appointment is over")
-		return
+		return rooms.Ticket{}, rooms.Outside(apperr.Expired, win, now, h.loc(), "the appointment is over")
 	case b.Status != booking.Confirmed:
-		httpx.Error(w, r, h.log, apperr.New(apperr.Conflict, "token", "the booking is %s: its room is closed", b.Status))
-		return
+		return rooms.Ticket{}, apperr.New(apperr.Conflict, "token", "the booking is %s: its room is closed", b.Status)
 	}
-	h.lk.Admit(w, r, h.log, b.ID, win, rooms.Participant{Identity: "citizen-" + b.ID, Name: name}, now, h.loc())
-}
-
-// window is the booking's window (rooms.Config.WindowOf).
-func (h *handler) window(ctx context.Context, b booking.Booking) (rooms.Window, error) {
-	return h.lk.Config.WindowOf(ctx, h.store.Pool, b.ID, b.Sequence, b.Start, b.End)
+	return h.lk.Admit(r.Context(), b.ID, win, rooms.Participant{Identity: "citizen-" + b.ID, Name: name}, now, h.loc())
 }
 
 // loc is where times are answered: the municipality's time zone.
-func (h *handler) loc() *time.Location {
-	if h.store.Calendar == nil {
-		return time.UTC
-	}
-	return h.store.Calendar.Location
-}
+func (h *handler) loc() *time.Location { return h.store.Calendar.Location }

@@ -18,14 +18,15 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/rooms"
-	"github.com/sportello/sportello/functions/internal/rooms/roomstest"
-	"github.com/sportello/sportello/functions/internal/secret"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms/roomstest"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/domain/secret"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -252,7 +253,7 @@ func TestCompleted(t *testing.T) {
 	}
 	f.clock.Set(apitest.At("2027-03-02", "10:20"))
 	rec := f.serve(t, join(c.ManageToken, ""))
-	if p := apitest.ProblemOf(t, rec, apitest.NoStore); rec.Code != http.StatusGone || p.Code != CodeExpired {
+	if p := apitest.ProblemOf(t, rec, apitest.NoStore); rec.Code != http.StatusGone || p.Code != string(apperr.Expired) {
 		t.Errorf("status %d code %q, want 410 expired: %s", rec.Code, p.Code, rec.Body)
 	}
 }
@@ -405,7 +406,7 @@ func TestLiveKitDown(t *testing.T) {
 		t.Fatalf("status %d, want 503: %s", rec.Code, rec.Body)
 	}
 	p := apitest.ProblemOf(t, rec, apitest.NoStore)
-	if p.Code != CodeUnavailable || rec.Header().Get("Retry-After") == "" || strings.Contains(rec.Body.String(), "token\"") {
+	if p.Code != string(apperr.Unavailable) || rec.Header().Get("Retry-After") == "" || strings.Contains(rec.Body.String(), "token\"") {
 		t.Errorf("problem %+v, Retry-After %q", p, rec.Header().Get("Retry-After"))
 	}
 }

@@ -41,7 +41,6 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/kelseyhightower/envconfig"
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
@@ -49,12 +48,12 @@ import (
 	"github.com/livekit/protocol/webhook"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/httpx"
-	"github.com/sportello/sportello/functions/internal/inbox"
-	"github.com/sportello/sportello/functions/internal/outbox"
-	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // Name is the function's name, also its consumer name in processed_events.
@@ -187,10 +186,9 @@ func (h *handler) handle(ctx context.Context, ev *livekit.WebhookEvent, body []b
 	in.SetID(id)
 	in.SetSource(WebhookSource)
 	in.SetType("livekit.webhook." + c.kind)
-	now := h.store.Clock.Now()
 	result := Ignored
-	ran, err := inbox.Handle(ctx, h.store.Pool, Name, in, now, func(tx pgx.Tx) error {
-		ok, err := postgres.BookingExists(ctx, tx, c.bookingID)
+	ran, err := h.store.Consume(ctx, Name, in, func(tx *postgres.Tx) error {
+		ok, err := tx.BookingExists(ctx, c.bookingID)
 		if err != nil {
 			return err
 		}
@@ -199,16 +197,13 @@ func (h *handler) handle(ctx context.Context, ev *livekit.WebhookEvent, body []b
 			return nil
 		}
 		result = Recorded
-		return h.record(ctx, tx, c, now)
+		return h.record(ctx, tx, c)
 	})
 	if err != nil {
 		return "", err
 	}
 	if !ran {
 		return Duplicate, nil
-	}
-	if result == Recorded && h.store.Delivered != nil {
-		h.store.Delivered()
 	}
 	return result, nil
 }
@@ -240,9 +235,9 @@ func (h *handler) parse(ev *livekit.WebhookEvent) (change, string) {
 	c.identity = p.GetIdentity()
 	switch {
 	case c.identity == "citizen-"+id:
-		c.role = postgres.RoleCitizen
+		c.role = booking.ParticipantCitizen
 	case strings.HasPrefix(c.identity, "operator-") && len(c.identity) > len("operator-"):
-		c.role = postgres.RoleOperator
+		c.role = booking.ParticipantOperator
 	default:
 		return c, "identity neither the booking's citizen nor an operator"
 	}
@@ -257,31 +252,30 @@ func (h *handler) parse(ev *livekit.WebhookEvent) (change, string) {
 }
 
 // record writes the attendance and the event of c in tx.
-func (h *handler) record(ctx context.Context, tx pgx.Tx, c change, now time.Time) error {
+func (h *handler) record(ctx context.Context, tx *postgres.Tx, c change) error {
 	var typ string
 	var data any
 	switch c.kind {
 	case webhook.EventParticipantJoined:
-		if _, err := postgres.RecordJoined(ctx, tx, c.bookingID, c.identity, c.role, c.joinedAt); err != nil {
+		if _, err := tx.RecordJoined(ctx, c.bookingID, c.identity, c.role, c.joinedAt); err != nil {
 			return err
 		}
 		typ = events.ParticipantJoined
 		data = events.ParticipantData{BookingID: c.bookingID, Room: c.room, Role: c.role, Identity: c.identity, At: c.at}
 	case webhook.EventParticipantLeft:
-		if _, err := postgres.RecordLeft(ctx, tx, c.bookingID, c.identity, c.role, c.joinedAt, c.at); err != nil {
+		if _, err := tx.RecordLeft(ctx, c.bookingID, c.identity, c.role, c.joinedAt, c.at); err != nil {
 			return err
 		}
 		typ = events.ParticipantLeft
 		data = events.ParticipantData{BookingID: c.bookingID, Room: c.room, Role: c.role, Identity: c.identity, At: c.at}
 	case webhook.EventRoomFinished:
-		if _, err := postgres.CloseAttendance(ctx, tx, c.bookingID, c.at); err != nil {
+		if _, err := tx.CloseAttendance(ctx, c.bookingID, c.at); err != nil {
 			return err
 		}
 		typ = events.RoomFinished
 		data = events.RoomFinishedData{BookingID: c.bookingID, Room: c.room, At: c.at}
 	}
-	_, err := outbox.Write(ctx, tx, h.store.Source, now, outbox.Event{Type: typ, Subject: c.bookingID, Data: data})
-	return err
+	return tx.Emit(ctx, outbox.Event{Type: typ, Subject: c.bookingID, Data: data})
 }
 
 // unix is LiveKit's time in milliseconds when given, else in seconds; zero

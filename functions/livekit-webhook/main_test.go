@@ -23,11 +23,11 @@ import (
 	"github.com/livekit/protocol/utils/protojson"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/rooms"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -278,7 +278,7 @@ func TestJoinedAndLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []postgres.Session{
+	want := []booking.Attendance{
 		{Identity: citizen, Role: "citizen", JoinedAt: t0},
 		{Identity: operator, Role: "operator", JoinedAt: t1},
 	}
@@ -337,7 +337,7 @@ func TestComesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []postgres.Session{
+	want := []booking.Attendance{
 		{Identity: citizen, Role: "citizen", JoinedAt: t0, LeftAt: ptr(sec(t1))},
 		{Identity: citizen, Role: "citizen", JoinedAt: t2, LeftAt: ptr(sec(t3))},
 	}
@@ -386,7 +386,7 @@ func TestDuplicate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]postgres.Session{{Identity: "citizen-" + c.ID, Role: "citizen", JoinedAt: t0, LeftAt: ptr(sec(t1))}}, sessions); diff != "" {
+	if diff := cmp.Diff([]booking.Attendance{{Identity: "citizen-" + c.ID, Role: "citizen", JoinedAt: t0, LeftAt: ptr(sec(t1))}}, sessions); diff != "" {
 		t.Errorf("attendance (-want +got):\n%s", diff)
 	}
 	for typ, want := range map[string]int{events.ParticipantJoined: 1, events.ParticipantLeft: 1} {
@@ -413,7 +413,7 @@ func TestRoomFinished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []postgres.Session{
+	want := []booking.Attendance{
 		{Identity: "citizen-" + c.ID, Role: "citizen", JoinedAt: t0, LeftAt: ptr(sec(t3))},
 		{Identity: operator, Role: "operator", JoinedAt: t1, LeftAt: ptr(sec(t2))},
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 type config struct {

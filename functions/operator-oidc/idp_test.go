@@ -15,7 +15,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/sportello/sportello/functions/internal/clock"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
 )
 
 // testIdP is an OpenID Connect provider written for these tests (no real

@@ -11,11 +11,11 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/oauth2"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/secret"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/secret"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // Login is a sign-in in progress: what the callback needs to finish it.
@@ -66,24 +66,22 @@ func ReturnTo(s string) (string, error) {
 }
 
 // startLogin records a new sign-in that lasts ttl, and drops those expired.
-func startLogin(ctx context.Context, pool *pgxpool.Pool, now time.Time, ttl time.Duration, returnTo string) (Login, error) {
+func startLogin(ctx context.Context, store *postgres.Store, ttl time.Duration, returnTo string) (Login, error) {
 	state, hash := secret.New()
 	nonce, _ := secret.New()
 	l := Login{State: state, Nonce: nonce, Verifier: oauth2.GenerateVerifier(), ReturnTo: returnTo}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return Login{}, err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `DELETE FROM oidc_logins WHERE expires_at <= $1`, now); err != nil {
-		return Login{}, fmt.Errorf("oidc: drop expired sign-ins: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO oidc_logins (state_hash, nonce, code_verifier, return_to, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, hash, l.Nonce, l.Verifier, l.ReturnTo, now, now.Add(ttl)); err != nil {
-		return Login{}, fmt.Errorf("oidc: record sign-in: %w", err)
-	}
-	return l, tx.Commit(ctx)
+	err := store.InTx(ctx, func(tx *postgres.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM oidc_logins WHERE expires_at <= $1`, tx.Now); err != nil {
+			return fmt.Errorf("oidc: drop expired sign-ins: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO oidc_logins (state_hash, nonce, code_verifier, return_to, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, hash, l.Nonce, l.Verifier, l.ReturnTo, tx.Now, tx.Now.Add(ttl)); err != nil {
+			return fmt.Errorf("oidc: record sign-in: %w", err)
+		}
+		return nil
+	})
+	return l, err
 }
 
 // badState is the answer to a callback whose state is not usable.
@@ -96,7 +94,7 @@ func badState(why string) error {
 // finish their own sign-in in someone else's browser), and is deleted as it
 // is read (so that it works once). Errors: Invalid (state: missing, not
 // this browser's, unknown, already used or expired).
-func finishLogin(ctx context.Context, pool *pgxpool.Pool, now time.Time, state, browserState string) (Login, error) {
+func finishLogin(ctx context.Context, store *postgres.Store, state, browserState string) (Login, error) {
 	if state == "" {
 		return Login{}, badState("no state")
 	}
@@ -105,7 +103,8 @@ func finishLogin(ctx context.Context, pool *pgxpool.Pool, now time.Time, state, 
 	}
 	l := Login{State: state}
 	var expires time.Time
-	err := pool.QueryRow(ctx, `
+	now := store.Clock.Now()
+	err := store.Pool.QueryRow(ctx, `
 		DELETE FROM oidc_logins WHERE state_hash = $1
 		RETURNING nonce, code_verifier, return_to, expires_at`, secret.Hash(state)).
 		Scan(&l.Nonce, &l.Verifier, &l.ReturnTo, &expires)
@@ -123,9 +122,9 @@ func finishLogin(ctx context.Context, pool *pgxpool.Pool, now time.Time, state, 
 
 // activeOperator is the id of the active operator with that (normalized)
 // email. Errors: Unauthorized (credentials: none), as auth's sign-in.
-func activeOperator(ctx context.Context, pool *pgxpool.Pool, email string) (string, error) {
+func activeOperator(ctx context.Context, store *postgres.Store, email string) (string, error) {
 	var id string
-	err := pool.QueryRow(ctx, `SELECT id::text FROM operators WHERE email = $1 AND active`, email).Scan(&id)
+	err := store.Pool.QueryRow(ctx, `SELECT id::text FROM operators WHERE email = $1 AND active`, email).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", apperr.New(apperr.Unauthorized, "credentials", noAccount)
 	}

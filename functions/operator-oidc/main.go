@@ -60,6 +60,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -68,14 +69,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/auth"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/httpx"
+	"github.com/sportello/sportello/functions/internal/app/auth"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/operator"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
+	"github.com/sportello/sportello/functions/internal/httpapi/session"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // Config is the identity provider's configuration.
@@ -150,8 +152,8 @@ func main() {
 		os.Exit(1)
 	}
 	function.Main("operator-oidc", func(env *function.Env) http.Handler {
-		a := &auth.Authenticator{Pool: env.Pool, Clock: env.Clock, Config: authCfg}
-		return newHandler(cfg, env.Pool, a, env.Clock, &http.Client{Timeout: cfg.Timeout}, env.Log)
+		a := &auth.Authenticator{Store: env.Store, Config: authCfg}
+		return newHandler(cfg, a, &http.Client{Timeout: cfg.Timeout}, env.Log)
 	})
 }
 
@@ -177,16 +179,15 @@ const StatePath = "/api/operator/oidc"
 
 type handler struct {
 	cfg   Config
-	pool  *pgxpool.Pool
+	store *postgres.Store
 	auth  *auth.Authenticator
-	clock clock.Clock
 	idp   *provider
 	log   *slog.Logger
 }
 
-func newHandler(cfg Config, pool *pgxpool.Pool, a *auth.Authenticator, clk clock.Clock, client *http.Client, log *slog.Logger) http.Handler {
-	h := &handler{cfg: cfg, pool: pool, auth: a, clock: clk, log: log,
-		idp: &provider{cfg: cfg, client: client, now: clk.Now}}
+func newHandler(cfg Config, a *auth.Authenticator, client *http.Client, log *slog.Logger) http.Handler {
+	h := &handler{cfg: cfg, store: a.Store, auth: a, log: log,
+		idp: &provider{cfg: cfg, client: client, now: a.Store.Clock.Now}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/operator/oidc/config", h.config)
 	mux.HandleFunc("GET /api/operator/oidc/login", h.enabled(h.login))
@@ -230,7 +231,7 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, r, nil, apperr.New(apperr.BadGateway, "", "the identity provider cannot be reached: try again later"))
 		return
 	}
-	l, err := startLogin(r.Context(), h.pool, h.clock.Now(), h.cfg.LoginTTL, returnTo)
+	l, err := startLogin(r.Context(), h.store, h.cfg.LoginTTL, returnTo)
 	if err != nil {
 		httpx.Error(w, r, h.log, err)
 		return
@@ -249,7 +250,7 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 	if cookie != nil {
 		browserState = cookie.Value
 	}
-	l, err := finishLogin(ctx, h.pool, h.clock.Now(), q.Get("state"), browserState)
+	l, err := finishLogin(ctx, h.store, q.Get("state"), browserState)
 	if e := q.Get("error"); e != "" {
 		// The provider refused (the user cancelled, or is not allowed to use
 		// this client). The state, if it was right, is spent all the same.
@@ -294,9 +295,11 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, err := h.signIn(ctx, email)
-	if locked, ok := err.(*auth.LockedError); ok {
-		w.Header().Set("Retry-After", fmt.Sprint(int64(locked.RetryAfter.Seconds()+0.999)))
-		httpx.Error(w, r, h.log, apperr.New(apperr.Locked, "email", "%s", locked.Error()))
+	var locked *apperr.Error
+	if errors.As(err, &locked) && locked.Code == apperr.Locked {
+		named := *locked // the provider vouched for an email, not for credentials
+		named.Field = "email"
+		httpx.Error(w, r, h.log, &named)
 		return
 	}
 	if apperr.Is(err, apperr.Unauthorized) {
@@ -309,12 +312,12 @@ func (h *handler) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A session this browser had before ends: one browser, one session.
-	if old := auth.TokenFrom(r); old != "" && old != sess.Token {
+	if old := session.TokenFrom(r); old != "" && old != sess.Token {
 		if err := h.auth.SignOut(ctx, old); err != nil {
 			h.log.WarnContext(ctx, "ending the previous session", "err", err)
 		}
 	}
-	http.SetCookie(w, h.auth.Config.Cookie(sess.Token))
+	http.SetCookie(w, session.Cookie(h.auth.Config, sess.Token))
 	http.Redirect(w, r, l.ReturnTo, http.StatusFound)
 }
 
@@ -326,7 +329,7 @@ const noAccount = "this identity provider account may not sign in to Sportello: 
 // claim, which the provider must have verified (unless configured not to).
 func (h *handler) emailOf(claims map[string]any) (string, error) {
 	email, _ := claims[h.cfg.EmailClaim].(string)
-	email = auth.NormalizeEmail(email)
+	email = operator.NormalizeEmail(email)
 	if email == "" || len(email) > 254 || !strings.Contains(email, "@") {
 		return "", fmt.Errorf("the identity provider sent no email address (claim %q)", h.cfg.EmailClaim)
 	}
@@ -350,7 +353,7 @@ func truthy(v any) bool {
 // signIn opens a session for the active operator with email; the session
 // and its audit row (session.started, method oidc) commit together.
 func (h *handler) signIn(ctx context.Context, email string) (auth.Session, error) {
-	id, err := activeOperator(ctx, h.pool, email)
+	id, err := activeOperator(ctx, h.store, email)
 	if err != nil {
 		return auth.Session{}, err
 	}

@@ -15,11 +15,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/audit"
-	"github.com/sportello/sportello/functions/internal/auth"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/pgtest"
+	"github.com/sportello/sportello/functions/internal/app/auth"
+	"github.com/sportello/sportello/functions/internal/domain/audit"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/domain/operator"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/session"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -44,8 +46,7 @@ type env struct {
 
 func newEnv(t *testing.T, change func(*Config)) *env {
 	t.Helper()
-	pool := pgtest.Pool(t)
-	clk := clock.NewFixed(apitest.Monday)
+	store, clk := pgtest.Store(t, apitest.Monday)
 	idp := newTestIdP(t, clk, clientID, clientSecret, redirectURL)
 	cfg := Config{Issuer: idp.srv.URL, ClientID: clientID, ClientSecret: clientSecret, RedirectURL: redirectURL,
 		Scopes: "openid email profile", EmailClaim: "email", RequireVerifiedEmail: true, LoginTTL: 10 * time.Minute, Timeout: 5 * time.Second}
@@ -57,9 +58,9 @@ func newEnv(t *testing.T, change func(*Config)) *env {
 	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := &auth.Authenticator{Pool: pool, Clock: clk, Config: auth.DefaultConfig}
+	a := &auth.Authenticator{Store: store, Config: auth.DefaultConfig}
 	e := &env{t: t, idp: idp, cfg: cfg, auth: a, clk: clk, logs: logs,
-		h: newHandler(cfg, pool, a, clk, &http.Client{Timeout: cfg.Timeout}, log)}
+		h: newHandler(cfg, a, &http.Client{Timeout: cfg.Timeout}, log)}
 	t.Cleanup(func() {
 		// Nothing personal or secret in the logs: no email, code or token.
 		for _, s := range []string{"@", "eyJ", "code=", "state="} {
@@ -77,7 +78,7 @@ func (e *env) operator(role string) (string, string) {
 	e.t.Helper()
 	office, _ := pgtest.NewService(e.t, pgtest.Pool(e.t), pgtest.Service{})
 	email := "op-" + pgtest.Suffix() + "@comune.example.it"
-	id, err := auth.CreateOperator(context.Background(), pgtest.Pool(e.t), e.clk.Now(), email, "Operatore di prova", "a password never used here", role, office)
+	id, err := pgtest.CreateOperator(context.Background(), pgtest.Pool(e.t), e.clk.Now(), email, "Operatore di prova", "a password never used here", role, office)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func (e *env) written() written {
 
 func TestSignIn(t *testing.T) {
 	e := newEnv(t, nil)
-	email, id := e.operator(auth.RoleOperator)
+	email, id := e.operator(operator.RoleOperator)
 	e.idp.signInAs(map[string]any{"sub": "idp-user-1", "email": strings.ToUpper(email), "email_verified": true, "name": "Maria Rossi"})
 	before := e.written()
 
@@ -197,11 +198,11 @@ func TestSignIn(t *testing.T) {
 	}
 	// The session cookie is the password sign-in's, and the state cookie
 	// is gone.
-	sc := cookieOf(rec, auth.CookieName)
+	sc := cookieOf(rec, session.CookieName)
 	if sc == nil {
 		t.Fatal("no session cookie")
 	}
-	want := auth.DefaultConfig.Cookie(sc.Value)
+	want := session.Cookie(auth.DefaultConfig, sc.Value)
 	want.Raw = sc.Raw
 	if diff := cmp.Diff(want, sc); diff != "" {
 		t.Errorf("session cookie (-want +got):\n%s", diff)
@@ -215,11 +216,11 @@ func TestSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sess.Operator.ID != id || sess.Operator.Email != email || sess.Operator.Role != auth.RoleOperator || len(sess.Operator.Offices) != 1 || sess.CSRFToken == "" {
+	if sess.Operator.ID != id || sess.Operator.Email != email || sess.Operator.Role != operator.RoleOperator || len(sess.Operator.Offices) != 1 || sess.CSRFToken == "" {
 		t.Errorf("session of %+v", sess.Operator)
 	}
 	// One audit row, without personal data.
-	rows, err := audit.List(context.Background(), pgtest.Pool(t), audit.Filter{TargetKind: "session", TargetID: id})
+	rows, err := pgtest.AuditLog(t, audit.Filter{TargetKind: "session", TargetID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,9 +253,9 @@ func TestSignIn(t *testing.T) {
 
 func TestSignInReplacesTheBrowsersSession(t *testing.T) {
 	e := newEnv(t, nil)
-	email, _ := e.operator(auth.RoleAdministrator)
+	email, _ := e.operator(operator.RoleAdministrator)
 	e.idp.signInAs(map[string]any{"sub": "x", "email": email, "email_verified": "true"}) // a string, as some providers send it
-	first := cookieOf(e.signIn("/"), auth.CookieName)
+	first := cookieOf(e.signIn("/"), session.CookieName)
 	if first == nil {
 		t.Fatal("first sign-in failed")
 	}
@@ -266,7 +267,7 @@ func TestSignInReplacesTheBrowsersSession(t *testing.T) {
 	if _, err := e.auth.Authenticate(context.Background(), first.Value); err == nil {
 		t.Error("the browser's previous session still works")
 	}
-	second := cookieOf(rec, auth.CookieName)
+	second := cookieOf(rec, session.CookieName)
 	if sess, err := e.auth.Authenticate(context.Background(), second.Value); err != nil || !sess.Operator.Administrator() {
 		t.Errorf("second session: %+v, %v", sess.Operator, err)
 	}
@@ -276,14 +277,14 @@ func TestOtherEmailClaim(t *testing.T) {
 	// A provider that sends the address in another claim and does not say
 	// whether it verified it (as some directories do), configured so.
 	e := newEnv(t, func(c *Config) { c.EmailClaim = "upn"; c.RequireVerifiedEmail = false; c.Scopes = "email,profile" })
-	email, id := e.operator(auth.RoleOperator)
+	email, id := e.operator(operator.RoleOperator)
 	e.idp.signInAs(map[string]any{"sub": "x", "upn": email, "email": "someone.else@example.org"})
 	u, _ := e.login("/")
 	if got := u.Query().Get("scope"); got != "openid email profile" {
 		t.Errorf("scope %q", got)
 	}
 	rec := e.signIn("/")
-	sc := cookieOf(rec, auth.CookieName)
+	sc := cookieOf(rec, session.CookieName)
 	if rec.Code != http.StatusFound || sc == nil {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -296,8 +297,8 @@ func TestOtherEmailClaim(t *testing.T) {
 // problem, clears the state cookie and opens no session.
 func TestCallbackRefused(t *testing.T) {
 	e := newEnv(t, nil)
-	email, _ := e.operator(auth.RoleOperator)
-	inactive, inactiveID := e.operator(auth.RoleOperator)
+	email, _ := e.operator(operator.RoleOperator)
+	inactive, inactiveID := e.operator(operator.RoleOperator)
 	if _, err := pgtest.Pool(t).Exec(context.Background(), `UPDATE operators SET active = false WHERE id = $1`, inactiveID); err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +384,7 @@ func TestCallbackRefused(t *testing.T) {
 			if tt.detail != "" && p.Detail != tt.detail {
 				t.Errorf("detail %q, want %q", p.Detail, tt.detail)
 			}
-			if c := cookieOf(rec, auth.CookieName); c != nil {
+			if c := cookieOf(rec, session.CookieName); c != nil {
 				t.Errorf("a session cookie was set: %+v", c)
 			}
 			if c := cookieOf(rec, StateCookie); c == nil || c.MaxAge >= 0 {
@@ -415,7 +416,7 @@ func setParam(requestURI, name, value string) string {
 
 func TestStateExpires(t *testing.T) {
 	e := newEnv(t, nil)
-	email, _ := e.operator(auth.RoleOperator)
+	email, _ := e.operator(operator.RoleOperator)
 	e.idp.signInAs(map[string]any{"sub": "x", "email": email, "email_verified": true})
 	u, state := e.login("/")
 	callback := e.authorize(u)
@@ -439,7 +440,7 @@ func TestStateExpires(t *testing.T) {
 
 func TestLockedAccount(t *testing.T) {
 	e := newEnv(t, nil)
-	email, id := e.operator(auth.RoleOperator)
+	email, id := e.operator(operator.RoleOperator)
 	if _, err := pgtest.Pool(t).Exec(context.Background(), `UPDATE operators SET locked_until = $2 WHERE id = $1`, id, e.clk.Now().Add(5*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -499,7 +500,7 @@ func TestConfigAndDisabled(t *testing.T) {
 	rec := apitest.Serve(t, e.h, get("/api/operator/oidc/config"), apitest.NoStore)
 	apitest.SameJSON(t, rec.Body.Bytes(), `{"enabled": true, "issuer": "`+e.idp.srv.URL+`"}`)
 
-	off := newHandler(Config{}, pgtest.Pool(t), e.auth, e.clk, http.DefaultClient, slog.New(slog.DiscardHandler))
+	off := newHandler(Config{}, e.auth, http.DefaultClient, slog.New(slog.DiscardHandler))
 	rec = apitest.Serve(t, off, get("/api/operator/oidc/config"), apitest.NoStore)
 	if rec.Code != http.StatusOK {
 		t.Errorf("config: status %d", rec.Code)
@@ -519,7 +520,7 @@ func TestProviderUnreachable(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 	h := newHandler(Config{Issuer: dead.URL, ClientID: clientID, RedirectURL: redirectURL, Scopes: "openid", EmailClaim: "email",
-		LoginTTL: time.Minute, Timeout: time.Second}, pgtest.Pool(t), e.auth, e.clk, &http.Client{Timeout: time.Second}, slog.New(slog.DiscardHandler))
+		LoginTTL: time.Minute, Timeout: time.Second}, e.auth, &http.Client{Timeout: time.Second}, slog.New(slog.DiscardHandler))
 	before := e.written()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, get("/api/operator/oidc/login?return_to=/"))
@@ -556,7 +557,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestTokenEndpointDown(t *testing.T) {
 	e := newEnv(t, nil)
-	email, _ := e.operator(auth.RoleOperator)
+	email, _ := e.operator(operator.RoleOperator)
 	e.idp.signInAs(map[string]any{"sub": "x", "email": email, "email_verified": true})
 	e.idp.set(func(p *testIdP) { p.down = true })
 	u, state := e.login("/")

@@ -17,16 +17,19 @@ import (
 	lkauth "github.com/livekit/protocol/auth"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/audit"
-	"github.com/sportello/sportello/functions/internal/auth"
-	"github.com/sportello/sportello/functions/internal/documents"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/rooms"
-	"github.com/sportello/sportello/functions/internal/rooms/roomstest"
-	"github.com/sportello/sportello/functions/internal/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms/roomstest"
+	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/app/auth"
+	"github.com/sportello/sportello/functions/internal/app/documents"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/audit"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/operator"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/session"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // A small but real PDF.
@@ -78,7 +81,7 @@ type auditRow struct{ Kind, ActorID, Action, Office string }
 // lastAudit is the newest audit row about a booking.
 func lastAudit(t *testing.T, bookingID string) auditRow {
 	t.Helper()
-	recs, err := audit.List(context.Background(), pgtest.Pool(t), audit.Filter{TargetKind: "booking", TargetID: bookingID, Limit: 1})
+	recs, err := pgtest.AuditLog(t, audit.Filter{TargetKind: "booking", TargetID: bookingID, Limit: 1})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("audit rows of %s: %v, %v", bookingID, recs, err)
 	}
@@ -108,7 +111,7 @@ func decode[T any](t *testing.T, body []byte) T {
 func TestJoin(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	email, opID := e.operator(auth.RoleOperator, office)
+	email, opID := e.operator(operator.RoleOperator, office)
 	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	room := rooms.Name(b.ID)
 	roomstest.Cleanup(t, e.lk, room)
@@ -127,7 +130,7 @@ func TestJoin(t *testing.T) {
 		if got := rec.Header().Get("Retry-After"); got != retryAfter {
 			t.Errorf("%s: Retry-After = %q, want %q", name, got, retryAfter)
 		}
-		p := decode[WindowProblem](t, rec.Body.Bytes())
+		p := decode[windowProblem](t, rec.Body.Bytes())
 		if rfc3339(p.OpensAt) != "2027-03-02T08:50:00+01:00" || rfc3339(p.ClosesAt) != "2027-03-02T09:45:00+01:00" {
 			t.Errorf("%s: window %s – %s", name, p.OpensAt, p.ClosesAt)
 		}
@@ -198,7 +201,7 @@ func TestJoinRefused(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 3})
 	_, otherSvc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	email, _ := e.operator(auth.RoleOperator, office)
+	email, _ := e.operator(operator.RoleOperator, office)
 	start := apitest.At("2027-03-02", "09:00")
 	cancelled := book(t, e.store, svc, start)
 	if _, err := e.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
@@ -234,7 +237,7 @@ func TestJoinRefused(t *testing.T) {
 
 	cfg := e.lk.Config
 	cfg.URL = "http://127.0.0.1:1"
-	down := newHandler(e.store, &auth.Authenticator{Pool: e.store.Pool, Clock: e.clk, Config: e.cfg}, rooms.New(cfg), e.docs, slogDiscard())
+	down := newHandler(e.store, &auth.Authenticator{Store: e.store, Config: e.cfg}, rooms.New(cfg), e.docs, slogDiscard())
 	rec := httptest.NewRecorder() // not apitest.Serve: this 5xx is expected
 	down.ServeHTTP(rec, apitestRequest("POST", "/api/operator/bookings/"+open.ID+"/join", "", c))
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" || rec.Header().Get("Retry-After") != "5" {
@@ -254,7 +257,7 @@ func TestJoinRefused(t *testing.T) {
 func TestDocuments(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	email, opID := e.operator(auth.RoleOperator, office)
+	email, opID := e.operator(operator.RoleOperator, office)
 	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	c := e.signIn(email)
 	base := "/api/operator/bookings/" + b.ID + "/documents"
@@ -311,7 +314,7 @@ func TestDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].ID != up.DocumentID || list[0].UploadedBy != documents.ByOffice {
+	if len(list) != 1 || list[0].ID != up.DocumentID || list[0].UploadedBy != booking.DocumentByOffice {
 		t.Errorf("the citizen's list: %+v", list)
 	}
 	if d := outboxData(t, b.ID, events.DocumentUploaded); d["uploaded_by"] != "office" || d["document_id"] != up.DocumentID {
@@ -334,13 +337,13 @@ func TestDocuments(t *testing.T) {
 		t.Errorf("unknown document: %+v", got)
 	}
 	// The booking detail lists it too, and its history has the upload.
-	detail := decode[postgres.OperatorBooking](t, e.do(c, "GET", "/api/operator/bookings/"+b.ID, "").Body.Bytes())
+	detail := decode[operator.Booking](t, e.do(c, "GET", "/api/operator/bookings/"+b.ID, "").Body.Bytes())
 	if len(detail.Documents) != 1 || detail.History[0].Action != "document.uploaded" {
 		t.Errorf("detail: documents %+v, history %+v", detail.Documents, detail.History)
 	}
 
 	// A cancelled booking takes no more documents: 409 naming the booking.
-	if _, err := e.store.CancelByOperator(context.Background(), postgres.Scope{OperatorID: opID, Offices: []string{office}}, b.ID); err != nil {
+	if _, err := e.store.CancelByOperator(context.Background(), operator.Scope{OperatorID: opID, Offices: []string{office}}, b.ID); err != nil {
 		t.Fatal(err)
 	}
 	docs := documentRows(t)
@@ -363,7 +366,7 @@ func TestDocuments(t *testing.T) {
 func TestReschedule(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Cutoff: 24 * 60, Notice: 120})
-	email, opID := e.operator(auth.RoleOperator, office)
+	email, opID := e.operator(operator.RoleOperator, office)
 	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	book(t, e.store, svc, apitest.At("2027-03-02", "11:00")) // the 11:00 slot's one desk
 	started := book(t, e.store, svc, apitest.At("2027-03-01", "12:00"))
@@ -411,8 +414,8 @@ func TestReschedule(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	got := decode[postgres.OperatorBooking](t, rec.Body.Bytes())
-	if rfc3339(got.Start) != "2027-03-02T10:00:00+01:00" || got.Sequence != 1 || got.Status != "confirmed" {
+	got := decode[operator.Booking](t, rec.Body.Bytes())
+	if rfc3339(got.Start) != "2027-03-02T10:00:00+01:00" || got.Sequence != 1 || got.Status != booking.Confirmed {
 		t.Errorf("moved booking: start %s, sequence %d, status %s", got.Start, got.Sequence, got.Status)
 	}
 	if after := apitest.Snap(t); after.Outbox != before.Outbox+1 {
@@ -462,8 +465,8 @@ func TestReschedule(t *testing.T) {
 func TestRescheduleRace(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	email1, _ := e.operator(auth.RoleOperator, office)
-	email2, _ := e.operator(auth.RoleOperator, office)
+	email1, _ := e.operator(operator.RoleOperator, office)
+	email2, _ := e.operator(operator.RoleOperator, office)
 	op1, op2 := e.signIn(email1), e.signIn(email2)
 	const rounds = 6
 	for i := range rounds {
@@ -531,8 +534,8 @@ func TestNewRoutesIsolation(t *testing.T) {
 	b := book(t, e.store, svcB, apitest.At("2027-03-02", "09:00"))
 	roomstest.Cleanup(t, e.lk, rooms.Name(b.ID))
 	doc := officeDocument(t, e.store, b.ID)
-	emailA, _ := e.operator(auth.RoleOperator, officeA)
-	emailAdmin, _ := e.operator(auth.RoleAdministrator)
+	emailA, _ := e.operator(operator.RoleOperator, officeA)
+	emailAdmin, _ := e.operator(operator.RoleAdministrator)
 	e.clk.Set(apitest.At("2027-03-02", "08:55")) // the room is open
 	opA, admin := e.signIn(emailA), e.signIn(emailAdmin)
 	unknown := e.do(opA, "GET", "/api/operator/bookings/"+uuid.NewString(), "").Body.String()
@@ -570,6 +573,14 @@ func apitestRequest(method, path, body string, c *client) *http.Request {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	r.AddCookie(c.cookie)
-	r.Header.Set(auth.CSRFHeader, c.csrf)
+	r.Header.Set(session.CSRFHeader, c.csrf)
 	return r
+}
+
+// windowProblem is the problem of a join outside the room's window: the
+// window itself beside the problem's members.
+type windowProblem struct {
+	apitest.Problem
+	OpensAt  time.Time `json:"opens_at"`
+	ClosesAt time.Time `json:"closes_at"`
 }

@@ -74,7 +74,6 @@ package main
 
 import (
 	"log/slog"
-	"math"
 	"net/http"
 	"os"
 	"strconv"
@@ -82,15 +81,19 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/auth"
-	"github.com/sportello/sportello/functions/internal/documents"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/httpx"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/rooms"
-	"github.com/sportello/sportello/functions/internal/schedule"
-	"github.com/sportello/sportello/functions/internal/storage"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+	"github.com/sportello/sportello/functions/internal/adapters/storage"
+	"github.com/sportello/sportello/functions/internal/app/auth"
+	"github.com/sportello/sportello/functions/internal/app/documents"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/operator"
+	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/httpapi/docroutes"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
+	"github.com/sportello/sportello/functions/internal/httpapi/session"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func main() {
@@ -120,7 +123,7 @@ func main() {
 	}
 	lk := rooms.New(lkCfg)
 	function.Main("operators", func(env *function.Env) http.Handler {
-		a := &auth.Authenticator{Pool: env.Pool, Clock: env.Clock, Config: cfg}
+		a := &auth.Authenticator{Store: env.Store, Config: cfg}
 		docs := &documents.Documents{Store: env.Store, Objects: objects, MaxBytes: docCfg.MaxDocumentBytes, MaxPerBooking: docCfg.MaxDocuments}
 		return newHandler(env.Store, a, lk, docs, env.Log)
 	})
@@ -138,15 +141,15 @@ type SignInRequest struct {
 // SessionResponse is the answer of sign-in and of GET /me: who is signed
 // in, and the CSRF token to send in X-CSRF-Token.
 type SessionResponse struct {
-	Operator  auth.Operator `json:"operator"`
-	CSRFToken string        `json:"csrf_token"`
+	Operator  operator.Operator `json:"operator"`
+	CSRFToken string            `json:"csrf_token"`
 }
 
 // AgendaResponse is the answer of GET /api/operator/agenda.
 type AgendaResponse struct {
 	Date     string                 `json:"date"`
 	Days     int                    `json:"days"`
-	Bookings []postgres.AgendaEntry `json:"bookings"`
+	Bookings []operator.AgendaEntry `json:"bookings"`
 }
 
 // OutcomeRequest is the body of POST /api/operator/bookings/{id}/outcome.
@@ -155,25 +158,14 @@ type OutcomeRequest struct {
 	Note    string `json:"note"`
 }
 
-// CancelRequest is the optional body of POST /api/operator/bookings/{id}/cancel.
-type CancelRequest struct{}
-
 // RescheduleRequest is the body of POST /api/operator/bookings/{id}/reschedule.
 type RescheduleRequest struct {
 	Start string `json:"start"`
 }
 
-// EmptyRequest is the optional body of join and of a document's complete.
+// EmptyRequest is the optional body of cancel, join and a document's
+// complete: empty or {}.
 type EmptyRequest struct{}
-
-// The codes of the problems operators adds to apperr's.
-const (
-	CodeCSRF        = string(apperr.CSRF)
-	CodeLocked      = string(apperr.Locked)
-	CodeNotYetOpen  = string(rooms.CodeNotYetOpen)
-	CodeExpired     = string(rooms.CodeExpired)
-	CodeUnavailable = string(rooms.CodeUnavailable)
-)
 
 type handler struct {
 	store *postgres.Store
@@ -186,41 +178,33 @@ type handler struct {
 func newHandler(store *postgres.Store, a *auth.Authenticator, lk *rooms.LiveKit, docs *documents.Documents, log *slog.Logger) http.Handler {
 	auth.Warm()
 	h := &handler{store: store, auth: a, lk: lk, docs: docs, log: log}
+	authed := func(next func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
+		return session.Guard(a, log, false, next)
+	}
+	docRoute := func(route func(rt docroutes.Routes, w http.ResponseWriter, r *http.Request)) http.HandlerFunc {
+		return authed(func(w http.ResponseWriter, r *http.Request, sess auth.Session) { route(h.documents(sess), w, r) })
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/operator/session", h.signIn)
-	mux.HandleFunc("DELETE /api/operator/session", h.authed(h.signOut))
-	mux.HandleFunc("GET /api/operator/me", h.authed(h.me))
-	mux.HandleFunc("GET /api/operator/agenda", h.authed(h.agenda))
-	mux.HandleFunc("GET /api/operator/bookings/{id}", h.authed(h.booking))
-	mux.HandleFunc("POST /api/operator/bookings/{id}/outcome", h.authed(h.outcome))
-	mux.HandleFunc("POST /api/operator/bookings/{id}/cancel", h.authed(h.cancel))
-	mux.HandleFunc("POST /api/operator/bookings/{id}/reschedule", h.authed(h.reschedule))
-	mux.HandleFunc("POST /api/operator/bookings/{id}/join", h.authed(h.join))
-	mux.HandleFunc("POST /api/operator/bookings/{id}/documents", h.authed(h.createDocument))
-	mux.HandleFunc("POST /api/operator/bookings/{id}/documents/{doc}/complete", h.authed(h.completeDocument))
-	mux.HandleFunc("GET /api/operator/bookings/{id}/documents", h.authed(h.listDocuments))
-	mux.HandleFunc("GET /api/operator/bookings/{id}/documents/{doc}", h.authed(h.downloadDocument))
+	mux.HandleFunc("DELETE /api/operator/session", authed(h.signOut))
+	mux.HandleFunc("GET /api/operator/me", authed(h.me))
+	mux.HandleFunc("GET /api/operator/agenda", authed(h.agenda))
+	mux.HandleFunc("GET /api/operator/bookings/{id}", authed(h.booking))
+	mux.HandleFunc("POST /api/operator/bookings/{id}/outcome", authed(h.outcome))
+	mux.HandleFunc("POST /api/operator/bookings/{id}/cancel", authed(h.cancel))
+	mux.HandleFunc("POST /api/operator/bookings/{id}/reschedule", authed(h.reschedule))
+	mux.HandleFunc("POST /api/operator/bookings/{id}/join", authed(h.join))
+	mux.HandleFunc("POST /api/operator/bookings/{id}/documents", docRoute(docroutes.Routes.Create))
+	mux.HandleFunc("POST /api/operator/bookings/{id}/documents/{doc}/complete", docRoute(docroutes.Routes.Complete))
+	mux.HandleFunc("GET /api/operator/bookings/{id}/documents", docRoute(docroutes.Routes.List))
+	mux.HandleFunc("GET /api/operator/bookings/{id}/documents/{doc}", docRoute(docroutes.Routes.Download))
 	mux.HandleFunc("/", httpx.NotFound)
-	return noStore(mux)
-}
-
-// noStore marks every answer not cacheable: they carry personal data,
-// sessions or CSRF tokens.
-func noStore(next http.Handler) http.Handler {
+	// Every answer is not cacheable: they carry personal data, sessions or
+	// CSRF tokens.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.NoStore(w)
-		next.ServeHTTP(w, r)
+		mux.ServeHTTP(w, r)
 	})
-}
-
-// authed runs next with the request's session (auth.Guard: 401 without
-// one, 403 "csrf" for an unsafe method without its token).
-func (h *handler) authed(next func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
-	return h.auth.Guard(h.log, "", next)
-}
-
-func scope(op auth.Operator) postgres.Scope {
-	return postgres.Scope{OperatorID: op.ID, All: op.Administrator(), Offices: op.OfficeIDs()}
 }
 
 func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
@@ -237,22 +221,17 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, err := h.auth.SignIn(r.Context(), req.Email, req.Password)
-	if locked, ok := err.(*auth.LockedError); ok {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(math.Ceil(locked.RetryAfter.Seconds())), 10))
-		httpx.Error(w, r, h.log, apperr.New(apperr.Locked, "credentials", "%s", locked.Error()))
-		return
-	}
 	if err != nil {
 		httpx.Error(w, r, h.log, err)
 		return
 	}
 	// A session this browser had before ends: one browser, one session.
-	if old := auth.TokenFrom(r); old != "" {
+	if old := session.TokenFrom(r); old != "" {
 		if err := h.auth.SignOut(r.Context(), old); err != nil {
 			h.log.WarnContext(r.Context(), "ending the previous session", "err", err)
 		}
 	}
-	http.SetCookie(w, h.auth.Config.Cookie(sess.Token))
+	http.SetCookie(w, session.Cookie(h.auth.Config, sess.Token))
 	httpx.JSON(w, http.StatusOK, SessionResponse{Operator: sess.Operator, CSRFToken: sess.CSRFToken})
 }
 
@@ -261,7 +240,7 @@ func (h *handler) signOut(w http.ResponseWriter, r *http.Request, sess auth.Sess
 		httpx.Error(w, r, h.log, err)
 		return
 	}
-	http.SetCookie(w, h.auth.Config.ClearCookie())
+	http.SetCookie(w, session.ClearCookie(h.auth.Config))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -296,24 +275,36 @@ func (h *handler) agenda(w http.ResponseWriter, r *http.Request, sess auth.Sessi
 		return
 	}
 	from, to := day.In(cal.Location, 0), day.AddDays(days).In(cal.Location, 0)
-	list, err := h.store.Agenda(r.Context(), scope(sess.Operator), from, to)
+	list, err := h.store.Agenda(r.Context(), sess.Operator.Scope(), from, to)
 	if err != nil {
 		httpx.Error(w, r, h.log, err)
 		return
 	}
 	if list == nil {
-		list = []postgres.AgendaEntry{}
+		list = []operator.AgendaEntry{}
 	}
 	httpx.JSON(w, http.StatusOK, AgendaResponse{Date: day.String(), Days: days, Bookings: list})
 }
 
-func (h *handler) booking(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	b, err := h.store.OperatorBooking(r.Context(), scope(sess.Operator), r.PathValue("id"))
+// answer writes the booking an action left, or err as a problem.
+func (h *handler) answer(w http.ResponseWriter, r *http.Request, b operator.Booking, err error) {
 	if err != nil {
 		httpx.Error(w, r, h.log, err)
 		return
 	}
-	httpx.JSON(w, http.StatusOK, withDocuments(b))
+	// Empty lists are JSON [], not null.
+	if b.Documents == nil {
+		b.Documents = []booking.Document{}
+	}
+	if b.History == nil {
+		b.History = []operator.HistoryEntry{}
+	}
+	httpx.JSON(w, http.StatusOK, b)
+}
+
+func (h *handler) booking(w http.ResponseWriter, r *http.Request, sess auth.Session) {
+	b, err := h.store.OperatorBooking(r.Context(), sess.Operator.Scope(), r.PathValue("id"))
+	h.answer(w, r, b, err)
 }
 
 func (h *handler) outcome(w http.ResponseWriter, r *http.Request, sess auth.Session) {
@@ -322,38 +313,14 @@ func (h *handler) outcome(w http.ResponseWriter, r *http.Request, sess auth.Sess
 		httpx.Error(w, r, h.log, err)
 		return
 	}
-	b, err := h.store.RecordOutcome(r.Context(), scope(sess.Operator), r.PathValue("id"), req.Outcome, strings.TrimSpace(req.Note))
-	if err != nil {
-		httpx.Error(w, r, h.log, err)
-		return
-	}
-	httpx.JSON(w, http.StatusOK, withDocuments(b))
+	b, err := h.store.RecordOutcome(r.Context(), sess.Operator.Scope(), r.PathValue("id"), req.Outcome, strings.TrimSpace(req.Note))
+	h.answer(w, r, b, err)
 }
 
 func (h *handler) cancel(w http.ResponseWriter, r *http.Request, sess auth.Session) {
-	if r.ContentLength != 0 && !httpx.EmptyBody(r) {
-		var req CancelRequest
-		if err := httpx.Decode(r, &req); err != nil {
-			httpx.Error(w, r, h.log, err)
-			return
-		}
-	}
-	b, err := h.store.CancelByOperator(r.Context(), scope(sess.Operator), r.PathValue("id"))
-	if err != nil {
-		httpx.Error(w, r, h.log, err)
+	if !httpx.DecodeOptional[EmptyRequest](w, r, h.log) {
 		return
 	}
-	httpx.JSON(w, http.StatusOK, withDocuments(b))
-}
-
-// withDocuments makes an empty document list (or history) a JSON [] rather
-// than null.
-func withDocuments(b postgres.OperatorBooking) postgres.OperatorBooking {
-	if b.Documents == nil {
-		b.Documents = []postgres.Document{}
-	}
-	if b.History == nil {
-		b.History = []postgres.HistoryEntry{}
-	}
-	return b
+	b, err := h.store.CancelByOperator(r.Context(), sess.Operator.Scope(), r.PathValue("id"))
+	h.answer(w, r, b, err)
 }

@@ -16,16 +16,18 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/auth"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/documents"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/rooms"
-	"github.com/sportello/sportello/functions/internal/rooms/roomstest"
-	"github.com/sportello/sportello/functions/internal/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms/roomstest"
+	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/app/auth"
+	"github.com/sportello/sportello/functions/internal/app/documents"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/domain/operator"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/session"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -50,7 +52,7 @@ func newEnv(t *testing.T, now time.Time, cfg auth.Config) *env {
 	store, clk := pgtest.Store(t, now)
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := &auth.Authenticator{Pool: store.Pool, Clock: clk, Config: cfg}
+	a := &auth.Authenticator{Store: store, Config: cfg}
 	lk := roomstest.LiveKit(t)
 	docs := &documents.Documents{Store: store, Objects: s3test.Store(t), MaxBytes: 20 << 20, MaxPerBooking: 20}
 	e := &env{t: t, h: newHandler(store, a, lk, docs, log), store: store, clk: clk, cfg: cfg, logs: logs, lk: lk, docs: docs}
@@ -70,7 +72,7 @@ func newEnv(t *testing.T, now time.Time, cfg auth.Config) *env {
 func (e *env) operator(role string, offices ...string) (string, string) {
 	e.t.Helper()
 	email := "op-" + pgtest.Suffix() + "@comune.example.it"
-	id, err := auth.CreateOperator(context.Background(), e.store.Pool, e.clk.Now(), email, "Operatore di prova", password, role, offices...)
+	id, err := pgtest.CreateOperator(context.Background(), e.store.Pool, e.clk.Now(), email, "Operatore di prova", password, role, offices...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorde
 			r.AddCookie(c.cookie)
 		}
 		if c.csrf != "" {
-			r.Header.Set(auth.CSRFHeader, c.csrf)
+			r.Header.Set(session.CSRFHeader, c.csrf)
 		}
 	}
 	return apitest.Serve(e.t, e.h, r, apitest.NoStore)
@@ -126,11 +128,11 @@ func (e *env) signIn(email string) *client {
 func sessionCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
 	t.Helper()
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == auth.CookieName {
+		if c.Name == session.CookieName {
 			return c
 		}
 	}
-	t.Fatalf("no %s cookie in %v", auth.CookieName, rec.Header().Values("Set-Cookie"))
+	t.Fatalf("no %s cookie in %v", session.CookieName, rec.Header().Values("Set-Cookie"))
 	return nil
 }
 
@@ -169,7 +171,7 @@ func TestSignIn(t *testing.T) {
 		cfg.CookieSecure = secure
 		e := newEnv(t, apitest.Monday, cfg)
 		office, _ := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-		email, id := e.operator(auth.RoleOperator, office)
+		email, id := e.operator(operator.RoleOperator, office)
 
 		rec := e.do(nil, http.MethodPost, "/api/operator/session", signInBody("  "+strings.ToUpper(email)+" ", password))
 		if rec.Code != http.StatusOK {
@@ -228,8 +230,8 @@ func TestSignIn(t *testing.T) {
 // account give the very same 401 body; bad input is a 4xx naming the field.
 func TestSignInRefused(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
-	email, _ := e.operator(auth.RoleOperator)
-	inactive, id := e.operator(auth.RoleOperator)
+	email, _ := e.operator(operator.RoleOperator)
+	inactive, id := e.operator(operator.RoleOperator)
 	if _, err := e.store.Pool.Exec(context.Background(), `UPDATE operators SET active = false WHERE id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +285,7 @@ func TestSignInRefused(t *testing.T) {
 // opens again after them with a fresh count; a success resets the count.
 func TestLockout(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
-	email, _ := e.operator(auth.RoleOperator)
+	email, _ := e.operator(operator.RoleOperator)
 	wrong := func(n int) {
 		t.Helper()
 		for i := 0; i < n; i++ {
@@ -338,7 +340,7 @@ func TestSessionEnds(t *testing.T) {
 	cfg := auth.DefaultConfig
 	cfg.TTL, cfg.Idle = time.Hour, 30*time.Minute
 	e := newEnv(t, apitest.Monday, cfg)
-	email, _ := e.operator(auth.RoleOperator)
+	email, _ := e.operator(operator.RoleOperator)
 	me := func(c *client) int { return e.do(c, http.MethodGet, "/api/operator/me", "").Code }
 	ended := func(c *client, when string) {
 		t.Helper()
@@ -378,7 +380,7 @@ func TestSessionEnds(t *testing.T) {
 // the cookie cleared, and the old cookie no longer works.
 func TestSignOut(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
-	email, _ := e.operator(auth.RoleOperator)
+	email, _ := e.operator(operator.RoleOperator)
 	c := e.signIn(email)
 	other := e.signIn(email) // a second browser keeps its own session
 	rec := e.do(c, http.MethodDelete, "/api/operator/session", "")
@@ -419,9 +421,9 @@ func TestNotASession(t *testing.T) {
 		set  func(r *http.Request)
 	}{
 		{"nothing", func(r *http.Request) {}},
-		{"garbage cookie", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: "garbage"}) }},
+		{"garbage cookie", func(r *http.Request) { r.AddCookie(&http.Cookie{Name: session.CookieName, Value: "garbage"}) }},
 		{"manage token as cookie", func(r *http.Request) {
-			r.AddCookie(&http.Cookie{Name: auth.CookieName, Value: citizen.ManageToken})
+			r.AddCookie(&http.Cookie{Name: session.CookieName, Value: citizen.ManageToken})
 		}},
 		{"manage token as Bearer", func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+citizen.ManageToken) }},
 	} {
@@ -449,7 +451,7 @@ func TestNotASession(t *testing.T) {
 func TestCSRF(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	email, _ := e.operator(auth.RoleOperator, office)
+	email, _ := e.operator(operator.RoleOperator, office)
 	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	e.clk.Set(apitest.At("2027-03-02", "09:10")) // after the start: an outcome could be recorded
 	c := e.signIn(email)
@@ -514,9 +516,9 @@ func TestRoleIsolation(t *testing.T) {
 	a := book(t, e.store, svcA, apitest.At("2027-03-03", "09:00"))
 	b := book(t, e.store, svcB, apitest.At("2027-03-03", "09:30"))
 	mine := map[string]bool{a.ID: true, b.ID: true}
-	emailA, _ := e.operator(auth.RoleOperator, officeA)
-	emailAB, _ := e.operator(auth.RoleOperator, officeA, officeB)
-	emailAdmin, _ := e.operator(auth.RoleAdministrator)
+	emailA, _ := e.operator(operator.RoleOperator, officeA)
+	emailAB, _ := e.operator(operator.RoleOperator, officeA, officeB)
+	emailAdmin, _ := e.operator(operator.RoleAdministrator)
 	e.clk.Set(apitest.At("2027-03-03", "10:00"))
 	opA, opAB, admin := e.signIn(emailA), e.signIn(emailAB), e.signIn(emailAdmin)
 
@@ -567,7 +569,7 @@ func TestRoleIsolation(t *testing.T) {
 func TestAgenda(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 2})
-	email, _ := e.operator(auth.RoleOperator, office)
+	email, _ := e.operator(operator.RoleOperator, office)
 	mon := book(t, e.store, svc, apitest.At("2027-03-01", "12:30"))
 	tue1 := book(t, e.store, svc, apitest.At("2027-03-02", "09:30"))
 	tue0 := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
@@ -637,7 +639,7 @@ func TestAgenda(t *testing.T) {
 func TestBookingDetail(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	email, _ := e.operator(auth.RoleOperator, office)
+	email, _ := e.operator(operator.RoleOperator, office)
 	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	doc := uuid.New()
 	uploaded := apitest.At("2027-03-01", "08:05")
@@ -704,7 +706,7 @@ func outboxData(t *testing.T, subject, typ string) map[string]any {
 func TestOutcome(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 3})
-	email, opID := e.operator(auth.RoleOperator, office)
+	email, opID := e.operator(operator.RoleOperator, office)
 	start := apitest.At("2027-03-02", "09:00")
 	held := book(t, e.store, svc, start)
 	absent := book(t, e.store, svc, start)
@@ -743,7 +745,7 @@ func TestOutcome(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	var got postgres.OperatorBooking
+	var got operator.Booking
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
@@ -756,7 +758,7 @@ func TestOutcome(t *testing.T) {
 		return *p
 	}
 	if diff := cmp.Diff(outcome{"completed", "completed", note, at, opID},
-		outcome{got.Status, str(got.Outcome), str(got.OutcomeNote), rfc3339(*got.OutcomeAt), str(got.OutcomeBy)}); diff != "" {
+		outcome{got.Status.String(), str(got.Outcome), str(got.OutcomeNote), rfc3339(*got.OutcomeAt), str(got.OutcomeBy)}); diff != "" {
 		t.Errorf("recorded outcome (-want +got):\n%s", diff)
 	}
 	if after := apitest.Snap(t); after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
@@ -800,7 +802,7 @@ func TestOutcome(t *testing.T) {
 func TestCancel(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Cutoff: 24 * 60})
-	email, opID := e.operator(auth.RoleOperator, office)
+	email, opID := e.operator(operator.RoleOperator, office)
 	start := apitest.At("2027-03-02", "09:00")
 	b := book(t, e.store, svc, start)
 	started := book(t, e.store, svc, apitest.At("2027-03-01", "09:00"))

@@ -30,17 +30,15 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/inbox"
-	"github.com/sportello/sportello/functions/internal/outbox"
-	"github.com/sportello/sportello/functions/internal/rooms"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // Consumer is this function's name in the inbox.
@@ -54,20 +52,15 @@ func main() {
 	}
 	lk := rooms.New(cfg)
 	function.Main(Consumer, func(env *function.Env) http.Handler {
-		p := &Provisioner{Pool: env.Pool, Clock: env.Clock, LiveKit: lk, Source: env.Store.Source,
-			Location: env.Calendar.Location, Delivered: env.Relay.Kick}
+		p := &Provisioner{Store: env.Store, LiveKit: lk}
 		return function.Events(env.Log, p.Handle)
 	})
 }
 
 // Provisioner handles the booking events.
 type Provisioner struct {
-	Pool      *pgxpool.Pool
-	Clock     clock.Clock
-	LiveKit   *rooms.LiveKit
-	Source    string         // CloudEvents source of the room events
-	Location  *time.Location // times in the events are written in it
-	Delivered func()         // called after a transaction that wrote an event commits; may be nil
+	Store   *postgres.Store // the database, the clock, and the source of the room events
+	LiveKit *rooms.LiveKit
 }
 
 // decode reads and checks the booking of ev. Anything wrong with it is an
@@ -104,13 +97,11 @@ func (p *Provisioner) Handle(ctx context.Context, ev cloudevents.Event) error {
 	if err != nil {
 		return err
 	}
-	now := p.Clock.Now()
 	room := rooms.Name(id.String())
 	w := p.LiveKit.Config.Window(b.Start, b.End)
-	wrote := false
-	_, err = inbox.Handle(ctx, p.Pool, Consumer, ev, now, func(tx pgx.Tx) error {
+	_, err = p.Store.Consume(ctx, Consumer, ev, func(tx *postgres.Tx) error {
 		cancelled := ev.Type() == events.BookingCancelled
-		current, err := record(ctx, tx, id, room, w, b.Sequence, cancelled, now)
+		current, err := record(ctx, tx, id, room, w, b.Sequence, cancelled)
 		if err != nil || !current {
 			return err // a stale event changes nothing
 		}
@@ -119,24 +110,17 @@ func (p *Provisioner) Handle(ctx context.Context, ev cloudevents.Event) error {
 			typ = events.RoomDeleted
 			err = p.LiveKit.Delete(ctx, room)
 		} else {
-			_, err = p.LiveKit.Ensure(ctx, room, w, now)
+			_, err = p.LiveKit.Ensure(ctx, room, w, tx.Now)
 		}
 		if err != nil {
 			return err
 		}
-		_, err = outbox.Write(ctx, tx, p.Source, now, outbox.Event{Type: typ, Subject: id.String(), Data: events.RoomData{
-			BookingID: id.String(), Room: room, OpensAt: p.local(w.OpensAt), ClosesAt: p.local(w.ClosesAt), Sequence: b.Sequence,
+		loc := p.Store.Calendar.Location
+		return tx.Emit(ctx, outbox.Event{Type: typ, Subject: id.String(), Data: events.RoomData{
+			BookingID: id.String(), Room: room, OpensAt: w.OpensAt.In(loc), ClosesAt: w.ClosesAt.In(loc), Sequence: b.Sequence,
 		}})
-		wrote = err == nil
-		return err
 	})
-	if err != nil {
-		return err
-	}
-	if wrote && p.Delivered != nil {
-		p.Delivered()
-	}
-	return nil
+	return err
 }
 
 // record upserts the room row of booking id for the booking's sequence,
@@ -145,10 +129,10 @@ func (p *Provisioner) Handle(ctx context.Context, ev cloudevents.Event) error {
 // deleted, so that an older event arriving later cannot bring the room back.
 // The row stays locked until tx ends, which orders concurrent events of one
 // booking.
-func record(ctx context.Context, tx pgx.Tx, id uuid.UUID, room string, w rooms.Window, sequence int, cancelled bool, now time.Time) (bool, error) {
+func record(ctx context.Context, tx *postgres.Tx, id uuid.UUID, room string, w booking.Window, sequence int, cancelled bool) (bool, error) {
 	var deletedAt *time.Time
 	if cancelled {
-		deletedAt = &now
+		deletedAt = &tx.Now
 	}
 	rows, err := tx.Query(ctx, `
 		INSERT INTO rooms (booking_id, name, opens_at, closes_at, sequence, deleted_at, updated_at)
@@ -158,7 +142,7 @@ func record(ctx context.Context, tx pgx.Tx, id uuid.UUID, room string, w rooms.W
 		       deleted_at = EXCLUDED.deleted_at, updated_at = EXCLUDED.updated_at
 		 WHERE rooms.sequence < EXCLUDED.sequence
 		RETURNING 1`,
-		id, room, w.OpensAt, w.ClosesAt, sequence, deletedAt, now)
+		id, room, w.OpensAt, w.ClosesAt, sequence, deletedAt, tx.Now)
 	if err != nil {
 		return false, err
 	}
@@ -175,11 +159,4 @@ func record(ctx context.Context, tx pgx.Tx, id uuid.UUID, room string, w rooms.W
 		return false, fmt.Errorf("record room: %w", err)
 	}
 	return n == 1, nil
-}
-
-func (p *Provisioner) local(t time.Time) time.Time {
-	if p.Location == nil {
-		return t
-	}
-	return t.In(p.Location)
 }

@@ -18,14 +18,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
-	"github.com/sportello/sportello/functions/internal/rooms"
-	"github.com/sportello/sportello/functions/internal/rooms/roomstest"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms/roomstest"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -49,8 +49,9 @@ func newFixture(t *testing.T) *fixture {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	f := &fixture{store: store, clock: clk, service: svc, lk: roomstest.LiveKit(t)}
-	p := &Provisioner{Pool: store.Pool, Clock: clk, LiveKit: f.lk, Source: "/sportello/provision-room", Location: apitest.Rome,
-		Delivered: func() { f.kicks++ }}
+	ps := *store
+	ps.Source, ps.Delivered = "/sportello/provision-room", func() { f.kicks++ }
+	p := &Provisioner{Store: &ps, LiveKit: f.lk}
 	f.h = function.Events(slog.New(slog.DiscardHandler), p.Handle)
 	return f
 }
@@ -378,7 +379,9 @@ func TestLiveKitDown(t *testing.T) {
 
 	cfg := f.lk.Config
 	cfg.URL, cfg.Timeout = "http://127.0.0.1:1", 2*time.Second
-	down := &Provisioner{Pool: f.store.Pool, Clock: f.clock, LiveKit: rooms.New(cfg), Source: "/sportello/provision-room", Location: apitest.Rome}
+	ps := *f.store
+	ps.Source = "/sportello/provision-room"
+	down := &Provisioner{Store: &ps, LiveKit: rooms.New(cfg)}
 	before := apitest.Snap(t)
 	rec := httptest.NewRecorder()
 	function.Events(slog.New(slog.DiscardHandler), down.Handle).ServeHTTP(rec, request(t, confirmed))

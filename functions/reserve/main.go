@@ -13,11 +13,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/function"
-	"github.com/sportello/sportello/functions/internal/httpx"
-	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func main() {

@@ -13,13 +13,10 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apperr"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/inbox"
-	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // Consumer is the name send-email records handled events under.
@@ -27,9 +24,7 @@ const Consumer = "send-email"
 
 // Sender turns booking events into mails.
 type Sender struct {
-	Pool      *pgxpool.Pool
-	Clock     clock.Clock
-	Location  *time.Location // the municipality's time zone (TIME_ZONE)
+	Store     *postgres.Store // the database, the clock and the municipality's time zone (TIME_ZONE)
 	SMTP      *SMTP
 	From      *netmail.Address // MAIL_FROM, also the invite's ORGANIZER
 	PublicURL string           // the site's origin, without a trailing slash
@@ -145,7 +140,7 @@ type Appointment struct {
 // load reads the booking of a notice. An unknown id is an Invalid: the
 // event was never written by Sportello (bookings are never deleted), so
 // retrying cannot help.
-func load(ctx context.Context, tx pgx.Tx, id uuid.UUID) (Appointment, error) {
+func load(ctx context.Context, tx *postgres.Tx, id uuid.UUID) (Appointment, error) {
 	var a Appointment
 	var purgedAt *time.Time
 	var email, given, family, reason, details *string
@@ -221,9 +216,9 @@ func (s *Sender) Handle(ctx context.Context, ev cloudevents.Event) error {
 	if err != nil {
 		return err
 	}
-	now := s.Clock.Now()
 	outcome := Sent
-	ran, err := inbox.Handle(ctx, s.Pool, Consumer, ev, now, func(tx pgx.Tx) error {
+	ran, err := s.Store.Consume(ctx, Consumer, ev, func(tx *postgres.Tx) error {
+		now := tx.Now
 		a, err := load(ctx, tx, n.BookingID)
 		if err != nil {
 			return err
@@ -237,7 +232,7 @@ func (s *Sender) Handle(ctx context.Context, ev cloudevents.Event) error {
 		if n.Kind != Cancelled {
 			// A cancelled booking has no room to join and nothing left
 			// to change: its mail carries no secret link.
-			if token, err = postgres.IssueToken(ctx, tx, a.ID, Consumer, now); err != nil {
+			if token, err = tx.IssueToken(ctx, a.ID, Consumer); err != nil {
 				return err
 			}
 		}

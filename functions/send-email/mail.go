@@ -199,7 +199,7 @@ func locale(l string) string {
 // view prepares the templates' data for a notice about an appointment.
 func (s *Sender) view(n Notice, a Appointment, token string) View {
 	lang := locale(a.Locale)
-	start := a.Start.In(s.Location)
+	start := a.Start.In(s.Store.Calendar.Location)
 	v := View{
 		Kind: n.Kind, ByOffice: n.ByOffice, Reminder: n.Reminder,
 		Name:   strings.TrimSpace(a.GivenName + " " + a.FamilyName),
@@ -211,7 +211,7 @@ func (s *Sender) view(n Notice, a Appointment, token string) View {
 		SiteURL: s.PublicURL + "/",
 	}
 	if !n.PreviousStart.IsZero() {
-		prev := n.PreviousStart.In(s.Location)
+		prev := n.PreviousStart.In(s.Store.Calendar.Location)
 		v.PreviousDate, v.PreviousTime = longDate(prev, lang), prev.Format("15:04")
 	}
 	if token != "" {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sportello/sportello/functions/internal/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 )
 
 // TestDates: days and times as the mails write them, in Italian and

@@ -50,7 +50,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
-	"github.com/sportello/sportello/functions/internal/function"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
 )
 
 // Config is the environment send-email reads besides function.Config.
@@ -111,8 +111,7 @@ func main() {
 	}
 	function.Main("send-email", func(env *function.Env) http.Handler {
 		return newHandler(&Sender{
-			Pool: env.Pool, Clock: env.Clock, Location: env.Calendar.Location,
-			SMTP: smtp, From: settings.From, PublicURL: settings.PublicURL, Log: env.Log,
+			Store: env.Store, SMTP: smtp, From: settings.From, PublicURL: settings.PublicURL, Log: env.Log,
 		})
 	})
 }

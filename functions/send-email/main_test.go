@@ -29,11 +29,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/apitest"
-	"github.com/sportello/sportello/functions/internal/booking"
-	"github.com/sportello/sportello/functions/internal/clock"
-	"github.com/sportello/sportello/functions/internal/pgtest"
-	"github.com/sportello/sportello/functions/internal/postgres"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/domain/operator"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // TestMain needs a real PostgreSQL (DATABASE_URL, through pgtest) and a
@@ -84,7 +85,9 @@ func newSender(t *testing.T, clk clock.Clock, smtpPort string, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Sender{Pool: pgtest.Pool(t), Clock: clk, Location: apitest.Rome, SMTP: smtp,
+	store, _ := pgtest.Store(t, time.Time{})
+	store.Clock = clk
+	return &Sender{Store: store, SMTP: smtp,
 		From: settings.From, PublicURL: settings.PublicURL, Log: log}
 }
 
@@ -623,7 +626,7 @@ func TestCancelledByOffice(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	h := newHandler(newSender(t, clk, "", nil))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
-	sc := postgres.Scope{OperatorID: uuid.NewString(), All: true}
+	sc := operator.Scope{OperatorID: uuid.NewString(), All: true}
 	for _, c := range []struct {
 		who    booking.Citizen
 		phrase string

@@ -15,7 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
 )
 
 // MaxEmail is the longest email address, in characters (RFC 5321's path).

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/sportello/sportello/functions/internal/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
 )
 
 func problems(fn func(v *apperr.Validation)) []apperr.FieldError {

@@ -1,0 +1,96 @@
+// Package roomstest connects tests to the real LiveKit server that make test
+// starts (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET), and joins rooms
+// as a participant would. It is for tests only: its functions fail the test
+// they are given.
+package roomstest
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
+)
+
+// Config is the LiveKit configuration from the environment, with the
+// defaults of the functions. Without a server it fails the test with a hint.
+func Config(tb testing.TB) rooms.Config {
+	tb.Helper()
+	for _, v := range []string{"LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"} {
+		if os.Getenv(v) == "" {
+			tb.Fatalf("%s is not set: run `make test`, which starts LiveKit, or start livekit-server "+
+				"(~/.cache/sportello/tools/livekit-server-v1.13.5/livekit-server) and export LIVEKIT_URL=ws://127.0.0.1:PORT, "+
+				"LIVEKIT_API_KEY and LIVEKIT_API_SECRET", v)
+		}
+	}
+	cfg, err := rooms.LoadConfig()
+	if err != nil {
+		tb.Fatalf("LiveKit configuration: %v", err)
+	}
+	return cfg
+}
+
+// LiveKit is a client of the test server.
+func LiveKit(tb testing.TB) *rooms.LiveKit {
+	tb.Helper()
+	return rooms.New(Config(tb))
+}
+
+// Room returns the room called name as LiveKit lists it, or nil.
+func Room(tb testing.TB, lk *rooms.LiveKit, name string) *livekit.Room {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	res, err := lk.Rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{name}})
+	if err != nil {
+		tb.Fatalf("list rooms: %v", err)
+	}
+	for _, r := range res.Rooms {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Cleanup deletes room name from LiveKit when the test ends.
+func Cleanup(tb testing.TB, lk *rooms.LiveKit, name string) {
+	tb.Cleanup(func() { _ = lk.Delete(context.Background(), name) })
+}
+
+var quiet sync.Once
+
+// Connect joins a room with a token as a client would (the room is the
+// token's), and leaves it when the test ends. The SDK's own logging (every
+// WebRTC state change) is silenced.
+func Connect(tb testing.TB, url, token string, cb *lksdk.RoomCallback) *lksdk.Room {
+	tb.Helper()
+	quiet.Do(func() { lksdk.SetLogger(protologger.GetDiscardLogger()) })
+	if cb == nil {
+		cb = lksdk.NewRoomCallback()
+	}
+	room, err := lksdk.ConnectToRoomWithToken(url, token, cb, lksdk.WithAutoSubscribe(false))
+	if err != nil {
+		tb.Fatalf("connect to LiveKit: %v", err)
+	}
+	tb.Cleanup(room.Disconnect)
+	return room
+}
+
+// Eventually waits up to timeout for cond, failing the test with what.
+func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %s: %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

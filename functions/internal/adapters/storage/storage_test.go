@@ -1,0 +1,92 @@
+package storage_test
+
+import (
+	"context"
+	"errors"
+	"mime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/sportello/sportello/functions/internal/adapters/storage"
+	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
+)
+
+// TestAttachment: the Content-Disposition of downloads reads back as
+// attachment with the very file name, whatever characters it has.
+func TestAttachment(t *testing.T) {
+	for _, name := range []string{"a.pdf", "Pratica edilizia.pdf", `Il "progetto".pdf`, "Città – Bari.p7m", "семья.png", "a;b=c.pdf"} {
+		v := storage.Attachment(name)
+		disp, params, err := mime.ParseMediaType(v)
+		if err != nil || disp != "attachment" || params["filename"] != name {
+			t.Errorf("Attachment(%q) = %q: reads back as %q %q (%v)", name, v, disp, params["filename"], err)
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			t.Errorf("Attachment(%q) = %q spans lines", name, v)
+		}
+	}
+}
+
+// TestConfig: a malformed endpoint is refused when the function starts,
+// not at the first upload.
+func TestConfig(t *testing.T) {
+	ok := storage.Config{Endpoint: "http://127.0.0.1:9000", Region: "us-east-1", AccessKey: "a", SecretKey: "b", Bucket: "docs"}
+	if _, err := storage.New(ok); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for name, c := range map[string]storage.Config{
+		"no scheme":           {Endpoint: "127.0.0.1:9000", Bucket: "docs"},
+		"bad public endpoint": {Endpoint: "http://minio:9000", PublicEndpoint: "minio.example.it", Bucket: "docs"},
+		"no bucket":           {Endpoint: "http://minio:9000"},
+	} {
+		if _, err := storage.New(c); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestObjects: Head, Delete and DeletePrefix against the real object
+// store; DeletePrefix touches its prefix only.
+func TestObjects(t *testing.T) {
+	s := s3test.Store(t)
+	ctx := context.Background()
+	base := "test/" + uuid.NewString() + "/"
+	s3test.Put(t, s, base+"a/1", "application/pdf", []byte("one"))
+	s3test.Put(t, s, base+"a/2", "image/png", []byte("two!"))
+	s3test.Put(t, s, base+"b/1", "image/jpeg", []byte("three"))
+
+	obj, err := s.Head(ctx, base+"a/2")
+	if err != nil || obj != (storage.Object{Size: 4, ContentType: "image/png"}) {
+		t.Errorf("Head = %+v, %v", obj, err)
+	}
+	if _, err := s.Head(ctx, base+"missing"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Head of a missing object: %v, want ErrNotFound", err)
+	}
+	if err := s.Delete(ctx, base+"missing"); err != nil {
+		t.Errorf("Delete of a missing object: %v", err)
+	}
+	n, err := s.DeletePrefix(ctx, base+"a/")
+	if err != nil || n != 2 {
+		t.Errorf("DeletePrefix = %d, %v; want 2", n, err)
+	}
+	if s3test.Exists(t, s, base+"a/1") || !s3test.Exists(t, s, base+"b/1") {
+		t.Error("DeletePrefix deleted the wrong objects")
+	}
+	if _, err := s.DeletePrefix(ctx, ""); err == nil {
+		t.Error("DeletePrefix with an empty prefix was accepted")
+	}
+	if _, err := s.DeletePrefix(ctx, base); err != nil {
+		t.Error(err)
+	}
+
+	// A presigned download of a missing object is still a URL; S3 answers 404.
+	url, exp, err := s.PresignGet(ctx, base+"missing", "x.pdf", "application/pdf", time.Minute)
+	if err != nil || time.Until(exp) > time.Minute {
+		t.Fatalf("PresignGet: %v, expires %s", err, exp)
+	}
+	if res := s3test.Get(t, url); res.Status != 404 {
+		t.Errorf("download of a missing object: status %d", res.Status)
+	}
+}

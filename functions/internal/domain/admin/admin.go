@@ -1,0 +1,308 @@
+// Package admin holds the domain of the administration: offices, services
+// with their weekly hours and desks, closures and operator accounts as an
+// administrator sees and changes them, what a change may do to the
+// bookings already made (the stranded-bookings rule), and the validation
+// of every input.
+//
+// The stranded-bookings rule. A change that can leave confirmed future
+// bookings outside what the configuration allows (a closure, a deactivated
+// desk, service or office, new hours, a longer duration, a service no
+// longer open on public holidays) re-examines every future booking of the
+// services concerned against the new configuration. A booking on a
+// deactivated desk moves to another free desk at the same time where it
+// can; a live hold that no longer fits expires; a confirmed booking that no
+// longer fits is stranded: the change is refused (Stranded) unless the
+// caller asked to cancel them (ChangeOptions.CancelAffected). A dry run
+// does all of it and writes nothing. The store applies the rule.
+package admin
+
+import (
+	"time"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+)
+
+// Limits of the administration's fields.
+const (
+	MaxName        = 200 // characters
+	MaxDescription = 2000
+	MaxAddress     = 300
+	MaxLabel       = 100
+	MaxReason      = 200
+	MaxClosureDays = 366 // days in one closure
+	MaxIntervals   = 50  // opening periods in one week
+)
+
+// The reasons a booking is stranded.
+const (
+	StrandOfficeInactive  = "office_inactive"
+	StrandServiceInactive = "service_inactive"
+	StrandClosed          = "closed"        // a closure or a public holiday
+	StrandOutsideHours    = "outside_hours" // not inside one of the day's opening periods
+	StrandDuration        = "duration"      // the service's meetings now last longer than the booked time
+	StrandNoDesk          = "no_desk"       // its desk was deactivated and no other is free
+)
+
+// ChangeOptions say how a change that may strand bookings is applied.
+type ChangeOptions struct {
+	Actor          string // the administrator's operator id
+	CancelAffected bool   // cancel the stranded bookings instead of refusing
+	DryRun         bool   // do everything, report it, and roll back
+}
+
+// Affected is a booking a change strands. It carries no personal data.
+type Affected struct {
+	ID        string    `json:"id"`
+	ServiceID string    `json:"service_id"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	Desk      string    `json:"desk"`
+	Reason    string    `json:"reason"` // one of the Strand* values
+}
+
+// ChangeResult is what a change did (or, in a dry run, would do) to
+// bookings: the confirmed bookings it cancelled and those it moved to
+// another desk. Holds it expired are not listed.
+type ChangeResult struct {
+	DryRun     bool                      `json:"dry_run"`
+	Cancelled  []Affected                `json:"cancelled"`
+	Reassigned []events.DeskReassignment `json:"reassigned"`
+}
+
+// CancelledIDs lists the ids of the bookings the change cancelled.
+func (r ChangeResult) CancelledIDs() []string {
+	ids := make([]string, 0, len(r.Cancelled))
+	for _, a := range r.Cancelled {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
+
+// Stranded is the refusal of a change that would strand confirmed
+// bookings: a Conflict naming field, whose problem lists the bookings.
+func Stranded(field string, bookings []Affected) *apperr.Error {
+	e := apperr.New(apperr.Conflict, field, "the change would strand %d confirmed future booking(s), listed in \"bookings\": "+
+		"send \"cancel_affected\": true to apply it and cancel them (their citizens are told by mail)", len(bookings))
+	e.Members = map[string]any{"bookings": bookings}
+	return e
+}
+
+// StrandedBookings returns the bookings a Stranded refusal lists, or nil
+// when err is not one.
+func StrandedBookings(err error) []Affected {
+	if e, ok := err.(*apperr.Error); ok {
+		if b, ok := e.Members["bookings"].([]Affected); ok {
+			return b
+		}
+	}
+	return nil
+}
+
+// Office is an office as the administration sees it.
+type Office struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Address     string `json:"address"`
+	Position    int    `json:"position"`
+	Active      bool   `json:"active"`
+}
+
+// OfficeInput creates an office.
+type OfficeInput struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Address     string `json:"address"`
+	Position    int    `json:"position"`
+}
+
+// OfficePatch changes an office: nil fields stay as they are.
+type OfficePatch struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Address     *string `json:"address"`
+	Position    *int    `json:"position"`
+	Active      *bool   `json:"active"`
+}
+
+// Desk is a desk of a service: one booking at a time.
+type Desk struct {
+	ID        int64  `json:"id"`
+	ServiceID string `json:"service_id"`
+	Label     string `json:"label"`
+	Active    bool   `json:"active"`
+}
+
+// DeskPatch changes a desk.
+type DeskPatch struct {
+	Label  *string `json:"label"`
+	Active *bool   `json:"active"`
+}
+
+// Service is a service as the administration sees it.
+type Service struct {
+	ID                  string          `json:"id"`
+	OfficeID            string          `json:"office_id"`
+	Name                string          `json:"name"`
+	Description         string          `json:"description"`
+	DurationMinutes     int             `json:"duration_minutes"`
+	BufferMinutes       int             `json:"buffer_minutes"`
+	MinNoticeMinutes    int             `json:"min_notice_minutes"`
+	HorizonDays         int             `json:"horizon_days"`
+	CancelCutoffMinutes int             `json:"cancel_cutoff_minutes"`
+	WhatToBring         string          `json:"what_to_bring"`
+	OpenOnHolidays      bool            `json:"open_on_holidays"`
+	Active              bool            `json:"active"`
+	Position            int             `json:"position"`
+	Hours               []booking.Hours `json:"opening_hours"`
+	Desks               []Desk          `json:"desks"`
+}
+
+// ServiceInput creates a service (active, without desks or hours: add them).
+type ServiceInput struct {
+	ID                  string `json:"id"`
+	OfficeID            string `json:"office_id"`
+	Name                string `json:"name"`
+	Description         string `json:"description"`
+	DurationMinutes     int    `json:"duration_minutes"`
+	BufferMinutes       int    `json:"buffer_minutes"`
+	MinNoticeMinutes    int    `json:"min_notice_minutes"`
+	HorizonDays         int    `json:"horizon_days"`
+	CancelCutoffMinutes int    `json:"cancel_cutoff_minutes"`
+	WhatToBring         string `json:"what_to_bring"`
+	OpenOnHolidays      bool   `json:"open_on_holidays"`
+	Position            int    `json:"position"`
+}
+
+// ServicePatch changes a service: nil fields stay as they are.
+type ServicePatch struct {
+	Name                *string `json:"name"`
+	Description         *string `json:"description"`
+	DurationMinutes     *int    `json:"duration_minutes"`
+	BufferMinutes       *int    `json:"buffer_minutes"`
+	MinNoticeMinutes    *int    `json:"min_notice_minutes"`
+	HorizonDays         *int    `json:"horizon_days"`
+	CancelCutoffMinutes *int    `json:"cancel_cutoff_minutes"`
+	WhatToBring         *string `json:"what_to_bring"`
+	OpenOnHolidays      *bool   `json:"open_on_holidays"`
+	Active              *bool   `json:"active"`
+	Position            *int    `json:"position"`
+}
+
+// StrandingField names the first field of p that may strand bookings of
+// the service cur, or "" when none does.
+func (p ServicePatch) StrandingField(cur Service) string {
+	switch {
+	case p.Active != nil && !*p.Active && cur.Active:
+		return "active"
+	case p.DurationMinutes != nil && *p.DurationMinutes > cur.DurationMinutes:
+		return "duration_minutes"
+	case p.OpenOnHolidays != nil && !*p.OpenOnHolidays && cur.OpenOnHolidays:
+		return "open_on_holidays"
+	}
+	return ""
+}
+
+// Apply returns cur with the fields p sets (texts trimmed).
+func (p ServicePatch) Apply(cur Service) Service {
+	setText(&cur.Name, p.Name)
+	setText(&cur.Description, p.Description)
+	setText(&cur.WhatToBring, p.WhatToBring)
+	for _, f := range []struct{ dst, src *int }{
+		{&cur.DurationMinutes, p.DurationMinutes}, {&cur.BufferMinutes, p.BufferMinutes},
+		{&cur.MinNoticeMinutes, p.MinNoticeMinutes}, {&cur.HorizonDays, p.HorizonDays},
+		{&cur.CancelCutoffMinutes, p.CancelCutoffMinutes}, {&cur.Position, p.Position},
+	} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	setBool(&cur.OpenOnHolidays, p.OpenOnHolidays)
+	setBool(&cur.Active, p.Active)
+	return cur
+}
+
+// Apply returns cur with the fields p sets (texts trimmed).
+func (p OfficePatch) Apply(cur Office) Office {
+	setText(&cur.Name, p.Name)
+	setText(&cur.Description, p.Description)
+	setText(&cur.Address, p.Address)
+	if p.Position != nil {
+		cur.Position = *p.Position
+	}
+	setBool(&cur.Active, p.Active)
+	return cur
+}
+
+// Closure is a closure of an office (OfficeID nil: of every office).
+type Closure struct {
+	ID       int64   `json:"id"`
+	OfficeID *string `json:"office_id"`
+	FirstDay string  `json:"first_day"`
+	LastDay  string  `json:"last_day"`
+	Reason   string  `json:"reason"`
+}
+
+// ClosureInput adds a closure.
+type ClosureInput struct {
+	OfficeID *string `json:"office_id"` // null or absent: every office
+	FirstDay string  `json:"first_day"`
+	LastDay  string  `json:"last_day"`
+	Reason   string  `json:"reason"`
+}
+
+// Operator is an operator account. It carries personal data (the email and
+// name): never log it.
+type Operator struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	DisplayName string    `json:"display_name"`
+	Role        string    `json:"role"`
+	Active      bool      `json:"active"`
+	Offices     []string  `json:"offices"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// OperatorInput creates an operator.
+type OperatorInput struct {
+	Email       string   `json:"email"`
+	DisplayName string   `json:"display_name"`
+	Role        string   `json:"role"`
+	Offices     []string `json:"offices"`
+	Password    string   `json:"password"`
+}
+
+// OperatorPatch changes an operator: nil fields stay as they are.
+type OperatorPatch struct {
+	DisplayName *string   `json:"display_name"`
+	Role        *string   `json:"role"`
+	Offices     *[]string `json:"offices"`
+	Active      *bool     `json:"active"`
+}
+
+func setText(dst, src *string) {
+	if src != nil {
+		*dst = trim(*src)
+	}
+}
+
+func setBool(dst, src *bool) {
+	if src != nil {
+		*dst = *src
+	}
+}
+
+func notFound(kind, field, id string) error {
+	return apperr.New(apperr.NotFound, field, "no %s with id %q", kind, id)
+}
+
+// OfficeNotFound, ServiceNotFound, DeskNotFound, ClosureNotFound and
+// OperatorNotFound are the answers to an unknown id named by field.
+func OfficeNotFound(field, id string) error  { return notFound("office", field, id) }
+func ServiceNotFound(field, id string) error { return notFound("service", field, id) }
+func DeskNotFound(id string) error           { return notFound("desk", "id", id) }
+func ClosureNotFound(id string) error        { return notFound("closure", "id", id) }
+func OperatorNotFound(id string) error       { return notFound("operator", "id", id) }

@@ -1,0 +1,184 @@
+// Package function is what every Sportello function's main shares: it reads
+// the configuration from the environment (envconfig), sets up a JSON logger
+// (slog), opens the pgx pool, starts the outbox relay, serves the handler
+// behind Knative's Drainer with the /health/readiness and /health/liveness
+// endpoints of Knative Functions, and drains and shuts down on SIGTERM.
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/kelseyhightower/envconfig"
+	"knative.dev/pkg/network/handlers"
+
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
+)
+
+// Config is the environment every function reads.
+type Config struct {
+	Port        int           `envconfig:"PORT" default:"8080"`
+	DatabaseURL string        `envconfig:"DATABASE_URL" required:"true"`
+	LogLevel    slog.Level    `envconfig:"LOG_LEVEL" default:"info"`
+	TimeZone    string        `envconfig:"TIME_ZONE" default:"Europe/Rome"`
+	PatronDay   string        `envconfig:"PATRON_DAY" default:"12-06"`
+	PatronName  string        `envconfig:"PATRON_NAME" default:"San Nicola"`
+	HoldTTL     time.Duration `envconfig:"HOLD_TTL" default:"10m"`
+	Sink        string        `envconfig:"K_SINK"`
+	OutboxSweep time.Duration `envconfig:"OUTBOX_SWEEP" default:"30s"`
+	DrainQuiet  time.Duration `envconfig:"DRAIN_QUIET_PERIOD" default:"1s"`
+	DBWait      time.Duration `envconfig:"DATABASE_WAIT" default:"30s"`
+}
+
+// Env is what a function's handler is built from.
+type Env struct {
+	Name     string
+	Config   Config
+	Log      *slog.Logger
+	Pool     *pgxpool.Pool
+	Clock    clock.Clock
+	Calendar *schedule.Calendar
+	Relay    *outbox.Relay
+	Store    *postgres.Store
+}
+
+// Calendar builds the municipality's calendar from the configuration.
+func (c Config) Calendar() (*schedule.Calendar, error) {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("TIME_ZONE: %w", err)
+	}
+	patron, err := schedule.ParsePatronDay(c.PatronDay, c.PatronName)
+	if err != nil {
+		return nil, fmt.Errorf("PATRON_DAY: %w", err)
+	}
+	return &schedule.Calendar{Location: loc, Holidays: schedule.NewHolidays(patron)}, nil
+}
+
+// Main runs the function called name with the handler that build returns.
+// It returns only when the process should exit.
+func Main(name string, build func(*Env) http.Handler) {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := Run(ctx, name, build); err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("function failed", "function", name, "err", err)
+		os.Exit(1)
+	}
+}
+
+// Run serves the function until ctx ends (Main ends it on SIGTERM), then
+// drains: readiness fails at once, requests in flight finish, and the server
+// stops after DRAIN_QUIET_PERIOD without new requests.
+func Run(ctx context.Context, name string, build func(*Env) http.Handler) error {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("function", name)
+	cal, err := cfg.Calendar()
+	if err != nil {
+		return err
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBWait)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	clk := clock.System{}
+	relay, err := outbox.NewRelay(pool, cfg.Sink, clk, log)
+	if err != nil {
+		return err
+	}
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); relay.Run(relayCtx, cfg.OutboxSweep) }()
+
+	env := &Env{Name: name, Config: cfg, Log: log, Pool: pool, Clock: clk, Calendar: cal, Relay: relay,
+		Store: &postgres.Store{Pool: pool, Clock: clk, Calendar: cal, HoldTTL: cfg.HoldTTL, Source: "/sportello/" + name, Delivered: relay.Kick}}
+
+	var draining atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health/liveness", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /health/readiness", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		if err := pool.Ping(ctx); err != nil {
+			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.Handle("/", build(env))
+	drainer := &handlers.Drainer{Inner: AccessLog(log, mux), QuietPeriod: cfg.DrainQuiet}
+	srv := &http.Server{Addr: ":" + strconv.Itoa(cfg.Port), Handler: drainer, ReadHeaderTimeout: 10 * time.Second}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("serving", "port", cfg.Port, "sink", cfg.Sink != "")
+	select {
+	case err := <-errc:
+		stopRelay()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("draining")
+	draining.Store(true)
+	drainer.Drain()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	// Last chance to deliver what this instance wrote; the sweep of any
+	// other instance picks up the rest.
+	if _, derr := relay.DeliverPending(shutdownCtx); derr != nil {
+		log.Warn("outbox delivery at shutdown", "err", derr)
+	}
+	stopRelay()
+	<-relayDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// AccessLog logs one line per request: method, route pattern, status and
+// duration. It never logs paths' values, query strings or bodies, which may
+// carry personal data or secrets.
+func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		if r.Pattern == "GET /health/readiness" || r.Pattern == "GET /health/liveness" {
+			return
+		}
+		log.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}

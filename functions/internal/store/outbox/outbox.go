@@ -1,0 +1,241 @@
+// Package outbox makes events reliable: Write stores a CloudEvent in the
+// transaction of the state change it reports, and a Relay delivers stored
+// events to the sink (Knative's K_SINK) after commit, retrying with backoff
+// until the sink acknowledges them.
+//
+// Consumes: nothing. Emits: whatever was written, as CloudEvents in binary
+// mode over HTTP, at least once; the id is fixed at write time so consumers
+// deduplicate on (source, id).
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+)
+
+// Event is an event to write: its type (from package events), subject and
+// payload. The id, source and time are set by Write.
+type Event struct {
+	Type    string
+	Subject string
+	Data    any
+}
+
+// Write stores ev in tx. It is delivered only if tx commits.
+func Write(ctx context.Context, tx pgx.Tx, source string, now time.Time, ev Event) (string, error) {
+	t, ok := events.Lookup(ev.Type)
+	if !ok {
+		return "", fmt.Errorf("outbox: event type %q is not in the events catalog", ev.Type)
+	}
+	data, err := json.Marshal(ev.Data)
+	if err != nil {
+		return "", fmt.Errorf("outbox: encode %s: %w", ev.Type, err)
+	}
+	id := uuid.NewString()
+	_, err = tx.Exec(ctx, `
+		INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $6)`,
+		id, ev.Type, source, ev.Subject, t.DataSchema(), now, data)
+	if err != nil {
+		return "", fmt.Errorf("outbox: write %s: %w", ev.Type, err)
+	}
+	return id, nil
+}
+
+// Relay delivers pending outbox rows to Sink. Several relays, in one process
+// or many, can run at once: each row is claimed with SKIP LOCKED.
+type Relay struct {
+	Pool       *pgxpool.Pool
+	Sink       string // K_SINK; when empty the relay does nothing and events wait
+	Client     cloudevents.Client
+	Clock      clock.Clock
+	Log        *slog.Logger
+	Batch      int           // rows per claim; default 50
+	Timeout    time.Duration // per delivery; default 5s
+	MaxBackoff time.Duration // default 5m
+
+	kick chan struct{}
+	once sync.Once
+}
+
+// NewRelay returns a relay to sink. An empty sink gives a relay that
+// delivers nothing.
+func NewRelay(pool *pgxpool.Pool, sink string, clk clock.Clock, log *slog.Logger) (*Relay, error) {
+	r := &Relay{Pool: pool, Sink: sink, Clock: clk, Log: log}
+	if sink == "" {
+		return r, nil
+	}
+	c, err := cloudevents.NewClientHTTP()
+	if err != nil {
+		return nil, fmt.Errorf("outbox: cloudevents client: %w", err)
+	}
+	r.Client = c
+	return r, nil
+}
+
+func (r *Relay) init() {
+	r.once.Do(func() { r.kick = make(chan struct{}, 1) })
+}
+
+// Kick asks a running relay to deliver now. It never blocks.
+func (r *Relay) Kick() {
+	r.init()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers on every Kick and every sweep interval until ctx ends.
+func (r *Relay) Run(ctx context.Context, sweep time.Duration) {
+	r.init()
+	if r.Sink == "" {
+		r.Log.Warn("K_SINK is not set: events stay in the outbox until a relay with a sink delivers them")
+		return
+	}
+	t := time.NewTicker(sweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.kick:
+		case <-t.C:
+		}
+		if _, err := r.DeliverPending(ctx); err != nil && ctx.Err() == nil {
+			r.Log.Error("outbox delivery", "err", err)
+		}
+	}
+}
+
+type row struct {
+	id, typ, source, subject, dataschema string
+	time                                 time.Time
+	data                                 []byte
+	attempts                             int
+}
+
+// DeliverPending delivers every row that is due, batch by batch, and
+// returns how many were acknowledged by the sink.
+func (r *Relay) DeliverPending(ctx context.Context) (int, error) {
+	if r.Sink == "" {
+		return 0, nil
+	}
+	total := 0
+	for {
+		n, claimed, err := r.deliverBatch(ctx)
+		total += n
+		if err != nil || claimed < r.batch() {
+			return total, err
+		}
+	}
+}
+
+func (r *Relay) batch() int {
+	if r.Batch <= 0 {
+		return 50
+	}
+	return r.Batch
+}
+
+func (r *Relay) deliverBatch(ctx context.Context) (delivered, claimed int, err error) {
+	now := r.Clock.Now()
+	tx, err := r.Pool.Begin(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `
+		SELECT id, type, source, subject, dataschema, time, data, attempts
+		FROM outbox
+		WHERE delivered_at IS NULL AND next_attempt_at <= $1
+		ORDER BY next_attempt_at, time
+		LIMIT $2
+		FOR UPDATE SKIP LOCKED`, now, r.batch())
+	if err != nil {
+		return 0, 0, err
+	}
+	var due []row
+	for rows.Next() {
+		var x row
+		if err := rows.Scan(&x.id, &x.typ, &x.source, &x.subject, &x.dataschema, &x.time, &x.data, &x.attempts); err != nil {
+			rows.Close()
+			return 0, 0, err
+		}
+		due = append(due, x)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, 0, err
+	}
+	for _, x := range due {
+		sendErr := r.send(ctx, x)
+		if sendErr == nil {
+			delivered++
+			_, err = tx.Exec(ctx, `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1`, x.id, r.Clock.Now())
+		} else {
+			next := r.Clock.Now().Add(r.backoff(x.attempts + 1))
+			r.Log.Warn("event not delivered", "event_id", x.id, "type", x.typ, "attempt", x.attempts+1, "next_attempt_at", next, "err", sendErr)
+			_, err = tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1`, x.id, next, truncate(sendErr.Error(), 500))
+		}
+		if err != nil {
+			return delivered, len(due), err
+		}
+	}
+	return delivered, len(due), tx.Commit(ctx)
+}
+
+// backoff doubles from one second up to MaxBackoff.
+func (r *Relay) backoff(attempt int) time.Duration {
+	max := r.MaxBackoff
+	if max <= 0 {
+		max = 5 * time.Minute
+	}
+	d := time.Second
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+func (r *Relay) send(ctx context.Context, x row) error {
+	ev := cloudevents.NewEvent()
+	ev.SetID(x.id)
+	ev.SetType(x.typ)
+	ev.SetSource(x.source)
+	ev.SetSubject(x.subject)
+	ev.SetTime(x.time)
+	ev.SetDataSchema(x.dataschema)
+	if err := ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(x.data)); err != nil {
+		return err
+	}
+	timeout := r.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	res := r.Client.Send(cloudevents.ContextWithTarget(ctx, r.Sink), ev)
+	if !cloudevents.IsACK(res) {
+		return fmt.Errorf("sink refused: %w", res)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,352 @@
+package postgres
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/audit"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/domain/secret"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
+)
+
+// The citizen's booking: a hold, its confirmation, and what the manage
+// link does (view, reschedule, cancel).
+
+// slot checks start against the service's schedule at now and answers the
+// slot and the span it blocks. Errors: NotFound (service_id), Invalid
+// (start: not a bookable slot).
+func (tx *Tx) slot(ctx context.Context, serviceID string, start time.Time, except *uuid.UUID) (booking.Service, schedule.Slot, span, error) {
+	s := tx.store
+	svc, err := s.Service(ctx, tx, serviceID, "service_id")
+	if err != nil {
+		return svc, schedule.Slot{}, span{}, err
+	}
+	slot, err := s.Calendar.Check(svc.Rules(), start, tx.Now, "start")
+	if err != nil {
+		return svc, slot, span{}, err
+	}
+	return svc, slot, span{serviceID: serviceID, start: slot.Start, blockEnd: slot.End.Add(svc.Buffer()), except: except}, nil
+}
+
+// Reserve holds the slot of a service that starts at start. It answers the
+// hold's id and secret (shown once) and its expiry. Errors: NotFound
+// (service_id), Invalid (start: not a bookable slot), Conflict (start: no
+// desk is free).
+func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
+	var hold booking.Hold
+	err := s.InTx(ctx, func(tx *Tx) error {
+		if err := tx.lockConfigurationShared(ctx); err != nil {
+			return err
+		}
+		svc, slot, sp, err := tx.slot(ctx, serviceID, start, nil)
+		if err != nil {
+			return err
+		}
+		id := uuid.New()
+		token, hash := secret.New()
+		expires := tx.Now.Add(s.holdTTL())
+		d, err := tx.place(ctx, sp, "start", func(d desk) (bool, error) {
+			// ON CONFLICT DO NOTHING covers the exclusion constraint: when a
+			// concurrent transaction took this desk, the next one is tried.
+			tag, err := tx.Exec(ctx, `
+				INSERT INTO bookings (id, service_id, desk_id, starts_at, ends_at, blocks, status,
+				                      hold_secret_hash, hold_expires_at, locale, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, tstzrange($4, $6), 'held', $7, $8, $9, $10, $10)
+				ON CONFLICT DO NOTHING`,
+				id, serviceID, d.id, slot.Start, slot.End, sp.blockEnd, hash, expires, locale, tx.Now)
+			return err == nil && tag.RowsAffected() == 1, err
+		})
+		if err != nil {
+			return err
+		}
+		hold = booking.Hold{ID: id.String(), Secret: token, ExpiresAt: expires, ServiceID: serviceID, Start: slot.Start, End: slot.End}
+		return tx.Emit(ctx, outbox.Event{
+			Type: events.BookingHeld, Subject: id.String(),
+			Data: events.BookingHeldData{
+				Booking:       events.Booking{BookingID: id.String(), OfficeID: svc.OfficeID, ServiceID: svc.ID, Desk: d.label, Start: s.local(slot.Start), End: s.local(slot.End), Locale: locale},
+				HoldExpiresAt: s.local(expires),
+			},
+		})
+	})
+	return hold, err
+}
+
+// record is a booking row as stored.
+type record struct {
+	id                       uuid.UUID
+	serviceID, officeID      string
+	serviceName, officeName  string
+	whatToBring              string
+	cutoffMinutes            int
+	deskID                   int64
+	desk                     string
+	start, end, holdExpires  time.Time
+	status                   booking.Status
+	holdHash                 []byte
+	sequence                 int
+	locale                   string
+	givenName, familyName    *string
+	address, email           *string
+	reason, details          *string
+	confirmedAt, cancelledAt *time.Time
+}
+
+const recordSelect = `
+	SELECT b.id, b.service_id, s.office_id, s.name, o.name, s.what_to_bring, s.cancel_cutoff_minutes,
+	       b.desk_id, d.label, b.starts_at, b.ends_at, b.hold_expires_at, b.status,
+	       b.hold_secret_hash, b.sequence, b.locale, b.given_name, b.family_name, b.address, b.email,
+	       b.reason, b.details, b.confirmed_at, b.cancelled_at
+	FROM bookings b
+	JOIN services s ON s.id = b.service_id
+	JOIN offices o ON o.id = s.office_id
+	JOIN desks d ON d.id = b.desk_id`
+
+func scanRecord(row pgx.Row) (record, error) {
+	var r record
+	err := row.Scan(&r.id, &r.serviceID, &r.officeID, &r.serviceName, &r.officeName, &r.whatToBring, &r.cutoffMinutes,
+		&r.deskID, &r.desk, &r.start, &r.end, &r.holdExpires, &r.status,
+		&r.holdHash, &r.sequence, &r.locale, &r.givenName, &r.familyName, &r.address, &r.email,
+		&r.reason, &r.details, &r.confirmedAt, &r.cancelledAt)
+	return r, err
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// toBooking converts a stored record into what the citizen sees.
+func (r record) toBooking() booking.Booking {
+	return booking.Booking{
+		ID: r.id.String(), Status: r.status,
+		OfficeID: r.officeID, OfficeName: r.officeName, ServiceID: r.serviceID, ServiceName: r.serviceName,
+		Start: r.start, End: r.end, Desk: r.desk, Sequence: r.sequence, WhatToBring: r.whatToBring,
+		ChangeableUntil: r.start.Add(-time.Duration(r.cutoffMinutes) * time.Minute),
+		Citizen: booking.Citizen{
+			GivenName: deref(r.givenName), FamilyName: deref(r.familyName), Address: deref(r.address),
+			Email: deref(r.email), Reason: deref(r.reason), Details: deref(r.details),
+			PrivacyConsent: r.confirmedAt != nil, Locale: r.locale,
+		},
+		ConfirmedAt: r.confirmedAt, CancelledAt: r.cancelledAt,
+	}
+}
+
+func (r record) event(s *Store) events.Booking {
+	return events.Booking{BookingID: r.id.String(), OfficeID: r.officeID, ServiceID: r.serviceID, Desk: r.desk,
+		Start: s.local(r.start), End: s.local(r.end), Sequence: r.sequence, Locale: r.locale}
+}
+
+// Confirm turns a hold into a booking with the citizen's data. It answers
+// the booking and its manage token, which is shown only this once. Errors:
+// Invalid (citizen.*), NotFound (hold_id: unknown id or wrong secret),
+// Gone (hold_id: the hold expired), Conflict (hold_id: already confirmed).
+func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c booking.Citizen) (booking.Confirmation, error) {
+	var out booking.Confirmation
+	c = c.Normalize()
+	if err := c.Validate("citizen"); err != nil {
+		return out, err
+	}
+	id, err := uuid.Parse(holdID)
+	if err != nil || !secret.WellFormed(holdSecret) {
+		return out, apperr.New(apperr.NotFound, "hold_id", "no hold with this id and secret")
+	}
+	err = s.InTx(ctx, func(tx *Tx) error {
+		r, err := scanRecord(tx.QueryRow(ctx, recordSelect+` WHERE b.id = $1 FOR UPDATE OF b`, id))
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(r.holdHash, secret.Hash(holdSecret)) != 1) {
+			return apperr.New(apperr.NotFound, "hold_id", "no hold with this id and secret")
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case r.status == booking.Confirmed || r.status == booking.Cancelled || r.status == booking.Completed:
+			return apperr.New(apperr.Conflict, "hold_id", "this hold was already confirmed")
+		case r.status == booking.Expired || !r.holdExpires.After(tx.Now):
+			return apperr.New(apperr.Gone, "hold_id", "the hold expired at %s: choose the slot again", s.local(r.holdExpires).Format(time.RFC3339))
+		}
+		token, err := tx.IssueToken(ctx, id.String(), "confirm")
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE bookings SET status = 'confirmed', locale = $2,
+			       given_name = $3, family_name = $4, address = $5, email = $6, reason = $7, details = $8,
+			       privacy_consent_at = $9, confirmed_at = $9, updated_at = $9
+			WHERE id = $1`,
+			id, c.Locale, c.GivenName, c.FamilyName, c.Address, c.Email, c.Reason, c.Details, tx.Now); err != nil {
+			return err
+		}
+		now := tx.Now
+		r.status, r.locale, r.confirmedAt = booking.Confirmed, c.Locale, &now
+		r.givenName, r.familyName, r.address, r.email, r.reason, r.details = &c.GivenName, &c.FamilyName, &c.Address, &c.Email, &c.Reason, &c.Details
+		out = booking.Confirmation{Booking: r.toBooking(), ManageToken: token}
+		ev := r.event(s)
+		return tx.Record(ctx, audit.Citizen, ev.OfficeID, outbox.Event{
+			Type: events.BookingConfirmed, Subject: id.String(),
+			Data: events.BookingConfirmedData{Booking: ev},
+		})
+	})
+	return out, err
+}
+
+// IssueToken makes a new manage token for a booking, issued by issuedBy
+// (confirm, or send-email, which puts one in every mail: a token is only
+// stored as a hash, so the first cannot be sent again).
+func (tx *Tx) IssueToken(ctx context.Context, bookingID, issuedBy string) (string, error) {
+	token, hash := secret.New()
+	_, err := tx.Exec(ctx, `INSERT INTO manage_tokens (token_hash, booking_id, issued_by, issued_at) VALUES ($1, $2, $3, $4)`,
+		hash, bookingID, issuedBy, tx.Now)
+	if err != nil {
+		return "", fmt.Errorf("issue token: %w", err)
+	}
+	return token, nil
+}
+
+// byToken finds the booking of a manage token. An unknown or malformed
+// token is a plain NotFound.
+func byToken(ctx context.Context, q querier, token string, lock bool) (record, error) {
+	notFound := apperr.New(apperr.NotFound, "token", "no booking for this link")
+	if !secret.WellFormed(token) {
+		return record{}, notFound
+	}
+	sql := recordSelect + ` WHERE b.id = (SELECT booking_id FROM manage_tokens WHERE token_hash = $1)`
+	if lock {
+		sql += ` FOR UPDATE OF b`
+	}
+	r, err := scanRecord(q.QueryRow(ctx, sql, secret.Hash(token)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, notFound
+	}
+	return r, err
+}
+
+// Booking returns the booking of a manage token. Errors: NotFound (token).
+func (s *Store) Booking(ctx context.Context, token string) (booking.Booking, error) {
+	r, err := byToken(ctx, s.Pool, token, false)
+	if err != nil {
+		return booking.Booking{}, err
+	}
+	return r.toBooking(), nil
+}
+
+// changeable locks the booking of a manage token and checks that it can
+// still be moved or cancelled now.
+func (tx *Tx) changeable(ctx context.Context, token string) (record, error) {
+	r, err := byToken(ctx, tx, token, true)
+	if err != nil {
+		return r, err
+	}
+	if r.status != booking.Confirmed {
+		return r, apperr.New(apperr.Conflict, "token", "the booking is %s and can no longer be changed", r.status)
+	}
+	until := r.start.Add(-time.Duration(r.cutoffMinutes) * time.Minute)
+	if tx.Now.After(until) {
+		return r, apperr.New(apperr.Unprocessable, "token", "the booking can be changed only until %s", tx.store.local(until).Format(time.RFC3339))
+	}
+	return r, nil
+}
+
+// Reschedule moves a booking to the slot starting at start, in one
+// statement: the new slot is taken and the old one released atomically, so
+// a failure leaves the booking exactly as it was. Errors: NotFound (token),
+// Conflict (token: not confirmed; start: no free desk), Unprocessable
+// (token: past the cutoff), Invalid (start).
+func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (booking.Booking, error) {
+	var out booking.Booking
+	err := s.InTx(ctx, func(tx *Tx) error {
+		r, err := tx.changeable(ctx, token)
+		if err != nil {
+			return err
+		}
+		r, err = tx.move(ctx, r, start, audit.Citizen)
+		out = r.toBooking()
+		return err
+	})
+	return out, err
+}
+
+// move moves the locked, confirmed booking r to the slot of its service
+// starting at start, checked against the service's schedule (hours,
+// closures, notice, horizon) at the transaction's time, on a desk free
+// then, and records its booking.rescheduled.v1 by actor. It answers the
+// moved record. Errors: Invalid (start: the same time, or not a bookable
+// slot), Conflict (start: no free desk).
+func (tx *Tx) move(ctx context.Context, r record, start time.Time, actor audit.Actor) (record, error) {
+	if start.Equal(r.start) {
+		return r, apperr.Field("start", apperr.Same, "the booking is already at this time")
+	}
+	if err := tx.lockConfigurationShared(ctx); err != nil {
+		return r, err
+	}
+	svc, slot, sp, err := tx.slot(ctx, r.serviceID, start, &r.id)
+	if err != nil {
+		return r, err
+	}
+	d, err := tx.place(ctx, sp, "start", func(d desk) (bool, error) {
+		return tx.attempt(ctx, `
+			UPDATE bookings SET desk_id = $2, starts_at = $3, ends_at = $4, blocks = tstzrange($3, $5),
+			       sequence = sequence + 1, updated_at = $6
+			WHERE id = $1`, r.id, d.id, slot.Start, slot.End, sp.blockEnd, tx.Now)
+	})
+	if err != nil {
+		return r, err
+	}
+	prev := r
+	r.deskID, r.desk, r.start, r.end, r.sequence = d.id, d.label, slot.Start, slot.End, r.sequence+1
+	r.cutoffMinutes = svc.CancelCutoffMinutes
+	ev := r.event(tx.store)
+	return r, tx.Record(ctx, actor, ev.OfficeID, outbox.Event{
+		Type: events.BookingRescheduled, Subject: r.id.String(),
+		Data: events.BookingRescheduledData{Booking: ev, PreviousStart: tx.store.local(prev.start), PreviousEnd: tx.store.local(prev.end), PreviousDesk: prev.desk},
+	})
+}
+
+// Cancel cancels a booking; its slot is free again at once. Errors:
+// NotFound (token), Conflict (token: not confirmed), Unprocessable (token:
+// past the cutoff).
+func (s *Store) Cancel(ctx context.Context, token string) (booking.Booking, error) {
+	var out booking.Booking
+	err := s.InTx(ctx, func(tx *Tx) error {
+		r, err := tx.changeable(ctx, token)
+		if err != nil {
+			return err
+		}
+		ev, err := tx.cancel(ctx, r.id, booking.ByCitizen, audit.Citizen)
+		now := tx.Now
+		r.status, r.cancelledAt, r.sequence = booking.Cancelled, &now, ev.Sequence
+		out = r.toBooking()
+		return err
+	})
+	return out, err
+}
+
+// cancel cancels the booking id — its slot is free again at once — and
+// records its booking.cancelled.v1 (cancelled_by by) by actor: the one
+// cancel statement, for the citizen, the office and an administrator's
+// change alike. It answers the booking as the event carries it.
+func (tx *Tx) cancel(ctx context.Context, id uuid.UUID, by string, actor audit.Actor) (events.Booking, error) {
+	ev, err := tx.store.scanEvent(tx.QueryRow(ctx, `
+		UPDATE bookings b SET status = 'cancelled', cancelled_at = $2, sequence = b.sequence + 1, updated_at = $2
+		FROM services s, desks d
+		WHERE b.id = $1 AND s.id = b.service_id AND d.id = b.desk_id
+		RETURNING `+EventColumns, id, tx.Now))
+	if err != nil {
+		return ev, fmt.Errorf("cancel: %w", err)
+	}
+	return ev, tx.Record(ctx, actor, ev.OfficeID, outbox.Event{
+		Type: events.BookingCancelled, Subject: ev.BookingID,
+		Data: events.BookingCancelledData{Booking: ev, CancelledBy: by},
+	})
+}

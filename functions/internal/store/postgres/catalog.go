@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/schedule"
+)
+
+// The catalog: offices and services as citizens see them.
+
+const serviceColumns = `s.id, s.office_id, s.name, s.description, s.duration_minutes, s.buffer_minutes,
+	s.min_notice_minutes, s.horizon_days, s.cancel_cutoff_minutes, s.what_to_bring,
+	(SELECT count(*) FROM desks d WHERE d.service_id = s.id AND d.active)::int, s.open_on_holidays`
+
+func scanService(row pgx.Row) (booking.Service, error) {
+	var v booking.Service
+	err := row.Scan(&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
+		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays)
+	return v, err
+}
+
+// Offices returns every office with its active services, in display order.
+// Offices without active services are left out.
+func (s *Store) Offices(ctx context.Context) ([]booking.Office, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, name, description FROM offices ORDER BY position, name`)
+	if err != nil {
+		return nil, err
+	}
+	offices, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Office, error) {
+		var o booking.Office
+		err := r.Scan(&o.ID, &o.Name, &o.Description)
+		o.Services = []booking.Service{}
+		return o, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	rows, err = s.Pool.Query(ctx, `SELECT `+serviceColumns+` FROM services s WHERE s.active ORDER BY s.office_id, s.position, s.name`)
+	if err != nil {
+		return nil, err
+	}
+	services, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Service, error) { return scanService(r) })
+	if err != nil {
+		return nil, err
+	}
+	hours, err := s.allHours(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byOffice := map[string][]booking.Service{}
+	for _, v := range services {
+		v.Hours = hours[v.ID]
+		byOffice[v.OfficeID] = append(byOffice[v.OfficeID], v)
+	}
+	out := offices[:0]
+	for _, o := range offices {
+		if len(byOffice[o.ID]) > 0 {
+			o.Services = byOffice[o.ID]
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// allHours returns the opening hours of every service.
+func (s *Store) allHours(ctx context.Context) (map[string][]booking.Hours, error) {
+	rows, err := s.Pool.Query(ctx, `
+		SELECT service_id, weekday, to_char(opens, 'HH24:MI'), to_char(closes, 'HH24:MI')
+		FROM opening_hours ORDER BY service_id, weekday, opens`)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]booking.Hours{}
+	var sid string
+	var h booking.Hours
+	_, err = pgx.ForEachRow(rows, []any{&sid, &h.Weekday, &h.Opens, &h.Closes}, func() error {
+		out[sid] = append(out[sid], fromDBHours(h))
+		return nil
+	})
+	return out, err
+}
+
+// Service returns an active service with its opening hours and the closures
+// from today on, in one query. An unknown or inactive id is a NotFound naming
+// field.
+func (s *Store) Service(ctx context.Context, q querier, id, field string) (booking.Service, error) {
+	if q == nil {
+		q = s.Pool
+	}
+	if !booking.ValidID(id) {
+		return booking.Service{}, apperr.New(apperr.NotFound, field, "no service with id %q", id)
+	}
+	today := s.Calendar.Today(s.Clock.Now())
+	var (
+		v        booking.Service
+		hours    []byte
+		closures []byte
+	)
+	err := q.QueryRow(ctx, `SELECT `+serviceColumns+`,
+		COALESCE((SELECT json_agg(json_build_object('weekday', h.weekday,
+		                 'opens', to_char(h.opens, 'HH24:MI'), 'closes', to_char(h.closes, 'HH24:MI'))
+		                 ORDER BY h.weekday, h.opens)
+		          FROM opening_hours h WHERE h.service_id = s.id), '[]'),
+		COALESCE((SELECT json_agg(json_build_object('first', to_char(c.first_day, 'YYYY-MM-DD'),
+		                 'last', to_char(c.last_day, 'YYYY-MM-DD'), 'reason', c.reason) ORDER BY c.first_day)
+		          FROM closures c WHERE (c.office_id IS NULL OR c.office_id = s.office_id) AND c.last_day >= $2::date), '[]')
+		FROM services s WHERE s.id = $1 AND s.active`, id, today.String()).Scan(
+		&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
+		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays, &hours, &closures)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return v, apperr.New(apperr.NotFound, field, "no service with id %q", id)
+	}
+	if err != nil {
+		return v, err
+	}
+	if err := json.Unmarshal(hours, &v.Hours); err != nil {
+		return v, fmt.Errorf("hours of %s: %w", id, err)
+	}
+	for i := range v.Hours {
+		v.Hours[i] = fromDBHours(v.Hours[i])
+	}
+	var rows []struct{ First, Last, Reason string }
+	if err := json.Unmarshal(closures, &rows); err != nil {
+		return v, fmt.Errorf("closures of %s: %w", id, err)
+	}
+	list := make([]schedule.Closure, 0, len(rows))
+	for _, r := range rows {
+		f, err1 := schedule.ParseDate(r.First)
+		l, err2 := schedule.ParseDate(r.Last)
+		if err := errors.Join(err1, err2); err != nil {
+			return v, fmt.Errorf("closures of %s: %w", id, err)
+		}
+		list = append(list, schedule.Closure{First: f, Last: l, Reason: r.Reason})
+	}
+	return v.WithClosures(list), nil
+}
+
+// fromDBHours is an opening period as read: a period that closes at
+// midnight is stored as '24:00'::time, which prints as 00:00.
+func fromDBHours(h booking.Hours) booking.Hours {
+	if h.Closes == "00:00" {
+		h.Closes = "24:00"
+	}
+	return h
+}

@@ -1,0 +1,49 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/domain/schedule"
+)
+
+// Store is the counter on PostgreSQL: every function reads and writes
+// through it, and writes only in its transactions (InTx, Consume).
+type Store struct {
+	Pool     *pgxpool.Pool
+	Clock    clock.Clock
+	Calendar *schedule.Calendar
+	HoldTTL  time.Duration // how long a hold lasts; default 10 minutes
+	Source   string        // CloudEvents source of the events this store writes
+	// Delivered is called after a transaction that emitted events commits
+	// (the function kicks its outbox relay). May be nil.
+	Delivered func()
+}
+
+func (s *Store) holdTTL() time.Duration {
+	if s.HoldTTL <= 0 {
+		return 10 * time.Minute
+	}
+	return s.HoldTTL
+}
+
+// local is t in the municipality's time zone, as answers show it.
+func (s *Store) local(t time.Time) time.Time { return t.In(s.Calendar.Location) }
+
+func (s *Store) localPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := s.local(*t)
+	return &v
+}
+
+// querier is what pgxpool.Pool and a transaction have in common.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}

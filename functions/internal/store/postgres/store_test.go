@@ -1,0 +1,603 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var rome, _ = time.LoadLocation("Europe/Rome")
+
+// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
+var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
+
+func at(day, hhmm string) time.Time {
+	t, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hhmm, rome)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func newStore(t *testing.T, now time.Time) (*postgres.Store, *clock.Fixed) {
+	t.Helper()
+	patron, _ := schedule.ParsePatronDay("12-06", "San Nicola")
+	clk := clock.NewFixed(now)
+	return &postgres.Store{
+		Pool:     pgtest.Pool(t),
+		Clock:    clk,
+		Calendar: &schedule.Calendar{Location: rome, Holidays: schedule.NewHolidays(patron)},
+		Source:   "/sportello/test",
+	}, clk
+}
+
+func citizen() booking.Citizen {
+	return booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
+		Email: "maria.rossi@example.it", PrivacyConsent: true}
+}
+
+// overlaps counts pairs of active bookings on one desk whose blocked times
+// overlap: the invariant says there are none.
+func overlaps(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	err := pool.QueryRow(context.Background(), `
+		SELECT count(*) FROM bookings a JOIN bookings b
+		  ON a.desk_id = b.desk_id AND a.id < b.id AND a.blocks && b.blocks
+		WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')`).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func activeAt(t *testing.T, pool *pgxpool.Pool, serviceID string, start time.Time) int {
+	t.Helper()
+	var n int
+	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings
+		WHERE service_id = $1 AND starts_at = $2 AND status IN ('held', 'confirmed')`, serviceID, start).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestReserveRace: 120 citizens race for one slot of a 3-desk service.
+// Exactly three win; everyone else gets a conflict; no desk is double-booked.
+func TestReserveRace(t *testing.T) {
+	store, _ := newStore(t, monday)
+	pool := store.Pool
+	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 3})
+	start := at("2027-03-02", "10:00")
+
+	const racers = 120
+	var (
+		wg        sync.WaitGroup
+		ready     = make(chan struct{})
+		mu        sync.Mutex
+		won       []booking.Hold
+		conflicts int
+		others    []error
+	)
+	for i := 0; i < racers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			h, err := store.Reserve(context.Background(), svc, start, "it")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won = append(won, h)
+			case apperr.Is(err, apperr.Conflict):
+				conflicts++
+			default:
+				others = append(others, err)
+			}
+		}()
+	}
+	close(ready)
+	wg.Wait()
+
+	if len(others) > 0 {
+		t.Fatalf("unexpected errors: %v", others[0])
+	}
+	if len(won) != 3 || conflicts != racers-3 {
+		t.Fatalf("won %d, conflicts %d; want 3 and %d", len(won), conflicts, racers-3)
+	}
+	if n := overlaps(t, pool); n != 0 {
+		t.Fatalf("%d overlapping active bookings", n)
+	}
+	var desks int
+	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT desk_id) FROM bookings WHERE service_id = $1`, svc).Scan(&desks); err != nil {
+		t.Fatal(err)
+	}
+	if desks != 3 {
+		t.Fatalf("winners used %d desks, want 3", desks)
+	}
+	var held int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE type = $1 AND subject = ANY($2)`,
+		events.BookingHeld, []string{won[0].ID, won[1].ID, won[2].ID}).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	if held != 3 {
+		t.Fatalf("%d held events in the outbox, want 3 (one per winner)", held)
+	}
+}
+
+func confirmAt(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Confirmation {
+	t.Helper()
+	h, err := store.Reserve(context.Background(), svc, start, "it")
+	if err != nil {
+		t.Fatalf("reserve %s: %v", start, err)
+	}
+	c, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen())
+	if err != nil {
+		t.Fatalf("confirm: %v", err)
+	}
+	return c
+}
+
+// TestRescheduleRacesReservations: two confirmed bookings move to slot B
+// while 60 citizens try to reserve slot B on a 2-desk service. Slot B ends
+// with exactly two active bookings; a booking whose move lost is intact.
+func TestRescheduleRacesReservations(t *testing.T) {
+	store, _ := newStore(t, monday)
+	pool := store.Pool
+	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 2})
+	a, b := at("2027-03-03", "09:00"), at("2027-03-03", "11:00")
+	mine := []booking.Confirmation{confirmAt(t, store, svc, a), confirmAt(t, store, svc, a)}
+
+	var (
+		wg          sync.WaitGroup
+		ready       = make(chan struct{})
+		mu          sync.Mutex
+		moved, held int
+		others      []error
+	)
+	record := func(err error, ok *int) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			*ok++
+		case apperr.Is(err, apperr.Conflict):
+		default:
+			others = append(others, err)
+		}
+	}
+	for _, c := range mine {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			_, err := store.Reschedule(context.Background(), c.ManageToken, b)
+			record(err, &moved)
+		}()
+	}
+	for i := 0; i < 60; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-ready
+			_, err := store.Reserve(context.Background(), svc, b, "it")
+			record(err, &held)
+		}()
+	}
+	close(ready)
+	wg.Wait()
+	if len(others) > 0 {
+		t.Fatalf("unexpected error: %v", others[0])
+	}
+	if moved+held != 2 {
+		t.Fatalf("%d moved + %d held = %d successes for slot B, want 2", moved, held, moved+held)
+	}
+	if n := activeAt(t, pool, svc, b); n != 2 {
+		t.Fatalf("slot B has %d active bookings, want 2", n)
+	}
+	if n := activeAt(t, pool, svc, a); n != 2-moved {
+		t.Fatalf("slot A has %d active bookings, want %d (those that did not move)", n, 2-moved)
+	}
+	for _, c := range mine {
+		got, err := store.Booking(context.Background(), c.ManageToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != booking.Confirmed || !(got.Start.Equal(a) || got.Start.Equal(b)) {
+			t.Fatalf("booking after race: %s at %s", got.Status, got.Start)
+		}
+	}
+	if n := overlaps(t, pool); n != 0 {
+		t.Fatalf("%d overlapping active bookings", n)
+	}
+}
+
+// TestExpiredHoldStopsBlocking: a lapsed hold frees its slot at once, with
+// no cleanup job, and can no longer be confirmed.
+func TestExpiredHoldStopsBlocking(t *testing.T) {
+	store, clk := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	start := at("2027-03-02", "09:30")
+	first, err := store.Reserve(context.Background(), svc, start, "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Reserve(context.Background(), svc, start, "it"); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("second hold while the first is live: %v, want conflict", err)
+	}
+	_, free, err := store.FreeSlots(context.Background(), svc, schedule.DateOf(start), schedule.DateOf(start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range free {
+		if s.Start.Equal(start) {
+			t.Fatalf("held slot listed as free: %+v", s)
+		}
+	}
+
+	clk.Advance(10*time.Minute + time.Second)
+	_, free, err = store.FreeSlots(context.Background(), svc, schedule.DateOf(start), schedule.DateOf(start))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !containsStart(free, start) {
+		t.Fatal("slot of a lapsed hold not listed as free")
+	}
+	if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
+		t.Fatalf("hold after the first lapsed: %v", err)
+	}
+	_, err = store.Confirm(context.Background(), first.ID, first.Secret, citizen())
+	if !apperr.Is(err, apperr.Gone) {
+		t.Fatalf("confirm of a lapsed hold: %v, want gone", err)
+	}
+	var status string
+	var expiredEvents int
+	if err := store.Pool.QueryRow(context.Background(), `SELECT status,
+		(SELECT count(*) FROM outbox WHERE subject = $1::text AND type = $2) FROM bookings WHERE id = $1::uuid`,
+		first.ID, events.BookingExpired).Scan(&status, &expiredEvents); err != nil {
+		t.Fatal(err)
+	}
+	if status != "expired" || expiredEvents != 1 {
+		t.Fatalf("lapsed hold: status %s with %d expired events; want expired and 1", status, expiredEvents)
+	}
+}
+
+// TestExpireHolds: the sweep marks every lapsed hold, once, with its event,
+// and leaves live holds and bookings alone.
+func TestExpireHolds(t *testing.T) {
+	store, clk := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
+	// Expire what earlier tests left, an hour on, then come back.
+	clk.Set(monday.Add(time.Hour))
+	if _, err := store.ExpireHolds(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(monday)
+	a, _ := store.Reserve(context.Background(), svc, at("2027-03-02", "09:00"), "it")
+	b, _ := store.Reserve(context.Background(), svc, at("2027-03-02", "09:30"), "en")
+	kept := confirmAt(t, store, svc, at("2027-03-02", "10:00"))
+	clk.Advance(11 * time.Minute)
+	live, err := store.Reserve(context.Background(), svc, at("2027-03-02", "10:30"), "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.ExpireHolds(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("ExpireHolds = %d, %v; want 2", n, err)
+	}
+	if n, err := store.ExpireHolds(context.Background()); err != nil || n != 0 {
+		t.Fatalf("second ExpireHolds = %d, %v; want 0", n, err)
+	}
+	rows, err := store.Pool.Query(context.Background(), `SELECT id::text, status FROM bookings WHERE service_id = $1 ORDER BY starts_at`, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var id, st string
+		_ = rows.Scan(&id, &st)
+		got[id] = st
+	}
+	want := map[string]string{a.ID: "expired", b.ID: "expired", kept.ID: "confirmed", live.ID: "held"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("statuses (-want +got):\n%s", diff)
+	}
+	var locale string
+	if err := store.Pool.QueryRow(context.Background(), `SELECT data->>'locale' FROM outbox WHERE subject = $1 AND type = $2`, b.ID, events.BookingExpired).Scan(&locale); err != nil || locale != "en" {
+		t.Fatalf("expired event of b: locale %q, %v", locale, err)
+	}
+}
+
+func containsStart(free []booking.FreeSlot, start time.Time) bool {
+	for _, s := range free {
+		if s.Start.Equal(start) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFreeSlotsCapacity: each slot reports its free desks.
+func TestFreeSlotsCapacity(t *testing.T) {
+	store, _ := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3, Buffer: 10,
+		Hours: map[int][][2]string{2: {{"09:00", "10:30"}}}})
+	day := schedule.Date{Year: 2027, Month: 3, Day: 2}
+	confirmAt(t, store, svc, at("2027-03-02", "09:00"))
+	confirmAt(t, store, svc, at("2027-03-02", "09:00"))
+	confirmAt(t, store, svc, at("2027-03-02", "09:40"))
+	_, free, err := store.FreeSlots(context.Background(), svc, day, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type slot struct {
+		Start string
+		Free  int
+	}
+	var got []slot
+	for _, s := range free {
+		got = append(got, slot{s.Start.In(rome).Format("15:04"), s.Free})
+	}
+	// Grid: 30-minute meetings every 40 minutes (10-minute buffer), until 10:30.
+	want := []slot{{"09:00", 1}, {"09:40", 2}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("free slots (-want +got):\n%s", diff)
+	}
+}
+
+// TestDesksSpreadLoad: six bookings on a 3-desk service in one day go two
+// to each desk, not six to the first.
+func TestDesksSpreadLoad(t *testing.T) {
+	store, _ := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
+	for _, hhmm := range []string{"09:00", "09:30", "10:00", "10:30", "11:00", "11:30"} {
+		if _, err := store.Reserve(context.Background(), svc, at("2027-03-02", hhmm), "it"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := store.Pool.Query(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 GROUP BY desk_id`, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []int
+	for rows.Next() {
+		var n int
+		_ = rows.Scan(&n)
+		counts = append(counts, n)
+	}
+	if diff := cmp.Diff([]int{2, 2, 2}, counts); diff != "" {
+		t.Fatalf("bookings per desk (-want +got):\n%s", diff)
+	}
+}
+
+// TestRescheduleKeepsOriginalOnFailure: moving to a taken slot fails and
+// leaves the booking where it was, with the same sequence.
+func TestRescheduleKeepsOriginalOnFailure(t *testing.T) {
+	store, _ := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	mine := confirmAt(t, store, svc, at("2027-03-02", "09:00"))
+	confirmAt(t, store, svc, at("2027-03-02", "10:00"))
+	_, err := store.Reschedule(context.Background(), mine.ManageToken, at("2027-03-02", "10:00"))
+	if !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("move to a taken slot: %v, want conflict", err)
+	}
+	got, err := store.Booking(context.Background(), mine.ManageToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Start.Equal(mine.Start) || got.Sequence != 0 || got.Status != booking.Confirmed {
+		t.Fatalf("after a failed move: %s seq %d %s", got.Start, got.Sequence, got.Status)
+	}
+	moved, err := store.Reschedule(context.Background(), mine.ManageToken, at("2027-03-02", "09:30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved.Sequence != 1 || !moved.Start.Equal(at("2027-03-02", "09:30")) {
+		t.Fatalf("after a move: %s seq %d", moved.Start, moved.Sequence)
+	}
+	if _, free, _ := store.FreeSlots(context.Background(), svc, schedule.DateOf(mine.Start), schedule.DateOf(mine.Start)); !containsStart(free, mine.Start) {
+		t.Fatal("the old slot is not free after the move")
+	}
+}
+
+// TestCancelCutoff: changes are refused inside the cutoff; a cancelled
+// booking frees its slot and cannot be cancelled twice.
+func TestCancelCutoff(t *testing.T) {
+	store, clk := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 24 * 60})
+	start := at("2027-03-03", "09:00")
+	mine := confirmAt(t, store, svc, start)
+
+	clk.Set(start.Add(-23 * time.Hour))
+	if _, err := store.Cancel(context.Background(), mine.ManageToken); !apperr.Is(err, apperr.Unprocessable) {
+		t.Fatalf("cancel inside the cutoff: %v, want unprocessable", err)
+	}
+	if _, err := store.Reschedule(context.Background(), mine.ManageToken, at("2027-03-04", "09:00")); !apperr.Is(err, apperr.Unprocessable) {
+		t.Fatalf("reschedule inside the cutoff: %v, want unprocessable", err)
+	}
+	clk.Set(start.Add(-25 * time.Hour))
+	got, err := store.Cancel(context.Background(), mine.ManageToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != booking.Cancelled || got.Sequence != 1 {
+		t.Fatalf("after cancel: %s seq %d", got.Status, got.Sequence)
+	}
+	if _, err := store.Cancel(context.Background(), mine.ManageToken); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("second cancel: %v, want conflict", err)
+	}
+	if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
+		t.Fatalf("reserve a cancelled slot: %v", err)
+	}
+}
+
+// TestEventsWrittenWithStateChanges: every state change leaves exactly its
+// event in the outbox, with the booking as subject and a growing sequence.
+func TestEventsWrittenWithStateChanges(t *testing.T) {
+	store, _ := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	mine := confirmAt(t, store, svc, at("2027-03-02", "09:00"))
+	if _, err := store.Reschedule(context.Background(), mine.ManageToken, at("2027-03-02", "10:00")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Cancel(context.Background(), mine.ManageToken); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := store.Pool.Query(context.Background(), `
+		SELECT type, source, (data->>'sequence')::int FROM outbox WHERE subject = $1 ORDER BY time, type`, mine.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ev struct {
+		Type, Source string
+		Seq          int
+	}
+	var got []ev
+	for rows.Next() {
+		var e ev
+		if err := rows.Scan(&e.Type, &e.Source, &e.Seq); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, e)
+	}
+	// All four share the fixed clock's time, so they sort by type.
+	want := []ev{
+		{events.BookingCancelled, "/sportello/test", 2},
+		{events.BookingConfirmed, "/sportello/test", 0},
+		{events.BookingHeld, "/sportello/test", 0},
+		{events.BookingRescheduled, "/sportello/test", 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("outbox (-want +got):\n%s", diff)
+	}
+}
+
+// TestConfirmRefusals: wrong secrets and ids are a plain not-found, a
+// second confirmation a conflict, bad data invalid; none of them writes.
+func TestConfirmRefusals(t *testing.T) {
+	store, _ := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	h, err := store.Reserve(context.Background(), svc, at("2027-03-02", "09:00"), "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := store.Reserve(context.Background(), svc, at("2027-03-02", "09:30"), "it")
+	bad := citizen()
+	bad.Email = "not-an-email"
+	tests := []struct {
+		name       string
+		id, secret string
+		c          booking.Citizen
+		code       apperr.Code
+		field      string
+	}{
+		{"wrong secret", h.ID, other.Secret, citizen(), apperr.NotFound, "hold_id"},
+		{"malformed secret", h.ID, "abc", citizen(), apperr.NotFound, "hold_id"},
+		{"unknown id", "0b6f3f5e-8f43-4bb5-9d7e-3b8d8a4c1f00", h.Secret, citizen(), apperr.NotFound, "hold_id"},
+		{"bad email", h.ID, h.Secret, bad, apperr.Invalid, "citizen.email"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := store.Confirm(context.Background(), tc.id, tc.secret, tc.c)
+			var e *apperr.Error
+			if !errors.As(err, &e) || e.Code != tc.code || e.Field != tc.field {
+				t.Fatalf("got %v, want %s on %s", err, tc.code, tc.field)
+			}
+		})
+	}
+	var confirmed int
+	_ = store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status <> 'held'`, svc).Scan(&confirmed)
+	if confirmed != 0 {
+		t.Fatalf("%d bookings changed by refused confirmations", confirmed)
+	}
+	if _, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen()); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("second confirm: %v, want conflict", err)
+	}
+}
+
+// TestClosuresFromTheDatabase: an office's closure and a closure of every
+// office both remove their days; another office's closure does not.
+func TestClosuresFromTheDatabase(t *testing.T) {
+	store, _ := newStore(t, monday)
+	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	other, _ := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	pgtest.Close(t, store.Pool, office, "2027-03-02", "2027-03-03", "Inventario")
+	pgtest.Close(t, store.Pool, other, "2027-03-04", "2027-03-04", "Altro ufficio")
+	pgtest.Close(t, store.Pool, "", "2027-03-05", "2027-03-05", "Sciopero")
+	_, free, err := store.FreeSlots(context.Background(), svc, schedule.Date{Year: 2027, Month: 3, Day: 2}, schedule.Date{Year: 2027, Month: 3, Day: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := map[string]int{}
+	for _, s := range free {
+		days[s.Start.In(rome).Format(time.DateOnly)]++
+	}
+	want := map[string]int{"2027-03-04": 8, "2027-03-06": 8}
+	if diff := cmp.Diff(want, days); diff != "" {
+		t.Fatalf("slots per day (-want +got):\n%s", diff)
+	}
+	_, err = store.Reserve(context.Background(), svc, at("2027-03-03", "09:00"), "it")
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Code != apperr.Invalid || e.Field != "start" {
+		t.Fatalf("reserve on a closed day: %v, want invalid start", err)
+	}
+}
+
+// TestDemoData: the phase-1 offices and services of Bari load, twice
+// without harm, and the demo services have free slots.
+func TestDemoData(t *testing.T) {
+	store, _ := newStore(t, monday)
+	for i := 0; i < 2; i++ {
+		if err := postgres.LoadDemo(context.Background(), store.Pool); err != nil {
+			t.Fatalf("load %d: %v", i+1, err)
+		}
+	}
+	offices, err := store.Offices(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	services := map[string][]string{}
+	for _, o := range offices {
+		for _, s := range o.Services {
+			if o.ID == "urp" || o.ID == "ambiente" || o.ID == "urbanistica" {
+				services[o.ID] = append(services[o.ID], s.ID)
+			}
+		}
+	}
+	want := map[string][]string{
+		"urp":         {"urp-informazioni"},
+		"ambiente":    {"scia-ambientale-fumi", "acque-reflue"},
+		"urbanistica": {"sue", "piani-lottizzazione", "paesaggio", "controllo-territorio"},
+	}
+	if diff := cmp.Diff(want, services); diff != "" {
+		t.Fatalf("demo services (-want +got):\n%s", diff)
+	}
+	svc, free, err := store.FreeSlots(context.Background(), "sue", schedule.Date{Year: 2027, Month: 3, Day: 2}, schedule.Date{Year: 2027, Month: 3, Day: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tuesday: 09:00-12:30 and 15:30-17:30 with 30-minute meetings every 40 minutes.
+	if svc.DurationMinutes != 30 || svc.Desks != 3 || len(free) != 8 || free[0].Free != 3 {
+		t.Fatalf("sue on a Tuesday: duration %d, desks %d, %d slots %+v", svc.DurationMinutes, svc.Desks, len(free), free)
+	}
+}
