@@ -109,11 +109,6 @@ func (e *env) ok(rec *httptest.ResponseRecorder, want int) map[string]any {
 	return out
 }
 
-func verdict(t *testing.T, rec *httptest.ResponseRecorder) apitest.Verdict {
-	t.Helper()
-	return apitest.VerdictOf(rec, apitest.ProblemOf(t, rec, apitest.NoStore))
-}
-
 // written is a digest of every table an administrator's request may write.
 func written(t *testing.T) string {
 	t.Helper()
@@ -133,22 +128,6 @@ func written(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return s
-}
-
-var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
-
-func book(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Booking {
-	t.Helper()
-	h, err := store.Reserve(context.Background(), svc, start, "it")
-	if err != nil {
-		t.Fatalf("reserve %s: %v", start, err)
-	}
-	c, err := store.Confirm(context.Background(), h.ID, h.Secret, maria)
-	if err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
-	return c.Booking
 }
 
 func status(t *testing.T, id string) string {
@@ -198,7 +177,7 @@ func TestAccess(t *testing.T) {
 		{"unknown route", adm, "GET", "/nothing", "", apitest.Want(404, "not_found", "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := verdict(t, e.do(tc.c, tc.method, tc.path, tc.body)); got != tc.want {
+			if got := apitest.VerdictNoStore(t, e.do(tc.c, tc.method, tc.path, tc.body)); got != tc.want {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -234,7 +213,7 @@ func TestConfigure(t *testing.T) {
 		t.Errorf("free slots with two desks (-want +got):\n%s", diff)
 	}
 	// The same label twice is a conflict.
-	if v := verdict(t, e.do(adm, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 2"}`)); v != apitest.Want(409, "conflict", "label") {
+	if v := apitest.VerdictNoStore(t, e.do(adm, "POST", "/services/"+sid+"/desks", `{"label":"Sportello 2"}`)); v != apitest.Want(409, "conflict", "label") {
 		t.Errorf("duplicate label: %+v", v)
 	}
 	// A closure empties the day; removing it opens it again.
@@ -327,7 +306,7 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/offices", `not json`, apitest.Want(400, "invalid", "")},
 	} {
 		t.Run(tc.method+" "+tc.path+" "+tc.want.Field, func(t *testing.T) {
-			if got := verdict(t, e.do(adm, tc.method, tc.path, tc.body)); got != tc.want {
+			if got := apitest.VerdictNoStore(t, e.do(adm, tc.method, tc.path, tc.body)); got != tc.want {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})
@@ -344,7 +323,7 @@ type problem409 struct {
 	Bookings []admin.Affected `json:"bookings"`
 }
 
-func affected(b booking.Booking, reason string) admin.Affected {
+func affected(b booking.Confirmation, reason string) admin.Affected {
 	return admin.Affected{ID: b.ID, ServiceID: b.ServiceID, Start: b.Start, End: b.End, Desk: b.Desk, Reason: reason}
 }
 
@@ -397,8 +376,8 @@ func TestStrandedBookings(t *testing.T) {
 				}
 				when = apitest.At("2027-03-29", "10:00")
 			}
-			b := book(t, e.store, svc, when)
-			fri := book(t, e.store, svc, apitest.At("2027-03-05", "09:00"))
+			b := pgtest.Book(t, e.store, svc, when)
+			fri := pgtest.Book(t, e.store, svc, apitest.At("2027-03-05", "09:00"))
 			path := tc.path(office, svc, desk)
 			body := strings.ReplaceAll(tc.body, "{office}", office)
 			want := []admin.Affected{affected(b, tc.reason)}
@@ -409,7 +388,7 @@ func TestStrandedBookings(t *testing.T) {
 			// Refused: 409 naming the field, the booking listed, nothing written.
 			before := written(t)
 			rec := e.do(adm, tc.method, path, body)
-			if v := verdict(t, rec); v != apitest.Want(409, "conflict", tc.field) {
+			if v := apitest.VerdictNoStore(t, rec); v != apitest.Want(409, "conflict", tc.field) {
 				t.Fatalf("refusal: %+v: %s", v, rec.Body)
 			}
 			var p problem409
@@ -501,8 +480,8 @@ func TestDeskDeactivationReassigns(t *testing.T) {
 		t.Fatal(err)
 	}
 	nine := apitest.At("2027-03-03", "09:00")
-	a, b := book(t, e.store, svc, nine), book(t, e.store, svc, nine) // both desks at 09:00
-	c := book(t, e.store, svc, apitest.At("2027-03-03", "10:00"))
+	a, b := pgtest.Book(t, e.store, svc, nine), pgtest.Book(t, e.store, svc, nine) // both desks at 09:00
+	c := pgtest.Book(t, e.store, svc, apitest.At("2027-03-03", "10:00"))
 	onDesk2 := a
 	if b.Desk == "Postazione 2" {
 		onDesk2 = b
@@ -626,7 +605,7 @@ func TestOperators(t *testing.T) {
 	if o["email"] != email || o["role"] != "operator" || fmt.Sprint(o["offices"]) != "["+office+"]" {
 		t.Errorf("created: %v", o)
 	}
-	if v := verdict(t, e.do(adm, "POST", "/operators", body)); v != apitest.Want(409, "conflict", "email") {
+	if v := apitest.VerdictNoStore(t, e.do(adm, "POST", "/operators", body)); v != apitest.Want(409, "conflict", "email") {
 		t.Errorf("duplicate email: %+v", v)
 	}
 	// The new operator signs in, and is no administrator.
@@ -635,7 +614,7 @@ func TestOperators(t *testing.T) {
 		t.Fatal(err)
 	}
 	op := &client{id: id, cookie: session.Cookie(e.auth.Config, sess.Token), csrf: sess.CSRFToken}
-	if v := verdict(t, e.do(op, "GET", "/operators", "")); v != apitest.Want(403, "forbidden", "session") {
+	if v := apitest.VerdictNoStore(t, e.do(op, "GET", "/operators", "")); v != apitest.Want(403, "forbidden", "session") {
 		t.Errorf("operator lists operators: %+v", v)
 	}
 	// Promoted, they may.
@@ -646,7 +625,7 @@ func TestOperators(t *testing.T) {
 	}
 	// A password reset ends their sessions; the new password works.
 	e.ok(e.do(adm, "POST", "/operators/"+id+"/password", `{"password":"another long password"}`), 200)
-	if v := verdict(t, e.do(op, "GET", "/operators", "")); v.Status != 401 {
+	if v := apitest.VerdictNoStore(t, e.do(op, "GET", "/operators", "")); v.Status != 401 {
 		t.Errorf("a session after a password reset: %+v", v)
 	}
 	if _, err := e.auth.SignIn(context.Background(), email, "another long password"); err != nil {

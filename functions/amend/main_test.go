@@ -20,7 +20,6 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/secret"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
-	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -51,26 +50,6 @@ func request(method, path, token, body, contentType string) *http.Request {
 	return r
 }
 
-var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
-
-// book makes a confirmed booking at start through the store, at the
-// store's current time.
-func book(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Confirmation {
-	t.Helper()
-	h, err := store.Reserve(context.Background(), svc, start, "it")
-	if err != nil {
-		t.Fatalf("reserve %s: %v", start, err)
-	}
-	c, err := store.Confirm(context.Background(), h.ID, h.Secret, maria)
-	if err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
-	return c
-}
-
-func rfc3339(t time.Time) string { return t.In(apitest.Rome).Format(time.RFC3339) }
-
 // bookingJSON is the booking as the manage link shows it.
 func bookingJSON(c booking.Confirmation, status string, start time.Time, sequence int, cutoff time.Duration, cancelledAt string) string {
 	cancelled := ""
@@ -87,8 +66,8 @@ func bookingJSON(c booking.Confirmation, status string, start time.Time, sequenc
 			"email": "maria.rossi@example.it", "reason": "SCIA", "details": "Pratica 12/2027",
 			"privacy_consent": true, "locale": "it"},
 		"confirmed_at": "2027-03-01T08:00:00+01:00"%s}`,
-		c.ID, status, c.OfficeID, suffix, c.ServiceID, suffix, rfc3339(start), rfc3339(start.Add(30*time.Minute)),
-		sequence, rfc3339(start.Add(-cutoff)), cancelled)
+		c.ID, status, c.OfficeID, suffix, c.ServiceID, suffix, apitest.RFC3339(start), apitest.RFC3339(start.Add(30*time.Minute)),
+		sequence, apitest.RFC3339(start.Add(-cutoff)), cancelled)
 }
 
 // TestShow: GET /api/manage with the token answers the booking and the
@@ -98,7 +77,7 @@ func TestShow(t *testing.T) {
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 120})
 	start := apitest.At("2027-03-02", "09:30")
-	mine := book(t, store, svc, start)
+	mine := pgtest.Book(t, store, svc, start)
 
 	before := apitest.Snap(t)
 	rec := serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
@@ -122,7 +101,7 @@ func TestReschedule(t *testing.T) {
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
 	start, next := apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-30", "10:00")
-	mine := book(t, store, svc, start)
+	mine := pgtest.Book(t, store, svc, start)
 
 	before := apitest.Snap(t)
 	rec := serve(t, h, request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken,
@@ -171,7 +150,7 @@ func TestCancel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := apitest.At("2027-03-03", "09:00").Add(time.Duration(i) * 30 * time.Minute)
-			mine := book(t, store, svc, start)
+			mine := pgtest.Book(t, store, svc, start)
 			before := apitest.Snap(t)
 			rec := serve(t, h, request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, tc.body, tc.contentType))
 			if rec.Code != http.StatusOK {
@@ -222,9 +201,9 @@ func TestRescheduleBadInput(t *testing.T) {
 	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1, Horizon: 366})
 	closedOffice, closedSvc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1})
 	pgtest.Close(t, pool, closedOffice, "2027-03-04", "2027-03-04", "Inventario")
-	mine := book(t, store, svc, apitest.At("2027-03-02", "09:00"))
-	book(t, store, svc, apitest.At("2027-03-02", "10:00")) // someone else's
-	closedBooking := book(t, store, closedSvc, apitest.At("2027-03-03", "09:00"))
+	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "09:00"))
+	pgtest.Book(t, store, svc, apitest.At("2027-03-02", "10:00")) // someone else's
+	closedBooking := pgtest.Book(t, store, closedSvc, apitest.At("2027-03-03", "09:00"))
 	tok := mine.ManageToken
 
 	body := func(start string) string { return fmt.Sprintf(`{"start": %q}`, start) }
@@ -287,7 +266,7 @@ func TestCancelBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	mine := book(t, store, svc, apitest.At("2027-03-02", "09:00"))
+	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	tok := mine.ManageToken
 
 	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
@@ -351,7 +330,7 @@ func TestTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine, err := store.Confirm(context.Background(), held.ID, held.Secret, maria)
+	mine, err := store.Confirm(context.Background(), held.ID, held.Secret, pgtest.Maria)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,8 +394,8 @@ func TestCutoff(t *testing.T) {
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 24 * 60})
 	start := apitest.At("2027-03-03", "09:00")
-	mine := book(t, store, svc, start)
-	other := book(t, store, svc, apitest.At("2027-03-03", "10:00"))
+	mine := pgtest.Book(t, store, svc, start)
+	other := pgtest.Book(t, store, svc, apitest.At("2027-03-03", "10:00"))
 
 	clk.Set(start.Add(-24*time.Hour + time.Second))
 	for _, r := range []*http.Request{
@@ -469,7 +448,7 @@ func TestLenientTransport(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	h := newHandler(store, slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	mine := book(t, store, svc, apitest.At("2027-03-02", "10:00"))
+	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "10:00"))
 
 	r := request(http.MethodGet, "/api/manage", "", "", "")
 	r.Header.Set("Authorization", "bearer "+mine.ManageToken)

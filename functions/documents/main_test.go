@@ -32,9 +32,6 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 var pdf = []byte("%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n" +
 	"2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n")
 
-var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
-
 // fixture is the documents function on the package's database and the
 // real object store, with a fixed clock on Monday.
 type fixture struct {
@@ -61,7 +58,7 @@ func (f fixture) book(t *testing.T, hhmm string) booking.Confirmation {
 	if err != nil {
 		t.Fatalf("reserve: %v", err)
 	}
-	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, maria)
+	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, pgtest.Maria)
 	if err != nil {
 		t.Fatalf("confirm: %v", err)
 	}
@@ -103,11 +100,6 @@ func (f fixture) create(t *testing.T, token, filename, contentType string, size 
 func (f fixture) complete(t *testing.T, token, id string) *httptest.ResponseRecorder {
 	t.Helper()
 	return f.serve(t, http.MethodPost, "/api/documents/"+id+"/complete", token, "")
-}
-
-func verdict(t *testing.T, rec *httptest.ResponseRecorder) apitest.Verdict {
-	t.Helper()
-	return apitest.VerdictOf(rec, apitest.ProblemOf(t, rec, apitest.NoStore))
 }
 
 func documentRows(t *testing.T) string {
@@ -174,11 +166,11 @@ func TestUploadJourney(t *testing.T) {
 	}
 
 	// Before the upload: not complete, not listed, not downloadable.
-	if got, want := verdict(t, f.complete(t, mine.ManageToken, up.DocumentID)), apitest.Want(409, "conflict", "id"); got != want {
+	if got, want := apitest.VerdictNoStore(t, f.complete(t, mine.ManageToken, up.DocumentID)), apitest.Want(409, "conflict", "id"); got != want {
 		t.Errorf("complete before upload: %+v, want %+v", got, want)
 	}
 	apitest.SameJSON(t, f.serve(t, http.MethodGet, "/api/documents", mine.ManageToken, "").Body.Bytes(), `{"documents": []}`)
-	if got, want := verdict(t, f.serve(t, http.MethodGet, "/api/documents/"+up.DocumentID, mine.ManageToken, "")), apitest.Want(409, "conflict", "id"); got != want {
+	if got, want := apitest.VerdictNoStore(t, f.serve(t, http.MethodGet, "/api/documents/"+up.DocumentID, mine.ManageToken, "")), apitest.Want(409, "conflict", "id"); got != want {
 		t.Errorf("download before upload: %+v, want %+v", got, want)
 	}
 
@@ -279,7 +271,7 @@ func TestObjectStoreEnforcesThePolicy(t *testing.T) {
 			}
 		})
 	}
-	if got, want := verdict(t, f.complete(t, mine.ManageToken, up.DocumentID)), apitest.Want(409, "conflict", "id"); got != want {
+	if got, want := apitest.VerdictNoStore(t, f.complete(t, mine.ManageToken, up.DocumentID)), apitest.Want(409, "conflict", "id"); got != want {
 		t.Errorf("complete after refused uploads: %+v, want %+v", got, want)
 	}
 	// The same policy still takes a file that keeps to it.
@@ -300,7 +292,7 @@ func TestUploadNotAsDeclared(t *testing.T) {
 	key := up.Upload.Fields["key"]
 	s3test.Put(t, f.objects, key, "text/html", []byte("<script>alert(1)</script>"))
 
-	if got, want := verdict(t, f.complete(t, mine.ManageToken, up.DocumentID)), apitest.Want(422, "unprocessable", "id"); got != want {
+	if got, want := apitest.VerdictNoStore(t, f.complete(t, mine.ManageToken, up.DocumentID)), apitest.Want(422, "unprocessable", "id"); got != want {
 		t.Errorf("complete: %+v, want %+v", got, want)
 	}
 	if s3test.Exists(t, f.objects, key) {
@@ -353,7 +345,7 @@ func TestBadRequests(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			before, rows := apitest.Snap(t), documentRows(t)
 			rec := f.serve(t, http.MethodPost, "/api/documents", c.token, c.body)
-			if got := verdict(t, rec); got != c.want {
+			if got := apitest.VerdictNoStore(t, rec); got != c.want {
 				t.Errorf("got %+v, want %+v: %s", got, c.want, rec.Body)
 			}
 			if apitest.Snap(t) != before || documentRows(t) != rows {
@@ -393,10 +385,10 @@ func TestIsolation(t *testing.T) {
 
 	// Bob cannot complete Alice's upload for her, nor see it.
 	for _, id := range []string{up.DocumentID, pending.DocumentID, uuid.NewString(), "not-a-uuid", "..%2F..%2Fbookings"} {
-		if got, want := verdict(t, f.complete(t, bob.ManageToken, id)), apitest.Want(404, "not_found", "id"); got != want {
+		if got, want := apitest.VerdictNoStore(t, f.complete(t, bob.ManageToken, id)), apitest.Want(404, "not_found", "id"); got != want {
 			t.Errorf("bob completes %s: %+v, want %+v", id, got, want)
 		}
-		if got, want := verdict(t, f.serve(t, http.MethodGet, "/api/documents/"+id, bob.ManageToken, "")), apitest.Want(404, "not_found", "id"); got != want {
+		if got, want := apitest.VerdictNoStore(t, f.serve(t, http.MethodGet, "/api/documents/"+id, bob.ManageToken, "")), apitest.Want(404, "not_found", "id"); got != want {
 			t.Errorf("bob downloads %s: %+v, want %+v", id, got, want)
 		}
 	}
@@ -409,7 +401,7 @@ func TestIsolation(t *testing.T) {
 	if rec := f.complete(t, alice.ManageToken, up.DocumentID); rec.Code != http.StatusOK {
 		t.Fatalf("alice completes: %d %s", rec.Code, rec.Body)
 	}
-	if got, want := verdict(t, f.serve(t, http.MethodGet, "/api/documents/"+up.DocumentID, bob.ManageToken, "")), apitest.Want(404, "not_found", "id"); got != want {
+	if got, want := apitest.VerdictNoStore(t, f.serve(t, http.MethodGet, "/api/documents/"+up.DocumentID, bob.ManageToken, "")), apitest.Want(404, "not_found", "id"); got != want {
 		t.Errorf("bob downloads alice's uploaded document: %+v, want %+v", got, want)
 	}
 	apitest.SameJSON(t, f.serve(t, http.MethodGet, "/api/documents", bob.ManageToken, "").Body.Bytes(), `{"documents": []}`)
@@ -418,7 +410,7 @@ func TestIsolation(t *testing.T) {
 		t.Errorf("alice's list: %s", rec.Body)
 	}
 	// No token, no list.
-	if got, want := verdict(t, f.serve(t, http.MethodGet, "/api/documents", "", "")), apitest.Want(401, "unauthorized", "Authorization"); got != want {
+	if got, want := apitest.VerdictNoStore(t, f.serve(t, http.MethodGet, "/api/documents", "", "")), apitest.Want(401, "unauthorized", "Authorization"); got != want {
 		t.Errorf("list without token: %+v, want %+v", got, want)
 	}
 }
@@ -439,7 +431,7 @@ func TestClosedBookings(t *testing.T) {
 	for _, token := range []string{cancelled.ManageToken, purged.ManageToken, full.ManageToken} {
 		before, rows := apitest.Snap(t), documentRows(t)
 		rec := f.serve(t, http.MethodPost, "/api/documents", token, `{"filename": "a.pdf", "content_type": "application/pdf", "size": 10}`)
-		if got, want := verdict(t, rec), apitest.Want(409, "conflict", "token"); got != want {
+		if got, want := apitest.VerdictNoStore(t, rec), apitest.Want(409, "conflict", "token"); got != want {
 			t.Errorf("got %+v, want %+v: %s", got, want, rec.Body)
 		}
 		if apitest.Snap(t) != before || documentRows(t) != rows {

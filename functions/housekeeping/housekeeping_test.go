@@ -30,9 +30,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
-
 // sink is a CloudEvents receiver standing for the broker (K_SINK).
 type sink struct {
 	srv      *httptest.Server
@@ -185,7 +182,7 @@ func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	if err != nil {
 		t.Fatalf("reserve %s: %v", start, err)
 	}
-	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, maria)
+	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, pgtest.Maria)
 	if err != nil {
 		t.Fatalf("confirm: %v", err)
 	}

@@ -31,9 +31,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
-
 type fixture struct {
 	store   *postgres.Store
 	clock   *clock.Fixed
@@ -58,7 +55,7 @@ func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	if err != nil {
 		t.Fatalf("reserve %s: %v", start, err)
 	}
-	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, maria)
+	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, pgtest.Maria)
 	if err != nil {
 		t.Fatalf("confirm: %v", err)
 	}
@@ -112,8 +109,6 @@ func grantsOf(t *testing.T, lk *rooms.LiveKit, jwt string) (time.Time, *auth.Cla
 	}
 	return claims.ExpiresAt.Time, grants
 }
-
-func rfc3339(t time.Time) string { return t.In(apitest.Rome).Format(time.RFC3339) }
 
 // TestCredentials: no token is 401; an unknown, tampered or malformed
 // token is a plain 404 that says nothing more; nothing is written.
@@ -278,7 +273,7 @@ func TestInsideWindow(t *testing.T) {
 	_ = json.Unmarshal(rec.Body.Bytes(), &body)
 	delete(body, "token")
 	want := map[string]any{"url": os.Getenv("LIVEKIT_URL"), "room": name, "identity": "citizen-" + c.ID,
-		"expires_at": rfc3339(closes), "opens_at": rfc3339(now), "closes_at": rfc3339(closes)}
+		"expires_at": apitest.RFC3339(closes), "opens_at": apitest.RFC3339(now), "closes_at": apitest.RFC3339(closes)}
 	if diff := cmp.Diff(want, body); diff != "" {
 		t.Errorf("answer without the token (-want +got):\n%s", diff)
 	}

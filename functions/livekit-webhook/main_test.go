@@ -38,9 +38,6 @@ const (
 	testSecret = "a-webhook-secret-of-at-least-32-characters"
 )
 
-var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
-
 type fixture struct {
 	store   *postgres.Store
 	service string
@@ -83,7 +80,7 @@ func (f *fixture) book(t *testing.T) booking.Confirmation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := f.store.Confirm(ctx, h.ID, h.Secret, maria)
+	c, err := f.store.Confirm(ctx, h.ID, h.Secret, pgtest.Maria)
 	if err != nil {
 		t.Fatal(err)
 	}

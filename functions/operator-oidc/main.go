@@ -163,13 +163,6 @@ type ConfigResponse struct {
 	Issuer  string `json:"issuer"`
 }
 
-// The codes of the problems this function adds to apperr's.
-const (
-	CodeForbidden  = string(apperr.Forbidden)
-	CodeLocked     = string(apperr.Locked)
-	CodeBadGateway = string(apperr.BadGateway)
-)
-
 // StateCookie is the cookie that carries a sign-in's state from the login
 // redirect to the callback.
 const StateCookie = "sportello_oidc"

@@ -93,15 +93,6 @@ func lastAudit(t *testing.T, bookingID string) auditRow {
 	return auditRow{r.Actor.Kind, r.Actor.ID, r.Action, office}
 }
 
-func decode[T any](t *testing.T, body []byte) T {
-	t.Helper()
-	var v T
-	if err := json.Unmarshal(body, &v); err != nil {
-		t.Fatalf("%v: %s", err, body)
-	}
-	return v
-}
-
 // TestJoin: an operator of the booking's office gets, inside the window
 // the citizen has, a LiveKit token for that booking's room only, with the
 // identity livekit-webhook reads as an operator (operator-<id>) and their
@@ -112,7 +103,7 @@ func TestJoin(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	email, opID := e.operator(operator.RoleOperator, office)
-	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
+	b := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	room := rooms.Name(b.ID)
 	roomstest.Cleanup(t, e.lk, room)
 	path := "/api/operator/bookings/" + b.ID + "/join"
@@ -124,14 +115,14 @@ func TestJoin(t *testing.T) {
 		c = e.signIn(email) // sessions idle out in 30 minutes
 		before := apitest.Snap(t)
 		rec := e.do(c, "POST", path, "")
-		if diff := cmp.Diff(want, verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(want, apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 		if got := rec.Header().Get("Retry-After"); got != retryAfter {
 			t.Errorf("%s: Retry-After = %q, want %q", name, got, retryAfter)
 		}
-		p := decode[windowProblem](t, rec.Body.Bytes())
-		if rfc3339(p.OpensAt) != "2027-03-02T08:50:00+01:00" || rfc3339(p.ClosesAt) != "2027-03-02T09:45:00+01:00" {
+		p := apitest.Decode[windowProblem](t, rec.Body.Bytes())
+		if apitest.RFC3339(p.OpensAt) != "2027-03-02T08:50:00+01:00" || apitest.RFC3339(p.ClosesAt) != "2027-03-02T09:45:00+01:00" {
 			t.Errorf("%s: window %s – %s", name, p.OpensAt, p.ClosesAt)
 		}
 		if after := apitest.Snap(t); after != before {
@@ -151,7 +142,7 @@ func TestJoin(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("at %s: status %d: %s", now, rec.Code, rec.Body)
 		}
-		res := decode[JoinResponse](t, rec.Body.Bytes())
+		res := apitest.Decode[JoinResponse](t, rec.Body.Bytes())
 		got := JoinResponse{URL: res.URL, Room: res.Room, Identity: res.Identity, ExpiresAt: res.ExpiresAt, OpensAt: res.OpensAt, ClosesAt: res.ClosesAt}
 		want := JoinResponse{URL: e.lk.PublicURL(), Room: room, Identity: "operator-" + opID,
 			ExpiresAt: apitest.At("2027-03-02", "09:45"), OpensAt: apitest.At("2027-03-02", "08:50"), ClosesAt: apitest.At("2027-03-02", "09:45")}
@@ -203,14 +194,14 @@ func TestJoinRefused(t *testing.T) {
 	_, otherSvc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	email, _ := e.operator(operator.RoleOperator, office)
 	start := apitest.At("2027-03-02", "09:00")
-	cancelled := book(t, e.store, svc, start)
+	cancelled := pgtest.Book(t, e.store, svc, start)
 	if _, err := e.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	completed := book(t, e.store, svc, start)
-	open := book(t, e.store, svc, start)
+	completed := pgtest.Book(t, e.store, svc, start)
+	open := pgtest.Book(t, e.store, svc, start)
 	roomstest.Cleanup(t, e.lk, rooms.Name(open.ID))
-	other := book(t, e.store, otherSvc, start)
+	other := pgtest.Book(t, e.store, otherSvc, start)
 	e.clk.Set(start.Add(5 * time.Minute))
 	c := e.signIn(email)
 	if rec := e.do(c, "POST", "/api/operator/bookings/"+completed.ID+"/outcome", `{"outcome": "completed"}`); rec.Code != http.StatusOK {
@@ -227,7 +218,7 @@ func TestJoinRefused(t *testing.T) {
 		{"a body", open.ID, `{"display_name": "Io"}`, apitest.Want(400, "invalid", "display_name")},
 	} {
 		rec := e.do(c, "POST", "/api/operator/bookings/"+tc.id+"/join", tc.body)
-		if diff := cmp.Diff(tc.want, verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(tc.want, apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
 	}
@@ -243,7 +234,7 @@ func TestJoinRefused(t *testing.T) {
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" || rec.Header().Get("Retry-After") != "5" {
 		t.Errorf("LiveKit down: Cache-Control %q, Retry-After %q", cc, rec.Header().Get("Retry-After"))
 	}
-	if diff := cmp.Diff(apitest.Want(503, "unavailable", ""), verdict(t, rec)); diff != "" {
+	if diff := cmp.Diff(apitest.Want(503, "unavailable", ""), apitest.VerdictNoStore(t, rec)); diff != "" {
 		t.Errorf("LiveKit down (-want +got):\n%s", diff)
 	}
 }
@@ -258,7 +249,7 @@ func TestDocuments(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	email, opID := e.operator(operator.RoleOperator, office)
-	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
+	b := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	c := e.signIn(email)
 	base := "/api/operator/bookings/" + b.ID + "/documents"
 
@@ -275,7 +266,7 @@ func TestDocuments(t *testing.T) {
 	} {
 		before, docs := apitest.Snap(t), documentRows(t)
 		rec := e.do(c, "POST", base, tc.body)
-		if diff := cmp.Diff(tc.want, verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(tc.want, apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
 		if apitest.Snap(t) != before || documentRows(t) != docs {
@@ -288,14 +279,14 @@ func TestDocuments(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: status %d: %s", rec.Code, rec.Body)
 	}
-	up := decode[documents.Upload](t, rec.Body.Bytes())
+	up := apitest.Decode[documents.Upload](t, rec.Body.Bytes())
 	if loc := rec.Header().Get("Location"); loc != base+"/"+up.DocumentID {
 		t.Errorf("Location = %q", loc)
 	}
 	if got := up.Upload.Fields["key"]; got != documents.ObjectKey(b.ID, up.DocumentID) {
 		t.Errorf("object key %q", got)
 	}
-	if got := verdict(t, e.do(c, "POST", base+"/"+up.DocumentID+"/complete", "")); got != apitest.Want(409, "conflict", "doc") {
+	if got := apitest.VerdictNoStore(t, e.do(c, "POST", base+"/"+up.DocumentID+"/complete", "")); got != apitest.Want(409, "conflict", "doc") {
 		t.Errorf("complete before the upload: %+v", got)
 	}
 	if res := s3test.PostForm(t, up.Upload.URL, up.Upload.Fields, name, pdf); res.Status != http.StatusNoContent {
@@ -329,15 +320,15 @@ func TestDocuments(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("download: status %d: %s", rec.Code, rec.Body)
 	}
-	dl := decode[documents.Download](t, rec.Body.Bytes())
+	dl := apitest.Decode[documents.Download](t, rec.Body.Bytes())
 	if got := s3test.Get(t, dl.URL); got.Status != http.StatusOK || string(got.Body) != string(pdf) {
 		t.Errorf("download: status %d, %d bytes", got.Status, len(got.Body))
 	}
-	if got := verdict(t, e.do(c, "GET", base+"/"+uuid.NewString(), "")); got != apitest.Want(404, "not_found", "doc") {
+	if got := apitest.VerdictNoStore(t, e.do(c, "GET", base+"/"+uuid.NewString(), "")); got != apitest.Want(404, "not_found", "doc") {
 		t.Errorf("unknown document: %+v", got)
 	}
 	// The booking detail lists it too, and its history has the upload.
-	detail := decode[operator.Booking](t, e.do(c, "GET", "/api/operator/bookings/"+b.ID, "").Body.Bytes())
+	detail := apitest.Decode[operator.Booking](t, e.do(c, "GET", "/api/operator/bookings/"+b.ID, "").Body.Bytes())
 	if len(detail.Documents) != 1 || detail.History[0].Action != "document.uploaded" {
 		t.Errorf("detail: documents %+v, history %+v", detail.Documents, detail.History)
 	}
@@ -347,7 +338,7 @@ func TestDocuments(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs := documentRows(t)
-	if got := verdict(t, e.do(c, "POST", base, `{"filename": "x.pdf", "content_type": "application/pdf", "size": 10}`)); got != apitest.Want(409, "conflict", "id") {
+	if got := apitest.VerdictNoStore(t, e.do(c, "POST", base, `{"filename": "x.pdf", "content_type": "application/pdf", "size": 10}`)); got != apitest.Want(409, "conflict", "id") {
 		t.Errorf("cancelled booking: %+v", got)
 	}
 	if documentRows(t) != docs {
@@ -367,10 +358,10 @@ func TestReschedule(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Cutoff: 24 * 60, Notice: 120})
 	email, opID := e.operator(operator.RoleOperator, office)
-	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
-	book(t, e.store, svc, apitest.At("2027-03-02", "11:00")) // the 11:00 slot's one desk
-	started := book(t, e.store, svc, apitest.At("2027-03-01", "12:00"))
-	gone := book(t, e.store, svc, apitest.At("2027-03-02", "12:00"))
+	b := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
+	pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "11:00")) // the 11:00 slot's one desk
+	started := pgtest.Book(t, e.store, svc, apitest.At("2027-03-01", "12:00"))
+	gone := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "12:00"))
 	if _, err := e.store.Cancel(context.Background(), gone.ManageToken); err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +371,7 @@ func TestReschedule(t *testing.T) {
 	}
 	c := e.signIn(email)
 	path := func(id string) string { return "/api/operator/bookings/" + id + "/reschedule" }
-	body := func(start time.Time) string { return `{"start": "` + rfc3339(start) + `"}` }
+	body := func(start time.Time) string { return `{"start": "` + apitest.RFC3339(start) + `"}` }
 
 	for _, tc := range []struct {
 		name, id, body string
@@ -401,7 +392,7 @@ func TestReschedule(t *testing.T) {
 	} {
 		before := apitest.Snap(t)
 		rec := e.do(c, "POST", path(tc.id), tc.body)
-		if diff := cmp.Diff(tc.want, verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(tc.want, apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
 		if after := apitest.Snap(t); after != before {
@@ -414,8 +405,8 @@ func TestReschedule(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	got := decode[operator.Booking](t, rec.Body.Bytes())
-	if rfc3339(got.Start) != "2027-03-02T10:00:00+01:00" || got.Sequence != 1 || got.Status != booking.Confirmed {
+	got := apitest.Decode[operator.Booking](t, rec.Body.Bytes())
+	if apitest.RFC3339(got.Start) != "2027-03-02T10:00:00+01:00" || got.Sequence != 1 || got.Status != booking.Confirmed {
 		t.Errorf("moved booking: start %s, sequence %d, status %s", got.Start, got.Sequence, got.Status)
 	}
 	if after := apitest.Snap(t); after.Outbox != before.Outbox+1 {
@@ -428,7 +419,7 @@ func TestReschedule(t *testing.T) {
 		if err != nil {
 			return fmt.Sprintf("%v", v)
 		}
-		return rfc3339(at)
+		return apitest.RFC3339(at)
 	}
 	if instant(d["previous_start"]) != "2027-03-02T09:00:00+01:00" || instant(d["start"]) != "2027-03-02T10:00:00+01:00" || d["sequence"] != float64(1) {
 		t.Errorf("event: %v", d)
@@ -450,7 +441,7 @@ func TestReschedule(t *testing.T) {
 		t.Fatalf("cancel: %d %s", rec.Code, rec.Body)
 	}
 	rec = e.do(c, "GET", "/api/operator/bookings/"+b.ID, "")
-	detail := decode[struct {
+	detail := apitest.Decode[struct {
 		History json.RawMessage `json:"history"`
 	}](t, rec.Body.Bytes())
 	apitest.SameJSON(t, detail.History, `[
@@ -471,11 +462,11 @@ func TestRescheduleRace(t *testing.T) {
 	const rounds = 6
 	for i := range rounds {
 		day := fmt.Sprintf("2027-03-%02d", 2+i)
-		a := book(t, e.store, svc, apitest.At(day, "09:00"))
-		b := book(t, e.store, svc, apitest.At(day, "09:30"))
-		cz := book(t, e.store, svc, apitest.At(day, "10:00"))
+		a := pgtest.Book(t, e.store, svc, apitest.At(day, "09:00"))
+		b := pgtest.Book(t, e.store, svc, apitest.At(day, "09:30"))
+		cz := pgtest.Book(t, e.store, svc, apitest.At(day, "10:00"))
 		target := apitest.At(day, "12:00")
-		body := `{"start": "` + rfc3339(target) + `"}`
+		body := `{"start": "` + apitest.RFC3339(target) + `"}`
 		var wg sync.WaitGroup
 		codes := make([]int, 3)
 		gate := make(chan struct{})
@@ -531,7 +522,7 @@ func TestNewRoutesIsolation(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	officeA, _ := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	_, svcB := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	b := book(t, e.store, svcB, apitest.At("2027-03-02", "09:00"))
+	b := pgtest.Book(t, e.store, svcB, apitest.At("2027-03-02", "09:00"))
 	roomstest.Cleanup(t, e.lk, rooms.Name(b.ID))
 	doc := officeDocument(t, e.store, b.ID)
 	emailA, _ := e.operator(operator.RoleOperator, officeA)

@@ -21,7 +21,6 @@ import (
 	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
 	"github.com/sportello/sportello/functions/internal/app/auth"
 	"github.com/sportello/sportello/functions/internal/app/documents"
-	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/domain/operator"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
@@ -136,30 +135,6 @@ func sessionCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
 	return nil
 }
 
-func verdict(t *testing.T, rec *httptest.ResponseRecorder) apitest.Verdict {
-	t.Helper()
-	return apitest.VerdictOf(rec, apitest.ProblemOf(t, rec, apitest.NoStore))
-}
-
-var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
-
-// book makes a confirmed booking at start, at the store's current time.
-func book(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Confirmation {
-	t.Helper()
-	h, err := store.Reserve(context.Background(), svc, start, "it")
-	if err != nil {
-		t.Fatalf("reserve %s: %v", start, err)
-	}
-	c, err := store.Confirm(context.Background(), h.ID, h.Secret, maria)
-	if err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
-	return c
-}
-
-func rfc3339(t time.Time) string { return t.In(apitest.Rome).Format(time.RFC3339) }
-
 // TestSignIn: the right email (in any case, with spaces) and password open
 // a session: 200 with the operator and a CSRF token, and the session
 // cookie with HttpOnly, SameSite=Strict, Path=/api/operator, Max-Age of
@@ -242,7 +217,7 @@ func TestSignInRefused(t *testing.T) {
 		signInBody(inactive, password),
 	} {
 		rec := e.do(nil, http.MethodPost, "/api/operator/session", body)
-		if diff := cmp.Diff(apitest.Want(401, "unauthorized", "credentials"), verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(apitest.Want(401, "unauthorized", "credentials"), apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", body, diff)
 		}
 		if len(rec.Result().Cookies()) != 0 {
@@ -269,7 +244,7 @@ func TestSignInRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := apitest.Serve(t, e.h, apitest.Post("/api/operator/session", tc.body, tc.contentType), apitest.NoStore)
-			if diff := cmp.Diff(tc.want, verdict(t, rec)); diff != "" {
+			if diff := cmp.Diff(tc.want, apitest.VerdictNoStore(t, rec)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
@@ -312,7 +287,7 @@ func TestLockout(t *testing.T) {
 	}{{0, "900"}, {14*time.Minute + 59*time.Second, "1"}} {
 		e.clk.Advance(tc.advance)
 		rec := right()
-		if diff := cmp.Diff(apitest.Want(429, "locked", "credentials"), verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(apitest.Want(429, "locked", "credentials"), apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("locked (-want +got):\n%s", diff)
 		}
 		if ra := rec.Header().Get("Retry-After"); ra != tc.retryAfter {
@@ -345,7 +320,7 @@ func TestSessionEnds(t *testing.T) {
 	ended := func(c *client, when string) {
 		t.Helper()
 		rec := e.do(c, http.MethodGet, "/api/operator/me", "")
-		if diff := cmp.Diff(apitest.Want(401, "unauthorized", "session"), verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(apitest.Want(401, "unauthorized", "session"), apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", when, diff)
 		}
 		if got := rec.Header().Get("Set-Cookie"); !strings.Contains(got, "Max-Age=0") {
@@ -392,7 +367,7 @@ func TestSignOut(t *testing.T) {
 	}
 	for _, r := range []struct{ method, path string }{{"GET", "/api/operator/me"}, {"DELETE", "/api/operator/session"}} {
 		rec := e.do(c, r.method, r.path, "")
-		if diff := cmp.Diff(apitest.Want(401, "unauthorized", "session"), verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(apitest.Want(401, "unauthorized", "session"), apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s %s after sign-out (-want +got):\n%s", r.method, r.path, diff)
 		}
 	}
@@ -406,7 +381,7 @@ func TestSignOut(t *testing.T) {
 func TestNotASession(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	_, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	citizen := book(t, e.store, svc, apitest.At("2027-03-01", "10:00"))
+	citizen := pgtest.Book(t, e.store, svc, apitest.At("2027-03-01", "10:00"))
 	routes := []struct{ method, path, body string }{
 		{"GET", "/api/operator/me", ""},
 		{"GET", "/api/operator/agenda", ""},
@@ -435,7 +410,7 @@ func TestNotASession(t *testing.T) {
 			}
 			tc.set(r)
 			rec := apitest.Serve(t, e.h, r, apitest.NoStore)
-			if diff := cmp.Diff(apitest.Want(401, "unauthorized", "session"), verdict(t, rec)); diff != "" {
+			if diff := cmp.Diff(apitest.Want(401, "unauthorized", "session"), apitest.VerdictNoStore(t, rec)); diff != "" {
 				t.Errorf("%s: %s %s (-want +got):\n%s", tc.name, rt.method, rt.path, diff)
 			}
 			if after := apitest.Snap(t); after != before {
@@ -452,7 +427,7 @@ func TestCSRF(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	email, _ := e.operator(operator.RoleOperator, office)
-	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
+	b := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	e.clk.Set(apitest.At("2027-03-02", "09:10")) // after the start: an outcome could be recorded
 	c := e.signIn(email)
 	other := e.signIn(email)
@@ -468,7 +443,7 @@ func TestCSRF(t *testing.T) {
 		for name, token := range map[string]string{"none": "", "wrong": "x" + c.csrf[1:], "another session's": other.csrf, "the session token": c.cookie.Value} {
 			before := apitest.Snap(t)
 			rec := e.do(&client{cookie: c.cookie, csrf: token}, rt.method, rt.path, rt.body)
-			if diff := cmp.Diff(apitest.Want(403, "csrf", "X-CSRF-Token"), verdict(t, rec)); diff != "" {
+			if diff := cmp.Diff(apitest.Want(403, "csrf", "X-CSRF-Token"), apitest.VerdictNoStore(t, rec)); diff != "" {
 				t.Errorf("%s %s with %s token (-want +got):\n%s", rt.method, rt.path, name, diff)
 			}
 			if after := apitest.Snap(t); after != before {
@@ -513,8 +488,8 @@ func TestRoleIsolation(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	officeA, svcA := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	officeB, svcB := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
-	a := book(t, e.store, svcA, apitest.At("2027-03-03", "09:00"))
-	b := book(t, e.store, svcB, apitest.At("2027-03-03", "09:30"))
+	a := pgtest.Book(t, e.store, svcA, apitest.At("2027-03-03", "09:00"))
+	b := pgtest.Book(t, e.store, svcB, apitest.At("2027-03-03", "09:30"))
 	mine := map[string]bool{a.ID: true, b.ID: true}
 	emailA, _ := e.operator(operator.RoleOperator, officeA)
 	emailAB, _ := e.operator(operator.RoleOperator, officeA, officeB)
@@ -536,7 +511,7 @@ func TestRoleIsolation(t *testing.T) {
 	}
 
 	unknown := e.do(opA, "GET", "/api/operator/bookings/"+uuid.NewString(), "")
-	if diff := cmp.Diff(apitest.Want(404, "not_found", "id"), verdict(t, unknown)); diff != "" {
+	if diff := cmp.Diff(apitest.Want(404, "not_found", "id"), apitest.VerdictNoStore(t, unknown)); diff != "" {
 		t.Errorf("unknown booking (-want +got):\n%s", diff)
 	}
 	before := apitest.Snap(t)
@@ -570,12 +545,12 @@ func TestAgenda(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 2})
 	email, _ := e.operator(operator.RoleOperator, office)
-	mon := book(t, e.store, svc, apitest.At("2027-03-01", "12:30"))
-	tue1 := book(t, e.store, svc, apitest.At("2027-03-02", "09:30"))
-	tue0 := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
-	sun := book(t, e.store, svc, apitest.At("2027-03-07", "12:30"))
-	nextMon := book(t, e.store, svc, apitest.At("2027-03-08", "09:00"))
-	gone := book(t, e.store, svc, apitest.At("2027-03-02", "10:00"))
+	mon := pgtest.Book(t, e.store, svc, apitest.At("2027-03-01", "12:30"))
+	tue1 := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "09:30"))
+	tue0 := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
+	sun := pgtest.Book(t, e.store, svc, apitest.At("2027-03-07", "12:30"))
+	nextMon := pgtest.Book(t, e.store, svc, apitest.At("2027-03-08", "09:00"))
+	gone := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "10:00"))
 	if _, err := e.store.Cancel(context.Background(), gone.ManageToken); err != nil {
 		t.Fatal(err)
 	}
@@ -628,7 +603,7 @@ func TestAgenda(t *testing.T) {
 		{"?days=week", apitest.Want(400, "invalid", "days")},
 	} {
 		rec := e.do(c, "GET", "/api/operator/agenda"+tc.query, "")
-		if diff := cmp.Diff(tc.want, verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(tc.want, apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("agenda%s (-want +got):\n%s", tc.query, diff)
 		}
 	}
@@ -640,7 +615,7 @@ func TestBookingDetail(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	email, _ := e.operator(operator.RoleOperator, office)
-	b := book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
+	b := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	doc := uuid.New()
 	uploaded := apitest.At("2027-03-01", "08:05")
 	for _, d := range []struct {
@@ -677,7 +652,7 @@ func TestBookingDetail(t *testing.T) {
 		"confirmed_at": "2027-03-01T08:00:00+01:00", "cancelled_at": null,
 		"outcome": null, "outcome_note": null, "outcome_at": null, "outcome_by": null, "purged": false,
 		"documents": [{"id": "`+doc.String()+`", "filename": "pianta.pdf", "content_type": "application/pdf",
-			"size": 1234, "uploaded_by": "citizen", "uploaded_at": "`+rfc3339(uploaded)+`"}],
+			"size": 1234, "uploaded_by": "citizen", "uploaded_at": "`+apitest.RFC3339(uploaded)+`"}],
 		"attendance": [
 			{"identity": "citizen-`+b.ID+`", "role": "citizen", "joined_at": "2027-03-02T08:55:00+01:00", "left_at": "2027-03-02T09:31:00+01:00"},
 			{"identity": "operator-x", "role": "operator", "joined_at": "2027-03-02T08:55:00+01:00", "left_at": null}],
@@ -708,9 +683,9 @@ func TestOutcome(t *testing.T) {
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 3})
 	email, opID := e.operator(operator.RoleOperator, office)
 	start := apitest.At("2027-03-02", "09:00")
-	held := book(t, e.store, svc, start)
-	absent := book(t, e.store, svc, start)
-	cancelled := book(t, e.store, svc, start)
+	held := pgtest.Book(t, e.store, svc, start)
+	absent := pgtest.Book(t, e.store, svc, start)
+	cancelled := pgtest.Book(t, e.store, svc, start)
 	if _, err := e.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
 		t.Fatal(err)
 	}
@@ -722,7 +697,7 @@ func TestOutcome(t *testing.T) {
 		t.Helper()
 		before := apitest.Snap(t)
 		rec := e.do(c, "POST", path(id), body)
-		if diff := cmp.Diff(want, verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(want, apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 		if after := apitest.Snap(t); after != before {
@@ -749,7 +724,7 @@ func TestOutcome(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}
-	at := rfc3339(start.Add(25 * time.Minute))
+	at := apitest.RFC3339(start.Add(25 * time.Minute))
 	type outcome struct{ Status, Outcome, Note, At, By string }
 	str := func(p *string) string {
 		if p == nil {
@@ -758,7 +733,7 @@ func TestOutcome(t *testing.T) {
 		return *p
 	}
 	if diff := cmp.Diff(outcome{"completed", "completed", note, at, opID},
-		outcome{got.Status.String(), str(got.Outcome), str(got.OutcomeNote), rfc3339(*got.OutcomeAt), str(got.OutcomeBy)}); diff != "" {
+		outcome{got.Status.String(), str(got.Outcome), str(got.OutcomeNote), apitest.RFC3339(*got.OutcomeAt), str(got.OutcomeBy)}); diff != "" {
 		t.Errorf("recorded outcome (-want +got):\n%s", diff)
 	}
 	if after := apitest.Snap(t); after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
@@ -804,8 +779,8 @@ func TestCancel(t *testing.T) {
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Cutoff: 24 * 60})
 	email, opID := e.operator(operator.RoleOperator, office)
 	start := apitest.At("2027-03-02", "09:00")
-	b := book(t, e.store, svc, start)
-	started := book(t, e.store, svc, apitest.At("2027-03-01", "09:00"))
+	b := pgtest.Book(t, e.store, svc, start)
+	started := pgtest.Book(t, e.store, svc, apitest.At("2027-03-01", "09:00"))
 	e.clk.Set(apitest.At("2027-03-01", "10:00")) // inside the citizen's 24-hour cutoff
 	c := e.signIn(email)
 
@@ -838,7 +813,7 @@ func TestCancel(t *testing.T) {
 	} {
 		before := apitest.Snap(t)
 		rec := e.do(c, "POST", "/api/operator/bookings/"+tc.id+"/cancel", "")
-		if diff := cmp.Diff(tc.want, verdict(t, rec)); diff != "" {
+		if diff := cmp.Diff(tc.want, apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
 		if after := apitest.Snap(t); after != before {

@@ -30,9 +30,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
-
 // fixture is a store with a fixed clock, a service and the provision-room
 // handler in front of the real LiveKit server.
 type fixture struct {
@@ -64,7 +61,7 @@ func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	if err != nil {
 		t.Fatalf("reserve: %v", err)
 	}
-	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, maria)
+	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, pgtest.Maria)
 	if err != nil {
 		t.Fatalf("confirm: %v", err)
 	}

@@ -99,20 +99,6 @@ func citizen(given, family, locale string) booking.Citizen {
 		Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true, Locale: locale}
 }
 
-// book makes a confirmed booking at start through the store.
-func book(t *testing.T, store *postgres.Store, svc string, start time.Time, c booking.Citizen) booking.Confirmation {
-	t.Helper()
-	h, err := store.Reserve(context.Background(), svc, start, c.Locale)
-	if err != nil {
-		t.Fatalf("reserve %s: %v", start, err)
-	}
-	conf, err := store.Confirm(context.Background(), h.ID, h.Secret, c)
-	if err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
-	return conf
-}
-
 // eventOf is the latest event of a type about a booking, as the outbox
 // relay delivers it.
 func eventOf(t *testing.T, bookingID, typ string) cloudevents.Event {
@@ -487,7 +473,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	suffix := strings.TrimPrefix(svc, "service-")
 	maria := citizen("Maria", "Rossi", "it")
 	start, next := apitest.At("2027-03-02", "09:30"), apitest.At("2027-03-30", "10:00")
-	conf := book(t, store, svc, start, maria)
+	conf := pgtest.BookFor(t, store, svc, start, maria)
 	ctx := context.Background()
 	uid := conf.ID + "@sportello"
 
@@ -594,7 +580,7 @@ func TestEnglish(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Duration: 90, Hours: map[int][][2]string{2: {{"14:00", "18:00"}}}})
 	suffix := strings.TrimPrefix(svc, "service-")
 	anna := citizen("Anna", "D'Amico", "en")
-	conf := book(t, store, svc, apitest.At("2027-03-02", "14:00"), anna)
+	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "14:00"), anna)
 
 	accepted(t, h, eventOf(t, conf.ID, events.BookingConfirmed))
 	m := mailbox(t, anna.Email, 1)[0]
@@ -635,7 +621,7 @@ func TestCancelledByOffice(t *testing.T) {
 		{citizen("Luca", "Bianchi", "it"), "l'ufficio ha dovuto annullare la tua prenotazione", "09:00"},
 		{citizen("John", "Smith", "en"), "the office had to cancel your booking", "10:00"},
 	} {
-		conf := book(t, store, svc, apitest.At("2027-03-02", c.start), c.who)
+		conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", c.start), c.who)
 		if _, err := store.CancelByOperator(context.Background(), sc, conf.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -654,7 +640,7 @@ func TestDuplicateDelivery(t *testing.T) {
 	h := newHandler(newSender(t, clk, "", nil))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	luca := citizen("Luca", "Bianchi", "it")
-	conf := book(t, store, svc, apitest.At("2027-03-03", "10:00"), luca)
+	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-03", "10:00"), luca)
 	ev := eventOf(t, conf.ID, events.BookingConfirmed)
 
 	var wg sync.WaitGroup
@@ -710,7 +696,7 @@ func TestSMTPDown(t *testing.T) {
 	up := newHandler(newSender(t, clk, "", nil))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	giulia := citizen("Giulia", "Verdi", "it")
-	conf := book(t, store, svc, apitest.At("2027-03-04", "11:00"), giulia)
+	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-04", "11:00"), giulia)
 	ev := eventOf(t, conf.ID, events.BookingConfirmed)
 
 	for i := 0; i < 2; i++ {
@@ -752,7 +738,7 @@ func TestOutdatedEvents(t *testing.T) {
 	h := newHandler(newSender(t, clk, "", nil))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 60})
 	paolo := citizen("Paolo", "Neri", "it")
-	conf := book(t, store, svc, apitest.At("2027-03-02", "09:00"), paolo)
+	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "09:00"), paolo)
 	ctx := context.Background()
 	moved, err := store.Reschedule(ctx, conf.ManageToken, apitest.At("2027-03-05", "12:00"))
 	if err != nil {
@@ -791,7 +777,7 @@ func TestReminders(t *testing.T) {
 	h := newHandler(newSender(t, clk, "", nil))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	sara := citizen("Sara", "Gallo", "it")
-	conf := book(t, store, svc, apitest.At("2027-03-02", "09:30"), sara)
+	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "09:30"), sara)
 	suffix := strings.TrimPrefix(svc, "service-")
 
 	clk.Set(apitest.At("2027-03-01", "09:30"))
@@ -831,7 +817,7 @@ func TestPurged(t *testing.T) {
 	h := newHandler(newSender(t, clk, "", nil))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	elena := citizen("Elena", "Conti", "it")
-	conf := book(t, store, svc, apitest.At("2027-03-02", "10:30"), elena)
+	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "10:30"), elena)
 	if _, err := store.Pool.Exec(context.Background(), `
 		UPDATE bookings SET purged_at = $2, given_name = NULL, family_name = NULL, address = NULL,
 		       email = NULL, reason = NULL, details = NULL WHERE id = $1`, conf.ID, apitest.Monday); err != nil {
@@ -856,7 +842,7 @@ func TestRefused(t *testing.T) {
 	h := newHandler(newSender(t, clk, "", nil))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	marco := citizen("Marco", "Ferri", "it")
-	conf := book(t, store, svc, apitest.At("2027-03-02", "11:30"), marco)
+	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "11:30"), marco)
 	good := eventOf(t, conf.ID, events.BookingConfirmed)
 
 	with := func(change func(ev *cloudevents.Event)) *http.Request {
@@ -922,7 +908,7 @@ func TestConcurrentMails(t *testing.T) {
 	var evs []cloudevents.Event
 	for i := 0; i < 6; i++ {
 		c := citizen("Nome", "Cognome", "it")
-		conf := book(t, store, svc, apitest.At("2027-03-02", "09:00"), c)
+		conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "09:00"), c)
 		people, evs = append(people, c), append(evs, eventOf(t, conf.ID, events.BookingConfirmed))
 	}
 	var wg sync.WaitGroup

@@ -220,3 +220,23 @@ func EventsOf(tb testing.TB, subject, typ string) int {
 	}
 	return n
 }
+
+// VerdictNoStore is the Verdict of a problem response that must carry
+// Cache-Control: no-store.
+func VerdictNoStore(tb testing.TB, rec *httptest.ResponseRecorder) Verdict {
+	tb.Helper()
+	return VerdictOf(rec, ProblemOf(tb, rec, NoStore))
+}
+
+// Decode reads a JSON body into a T, failing the test when it cannot.
+func Decode[T any](tb testing.TB, body []byte) T {
+	tb.Helper()
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		tb.Fatalf("%v: %s", err, body)
+	}
+	return v
+}
+
+// RFC3339 is t in Rome, as the functions answer times.
+func RFC3339(t time.Time) string { return t.In(Rome).Format(time.RFC3339) }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sportello/sportello/functions/internal/domain/audit"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/domain/operator"
 	"github.com/sportello/sportello/functions/internal/domain/password"
@@ -132,4 +133,33 @@ func AuditLog(tb testing.TB, f audit.Filter) ([]audit.Record, error) {
 	tb.Helper()
 	s, _ := Store(tb, time.Now())
 	return s.AuditLog(context.Background(), f)
+}
+
+// Maria is the citizen of the tests' bookings.
+var Maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
+	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
+
+// Book makes a confirmed booking of service svc at start, for Maria, through
+// the store at its current time.
+func Book(tb testing.TB, store *postgres.Store, svc string, start time.Time) booking.Confirmation {
+	tb.Helper()
+	return BookFor(tb, store, svc, start, Maria)
+}
+
+// BookFor is Book for citizen c.
+func BookFor(tb testing.TB, store *postgres.Store, svc string, start time.Time, c booking.Citizen) booking.Confirmation {
+	tb.Helper()
+	locale := c.Locale
+	if locale == "" {
+		locale = "it"
+	}
+	h, err := store.Reserve(context.Background(), svc, start, locale)
+	if err != nil {
+		tb.Fatalf("reserve %s: %v", start, err)
+	}
+	conf, err := store.Confirm(context.Background(), h.ID, h.Secret, c)
+	if err != nil {
+		tb.Fatalf("confirm: %v", err)
+	}
+	return conf
 }
