@@ -178,15 +178,7 @@ func newFixture(t *testing.T, now time.Time) *fixture {
 // book makes a confirmed booking at start, at the clock's time.
 func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	t.Helper()
-	h, err := f.store.Reserve(context.Background(), f.svc, start, "it")
-	if err != nil {
-		t.Fatalf("reserve %s: %v", start, err)
-	}
-	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, pgtest.Maria)
-	if err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
-	return c
+	return pgtest.Book(t, f.store, f.svc, start)
 }
 
 // pingRequest is a PingSource's event in binary mode with data as body.

@@ -51,14 +51,7 @@ func newFixture(t *testing.T, now time.Time, svc pgtest.Service) *fixture {
 
 func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	t.Helper()
-	h, err := f.store.Reserve(context.Background(), f.service, start, "it")
-	if err != nil {
-		t.Fatalf("reserve %s: %v", start, err)
-	}
-	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, pgtest.Maria)
-	if err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
+	c := pgtest.Book(t, f.store, f.service, start)
 	roomstest.Cleanup(t, f.lk, rooms.Name(c.ID))
 	return c
 }

@@ -75,16 +75,7 @@ func newFixture(t *testing.T) *fixture {
 // book makes a confirmed booking at 09:00 on the fixture's Monday.
 func (f *fixture) book(t *testing.T) booking.Confirmation {
 	t.Helper()
-	ctx := context.Background()
-	h, err := f.store.Reserve(ctx, f.service, apitest.At("2027-03-01", "09:00"), "it")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := f.store.Confirm(ctx, h.ID, h.Secret, pgtest.Maria)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return pgtest.Book(t, f.store, f.service, apitest.At("2027-03-01", "09:00"))
 }
 
 // The moments of the test call. LiveKit gives join times in milliseconds

@@ -57,45 +57,9 @@ func newFixture(t *testing.T) *fixture {
 // the test ends.
 func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	t.Helper()
-	h, err := f.store.Reserve(context.Background(), f.service, start, "it")
-	if err != nil {
-		t.Fatalf("reserve: %v", err)
-	}
-	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, pgtest.Maria)
-	if err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
+	c := pgtest.Book(t, f.store, f.service, start)
 	roomstest.Cleanup(t, f.lk, rooms.Name(c.ID))
 	return c
-}
-
-// emitted is the last event of a type about a booking in the outbox, as the
-// relay would deliver it.
-func emitted(t *testing.T, subject, typ string) cloudevents.Event {
-	t.Helper()
-	var (
-		id, source, dataschema string
-		at                     time.Time
-		data                   []byte
-	)
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
-		SELECT id, source, dataschema, time, data FROM outbox
-		WHERE subject = $1 AND type = $2 ORDER BY time DESC, id LIMIT 1`, subject, typ).
-		Scan(&id, &source, &dataschema, &at, &data)
-	if err != nil {
-		t.Fatalf("no %s event for %s: %v", typ, subject, err)
-	}
-	ev := cloudevents.NewEvent()
-	ev.SetID(id)
-	ev.SetType(typ)
-	ev.SetSource(source)
-	ev.SetSubject(subject)
-	ev.SetTime(at)
-	ev.SetDataSchema(dataschema)
-	if err := ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(data)); err != nil {
-		t.Fatal(err)
-	}
-	return ev
 }
 
 // request posts ev in binary mode, as a Knative Trigger delivers it.
@@ -183,7 +147,7 @@ func TestProvision(t *testing.T) {
 	start := apitest.At("2027-03-02", "09:30")
 	c := f.book(t, start)
 	name := rooms.Name(c.ID)
-	confirmed := emitted(t, c.ID, events.BookingConfirmed)
+	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
 
 	f.deliver(t, confirmed, http.StatusAccepted)
 
@@ -217,7 +181,7 @@ func TestProvision(t *testing.T) {
 	if f.kicks != 1 {
 		t.Errorf("relay kicked %d times, want 1", f.kicks)
 	}
-	ev := emitted(t, c.ID, events.RoomProvisioned)
+	ev := pgtest.Emitted(t, c.ID, events.RoomProvisioned)
 	if ev.Source() != "/sportello/provision-room" || ev.DataSchema() != events.SchemaBase+"room.provisioned.v1.json" {
 		t.Errorf("event source %q dataschema %q", ev.Source(), ev.DataSchema())
 	}
@@ -247,7 +211,7 @@ func TestReschedule(t *testing.T) {
 	f := newFixture(t)
 	c := f.book(t, apitest.At("2027-03-02", "09:30"))
 	name := rooms.Name(c.ID)
-	confirmed := emitted(t, c.ID, events.BookingConfirmed)
+	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
 	f.deliver(t, confirmed, http.StatusAccepted)
 	first := roomstest.Room(t, f.lk, name)
 
@@ -256,7 +220,7 @@ func TestReschedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Hour)
-	f.deliver(t, emitted(t, c.ID, events.BookingRescheduled), http.StatusAccepted)
+	f.deliver(t, pgtest.Emitted(t, c.ID, events.BookingRescheduled), http.StatusAccepted)
 
 	opens, closes := apitest.At("2027-03-30", "09:50"), apitest.At("2027-03-30", "10:45")
 	got, _ := roomRow(t, c.ID)
@@ -301,7 +265,7 @@ func TestCancel(t *testing.T) {
 	f := newFixture(t)
 	c := f.book(t, apitest.At("2027-03-02", "11:00"))
 	name := rooms.Name(c.ID)
-	confirmed := emitted(t, c.ID, events.BookingConfirmed)
+	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
 	f.deliver(t, confirmed, http.StatusAccepted)
 	if roomstest.Room(t, f.lk, name) == nil {
 		t.Fatal("room not created")
@@ -309,7 +273,7 @@ func TestCancel(t *testing.T) {
 	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	cancelled := emitted(t, c.ID, events.BookingCancelled)
+	cancelled := pgtest.Emitted(t, c.ID, events.BookingCancelled)
 	f.clock.Advance(time.Minute)
 	f.deliver(t, cancelled, http.StatusAccepted)
 
@@ -349,8 +313,8 @@ func TestCancelledFirst(t *testing.T) {
 	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	f.deliver(t, emitted(t, c.ID, events.BookingCancelled), http.StatusAccepted)
-	f.deliver(t, emitted(t, c.ID, events.BookingConfirmed), http.StatusAccepted)
+	f.deliver(t, pgtest.Emitted(t, c.ID, events.BookingCancelled), http.StatusAccepted)
+	f.deliver(t, pgtest.Emitted(t, c.ID, events.BookingConfirmed), http.StatusAccepted)
 
 	if got, ok := roomRow(t, c.ID); !ok || !got.Deleted || got.Sequence != 1 {
 		t.Errorf("rooms row %+v (exists %v), want deleted at sequence 1", got, ok)
@@ -372,7 +336,7 @@ func TestCancelledFirst(t *testing.T) {
 func TestLiveKitDown(t *testing.T) {
 	f := newFixture(t)
 	c := f.book(t, apitest.At("2027-03-04", "09:00"))
-	confirmed := emitted(t, c.ID, events.BookingConfirmed)
+	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
 
 	cfg := f.lk.Config
 	cfg.URL, cfg.Timeout = "http://127.0.0.1:1", 2*time.Second
@@ -415,7 +379,7 @@ func TestLiveKitDown(t *testing.T) {
 func TestRefused(t *testing.T) {
 	f := newFixture(t)
 	c := f.book(t, apitest.At("2027-03-05", "09:00"))
-	good := emitted(t, c.ID, events.BookingConfirmed)
+	good := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
 	with := func(typ, data string) cloudevents.Event {
 		ev := good.Clone()
 		ev.SetID(uuid.NewString())

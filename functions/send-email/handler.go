@@ -16,6 +16,7 @@ import (
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
@@ -114,7 +115,7 @@ func parse(ev cloudevents.Event) (Notice, error) {
 		return n, err
 	}
 	n.BookingID, n.Sequence, n.Reminder = id, p.Sequence, p.Reminder
-	n.ByOffice = kind == Cancelled && p.CancelledBy == "operator"
+	n.ByOffice = kind == Cancelled && p.CancelledBy == booking.ByOperator
 	if kind == Rescheduled {
 		n.PreviousStart = *p.PreviousStart
 	}
@@ -125,7 +126,7 @@ func parse(ev cloudevents.Event) (Notice, error) {
 // It holds personal data: never log it.
 type Appointment struct {
 	ID                    string
-	Status                string
+	Status                booking.Status
 	Sequence              int
 	Locale                string
 	Start, End            time.Time
@@ -197,9 +198,9 @@ func skip(n Notice, a Appointment, now time.Time) (string, error) {
 	if n.Sequence < a.Sequence {
 		return Stale, nil
 	}
-	want := "confirmed"
+	want := booking.Confirmed
 	if n.Kind == Cancelled {
-		want = "cancelled"
+		want = booking.Cancelled
 	}
 	if a.Status != want { // e.g. completed
 		return Stale, nil

@@ -99,33 +99,6 @@ func citizen(given, family, locale string) booking.Citizen {
 		Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true, Locale: locale}
 }
 
-// eventOf is the latest event of a type about a booking, as the outbox
-// relay delivers it.
-func eventOf(t *testing.T, bookingID, typ string) cloudevents.Event {
-	t.Helper()
-	var id, source, subject, schema string
-	var at time.Time
-	var data []byte
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
-		SELECT id, source, subject, dataschema, time, data FROM outbox
-		WHERE subject = $1 AND type = $2 ORDER BY time DESC, id LIMIT 1`, bookingID, typ).
-		Scan(&id, &source, &subject, &schema, &at, &data)
-	if err != nil {
-		t.Fatalf("event %s of %s: %v", typ, bookingID, err)
-	}
-	ev := cloudevents.NewEvent()
-	ev.SetID(id)
-	ev.SetType(typ)
-	ev.SetSource(source)
-	ev.SetSubject(subject)
-	ev.SetTime(at)
-	ev.SetDataSchema(schema)
-	if err := ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(data)); err != nil {
-		t.Fatal(err)
-	}
-	return ev
-}
-
 // reminderOf is a reminder event as housekeeping writes it.
 func reminderOf(t *testing.T, b booking.Booking, kind string) cloudevents.Event {
 	t.Helper()
@@ -478,7 +451,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	uid := conf.ID + "@sportello"
 
 	// Confirmation.
-	accepted(t, h, eventOf(t, conf.ID, events.BookingConfirmed))
+	accepted(t, h, pgtest.Emitted(t, conf.ID, events.BookingConfirmed))
 	m := mailbox(t, maria.Email, 1)[0]
 	if diff := cmp.Diff("Conferma prenotazione – Servizio "+suffix+" – 2 marzo 2027 ore 09:30", m.Subject); diff != "" {
 		t.Errorf("subject (-want +got):\n%s", diff)
@@ -529,7 +502,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	if _, err := store.Reschedule(ctx, conf.ManageToken, next); err != nil {
 		t.Fatal(err)
 	}
-	accepted(t, h, eventOf(t, conf.ID, events.BookingRescheduled))
+	accepted(t, h, pgtest.Emitted(t, conf.ID, events.BookingRescheduled))
 	m = mailbox(t, maria.Email, 2)[1]
 	if diff := cmp.Diff("Prenotazione modificata – Servizio "+suffix+" – 30 marzo 2027 ore 10:00", m.Subject); diff != "" {
 		t.Errorf("subject (-want +got):\n%s", diff)
@@ -547,7 +520,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	if _, err := store.Cancel(ctx, conf.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	accepted(t, h, eventOf(t, conf.ID, events.BookingCancelled))
+	accepted(t, h, pgtest.Emitted(t, conf.ID, events.BookingCancelled))
 	m = mailbox(t, maria.Email, 3)[2]
 	if diff := cmp.Diff("Prenotazione annullata – Servizio "+suffix+" – 30 marzo 2027 ore 10:00", m.Subject); diff != "" {
 		t.Errorf("subject (-want +got):\n%s", diff)
@@ -582,7 +555,7 @@ func TestEnglish(t *testing.T) {
 	anna := citizen("Anna", "D'Amico", "en")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "14:00"), anna)
 
-	accepted(t, h, eventOf(t, conf.ID, events.BookingConfirmed))
+	accepted(t, h, pgtest.Emitted(t, conf.ID, events.BookingConfirmed))
 	m := mailbox(t, anna.Email, 1)[0]
 	if diff := cmp.Diff("Booking confirmed – Servizio "+suffix+" – 2 March 2027, 14:00", m.Subject); diff != "" {
 		t.Errorf("subject (-want +got):\n%s", diff)
@@ -625,7 +598,7 @@ func TestCancelledByOffice(t *testing.T) {
 		if _, err := store.CancelByOperator(context.Background(), sc, conf.ID); err != nil {
 			t.Fatal(err)
 		}
-		accepted(t, h, eventOf(t, conf.ID, events.BookingCancelled))
+		accepted(t, h, pgtest.Emitted(t, conf.ID, events.BookingCancelled))
 		m := mailbox(t, c.who.Email, 1)[0]
 		for what, body := range map[string]string{"text": m.Text, "HTML": strings.ReplaceAll(m.HTML, "&#39;", "'")} {
 			contains(t, what, body, c.phrase)
@@ -641,7 +614,7 @@ func TestDuplicateDelivery(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	luca := citizen("Luca", "Bianchi", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-03", "10:00"), luca)
-	ev := eventOf(t, conf.ID, events.BookingConfirmed)
+	ev := pgtest.Emitted(t, conf.ID, events.BookingConfirmed)
 
 	var wg sync.WaitGroup
 	codes := make([]int, 8)
@@ -697,7 +670,7 @@ func TestSMTPDown(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	giulia := citizen("Giulia", "Verdi", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-04", "11:00"), giulia)
-	ev := eventOf(t, conf.ID, events.BookingConfirmed)
+	ev := pgtest.Emitted(t, conf.ID, events.BookingConfirmed)
 
 	for i := 0; i < 2; i++ {
 		rec := deliver(t, down, binary(t, ev))
@@ -744,8 +717,8 @@ func TestOutdatedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	confirmed := eventOf(t, conf.ID, events.BookingConfirmed)
-	rescheduled := eventOf(t, conf.ID, events.BookingRescheduled)
+	confirmed := pgtest.Emitted(t, conf.ID, events.BookingConfirmed)
+	rescheduled := pgtest.Emitted(t, conf.ID, events.BookingRescheduled)
 	reminder := reminderOf(t, moved, events.Reminder24h) // about sequence 1
 
 	// The reschedule arrives first, then the confirmation.
@@ -761,7 +734,7 @@ func TestOutdatedEvents(t *testing.T) {
 	if _, err := store.Cancel(ctx, conf.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	accepted(t, h, eventOf(t, conf.ID, events.BookingCancelled))
+	accepted(t, h, pgtest.Emitted(t, conf.ID, events.BookingCancelled))
 	accepted(t, h, reminder)
 	ms = mailbox(t, paolo.Email, 2)
 	if !strings.HasPrefix(ms[1].Subject, "Prenotazione annullata") {
@@ -823,7 +796,7 @@ func TestPurged(t *testing.T) {
 		       email = NULL, reason = NULL, details = NULL WHERE id = $1`, conf.ID, apitest.Monday); err != nil {
 		t.Fatal(err)
 	}
-	ev := eventOf(t, conf.ID, events.BookingConfirmed)
+	ev := pgtest.Emitted(t, conf.ID, events.BookingConfirmed)
 	accepted(t, h, ev)
 	mailbox(t, elena.Email, 0)
 	if n := inboxRows(t, ev); n != 1 {
@@ -843,7 +816,7 @@ func TestRefused(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	marco := citizen("Marco", "Ferri", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "11:30"), marco)
-	good := eventOf(t, conf.ID, events.BookingConfirmed)
+	good := pgtest.Emitted(t, conf.ID, events.BookingConfirmed)
 
 	with := func(change func(ev *cloudevents.Event)) *http.Request {
 		ev := good.Clone()
@@ -909,7 +882,7 @@ func TestConcurrentMails(t *testing.T) {
 	for i := 0; i < 6; i++ {
 		c := citizen("Nome", "Cognome", "it")
 		conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "09:00"), c)
-		people, evs = append(people, c), append(evs, eventOf(t, conf.ID, events.BookingConfirmed))
+		people, evs = append(people, c), append(evs, pgtest.Emitted(t, conf.ID, events.BookingConfirmed))
 	}
 	var wg sync.WaitGroup
 	codes := make([]int, len(evs))

@@ -209,7 +209,8 @@ func (r *Relay) backoff(attempt int) time.Duration {
 	return min(d, max)
 }
 
-func (r *Relay) send(ctx context.Context, x row) error {
+// event is the CloudEvent of a stored row.
+func (x row) event() (cloudevents.Event, error) {
 	ev := cloudevents.NewEvent()
 	ev.SetID(x.id)
 	ev.SetType(x.typ)
@@ -217,7 +218,28 @@ func (r *Relay) send(ctx context.Context, x row) error {
 	ev.SetSubject(x.subject)
 	ev.SetTime(x.time)
 	ev.SetDataSchema(x.dataschema)
-	if err := ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(x.data)); err != nil {
+	return ev, ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(x.data))
+}
+
+// Latest is the latest stored event of a type about subject, as the relay
+// delivers it (for tests and diagnostics).
+func Latest(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, subject, typ string) (cloudevents.Event, error) {
+	var x row
+	err := q.QueryRow(ctx, `
+		SELECT id, type, source, subject, dataschema, time, data, attempts FROM outbox
+		WHERE subject = $1 AND type = $2 ORDER BY time DESC, id LIMIT 1`, subject, typ).
+		Scan(&x.id, &x.typ, &x.source, &x.subject, &x.dataschema, &x.time, &x.data, &x.attempts)
+	if err != nil {
+		return cloudevents.Event{}, fmt.Errorf("outbox: %s of %s: %w", typ, subject, err)
+	}
+	return x.event()
+}
+
+func (r *Relay) send(ctx context.Context, x row) error {
+	ev, err := x.event()
+	if err != nil {
 		return err
 	}
 	timeout := r.Timeout

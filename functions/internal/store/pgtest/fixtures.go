@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
 	"github.com/google/uuid"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,6 +18,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/operator"
 	"github.com/sportello/sportello/functions/internal/domain/password"
 	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
@@ -162,4 +165,15 @@ func BookFor(tb testing.TB, store *postgres.Store, svc string, start time.Time, 
 		tb.Fatalf("confirm: %v", err)
 	}
 	return conf
+}
+
+// Emitted is the latest event of a type about subject in the outbox, as
+// the relay would deliver it.
+func Emitted(tb testing.TB, subject, typ string) cloudevents.Event {
+	tb.Helper()
+	ev, err := outbox.Latest(context.Background(), Pool(tb), subject, typ)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ev
 }
