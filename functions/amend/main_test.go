@@ -174,15 +174,7 @@ func TestCancel(t *testing.T) {
 				request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""),
 				request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-04T09:00:00+01:00"}`, "application/json"),
 			} {
-				before := apitest.Snap(t)
-				rec := serve(t, h, r)
-				p := apitest.ProblemOf(t, rec)
-				if diff := cmp.Diff(apitest.Want(409, "conflict", "token"), apitest.VerdictOf(rec, p)); diff != "" {
-					t.Errorf("%s of a cancelled booking (-want +got):\n%s", r.URL.Path, diff)
-				}
-				if after := apitest.Snap(t); after != before {
-					t.Errorf("%s of a cancelled booking wrote to the database", r.URL.Path)
-				}
+				apitest.RefusedServe(t, r.URL.Path, apitest.Want(409, "conflict", "token"), h, r)
 			}
 			if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
 				t.Errorf("the slot is not free after the cancellation: %v", err)
@@ -245,15 +237,7 @@ func TestRescheduleBadInput(t *testing.T) {
 		{"tampered token", tamper(tok), body("2027-03-03T09:00:00+01:00"), json, apitest.Want(404, "not_found", "token")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := apitest.Snap(t)
-			rec := serve(t, h, request(http.MethodPost, "/api/manage/reschedule", tc.token, tc.body, tc.contentType))
-			p := apitest.ProblemOf(t, rec)
-			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
-				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
-			}
-			if after := apitest.Snap(t); after != before {
-				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
-			}
+			apitest.RefusedServe(t, "", tc.want, h, request(http.MethodPost, "/api/manage/reschedule", tc.token, tc.body, tc.contentType))
 		})
 	}
 	rec := serve(t, h, request(http.MethodGet, "/api/manage", tok, "", ""))
@@ -288,15 +272,7 @@ func TestCancelBadInput(t *testing.T) {
 		{"tampered token", tamper(tok), "", "", apitest.Want(404, "not_found", "token")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := apitest.Snap(t)
-			rec := serve(t, h, request(http.MethodPost, "/api/manage/cancel", tc.token, tc.body, tc.contentType))
-			p := apitest.ProblemOf(t, rec)
-			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
-				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
-			}
-			if after := apitest.Snap(t); after != before {
-				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
-			}
+			apitest.RefusedServe(t, "", tc.want, h, request(http.MethodPost, "/api/manage/cancel", tc.token, tc.body, tc.contentType))
 		})
 	}
 	rec := serve(t, h, request(http.MethodGet, "/api/manage", tok, "", ""))
@@ -402,15 +378,7 @@ func TestCutoff(t *testing.T) {
 		request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-05T09:00:00+01:00"}`, "application/json"),
 		request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""),
 	} {
-		before := apitest.Snap(t)
-		rec := serve(t, h, r)
-		p := apitest.ProblemOf(t, rec)
-		if diff := cmp.Diff(apitest.Want(422, "unprocessable", "token"), apitest.VerdictOf(rec, p)); diff != "" {
-			t.Errorf("%s inside the cutoff (-want +got):\n%s", r.URL.Path, diff)
-		}
-		if after := apitest.Snap(t); after != before {
-			t.Errorf("%s inside the cutoff wrote to the database", r.URL.Path)
-		}
+		apitest.RefusedServe(t, r.URL.Path, apitest.Want(422, "unprocessable", "token"), h, r)
 	}
 	rec := serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
 	if rec.Code != http.StatusOK {

@@ -242,15 +242,7 @@ func TestConfirmBadInput(t *testing.T) {
 		{"tampered hold secret", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, held.ID, tamper(held.Secret), maria), "application/json", notFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := apitest.Snap(t)
-			rec := apitest.Serve(t, h, post(tc.body, tc.contentType))
-			p := apitest.ProblemOf(t, rec, apitest.NoStore)
-			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
-				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
-			}
-			if after := apitest.Snap(t); after != before {
-				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
-			}
+			rec := apitest.RefusedServe(t, "", tc.want, h, post(tc.body, tc.contentType))
 			if strings.Contains(rec.Body.String(), held.Secret) {
 				t.Errorf("the problem echoes the hold secret: %s", rec.Body)
 			}
@@ -310,15 +302,7 @@ func TestConfirmHoldLifetime(t *testing.T) {
 
 	refused := func(name string, hd booking.Hold, want apitest.Verdict) {
 		t.Helper()
-		before := apitest.Snap(t)
-		rec := apitest.Serve(t, h, post(request(hd, maria), "application/json"))
-		p := apitest.ProblemOf(t, rec, apitest.NoStore)
-		if diff := cmp.Diff(want, apitest.VerdictOf(rec, p)); diff != "" {
-			t.Errorf("%s (-want +got):\n%s\nbody: %s", name, diff, rec.Body)
-		}
-		if after := apitest.Snap(t); after != before {
-			t.Errorf("%s: a refused request wrote to the database: %+v -> %+v", name, before, after)
-		}
+		apitest.RefusedServe(t, name, want, h, post(request(hd, maria), "application/json"))
 	}
 
 	clk.Set(apitest.Monday.Add(10*time.Minute - time.Second))

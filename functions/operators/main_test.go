@@ -441,14 +441,9 @@ func TestCSRF(t *testing.T) {
 		{"POST", "/api/operator/bookings/" + b.ID + "/documents/" + uuid.NewString() + "/complete", ""},
 	} {
 		for name, token := range map[string]string{"none": "", "wrong": "x" + c.csrf[1:], "another session's": other.csrf, "the session token": c.cookie.Value} {
-			before := apitest.Snap(t)
-			rec := e.do(&client{cookie: c.cookie, csrf: token}, rt.method, rt.path, rt.body)
-			if diff := cmp.Diff(apitest.Want(403, "csrf", "X-CSRF-Token"), apitest.VerdictNoStore(t, rec)); diff != "" {
-				t.Errorf("%s %s with %s token (-want +got):\n%s", rt.method, rt.path, name, diff)
-			}
-			if after := apitest.Snap(t); after != before {
-				t.Errorf("%s %s with %s token wrote to the database", rt.method, rt.path, name)
-			}
+			apitest.Refused(t, rt.method+" "+rt.path+" with "+name+" token", apitest.Want(403, "csrf", "X-CSRF-Token"), func() *httptest.ResponseRecorder {
+				return e.do(&client{cookie: c.cookie, csrf: token}, rt.method, rt.path, rt.body)
+			})
 		}
 	}
 	if code := e.do(c, http.MethodGet, "/api/operator/me", "").Code; code != http.StatusOK {
@@ -695,14 +690,7 @@ func TestOutcome(t *testing.T) {
 
 	refuse := func(name, id, body string, want apitest.Verdict) {
 		t.Helper()
-		before := apitest.Snap(t)
-		rec := e.do(c, "POST", path(id), body)
-		if diff := cmp.Diff(want, apitest.VerdictNoStore(t, rec)); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", name, diff)
-		}
-		if after := apitest.Snap(t); after != before {
-			t.Errorf("%s wrote to the database", name)
-		}
+		apitest.Refused(t, name, want, func() *httptest.ResponseRecorder { return e.do(c, "POST", path(id), body) })
 	}
 	refuse("before the start", held.ID, `{"outcome": "completed"}`, apitest.Want(422, "unprocessable", "id"))
 	e.clk.Set(start)
@@ -811,14 +799,9 @@ func TestCancel(t *testing.T) {
 		{"again", b.ID, apitest.Want(409, "conflict", "id")},
 		{"started", started.ID, apitest.Want(422, "unprocessable", "id")},
 	} {
-		before := apitest.Snap(t)
-		rec := e.do(c, "POST", "/api/operator/bookings/"+tc.id+"/cancel", "")
-		if diff := cmp.Diff(tc.want, apitest.VerdictNoStore(t, rec)); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
-		}
-		if after := apitest.Snap(t); after != before {
-			t.Errorf("%s wrote to the database", tc.name)
-		}
+		apitest.Refused(t, tc.name, tc.want, func() *httptest.ResponseRecorder {
+			return e.do(c, "POST", "/api/operator/bookings/"+tc.id+"/cancel", "")
+		})
 	}
 }
 

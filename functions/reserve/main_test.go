@@ -219,15 +219,7 @@ func TestReserveBadInput(t *testing.T) {
 		{"too little notice", body(notice, "2027-03-01T09:30:00+01:00"), "application/json", bad("start")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := apitest.Snap(t)
-			rec := apitest.Serve(t, h, post(tc.body, tc.contentType))
-			p := apitest.ProblemOf(t, rec, apitest.NoStore)
-			if diff := cmp.Diff(tc.want, apitest.VerdictOf(rec, p)); diff != "" {
-				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
-			}
-			if after := apitest.Snap(t); after != before {
-				t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
-			}
+			apitest.RefusedServe(t, "", tc.want, h, post(tc.body, tc.contentType))
 		})
 	}
 
@@ -260,15 +252,7 @@ func TestReserveConflict(t *testing.T) {
 	created(t, apitest.Serve(t, h, post(body(two), "application/json")), "it")
 	created(t, apitest.Serve(t, h, post(body(two), "application/json")), "it")
 	for _, svc := range []string{one, two} {
-		before := apitest.Snap(t)
-		rec := apitest.Serve(t, h, post(body(svc), "application/json"))
-		p := apitest.ProblemOf(t, rec, apitest.NoStore)
-		if diff := cmp.Diff(apitest.Want(409, "conflict", "start"), apitest.VerdictOf(rec, p)); diff != "" {
-			t.Errorf("%s: full slot (-want +got):\n%s", svc, diff)
-		}
-		if after := apitest.Snap(t); after != before {
-			t.Errorf("%s: a refused hold wrote to the database: %+v -> %+v", svc, before, after)
-		}
+		apitest.RefusedServe(t, svc, apitest.Want(409, "conflict", "start"), h, post(body(svc), "application/json"))
 	}
 
 	// Ten minutes and a second later the hold has lapsed: the slot is free.

@@ -240,3 +240,25 @@ func Decode[T any](tb testing.TB, body []byte) T {
 
 // RFC3339 is t in Rome, as the functions answer times.
 func RFC3339(t time.Time) string { return t.In(Rome).Format(time.RFC3339) }
+
+// Refused runs a request that must be refused: its problem must have the
+// verdict want, carry Cache-Control: no-store, and leave the database
+// exactly as it was. label names the case in failures.
+func Refused(tb testing.TB, label string, want Verdict, do func() *httptest.ResponseRecorder) *httptest.ResponseRecorder {
+	tb.Helper()
+	before := Snap(tb)
+	rec := do()
+	if got := VerdictNoStore(tb, rec); got != want {
+		tb.Errorf("%s: got %+v, want %+v; body: %s", label, got, want, rec.Body)
+	}
+	if after := Snap(tb); after != before {
+		tb.Errorf("%s: a refused request wrote to the database: %+v -> %+v", label, before, after)
+	}
+	return rec
+}
+
+// RefusedServe is Refused for request r served by h.
+func RefusedServe(tb testing.TB, label string, want Verdict, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	tb.Helper()
+	return Refused(tb, label, want, func() *httptest.ResponseRecorder { return Serve(tb, h, r) })
+}
