@@ -310,7 +310,25 @@ func TestConfirmHoldLifetime(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("confirm a second before expiry: status %d: %s", rec.Code, rec.Body)
 	}
-	refused("confirmed twice", early, apitest.Want(409, "conflict", "hold_id"))
+	// The same confirmation again (a retry after a lost answer): the same
+	// booking, a new manage token that works, nothing else written.
+	first := apitest.Decode[booking.Confirmation](t, rec.Body.Bytes())
+	before := apitest.Snap(t)
+	again := apitest.Serve(t, h, post(request(early, maria), "application/json"), apitest.NoStore)
+	second := apitest.Decode[booking.Confirmation](t, again.Body.Bytes())
+	if again.Code != http.StatusCreated || second.ID != first.ID || second.ManageToken == "" || second.ManageToken == first.ManageToken {
+		t.Errorf("confirmed again: status %d, booking %s (first %s), token new: %v", again.Code, second.ID, first.ID, second.ManageToken != first.ManageToken)
+	}
+	if after := apitest.Snap(t); after != before {
+		t.Errorf("a repeated confirmation wrote a booking or an event: %+v -> %+v", before, after)
+	}
+	for _, tok := range []string{first.ManageToken, second.ManageToken} {
+		if b, err := store.Booking(context.Background(), tok); err != nil || b.ID != first.ID {
+			t.Errorf("manage token after a repeated confirmation: %v, %v", b.ID, err)
+		}
+	}
+	other := strings.Replace(maria, `"Rossi"`, `"Bianchi"`, 1)
+	apitest.RefusedServe(t, "confirmed again with other data", apitest.Want(409, "conflict", "hold_id"), h, post(request(early, other), "application/json"))
 
 	clk.Set(apitest.Monday.Add(10 * time.Minute))
 	refused("at the expiry instant", exact, apitest.Want(410, "gone", "hold_id"))
@@ -323,5 +341,5 @@ func TestConfirmHoldLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("slot taken by another", taken, apitest.Want(410, "gone", "hold_id"))
-	refused("confirmed, later", early, apitest.Want(409, "conflict", "hold_id"))
+	apitest.RefusedServe(t, "confirmed, later, with other data", apitest.Want(409, "conflict", "hold_id"), h, post(request(early, other), "application/json"))
 }

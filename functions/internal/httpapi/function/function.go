@@ -107,7 +107,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	go func() { defer close(relayDone); relay.Run(relayCtx, cfg.OutboxSweep) }()
 
 	env := &Env{Name: name, Config: cfg, Log: log, Pool: pool, Clock: clk, Calendar: cal, Relay: relay,
-		Store: &postgres.Store{Pool: pool, Clock: clk, Calendar: cal, HoldTTL: cfg.HoldTTL, Source: "/sportello/" + name, Delivered: relay.Kick}}
+		Store: &postgres.Store{Pool: pool, Clock: clk, Calendar: cal, HoldTTL: cfg.HoldTTL, Source: "/sportello/" + name, Delivered: relay.Kick, Services: &postgres.Services{}}}
 
 	var draining atomic.Bool
 	mux := http.NewServeMux()

@@ -33,25 +33,44 @@ type Event struct {
 	Data    any
 }
 
-// Write stores ev in tx. It is delivered only if tx commits.
-func Write(ctx context.Context, tx pgx.Tx, source string, now time.Time, ev Event) (string, error) {
+// Row is an event ready to be stored: its fixed id, its data schema and its
+// data as JSON. A statement that writes the outbox row itself (a
+// server-side function) takes these.
+type Row struct {
+	ID         string
+	Type       string
+	DataSchema string
+	Data       []byte
+}
+
+// Prepare checks ev's type against the events catalog, fixes its id and
+// encodes its data.
+func Prepare(ev Event) (Row, error) {
 	t, ok := events.Lookup(ev.Type)
 	if !ok {
-		return "", fmt.Errorf("outbox: event type %q is not in the events catalog", ev.Type)
+		return Row{}, fmt.Errorf("outbox: event type %q is not in the events catalog", ev.Type)
 	}
 	data, err := json.Marshal(ev.Data)
 	if err != nil {
-		return "", fmt.Errorf("outbox: encode %s: %w", ev.Type, err)
+		return Row{}, fmt.Errorf("outbox: encode %s: %w", ev.Type, err)
 	}
-	id := uuid.NewString()
+	return Row{ID: uuid.NewString(), Type: ev.Type, DataSchema: t.DataSchema(), Data: data}, nil
+}
+
+// Write stores ev in tx. It is delivered only if tx commits.
+func Write(ctx context.Context, tx pgx.Tx, source string, now time.Time, ev Event) (string, error) {
+	r, err := Prepare(ev)
+	if err != nil {
+		return "", err
+	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $6)`,
-		id, ev.Type, source, ev.Subject, t.DataSchema(), now, data)
+		r.ID, r.Type, source, ev.Subject, r.DataSchema, now, r.Data)
 	if err != nil {
 		return "", fmt.Errorf("outbox: write %s: %w", ev.Type, err)
 	}
-	return id, nil
+	return r.ID, nil
 }
 
 // Relay delivers pending outbox rows to Sink. Several relays, in one process

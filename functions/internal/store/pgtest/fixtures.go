@@ -101,6 +101,7 @@ func Store(tb testing.TB, now time.Time) (*postgres.Store, *clock.Fixed) {
 		Clock:    clk,
 		Calendar: &schedule.Calendar{Location: loc, Holidays: schedule.NewHolidays(patron)},
 		Source:   "/sportello/test",
+		Services: &postgres.Services{},
 	}, clk
 }
 

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"time"
@@ -42,7 +41,83 @@ func (tx *Tx) slot(ctx context.Context, serviceID string, start time.Time, excep
 // hold's id and secret (shown once) and its expiry. Errors: NotFound
 // (service_id), Invalid (start: not a bookable slot), Conflict (start: no
 // desk is free).
+//
+// The click day's path: the service comes from the store's cache, the slot
+// is checked in Go, and one statement (hold_slot, a server-side function)
+// takes the configuration lock shared, chooses the desk, inserts the hold and
+// its booking.held.v1 outbox row. The rare cases go the long way: a service
+// changed since it was read is read again; a free desk held by a lapsed hold
+// is placed by the transactional path (reserveInTx), which expires the hold
+// first with its event.
 func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
+	for attempt := 0; ; attempt++ {
+		svc, version, err := s.cachedService(ctx, serviceID, "service_id")
+		if err != nil {
+			return booking.Hold{}, err
+		}
+		now := s.Clock.Now()
+		slot, err := s.Calendar.Check(svc.Rules(), start, now, "start")
+		if err != nil && s.Services != nil && attempt == 0 {
+			// The rules may have changed since they were read: refuse only
+			// by the current ones.
+			s.Services.Reset()
+			continue
+		}
+		if err != nil {
+			return booking.Hold{}, err
+		}
+		id := uuid.New()
+		token, hash := secret.New()
+		expires := now.Add(s.holdTTL())
+		hold := booking.Hold{ID: id.String(), Secret: token, ExpiresAt: expires, ServiceID: serviceID, Start: slot.Start, End: slot.End}
+		ev, err := outbox.Prepare(outbox.Event{Type: events.BookingHeld, Subject: hold.ID, Data: events.BookingHeldData{
+			Booking:       events.Booking{BookingID: hold.ID, OfficeID: svc.OfficeID, ServiceID: svc.ID, Start: s.local(slot.Start), End: s.local(slot.End), Locale: locale},
+			HoldExpiresAt: s.local(expires),
+		}})
+		if err != nil {
+			return booking.Hold{}, err
+		}
+		blockEnd := slot.End.Add(svc.Buffer())
+		dayStart, dayEnd := s.dayOf(slot.Start)
+		var result string
+		err = s.Pool.QueryRow(ctx, `SELECT hold_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			id, serviceID, slot.Start, slot.End, blockEnd, hash, expires, locale, now, dayStart, dayEnd, version,
+			ev.ID, ev.Type, s.Source, ev.DataSchema, ev.Data).Scan(&result)
+		if err != nil {
+			return booking.Hold{}, err
+		}
+		switch result {
+		case "held":
+			s.delivered()
+			return hold, nil
+		case "taken":
+			return booking.Hold{}, apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
+		case "stale":
+			if s.Services != nil {
+				s.Services.Reset()
+			}
+			if attempt < 3 {
+				continue
+			}
+		}
+		// A lapsed hold in the way, or a configuration changing under a
+		// busy counter: the transactional path.
+		return s.reserveInTx(ctx, serviceID, start, locale)
+	}
+}
+
+// dayOf is the local day of t, as an interval: desks are chosen least
+// busy that day first.
+func (s *Store) dayOf(t time.Time) (time.Time, time.Time) {
+	loc := s.Calendar.Location
+	local := t.In(loc)
+	return time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc),
+		time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, loc)
+}
+
+// reserveInTx is Reserve in a transaction of the store, desk by desk
+// (Tx.place), expiring the lapsed holds in the way.
+func (s *Store) reserveInTx(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
 	var hold booking.Hold
 	err := s.InTx(ctx, func(tx *Tx) error {
 		if err := tx.lockConfigurationShared(ctx); err != nil {
@@ -111,12 +186,14 @@ const recordSelect = `
 	JOIN offices o ON o.id = s.office_id
 	JOIN desks d ON d.id = b.desk_id`
 
-func scanRecord(row pgx.Row) (record, error) {
+// scanRecord reads the columns of recordSelect, after the leading ones
+// (lead) of a statement that answers more.
+func scanRecord(row pgx.Row, lead ...any) (record, error) {
 	var r record
-	err := row.Scan(&r.id, &r.serviceID, &r.officeID, &r.serviceName, &r.officeName, &r.whatToBring, &r.cutoffMinutes,
+	err := row.Scan(append(lead, &r.id, &r.serviceID, &r.officeID, &r.serviceName, &r.officeName, &r.whatToBring, &r.cutoffMinutes,
 		&r.deskID, &r.desk, &r.start, &r.end, &r.holdExpires, &r.status,
 		&r.holdHash, &r.sequence, &r.locale, &r.givenName, &r.familyName, &r.address, &r.email,
-		&r.reason, &r.details, &r.confirmedAt, &r.cancelledAt)
+		&r.reason, &r.details, &r.confirmedAt, &r.cancelledAt)...)
 	return r, err
 }
 
@@ -149,56 +226,53 @@ func (r record) event(s *Store) events.Booking {
 }
 
 // Confirm turns a hold into a booking with the citizen's data. It answers
-// the booking and its manage token, which is shown only this once. Errors:
-// Invalid (citizen.*), NotFound (hold_id: unknown id or wrong secret),
-// Gone (hold_id: the hold expired), Conflict (hold_id: already confirmed).
+// the booking and its manage token, which is shown only this once. The same
+// confirmation sent again (a retry after a lost answer: same hold, secret
+// and data) answers the same booking with a new manage token, and writes
+// nothing else: no second event, so no second mail. Errors: Invalid
+// (citizen.*), NotFound (hold_id: unknown id or wrong secret), Gone
+// (hold_id: the hold expired), Conflict (hold_id: already confirmed with
+// other data, or cancelled).
+//
+// One statement (confirm_hold, a server-side function) checks the hold,
+// confirms it, issues the manage token and writes the booking.confirmed.v1
+// outbox row and the audit row.
 func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c booking.Citizen) (booking.Confirmation, error) {
 	var out booking.Confirmation
 	c = c.Normalize()
 	if err := c.Validate("citizen"); err != nil {
 		return out, err
 	}
+	notFound := apperr.New(apperr.NotFound, "hold_id", "no hold with this id and secret")
 	id, err := uuid.Parse(holdID)
 	if err != nil || !secret.WellFormed(holdSecret) {
-		return out, apperr.New(apperr.NotFound, "hold_id", "no hold with this id and secret")
+		return out, notFound
 	}
-	err = s.InTx(ctx, func(tx *Tx) error {
-		r, err := scanRecord(tx.QueryRow(ctx, recordSelect+` WHERE b.id = $1 FOR UPDATE OF b`, id))
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && subtle.ConstantTimeCompare(r.holdHash, secret.Hash(holdSecret)) != 1) {
-			return apperr.New(apperr.NotFound, "hold_id", "no hold with this id and secret")
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case r.status == booking.Confirmed || r.status == booking.Cancelled || r.status == booking.Completed:
-			return apperr.New(apperr.Conflict, "hold_id", "this hold was already confirmed")
-		case r.status == booking.Expired || !r.holdExpires.After(tx.Now):
-			return apperr.New(apperr.Gone, "hold_id", "the hold expired at %s: choose the slot again", s.local(r.holdExpires).Format(time.RFC3339))
-		}
-		token, err := tx.IssueToken(ctx, id.String(), "confirm")
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE bookings SET status = 'confirmed', locale = $2,
-			       given_name = $3, family_name = $4, address = $5, email = $6, reason = $7, details = $8,
-			       privacy_consent_at = $9, confirmed_at = $9, updated_at = $9
-			WHERE id = $1`,
-			id, c.Locale, c.GivenName, c.FamilyName, c.Address, c.Email, c.Reason, c.Details, tx.Now); err != nil {
-			return err
-		}
-		now := tx.Now
-		r.status, r.locale, r.confirmedAt = booking.Confirmed, c.Locale, &now
-		r.givenName, r.familyName, r.address, r.email, r.reason, r.details = &c.GivenName, &c.FamilyName, &c.Address, &c.Email, &c.Reason, &c.Details
-		out = booking.Confirmation{Booking: r.toBooking(), ManageToken: token}
-		ev := r.event(s)
-		return tx.Record(ctx, audit.Citizen, ev.OfficeID, outbox.Event{
-			Type: events.BookingConfirmed, Subject: id.String(),
-			Data: events.BookingConfirmedData{Booking: ev},
-		})
-	})
-	return out, err
+	ev, err := outbox.Prepare(outbox.Event{Type: events.BookingConfirmed, Subject: holdID, Data: events.BookingConfirmedData{}})
+	if err != nil {
+		return out, err
+	}
+	token, tokenHash := secret.New()
+	now := s.Clock.Now()
+	var outcome string
+	r, err := scanRecord(s.Pool.QueryRow(ctx, `SELECT * FROM confirm_hold($1, $2, $3, 'confirm', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		id, secret.Hash(holdSecret), tokenHash, now, c.Locale, c.GivenName, c.FamilyName, c.Address, c.Email, c.Reason, c.Details,
+		s.Calendar.Location.String(), ev.ID, ev.Type, s.Source, ev.DataSchema), &outcome)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return out, notFound
+	}
+	if err != nil {
+		return out, err
+	}
+	switch outcome {
+	case "conflict":
+		return out, apperr.New(apperr.Conflict, "hold_id", "this hold was already confirmed")
+	case "expired":
+		return out, apperr.New(apperr.Gone, "hold_id", "the hold expired at %s: choose the slot again", s.local(r.holdExpires).Format(time.RFC3339))
+	case "confirmed":
+		s.delivered()
+	}
+	return booking.Confirmation{Booking: r.toBooking(), ManageToken: token}, nil
 }
 
 // IssueToken makes a new manage token for a booking, issued by issuedBy

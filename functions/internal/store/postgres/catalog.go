@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -91,15 +93,22 @@ func (s *Store) allHours(ctx context.Context) (map[string][]booking.Hours, error
 // from today on, in one query. An unknown or inactive id is a NotFound naming
 // field.
 func (s *Store) Service(ctx context.Context, q querier, id, field string) (booking.Service, error) {
+	v, _, err := s.serviceAt(ctx, q, id, field)
+	return v, err
+}
+
+// serviceAt is Service with the configuration version it was read at.
+func (s *Store) serviceAt(ctx context.Context, q querier, id, field string) (booking.Service, int64, error) {
 	if q == nil {
 		q = s.Pool
 	}
 	if !booking.ValidID(id) {
-		return booking.Service{}, apperr.New(apperr.NotFound, field, "no service with id %q", id)
+		return booking.Service{}, 0, apperr.New(apperr.NotFound, field, "no service with id %q", id)
 	}
 	today := s.Calendar.Today(s.Clock.Now())
 	var (
 		v        booking.Service
+		version  int64
 		hours    []byte
 		closures []byte
 	)
@@ -110,36 +119,103 @@ func (s *Store) Service(ctx context.Context, q querier, id, field string) (booki
 		          FROM opening_hours h WHERE h.service_id = s.id), '[]'),
 		COALESCE((SELECT json_agg(json_build_object('first', to_char(c.first_day, 'YYYY-MM-DD'),
 		                 'last', to_char(c.last_day, 'YYYY-MM-DD'), 'reason', c.reason) ORDER BY c.first_day)
-		          FROM closures c WHERE (c.office_id IS NULL OR c.office_id = s.office_id) AND c.last_day >= $2::date), '[]')
+		          FROM closures c WHERE (c.office_id IS NULL OR c.office_id = s.office_id) AND c.last_day >= $2::date), '[]'),
+		(SELECT version FROM configuration)
 		FROM services s WHERE s.id = $1 AND s.active`, id, today.String()).Scan(
 		&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
-		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays, &hours, &closures)
+		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays,
+		&hours, &closures, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v, apperr.New(apperr.NotFound, field, "no service with id %q", id)
+		return v, 0, apperr.New(apperr.NotFound, field, "no service with id %q", id)
 	}
 	if err != nil {
-		return v, err
+		return v, 0, err
 	}
 	if err := json.Unmarshal(hours, &v.Hours); err != nil {
-		return v, fmt.Errorf("hours of %s: %w", id, err)
+		return v, 0, fmt.Errorf("hours of %s: %w", id, err)
 	}
 	for i := range v.Hours {
 		v.Hours[i] = fromDBHours(v.Hours[i])
 	}
 	var rows []struct{ First, Last, Reason string }
 	if err := json.Unmarshal(closures, &rows); err != nil {
-		return v, fmt.Errorf("closures of %s: %w", id, err)
+		return v, 0, fmt.Errorf("closures of %s: %w", id, err)
 	}
 	list := make([]schedule.Closure, 0, len(rows))
 	for _, r := range rows {
 		f, err1 := schedule.ParseDate(r.First)
 		l, err2 := schedule.ParseDate(r.Last)
 		if err := errors.Join(err1, err2); err != nil {
-			return v, fmt.Errorf("closures of %s: %w", id, err)
+			return v, 0, fmt.Errorf("closures of %s: %w", id, err)
 		}
 		list = append(list, schedule.Closure{First: f, Last: l, Reason: r.Reason})
 	}
-	return v.WithClosures(list), nil
+	return v.WithClosures(list), version, nil
+}
+
+// Services keeps the services a function reads in memory, each with the
+// configuration version it was read at, so that the click day's holds and
+// calendars do not read the same service thousands of times a second. A
+// stale entry is harmless: hold_slot refuses a hold checked against an
+// older version, and the cache is then emptied (Reset).
+type Services struct {
+	mu      sync.RWMutex
+	entries map[string]cachedService
+	// MaxAge bounds how long an entry is used without asking the database
+	// (the calendar's staleness); default 1s.
+	MaxAge time.Duration
+}
+
+type cachedService struct {
+	svc     booking.Service
+	version int64
+	read    time.Time
+}
+
+// Reset forgets every service.
+func (c *Services) Reset() {
+	c.mu.Lock()
+	c.entries = nil
+	c.mu.Unlock()
+}
+
+func (c *Services) get(id string, now time.Time) (cachedService, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.entries[id]
+	max := c.MaxAge
+	if max <= 0 {
+		max = time.Second
+	}
+	return e, ok && now.Sub(e.read) < max && now.Sub(e.read) >= 0
+}
+
+func (c *Services) put(id string, e cachedService) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]cachedService{}
+	}
+	c.entries[id] = e
+}
+
+// cachedService is Service through the store's cache (when it has one),
+// with the configuration version it was read at. The cache's age is
+// measured on the wall clock: it bounds how long a change takes to be seen,
+// whatever the domain's clock says.
+func (s *Store) cachedService(ctx context.Context, id, field string) (booking.Service, int64, error) {
+	if s.Services == nil {
+		return s.serviceAt(ctx, nil, id, field)
+	}
+	now := time.Now()
+	if e, ok := s.Services.get(id, now); ok {
+		return e.svc, e.version, nil
+	}
+	v, version, err := s.serviceAt(ctx, nil, id, field)
+	if err == nil {
+		s.Services.put(id, cachedService{svc: v, version: version, read: now})
+	}
+	return v, version, err
 }
 
 // fromDBHours is an opening period as read: a period that closes at

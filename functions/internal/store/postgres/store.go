@@ -22,6 +22,16 @@ type Store struct {
 	// Delivered is called after a transaction that emitted events commits
 	// (the function kicks its outbox relay). May be nil.
 	Delivered func()
+	// Services, when set, keeps the services read for holds and calendars
+	// in memory (see Services). May be nil: every read asks the database.
+	Services *Services
+}
+
+// delivered tells the relay that events were committed.
+func (s *Store) delivered() {
+	if s.Delivered != nil {
+		s.Delivered()
+	}
 }
 
 func (s *Store) holdTTL() time.Duration {

@@ -527,11 +527,19 @@ func TestConfirmRefusals(t *testing.T) {
 	if confirmed != 0 {
 		t.Fatalf("%d bookings changed by refused confirmations", confirmed)
 	}
-	if _, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen()); err != nil {
+	first, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen()); !apperr.Is(err, apperr.Conflict) {
-		t.Fatalf("second confirm: %v, want conflict", err)
+	// A retry with the same data answers the same booking with a new token.
+	again, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen())
+	if err != nil || again.ID != first.ID || again.ManageToken == first.ManageToken {
+		t.Fatalf("second confirm: %v (booking %s, first %s)", err, again.ID, first.ID)
+	}
+	moved := citizen()
+	moved.Address = "Via Argiro 2, Bari"
+	if _, err := store.Confirm(context.Background(), h.ID, h.Secret, moved); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("confirm with other data: %v, want conflict", err)
 	}
 }
 
@@ -599,5 +607,33 @@ func TestDemoData(t *testing.T) {
 	// Tuesday: 09:00-12:30 and 15:30-17:30 with 30-minute meetings every 40 minutes.
 	if svc.DurationMinutes != 30 || svc.Desks != 3 || len(free) != 8 || free[0].Free != 3 {
 		t.Fatalf("sue on a Tuesday: duration %d, desks %d, %d slots %+v", svc.DurationMinutes, svc.Desks, len(free), free)
+	}
+}
+
+// TestReserveFollowsTheConfiguration: holds are checked against the
+// service as cached, but never against an outdated one: a closure added
+// after the service was read refuses the next hold at once, and opening
+// hours added make their slots bookable at once.
+func TestReserveFollowsTheConfiguration(t *testing.T) {
+	store, _ := pgtest.Store(t, monday)
+	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
+	ctx := context.Background()
+	if _, err := store.Reserve(ctx, svc, at("2027-03-02", "09:00"), "it"); err != nil {
+		t.Fatal(err) // the service is now in the cache
+	}
+	pgtest.Close(t, store.Pool, office, "2027-03-02", "2027-03-02", "Inventario")
+	_, err := store.Reserve(ctx, svc, at("2027-03-02", "10:00"), "it")
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Code != apperr.Invalid || len(e.Fields) != 1 || e.Fields[0].Reason != apperr.Closed {
+		t.Fatalf("hold on a day closed after the service was cached: %v, want invalid (closed)", err)
+	}
+	if _, err := store.Reserve(ctx, svc, at("2027-03-03", "14:00"), "it"); !apperr.Is(err, apperr.Invalid) {
+		t.Fatalf("hold outside the hours: %v, want invalid", err)
+	}
+	if _, err := store.Pool.Exec(ctx, `INSERT INTO opening_hours (service_id, weekday, opens, closes) VALUES ($1, 3, '14:00', '15:00')`, svc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Reserve(ctx, svc, at("2027-03-03", "14:00"), "it"); err != nil {
+		t.Fatalf("hold in hours added after the service was cached: %v", err)
 	}
 }

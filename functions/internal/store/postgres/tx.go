@@ -57,8 +57,8 @@ func (s *Store) run(ctx context.Context, commit bool, fn func(*Tx) error) error 
 		}
 		return err
 	}
-	if tx.events > 0 && s.Delivered != nil {
-		s.Delivered()
+	if tx.events > 0 {
+		s.delivered()
 	}
 	return nil
 }
