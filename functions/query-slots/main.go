@@ -1,14 +1,47 @@
-// Command query-slots is the function that answers the free slots of a
-// service over a range of days, each with its number of free desks.
+// Command query-slots is the function that answers a service's calendar:
+// the free start times of each day of a range, each with its number of free
+// desks.
 //
 // Consumes: HTTP GET /api/slots?service_id=ID&from=YYYY-MM-DD&to=YYYY-MM-DD
-// (from defaults to today, to to from + 30 days; at most 92 days).
+// (from defaults to today, to to from + 30 days; at most 92 days). Answers
+// 200 with
+//
+//	{"service_id", "duration_minutes", "time_zone", "from", "to",
+//	 "days": [{"date": "2027-03-01", "times": ["09:00+01:00", ...], "free": [5, ...]}]}
+//
+// where each time is a start in the day's local wall-clock time with its
+// UTC offset (so the DST days are unambiguous), and free[i] the free desks
+// at times[i]; days without a free slot are left out.
+//
+// Built for the click day: an answer is kept in memory for at most
+// CALENDAR_MAX_AGE (1s) and shared by every request that asks for it in
+// that time (one database query per service and range per second per
+// instance, however many citizens ask), so a slot shown free may have been
+// taken up to a second ago — harmless, the hold is refused then and the
+// citizen picks another. Answers carry a weak ETag (a 304 when the calendar
+// did not change since the client's copy) and are gzip-compressed when the
+// client accepts it; Cache-Control: no-cache makes browsers ask again each
+// time, cheaply.
+//
 // Emits: no events.
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/klauspost/compress/gzip"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
@@ -21,18 +54,32 @@ import (
 // MaxDays bounds a query's range.
 const MaxDays = 92
 
+// Config is query-slots' own environment.
+type Config struct {
+	// MaxAge is how long an answer is reused: the calendar's staleness.
+	MaxAge time.Duration `envconfig:"CALENDAR_MAX_AGE" default:"1s"`
+}
+
 func main() {
-	function.Main("query-slots", func(env *function.Env) http.Handler { return newHandler(env.Store, env.Log) })
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "query-slots", "err", err)
+		os.Exit(1)
+	}
+	function.Main("query-slots", func(env *function.Env) http.Handler {
+		return newHandler(env.Store, env.Log, cfg.MaxAge)
+	})
 }
 
-// Day groups the free slots of one local day.
+// Day is the free start times of one local day.
 type Day struct {
-	Date  string             `json:"date"`
-	Slots []booking.FreeSlot `json:"slots"`
+	Date  string   `json:"date"`
+	Times []string `json:"times"` // "09:00+01:00": local time and UTC offset
+	Free  []int    `json:"free"`  // free desks at each time
 }
 
-// Response is the answer of GET /api/slots.
-type Response struct {
+// Calendar is the answer of GET /api/slots.
+type Calendar struct {
 	ServiceID       string `json:"service_id"`
 	DurationMinutes int    `json:"duration_minutes"`
 	TimeZone        string `json:"time_zone"`
@@ -41,7 +88,93 @@ type Response struct {
 	Days            []Day  `json:"days"`
 }
 
-func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
+// calendarOf groups free slots by local day, in loc.
+func calendarOf(svc booking.Service, from, to schedule.Date, free []booking.FreeSlot, loc *time.Location) Calendar {
+	c := Calendar{ServiceID: svc.ID, DurationMinutes: svc.DurationMinutes, TimeZone: loc.String(),
+		From: from.String(), To: to.String(), Days: []Day{}}
+	for _, s := range free {
+		start := s.Start.In(loc)
+		date := start.Format(time.DateOnly)
+		if n := len(c.Days); n == 0 || c.Days[n-1].Date != date {
+			c.Days = append(c.Days, Day{Date: date})
+		}
+		d := &c.Days[len(c.Days)-1]
+		d.Times = append(d.Times, start.Format("15:04Z07:00"))
+		d.Free = append(d.Free, s.Free)
+	}
+	return c
+}
+
+// answer is an encoded calendar, kept for the requests that follow.
+type answer struct {
+	raw, gz []byte
+	etag    string
+	made    time.Time
+}
+
+func encode(c Calendar, now time.Time) (answer, error) {
+	raw, err := json.Marshal(c)
+	if err != nil {
+		return answer{}, err
+	}
+	raw = append(raw, '\n')
+	sum := sha256.Sum256(raw)
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
+	if _, err := w.Write(raw); err != nil {
+		return answer{}, err
+	}
+	if err := w.Close(); err != nil {
+		return answer{}, err
+	}
+	return answer{raw: raw, gz: gz.Bytes(), etag: `W/"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`, made: now}, nil
+}
+
+// answers keeps encoded calendars by query for at most maxAge (0: not at
+// all), and builds each once however many requests ask for it at the same
+// time. Ages are measured on the wall clock (now).
+type answers struct {
+	maxAge time.Duration
+	now    func() time.Time
+	mu     sync.Mutex
+	m      map[string]answer
+	flight singleflight.Group
+}
+
+func (a *answers) get(key string, build func(now time.Time) (answer, error)) (answer, error) {
+	now := a.now()
+	a.mu.Lock()
+	got, ok := a.m[key]
+	a.mu.Unlock()
+	if ok && now.Sub(got.made) < a.maxAge {
+		return got, nil
+	}
+	v, err, _ := a.flight.Do(key, func() (any, error) {
+		ans, err := build(a.now())
+		if err != nil {
+			return ans, err
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.m == nil {
+			a.m = map[string]answer{}
+		}
+		for k, old := range a.m { // what nobody asked for lately goes
+			if ans.made.Sub(old.made) >= a.maxAge {
+				delete(a.m, k)
+			}
+		}
+		a.m[key] = ans
+		return ans, nil
+	})
+	if err != nil {
+		return answer{}, err
+	}
+	return v.(answer), nil
+}
+
+func newHandler(store *postgres.Store, log *slog.Logger, maxAge time.Duration) http.Handler {
+	cache := &answers{maxAge: maxAge, now: time.Now}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/slots", func(w http.ResponseWriter, r *http.Request) {
 		serviceID, from, to, err := parseQuery(r, store.Calendar.Today(store.Clock.Now()))
@@ -49,26 +182,69 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		svc, free, err := store.FreeSlots(r.Context(), serviceID, from, to)
+		// The domain's minute is part of the key: what is bookable depends
+		// on it (past times, the minimum notice).
+		minute := store.Clock.Now().Truncate(time.Minute).Unix()
+		key := fmt.Sprintf("%s|%s|%s|%d", serviceID, from, to, minute)
+		ans, err := cache.get(key, func(now time.Time) (answer, error) {
+			svc, free, err := store.FreeSlots(r.Context(), serviceID, from, to)
+			if err != nil {
+				return answer{}, err
+			}
+			return encode(calendarOf(svc, from, to, free, store.Calendar.Location), now)
+		})
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		resp := Response{ServiceID: svc.ID, DurationMinutes: svc.DurationMinutes, TimeZone: store.Calendar.Location.String(),
-			From: from.String(), To: to.String(), Days: []Day{}}
-		for _, s := range free {
-			s.Start, s.End = s.Start.In(store.Calendar.Location), s.End.In(store.Calendar.Location)
-			date := schedule.DateOf(s.Start).String()
-			if n := len(resp.Days); n == 0 || resp.Days[n-1].Date != date {
-				resp.Days = append(resp.Days, Day{Date: date})
-			}
-			resp.Days[len(resp.Days)-1].Slots = append(resp.Days[len(resp.Days)-1].Slots, s)
-		}
-		w.Header().Set("Cache-Control", "no-cache")
-		httpx.JSON(w, http.StatusOK, resp)
+		write(w, r, ans)
 	})
 	mux.HandleFunc("/", httpx.NotFound)
 	return mux
+}
+
+// write answers ans: 304 when the client has it, gzip when it accepts it.
+func write(w http.ResponseWriter, r *http.Request, ans answer) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", ans.etag)
+	h.Set("Vary", "Accept-Encoding")
+	if matches(r.Header.Get("If-None-Match"), ans.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	body := ans.raw
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		body = ans.gz
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+}
+
+// matches reports whether an If-None-Match header names etag (weak
+// comparison, RFC 9110 §13.1.2).
+func matches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(etag, "W/") {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsGzip reports whether an Accept-Encoding header accepts gzip (and
+// does not refuse it with q=0).
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") || strings.TrimSpace(name) == "*" {
+			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
+		}
+	}
+	return false
 }
 
 func parseQuery(r *http.Request, today schedule.Date) (string, schedule.Date, schedule.Date, error) {

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,16 +24,17 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// The expected response, in the handler's JSON shape.
+// The expected response: each day's slots as the tests state them (start,
+// end, free desks), answered in the calendar's compact shape (MarshalJSON).
 type (
 	wantSlot struct {
-		Start string `json:"start"`
-		End   string `json:"end"`
-		Free  int    `json:"free"`
+		Start string
+		End   string
+		Free  int
 	}
 	wantDay struct {
-		Date  string     `json:"date"`
-		Slots []wantSlot `json:"slots"`
+		Date  string
+		Slots []wantSlot
 	}
 	wantResponse struct {
 		ServiceID       string    `json:"service_id"`
@@ -36,6 +45,17 @@ type (
 		Days            []wantDay `json:"days"`
 	}
 )
+
+// MarshalJSON writes the day as the calendar answers it: the local start
+// times with their offsets ("09:00+01:00"), and the free desks of each.
+func (d wantDay) MarshalJSON() ([]byte, error) {
+	day := Day{Date: d.Date}
+	for _, s := range d.Slots {
+		day.Times = append(day.Times, s.Start[11:16]+s.Start[19:])
+		day.Free = append(day.Free, s.Free)
+	}
+	return json.Marshal(day)
+}
 
 func query(params ...string) string {
 	v := url.Values{}
@@ -51,7 +71,7 @@ func query(params ...string) string {
 // out.
 func TestSlots(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := newHandler(store, slog.New(slog.DiscardHandler), 0)
 	pool := store.Pool
 	// Mondays and Tuesdays 09:00-10:00, two desks, 30-minute meetings.
 	_, monTue := pgtest.NewService(t, pool, pgtest.Service{Desks: 2,
@@ -155,7 +175,7 @@ func TestSlots(t *testing.T) {
 // out; a lapsed hold stops counting at once; today's past slots are gone.
 func TestSlotsCapacity(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := newHandler(store, slog.New(slog.DiscardHandler), 0)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2,
 		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}})
 	ctx := context.Background()
@@ -203,7 +223,7 @@ func TestSlotsCapacity(t *testing.T) {
 // parameter at fault, never a 5xx, and writes nothing.
 func TestBadQuery(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := newHandler(store, slog.New(slog.DiscardHandler), 0)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 
 	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
@@ -235,5 +255,128 @@ func TestBadQuery(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			apitest.RefusedServe(t, "", tc.want, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
 		})
+	}
+}
+
+// TestCalendarOnTheWire: a 60-day calendar of a 5-desk, 15-minute service
+// is compressed when the client accepts gzip (the same JSON, far smaller),
+// carries a weak ETag, and a client that has it gets a 304 without a body.
+func TestCalendarOnTheWire(t *testing.T) {
+	store, _ := pgtest.Store(t, apitest.Monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler), time.Second)
+	week := map[int][][2]string{}
+	for d := 1; d <= 5; d++ {
+		week[d] = [][2]string{{"09:00", "13:00"}, {"14:00", "17:00"}}
+	}
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 5, Duration: 15, Horizon: 90, Hours: week})
+	target := query("service_id", svc, "from", "2027-03-01", "to", "2027-04-29")
+	get := func(header ...string) *httptest.ResponseRecorder {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
+		}
+		return apitest.Serve(t, h, r)
+	}
+	plain := get()
+	zipped := get("Accept-Encoding", "gzip, deflate, br")
+	if zipped.Code != http.StatusOK || zipped.Header().Get("Content-Encoding") != "gzip" || plain.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("statuses %d %d, encodings %q %q", plain.Code, zipped.Code, plain.Header().Get("Content-Encoding"), zipped.Header().Get("Content-Encoding"))
+	}
+	wire := zipped.Body.Len()
+	zr, err := gzip.NewReader(bytes.NewReader(zipped.Body.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(unzipped, plain.Body.Bytes()) {
+		t.Fatalf("the gzip body is not the plain one: %v", err)
+	}
+	c := apitest.Decode[Calendar](t, plain.Body.Bytes())
+	times := 0
+	for _, d := range c.Days {
+		times += len(d.Times)
+	}
+	if len(c.Days) < 40 || times != len(c.Days)*28 {
+		t.Errorf("%d days, %d times: want about 42 working days of 28 starts each", len(c.Days), times)
+	}
+	if wire == 0 || wire > 20<<10 {
+		t.Errorf("the 60-day calendar is %d bytes on the wire, want at most 20 KiB", wire)
+	}
+	t.Logf("60 days, %d starts: %d bytes of JSON, %d gzipped", times, plain.Body.Len(), wire)
+	etag := plain.Header().Get("ETag")
+	if !strings.HasPrefix(etag, `W/"`) || zipped.Header().Get("ETag") != etag || plain.Header().Get("Vary") != "Accept-Encoding" {
+		t.Errorf("ETags %q and %q, Vary %q", etag, zipped.Header().Get("ETag"), plain.Header().Get("Vary"))
+	}
+	for _, inm := range []string{etag, strings.TrimPrefix(etag, "W/"), `"other", ` + etag} {
+		rec := get("If-None-Match", inm, "Accept-Encoding", "gzip")
+		if rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+			t.Errorf("If-None-Match %s: status %d, %d bytes; want 304 without a body", inm, rec.Code, rec.Body.Len())
+		}
+	}
+	if rec := get("If-None-Match", `W/"other"`); rec.Code != http.StatusOK {
+		t.Errorf("another ETag: status %d, want 200", rec.Code)
+	}
+}
+
+// TestCalendarReuse: within the maximum age an answer is reused — a hold
+// made meanwhile shows after it, not before (the documented staleness) —
+// and however many requests ask at once, the calendar is built once.
+func TestCalendarReuse(t *testing.T) {
+	now := time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a := &answers{maxAge: time.Second, now: clock}
+	var builds atomic.Int32
+	build := func(at time.Time) (answer, error) {
+		builds.Add(1)
+		time.Sleep(20 * time.Millisecond) // a database query
+		return answer{raw: []byte(fmt.Sprint(builds.Load())), made: at}, nil
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.get("k", build); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := builds.Load(); n != 1 {
+		t.Errorf("50 requests at once built the calendar %d times, want 1", n)
+	}
+	mu.Lock()
+	now = now.Add(999 * time.Millisecond)
+	mu.Unlock()
+	if got, _ := a.get("k", build); string(got.raw) != "1" {
+		t.Errorf("within the maximum age the answer was built again: %s", got.raw)
+	}
+	mu.Lock()
+	now = now.Add(time.Millisecond)
+	mu.Unlock()
+	if got, _ := a.get("k", build); string(got.raw) != "2" {
+		t.Errorf("after the maximum age the old answer was reused: %s", got.raw)
+	}
+
+	// Through the handler, on the database: a hold shows a second later.
+	store, _ := pgtest.Store(t, apitest.Monday)
+	h := newHandler(store, slog.New(slog.DiscardHandler), time.Second)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Hours: map[int][][2]string{2: {{"09:00", "09:30"}}}})
+	target := query("service_id", svc, "from", "2027-03-02", "to", "2027-03-02")
+	days := func() int {
+		return len(apitest.Decode[Calendar](t, apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, target, nil)).Body.Bytes()).Days)
+	}
+	if n := days(); n != 1 {
+		t.Fatalf("%d days free before the hold, want 1", n)
+	}
+	if _, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it"); err != nil {
+		t.Fatal(err)
+	}
+	stale := days()
+	time.Sleep(time.Second)
+	if fresh := days(); fresh != 0 {
+		t.Errorf("a second after the hold the slot still shows free (%d days; at once: %d)", fresh, stale)
 	}
 }
