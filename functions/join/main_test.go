@@ -15,7 +15,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/livekit/protocol/auth"
-	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/sportello/sportello/functions/internal/adapters/rooms"
@@ -490,19 +489,19 @@ func TestCall(t *testing.T) {
 	// the citizen's token took them to their own room only.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ps, err := f.lk.Rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: otherRes.Room})
+	ps, err := f.lk.Participants(ctx, otherRes.Room)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ps.Participants) != 0 {
-		t.Errorf("%d participants in the other booking's room, want none", len(ps.Participants))
+	if len(ps) != 0 {
+		t.Errorf("%d participants in the other booking's room, want none", len(ps))
 	}
-	ps, err = f.lk.Rooms.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: res.Room})
+	ps, err = f.lk.Participants(ctx, res.Room)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var identities []string
-	for _, p := range ps.Participants {
+	for _, p := range ps {
 		identities = append(identities, p.Identity)
 	}
 	if diff := cmp.Diff([]string{"citizen-" + mine.ID, "operator-test"}, identities, cmp.Transformer("sort", sortStrings)); diff != "" {

@@ -42,12 +42,9 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 	"github.com/kelseyhightower/envconfig"
-	"github.com/livekit/protocol/auth"
-	"github.com/livekit/protocol/livekit"
-	"github.com/livekit/protocol/utils/protojson"
-	"github.com/livekit/protocol/webhook"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
@@ -72,7 +69,7 @@ func main() {
 		os.Exit(1)
 	}
 	function.Main(Name, func(env *function.Env) http.Handler {
-		return newHandler(env.Store, auth.NewSimpleKeyProvider(cfg.APIKey, cfg.APISecret), env.Log)
+		return newHandler(env.Store, cfg.APIKey, cfg.APISecret, env.Log)
 	})
 }
 
@@ -99,13 +96,13 @@ const WebhookSource = "livekit"
 const RoomPrefix = "sportello-"
 
 type handler struct {
-	store *postgres.Store
-	keys  auth.KeyProvider
-	log   *slog.Logger
+	store             *postgres.Store
+	apiKey, apiSecret string
+	log               *slog.Logger
 }
 
-func newHandler(store *postgres.Store, keys auth.KeyProvider, log *slog.Logger) http.Handler {
-	h := &handler{store: store, keys: keys, log: log}
+func newHandler(store *postgres.Store, apiKey, apiSecret string, log *slog.Logger) http.Handler {
+	h := &handler{store: store, apiKey: apiKey, apiSecret: apiSecret, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/livekit/webhook", h.receive)
 	mux.HandleFunc("/api/livekit/webhook", func(w http.ResponseWriter, r *http.Request) {
@@ -119,44 +116,28 @@ func newHandler(store *postgres.Store, keys auth.KeyProvider, log *slog.Logger) 
 func (h *handler) receive(w http.ResponseWriter, r *http.Request) {
 	httpx.NoStore(w)
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	// webhook.Receive is the verification half of ReceiveWebhookEvent: the
-	// parsing is done below, so that a body that verifies but does not
-	// parse is told apart (400) from a forgery (401).
-	body, err := webhook.Receive(r, h.keys)
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			httpx.Error(w, r, h.log, apperr.New(apperr.TooLarge, "body", "a webhook is at most %d bytes", MaxBody))
-			return
-		}
-		h.log.WarnContext(r.Context(), "webhook refused", "reason", refusal(err))
+	// A body that verifies but does not parse is told apart (400) from a
+	// forgery (401).
+	body, ev, err := rooms.ReceiveWebhook(r, h.apiKey, h.apiSecret)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		httpx.Error(w, r, h.log, apperr.New(apperr.TooLarge, "body", "a webhook is at most %d bytes", MaxBody))
+		return
+	case errors.Is(err, rooms.ErrNotAnEvent):
+		httpx.Error(w, r, h.log, apperr.New(apperr.Invalid, "body", "not a LiveKit webhook event"))
+		return
+	case err != nil:
+		h.log.WarnContext(r.Context(), "webhook refused", "reason", err.Error())
 		httpx.Error(w, r, h.log, apperr.New(apperr.Unauthorized, "Authorization", "the webhook's signature does not verify"))
 		return
 	}
-	var ev livekit.WebhookEvent
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true, AllowPartial: true}).Unmarshal(body, &ev); err != nil {
-		httpx.Error(w, r, h.log, apperr.New(apperr.Invalid, "body", "not a LiveKit webhook event"))
-		return
-	}
-	result, err := h.handle(r.Context(), &ev, body)
+	result, err := h.handle(r.Context(), ev, body)
 	if err != nil {
 		httpx.Error(w, r, h.log, err)
 		return
 	}
 	httpx.JSON(w, http.StatusOK, Response{Result: result})
-}
-
-// refusal says why a signature failed, in words that carry no data.
-func refusal(err error) string {
-	switch {
-	case errors.Is(err, webhook.ErrNoAuthHeader):
-		return "no Authorization header"
-	case errors.Is(err, webhook.ErrSecretNotFound):
-		return "unknown API key"
-	case errors.Is(err, webhook.ErrInvalidChecksum):
-		return "body checksum mismatch"
-	}
-	return "invalid token"
 }
 
 // What one webhook asks to record.
@@ -171,13 +152,13 @@ type change struct {
 }
 
 // handle records ev once. The ignored cases touch nothing.
-func (h *handler) handle(ctx context.Context, ev *livekit.WebhookEvent, body []byte) (string, error) {
+func (h *handler) handle(ctx context.Context, ev rooms.WebhookEvent, body []byte) (string, error) {
 	c, why := h.parse(ev)
 	if why != "" {
-		h.log.DebugContext(ctx, "webhook ignored", "event", ev.GetEvent(), "reason", why)
+		h.log.DebugContext(ctx, "webhook ignored", "event", ev.Event, "reason", why)
 		return Ignored, nil
 	}
-	id := ev.GetId()
+	id := ev.ID
 	if id == "" { // LiveKit always sets one; a retry repeats the same body
 		sum := sha256.Sum256(body)
 		id = "sha256:" + hex.EncodeToString(sum[:])
@@ -209,10 +190,13 @@ func (h *handler) handle(ctx context.Context, ev *livekit.WebhookEvent, body []b
 }
 
 // parse reads what ev asks to record, or says why it is ignored.
-func (h *handler) parse(ev *livekit.WebhookEvent) (change, string) {
-	c := change{kind: ev.GetEvent(), room: ev.GetRoom().GetName(), at: unix(ev.GetCreatedAt(), 0)}
+func (h *handler) parse(ev rooms.WebhookEvent) (change, string) {
+	c := change{kind: ev.Event, at: unix(int64(ev.CreatedAt), 0)}
+	if ev.Room != nil {
+		c.room = ev.Room.Name
+	}
 	switch c.kind {
-	case webhook.EventParticipantJoined, webhook.EventParticipantLeft, webhook.EventRoomFinished:
+	case rooms.EventParticipantJoined, rooms.EventParticipantLeft, rooms.EventRoomFinished:
 	default:
 		return c, "event not recorded"
 	}
@@ -228,11 +212,14 @@ func (h *handler) parse(ev *livekit.WebhookEvent) (change, string) {
 	if c.at.IsZero() {
 		c.at = h.store.Clock.Now()
 	}
-	if c.kind == webhook.EventRoomFinished {
+	if c.kind == rooms.EventRoomFinished {
 		return c, ""
 	}
-	p := ev.GetParticipant()
-	c.identity = p.GetIdentity()
+	p := ev.Participant
+	if p == nil {
+		return c, "no participant"
+	}
+	c.identity = p.Identity
 	switch {
 	case c.identity == "citizen-"+id:
 		c.role = booking.ParticipantCitizen
@@ -241,8 +228,8 @@ func (h *handler) parse(ev *livekit.WebhookEvent) (change, string) {
 	default:
 		return c, "identity neither the booking's citizen nor an operator"
 	}
-	c.joinedAt = unix(p.GetJoinedAt(), p.GetJoinedAtMs())
-	if c.kind == webhook.EventParticipantJoined {
+	c.joinedAt = unix(int64(p.JoinedAt), int64(p.JoinedAtMs))
+	if c.kind == rooms.EventParticipantJoined {
 		if c.joinedAt.IsZero() {
 			c.joinedAt = c.at
 		}
@@ -256,19 +243,19 @@ func (h *handler) record(ctx context.Context, tx *postgres.Tx, c change) error {
 	var typ string
 	var data any
 	switch c.kind {
-	case webhook.EventParticipantJoined:
+	case rooms.EventParticipantJoined:
 		if _, err := tx.RecordJoined(ctx, c.bookingID, c.identity, c.role, c.joinedAt); err != nil {
 			return err
 		}
 		typ = events.ParticipantJoined
 		data = events.ParticipantData{BookingID: c.bookingID, Room: c.room, Role: c.role, Identity: c.identity, At: c.at}
-	case webhook.EventParticipantLeft:
+	case rooms.EventParticipantLeft:
 		if _, err := tx.RecordLeft(ctx, c.bookingID, c.identity, c.role, c.joinedAt, c.at); err != nil {
 			return err
 		}
 		typ = events.ParticipantLeft
 		data = events.ParticipantData{BookingID: c.bookingID, Room: c.room, Role: c.role, Identity: c.identity, At: c.at}
-	case webhook.EventRoomFinished:
+	case rooms.EventRoomFinished:
 		if _, err := tx.CloseAttendance(ctx, c.bookingID, c.at); err != nil {
 			return err
 		}

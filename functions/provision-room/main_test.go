@@ -240,7 +240,7 @@ func TestReschedule(t *testing.T) {
 	if room == nil {
 		t.Fatal("room gone after the reschedule")
 	}
-	left := time.Unix(room.CreationTime, 0).Add(time.Duration(room.EmptyTimeout) * time.Second).Sub(time.Now())
+	left := time.Unix(int64(room.CreationTime), 0).Add(time.Duration(room.EmptyTimeout) * time.Second).Sub(time.Now())
 	if need := closes.Sub(f.clock.Now()); left < need-time.Minute {
 		t.Errorf("the room lasts %s more, the new window closes in %s (first room %s, now %s)", left, need, first.Sid, room.Sid)
 	}

@@ -1,18 +1,27 @@
-// Package rooms is what provision-room, join and operators share about the video room
-// of a booking: the LiveKit configuration, the room's name, its window (the
-// time during which join mints tokens), and a small LiveKit client that
-// creates and deletes rooms and mints join tokens.
+// Package rooms is what provision-room, housekeeping, join and operators
+// share about the video room of a booking: the LiveKit configuration, the
+// room's name, its window (the time during which join mints tokens), and a
+// small LiveKit client that creates, warns and deletes rooms and mints join
+// tokens.
 //
 // A booking has one room, named after the booking's id (never after a
 // person). The window opens JOIN_OPENS_BEFORE before the start and closes
-// JOIN_GRACE after the end. Rooms are created on LiveKit as soon as the
-// booking is confirmed, with an empty timeout long enough to reach the end of
-// the window; join creates the room again (idempotently) whenever LiveKit has
-// dropped it in the meantime, e.g. after a restart.
+// JOIN_GRACE after the end. Rooms exist on LiveKit just in time: created
+// when the window opens (housekeeping's tick, or the first join, whichever
+// comes first) with an empty timeout reaching the end of the window, the
+// participants warned ROOM_CLOSING_WARNING before it closes, and the room
+// deleted when it closes. LiveKit holds the appointments in progress, never
+// the future ones.
+//
+// The client speaks LiveKit's room service API (Twirp, JSON) and signs its
+// tokens with golang-jwt: no function links LiveKit's protocol package or
+// server SDK, whose generated types pull in a WebRTC stack (~15 MB of each
+// binary). LiveKit's own packages verify it in the tests.
 package rooms
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,15 +29,11 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
-	"github.com/livekit/protocol/auth"
-	"github.com/livekit/protocol/livekit"
-	lksdk "github.com/livekit/server-sdk-go/v2"
-	"github.com/twitchtv/twirp"
 
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 )
 
-// Config is the LiveKit part of the environment of provision-room and join.
+// Config is the LiveKit part of the environment of the functions that use it.
 type Config struct {
 	// URL is where the functions reach LiveKit's API: ws(s):// or
 	// http(s)://; ws is turned into http for the room service.
@@ -49,6 +54,9 @@ type Config struct {
 	DepartureTimeout time.Duration `envconfig:"ROOM_DEPARTURE_TIMEOUT" default:"5m"`
 	// Timeout bounds each call to LiveKit's API.
 	Timeout time.Duration `envconfig:"LIVEKIT_TIMEOUT" default:"5s"`
+	// ClosingWarning is how long before the window closes the participants
+	// are told that the room will close.
+	ClosingWarning time.Duration `envconfig:"ROOM_CLOSING_WARNING" default:"5m"`
 }
 
 // LoadConfig reads Config from the environment and checks it.
@@ -90,6 +98,9 @@ func (c *Config) Validate() error {
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
 	}
+	if c.ClosingWarning < 0 {
+		errs = append(errs, errors.New("ROOM_CLOSING_WARNING must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -112,28 +123,13 @@ const minEmptyTimeout = 5 * time.Minute
 // empty timeout.
 const emptyTimeoutSlack = time.Minute
 
-// LiveKit creates and deletes rooms and mints join tokens.
-type LiveKit struct {
-	Config Config
-	Rooms  *lksdk.RoomServiceClient
-}
-
-// New returns a LiveKit client for a validated configuration.
-func New(c Config) *LiveKit {
-	return &LiveKit{Config: c, Rooms: lksdk.NewRoomServiceClient(c.URL, c.APIKey, c.APISecret)}
-}
-
-func (l *LiveKit) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, l.Config.Timeout)
-}
-
 // Ensure makes sure the room exists on LiveKit and stays there, while
 // nobody joins, until the window closes. It is idempotent. LiveKit counts
 // the empty timeout from the room's creation and keeps the settings of a
 // room that exists; a room still empty whose timeout falls short of the
 // window (the booking moved later) is therefore made again.
-func (l *LiveKit) Ensure(ctx context.Context, name string, w booking.Window, now time.Time) (*livekit.Room, error) {
-	req := &livekit.CreateRoomRequest{
+func (l *LiveKit) Ensure(ctx context.Context, name string, w booking.Window, now time.Time) (*Room, error) {
+	req := createRoom{
 		Name:             name,
 		EmptyTimeout:     seconds(max(w.ClosesAt.Sub(now), minEmptyTimeout)),
 		DepartureTimeout: seconds(l.Config.DepartureTimeout),
@@ -145,7 +141,7 @@ func (l *LiveKit) Ensure(ctx context.Context, name string, w booking.Window, now
 	}
 	// LiveKit's timeouts run on its wall clock: what is left of this one
 	// is measured on the real clock, what is needed on the domain's.
-	left := time.Unix(room.CreationTime, 0).Add(time.Duration(room.EmptyTimeout) * time.Second).Sub(time.Now())
+	left := time.Unix(int64(room.CreationTime), 0).Add(time.Duration(room.EmptyTimeout) * time.Second).Sub(time.Now())
 	if room.NumParticipants > 0 || left >= w.ClosesAt.Sub(now)-emptyTimeoutSlack {
 		return room, nil
 	}
@@ -155,59 +151,40 @@ func (l *LiveKit) Ensure(ctx context.Context, name string, w booking.Window, now
 	return l.create(ctx, req)
 }
 
-func (l *LiveKit) create(ctx context.Context, req *livekit.CreateRoomRequest) (*livekit.Room, error) {
-	ctx, cancel := l.ctx(ctx)
-	defer cancel()
-	room, err := l.Rooms.CreateRoom(ctx, req)
-	if err != nil {
+func (l *LiveKit) create(ctx context.Context, req createRoom) (*Room, error) {
+	var room Room
+	if err := l.call(ctx, "CreateRoom", videoGrant{RoomCreate: true}, req, &room); err != nil {
 		return nil, fmt.Errorf("livekit: create room: %w", err)
 	}
-	return room, nil
+	return &room, nil
 }
 
 // Delete removes the room from LiveKit, disconnecting whoever is in it. A
 // room that does not exist is fine.
 func (l *LiveKit) Delete(ctx context.Context, name string) error {
-	ctx, cancel := l.ctx(ctx)
-	defer cancel()
-	_, err := l.Rooms.DeleteRoom(ctx, &livekit.DeleteRoomRequest{Room: name})
-	var terr twirp.Error
-	if errors.As(err, &terr) && terr.Code() == twirp.NotFound {
-		return nil
-	}
-	if err != nil {
+	err := l.call(ctx, "DeleteRoom", videoGrant{RoomCreate: true}, map[string]string{"room": name}, nil)
+	if err != nil && !notFound(err) {
 		return fmt.Errorf("livekit: delete room: %w", err)
 	}
 	return nil
 }
 
-// Participant is who a join token is for.
-type Participant struct {
-	Identity string // unique in the room; LiveKit replaces an older connection with the same identity
-	Name     string // shown to the others
-}
+// ClosingTopic is the topic of the data message that tells the people in a
+// room when it closes; its payload is {"kind": "closing", "closes_at":
+// RFC 3339}.
+const ClosingTopic = "sportello.room"
 
-// Token mints a token that lets p join room name only, publishing and
-// subscribing to audio, video and data, valid for validFor from the real
-// time of minting (LiveKit sets not-before to the wall clock).
-func (l *LiveKit) Token(name string, p Participant, validFor time.Duration) (string, error) {
-	yes := true
-	tok := auth.NewAccessToken(l.Config.APIKey, l.Config.APISecret).
-		SetIdentity(p.Identity).
-		SetName(p.Name).
-		SetValidFor(validFor).
-		SetVideoGrant(&auth.VideoGrant{
-			RoomJoin:       true,
-			Room:           name,
-			CanPublish:     &yes,
-			CanSubscribe:   &yes,
-			CanPublishData: &yes,
-		})
-	jwt, err := tok.ToJWT()
-	if err != nil {
-		return "", fmt.Errorf("livekit: mint token: %w", err)
+// Warn tells everyone in room name that it closes at closesAt, with a
+// reliable data message on ClosingTopic. A room that does not exist is
+// fine: there is nobody to tell.
+func (l *LiveKit) Warn(ctx context.Context, name string, closesAt time.Time) error {
+	payload, _ := json.Marshal(map[string]string{"kind": "closing", "closes_at": closesAt.Format(time.RFC3339)})
+	req := map[string]any{"room": name, "data": payload, "kind": "RELIABLE", "topic": ClosingTopic}
+	err := l.call(ctx, "SendData", videoGrant{RoomAdmin: true, Room: name}, req, nil)
+	if err != nil && !notFound(err) {
+		return fmt.Errorf("livekit: warn room: %w", err)
 	}
-	return jwt, nil
+	return nil
 }
 
 // PublicURL is the URL browsers connect to, as a WebSocket URL.

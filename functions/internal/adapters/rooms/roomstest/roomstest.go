@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livekit/protocol/livekit"
 	protologger "github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
@@ -43,17 +42,17 @@ func LiveKit(tb testing.TB) *rooms.LiveKit {
 }
 
 // Room returns the room called name as LiveKit lists it, or nil.
-func Room(tb testing.TB, lk *rooms.LiveKit, name string) *livekit.Room {
+func Room(tb testing.TB, lk *rooms.LiveKit, name string) *rooms.Room {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	res, err := lk.Rooms.ListRooms(ctx, &livekit.ListRoomsRequest{Names: []string{name}})
+	list, err := lk.Rooms(ctx, name)
 	if err != nil {
 		tb.Fatalf("list rooms: %v", err)
 	}
-	for _, r := range res.Rooms {
-		if r.Name == name {
-			return r
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
 		}
 	}
 	return nil
