@@ -42,7 +42,7 @@ type Room struct {
 	EmptyTimeout     uint32 `json:"empty_timeout"`
 	DepartureTimeout uint32 `json:"departure_timeout"`
 	MaxParticipants  uint32 `json:"max_participants"`
-	CreationTime     Int64 `json:"creation_time"` // Unix seconds
+	CreationTime     Int64  `json:"creation_time"` // Unix seconds
 	NumParticipants  uint32 `json:"num_participants"`
 }
 
@@ -51,7 +51,7 @@ type ParticipantInfo struct {
 	Sid      string `json:"sid"`
 	Identity string `json:"identity"`
 	Name     string `json:"name"`
-	JoinedAt Int64 `json:"joined_at"`
+	JoinedAt Int64  `json:"joined_at"`
 }
 
 type createRoom struct {

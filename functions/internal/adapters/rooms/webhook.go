@@ -27,14 +27,14 @@ const (
 type WebhookEvent struct {
 	Event     string `json:"event"`
 	ID        string `json:"id"`
-	CreatedAt Int64 `json:"createdAt"` // Unix seconds
+	CreatedAt Int64  `json:"createdAt"` // Unix seconds
 	Room      *struct {
 		Name string `json:"name"`
 	} `json:"room"`
 	Participant *struct {
 		Identity   string `json:"identity"`
-		JoinedAt   Int64 `json:"joinedAt"`   // Unix seconds
-		JoinedAtMs Int64 `json:"joinedAtMs"` // Unix milliseconds
+		JoinedAt   Int64  `json:"joinedAt"`   // Unix seconds
+		JoinedAtMs Int64  `json:"joinedAtMs"` // Unix milliseconds
 	} `json:"participant"`
 }
 
