@@ -10,6 +10,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
 	"github.com/sportello/sportello/functions/internal/adapters/storage"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
@@ -21,6 +22,7 @@ type Housekeeper struct {
 	Store          *postgres.Store // the pool, the clock and the source of the events written
 	Relay          *outbox.Relay
 	Objects        *storage.Store
+	LiveKit        *rooms.LiveKit // the video rooms; nil: the rooms job does nothing
 	Log            *slog.Logger
 	Retention      time.Duration // personal data are kept this long after a booking's end
 	InboxRetention time.Duration // processed events are remembered this long
@@ -37,6 +39,9 @@ type Report struct {
 	Purged         int
 	ObjectsDeleted int
 	InboxForgotten int
+	RoomsOpened    int
+	RoomsWarned    int
+	RoomsClosed    int
 	Delivered      int
 }
 
@@ -82,6 +87,10 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 		rep.InboxForgotten, err = h.forgetProcessed(ctx)
 		return err
 	})
+	run("rooms", func() (err error) {
+		rep.RoomsOpened, rep.RoomsWarned, rep.RoomsClosed, err = h.keepRooms(ctx)
+		return err
+	})
 	// Last, so that this tick's events leave at once.
 	run("outbox", func() (err error) {
 		if h.Relay != nil {
@@ -91,7 +100,8 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 	})
 	err := errors.Join(errs...)
 	attrs := []any{"holds_expired", rep.HoldsExpired, "no_shows", rep.NoShows, "reminders_24h", rep.Reminders24h, "reminders_1h", rep.Reminders1h,
-		"purged", rep.Purged, "objects_deleted", rep.ObjectsDeleted, "inbox_forgotten", rep.InboxForgotten, "delivered", rep.Delivered}
+		"purged", rep.Purged, "objects_deleted", rep.ObjectsDeleted, "inbox_forgotten", rep.InboxForgotten,
+		"rooms_opened", rep.RoomsOpened, "rooms_warned", rep.RoomsWarned, "rooms_closed", rep.RoomsClosed, "delivered", rep.Delivered}
 	if err != nil {
 		h.Log.Error("housekeeping", append(attrs, "err", err)...)
 	} else {

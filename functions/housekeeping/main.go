@@ -14,7 +14,11 @@
 //     ago: the citizen's fields, the manage links, the documents' objects
 //     and names, the outcome's note (booking.purged.v1);
 //  5. forget consumers' processed events older than INBOX_RETENTION;
-//  6. deliver what is due in the outbox — of every function, this tick's
+//  6. keep the video rooms just in time: create on LiveKit the rooms whose
+//     window has opened, warn the people in the rooms that close within
+//     ROOM_CLOSING_WARNING, and delete the rooms whose window has closed
+//     (LiveKit disconnects whoever is left);
+//  7. deliver what is due in the outbox — of every function, this tick's
 //     events included.
 //
 // A job that fails does not stop the others; the tick then answers 500 and
@@ -29,8 +33,10 @@
 // Environment, besides function.Config: RETENTION (default 720h, 30 days),
 // INBOX_RETENTION (default 720h), PURGE_BATCH (bookings purged per tick at
 // most; default 500), NO_SHOW_AFTER (default 15m: the citizens' join window
-// closes JOIN_GRACE after the end; keep it at least that), and the object store's S3_ENDPOINT, S3_REGION,
-// S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET.
+// closes JOIN_GRACE after the end; keep it at least that), the object
+// store's S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET,
+// and LiveKit's LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET,
+// ROOM_CLOSING_WARNING (5m) and the rooms' settings (see join).
 package main
 
 import (
@@ -42,6 +48,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/sportello/sportello/functions/internal/adapters/rooms"
 	"github.com/sportello/sportello/functions/internal/adapters/storage"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
 )
@@ -68,12 +75,19 @@ func main() {
 			objects, err = storage.New(sc)
 		}
 	}
+	var lk *rooms.LiveKit
+	if err == nil {
+		var lc rooms.Config
+		if lc, err = rooms.LoadConfig(); err == nil {
+			lk = rooms.New(lc)
+		}
+	}
 	if err != nil {
 		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "housekeeping", "err", err)
 		os.Exit(1)
 	}
 	function.Main("housekeeping", func(env *function.Env) http.Handler {
-		h := &Housekeeper{Store: env.Store, Relay: env.Relay, Objects: objects, Log: env.Log,
+		h := &Housekeeper{Store: env.Store, Relay: env.Relay, Objects: objects, LiveKit: lk, Log: env.Log,
 			Retention: cfg.Retention, InboxRetention: cfg.InboxRetention, PurgeBatch: cfg.PurgeBatch, NoShowAfter: cfg.NoShowAfter}
 		return function.Events(env.Log, h.Handle)
 	})

@@ -1,9 +1,14 @@
-// Command provision-room keeps a LiveKit room for every confirmed booking:
-// it creates the room when the booking is confirmed (with its maximum
-// number of participants, and empty and departure timeouts), moves its
-// window when the booking is rescheduled, and removes it when the booking is
-// cancelled. The rooms table records each booking's room, window and the
-// booking sequence it follows; join reads it.
+// Command provision-room keeps the video room of every confirmed booking:
+// it records the room's window when the booking is confirmed, moves it when
+// the booking is rescheduled, and removes the room when the booking is
+// cancelled. The room itself exists on LiveKit just in time: housekeeping
+// creates it when the window opens (or the first join does) and deletes it
+// when the window closes, so LiveKit holds the appointments in progress,
+// not the future ones. provision-room creates it at once only for a
+// booking whose window is already open, and deletes a room whose booking
+// moved. The rooms table records each booking's room, window, the booking
+// sequence it follows and when the room was opened, warned and closed;
+// join reads it.
 //
 // Consumes: io.github.sportello.booking.confirmed.v1,
 // io.github.sportello.booking.rescheduled.v1 and
@@ -21,16 +26,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms"
@@ -101,16 +102,21 @@ func (p *Provisioner) Handle(ctx context.Context, ev cloudevents.Event) error {
 	w := p.LiveKit.Config.Window(b.Start, b.End)
 	_, err = p.Store.Consume(ctx, Consumer, ev, func(tx *postgres.Tx) error {
 		cancelled := ev.Type() == events.BookingCancelled
-		current, err := record(ctx, tx, id, room, w, b.Sequence, cancelled)
+		current, err := tx.RecordRoom(ctx, id, room, w, b.Sequence, cancelled)
 		if err != nil || !current {
 			return err // a stale event changes nothing
 		}
 		typ := events.RoomProvisioned
-		if cancelled {
+		switch {
+		case cancelled:
 			typ = events.RoomDeleted
 			err = p.LiveKit.Delete(ctx, room)
-		} else {
-			_, err = p.LiveKit.Ensure(ctx, room, w, tx.Now)
+		case w.At(tx.Now) == booking.InWindow: // a booking for the next minutes
+			if _, err = p.LiveKit.Ensure(ctx, room, w, tx.Now); err == nil {
+				err = tx.RoomDone(ctx, postgres.OpenRoom, id)
+			}
+		case ev.Type() == events.BookingRescheduled: // the room of the old window, if it was opened
+			err = p.LiveKit.Delete(ctx, room)
 		}
 		if err != nil {
 			return err
@@ -121,42 +127,4 @@ func (p *Provisioner) Handle(ctx context.Context, ev cloudevents.Event) error {
 		}})
 	})
 	return err
-}
-
-// record upserts the room row of booking id for the booking's sequence,
-// and reports false when the row already follows that sequence or a later
-// one (the event is stale). A cancelled booking keeps its row, marked
-// deleted, so that an older event arriving later cannot bring the room back.
-// The row stays locked until tx ends, which orders concurrent events of one
-// booking.
-func record(ctx context.Context, tx *postgres.Tx, id uuid.UUID, room string, w booking.Window, sequence int, cancelled bool) (bool, error) {
-	var deletedAt *time.Time
-	if cancelled {
-		deletedAt = &tx.Now
-	}
-	rows, err := tx.Query(ctx, `
-		INSERT INTO rooms (booking_id, name, opens_at, closes_at, sequence, deleted_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
-		ON CONFLICT (booking_id) DO UPDATE
-		   SET opens_at = EXCLUDED.opens_at, closes_at = EXCLUDED.closes_at, sequence = EXCLUDED.sequence,
-		       deleted_at = EXCLUDED.deleted_at, updated_at = EXCLUDED.updated_at
-		 WHERE rooms.sequence < EXCLUDED.sequence
-		RETURNING 1`,
-		id, room, w.OpensAt, w.ClosesAt, sequence, deletedAt, tx.Now)
-	if err != nil {
-		return false, err
-	}
-	n := 0
-	for rows.Next() {
-		n++
-	}
-	err = rows.Err()
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" { // foreign_key_violation
-		return false, apperr.New(apperr.Invalid, "data.booking_id", "no booking with this id")
-	}
-	if err != nil {
-		return false, fmt.Errorf("record room: %w", err)
-	}
-	return n == 1, nil
 }

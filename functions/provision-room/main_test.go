@@ -138,10 +138,12 @@ func roomEvents(t *testing.T, bookingID, typ string) []events.RoomData {
 // sameInstants compares times as instants, whatever their zone.
 var sameInstants = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 
-// TestProvision: a confirmed booking gets its room on LiveKit (listed, with
-// the maximum of participants and timeouts that keep it until its window
-// closes), its row, and one room.provisioned event; a second delivery of
-// the same event changes nothing.
+// TestProvision: a confirmed booking gets its room's row and one
+// room.provisioned event, but no room on LiveKit before its window opens
+// (housekeeping creates it then); a second delivery of the same event
+// changes nothing. A booking whose window is already open gets its room at
+// once (listed, with the maximum of participants and timeouts that keep it
+// until its window closes).
 func TestProvision(t *testing.T) {
 	f := newFixture(t)
 	start := apitest.At("2027-03-02", "09:30")
@@ -163,16 +165,8 @@ func TestProvision(t *testing.T) {
 	if strings.Contains(name, "Maria") || strings.Contains(name, "Rossi") {
 		t.Errorf("room name %q carries personal data", name)
 	}
-	room := roomstest.Room(t, f.lk, name)
-	if room == nil {
-		t.Fatal("LiveKit does not list the room")
-	}
-	if room.MaxParticipants != 4 || room.DepartureTimeout != 300 {
-		t.Errorf("room max participants %d, departure timeout %d; want 4 and 300", room.MaxParticipants, room.DepartureTimeout)
-	}
-	// Created a day ahead, the empty room must last until its window closes.
-	if need := uint32(closes.Sub(apitest.Monday).Seconds()); room.EmptyTimeout < need {
-		t.Errorf("empty timeout %ds ends before the window closes (%ds from now)", room.EmptyTimeout, need)
+	if roomstest.Room(t, f.lk, name) != nil {
+		t.Error("LiveKit holds the room of an appointment tomorrow")
 	}
 	wantEvents := []events.RoomData{{BookingID: c.ID, Room: name, OpensAt: opens, ClosesAt: closes, Sequence: 0}}
 	if diff := cmp.Diff(wantEvents, roomEvents(t, c.ID, events.RoomProvisioned), sameInstants); diff != "" {
@@ -199,8 +193,54 @@ func TestProvision(t *testing.T) {
 	if after := apitest.Snap(t); after != before {
 		t.Errorf("the duplicate delivery wrote: %+v -> %+v", before, after)
 	}
-	if again := roomstest.Room(t, f.lk, name); again == nil || again.Sid != room.Sid {
-		t.Errorf("the duplicate delivery replaced the room: %v", again)
+
+	// Booked five minutes before its start: the window is open, the room
+	// is made now.
+	f.clock.Set(apitest.At("2027-03-01", "10:55"))
+	soon := f.book(t, apitest.At("2027-03-01", "11:00"))
+	f.deliver(t, pgtest.Emitted(t, soon.ID, events.BookingConfirmed), http.StatusAccepted)
+	room := roomstest.Room(t, f.lk, rooms.Name(soon.ID))
+	if room == nil {
+		t.Fatal("LiveKit does not list the room of a booking in its window")
+	}
+	if room.MaxParticipants != 4 || room.DepartureTimeout != 300 {
+		t.Errorf("room max participants %d, departure timeout %d; want 4 and 300", room.MaxParticipants, room.DepartureTimeout)
+	}
+	if need := uint32(apitest.At("2027-03-01", "11:45").Sub(f.clock.Now()).Seconds()); room.EmptyTimeout < need {
+		t.Errorf("empty timeout %ds ends before the window closes (%ds from now)", room.EmptyTimeout, need)
+	}
+	var opened *time.Time
+	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT opened_at FROM rooms WHERE booking_id = $1`, soon.ID).Scan(&opened); err != nil || opened == nil {
+		t.Errorf("the room made at once is not marked opened: %v, %v", opened, err)
+	}
+}
+
+// TestThousandsOfFutureBookings: LiveKit holds no room for the
+// appointments of the coming weeks, however many they are.
+func TestThousandsOfFutureBookings(t *testing.T) {
+	f := newFixture(t)
+	_, svc := pgtest.NewService(t, f.store.Pool, pgtest.Service{Desks: 25, Duration: 15, Horizon: 30})
+	var names []string
+	for day := 1; len(names) < 2000; day++ {
+		date := apitest.Monday.AddDate(0, 0, day).Format(time.DateOnly)
+		for m := 0; m < 16 && len(names) < 2000; m++ {
+			for d := 0; d < 25 && len(names) < 2000; d++ {
+				c := pgtest.Book(t, f.store, svc, apitest.At(date, "09:00").Add(time.Duration(m)*15*time.Minute))
+				f.deliver(t, pgtest.Emitted(t, c.ID, events.BookingConfirmed), http.StatusAccepted)
+				names = append(names, rooms.Name(c.ID))
+			}
+		}
+	}
+	held, err := f.lk.Rooms(context.Background(), names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(held) != 0 {
+		t.Errorf("LiveKit holds %d rooms of %d future appointments, want none", len(held), len(names))
+	}
+	var rows int
+	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM rooms WHERE name = ANY($1) AND opened_at IS NULL`, names).Scan(&rows); err != nil || rows != len(names) {
+		t.Errorf("%d rooms recorded and waiting for their window, want %d (%v)", rows, len(names), err)
 	}
 }
 
@@ -209,11 +249,14 @@ func TestProvision(t *testing.T) {
 // under a new id) is acknowledged and ignored.
 func TestReschedule(t *testing.T) {
 	f := newFixture(t)
-	c := f.book(t, apitest.At("2027-03-02", "09:30"))
+	f.clock.Set(apitest.At("2027-03-01", "09:25")) // the window is open: the room is made
+	c := f.book(t, apitest.At("2027-03-01", "09:30"))
 	name := rooms.Name(c.ID)
 	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
 	f.deliver(t, confirmed, http.StatusAccepted)
-	first := roomstest.Room(t, f.lk, name)
+	if roomstest.Room(t, f.lk, name) == nil {
+		t.Fatal("no room in the window")
+	}
 
 	next := apitest.At("2027-03-30", "10:00") // a month later, across the DST change
 	if _, err := f.store.Reschedule(context.Background(), c.ManageToken, next); err != nil {
@@ -224,7 +267,7 @@ func TestReschedule(t *testing.T) {
 
 	opens, closes := apitest.At("2027-03-30", "09:50"), apitest.At("2027-03-30", "10:45")
 	got, _ := roomRow(t, c.ID)
-	want := row{Name: name, OpensAt: opens, ClosesAt: closes, Sequence: 1, UpdatedAt: apitest.Monday.Add(time.Hour)}
+	want := row{Name: name, OpensAt: opens, ClosesAt: closes, Sequence: 1, UpdatedAt: apitest.At("2027-03-01", "10:25")}
 	if diff := cmp.Diff(want, got, sameInstants); diff != "" {
 		t.Errorf("rooms row (-want +got):\n%s", diff)
 	}
@@ -235,14 +278,9 @@ func TestReschedule(t *testing.T) {
 	if diff := cmp.Diff(events.RoomData{BookingID: c.ID, Room: name, OpensAt: opens, ClosesAt: closes, Sequence: 1}, provisioned[1], sameInstants); diff != "" {
 		t.Errorf("second room.provisioned (-want +got):\n%s", diff)
 	}
-	// The empty room now lasts until the new window closes.
-	room := roomstest.Room(t, f.lk, name)
-	if room == nil {
-		t.Fatal("room gone after the reschedule")
-	}
-	left := time.Unix(int64(room.CreationTime), 0).Add(time.Duration(room.EmptyTimeout) * time.Second).Sub(time.Now())
-	if need := closes.Sub(f.clock.Now()); left < need-time.Minute {
-		t.Errorf("the room lasts %s more, the new window closes in %s (first room %s, now %s)", left, need, first.Sid, room.Sid)
+	// The room of the old window is gone until the new one opens.
+	if roomstest.Room(t, f.lk, name) != nil {
+		t.Error("LiveKit still holds the room of the old window")
 	}
 
 	// The confirmed event again, as a replay with a new id: stale.
@@ -263,6 +301,7 @@ func TestReschedule(t *testing.T) {
 // events do not bring it back.
 func TestCancel(t *testing.T) {
 	f := newFixture(t)
+	f.clock.Set(apitest.At("2027-03-02", "10:52")) // the window is open: the room is made
 	c := f.book(t, apitest.At("2027-03-02", "11:00"))
 	name := rooms.Name(c.ID)
 	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
@@ -282,7 +321,7 @@ func TestCancel(t *testing.T) {
 	}
 	got, _ := roomRow(t, c.ID)
 	opens, closes := apitest.At("2027-03-02", "10:50"), apitest.At("2027-03-02", "11:45")
-	want := row{Name: name, OpensAt: opens, ClosesAt: closes, Sequence: 1, Deleted: true, UpdatedAt: apitest.Monday.Add(time.Minute)}
+	want := row{Name: name, OpensAt: opens, ClosesAt: closes, Sequence: 1, Deleted: true, UpdatedAt: apitest.At("2027-03-02", "10:53")}
 	if diff := cmp.Diff(want, got, sameInstants); diff != "" {
 		t.Errorf("rooms row (-want +got):\n%s", diff)
 	}
@@ -335,6 +374,7 @@ func TestCancelledFirst(t *testing.T) {
 // retry after LiveKit is back provisions the room.
 func TestLiveKitDown(t *testing.T) {
 	f := newFixture(t)
+	f.clock.Set(apitest.At("2027-03-04", "08:55")) // in the window: provision-room calls LiveKit
 	c := f.book(t, apitest.At("2027-03-04", "09:00"))
 	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
 
