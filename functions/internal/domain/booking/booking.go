@@ -13,6 +13,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sportello/sportello/functions/internal/domain/schedule"
@@ -146,10 +148,12 @@ func (s Service) CancelCutoff() time.Duration {
 // Buffer is the free time kept after each meeting.
 func (s Service) Buffer() time.Duration { return time.Duration(s.BufferMinutes) * time.Minute }
 
+// minutes reads a wall-clock time "HH:MM" as minutes from midnight.
 func minutes(hhmm string) int {
-	var h, m int
-	fmt.Sscanf(hhmm, "%d:%d", &h, &m)
-	return h*60 + m
+	h, m, _ := strings.Cut(hhmm, ":")
+	hours, _ := strconv.Atoi(h)
+	mins, _ := strconv.Atoi(m)
+	return hours*60 + mins
 }
 
 // FreeSlot is a slot with its remaining capacity: the number of free desks.

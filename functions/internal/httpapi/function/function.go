@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +42,12 @@ type Config struct {
 	OutboxSweep time.Duration `envconfig:"OUTBOX_SWEEP" default:"30s"`
 	DrainQuiet  time.Duration `envconfig:"DRAIN_QUIET_PERIOD" default:"1s"`
 	DBWait      time.Duration `envconfig:"DATABASE_WAIT" default:"30s"`
+	// DBMaxConns bounds the instance's database connections (0: pgx's
+	// default, the larger of 4 and the CPUs).
+	DBMaxConns int `envconfig:"DATABASE_MAX_CONNS" default:"0"`
+	// CPUProfile, when set, is a file the instance writes a CPU profile
+	// of its whole run to, for the benchmark (go tool pprof).
+	CPUProfile string `envconfig:"CPU_PROFILE"`
 }
 
 // Env is what a function's handler is built from.
@@ -92,7 +99,17 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	if err != nil {
 		return err
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBWait)
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("CPU_PROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("CPU_PROFILE: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBWait, cfg.DBMaxConns)
 	if err != nil {
 		return err
 	}

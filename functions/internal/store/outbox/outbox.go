@@ -82,6 +82,7 @@ type Relay struct {
 	Clock      clock.Clock
 	Log        *slog.Logger
 	Batch      int           // rows per claim; default 50
+	Parallel   int           // deliveries under way at once; default 8
 	Timeout    time.Duration // per delivery; default 5s
 	MaxBackoff time.Duration // default 5m
 
@@ -198,20 +199,44 @@ func (r *Relay) deliverBatch(ctx context.Context) (delivered, claimed int, err e
 	if err := rows.Err(); err != nil {
 		return 0, 0, err
 	}
-	for _, x := range due {
-		sendErr := r.send(ctx, x)
-		if sendErr == nil {
-			delivered++
-			_, err = tx.Exec(ctx, `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1`, x.id, r.Clock.Now())
-		} else {
-			next := r.Clock.Now().Add(r.backoff(x.attempts + 1))
-			r.Log.Warn("event not delivered", "event_id", x.id, "type", x.typ, "attempt", x.attempts+1, "next_attempt_at", next, "err", sendErr)
-			_, err = tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1`, x.id, next, truncate(sendErr.Error(), 500))
+	// Send the batch a few at a time (the sink takes them in no fixed
+	// order anyway), then record the deliveries in one statement.
+	errs := make([]error, len(due))
+	parallel := r.Parallel
+	if parallel <= 0 {
+		parallel = 8
+	}
+	slots := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, x := range due {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			errs[i] = r.send(ctx, x)
+		}()
+	}
+	wg.Wait()
+	var sent []string
+	for i, x := range due {
+		if errs[i] == nil {
+			sent = append(sent, x.id)
+			continue
 		}
-		if err != nil {
-			return delivered, len(due), err
+		next := r.Clock.Now().Add(r.backoff(x.attempts + 1))
+		r.Log.Warn("event not delivered", "event_id", x.id, "type", x.typ, "attempt", x.attempts+1, "next_attempt_at", next, "err", errs[i])
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $2, last_error = $3 WHERE id = $1`,
+			x.id, next, truncate(errs[i].Error(), 500)); err != nil {
+			return 0, len(due), err
 		}
 	}
+	if len(sent) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = ANY($1)`,
+			sent, r.Clock.Now()); err != nil {
+			return 0, len(due), err
+		}
+	}
+	delivered = len(sent)
 	return delivered, len(due), tx.Commit(ctx)
 }
 

@@ -128,7 +128,7 @@ func (s *Store) MarkNoShows(ctx context.Context, grace time.Duration) (int, erro
 			WHERE s.id = b.service_id AND d.id = b.desk_id
 			  AND b.id IN (
 				SELECT c.id FROM bookings c
-				WHERE c.status = 'confirmed' AND c.ends_at + $2 * interval '1 microsecond' <= $1
+				WHERE c.status = 'confirmed' AND c.purged_at IS NULL AND c.ends_at <= $1::timestamptz - $2 * interval '1 microsecond'
 				  AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.booking_id = c.id AND a.role = 'citizen')
 				FOR UPDATE SKIP LOCKED)
 			  AND b.status = 'confirmed'

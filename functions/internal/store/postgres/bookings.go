@@ -80,8 +80,10 @@ func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, 
 		blockEnd := slot.End.Add(svc.Buffer())
 		dayStart, dayEnd := s.dayOf(slot.Start)
 		var result string
+		// [16]byte: pgx encodes it as a uuid directly (uuid.UUID goes
+		// through its driver.Valuer, a text round trip).
 		err = s.Pool.QueryRow(ctx, `SELECT hold_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			id, serviceID, slot.Start, slot.End, blockEnd, hash, expires, locale, now, dayStart, dayEnd, version,
+			[16]byte(id), serviceID, slot.Start, slot.End, blockEnd, hash, expires, locale, now, dayStart, dayEnd, version,
 			ev.ID, ev.Type, s.Source, ev.DataSchema, ev.Data).Scan(&result)
 		if err != nil {
 			return booking.Hold{}, err
@@ -256,7 +258,7 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 	now := s.Clock.Now()
 	var outcome string
 	r, err := scanRecord(s.Pool.QueryRow(ctx, `SELECT * FROM confirm_hold($1, $2, $3, 'confirm', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-		id, secret.Hash(holdSecret), tokenHash, now, c.Locale, c.GivenName, c.FamilyName, c.Address, c.Email, c.Reason, c.Details,
+		[16]byte(id), secret.Hash(holdSecret), tokenHash, now, c.Locale, c.GivenName, c.FamilyName, c.Address, c.Email, c.Reason, c.Details,
 		s.Calendar.Location.String(), ev.ID, ev.Type, s.Source, ev.DataSchema), &outcome)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return out, notFound

@@ -27,11 +27,15 @@ var migrations embed.FS
 //go:embed demo.sql
 var demoSQL string
 
-// Open connects a pool to url and waits up to wait for the server to answer.
-func Open(ctx context.Context, url string, wait time.Duration) (*pgxpool.Pool, error) {
+// Open connects a pool of at most maxConns connections (0: pgx's default)
+// to url and waits up to wait for the server to answer.
+func Open(ctx context.Context, url string, wait time.Duration, maxConns int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DATABASE_URL: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = int32(maxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

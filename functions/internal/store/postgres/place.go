@@ -90,20 +90,22 @@ func (tx *Tx) freeDesks(ctx context.Context, sp span) ([]desk, error) {
 	dayStart := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc)
 	dayEnd := time.Date(local.Year(), local.Month(), local.Day()+1, 0, 0, 0, 0, loc)
 	rows, err := tx.Query(ctx, `
+		WITH load AS ( -- the day's bookings of each desk, from the service's index
+		    SELECT b.desk_id, count(*) AS n FROM bookings b
+		    WHERE b.service_id = $1 AND b.status IN ('held', 'confirmed') AND b.starts_at >= $4 AND b.starts_at < $5
+		    GROUP BY b.desk_id)
 		SELECT d.id, d.label,
 		       EXISTS (SELECT 1 FROM bookings b
 		               WHERE b.desk_id = d.id AND b.status = 'held' AND b.hold_expires_at <= $7
 		                 AND b.blocks && tstzrange($2, $3))
-		FROM desks d
+		FROM desks d LEFT JOIN load l ON l.desk_id = d.id
 		WHERE d.service_id = $1 AND d.active
 		  AND NOT EXISTS (
 		        SELECT 1 FROM bookings b
 		        WHERE b.desk_id = d.id AND b.status IN ('held', 'confirmed')
 		          AND (b.status <> 'held' OR b.hold_expires_at > $7)
 		          AND b.blocks && tstzrange($2, $3) AND b.id IS DISTINCT FROM $6)
-		ORDER BY (SELECT count(*) FROM bookings b
-		          WHERE b.desk_id = d.id AND b.status IN ('held', 'confirmed')
-		            AND b.starts_at >= $4 AND b.starts_at < $5), random()`,
+		ORDER BY coalesce(l.n, 0), random()`,
 		sp.serviceID, sp.start, sp.blockEnd, dayStart, dayEnd, sp.except, tx.Now)
 	if err != nil {
 		return nil, err

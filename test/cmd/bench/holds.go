@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// result is one run of a workload.
+type result struct {
+	name      string
+	elapsed   time.Duration
+	latencies latencies
+	won, lost int
+	errors    int
+}
+
+func (r result) rps() float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
+
+// drive runs n requests from c concurrent clients: request i gets i.
+func drive(n, c int, do func(i int) (won bool, err error)) result {
+	var (
+		next            atomic.Int64
+		wg              sync.WaitGroup
+		mu              sync.Mutex
+		res             result
+		won, lost, errs atomic.Int64
+	)
+	start := time.Now()
+	for w := 0; w < c; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine latencies
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					break
+				}
+				t0 := time.Now()
+				ok, err := do(i)
+				mine = append(mine, time.Since(t0))
+				switch {
+				case err != nil:
+					errs.Add(1)
+				case ok:
+					won.Add(1)
+				default:
+					lost.Add(1)
+				}
+			}
+			mu.Lock()
+			res.latencies = append(res.latencies, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	res.won, res.lost, res.errors = int(won.Load()), int(lost.Load()), int(errs.Load())
+	return res
+}
+
+// holds measures reserve and confirm under contention next to the bare SQL
+// that writes the same rows, at each number of clients.
+func holds(c config, db *database, bins string) ([]string, error) {
+	fmt.Printf("\n## Hold and confirm under contention\n\n"+
+		"%d hold requests a run, %d aimed at each slot of a %d-desk service (so %d of each %d win), then a confirmation of every hold won; "+
+		"PostgreSQL with fsync on; %d database connections for each function and for the baseline.\n\n",
+		c.requests, c.group, c.desks, c.desks, c.group, c.conns)
+	fmt.Println("| clients | run | requests/s | p50 | p95 | p99 | won | refused | errors | ratio |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var failures []string
+	var profiles []string
+	for _, clients := range c.clients {
+		name := fmt.Sprintf("holds_%d", clients)
+		url, err := db.fresh(bins, name)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.exec(url,
+			`INSERT INTO offices (id, name) VALUES ('bench', 'Bench')`,
+			`INSERT INTO services (id, office_id, name, duration_minutes, horizon_days, open_on_holidays) VALUES ('bench', 'bench', 'Bench', 30, 366, true)`,
+			`INSERT INTO opening_hours (service_id, weekday, opens, closes) SELECT 'bench', d, '00:00', '24:00' FROM generate_series(1, 7) d`,
+			fmt.Sprintf(`INSERT INTO desks (service_id, label) SELECT 'bench', 'D' || n FROM generate_series(1, %d) n`, c.desks),
+			// The baseline: the same exclusion constraint, and an outbox.
+			`CREATE TABLE baseline (id bigserial PRIMARY KEY, desk int NOT NULL, blocks tstzrange NOT NULL,
+			   status text NOT NULL DEFAULT 'held', email text,
+			   EXCLUDE USING gist (desk WITH =, blocks WITH &&) WHERE (status IN ('held', 'confirmed')))`,
+			`CREATE TABLE baseline_outbox (id uuid PRIMARY KEY, subject bigint NOT NULL, data jsonb NOT NULL)`,
+		); err != nil {
+			return nil, err
+		}
+		poolURL := url + "&pool_max_conns=" + fmt.Sprint(c.conns)
+		pool, err := pgxpool.New(context.Background(), poolURL)
+		if err != nil {
+			return nil, err
+		}
+		env := []string{"DATABASE_URL=" + url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", c.conns), "HOLD_TTL=24h", "K_SINK="}
+		reserveProf := filepath.Join(c.keep, fmt.Sprintf("reserve-%d.pprof", clients))
+		confirmProf := filepath.Join(c.keep, fmt.Sprintf("confirm-%d.pprof", clients))
+		reserve, err := start(bins, "reserve", append(env, "CPU_PROFILE="+reserveProf)...)
+		if err != nil {
+			return nil, err
+		}
+		confirm, err := start(bins, "confirm", append(env, "CPU_PROFILE="+confirmProf)...)
+		if err != nil {
+			reserve.stop()
+			return nil, err
+		}
+		slots := make([]time.Time, (c.requests+c.group-1)/c.group)
+		first := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
+		for i := range slots {
+			slots[i] = first.Add(time.Duration(i) * 30 * time.Minute)
+		}
+		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}}
+		// Warm both sides up (connections opened, statements prepared,
+		// functions compiled) on slots a year ahead, outside the runs.
+		warm := first.AddDate(1, 0, 0)
+		drive(4*c.conns, clients, func(i int) (bool, error) {
+			at := warm.Add(time.Duration(i) * 30 * time.Minute)
+			_, err := pool.Exec(context.Background(), `INSERT INTO baseline (desk, blocks, status) VALUES (1, tstzrange($1, $2), 'expired')`, at, at.Add(time.Minute))
+			if err == nil {
+				_, err = pool.Exec(context.Background(), `
+					WITH u AS (UPDATE baseline SET email = 'w' WHERE blocks && tstzrange($1, $2) AND status = 'expired' RETURNING id)
+					INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, '{}' FROM u`, at, at.Add(time.Minute))
+			}
+			body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": at.Format(time.RFC3339)})
+			status, msg, err2 := post(client, reserve.base+"/api/holds", body)
+			if err2 == nil && status == http.StatusCreated {
+				var h map[string]string
+				_ = json.Unmarshal(msg, &h)
+				body, _ = json.Marshal(map[string]any{"hold_id": h["hold_id"], "hold_secret": h["hold_secret"],
+					"citizen": map[string]any{"given_name": "W", "family_name": "W", "address": "W", "email": "w@example.it", "privacy_consent": true}})
+				_, _, err2 = post(client, confirm.base+"/api/bookings", body)
+			}
+			return true, errors.Join(err, err2)
+		})
+		if err := db.exec(url, `DELETE FROM baseline`, `DELETE FROM baseline_outbox`); err != nil {
+			return nil, err
+		}
+
+		baseHold := drive(c.requests, clients, func(i int) (bool, error) {
+			slot := slots[i/c.group]
+			for desk := 1; desk <= c.desks; desk++ {
+				tag, err := pool.Exec(context.Background(),
+					`INSERT INTO baseline (desk, blocks) VALUES ($1, tstzrange($2, $3)) ON CONFLICT DO NOTHING`,
+					desk, slot, slot.Add(30*time.Minute))
+				if err != nil {
+					return false, err
+				}
+				if tag.RowsAffected() == 1 {
+					return true, nil
+				}
+			}
+			return false, nil
+		})
+		baseHold.name = "bare contended insert"
+		var held []map[string]string
+		var heldMu sync.Mutex
+		var firstErr atomic.Value
+		ourHold := drive(c.requests, clients, func(i int) (bool, error) {
+			body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": slots[i/c.group].Format(time.RFC3339)})
+			status, msg, err := post(client, reserve.base+"/api/holds", body)
+			switch {
+			case err != nil:
+				firstErr.CompareAndSwap(nil, err.Error())
+				return false, err
+			case status == http.StatusCreated:
+				var h map[string]string
+				_ = json.Unmarshal(msg, &h)
+				heldMu.Lock()
+				held = append(held, h)
+				heldMu.Unlock()
+				return true, nil
+			case status == http.StatusConflict:
+				return false, nil
+			}
+			err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
+			firstErr.CompareAndSwap(nil, err.Error())
+			return false, err
+		})
+		ourHold.name = "reserve (HTTP)"
+
+		var ids []int64
+		rows, err := pool.Query(context.Background(), `SELECT id FROM baseline ORDER BY id`)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			_ = rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		// The baseline of a confirmation, as the issue words it: a bare
+		// update plus an outbox insert, in one transaction — and, below, the
+		// same rows in one statement, the floor.
+		half := len(ids) / 2
+		baseConfirm := drive(half, clients, func(i int) (bool, error) {
+			err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(context.Background(), `UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held'`,
+					ids[i], fmt.Sprintf("c%d@example.it", i)); err != nil {
+					return err
+				}
+				_, err := tx.Exec(context.Background(), `INSERT INTO baseline_outbox (id, subject, data) VALUES (gen_random_uuid(), $1, jsonb_build_object('id', $1::bigint))`, ids[i])
+				return err
+			})
+			return err == nil, err
+		})
+		baseConfirm.name = "bare update + outbox insert"
+		floorConfirm := drive(len(ids)-half, clients, func(i int) (bool, error) {
+			_, err := pool.Exec(context.Background(), `
+				WITH u AS (UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held' RETURNING id)
+				INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, jsonb_build_object('id', id) FROM u`,
+				ids[half+i], fmt.Sprintf("c%d@example.it", half+i))
+			return err == nil, err
+		})
+		floorConfirm.name = "the same in one statement (floor)"
+		ourConfirm := drive(len(held), clients, func(i int) (bool, error) {
+			body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
+				"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
+					"email": fmt.Sprintf("c%d@example.it", i), "privacy_consent": true}})
+			status, msg, err := post(client, confirm.base+"/api/bookings", body)
+			if err == nil && status != http.StatusCreated {
+				err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
+			}
+			if err != nil {
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+			return err == nil, err
+		})
+		ourConfirm.name = "confirm (HTTP)"
+		if e := firstErr.Load(); e != nil {
+			fmt.Fprintln(os.Stderr, "first error:", e)
+		}
+		reserve.stop()
+		confirm.stop()
+
+		for _, run := range [][]result{{baseHold, ourHold}, {baseConfirm, floorConfirm, ourConfirm}} {
+			for k, r := range run {
+				ratio := ""
+				if k == len(run)-1 {
+					ratio = fmt.Sprintf("**%.2f**", r.rps()/run[0].rps())
+					if len(run) == 3 {
+						ratio += fmt.Sprintf(" (floor %.2f)", r.rps()/run[1].rps())
+					}
+				}
+				fmt.Printf("| %d | %s | %.0f | %s | %s | %s | %d | %d | %d | %s |\n", clients, r.name, r.rps(),
+					ms(r.latencies.pct(0.5)), ms(r.latencies.pct(0.95)), ms(r.latencies.pct(0.99)), r.won, r.lost, r.errors, ratio)
+			}
+		}
+		var doubles int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings a JOIN bookings b
+			ON a.desk_id = b.desk_id AND a.id < b.id AND a.blocks && b.blocks
+			WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')`).Scan(&doubles); err != nil {
+			return nil, err
+		}
+		if doubles != 0 || ourHold.errors != 0 || ourConfirm.errors != 0 || ourHold.won != baseHold.won {
+			failures = append(failures, fmt.Sprintf("%d clients: %d double bookings, %d+%d errors, %d holds won (baseline %d)",
+				clients, doubles, ourHold.errors, ourConfirm.errors, ourHold.won, baseHold.won))
+		}
+		pool.Close()
+		profiles = append(profiles, fmt.Sprintf("reserve, %d clients|%s", clients, reserveProf), fmt.Sprintf("confirm, %d clients|%s", clients, confirmProf))
+	}
+	fmt.Println("\nDouble bookings (an SQL self-join over the active bookings): 0 in every run." +
+		" The ratio is the function's requests/s over the baseline's, in the same run.")
+	for _, p := range profiles {
+		label, file, _ := strings.Cut(p, "|")
+		name, _, _ := strings.Cut(label, ",")
+		fmt.Printf("\nCPU profile of %s (the function's whole run; `go tool pprof -top`):\n\n```\n%s\n```\n", label, top(filepath.Join(bins, name), file, 12))
+	}
+	return failures, nil
+}
+
+func post(client *http.Client, url string, body []byte) (int, []byte, error) {
+	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	msg, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, msg, err
+}

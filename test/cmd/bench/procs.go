@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/functions/manifest"
+	"github.com/sportello/sportello/local/pg"
+)
+
+// buildAll builds every function as it ships: static, stripped, trimmed.
+func buildAll(root, tmp string) (string, error) {
+	dir := filepath.Join(tmp, "bin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", dir + "/"}
+	for _, f := range manifest.Functions {
+		args = append(args, "./functions/"+f.Name)
+	}
+	args = append(args, "./functions/migrate")
+	fmt.Fprintln(os.Stderr, "building the functions (static, stripped)…")
+	build := exec.Command("go", args...)
+	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("go build: %w", err)
+	}
+	return dir, nil
+}
+
+// database is a PostgreSQL server of the bench's own, configured as in
+// production (fsync and synchronous commit on).
+type database struct {
+	*pg.Server
+	admin string // its postgres database
+}
+
+func startPostgres(tmp string) (*database, error) {
+	if _, err := pg.EnsureBinaries(os.Stderr); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(tmp, "pg")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	_ = os.Chmod(tmp, 0o755)
+	srv := &pg.Server{DataDir: filepath.Join(dir, "data")}
+	if err := srv.Init(nil); err != nil {
+		return nil, err
+	}
+	if err := srv.Start(context.Background()); err != nil {
+		return nil, err
+	}
+	return &database{Server: srv, admin: srv.URL("postgres")}, nil
+}
+
+// fresh creates a new database with Sportello's schema and answers its URL.
+func (d *database) fresh(bins, name string) (string, error) {
+	ctx := context.Background()
+	if err := d.CreateDatabase(ctx, name); err != nil {
+		return "", err
+	}
+	url := d.URL(name)
+	mig := exec.Command(filepath.Join(bins, "migrate"))
+	mig.Env = append(os.Environ(), "DATABASE_URL="+url)
+	if out, err := mig.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("migrate: %w\n%s", err, out)
+	}
+	return url, nil
+}
+
+func (d *database) exec(url string, stmts ...string) error {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// process is a running function.
+type process struct {
+	name    string
+	base    string
+	cmd     *exec.Cmd
+	ready   time.Duration // from exec to a 200 on readiness
+	profile string
+}
+
+// start runs a function binary on a free port with env, and waits until
+// it is ready.
+func start(bins, name string, env ...string) (*process, error) {
+	port, err := pg.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &process{name: name, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	p.cmd = exec.Command(filepath.Join(bins, name))
+	p.cmd.Env = append(os.Environ(), append([]string{fmt.Sprintf("PORT=%d", port), "LOG_LEVEL=warn"}, env...)...)
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "CPU_PROFILE="); ok {
+			p.profile = v
+		}
+	}
+	p.cmd.Stderr = os.Stderr
+	t0 := time.Now()
+	if err := p.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := t0.Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.base + "/health/readiness")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				p.ready = time.Since(t0)
+				return p, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			p.stop()
+			return nil, fmt.Errorf("%s not ready within 30s", name)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// stop ends the function as Knative does (SIGTERM) and waits for it: a
+// CPU profile is complete once it has exited.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Wait()
+}
+
+// rss is the function's resident memory, in bytes.
+func (p *process) rss() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// cpu is the CPU time the function has used so far.
+func (p *process) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// top prints the heaviest functions of a CPU profile (go tool pprof -top).
+func top(bin, profile string, n int) string {
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount="+strconv.Itoa(n), bin, profile).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(pprof: %v)", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var keep []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "File:") || strings.HasPrefix(l, "Build ID:") || strings.HasPrefix(l, "Type:") || strings.HasPrefix(l, "Time:") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n")
+}
+
+// latencies are durations with their percentiles.
+type latencies []time.Duration
+
+func (l latencies) sorted() latencies {
+	s := append(latencies(nil), l...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s
+}
+
+func (l latencies) pct(p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := l.sorted()
+	return s[int(p*float64(len(s)-1))]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.work not found above the working directory")
+		}
+		dir = parent
+	}
+}
