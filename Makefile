@@ -21,9 +21,10 @@ test: tools
 	$(BIN)/with-services go test -race -count=1 -timeout 15m $(MODULES)
 	cd deploy/test && GOWORK=off go test -count=1 -timeout 15m ./...
 
-## bench: reserve throughput and latency against a bare-SQL baseline (not part of test)
-bench: tools
-	$(BIN)/with-postgres go run ./test/cmd/bench
+## bench: hold and confirm, the calendar, the whole click day and each function's footprint, each next
+## to a baseline of the same run (not part of test; flags in ARGS, e.g. ARGS="-parts clickday -citizens 2000")
+bench:
+	go run ./test/cmd/bench $(ARGS)
 
 ## vet: go vet on every module
 vet:

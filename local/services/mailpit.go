@@ -14,6 +14,7 @@ type Mailpit struct {
 	SMTPPort int       // 0: a free port
 	HTTPPort int       // web UI and API; 0: a free port
 	Database string    // a file that keeps the mail between runs; "" keeps it only while running
+	Max      int       // the messages kept, the oldest pruned beyond; 0: Mailpit's default (500); negative: all
 	Bin      string    // the mailpit binary; the pinned build when ""
 	Log      io.Writer // its output; nil discards it (failures still show the last lines)
 
@@ -41,6 +42,9 @@ func (m *Mailpit) start(ctx context.Context) error {
 	}
 	if m.Database != "" {
 		args = append(args, "--database", m.Database)
+	}
+	if m.Max != 0 {
+		args = append(args, "--max", strconv.Itoa(max(m.Max, 0))) // Mailpit's 0 keeps every message
 	}
 	// Mailpit reads MP_* variables: ours must not pick up a stray one.
 	p, err := start("mailpit", bin, args, nil, prefix("MP_"), m.Log)

@@ -95,6 +95,7 @@ type Config struct {
 	PublicURL    string              // the site's origin in links; http://127.0.0.1:<Port> when empty
 	Tick         time.Duration       // housekeeping ping interval; 0: none
 	BackoffScale float64             // scales the broker's retry delays; 1 when 0
+	MailpitMax   int                 // the messages Mailpit keeps; 0: its default (500); negative: all
 	Functions    []manifest.Function // what to build and start; manifest.Functions when nil
 }
 
@@ -156,7 +157,7 @@ func New(cfg Config) *Stack {
 	s.broker = &broker.Broker{Triggers: triggersOf(fns), Log: s.logger("broker"), BackoffScale: cfg.BackoffScale,
 		StateFile: filepath.Join(cfg.Data, "broker-pending.json")}
 	s.mailpit = &services.Mailpit{SMTPPort: cfg.MailpitSMTPPort, HTTPPort: cfg.MailpitHTTPPort,
-		Database: filepath.Join(cfg.Data, "mailpit", "mailpit.db"), Log: s.output("mailpit")}
+		Database: filepath.Join(cfg.Data, "mailpit", "mailpit.db"), Max: cfg.MailpitMax, Log: s.output("mailpit")}
 	s.livekit = &services.LiveKit{Port: cfg.LiveKitPort, TCPPort: cfg.LiveKitTCPPort, UDPPort: cfg.LiveKitUDPPort,
 		Dir: filepath.Join(cfg.Data, "livekit"), Log: s.output("livekit"), WebhookURL: s.webhookURL()}
 	s.minio = &services.MinIO{Port: cfg.MinIOPort, ConsolePort: cfg.MinIOConsolePort, Dir: filepath.Join(cfg.Data, "minio"),

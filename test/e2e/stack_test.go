@@ -329,21 +329,70 @@ type (
 	}
 )
 
+// calendar is GET /api/slots as query-slots answers it: per day the free
+// start times ("09:00+01:00") and the free desks of each.
+type calendar struct {
+	ServiceID       string `json:"service_id"`
+	DurationMinutes int    `json:"duration_minutes"`
+	TimeZone        string `json:"time_zone"`
+	From            string `json:"from"`
+	To              string `json:"to"`
+	Days            []struct {
+		Date  string   `json:"date"`
+		Times []string `json:"times"`
+		Free  []int    `json:"free"`
+	} `json:"days"`
+}
+
 // freeSlots answers GET /api/slots?service_id=ID, from today over 30 days
-// (or the service's horizon), and the free desks by start.
+// (or the service's horizon), as slots with their ends, and the free desks
+// by start.
 func (s *localStack) freeSlots(t *testing.T, serviceID string) (slots, map[time.Time]int) {
 	t.Helper()
 	r := s.call("GET", "/api/slots?service_id="+serviceID, nil, "")
 	expect(t, "GET /api/slots", r, http.StatusOK)
-	var out slots
-	r.json(t, &out)
+	var c calendar
+	r.json(t, &c)
+	out := slots{ServiceID: c.ServiceID, DurationMinutes: c.DurationMinutes, TimeZone: c.TimeZone, From: c.From, To: c.To}
 	free := map[time.Time]int{}
-	for _, d := range out.Days {
-		for _, sl := range d.Slots {
-			free[sl.Start.UTC()] = sl.Free
+	for _, d := range c.Days {
+		if len(d.Free) != len(d.Times) {
+			t.Fatalf("GET /api/slots: %s has %d times and %d free counts", d.Date, len(d.Times), len(d.Free))
 		}
+		day := struct {
+			Date  string `json:"date"`
+			Slots []slot `json:"slots"`
+		}{Date: d.Date}
+		for i, hm := range d.Times {
+			start, err := time.Parse("2006-01-02T15:04Z07:00", d.Date+"T"+hm)
+			if err != nil {
+				t.Fatalf("GET /api/slots: time %q of %s: %v", hm, d.Date, err)
+			}
+			end := start.Add(time.Duration(c.DurationMinutes) * time.Minute)
+			day.Slots = append(day.Slots, slot{Start: start, End: end, Free: d.Free[i]})
+			free[start.UTC()] = d.Free[i]
+		}
+		out.Days = append(out.Days, day)
 	}
 	return out, free
+}
+
+// calendarMaxAge is how stale query-slots may answer (CALENDAR_MAX_AGE).
+const calendarMaxAge = time.Second
+
+// freeSoon answers the free desks by start once ok accepts them, asking
+// again for a little longer than calendarMaxAge: a hold, a booking or a
+// cancellation must show in the calendar within that bound.
+func (s *localStack) freeSoon(t *testing.T, serviceID string, ok func(free map[time.Time]int) bool) map[time.Time]int {
+	t.Helper()
+	deadline := time.Now().Add(calendarMaxAge + 2*time.Second)
+	for {
+		_, free := s.freeSlots(t, serviceID)
+		if ok(free) || time.Now().After(deadline) {
+			return free
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // stop sends SIGINT, as Ctrl-C does, and checks the stack exits 0 within

@@ -9,7 +9,7 @@
 //	sportello-local [-data DIR] [-port 8080] [-pg-port 55432] [-bin DIR] [-listen ADDR] [-quiet]
 //	                [-broker-port 8081] [-mailpit-smtp-port 1025] [-mailpit-port 8025]
 //	                [-livekit-port 7880] [-livekit-tcp-port 7881] [-livekit-udp-port 7882]
-//	                [-minio-port 9000] [-minio-console-port 9001]
+//	                [-minio-port 9000] [-minio-console-port 9001] [-mailpit-max 500]
 //	                [-public-url URL] [-tick 1m] [-backoff-scale 1]
 //	sportello-local -clean [-data DIR]
 //
@@ -52,6 +52,7 @@ func run() int {
 		livekitUDP   = flag.Int("livekit-udp-port", stack.DefaultLiveKitUDPPort, "LiveKit's WebRTC UDP port on 127.0.0.1")
 		minioPort    = flag.Int("minio-port", stack.DefaultMinIOPort, "MinIO's S3 port on 127.0.0.1")
 		minioConsole = flag.Int("minio-console-port", stack.DefaultMinIOConsolePort, "MinIO's console port on 127.0.0.1 (-1: no console)")
+		mailpitMax   = flag.Int("mailpit-max", 0, "the messages Mailpit keeps, the oldest pruned beyond (0: Mailpit's default, 500; -1: all)")
 		publicURL    = flag.String("public-url", "", "the site's origin in mailed links (default http://127.0.0.1:<port>)")
 		tick         = flag.Duration("tick", time.Minute, "how often the housekeeping ping is sent (0: never)")
 		backoffScale = flag.Float64("backoff-scale", envFloat("BROKER_BACKOFF_SCALE", 1), "multiplies the broker's retry delays (default $BROKER_BACKOFF_SCALE, else 1)")
@@ -98,7 +99,7 @@ func run() int {
 	s := stack.New(stack.Config{Root: root, Data: *data, Bin: *bin, Listen: *listen, Port: *port, PGPort: *pgPort, Quiet: *quiet,
 		BrokerPort: *brokerPort, MailpitSMTPPort: *smtpPort, MailpitHTTPPort: *mailpitPort,
 		LiveKitPort: *livekitPort, LiveKitTCPPort: *livekitTCP, LiveKitUDPPort: *livekitUDP,
-		MinIOPort: *minioPort, MinIOConsolePort: *minioConsole,
+		MinIOPort: *minioPort, MinIOConsolePort: *minioConsole, MailpitMax: *mailpitMax,
 		PublicURL: *publicURL, Tick: *tick, BackoffScale: *backoffScale})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

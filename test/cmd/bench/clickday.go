@@ -1,4 +1,658 @@
 package main
 
-// clickday runs the whole click day on the local stack.
-func clickday(c config, root, tmp string) ([]string, error) { return nil, nil }
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	protologger "github.com/livekit/protocol/logger"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+
+	"github.com/sportello/sportello/local/pg"
+	"github.com/sportello/sportello/local/stack"
+)
+
+// The click day's service: 10 desks, 15 minutes, 08:00–18:00 every working
+// day, bookable 60 days ahead — some 16,000 desk-slots, more than the
+// citizens ask for, so that every citizen can end with a booking.
+const (
+	clickdayService = "bench-clickday"
+	clickdayDesks   = 10
+	clickdayDays    = 60
+	// A citizen picks among the earliest free times, as on a real click
+	// day everyone wants the first appointments.
+	clickdayEarliest = 40
+	clickdayAttempts = 30 // holds a citizen tries before giving up
+)
+
+// step is one kind of request of the citizen's journey.
+type step struct {
+	name     string
+	mu       sync.Mutex
+	lat      latencies
+	statuses map[int]int
+}
+
+func (s *step) record(d time.Duration, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lat = append(s.lat, d)
+	s.statuses[status]++
+}
+
+func (s *step) count(pred func(status int) bool) int {
+	n := 0
+	for st, k := range s.statuses {
+		if pred(st) {
+			n += k
+		}
+	}
+	return n
+}
+
+// clickday runs the whole click day on the local stack: sportello-local on
+// free ports, N citizens, C at a time, each through the gateway as the
+// site goes — the catalog, the 60-day calendar, a hold (another free time
+// on a 409), the confirmation. Then it checks the outcome: no 5xx, no
+// overlap, every confirmation mailed exactly once, no room on LiveKit for
+// the future bookings; and it measures the bare SQL of the same bookings on
+// the stack's own PostgreSQL, the baseline.
+func clickday(c config, root, tmp string) ([]string, error) {
+	fmt.Printf("\n## The click day\n\nThe local stack (every function, the broker, the gateway, PostgreSQL, Mailpit, LiveKit and MinIO on this machine): "+
+		"%d citizens, %d at a time, each through the gateway: `GET /api/offices`, `GET /api/slots` over %d days, `POST /api/holds` "+
+		"(one of the %d earliest free times; another on a 409), `POST /api/bookings`. A %d-desk, 15-minute service open 08:00–18:00 on working days.\n\n",
+		c.citizens, c.concurrency, clickdayDays, clickdayEarliest, clickdayDesks)
+	st, err := startLocal(root, tmp)
+	if err != nil {
+		return nil, err
+	}
+	defer st.stop()
+	if err := st.configure(); err != nil {
+		return nil, err
+	}
+
+	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+		MaxIdleConns: 2 * c.concurrency, MaxIdleConnsPerHost: 2 * c.concurrency, IdleConnTimeout: time.Minute}}
+	steps := map[string]*step{}
+	for _, n := range []string{"catalog", "calendar", "hold", "confirm"} {
+		steps[n] = &step{name: n, statuses: map[int]int{}}
+	}
+	var (
+		next               atomic.Int64
+		booked, gaveUp     atomic.Int64
+		wg                 sync.WaitGroup
+		emailsMu           sync.Mutex
+		emails             = map[string]bool{}
+		firstErr           atomic.Value
+		ctx, cancelRun     = context.WithTimeout(context.Background(), c.clickdayLimit)
+		today              = time.Now().Format(time.DateOnly)
+		last               = time.Now().AddDate(0, 0, clickdayDays-1).Format(time.DateOnly)
+		calendarPath       = "/api/slots?service_id=" + clickdayService + "&from=" + today + "&to=" + last
+		stackCPU0          = st.cpu()
+		started            = time.Now()
+		citizenErr         = func(err error) { firstErr.CompareAndSwap(nil, err.Error()) }
+		timedOut, failures []string
+	)
+	defer cancelRun()
+	for w := 0; w < c.concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= c.citizens {
+					return
+				}
+				email := fmt.Sprintf("cittadino.%05d@clickday.example.it", i)
+				ok, err := st.citizen(ctx, client, steps, calendarPath, email)
+				switch {
+				case err != nil:
+					citizenErr(err)
+					gaveUp.Add(1)
+				case ok:
+					booked.Add(1)
+					emailsMu.Lock()
+					emails[email] = true
+					emailsMu.Unlock()
+				default:
+					gaveUp.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(started)
+	stackCPU := st.cpu() - stackCPU0
+	if ctx.Err() != nil {
+		timedOut = append(timedOut, fmt.Sprintf("stopped at the %s limit", c.clickdayLimit))
+	}
+	if e := firstErr.Load(); e != nil {
+		fmt.Fprintln(os.Stderr, "click day, first error:", e)
+	}
+
+	fmt.Printf("**%.1f bookings/s** end to end: %d citizens booked in %s, %d gave up or failed%s; the whole stack used %.0f s of CPU (%.1f ms a booking).\n\n",
+		float64(booked.Load())/elapsed.Seconds(), booked.Load(), elapsed.Round(time.Second), gaveUp.Load(),
+		strings.Join(append([]string{""}, timedOut...), "; "), stackCPU.Seconds(),
+		float64(stackCPU.Microseconds())/1000/float64(max(booked.Load(), 1)))
+	fmt.Println("| step | requests | p50 | p95 | p99 | answers |")
+	fmt.Println("|---|---:|---:|---:|---:|---|")
+	fivexx := 0
+	for _, n := range []string{"catalog", "calendar", "hold", "confirm"} {
+		s := steps[n]
+		fivexx += s.count(func(st int) bool { return st >= 500 || st == 0 })
+		var codes []string
+		for status, k := range s.statuses {
+			label := strconv.Itoa(status)
+			if status == 0 {
+				label = "no answer"
+			}
+			codes = append(codes, fmt.Sprintf("%s × %d", label, k))
+		}
+		sort.Strings(codes)
+		fmt.Printf("| %s | %d | %s | %s | %s | %s |\n", n, len(s.lat), ms(s.lat.pct(0.5)), ms(s.lat.pct(0.95)), ms(s.lat.pct(0.99)), strings.Join(codes, ", "))
+	}
+
+	// The outcome.
+	overlaps, confirmed, err := st.overlaps()
+	if err != nil {
+		return nil, err
+	}
+	mailed, err := st.mailed(int(booked.Load()))
+	if err != nil {
+		return nil, err
+	}
+	var missing, twice, strangers int
+	for e := range emails {
+		switch mailed[e] {
+		case 0:
+			missing++
+		case 1:
+		default:
+			twice++
+		}
+	}
+	for e := range mailed {
+		if !emails[e] {
+			strangers++
+		}
+	}
+	rooms, err := st.rooms()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("\n5xx or no answer: %d. Overlapping bookings (an SQL self-join): %d. Confirmed in the database: %d (answered 201: %d). "+
+		"Confirmations mailed: %d recipients, %d without their mail, %d mailed more than once, %d mails to someone who did not book. "+
+		"Rooms on LiveKit after the click day: %d.\n", fivexx, overlaps, confirmed, booked.Load(), len(mailed), missing, twice, strangers, rooms)
+	if fivexx != 0 || overlaps != 0 || int64(confirmed) != booked.Load() || missing != 0 || twice != 0 || strangers != 0 || rooms != 0 || len(timedOut) > 0 {
+		failures = append(failures, fmt.Sprintf("click day: %d 5xx, %d overlaps, %d confirmed of %d, mail %d missing %d twice %d strangers, %d rooms%s",
+			fivexx, overlaps, confirmed, booked.Load(), missing, twice, strangers, rooms, strings.Join(append([]string{""}, timedOut...), ", ")))
+	}
+
+	// The baseline: the same bookings as bare SQL on the same PostgreSQL.
+	bare, err := st.bareBookings(int(booked.Load()), c.concurrency, c.conns)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("\nThe baseline on the stack's own PostgreSQL, same run: %d bookings as bare SQL (a contended insert into a table with the same "+
+		"exclusion constraint, then an update plus an outbox insert), %d clients over %d connections: **%.0f bookings/s** (p50 %s, p99 %s). "+
+		"The click day reaches %.2f of it, through the gateway, the functions, the events and the mail.\n",
+		len(bare.latencies), c.concurrency, c.conns, bare.rps(), ms(bare.latencies.pct(0.5)), ms(bare.latencies.pct(0.99)),
+		float64(booked.Load())/elapsed.Seconds()/bare.rps())
+	return failures, nil
+}
+
+// localStack is a running sportello-local of the bench's own.
+type localStack struct {
+	cmd     *exec.Cmd
+	gateway string
+	pgPort  int
+	done    chan struct{}
+	env     map[string]string
+	admin   *http.Client
+	csrf    string
+	data    string // its data folder
+}
+
+// startLocal builds sportello-local and starts it on free ports, with its
+// data in tmp, keeping every mail in Mailpit.
+func startLocal(root, tmp string) (*localStack, error) {
+	bin := filepath.Join(tmp, "sportello-local")
+	build := exec.Command("go", "build", "-o", bin, "./local/cmd/sportello-local")
+	build.Dir, build.Stderr = root, os.Stderr
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("go build sportello-local: %w", err)
+	}
+	port, err := pg.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	pgPort, err := pg.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &localStack{gateway: fmt.Sprintf("http://127.0.0.1:%d", port), pgPort: pgPort, done: make(chan struct{}),
+		data: filepath.Join(tmp, "clickday")}
+	log, err := os.Create(filepath.Join(tmp, "clickday-stack.log"))
+	if err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(bin, "-data", s.data, "-quiet",
+		"-port", strconv.Itoa(port), "-pg-port", strconv.Itoa(pgPort),
+		"-broker-port", "0", "-mailpit-smtp-port", "0", "-mailpit-port", "0", "-mailpit-max", "-1",
+		"-livekit-port", "0", "-livekit-tcp-port", "0", "-livekit-udp-port", "0",
+		"-minio-port", "0", "-minio-console-port", "-1")
+	s.cmd.Dir, s.cmd.Stdout, s.cmd.Stderr = root, log, log
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	fmt.Fprintln(os.Stderr, "starting the local stack for the click day…")
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { _ = s.cmd.Wait(); log.Close(); close(s.done) }()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		if status, _, err := s.do(http.DefaultClient, "GET", "/health", nil, nil); err == nil && status == http.StatusOK {
+			break
+		}
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("sportello-local exited while starting; see %s", log.Name())
+		case <-time.After(250 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("sportello-local not healthy within 5 minutes")
+		}
+	}
+	_, body, err := s.do(http.DefaultClient, "GET", "/_local/services", nil, nil)
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	if err := json.Unmarshal(body, &s.env); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// stop sends SIGINT, as Ctrl-C does, and waits; after a minute it kills
+// the stack's process group.
+func (s *localStack) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.done:
+	case <-time.After(time.Minute):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+}
+
+// cpu is the CPU time of the whole stack so far: the processes of its
+// process group (every function, the servers, the broker and the gateway)
+// and PostgreSQL's, which runs in a session of its own.
+func (s *localStack) cpu() time.Duration {
+	postmaster := 0
+	if b, err := os.ReadFile(filepath.Join(s.data, "pgdata", "postmaster.pid")); err == nil {
+		postmaster, _ = strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	var ticks int64
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		ppid, _ := strconv.Atoi(f[1])
+		pgid, _ := strconv.Atoi(f[2])
+		if pgid != s.cmd.Process.Pid && (postmaster == 0 || (pid != postmaster && ppid != postmaster)) {
+			continue
+		}
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += utime + stime
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+}
+
+// do sends a request through the gateway and reads the answer.
+func (s *localStack) do(client *http.Client, method, path string, body any, header http.Header) (int, []byte, error) {
+	return s.doCtx(context.Background(), client, method, path, body, header)
+}
+
+func (s *localStack) doCtx(ctx context.Context, client *http.Client, method, path string, body any, header http.Header) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.gateway+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// admin sends a request of the demo administrator under /api/operator.
+func (s *localStack) adminDo(method, path string, body any, want int) error {
+	h := http.Header{}
+	if s.csrf != "" {
+		h.Set("X-CSRF-Token", s.csrf)
+	}
+	status, b, err := s.do(s.admin, method, "/api/operator"+path, body, h)
+	if err != nil {
+		return err
+	}
+	if status != want {
+		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, status, want, b)
+	}
+	if s.csrf == "" {
+		var r struct {
+			CSRFToken string `json:"csrf_token"`
+		}
+		_ = json.Unmarshal(b, &r)
+		s.csrf = r.CSRFToken
+	}
+	return nil
+}
+
+// configure makes the click day's office and service as an administrator
+// does, through the administration API.
+func (s *localStack) configure() error {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return err
+	}
+	s.admin = &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	if err := s.adminDo("POST", "/session", map[string]string{"email": "admin@comune.bari.it", "password": stack.DemoPassword}, http.StatusOK); err != nil {
+		return err
+	}
+	if err := s.adminDo("POST", "/admin/offices", map[string]any{"id": "bench-anagrafe", "name": "Anagrafe (click day)",
+		"address": "Corso Vittorio Emanuele II 84, Bari"}, http.StatusCreated); err != nil {
+		return err
+	}
+	if err := s.adminDo("POST", "/admin/services", map[string]any{"id": clickdayService, "office_id": "bench-anagrafe",
+		"name": "Carta d'identità elettronica", "duration_minutes": 15, "min_notice_minutes": 0, "horizon_days": clickdayDays,
+		"cancel_cutoff_minutes": 0}, http.StatusCreated); err != nil {
+		return err
+	}
+	var hours []map[string]any
+	for wd := 1; wd <= 5; wd++ {
+		hours = append(hours, map[string]any{"weekday": wd, "opens": "08:00", "closes": "18:00"})
+	}
+	if err := s.adminDo("PUT", "/admin/services/"+clickdayService+"/hours", map[string]any{"hours": hours}, http.StatusOK); err != nil {
+		return err
+	}
+	for d := 1; d <= clickdayDesks; d++ {
+		if err := s.adminDo("POST", "/admin/services/"+clickdayService+"/desks", map[string]any{"label": fmt.Sprintf("Postazione %d", d)}, http.StatusCreated); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// citizen is one citizen's click day. It answers whether the citizen ends
+// with a booking; an error is a request that got no answer.
+func (s *localStack) citizen(ctx context.Context, client *http.Client, steps map[string]*step, calendarPath, email string) (bool, error) {
+	timed := func(name, method, path string, body any) (int, []byte, error) {
+		t0 := time.Now()
+		status, b, err := s.doCtx(ctx, client, method, path, body, nil)
+		if ctx.Err() == nil {
+			steps[name].record(time.Since(t0), status)
+		}
+		return status, b, err
+	}
+	if status, _, err := timed("catalog", "GET", "/api/offices", nil); err != nil || status != http.StatusOK {
+		return false, fmt.Errorf("GET /api/offices: %d %v", status, err)
+	}
+	var free []string // start times, RFC 3339, earliest first
+	readCalendar := func() error {
+		status, b, err := timed("calendar", "GET", calendarPath, nil)
+		if err != nil || status != http.StatusOK {
+			return fmt.Errorf("GET /api/slots: %d %v", status, err)
+		}
+		var cal struct {
+			Days []struct {
+				Date  string   `json:"date"`
+				Times []string `json:"times"`
+				Free  []int    `json:"free"`
+			} `json:"days"`
+		}
+		if err := json.Unmarshal(b, &cal); err != nil {
+			return err
+		}
+		free = free[:0]
+		for _, d := range cal.Days {
+			for i, t := range d.Times {
+				if d.Free[i] > 0 && len(free) < clickdayEarliest {
+					free = append(free, d.Date+"T"+t[:5]+":00"+t[5:])
+				}
+			}
+		}
+		return nil
+	}
+	if err := readCalendar(); err != nil {
+		return false, err
+	}
+	for attempt := 0; attempt < clickdayAttempts && ctx.Err() == nil; attempt++ {
+		if len(free) == 0 || (attempt > 0 && attempt%5 == 0) {
+			if err := readCalendar(); err != nil {
+				return false, err
+			}
+			if len(free) == 0 {
+				return false, nil
+			}
+		}
+		k := rand.IntN(len(free))
+		start := free[k]
+		free = append(free[:k], free[k+1:]...)
+		status, b, err := timed("hold", "POST", "/api/holds", map[string]string{"service_id": clickdayService, "start": start})
+		if err != nil {
+			return false, err
+		}
+		if status != http.StatusCreated {
+			if status >= 500 {
+				return false, fmt.Errorf("POST /api/holds: %d %s", status, b)
+			}
+			continue // 409: taken meanwhile; another time
+		}
+		var h struct {
+			HoldID     string `json:"hold_id"`
+			HoldSecret string `json:"hold_secret"`
+		}
+		if err := json.Unmarshal(b, &h); err != nil {
+			return false, err
+		}
+		status, b, err = timed("confirm", "POST", "/api/bookings", map[string]any{"hold_id": h.HoldID, "hold_secret": h.HoldSecret,
+			"citizen": map[string]any{"given_name": "Cittadina", "family_name": "Del Click Day", "address": "Via Sparano da Bari 1, 70121 Bari",
+				"email": email, "reason": "Rinnovo", "privacy_consent": true, "locale": "it"}})
+		if err != nil {
+			return false, err
+		}
+		if status != http.StatusCreated {
+			return false, fmt.Errorf("POST /api/bookings: %d %s", status, b)
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// database connects to the stack's own PostgreSQL.
+func (s *localStack) database(ctx context.Context, conns int) (*pgxpool.Pool, error) {
+	return pgxpool.New(ctx, (&pg.Server{Port: s.pgPort}).URL(stack.Database)+"&pool_max_conns="+strconv.Itoa(conns))
+}
+
+// overlaps counts the pairs of active bookings of one desk that overlap,
+// and the confirmed bookings of the click day's service.
+func (s *localStack) overlaps() (overlaps, confirmed int, err error) {
+	ctx := context.Background()
+	db, err := s.database(ctx, 2)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM bookings a JOIN bookings b
+		ON a.desk_id = b.desk_id AND a.id < b.id AND a.blocks && b.blocks
+		WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')`).Scan(&overlaps); err != nil {
+		return 0, 0, err
+	}
+	err = db.QueryRow(ctx, `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'confirmed'`, clickdayService).Scan(&confirmed)
+	return overlaps, confirmed, err
+}
+
+// mailed waits until Mailpit holds at least want messages (or stops
+// growing for 30 seconds) and counts them by recipient.
+func (s *localStack) mailed(want int) (map[string]int, error) {
+	base := s.env["MAILPIT_URL"]
+	if base == "" {
+		return nil, fmt.Errorf("the stack names no MAILPIT_URL")
+	}
+	type page struct {
+		Total    int `json:"total"`
+		Messages []struct {
+			To []struct {
+				Address string `json:"Address"`
+			} `json:"To"`
+		} `json:"messages"`
+	}
+	get := func(start, limit int) (page, error) {
+		var p page
+		resp, err := http.Get(fmt.Sprintf("%s/api/v1/messages?start=%d&limit=%d", base, start, limit))
+		if err != nil {
+			return p, err
+		}
+		defer resp.Body.Close()
+		return p, json.NewDecoder(resp.Body).Decode(&p)
+	}
+	last, since := -1, time.Now()
+	for {
+		p, err := get(0, 1)
+		if err != nil {
+			return nil, err
+		}
+		if p.Total != last {
+			last, since = p.Total, time.Now()
+		}
+		// A little longer past the count: a mail sent twice would show.
+		if (p.Total >= want && time.Since(since) > 3*time.Second) || time.Since(since) > 30*time.Second {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	out := map[string]int{}
+	for start := 0; ; start += 1000 {
+		p, err := get(start, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range p.Messages {
+			for _, to := range m.To {
+				if strings.HasSuffix(to.Address, "@clickday.example.it") {
+					out[to.Address]++
+				}
+			}
+		}
+		if len(p.Messages) < 1000 {
+			return out, nil
+		}
+	}
+}
+
+// rooms counts the rooms on the stack's LiveKit.
+func (s *localStack) rooms() (int, error) {
+	lksdk.SetLogger(protologger.GetDiscardLogger())
+	lk := lksdk.NewRoomServiceClient(s.env["LIVEKIT_URL"], s.env["LIVEKIT_API_KEY"], s.env["LIVEKIT_API_SECRET"])
+	resp, err := lk.ListRooms(context.Background(), nil)
+	if err != nil {
+		return 0, err
+	}
+	return len(resp.GetRooms()), nil
+}
+
+// bareBookings makes n bookings as bare SQL on the stack's PostgreSQL, from
+// clients goroutines over conns connections: a contended insert into a
+// table with the same exclusion constraint (the desk tried in turn), then
+// an update and an outbox insert in one transaction — what a booking is to
+// the database, without HTTP, functions or events.
+func (s *localStack) bareBookings(n, clients, conns int) (result, error) {
+	ctx := context.Background()
+	db, err := s.database(ctx, conns)
+	if err != nil {
+		return result{}, err
+	}
+	defer db.Close()
+	if _, err := db.Exec(ctx, `CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, desk int NOT NULL, blocks tstzrange NOT NULL,
+		status text NOT NULL DEFAULT 'held', email text,
+		EXCLUDE USING gist (desk WITH =, blocks WITH &&) WHERE (status IN ('held', 'confirmed')));
+		CREATE TABLE bench_baseline_outbox (id uuid PRIMARY KEY, subject bigint NOT NULL, data jsonb NOT NULL)`); err != nil {
+		return result{}, err
+	}
+	first := time.Now().AddDate(0, 0, 1).Truncate(time.Hour)
+	r := drive(n, clients, func(i int) (bool, error) {
+		// Ten citizens want each time, as the earliest are wanted most.
+		at := first.Add(time.Duration(i/clickdayDesks) * 15 * time.Minute)
+		for desk := 1; desk <= clickdayDesks; desk++ {
+			var id int64
+			err := db.QueryRow(ctx, `INSERT INTO bench_baseline (desk, blocks) VALUES ($1, tstzrange($2, $3)) ON CONFLICT DO NOTHING RETURNING id`,
+				desk, at, at.Add(15*time.Minute)).Scan(&id)
+			if err == pgx.ErrNoRows {
+				continue
+			}
+			if err != nil {
+				return false, err
+			}
+			return true, pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, `UPDATE bench_baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held'`,
+					id, fmt.Sprintf("b%d@example.it", i)); err != nil {
+					return err
+				}
+				_, err := tx.Exec(ctx, `INSERT INTO bench_baseline_outbox (id, subject, data) VALUES (gen_random_uuid(), $1, jsonb_build_object('id', $1::bigint))`, id)
+				return err
+			})
+		}
+		return false, nil
+	})
+	if r.errors > 0 {
+		return r, fmt.Errorf("the bare bookings failed %d times", r.errors)
+	}
+	return r, nil
+}
