@@ -157,7 +157,11 @@ func (b *Broker) init() {
 			b.Log = slog.New(slog.DiscardHandler)
 		}
 		if b.Client == nil {
-			b.Client = &http.Client{}
+			// Connections kept open to each subscriber, up to the
+			// deliveries in flight (Go's default keeps two a host).
+			t := http.DefaultTransport.(*http.Transport).Clone()
+			t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 256
+			b.Client = &http.Client{Transport: t}
 		}
 		n := b.MaxInFlight
 		if n <= 0 {

@@ -39,6 +39,7 @@ type Gateway struct {
 	site      string   // the folder served at /, set from Site or by SetSite
 	connect   []string // origins besides 'self' the site's scripts may connect to
 	probe     *http.Client
+	transport http.RoundTripper // to the functions, shared by every route
 }
 
 // SetSite serves the built static site in dir at / (the index page when
@@ -97,6 +98,7 @@ type upstream struct {
 func (g *Gateway) SetUpstream(name string, u *url.URL) {
 	g.init()
 	proxy := &httputil.ReverseProxy{
+		Transport: g.transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
 			pr.SetXForwarded()
@@ -123,6 +125,7 @@ func (g *Gateway) init() {
 	g.once.Do(func() {
 		g.upstreams = map[string]*upstream{}
 		g.probe = &http.Client{Timeout: 2 * time.Second}
+		g.transport = keepAlive()
 		mux := http.NewServeMux()
 		mux.HandleFunc("/api/", g.api)
 		mux.HandleFunc("/api", g.api)
@@ -286,4 +289,13 @@ func SiteDir(root string) string {
 		return d
 	}
 	return ""
+}
+
+// keepAlive is a transport that keeps connections to the functions open, as
+// an ingress does. Go's default keeps two a host: on a busy day most
+// requests would pay a new connection, in the gateway and in the function.
+func keepAlive() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 256
+	return t
 }

@@ -139,7 +139,8 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(started)
-	stackCPU := st.cpu() - stackCPU0
+	stackCPUNow := st.cpu()
+	stackCPU := stackCPUNow.total() - stackCPU0.total()
 	if ctx.Err() != nil {
 		timedOut = append(timedOut, fmt.Sprintf("stopped at the %s limit", c.clickdayLimit))
 	}
@@ -151,6 +152,7 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		float64(booked.Load())/elapsed.Seconds(), booked.Load(), elapsed.Round(time.Second), gaveUp.Load(),
 		strings.Join(append([]string{""}, timedOut...), "; "), stackCPU.Seconds(),
 		float64(stackCPU.Microseconds())/1000/float64(max(booked.Load(), 1)))
+	fmt.Printf("CPU by process: %s.\n\n", stackCPUNow.since(stackCPU0))
 	fmt.Println("| step | requests | p50 | p95 | p99 | answers |")
 	fmt.Println("|---|---:|---:|---:|---:|---|")
 	fivexx := 0
@@ -247,13 +249,12 @@ func startLocal(root, tmp string) (*localStack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &localStack{gateway: fmt.Sprintf("http://127.0.0.1:%d", port), pgPort: pgPort, done: make(chan struct{}),
-		data: filepath.Join(tmp, "clickday")}
+	s := &localStack{gateway: fmt.Sprintf("http://127.0.0.1:%d", port), pgPort: pgPort, done: make(chan struct{})}
 	log, err := os.Create(filepath.Join(tmp, "clickday-stack.log"))
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "-data", s.data, "-quiet",
+	s.cmd = exec.Command(bin, "-data", filepath.Join(tmp, "clickday"), "-quiet",
 		"-port", strconv.Itoa(port), "-pg-port", strconv.Itoa(pgPort),
 		"-broker-port", "0", "-mailpit-smtp-port", "0", "-mailpit-port", "0", "-mailpit-max", "-1",
 		"-livekit-port", "0", "-livekit-tcp-port", "0", "-livekit-udp-port", "0",
@@ -304,19 +305,15 @@ func (s *localStack) stop() {
 	}
 }
 
-// cpu is the CPU time of the whole stack so far: the processes of its
-// process group (every function, the servers, the broker and the gateway)
-// and PostgreSQL's, which runs in a session of its own.
-func (s *localStack) cpu() time.Duration {
-	postmaster := 0
-	if b, err := os.ReadFile(filepath.Join(s.data, "pgdata", "postmaster.pid")); err == nil {
-		postmaster, _ = strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-	}
+// cpu is the CPU time the whole stack has used so far: sportello-local and
+// every process it started (the functions, PostgreSQL, Mailpit, LiveKit,
+// MinIO), each in a process group of its own.
+func (s *localStack) cpu() cpuUse {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return 0
+		return nil
 	}
-	var ticks int64
+	parent, ticks, names := map[int]int{}, map[int]int64{}, map[int]string{}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -327,16 +324,53 @@ func (s *localStack) cpu() time.Duration {
 			continue
 		}
 		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-		ppid, _ := strconv.Atoi(f[1])
-		pgid, _ := strconv.Atoi(f[2])
-		if pgid != s.cmd.Process.Pid && (postmaster == 0 || (pid != postmaster && ppid != postmaster)) {
-			continue
-		}
+		names[pid] = string(b[strings.IndexByte(string(b), '(')+1 : strings.LastIndexByte(string(b), ')')])
+		parent[pid], _ = strconv.Atoi(f[1])
 		utime, _ := strconv.ParseInt(f[11], 10, 64)
 		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += utime + stime
+		ticks[pid] = utime + stime
 	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ
+	use := cpuUse{}
+	for pid, t := range ticks {
+		for p := pid; p > 1; p = parent[p] {
+			if p == s.cmd.Process.Pid {
+				use[names[pid]] += time.Duration(t) * time.Second / 100 // USER_HZ
+				break
+			}
+		}
+	}
+	return use
+}
+
+// cpuUse is CPU time by process name (a function's, postgres, mailpit, ...).
+type cpuUse map[string]time.Duration
+
+func (u cpuUse) total() time.Duration {
+	var t time.Duration
+	for _, d := range u {
+		t += d
+	}
+	return t
+}
+
+// since is the CPU used since before, the heaviest first.
+func (u cpuUse) since(before cpuUse) string {
+	type use struct {
+		name string
+		d    time.Duration
+	}
+	var all []use
+	for n, d := range u {
+		if d -= before[n]; d > 0 {
+			all = append(all, use{n, d})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].d > all[j].d })
+	var parts []string
+	for _, x := range all {
+		parts = append(parts, fmt.Sprintf("%s %.1f s", x.name, x.d.Seconds()))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // do sends a request through the gateway and reads the answer.
