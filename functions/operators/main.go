@@ -176,7 +176,6 @@ type handler struct {
 }
 
 func newHandler(store *postgres.Store, a *auth.Authenticator, lk *rooms.LiveKit, docs *documents.Documents, log *slog.Logger) http.Handler {
-	auth.Warm()
 	h := &handler{store: store, auth: a, lk: lk, docs: docs, log: log}
 	authed := func(next func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
 		return session.Guard(a, log, false, next)

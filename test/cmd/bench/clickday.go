@@ -308,70 +308,7 @@ func (s *localStack) stop() {
 // cpu is the CPU time the whole stack has used so far: sportello-local and
 // every process it started (the functions, PostgreSQL, Mailpit, LiveKit,
 // MinIO), each in a process group of its own.
-func (s *localStack) cpu() cpuUse {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	parent, ticks, names := map[int]int{}, map[int]int64{}, map[int]string{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-		names[pid] = string(b[strings.IndexByte(string(b), '(')+1 : strings.LastIndexByte(string(b), ')')])
-		parent[pid], _ = strconv.Atoi(f[1])
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks[pid] = utime + stime
-	}
-	use := cpuUse{}
-	for pid, t := range ticks {
-		for p := pid; p > 1; p = parent[p] {
-			if p == s.cmd.Process.Pid {
-				use[names[pid]] += time.Duration(t) * time.Second / 100 // USER_HZ
-				break
-			}
-		}
-	}
-	return use
-}
-
-// cpuUse is CPU time by process name (a function's, postgres, mailpit, ...).
-type cpuUse map[string]time.Duration
-
-func (u cpuUse) total() time.Duration {
-	var t time.Duration
-	for _, d := range u {
-		t += d
-	}
-	return t
-}
-
-// since is the CPU used since before, the heaviest first.
-func (u cpuUse) since(before cpuUse) string {
-	type use struct {
-		name string
-		d    time.Duration
-	}
-	var all []use
-	for n, d := range u {
-		if d -= before[n]; d > 0 {
-			all = append(all, use{n, d})
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].d > all[j].d })
-	var parts []string
-	for _, x := range all {
-		parts = append(parts, fmt.Sprintf("%s %.1f s", x.name, x.d.Seconds()))
-	}
-	return strings.Join(parts, ", ")
-}
+func (s *localStack) cpu() cpuUse { return cpuOfTree(s.cmd.Process.Pid) }
 
 // do sends a request through the gateway and reads the answer.
 func (s *localStack) do(client *http.Client, method, path string, body any, header http.Header) (int, []byte, error) {

@@ -26,6 +26,34 @@ type result struct {
 	latencies latencies
 	won, lost int
 	errors    int
+	// CPU used during the run by the function (none for a baseline), by
+	// PostgreSQL and by this load generator.
+	fn, pg, client time.Duration
+}
+
+// measured runs work and notes the CPU each side used on it; fn is nil
+// for a baseline.
+func measured(db *database, fn *process, work func() result) result {
+	cpuOf := func() time.Duration {
+		if fn == nil {
+			return 0
+		}
+		return fn.cpu()
+	}
+	f0, p0, c0 := cpuOf(), db.cpu(), selfCPU()
+	r := work()
+	r.fn, r.pg, r.client = cpuOf()-f0, db.cpu()-p0, selfCPU()-c0
+	return r
+}
+
+// perRequest is the run's CPU per request on each side, in µs.
+func (r result) perRequest() string {
+	n := time.Duration(max(len(r.latencies), 1))
+	fn := "–"
+	if r.fn > 0 {
+		fn = fmt.Sprint((r.fn / n).Microseconds())
+	}
+	return fmt.Sprintf("%s / %d / %d", fn, (r.pg / n).Microseconds(), (r.client / n).Microseconds())
 }
 
 func (r result) rps() float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
@@ -80,8 +108,8 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		"%d hold requests a run, %d aimed at each slot of a %d-desk service (so %d of each %d win), then a confirmation of every hold won; "+
 		"PostgreSQL with fsync on; %d database connections for each function and for the baseline.\n\n",
 		c.requests, c.group, c.desks, c.desks, c.group, c.conns)
-	fmt.Println("| clients | run | requests/s | p50 | p95 | p99 | won | refused | errors | ratio |")
-	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| clients | run | requests/s | p50 | p95 | p99 | won | refused | errors | CPU µs a request: function / PostgreSQL / client | ratio |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var failures []string
 	var profiles []string
 	for _, clients := range c.clients {
@@ -152,45 +180,49 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			return nil, err
 		}
 
-		baseHold := drive(c.requests, clients, func(i int) (bool, error) {
-			slot := slots[i/c.group]
-			for desk := 1; desk <= c.desks; desk++ {
-				tag, err := pool.Exec(context.Background(),
-					`INSERT INTO baseline (desk, blocks) VALUES ($1, tstzrange($2, $3)) ON CONFLICT DO NOTHING`,
-					desk, slot, slot.Add(30*time.Minute))
-				if err != nil {
-					return false, err
+		baseHold := measured(db, nil, func() result {
+			return drive(c.requests, clients, func(i int) (bool, error) {
+				slot := slots[i/c.group]
+				for desk := 1; desk <= c.desks; desk++ {
+					tag, err := pool.Exec(context.Background(),
+						`INSERT INTO baseline (desk, blocks) VALUES ($1, tstzrange($2, $3)) ON CONFLICT DO NOTHING`,
+						desk, slot, slot.Add(30*time.Minute))
+					if err != nil {
+						return false, err
+					}
+					if tag.RowsAffected() == 1 {
+						return true, nil
+					}
 				}
-				if tag.RowsAffected() == 1 {
-					return true, nil
-				}
-			}
-			return false, nil
+				return false, nil
+			})
 		})
 		baseHold.name = "bare contended insert"
 		var held []map[string]string
 		var heldMu sync.Mutex
 		var firstErr atomic.Value
-		ourHold := drive(c.requests, clients, func(i int) (bool, error) {
-			body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": slots[i/c.group].Format(time.RFC3339)})
-			status, msg, err := post(client, reserve.base+"/api/holds", body)
-			switch {
-			case err != nil:
+		ourHold := measured(db, reserve, func() result {
+			return drive(c.requests, clients, func(i int) (bool, error) {
+				body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": slots[i/c.group].Format(time.RFC3339)})
+				status, msg, err := post(client, reserve.base+"/api/holds", body)
+				switch {
+				case err != nil:
+					firstErr.CompareAndSwap(nil, err.Error())
+					return false, err
+				case status == http.StatusCreated:
+					var h map[string]string
+					_ = json.Unmarshal(msg, &h)
+					heldMu.Lock()
+					held = append(held, h)
+					heldMu.Unlock()
+					return true, nil
+				case status == http.StatusConflict:
+					return false, nil
+				}
+				err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
 				firstErr.CompareAndSwap(nil, err.Error())
 				return false, err
-			case status == http.StatusCreated:
-				var h map[string]string
-				_ = json.Unmarshal(msg, &h)
-				heldMu.Lock()
-				held = append(held, h)
-				heldMu.Unlock()
-				return true, nil
-			case status == http.StatusConflict:
-				return false, nil
-			}
-			err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
-			firstErr.CompareAndSwap(nil, err.Error())
-			return false, err
+			})
 		})
 		ourHold.name = "reserve (HTTP)"
 
@@ -209,38 +241,44 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		// update plus an outbox insert, in one transaction — and, below, the
 		// same rows in one statement, the floor.
 		half := len(ids) / 2
-		baseConfirm := drive(half, clients, func(i int) (bool, error) {
-			err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
-				if _, err := tx.Exec(context.Background(), `UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held'`,
-					ids[i], fmt.Sprintf("c%d@example.it", i)); err != nil {
+		baseConfirm := measured(db, nil, func() result {
+			return drive(half, clients, func(i int) (bool, error) {
+				err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+					if _, err := tx.Exec(context.Background(), `UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held'`,
+						ids[i], fmt.Sprintf("c%d@example.it", i)); err != nil {
+						return err
+					}
+					_, err := tx.Exec(context.Background(), `INSERT INTO baseline_outbox (id, subject, data) VALUES (gen_random_uuid(), $1, jsonb_build_object('id', $1::bigint))`, ids[i])
 					return err
-				}
-				_, err := tx.Exec(context.Background(), `INSERT INTO baseline_outbox (id, subject, data) VALUES (gen_random_uuid(), $1, jsonb_build_object('id', $1::bigint))`, ids[i])
-				return err
+				})
+				return err == nil, err
 			})
-			return err == nil, err
 		})
 		baseConfirm.name = "bare update + outbox insert"
-		floorConfirm := drive(len(ids)-half, clients, func(i int) (bool, error) {
-			_, err := pool.Exec(context.Background(), `
+		floorConfirm := measured(db, nil, func() result {
+			return drive(len(ids)-half, clients, func(i int) (bool, error) {
+				_, err := pool.Exec(context.Background(), `
 				WITH u AS (UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held' RETURNING id)
 				INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, jsonb_build_object('id', id) FROM u`,
-				ids[half+i], fmt.Sprintf("c%d@example.it", half+i))
-			return err == nil, err
+					ids[half+i], fmt.Sprintf("c%d@example.it", half+i))
+				return err == nil, err
+			})
 		})
 		floorConfirm.name = "the same in one statement (floor)"
-		ourConfirm := drive(len(held), clients, func(i int) (bool, error) {
-			body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
-				"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
-					"email": fmt.Sprintf("c%d@example.it", i), "privacy_consent": true}})
-			status, msg, err := post(client, confirm.base+"/api/bookings", body)
-			if err == nil && status != http.StatusCreated {
-				err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
-			}
-			if err != nil {
-				firstErr.CompareAndSwap(nil, err.Error())
-			}
-			return err == nil, err
+		ourConfirm := measured(db, confirm, func() result {
+			return drive(len(held), clients, func(i int) (bool, error) {
+				body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
+					"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
+						"email": fmt.Sprintf("c%d@example.it", i), "privacy_consent": true}})
+				status, msg, err := post(client, confirm.base+"/api/bookings", body)
+				if err == nil && status != http.StatusCreated {
+					err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+				return err == nil, err
+			})
 		})
 		ourConfirm.name = "confirm (HTTP)"
 		if e := firstErr.Load(); e != nil {
@@ -258,8 +296,8 @@ func holds(c config, db *database, bins string) ([]string, error) {
 						ratio += fmt.Sprintf(" (floor %.2f)", r.rps()/run[1].rps())
 					}
 				}
-				fmt.Printf("| %d | %s | %.0f | %s | %s | %s | %d | %d | %d | %s |\n", clients, r.name, r.rps(),
-					ms(r.latencies.pct(0.5)), ms(r.latencies.pct(0.95)), ms(r.latencies.pct(0.99)), r.won, r.lost, r.errors, ratio)
+				fmt.Printf("| %d | %s | %.0f | %s | %s | %s | %d | %d | %d | %s | %s |\n", clients, r.name, r.rps(),
+					ms(r.latencies.pct(0.5)), ms(r.latencies.pct(0.95)), ms(r.latencies.pct(0.99)), r.won, r.lost, r.errors, r.perRequest(), ratio)
 			}
 		}
 		var doubles int
@@ -275,8 +313,9 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		pool.Close()
 		profiles = append(profiles, fmt.Sprintf("reserve, %d clients|%s", clients, reserveProf), fmt.Sprintf("confirm, %d clients|%s", clients, confirmProf))
 	}
-	fmt.Println("\nDouble bookings (an SQL self-join over the active bookings): 0 in every run." +
-		" The ratio is the function's requests/s over the baseline's, in the same run.")
+	fmt.Println("\nAfter each run an SQL self-join counts the double bookings among the active ones; any, or an error, fails the bench." +
+		" The ratio is the function's requests/s over the baseline's, in the same run. The CPU columns divide the CPU time each side used" +
+		" during the run (Linux counts it in 10 ms ticks) by the requests: the function's process, PostgreSQL's postmaster and backends, and this load generator.")
 	for _, p := range profiles {
 		label, file, _ := strings.Cut(p, "|")
 		name, _, _ := strings.Cut(label, ",")

@@ -92,6 +92,9 @@ func run(c config) error {
 	if c.keep == "" {
 		c.keep = tmp
 	}
+	if err := os.MkdirAll(c.keep, 0o755); err != nil {
+		return err
+	}
 	fmt.Printf("# Sportello on this machine\n\n%s, %d CPUs, %s; %s.\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(),
 		runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	var failures []string

@@ -167,14 +167,99 @@ func (p *process) rss() int64 {
 
 // cpu is the CPU time the function has used so far.
 func (p *process) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	_, t, _ := procStat(p.cmd.Process.Pid)
+	return t
+}
+
+// procStat reads a process's parent, CPU time (user and system) and name
+// from /proc.
+func procStat(pid int) (parent int, cpu time.Duration, name string) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, ""
+	}
+	open, closing := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[closing+2:]))
+	parent, _ = strconv.Atoi(f[1])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return parent, time.Duration(utime+stime) * time.Second / 100, string(b[open+1 : closing]) // USER_HZ
+}
+
+// cpuOfTree is the CPU time used so far by root and its descendants, by
+// process name.
+func cpuOfTree(root int) cpuUse {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	parent, used, names := map[int]int{}, map[int]time.Duration{}, map[int]string{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		parent[pid], used[pid], names[pid] = procStat(pid)
+	}
+	use := cpuUse{}
+	for pid, t := range used {
+		for p := pid; p > 1; p = parent[p] {
+			if p == root {
+				use[names[pid]] += t
+				break
+			}
+		}
+	}
+	return use
+}
+
+// cpuUse is CPU time by process name (a function's, postgres, mailpit, ...).
+type cpuUse map[string]time.Duration
+
+func (u cpuUse) total() time.Duration {
+	var t time.Duration
+	for _, d := range u {
+		t += d
+	}
+	return t
+}
+
+// since is the CPU used since before, the heaviest first.
+func (u cpuUse) since(before cpuUse) string {
+	type use struct {
+		name string
+		d    time.Duration
+	}
+	var all []use
+	for n, d := range u {
+		if d -= before[n]; d > 0 {
+			all = append(all, use{n, d})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].d > all[j].d })
+	var parts []string
+	for _, x := range all {
+		parts = append(parts, fmt.Sprintf("%s %.1f s", x.name, x.d.Seconds()))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// selfCPU is the CPU time this process (the load generator) has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpu is the CPU time the database server has used so far: the postmaster
+// and its backends.
+func (d *database) cpu() time.Duration {
+	b, err := os.ReadFile(filepath.Join(d.DataDir, "postmaster.pid"))
 	if err != nil {
 		return 0
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return cpuOfTree(pid).total()
 }
 
 // top prints the heaviest functions of a CPU profile (go tool pprof -top).

@@ -276,7 +276,3 @@ func (a *Authenticator) SignOut(ctx context.Context, token string) error {
 	_, err := a.Store.Pool.Exec(ctx, `DELETE FROM operator_sessions WHERE token_hash = $1`, secret.Hash(token))
 	return err
 }
-
-// Warm prepares sign-in now (the hash an unknown account is compared
-// against), so that the first sign-in does not take longer than the rest.
-func Warm() { password.Warm() }

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -635,5 +636,79 @@ func TestReserveFollowsTheConfiguration(t *testing.T) {
 	}
 	if _, err := store.Reserve(ctx, svc, at("2027-03-03", "14:00"), "it"); err != nil {
 		t.Fatalf("hold in hours added after the service was cached: %v", err)
+	}
+}
+
+// TestConfirmFindsTheHoldByItsKey: a confirmation reads its hold through
+// the primary key, whatever plan PostgreSQL keeps for confirm_hold. Its
+// generic plan (forced here; plpgsql keeps one after five calls) once
+// chose the index of live holds by expiry when the statistics were taken
+// with few holds — then every confirmation read every live hold, thousands
+// on a click day. The index's reads are counted around the confirmations.
+func TestConfirmFindsTheHoldByItsKey(t *testing.T) {
+	ctx := context.Background()
+	store, _ := newStore(t, monday)
+	if _, err := store.Pool.Exec(ctx, `ANALYZE bookings`); err != nil { // statistics from before the holds
+		t.Fatal(err)
+	}
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
+	var holds []booking.Hold
+	for day := 2; day <= 20; day++ {
+		for _, hhmm := range []string{"09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "12:00", "12:30"} {
+			for range 3 {
+				h, err := store.Reserve(ctx, svc, at(fmt.Sprintf("2027-03-%02d", day), hhmm), "it")
+				if apperr.Is(err, apperr.Invalid) {
+					continue // a day another test closed
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				holds = append(holds, h)
+			}
+		}
+	}
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	generic, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer generic.Close()
+	reads := func() int64 {
+		t.Helper()
+		var n int64
+		if _, err := store.Pool.Exec(ctx, `SELECT pg_stat_clear_snapshot()`); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Pool.QueryRow(ctx, `SELECT coalesce(sum(idx_tup_read), 0)::bigint FROM pg_stat_user_indexes
+			WHERE indexrelname = 'bookings_holds_by_expiry'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	flush := func() {
+		t.Helper()
+		if _, err := generic.Exec(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := generic.Exec(ctx, `SELECT 1`); err != nil { // the flush happens when this transaction ends
+			t.Fatal(err)
+		}
+	}
+	flush()
+	before := reads()
+	onGeneric := &postgres.Store{Pool: generic, Clock: store.Clock, Calendar: store.Calendar, Source: store.Source}
+	for _, h := range holds[:10] {
+		if _, err := onGeneric.Confirm(ctx, h.ID, h.Secret, citizen()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush()
+	if after := reads(); after != before {
+		t.Errorf("10 confirmations read %d entries of bookings_holds_by_expiry (%d live holds), want none", after-before, len(holds)-10)
 	}
 }
