@@ -37,7 +37,7 @@
 //             (tr#audit-<id>), #audit-more, #audit-status
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RUN, api, assertClean, axe, citizen, failed, launch, newContext, newPage, personal, romeDay, shot } from './lib.mjs';
+import { RUN, api, calendarDays, assertClean, axe, citizen, failed, launch, newContext, newPage, personal, romeDay, shot } from './lib.mjs';
 
 const PASSWORD = 'sportello-demo';
 const ADMIN = 'admin@comune.bari.it';
@@ -173,7 +173,7 @@ test('the administrator configures an office from nothing, and a closure cancels
     // A citizen books the new service.
     const slots = await api('GET', `/api/slots?service_id=${serviceId}`);
     assert.equal(slots.status, 200, slots.text);
-    const slot = (slots.json.days || []).flatMap((d) => d.slots || [])[0];
+    const slot = calendarDays(slots.json).flatMap((d) => d.slots)[0];
     assert.ok(slot, `the new service has no free slot: ${slots.text}`);
     const hold = await api('POST', '/api/holds', { service_id: serviceId, start: slot.start });
     assert.equal(hold.status, 201, hold.text);

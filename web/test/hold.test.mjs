@@ -19,7 +19,7 @@
 // axe runs on each of those states and each leaves a screenshot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, RUN, api, assertClean, checkPage, failed, focused, launch, newContext, newPage, operatorSession, personal, romeDay, romeTime, shot } from './lib.mjs';
+import { BASE_URL, RUN, api, assertClean, calendarDays, checkPage, failed, focused, launch, newContext, newPage, operatorSession, personal, romeDay, romeTime, shot } from './lib.mjs';
 
 const ADMIN = { email: 'admin@comune.bari.it', password: 'sportello-demo' };
 
@@ -198,8 +198,9 @@ test('a time taken meanwhile: the page says so and offers the times left', async
   const to = romeDay(Date.now() + 6 * 86_400_000);
   const r = await api('GET', `/api/slots?service_id=${own.id}&from=${from}&to=${to}`);
   assert.equal(r.status, 200, `GET /api/slots: ${r.text}`);
-  const day = r.json.days.find((d) => (d.slots?.length ?? 0) >= 4 && Date.parse(d.slots[0].start) > Date.now() + 10 * 60_000);
-  assert.ok(day, `no day with four slots: ${JSON.stringify(r.json.days.map((d) => [d.date, d.slots?.length]))}`);
+  const days = calendarDays(r.json);
+  const day = days.find((d) => d.slots.length >= 4 && Date.parse(d.slots[0].start) > Date.now() + 10 * 60_000);
+  assert.ok(day, `no day with four slots: ${JSON.stringify(days.map((d) => [d.date, d.slots.length]))}`);
   const target = day.slots[2];
   assert.equal(target.free, 1, `the slot has ${target.free} free desks, want 1`);
 

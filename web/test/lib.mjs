@@ -27,6 +27,10 @@ import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
+import { calendarDays } from '../src/js/lib/calendar.js';
+
+export { calendarDays };
+
 function need(name) {
   const v = process.env[name];
   if (!v) throw new Error(`${name} is not set: run the browser tests through test/e2e (go test -run TestBrowser ./test/e2e/)`);
@@ -405,7 +409,7 @@ export async function slotsOf(serviceId, days = 30) {
   const to = romeDay(Date.now() + days * 86_400_000);
   const r = await api('GET', `/api/slots?service_id=${serviceId}&from=${from}&to=${to}`);
   assert.equal(r.status, 200, `GET /api/slots: ${r.text}`);
-  return r.json.days.flatMap((d) => d.slots);
+  return calendarDays(r.json).flatMap((d) => d.slots);
 }
 
 /** book holds and confirms a slot over the API, registering its secrets with personal(); returns the confirmation (with manage_token). */

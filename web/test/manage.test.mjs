@@ -161,20 +161,27 @@ test('reschedule to another time through the slot picker', async () => {
       await page.unroute('**/api/manage/reschedule');
       if (status === 422) await check(page, 'manage-06b-reschedule-too-late', 'reschedule refused past the cutoff');
     }
-    // After a 409 the choice is gone: choose again.
+    // After a 409 the choice is gone, and the refused time is not offered
+    // again (whatever the calendar, up to a second stale, says): choose
+    // another.
     assert.equal(await page.locator('#reschedule-confirm').isVisible(), false);
     await page.locator('#reschedule-calendar').waitFor();
-    await page.locator(`#reschedule-calendar button.slot-day:enabled`).nth(count - 1).click();
-    await page.locator(`#reschedule-times .slot-time[data-start="${start}"]`).click();
+    await days.nth((await days.count()) - 1).click();
+    const other = page.locator('#reschedule-times .slot-time:enabled').first();
+    await other.waitFor();
+    assert.equal(await page.locator(`#reschedule-times .slot-time[data-start="${start}"]`).count(), 0, 'the refused time is offered again');
+    const moved = await other.getAttribute('data-start');
+    assert.notEqual(Date.parse(moved), Date.parse(start));
+    await other.click();
     await page.locator('#reschedule-confirm').waitFor({ state: 'visible' });
     await page.locator('#reschedule-submit').click();
     await page.locator('#manage-notice').waitFor({ state: 'visible' });
-    assert.ok((await page.textContent('#manage-notice')).includes(romeTime(start)));
+    assert.ok((await page.textContent('#manage-notice')).includes(romeTime(moved)));
     assert.equal(await page.locator('#manage-reschedule').isVisible(), false);
-    assert.ok((await page.textContent('#manage-time')).includes(romeTime(start)));
+    assert.ok((await page.textContent('#manage-time')).includes(romeTime(moved)));
     const r = await api('GET', '/api/manage', undefined, { Authorization: `Bearer ${booking.manage_token}` });
     assert.equal(r.status, 200);
-    assert.equal(Date.parse(r.json.start), Date.parse(start), 'the booking did not move');
+    assert.equal(Date.parse(r.json.start), Date.parse(moved), 'the booking did not move');
     booking = { ...booking, ...r.json };
     await check(page, 'manage-07-rescheduled', 'rescheduled');
     assertClean(page);

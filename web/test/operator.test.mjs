@@ -38,7 +38,7 @@
 // /operatore/?prenotazione=<booking id>.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, assertClean, axe, citizen, failed, launch, newContext, newPage, romeDay, setLanguage, shot } from './lib.mjs';
+import { api, assertClean, calendarDays, axe, citizen, failed, launch, newContext, newPage, romeDay, setLanguage, shot } from './lib.mjs';
 
 const PASSWORD = 'sportello-demo';
 const SUE_OPERATOR = 'operatore.urbanistica@comune.bari.it';
@@ -53,7 +53,7 @@ let booking; // {id, start, end, who}
 async function book(tag, skip = 0) {
   const r = await api('GET', '/api/slots?service_id=sue');
   assert.equal(r.status, 200, `GET /api/slots: ${r.text}`);
-  const slots = (r.json.days || []).flatMap((d) => d.slots || []);
+  const slots = calendarDays(r.json).flatMap((d) => d.slots);
   assert.ok(slots.length > skip, 'no free slot for sue');
   const slot = slots[skip];
   const hold = await api('POST', '/api/holds', { service_id: 'sue', start: slot.start });

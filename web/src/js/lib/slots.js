@@ -11,8 +11,12 @@
 //               #slots-prev, #slots-next, #slots-calendar,
 //               #slots-day-2026-12-01, #slots-times, #slots-status)
 //     days      how many days ahead it looks (default 90; the API allows 92)
-//   picker.refresh()         reloads the free slots (keeps the chosen day
-//                            when it still has some); returns a promise
+//   picker.refresh({taken})  reloads the free slots (keeps the chosen day
+//                            when it still has some); returns a promise.
+//                            taken: a start the server just refused (409),
+//                            hidden for a while whatever the reload says —
+//                            the calendar may be up to a second stale
+//                            (CALENDAR_MAX_AGE), the refusal is not
 //   picker.clearSelection()  forgets the chosen time
 //   picker.selected()        the chosen slot or null
 //   picker.setDisabled(b)    disables every button (while a hold is made)
@@ -24,10 +28,15 @@
 // date and the number of free times; the chosen day and time carry
 // aria-pressed="true" (not only a colour).
 import { ApiError, get } from './api.js';
+import { calendarDays } from './calendar.js';
 import { $, $$, clear, focus, h } from './dom.js';
 import { addDays, formatDate, formatMonth, formatTime, formatTimeRange, parseDay, todayRome, weekdayNames } from './format.js';
 import { onLangChange, t } from './i18n.js';
 import { icon } from './layout.js';
+
+// How long a refused start stays hidden: well past the calendar's
+// staleness, short enough that a time freed again soon shows again.
+const TAKEN_FOR = 10_000;
 
 export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slots', days = 90 } = {}) {
   let byDay = new Map(); // "YYYY-MM-DD" → [slot]
@@ -40,6 +49,7 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
   let state = 'loading'; // loading | ready | error
   let error = null;
   let alive = true;
+  const taken = new Map(); // instant (ms) → when the server refused it
 
   const status = h('div', { id: `${id}-status`, class: 'slot-status', role: 'status' });
   const monthBox = h('div', { class: 'slot-month' });
@@ -55,7 +65,12 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
       const q = new URLSearchParams({ service_id: serviceId, from, to });
       const resp = await get(`/api/slots?${q}`);
       byDay = new Map();
-      for (const d of resp.days || []) if (d.slots && d.slots.length) byDay.set(d.date, d.slots.map((s) => ({ ...s, date: d.date })));
+      const now = Date.now();
+      for (const [at, since] of taken) if (now - since > TAKEN_FOR) taken.delete(at);
+      for (const d of calendarDays(resp)) {
+        const free = d.slots.filter((s) => !taken.has(Date.parse(s.start)));
+        if (free.length) byDay.set(d.date, free);
+      }
       state = 'ready';
       error = null;
       if (day && !byDay.has(day)) day = null;
@@ -245,7 +260,10 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
 
   return {
     ready,
-    refresh: () => load(),
+    refresh({ taken: start } = {}) {
+      if (start) taken.set(Date.parse(start), Date.now());
+      return load();
+    },
     clearSelection() {
       chosen = null;
       render();

@@ -311,7 +311,7 @@ async function chooseSlot(slot) {
       announce(t('booking.slot.taken'));
       // The button that had the focus goes with the reload: give it to the
       // step's heading, so a keyboard user starts again from the top.
-      picker.refresh().finally(() => focus($('#step-slot-title')));
+      picker.refresh({ taken: err.status === 409 ? slot.start : undefined }).finally(() => focus($('#step-slot-title')));
     } else if (err instanceof ApiError && err.status === 400) {
       message(t('booking.slot.invalid', { detail: err.detail }));
       picker.refresh();

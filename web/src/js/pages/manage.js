@@ -210,10 +210,11 @@ async function submitReschedule() {
   } catch (err) {
     panelError('#reschedule-error', describe(err, 'reschedule'));
     if (err instanceof ApiError && err.code === 'conflict') {
+      const taken = chosen?.start;
       chosen = null;
       renderChoice();
       picker?.clearSelection();
-      picker?.refresh();
+      picker?.refresh({ taken });
     }
   } finally {
     busy = false;

@@ -655,10 +655,11 @@ $('#reschedule-confirm').addEventListener('click', async () => {
     else if (err instanceof ApiError && err.status === 400) msg = t('operator.changes.slot_invalid', { detail: err.detail });
     else msg = errorText(err);
     showAlert($('#reschedule-error'), msg);
+    const taken = err instanceof ApiError && err.status === 409 ? state.chosen?.start : undefined;
     state.chosen = null;
     $('#reschedule-chosen').textContent = '';
     state.picker?.clearSelection();
-    state.picker?.refresh();
+    state.picker?.refresh({ taken });
     focus($('#reschedule-error'));
   }
 });
