@@ -35,10 +35,10 @@ vet:
 site:
 	go run ./local/cmd/build-site -out functions/site/kodata
 
-## tools: the test harnesses (with-services, and with-postgres for bench)
+## tools: the test harness (with-services: PostgreSQL, Mailpit, LiveKit and MinIO for go test)
 tools:
 	@mkdir -p $(BIN)
-	go build -o $(BIN)/ ./local/cmd/with-services ./local/cmd/with-postgres
+	go build -o $(BIN)/ ./local/cmd/with-services
 
 ## clean: wipe the local stack's data (PostgreSQL cluster, MinIO's documents, the mail)
 clean:
