@@ -13,13 +13,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sportello/sportello/functions/manifest"
 	"github.com/sportello/sportello/local/broker"
+	"github.com/sportello/sportello/local/syncbuf"
 )
 
 func TestLineWriter(t *testing.T) {
@@ -110,7 +110,7 @@ func fakeBin(t *testing.T) string {
 func TestFunctionsStartAndStop(t *testing.T) {
 	t.Setenv("STACK_FAKE_FUNCTION", "1")
 	t.Setenv("STACK_FAKE_BUSY_DIR", t.TempDir())
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s := New(Config{Out: &out, Port: 1})
 	ctx := context.Background()
 	env := []string{"DATABASE_URL=postgres://unused", "K_SINK=http://127.0.0.1:1/", "SMTP_PORT=2525"}
@@ -171,21 +171,4 @@ func TestFunctionsStartAndStop(t *testing.T) {
 	if n := strings.Count(out.String(), `{"msg":"stopped"}`); n != len(manifest.Functions)-1 {
 		t.Errorf("%d functions drained on SIGTERM, want %d:\n%s", n, len(manifest.Functions)-1, out.String())
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/manifest"
 	"github.com/sportello/sportello/local/broker"
+	"github.com/sportello/sportello/local/httpjson"
 	"github.com/sportello/sportello/local/pg"
 	"github.com/sportello/sportello/local/services"
 	"github.com/sportello/sportello/local/web"
@@ -410,7 +411,7 @@ func (s *Stack) brokerURL() string {
 func (s *Stack) serveServices(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
+		httpjson.WriteProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
 		return
 	}
 	out := map[string]string{}
@@ -425,11 +426,7 @@ func (s *Stack) serveServices(w http.ResponseWriter, r *http.Request) {
 		out["BROKER_URL"] = strings.TrimSuffix(s.brokerURL(), "/")
 		out["MINIO_CONSOLE_URL"] = s.minio.ConsoleURL()
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(out)
+	httpjson.Write(w, out)
 }
 
 func (s *Stack) startPostgres(ctx context.Context) error {

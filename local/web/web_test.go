@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sportello/sportello/local/syncbuf"
 )
 
 // repoRoot is the repository holding this package (local/web).
@@ -61,24 +62,6 @@ func needNode(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 	needNode(t)
 	root := copySources(t, repoRoot(t))
@@ -86,7 +69,7 @@ func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	var log syncBuffer
+	var log syncbuf.Buffer
 	site, err := Build(ctx, root, cache, &log)
 	if err != nil {
 		t.Fatalf("Build: %v\n%s", err, log.String())
@@ -125,7 +108,7 @@ func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 	}
 
 	// Unchanged sources: the same folder, nothing run.
-	var again syncBuffer
+	var again syncbuf.Buffer
 	if site2, err := Build(ctx, root, cache, &again); err != nil || site2 != site || again.String() != "" {
 		t.Errorf("second Build = %s, %v, log %q; want %s without building", site2, err, again.String(), site)
 	}
@@ -136,7 +119,7 @@ func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 	if err := os.WriteFile(index, bytes.Replace(b, []byte("</main>"), []byte("<p id=\"changed\">x</p></main>"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var third syncBuffer
+	var third syncbuf.Buffer
 	site3, err := Build(ctx, root, cache, &third)
 	if err != nil || site3 == site {
 		t.Fatalf("Build after a change = %s, %v\n%s", site3, err, third.String())
@@ -163,7 +146,7 @@ func TestBuiltSiteIsSelfContained(t *testing.T) {
 	cache := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var log syncBuffer
+	var log syncbuf.Buffer
 	site, err := Build(ctx, root, cache, &log)
 	if err != nil {
 		t.Fatalf("Build: %v\n%s", err, log.String())

@@ -26,13 +26,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sportello/sportello/local/pg"
 	"github.com/sportello/sportello/local/stack"
+	"github.com/sportello/sportello/local/syncbuf"
 )
 
 // How long the test waits for the stack. The first start compiles every
@@ -42,30 +42,11 @@ const (
 	stopTimeout  = 60 * time.Second
 )
 
-// output collects the stack's console for the failure report and the
-// personal-data check.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
 // localStack is a running sportello-local.
 type localStack struct {
 	t       *testing.T
 	cmd     *exec.Cmd
-	out     *output
+	out     *syncbuf.Buffer // the stack's console, for the failure report and the personal-data check
 	done    chan struct{}
 	gateway string // http://127.0.0.1:PORT
 	pgPort  int
@@ -116,7 +97,7 @@ func startStack(t *testing.T, opts stackOptions) *localStack {
 		t.Fatalf("go build sportello-local: %v\n%s", err, out)
 	}
 
-	s := &localStack{t: t, out: &output{}, done: make(chan struct{}), pgPort: freePort(t), data: filepath.Join(tmp, "data")}
+	s := &localStack{t: t, out: &syncbuf.Buffer{}, done: make(chan struct{}), pgPort: freePort(t), data: filepath.Join(tmp, "data")}
 	port := freePort(t)
 	s.gateway = fmt.Sprintf("http://127.0.0.1:%d", port)
 	// Every other port 0: the stack picks free ones, so that the test runs
