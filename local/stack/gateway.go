@@ -1,3 +1,6 @@
+// This file holds the gateway in front of the functions: the routes to
+// them, the site, the local tools under /_local/ and /health.
+
 package stack
 
 import (

@@ -1,3 +1,7 @@
+// This file holds where the stack keeps its data: the repository root,
+// the data folder, PostgreSQL's cluster (elsewhere when the postgres user
+// cannot reach the data folder), and -clean.
+
 package stack
 
 import (
