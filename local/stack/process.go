@@ -6,14 +6,16 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sportello/sportello/local/services"
 )
 
 // process is one function running as a child process.
@@ -92,28 +94,14 @@ func (p *process) wait(grace time.Duration, kill <-chan struct{}) bool {
 func (p *process) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url()+"/health/readiness", nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited while starting (%s)", p.name, p.exitStatus())
-		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("%s was not ready within %s", p.name, timeout)
-			}
-			return ctx.Err()
-		case <-tick.C:
-		}
+	err := services.WaitReady(ctx, p.url()+"/health/readiness", 100*time.Millisecond, p.done)
+	switch {
+	case errors.Is(err, services.ErrExited):
+		return fmt.Errorf("%s exited while starting (%s)", p.name, p.exitStatus())
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s was not ready within %s", p.name, timeout)
 	}
+	return err
 }
 
 // runLogged runs a one-shot command with its output on the console under

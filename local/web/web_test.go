@@ -62,18 +62,27 @@ func needNode(t *testing.T) {
 	}
 }
 
+// buildFresh builds the site of root into a new cache folder within five
+// minutes, failing the test if it cannot, and answers the site, the cache
+// and the build's log.
+func buildFresh(t *testing.T, root string) (site, cache string, log *syncbuf.Buffer) {
+	t.Helper()
+	cache = t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	log = &syncbuf.Buffer{}
+	site, err := Build(ctx, root, cache, log)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, log)
+	}
+	return site, cache, log
+}
+
 func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 	needNode(t)
 	root := copySources(t, repoRoot(t))
-	cache := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	var log syncbuf.Buffer
-	site, err := Build(ctx, root, cache, &log)
-	if err != nil {
-		t.Fatalf("Build: %v\n%s", err, log.String())
-	}
+	site, cache, log := buildFresh(t, root)
+	ctx := t.Context()
 	hash, err := SourceHash(filepath.Join(root, "web"))
 	if err != nil {
 		t.Fatal(err)
@@ -143,14 +152,7 @@ func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 func TestBuiltSiteIsSelfContained(t *testing.T) {
 	needNode(t)
 	root := repoRoot(t)
-	cache := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var log syncbuf.Buffer
-	site, err := Build(ctx, root, cache, &log)
-	if err != nil {
-		t.Fatalf("Build: %v\n%s", err, log.String())
-	}
+	site, _, _ := buildFresh(t, root)
 	attr := regexp.MustCompile(`(?i)\b(?:src|href|action|poster)\s*=\s*["']([^"']*)["']`)
 	cssURL := regexp.MustCompile(`url\(\s*["']?([^"')]+)["']?\s*\)`)
 	external := regexp.MustCompile(`(?i)^(?:https?:)?//`)
@@ -160,7 +162,7 @@ func TestBuiltSiteIsSelfContained(t *testing.T) {
 	scriptTag := regexp.MustCompile(`(?i)<script\b[^>]*>`)
 	inline := regexp.MustCompile(`(?i)<style\b|\sstyle\s*=|\son[a-z]+\s*=\s*["']`)
 	pages := 0
-	err = filepath.Walk(site, func(path string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(site, func(path string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
 		}
