@@ -21,7 +21,8 @@ import (
 // postgres user cannot reach (as root, a repository under /root).
 const FallbackRoot = "/var/lib/sportello"
 
-// RepoRoot walks up from dir to the folder that holds go.work.
+// RepoRoot walks up from dir (".": the working folder) to the folder that
+// holds go.work.
 func RepoRoot(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {

@@ -12,9 +12,6 @@ import (
 )
 
 func TestCitizenJourney(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole local stack")
-	}
 	s := startStack(t, stackOptions{})
 
 	// 1. The offices and their services, each with its duration.

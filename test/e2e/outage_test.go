@@ -16,9 +16,6 @@ import (
 // an outage longer than every retry leaves the event in the dead letters,
 // visible, never silently dropped.
 func TestMailSurvivesSMTPOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the whole local stack")
-	}
 	// Each attempt waits at most a second for the SMTP greeting; the broker's
 	// retry delays are scaled down, so nine attempts take about ten seconds.
 	s := startStack(t, stackOptions{

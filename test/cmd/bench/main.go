@@ -31,6 +31,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/sportello/sportello/local/stack"
 )
 
 type config struct {
@@ -80,7 +82,7 @@ func (c config) part(name string) bool {
 }
 
 func run(c config) error {
-	root, err := repoRoot()
+	root, err := stack.RepoRoot(".")
 	if err != nil {
 		return err
 	}
