@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -272,10 +272,8 @@ func checkTriggers(t *testing.T, m Manifest, r *Rendered) {
 		}
 		got = append(got, g)
 	}
-	byName := func(rs []row) { sort.Slice(rs, func(i, j int) bool { return rs[i].Name < rs[j].Name }) }
-	byName(want)
-	byName(got)
-	if diff := cmp.Diff(want, got); diff != "" {
+	byName := cmpopts.SortSlices(func(a, b row) bool { return a.Name < b.Name })
+	if diff := cmp.Diff(want, got, byName); diff != "" {
 		t.Errorf("Triggers differ from the manifest (-manifest +chart):\n%s", diff)
 	}
 }
@@ -375,9 +373,7 @@ func checkSinkBindings(t *testing.T, m Manifest, r *Rendered) {
 			t.Errorf("SinkBinding %s: subject %+v, want a Knative Service", sb.Name, sb.Spec.Subject)
 		}
 	}
-	sort.Strings(want)
-	sort.Strings(got)
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("SinkBindings differ from the emitting functions (-manifest +chart):\n%s", diff)
 	}
 }

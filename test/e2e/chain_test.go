@@ -97,16 +97,9 @@ func TestEventChain(t *testing.T) {
 		PrivacyConsent: true, Locale: "it"}
 	keep(nicola.Email, nicola.GivenName, nicola.FamilyName, nicola.Address, nicola.Details)
 	sl, _ := s.freeSlots(t, "sue")
-	var picks []slot
-	for _, d := range sl.Days {
-		for _, x := range d.Slots {
-			// Past sue's 24 hours of notice and of change cutoff, with an
-			// hour to spare for the test.
-			if x.Start.After(time.Now().Add(25*time.Hour)) && len(picks) < 2 {
-				picks = append(picks, x)
-			}
-		}
-	}
+	// Past sue's 24 hours of notice and of change cutoff, with an hour to
+	// spare for the test.
+	picks := sl.after(time.Now().Add(25 * time.Hour))
 	if len(picks) < 2 {
 		t.Fatalf("fewer than two free sue slots in 30 days: %+v", sl)
 	}
@@ -175,18 +168,12 @@ func TestEventChain(t *testing.T) {
 	keep(teresa.Email, teresa.GivenName, teresa.FamilyName, teresa.Address, teresa.Details)
 	// The first slot at least two minutes away, so that the booking can
 	// still be cancelled (before its start) when the test gets there.
-	var soon *slot
 	nowSlots, _ := s.freeSlots(t, nowService)
-	for _, d := range nowSlots.Days {
-		for i, x := range d.Slots {
-			if soon == nil && x.Start.After(time.Now().Add(2*time.Minute)) {
-				soon = &d.Slots[i]
-			}
-		}
-	}
-	if soon == nil || soon.Start.After(time.Now().Add(9*time.Minute)) || !soon.End.Equal(soon.Start.Add(5*time.Minute)) {
+	later := nowSlots.after(time.Now().Add(2 * time.Minute))
+	if len(later) == 0 || later[0].Start.After(time.Now().Add(9*time.Minute)) || !later[0].End.Equal(later[0].Start.Add(5*time.Minute)) {
 		t.Fatalf("no 5-minute slot of the zero-notice service within 9 minutes: %+v", nowSlots)
 	}
+	soon := later[0]
 	now, h2 := s.book(t, nowService, soon.Start, teresa)
 	keep(now.ManageToken, h2.HoldSecret)
 	t.Logf("zero-notice booking at %s", soon.Start)

@@ -87,18 +87,12 @@ func TestOfficeDay(t *testing.T) {
 	}
 	keep(opPassword)
 
-	var first *slot
 	list, _ := s.freeSlots(t, serviceID)
-	for _, d := range list.Days {
-		for i, x := range d.Slots {
-			if first == nil && x.Start.After(time.Now().Add(20*time.Second)) {
-				first = &d.Slots[i]
-			}
-		}
-	}
-	if first == nil || first.Start.After(time.Now().Add(3*time.Minute)) || first.Free != 2 {
+	later := list.after(time.Now().Add(20 * time.Second))
+	if len(later) == 0 || later[0].Start.After(time.Now().Add(3*time.Minute)) || later[0].Free != 2 {
 		t.Fatalf("the new service has no 2-desk slot within 3 minutes: %+v", list)
 	}
+	first := later[0]
 
 	// 2. A citizen books it; the agenda shows it to the new operator only.
 	giulia := citizen{GivenName: "Giuliana", FamilyName: "Abbaticchio-" + run, Address: "Via Putignani 9, 70122 Bari",

@@ -358,6 +358,19 @@ func (s *localStack) freeSlots(t *testing.T, serviceID string) (slots, map[time.
 	return out, free
 }
 
+// after is the free slots that start after t, earliest first.
+func (sl slots) after(t time.Time) []slot {
+	var out []slot
+	for _, d := range sl.Days {
+		for _, x := range d.Slots {
+			if x.Start.After(t) {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
 // calendarMaxAge is how stale query-slots may answer (CALENDAR_MAX_AGE).
 const calendarMaxAge = time.Second
 
