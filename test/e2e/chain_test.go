@@ -246,14 +246,7 @@ func TestEventChain(t *testing.T) {
 	expect(t, "POST /api/documents over the limit", r, http.StatusBadRequest)
 	r = s.call("POST", "/api/documents", map[string]any{"filename": filename, "content_type": "application/pdf", "size": len(chainPDF)}, citizenTok)
 	expect(t, "POST /api/documents", r, http.StatusCreated)
-	var up struct {
-		DocumentID string `json:"document_id"`
-		Upload     struct {
-			URL    string            `json:"url"`
-			Fields map[string]string `json:"fields"`
-		} `json:"upload"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
+	var up upload
 	r.json(t, &up)
 	if up.DocumentID == "" || !strings.HasPrefix(up.Upload.URL, env["S3_ENDPOINT"]) || up.Upload.Fields["policy"] == "" || !up.ExpiresAt.After(time.Now()) {
 		t.Fatalf("POST /api/documents = %s", r.body)
@@ -458,6 +451,17 @@ type joinResponse struct {
 	Identity  string    `json:"identity"`
 	ExpiresAt time.Time `json:"expires_at"`
 	window
+}
+
+// upload is the answer to a declared document: where to POST the file, with
+// which form fields, until when.
+type upload struct {
+	DocumentID string `json:"document_id"`
+	Upload     struct {
+		URL    string            `json:"url"`
+		Fields map[string]string `json:"fields"`
+	} `json:"upload"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // document is a document as the documents function shows it.

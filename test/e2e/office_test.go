@@ -178,13 +178,7 @@ func TestOfficeDay(t *testing.T) {
 	// 4. The operator sends a document; the citizen sees it.
 	receipt := "ricevuta-" + giulia.FamilyName + ".pdf"
 	keep(receipt)
-	var up struct {
-		DocumentID string `json:"document_id"`
-		Upload     struct {
-			URL    string            `json:"url"`
-			Fields map[string]string `json:"fields"`
-		} `json:"upload"`
-	}
+	var up upload
 	op.expect(t, "POST", "/bookings/"+b.BookingID+"/documents",
 		map[string]any{"filename": receipt, "content_type": "application/pdf", "size": len(chainPDF)}, http.StatusCreated).json(t, &up)
 	keep(up.Upload.Fields["X-Amz-Signature"], up.Upload.Fields["policy"])
