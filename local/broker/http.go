@@ -58,7 +58,7 @@ func (b *Broker) receive(w http.ResponseWriter, r *http.Request) {
 }
 
 // listEvents serves GET (the events kept, filtered by ?type=, ?subject=,
-// ?source=) and, as the local sink before the broker did, POST (ingest).
+// ?source=) and POST, which ingests an event as the ingress does.
 func (b *Broker) listEvents(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sportello/sportello/local/pg"
+	"github.com/sportello/sportello/local/tools"
 )
 
 // How long a server has to become ready, and to stop after SIGTERM before
@@ -175,9 +176,9 @@ var ErrExited = errors.New("exited while starting")
 // WaitReady GETs url every interval until it answers 200 (nil), exited is
 // closed (ErrExited) or ctx ends (ctx.Err()): how the local stack waits for
 // a child process that serves HTTP to be ready.
-func WaitReady(ctx context.Context, url string, every time.Duration, exited <-chan struct{}) error {
+func WaitReady(ctx context.Context, url string, interval time.Duration, exited <-chan struct{}) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(every)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -262,7 +263,7 @@ func binary(bin, tool string) (string, error) {
 	if bin != "" {
 		return bin, nil
 	}
-	return ensureTool(tool)
+	return tools.Ensure(tool)
 }
 
 // prefix matches the variables whose names start with p.

@@ -20,12 +20,7 @@ import (
 	"context"
 	"errors"
 	"sync"
-
-	"github.com/sportello/sportello/local/tools"
 )
-
-// ensureTool finds a pinned binary; a variable so that tests could stub it.
-var ensureTool = tools.Ensure
 
 // Server is what Set needs of a server.
 type Server interface {
