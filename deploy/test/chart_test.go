@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -94,57 +94,23 @@ func decodeAll(t *testing.T, objs []Object) *Rendered {
 		var err error
 		switch o.APIVersion + "/" + o.Kind {
 		case "serving.knative.dev/v1/Service":
-			v := &servingv1.Service{}
-			if err = strictDecode(o, v); err == nil {
-				defaultNamespace(&v.Namespace)
-				v.SetDefaults(ctx)
-				err = fieldErr(v.Validate(ctx))
-				r.Services[v.Name] = v
-			}
+			err = decodeKnative(ctx, o, r.Services)
 		case "serving.knative.dev/v1beta1/DomainMapping":
-			v := &servingv1beta1.DomainMapping{}
-			if err = strictDecode(o, v); err == nil {
-				defaultNamespace(&v.Namespace)
-				v.SetDefaults(ctx)
-				err = fieldErr(v.Validate(ctx))
-				r.DomainMappings[v.Name] = v
-			}
+			err = decodeKnative(ctx, o, r.DomainMappings)
 		case "eventing.knative.dev/v1/Broker":
-			v := &eventingv1.Broker{}
-			if err = strictDecode(o, v); err == nil {
-				defaultNamespace(&v.Namespace)
-				v.SetDefaults(ctx)
-				err = fieldErr(v.Validate(ctx))
-				r.Brokers[v.Name] = v
-			}
+			err = decodeKnative(ctx, o, r.Brokers)
 		case "eventing.knative.dev/v1/Trigger":
-			v := &eventingv1.Trigger{}
-			if err = strictDecode(o, v); err == nil {
-				defaultNamespace(&v.Namespace)
-				v.SetDefaults(ctx)
-				err = fieldErr(v.Validate(ctx))
-				r.Triggers[v.Name] = v
-			}
+			err = decodeKnative(ctx, o, r.Triggers)
 		case "sources.knative.dev/v1/SinkBinding":
-			v := &sourcesv1.SinkBinding{}
-			if err = strictDecode(o, v); err == nil {
-				defaultNamespace(&v.Namespace)
-				v.SetDefaults(ctx)
-				err = fieldErr(v.Validate(ctx))
-				r.SinkBindings[v.Name] = v
-			}
+			err = decodeKnative(ctx, o, r.SinkBindings)
 		case "sources.knative.dev/v1/PingSource":
-			v := &sourcesv1.PingSource{}
-			if err = strictDecode(o, v); err == nil {
-				defaultNamespace(&v.Namespace)
-				v.SetDefaults(ctx)
-				err = fieldErr(v.Validate(ctx))
-				r.PingSources[v.Name] = v
-			}
+			err = decodeKnative(ctx, o, r.PingSources)
 		case "gateway.networking.k8s.io/v1/HTTPRoute":
 			v := &gatewayv1.HTTPRoute{}
 			if err = strictDecode(o, v); err == nil {
-				defaultNamespace(&v.Namespace)
+				if v.Namespace == "" {
+					v.Namespace = Namespace
+				}
 				if errs := gatewayvalidation.ValidateHTTPRoute(v); len(errs) > 0 {
 					err = errs.ToAggregate()
 				}
@@ -161,21 +127,13 @@ func decodeAll(t *testing.T, objs []Object) *Rendered {
 		case "v1/ConfigMap":
 			v := &corev1.ConfigMap{}
 			if err = strictDecode(o, v); err == nil {
-				for k := range v.Data {
-					for _, msg := range validation.IsConfigMapKey(k) {
-						t.Errorf("%s: key %q: %s", o, k, msg)
-					}
-				}
+				checkKeys(t, o, v.Data)
 				r.ConfigMaps[v.Name] = v
 			}
 		case "v1/Secret":
 			v := &corev1.Secret{}
 			if err = strictDecode(o, v); err == nil {
-				for k := range v.StringData {
-					for _, msg := range validation.IsConfigMapKey(k) {
-						t.Errorf("%s: key %q: %s", o, k, msg)
-					}
-				}
+				checkKeys(t, o, v.StringData)
 				r.Secrets[v.Name] = v
 			}
 		case "batch/v1/Job":
@@ -193,9 +151,41 @@ func decodeAll(t *testing.T, objs []Object) *Rendered {
 	return r
 }
 
-func defaultNamespace(ns *string) {
-	if *ns == "" {
-		*ns = Namespace
+// knativeObject is what the Knative types of a rendering have in common.
+type knativeObject interface {
+	apis.Defaultable
+	apis.Validatable
+	GetName() string
+	GetNamespace() string
+	SetNamespace(string)
+}
+
+// decodeKnative decodes o into a new T, defaults and validates it as the
+// Knative webhooks do on creation, and files it in into by name.
+func decodeKnative[T any, P interface {
+	*T
+	knativeObject
+}](ctx context.Context, o Object, into map[string]P) error {
+	v := P(new(T))
+	if err := strictDecode(o, v); err != nil {
+		return err
+	}
+	if v.GetNamespace() == "" {
+		v.SetNamespace(Namespace)
+	}
+	v.SetDefaults(ctx)
+	into[v.GetName()] = v
+	return fieldErr(v.Validate(ctx))
+}
+
+// checkKeys reports the keys of a ConfigMap's or a Secret's data that are
+// not valid keys.
+func checkKeys(t *testing.T, o Object, data map[string]string) {
+	t.Helper()
+	for k := range data {
+		for _, msg := range validation.IsConfigMapKey(k) {
+			t.Errorf("%s: key %q: %s", o, k, msg)
+		}
 	}
 }
 
@@ -282,10 +272,8 @@ func checkTriggers(t *testing.T, m Manifest, r *Rendered) {
 		}
 		got = append(got, g)
 	}
-	byName := func(rs []row) { sort.Slice(rs, func(i, j int) bool { return rs[i].Name < rs[j].Name }) }
-	byName(want)
-	byName(got)
-	if diff := cmp.Diff(want, got); diff != "" {
+	byName := cmpopts.SortSlices(func(a, b row) bool { return a.Name < b.Name })
+	if diff := cmp.Diff(want, got, byName); diff != "" {
 		t.Errorf("Triggers differ from the manifest (-manifest +chart):\n%s", diff)
 	}
 }
@@ -385,9 +373,7 @@ func checkSinkBindings(t *testing.T, m Manifest, r *Rendered) {
 			t.Errorf("SinkBinding %s: subject %+v, want a Knative Service", sb.Name, sb.Spec.Subject)
 		}
 	}
-	sort.Strings(want)
-	sort.Strings(got)
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("SinkBindings differ from the emitting functions (-manifest +chart):\n%s", diff)
 	}
 }

@@ -10,20 +10,17 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// compileSchema compiles the chart's values.schema.json.
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	path := filepath.Join(root(t), "charts", "sportello", "values.schema.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	b, err := os.ReadFile(filepath.Join(root(t), "charts", "sportello", "values.schema.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
-	if err := c.AddResource("values.schema.json", doc); err != nil {
+	// JSON is YAML: the schema is read as the values are.
+	if err := c.AddResource("values.schema.json", yamlDoc(t, b)); err != nil {
 		t.Fatal(err)
 	}
 	s, err := c.Compile("values.schema.json")
@@ -33,6 +30,7 @@ func compileSchema(t *testing.T) *jsonschema.Schema {
 	return s
 }
 
+// yamlDoc reads a YAML document for the schema to validate.
 func yamlDoc(t *testing.T, b []byte) any {
 	t.Helper()
 	j, err := yaml.YAMLToJSON(b)

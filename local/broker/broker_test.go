@@ -22,6 +22,7 @@ import (
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/manifest"
+	"github.com/sportello/sportello/local/syncbuf"
 )
 
 // fast is a delivery policy for tests: quick retries, a short timeout.
@@ -111,34 +112,27 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// logBuffer is a concurrency-safe log destination.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // start serves b on a real server and closes both at the end of the test.
-func start(t *testing.T, b *Broker) (*httptest.Server, *logBuffer) {
+func start(t *testing.T, b *Broker) (*httptest.Server, *syncbuf.Buffer) {
 	t.Helper()
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	if b.Log == nil {
 		b.Log = slog.New(slog.NewTextHandler(log, nil))
 	}
 	srv := httptest.NewServer(b)
 	t.Cleanup(func() { srv.Close(); b.Close() })
 	return srv, log
+}
+
+// serveTo serves a broker whose one trigger, named t, delivers to the
+// function f that s serves.
+func serveTo(t *testing.T, s *subscriber, tr Trigger) (*Broker, *httptest.Server) {
+	t.Helper()
+	tr.Name, tr.Function = "t", "f"
+	b := &Broker{Triggers: []Trigger{tr}}
+	srv, _ := start(t, b)
+	b.SetSubscriber("f", s.URL)
+	return b, srv
 }
 
 // send posts ev to the ingress in binary mode with the SDK's client, as the
@@ -229,9 +223,7 @@ func TestMatches(t *testing.T) {
 
 func TestStructuredIngress(t *testing.T) {
 	s := newSubscriber(t, nil)
-	b := &Broker{Triggers: []Trigger{{Name: "t", Function: "f", Filter: map[string]string{"type": events.BookingConfirmed}, Delivery: fast}}}
-	srv, _ := start(t, b)
-	b.SetSubscriber("f", s.URL)
+	_, srv := serveTo(t, s, Trigger{Filter: map[string]string{"type": events.BookingConfirmed}, Delivery: fast})
 
 	ev := newEvent(t, "s1", events.BookingConfirmed, "b2", map[string]int{"sequence": 0})
 	body, err := json.Marshal(ev)
@@ -312,9 +304,7 @@ func TestRetryOn503ThenSuccess(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	d := manifest.Delivery{Retry: 3, BackoffPolicy: "exponential", BackoffDelay: 10 * time.Millisecond, Timeout: time.Second}
-	b := &Broker{Triggers: []Trigger{{Name: "t", Function: "f", Filter: map[string]string{"type": events.BookingConfirmed}, Delivery: d}}}
-	srv, _ := start(t, b)
-	b.SetSubscriber("f", s.URL)
+	b, srv := serveTo(t, s, Trigger{Filter: map[string]string{"type": events.BookingConfirmed}, Delivery: d})
 
 	begin := time.Now()
 	send(t, srv.URL, newEvent(t, "r1", events.BookingConfirmed, "b1", map[string]string{}))
@@ -360,9 +350,7 @@ func TestWhichAnswersAreRetried(t *testing.T) {
 				}
 				w.WriteHeader(http.StatusAccepted)
 			})
-			b := &Broker{Triggers: []Trigger{{Name: "t", Function: "f", Delivery: fast}}}
-			srv, _ := start(t, b)
-			b.SetSubscriber("f", s.URL)
+			b, srv := serveTo(t, s, Trigger{Delivery: fast})
 			send(t, srv.URL, newEvent(t, "x", events.BookingConfirmed, "b1", map[string]string{}))
 			if tc.retried {
 				eventually(t, "the retry", func() bool { return s.count() == 2 })
@@ -434,9 +422,7 @@ func TestRetriesExhaustedBecomeADeadLetter(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	})
 	d := manifest.Delivery{Retry: 2, BackoffPolicy: "linear", BackoffDelay: 5 * time.Millisecond, Timeout: time.Second}
-	b := &Broker{Triggers: []Trigger{{Name: "t", Function: "f", Delivery: d}}}
-	srv, _ := start(t, b)
-	b.SetSubscriber("f", s.URL)
+	b, srv := serveTo(t, s, Trigger{Delivery: d})
 	send(t, srv.URL, newEvent(t, "e1", events.BookingConfirmed, "b1", map[string]string{}))
 	eventually(t, "the dead letter", func() bool { return len(b.DeadLetters()) == 1 })
 	if n := s.count(); n != 3 {
@@ -543,9 +529,7 @@ func TestAnInvalidReplyIsADeadLetter(t *testing.T) {
 		w.Header().Set("Ce-Id", "r") // no type, no source
 		w.WriteHeader(http.StatusOK)
 	})
-	b := &Broker{Triggers: []Trigger{{Name: "t", Function: "f", Delivery: fast}}}
-	srv, _ := start(t, b)
-	b.SetSubscriber("f", s.URL)
+	b, srv := serveTo(t, s, Trigger{Delivery: fast})
 	send(t, srv.URL, newEvent(t, "e1", events.BookingConfirmed, "b1", map[string]string{}))
 	eventually(t, "the dead letter", func() bool { return len(b.DeadLetters()) == 1 })
 	if d := b.DeadLetters()[0]; d.Reason != "invalid reply" || d.LastStatus != 200 || s.count() != 1 {
@@ -569,9 +553,7 @@ func TestReplyLoopIsCut(t *testing.T) {
 		w.Header().Set("Ce-Source", "/loop")
 		w.WriteHeader(http.StatusOK)
 	})
-	b := &Broker{Triggers: []Trigger{{Name: "t", Function: "f", Delivery: fast}}}
-	srv, _ := start(t, b)
-	b.SetSubscriber("f", s.URL)
+	b, srv := serveTo(t, s, Trigger{Delivery: fast})
 	send(t, srv.URL, newEvent(t, "seed", events.BookingConfirmed, "b1", map[string]string{}))
 	eventually(t, "the loop's dead letter", func() bool { return len(b.DeadLetters()) == 1 })
 	if d := b.DeadLetters()[0]; !strings.Contains(d.Reason, "reply loop") {
@@ -621,7 +603,7 @@ func TestDeliveriesDoNotHoldUpTheIngress(t *testing.T) {
 func TestCloseAbandonsPendingRetries(t *testing.T) {
 	s := newSubscriber(t, func(_ int, _ *cloudevents.Event, w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) })
 	d := manifest.Delivery{Retry: 5, BackoffPolicy: "exponential", BackoffDelay: time.Hour, Timeout: time.Second}
-	log := &logBuffer{}
+	log := &syncbuf.Buffer{}
 	state := filepath.Join(t.TempDir(), "pending.json")
 	triggers := []Trigger{{Name: "t", Function: "f", Delivery: d}, {Name: "u", Function: "f", Filter: map[string]string{"type": "other"}, Delivery: d}}
 	b := &Broker{Log: slog.New(slog.NewTextHandler(log, nil)), StateFile: state, Triggers: triggers}

@@ -90,9 +90,9 @@ func EnsureBinaries(log io.Writer) (string, error) {
 	return FindBinaries()
 }
 
-// credential returns who the server runs as: ourselves, or "postgres" when
-// we are root.
-func credential() (*syscall.Credential, error) {
+// RunAs returns who the server runs as: nil (ourselves) when we are not
+// root, else the postgres user.
+func RunAs() (*syscall.Credential, error) {
 	if os.Geteuid() != 0 {
 		return nil, nil
 	}
@@ -113,7 +113,7 @@ func (s *Server) Init(log io.Writer) error {
 		return err
 	}
 	s.bin = bin
-	if s.cred, err = credential(); err != nil {
+	if s.cred, err = RunAs(); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(s.DataDir, "PG_VERSION")); err == nil {

@@ -156,22 +156,9 @@ func (l *LiveKit) start(ctx context.Context) error {
 		}
 		return strings.HasPrefix(k, "LIVEKIT_")
 	}
-	p, err := start("livekit", bin, []string{"--config", conf}, nil, drop, l.Log)
-	if err != nil {
-		return err
-	}
-	l.p = p
-	if err := p.waitHTTP(ctx, l.HTTPURL(), status200); err != nil {
-		p.stop(true)
-		return err
-	}
-	return nil
-}
-
-// Stop stops LiveKit, without waiting for participants to leave.
-func (l *LiveKit) Stop() error {
-	l.p.stop(true)
-	return nil
+	// A second SIGTERM stops it without waiting for participants to leave.
+	return l.launch(ctx, command{name: "livekit", bin: bin, args: []string{"--config", conf}, drop: drop, log: l.Log, twice: true},
+		l.HTTPURL())
 }
 
 // URL is what clients connect to: ws://127.0.0.1:Port.

@@ -47,22 +47,7 @@ func (m *Mailpit) start(ctx context.Context) error {
 		args = append(args, "--max", strconv.Itoa(max(m.Max, 0))) // Mailpit's 0 keeps every message
 	}
 	// Mailpit reads MP_* variables: ours must not pick up a stray one.
-	p, err := start("mailpit", bin, args, nil, prefix("MP_"), m.Log)
-	if err != nil {
-		return err
-	}
-	m.p = p
-	if err := p.waitHTTP(ctx, m.URL()+"/readyz", status200); err != nil {
-		p.stop(false)
-		return err
-	}
-	return nil
-}
-
-// Stop stops Mailpit.
-func (m *Mailpit) Stop() error {
-	m.p.stop(false)
-	return nil
+	return m.launch(ctx, command{name: "mailpit", bin: bin, args: args, drop: prefix("MP_"), log: m.Log}, m.URL()+"/readyz")
 }
 
 // URL is the web UI's and the API's address.

@@ -107,18 +107,13 @@ func (m *MinIO) start(ctx context.Context) error {
 		env = append(env, "MINIO_BROWSER=off")
 	}
 	// MINIO_* variables configure the server: ours must not pick up a stray one.
-	p, err := start("minio", bin, args, env, prefix("MINIO_"), m.Log)
-	if err != nil {
-		return err
-	}
-	m.p = p
-	if err := p.waitHTTP(ctx, m.Endpoint()+"/minio/health/ready", status200); err != nil {
-		p.stop(false)
+	c := command{name: "minio", bin: bin, args: args, env: env, drop: prefix("MINIO_"), log: m.Log}
+	if err := m.launch(ctx, c, m.Endpoint()+"/minio/health/ready"); err != nil {
 		return err
 	}
 	if err := m.createBucket(ctx); err != nil {
-		p.stop(false)
-		return p.failed(err)
+		m.p.stop()
+		return m.p.failed(err)
 	}
 	return nil
 }
@@ -151,12 +146,6 @@ func (m *MinIO) createBucket(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// Stop stops MinIO.
-func (m *MinIO) Stop() error {
-	m.p.stop(false)
-	return nil
 }
 
 // Endpoint is the S3 API's address.

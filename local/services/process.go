@@ -3,6 +3,7 @@ package services
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sportello/sportello/local/pg"
+	"github.com/sportello/sportello/local/tools"
 )
 
 // How long a server has to become ready, and to stop after SIGTERM before
@@ -63,34 +67,46 @@ func (t *tail) String() string {
 	return strings.Join(append(t.lines, string(t.buf)), "\n")
 }
 
-// proc is one server running as a child process.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *tail
-	done chan struct{} // closed when it has exited
-	err  error         // its exit status, once done is closed
+// command is how a server is started.
+type command struct {
+	name  string
+	bin   string
+	args  []string
+	env   []string              // added to ours
+	drop  func(key string) bool // our variables it must not see (its own, which would override its flags)
+	log   io.Writer             // its output; nil discards it
+	twice bool                  // it drains on a first SIGTERM and gives up on a second (see proc.stop)
 }
 
-// start runs bin with args in our environment, without the variables drop
-// names (the server's own, which would override its flags), plus env. The
-// child gets its own process group (a Ctrl-C at the terminal is for our
-// process to handle) and SIGTERM should we die first.
-func start(name, bin string, args, env []string, drop func(key string) bool, log io.Writer) (*proc, error) {
-	cmd := exec.Command(bin, args...)
+// proc is one server running as a child process.
+type proc struct {
+	name  string
+	cmd   *exec.Cmd
+	out   *tail
+	twice bool
+	done  chan struct{} // closed when it has exited
+	err   error         // its exit status, once done is closed
+}
+
+// start runs c.bin with c.args in our environment, without the variables
+// c.drop names, plus c.env. The child gets its own process group (a Ctrl-C
+// at the terminal is for our process to handle) and SIGTERM should we die
+// first.
+func start(c command) (*proc, error) {
+	cmd := exec.Command(c.bin, c.args...)
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); drop == nil || !drop(k) {
+		if k, _, _ := strings.Cut(kv, "="); c.drop == nil || !c.drop(k) {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, env...)
-	out := &tail{w: log}
+	cmd.Env = append(cmd.Env, c.env...)
+	out := &tail{w: c.log}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", c.name, err)
 	}
-	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	p := &proc{name: c.name, cmd: cmd, out: out, twice: c.twice, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -116,14 +132,14 @@ func (p *proc) exited() bool {
 // stop sends SIGTERM (again after a second, for servers that drain on the
 // first and give up on the second), waits StopGrace, then kills the
 // process group.
-func (p *proc) stop(twice bool) {
+func (p *proc) stop() {
 	if p == nil || p.exited() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	grace := time.NewTimer(StopGrace)
 	defer grace.Stop()
-	if twice {
+	if p.twice {
 		select {
 		case <-p.done:
 			return
@@ -139,46 +155,47 @@ func (p *proc) stop(twice bool) {
 	}
 }
 
-// waitHTTP polls url until ok accepts the answer, the process exits, ctx
-// ends or ReadyTimeout passes.
-func (p *proc) waitHTTP(ctx context.Context, url string, ok func(*http.Response) bool) error {
+// waitHTTP polls url until it answers 200, the process exits, ctx ends or
+// ReadyTimeout passes.
+func (p *proc) waitHTTP(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, ReadyTimeout)
 	defer cancel()
+	err := WaitReady(ctx, url, 50*time.Millisecond, p.done)
+	switch {
+	case errors.Is(err, ErrExited):
+		return p.failed(fmt.Errorf("exited while starting (%v)", p.err))
+	case errors.Is(err, context.DeadlineExceeded):
+		return p.failed(fmt.Errorf("not ready within %s (%s)", ReadyTimeout, url))
+	}
+	return err
+}
+
+// ErrExited is what WaitReady answers when the process exited first.
+var ErrExited = errors.New("exited while starting")
+
+// WaitReady GETs url every interval until it answers 200 (nil), exited is
+// closed (ErrExited) or ctx ends (ctx.Err()): how the local stack waits for
+// a child process that serves HTTP to be ready.
+func WaitReady(ctx context.Context, url string, interval time.Duration, exited <-chan struct{}) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(50 * time.Millisecond)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := client.Do(req); err == nil {
-			good := ok(resp)
 			resp.Body.Close()
-			if good {
+			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
 		}
 		select {
-		case <-p.done:
-			return p.failed(fmt.Errorf("exited while starting (%v)", p.err))
+		case <-exited:
+			return ErrExited
 		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
-				return p.failed(fmt.Errorf("not ready within %s (%s)", ReadyTimeout, url))
-			}
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
-}
-
-func status200(r *http.Response) bool { return r.StatusCode == http.StatusOK }
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.
@@ -225,7 +242,7 @@ func portTaken(err error) bool {
 func pickPorts(server string, ports ...*int) error {
 	for _, p := range ports {
 		if *p == 0 {
-			free, err := FreePort()
+			free, err := pg.FreePort()
 			if err != nil {
 				return err
 			}
@@ -246,7 +263,7 @@ func binary(bin, tool string) (string, error) {
 	if bin != "" {
 		return bin, nil
 	}
-	return ensureTool(tool)
+	return tools.Ensure(tool)
 }
 
 // prefix matches the variables whose names start with p.

@@ -20,12 +20,7 @@ import (
 	"context"
 	"errors"
 	"sync"
-
-	"github.com/sportello/sportello/local/tools"
 )
-
-// ensureTool finds a pinned binary; a variable so that tests could stub it.
-var ensureTool = tools.Ensure
 
 // Server is what Set needs of a server.
 type Server interface {
@@ -42,17 +37,7 @@ type Set []Server
 // Start starts every server at once and waits until each is ready. When one
 // fails, those started are stopped and the errors are returned.
 func (s Set) Start(ctx context.Context) error {
-	errs := make([]error, len(s))
-	var wg sync.WaitGroup
-	for i, srv := range s {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = srv.Start(ctx)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := s.each(func(srv Server) error { return srv.Start(ctx) }); err != nil {
 		s.Stop()
 		return err
 	}
@@ -60,14 +45,17 @@ func (s Set) Start(ctx context.Context) error {
 }
 
 // Stop stops every server at once.
-func (s Set) Stop() error {
+func (s Set) Stop() error { return s.each(Server.Stop) }
+
+// each calls f on every server at once and joins the errors.
+func (s Set) each(f func(Server) error) error {
 	errs := make([]error, len(s))
 	var wg sync.WaitGroup
 	for i, srv := range s {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = srv.Stop()
+			errs[i] = f(srv)
 		}()
 	}
 	wg.Wait()
@@ -86,6 +74,27 @@ func (s Set) Env() []string {
 // base holds what every server has: its process.
 type base struct {
 	p *proc
+}
+
+// launch starts the server's process and waits until url answers 200; a
+// server that does not get ready is stopped again.
+func (b *base) launch(ctx context.Context, c command, url string) error {
+	p, err := start(c)
+	if err != nil {
+		return err
+	}
+	b.p = p
+	if err := p.waitHTTP(ctx, url); err != nil {
+		p.stop()
+		return err
+	}
+	return nil
+}
+
+// Stop stops the server.
+func (b *base) Stop() error {
+	b.p.stop()
+	return nil
 }
 
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()

@@ -1,3 +1,6 @@
+// This file holds the gateway in front of the functions: the routes to
+// them, the site, the local tools under /_local/ and /health.
+
 package stack
 
 import (
@@ -16,6 +19,7 @@ import (
 
 	"github.com/sportello/sportello/functions/manifest"
 	"github.com/sportello/sportello/functions/sitehttp"
+	"github.com/sportello/sportello/local/httpjson"
 )
 
 // Gateway is the local stand-in for the ingress in front of the functions:
@@ -107,7 +111,7 @@ func (g *Gateway) SetUpstream(name string, u *url.URL) {
 			if g.Log != nil {
 				g.Log.Warn("function unreachable", "function", name, "err", err)
 			}
-			writeProblem(w, http.StatusBadGateway, "bad_gateway", "the function "+name+" is not answering")
+			httpjson.WriteProblem(w, http.StatusBadGateway, "bad_gateway", "the function "+name+" is not answering")
 		},
 	}
 	g.mu.Lock()
@@ -165,7 +169,7 @@ func (g *Gateway) serveSite(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
+		httpjson.WriteProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
 		return
 	}
 	sitehttp.Files(site, connect).ServeHTTP(w, r)
@@ -177,12 +181,12 @@ func (g *Gateway) api(w http.ResponseWriter, r *http.Request) {
 		ok = false
 	}
 	if !ok {
-		writeProblem(w, http.StatusNotFound, "not_found", "no function serves "+r.URL.Path)
+		httpjson.WriteProblem(w, http.StatusNotFound, "not_found", "no function serves "+r.URL.Path)
 		return
 	}
 	up := g.upstream(f.Name)
 	if up == nil {
-		writeProblem(w, http.StatusBadGateway, "bad_gateway", "the function "+f.Name+" is not running")
+		httpjson.WriteProblem(w, http.StatusBadGateway, "bad_gateway", "the function "+f.Name+" is not running")
 		return
 	}
 	up.proxy.ServeHTTP(w, r)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/sportello/sportello/functions/manifest"
+	"github.com/sportello/sportello/local/httpjson"
 )
 
 // fakeFunction stands in for a function: it answers its readiness and echoes
@@ -46,12 +47,12 @@ func mustURL(t *testing.T, s string) *url.URL {
 	return u
 }
 
-func problemOf(t *testing.T, resp *http.Response) Problem {
+func problemOf(t *testing.T, resp *http.Response) httpjson.Problem {
 	t.Helper()
 	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
 	}
-	var p Problem
+	var p httpjson.Problem
 	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
 		t.Fatal(err)
 	}

@@ -1,3 +1,7 @@
+// This file holds where the stack keeps its data: the repository root,
+// the data folder, PostgreSQL's cluster (elsewhere when the postgres user
+// cannot reach the data folder), and -clean.
+
 package stack
 
 import (
@@ -7,17 +11,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"syscall"
+
+	"github.com/sportello/sportello/local/pg"
 )
 
 // FallbackRoot holds the PostgreSQL data of the stacks whose data folder the
 // postgres user cannot reach (as root, a repository under /root).
 const FallbackRoot = "/var/lib/sportello"
 
-// RepoRoot walks up from dir to the folder that holds go.work.
+// RepoRoot walks up from dir (".": the working folder) to the folder that
+// holds go.work.
 func RepoRoot(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -53,21 +58,6 @@ func FallbackDir(data string) (string, error) {
 	return filepath.Join(FallbackRoot, hex.EncodeToString(sum[:])[:12]), nil
 }
 
-// postgresCredential returns who PostgreSQL runs as: nil when we are not
-// root (it runs as us), else the postgres user, as package pg does.
-func postgresCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, errors.New(`running as root, and there is no "postgres" user to run PostgreSQL as (Debian's postgresql package creates it)`)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
-}
-
 // reachable reports whether the user of cred can enter dir (every folder
 // above it must be searchable by that user).
 func reachable(dir string, cred *syscall.Credential) bool {
@@ -87,7 +77,7 @@ func PGDataDir(data string) (dir string, fallback bool, err error) {
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		return "", false, err
 	}
-	cred, err := postgresCredential()
+	cred, err := pg.RunAs()
 	if err != nil {
 		return "", false, err
 	}

@@ -1,120 +1,22 @@
+// This file holds one function running as a child process (start, ready,
+// signal, wait) and the one-shot commands the stack runs (go build,
+// migrate).
+
 package stack
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/sportello/sportello/local/services"
 )
-
-// Console is the terminal shared by the stack and its children: every line
-// goes out whole, prefixed with the name of whoever wrote it.
-type Console struct {
-	mu    sync.Mutex
-	w     io.Writer
-	width int // of the name column
-}
-
-// NewConsole writes to w with a name column of the given width.
-func NewConsole(w io.Writer, width int) *Console { return &Console{w: w, width: width} }
-
-// Println writes one unprefixed line.
-func (c *Console) Println(s string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	fmt.Fprintln(c.w, s)
-}
-
-func (c *Console) line(name string, b []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	fmt.Fprintf(c.w, "%-*s | %s\n", c.width, name, b)
-}
-
-// tailLines is how many of its last lines a quiet writer keeps, to show
-// them when its process fails.
-const tailLines = 40
-
-// LineWriter is the io.Writer of one process: it cuts what it receives into
-// lines and writes each to the console with the process's name. It keeps
-// the last lines; when Quiet, it writes nothing until Tail.
-type LineWriter struct {
-	Console *Console
-	Name    string
-	Quiet   bool
-
-	mu   sync.Mutex
-	buf  []byte
-	tail []string
-}
-
-func (w *LineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		w.emit(bytes.TrimRight(w.buf[:i], "\r"))
-		w.buf = w.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-// Flush writes what is left of an unfinished line.
-func (w *LineWriter) Flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.emit(w.buf)
-		w.buf = nil
-	}
-}
-
-func (w *LineWriter) emit(line []byte) {
-	if len(w.tail) == tailLines {
-		w.tail = w.tail[1:]
-	}
-	w.tail = append(w.tail, string(line))
-	if !w.Quiet {
-		w.Console.line(w.Name, line)
-	}
-}
-
-// Tail writes the lines a quiet writer kept to the console (a writer that
-// is not quiet has written them already).
-func (w *LineWriter) Tail() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.Quiet {
-		for _, l := range w.tail {
-			w.Console.line(w.Name, []byte(l))
-		}
-	}
-	w.tail = nil
-}
-
-// Contains reports whether one of the last lines holds s.
-func (w *LineWriter) Contains(s string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, l := range w.tail {
-		if strings.Contains(l, s) {
-			return true
-		}
-	}
-	return false
-}
 
 // process is one function running as a child process.
 type process struct {
@@ -192,28 +94,14 @@ func (p *process) wait(grace time.Duration, kill <-chan struct{}) bool {
 func (p *process) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url()+"/health/readiness", nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited while starting (%s)", p.name, p.exitStatus())
-		case <-ctx.Done():
-			if ctx.Err() == context.DeadlineExceeded {
-				return fmt.Errorf("%s was not ready within %s", p.name, timeout)
-			}
-			return ctx.Err()
-		case <-tick.C:
-		}
+	err := services.WaitReady(ctx, p.url()+"/health/readiness", 100*time.Millisecond, p.done)
+	switch {
+	case errors.Is(err, services.ErrExited):
+		return fmt.Errorf("%s exited while starting (%s)", p.name, p.exitStatus())
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s was not ready within %s", p.name, timeout)
 	}
+	return err
 }
 
 // runLogged runs a one-shot command with its output on the console under

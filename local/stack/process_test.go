@@ -1,11 +1,9 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,48 +11,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sportello/sportello/functions/manifest"
 	"github.com/sportello/sportello/local/broker"
+	"github.com/sportello/sportello/local/syncbuf"
 )
-
-func TestLineWriter(t *testing.T) {
-	var out bytes.Buffer
-	c := NewConsole(&out, 7)
-	w := &LineWriter{Console: c, Name: "reserve"}
-	w.Write([]byte("{\"msg\":\"serving\"}\n{\"msg\":"))
-	w.Write([]byte("\"draining\"}\r\nunfinished"))
-	w.Flush()
-	want := "reserve | {\"msg\":\"serving\"}\nreserve | {\"msg\":\"draining\"}\nreserve | unfinished\n"
-	if out.String() != want {
-		t.Errorf("got %q, want %q", out.String(), want)
-	}
-
-	out.Reset()
-	q := &LineWriter{Console: c, Name: "amend", Quiet: true}
-	for i := range tailLines + 5 {
-		q.Write([]byte(strings.Repeat("x", i%3) + "\n"))
-	}
-	if out.Len() != 0 {
-		t.Errorf("a quiet writer wrote %q", out.String())
-	}
-	q.Tail()
-	if n := strings.Count(out.String(), "\n"); n != tailLines {
-		t.Errorf("Tail wrote %d lines, want %d", n, tailLines)
-	}
-}
-
-func TestLineWriterContains(t *testing.T) {
-	w := &LineWriter{Console: NewConsole(io.Discard, 5), Name: "query"}
-	w.Write([]byte("listen tcp :4242: bind: address already in use\nexit\n"))
-	if !w.Contains("address already in use") || w.Contains("panic") {
-		t.Error("Contains does not see the last lines")
-	}
-}
 
 // The test binary doubles as a fake function: with STACK_FAKE_FUNCTION set
 // it serves /health/readiness on $PORT until SIGTERM. With
@@ -110,7 +74,7 @@ func fakeBin(t *testing.T) string {
 func TestFunctionsStartAndStop(t *testing.T) {
 	t.Setenv("STACK_FAKE_FUNCTION", "1")
 	t.Setenv("STACK_FAKE_BUSY_DIR", t.TempDir())
-	var out syncBuffer
+	var out syncbuf.Buffer
 	s := New(Config{Out: &out, Port: 1})
 	ctx := context.Background()
 	env := []string{"DATABASE_URL=postgres://unused", "K_SINK=http://127.0.0.1:1/", "SMTP_PORT=2525"}
@@ -171,21 +135,4 @@ func TestFunctionsStartAndStop(t *testing.T) {
 	if n := strings.Count(out.String(), `{"msg":"stopped"}`); n != len(manifest.Functions)-1 {
 		t.Errorf("%d functions drained on SIGTERM, want %d:\n%s", n, len(manifest.Functions)-1, out.String())
 	}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

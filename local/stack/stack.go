@@ -1,46 +1,26 @@
-// Package stack is Sportello's one-command local stack, the "embedded
-// default" of design decision 9: it starts a private PostgreSQL whose data
-// survives restarts, Mailpit, LiveKit and MinIO (package services), builds
-// every function listed in package manifest, applies the schema with the
-// demo data, starts each function as its own process, and puts in front of
-// them a gateway that routes /api and serves the site. A local broker
-// (package broker) takes the functions' CloudEvents (their K_SINK) and
-// delivers them to their consumers by the manifest's triggers; a ticker
-// plays the PingSource that drives housekeeping. Stopping it stops the
-// ticker, the functions (they drain), the broker, the gateway, the
-// services and PostgreSQL, in that order.
-//
-// The same binaries run on Knative in production; here the stack plays the
-// parts of Knative's ingress (the gateway), broker and triggers (the
-// broker) and PingSource (the ticker).
+// This file holds the Stack: its Config, New, Run, which starts everything
+// in order and watches it, and stop, which stops it in the reverse order.
+
 package stack
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/google/uuid"
-
-	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/manifest"
 	"github.com/sportello/sportello/local/broker"
 	"github.com/sportello/sportello/local/pg"
 	"github.com/sportello/sportello/local/services"
-	"github.com/sportello/sportello/local/web"
 )
 
 // Database is the name of the stack's database.
@@ -50,12 +30,6 @@ const Database = "sportello"
 const (
 	ReadyTimeout = 60 * time.Second // a function's first 200 on /health/readiness
 	StopGrace    = 15 * time.Second // a function's drain after SIGTERM, before SIGKILL
-)
-
-// The housekeeping ticker's events, shaped as a Knative PingSource's.
-const (
-	PingSource = "/local/pingsource/housekeeping"
-	PingData   = `{"job":"all"}`
 )
 
 // Default ports, each overridden by its Config field (0 there means a free
@@ -180,57 +154,6 @@ func triggersOf(fns []manifest.Function) []broker.Trigger {
 	return out
 }
 
-// publicURL is the site's origin as links carry it.
-func (s *Stack) publicURL() string {
-	if s.cfg.PublicURL != "" {
-		return strings.TrimRight(s.cfg.PublicURL, "/")
-	}
-	return "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port))
-}
-
-// webhookURL is where LiveKit posts its webhooks: the gateway's route to
-// livekit-webhook, on loopback. None when the stack runs without that
-// function.
-func (s *Stack) webhookURL() string {
-	for _, f := range s.functions {
-		if f.Name == "livekit-webhook" {
-			return "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port)) + "/api/livekit/webhook"
-		}
-	}
-	return ""
-}
-
-// origins are the origins from which a browser may call MinIO: the
-// gateway's, by address and by name, and the public URL's.
-func (s *Stack) origins() []string {
-	port := strconv.Itoa(s.cfg.Port)
-	out := []string{"http://127.0.0.1:" + port, "http://localhost:" + port}
-	if u, err := url.Parse(s.publicURL()); err == nil && u.Scheme != "" && u.Host != "" {
-		if o := u.Scheme + "://" + u.Host; o != out[0] && o != out[1] {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-// logger is a text logger whose lines go to the console under name, without
-// the time (the functions' JSON lines carry theirs) and without level=INFO.
-func (s *Stack) logger(name string) *slog.Logger {
-	w := &LineWriter{Console: s.console, Name: name}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey && a.Value.Any() == slog.LevelInfo) {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))
-}
-
-func (s *Stack) output(name string) *LineWriter {
-	return &LineWriter{Console: s.console, Name: name, Quiet: s.cfg.Quiet}
-}
-
 // Kill makes a stop in progress stop waiting for the functions to drain.
 func (s *Stack) Kill() { s.once.Do(func() { close(s.kill) }) }
 
@@ -351,270 +274,6 @@ func (s *Stack) start(ctx context.Context) error {
 	return nil
 }
 
-// startServices starts Mailpit, LiveKit and MinIO together (building them
-// first when the tool cache lacks them) and watches for their exit.
-func (s *Stack) startServices(ctx context.Context) error {
-	if err := os.MkdirAll(filepath.Join(s.cfg.Data, "mailpit"), 0o755); err != nil {
-		return err
-	}
-	s.log.Info("starting Mailpit, LiveKit and MinIO")
-	set := services.Set{s.mailpit, s.livekit, s.minio}
-	if err := set.Start(ctx); err != nil {
-		return err
-	}
-	s.svcUp = true
-	for name, srv := range map[string]services.Server{"mailpit": s.mailpit, "livekit": s.livekit, "minio": s.minio} {
-		go func() {
-			select {
-			case <-srv.Exited():
-				select {
-				case <-s.stopping:
-				default:
-					s.console.Println(srv.Tail())
-					s.svcExited <- name
-				}
-			case <-s.stopping:
-			}
-		}()
-	}
-	s.log.Info("servers ready", "mailpit", s.mailpit.URL(), "livekit", s.livekit.URL(), "minio", s.minio.Endpoint())
-	links := []Link{{"Mailpit", s.mailpit.URL() + "/", "every mail the functions sent"}}
-	if u := s.minio.ConsoleURL(); u != "" {
-		links = append(links, Link{"MinIO console", u + "/", "the uploaded documents (user " + s.minio.AccessKey + ")"})
-	}
-	s.gw.SetLinks(links)
-	// The site's scripts connect to LiveKit (WebSocket, and HTTP for its
-	// connection checks) and upload to and download from S3 directly.
-	s.gw.SetConnectSources(s.livekit.URL(), s.livekit.HTTPURL(), s.minio.Endpoint(),
-		os.Getenv("LIVEKIT_PUBLIC_URL"), os.Getenv("S3_PUBLIC_ENDPOINT"))
-	return nil
-}
-
-// serviceEnv is what the functions need besides the database: the broker,
-// the site's origin, SMTP, LiveKit and S3.
-func (s *Stack) serviceEnv() []string {
-	// The gateway speaks plain http: the operators' session cookie cannot
-	// be Secure here (it is in a cluster, behind TLS).
-	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false"}
-	return append(env, services.Set{s.mailpit, s.livekit, s.minio}.Env()...)
-}
-
-// brokerURL is the broker's ingress, the functions' K_SINK.
-func (s *Stack) brokerURL() string {
-	return "http://127.0.0.1:" + strconv.Itoa(s.cfg.BrokerPort) + "/"
-}
-
-// serveServices answers GET /_local/services: the variables the functions
-// get (every one a local, loopback-only value), so that a test or a
-// developer can reach the same servers.
-func (s *Stack) serveServices(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
-		return
-	}
-	out := map[string]string{}
-	s.mu.Lock()
-	env := s.env
-	s.mu.Unlock()
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		out[k] = v
-	}
-	if len(out) > 0 {
-		out["BROKER_URL"] = strings.TrimSuffix(s.brokerURL(), "/")
-		out["MINIO_CONSOLE_URL"] = s.minio.ConsoleURL()
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(out)
-}
-
-func (s *Stack) startPostgres(ctx context.Context) error {
-	pgdata, fallback, err := PGDataDir(s.cfg.Data)
-	if err != nil {
-		return fmt.Errorf("data folder: %w", err)
-	}
-	if fallback {
-		s.log.Warn("the postgres user cannot reach the data folder: PostgreSQL keeps its data elsewhere (-clean removes it too)",
-			"data", s.cfg.Data, "pgdata", pgdata)
-	}
-	out := s.output("postgres")
-	s.pg = &pg.Server{DataDir: pgdata, Port: s.cfg.PGPort, Log: out}
-	s.log.Info("starting PostgreSQL", "pgdata", pgdata, "port", s.cfg.PGPort)
-	if err := s.pg.Init(out); err != nil {
-		out.Tail()
-		return fmt.Errorf("PostgreSQL: %w", err)
-	}
-	// Start polls until the server answers; it must not see ctx, or an
-	// interrupt would make it poll in vain until its own deadline.
-	if err := s.pg.Start(context.Background()); err != nil {
-		out.Tail()
-		return fmt.Errorf("PostgreSQL: %w", err)
-	}
-	s.pgUp = true
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := s.pg.CreateDatabase(ctx, Database); err != nil {
-		return fmt.Errorf("create database %s: %w", Database, err)
-	}
-	return nil
-}
-
-// buildSite builds the static site of <root>/web (package web: npm ci once
-// into the cache, then build.mjs, reused while the sources do not change)
-// and has the gateway serve it. A failure is logged and the gateway keeps
-// its index page: the API works without the site.
-func (s *Stack) buildSite(ctx context.Context, root string) {
-	if SiteDir(root) == "" {
-		return
-	}
-	cache, err := web.CacheDir()
-	if err == nil {
-		var dir string
-		start := time.Now()
-		dir, err = web.Build(ctx, root, cache, s.output("web"))
-		if err == nil {
-			s.gw.SetSite(dir)
-			s.log.Info("site ready", "dir", dir, "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
-			return
-		}
-	}
-	if ctx.Err() == nil {
-		s.log.Error("the site could not be built: the gateway serves the API index instead", "err", err)
-	}
-}
-
-// build compiles every function and migrate in one go build.
-func (s *Stack) build(ctx context.Context, root, bin string) error {
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return err
-	}
-	args := []string{"build", "-o", bin + string(filepath.Separator)}
-	for _, f := range s.functions {
-		args = append(args, "./functions/"+f.Name)
-	}
-	args = append(args, "./functions/"+manifest.Migrate)
-	s.log.Info("building the functions", "bin", bin)
-	start := time.Now()
-	if err := runLogged(ctx, s.output("build"), root, nil, "go", args...); err != nil {
-		return err
-	}
-	s.log.Info("built", "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
-	return nil
-}
-
-// startAttempts is how many times a function is started when the free port
-// it was given is taken before it binds it.
-const startAttempts = 3
-
-// startFunctions starts every function on a free loopback port, with env
-// (the database, the broker, the servers) and its PORT, and waits until
-// each is ready.
-func (s *Stack) startFunctions(ctx context.Context, bin string, env []string) error {
-	s.procs = make([]*process, len(s.functions))
-	errs := make([]error, len(s.functions))
-	var wg sync.WaitGroup
-	for i, f := range s.functions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.startFunction(ctx, i, f.Name, bin, env)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	for _, p := range s.procs {
-		s.log.Info("ready", "function", p.name, "url", p.url())
-	}
-	return nil
-}
-
-// startFunction starts the i-th function and waits until it is ready. The
-// port comes from pg.FreePort, so another program can take it before the
-// function binds it: then the function is started again on another port.
-// Once ready, the gateway routes to it and the broker delivers to it.
-func (s *Stack) startFunction(ctx context.Context, i int, name, bin string, env []string) error {
-	for attempt := 1; ; attempt++ {
-		port, err := pg.FreePort()
-		if err != nil {
-			return err
-		}
-		out := s.output(name)
-		p, err := startProcess(name, filepath.Join(bin, name), port, append([]string{"PORT=" + strconv.Itoa(port)}, env...), out, s.exited)
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.procs[i] = p
-		s.mu.Unlock()
-		u, _ := url.Parse(p.url())
-		s.gw.SetUpstream(name, u)
-		err = p.waitReady(ctx, ReadyTimeout)
-		if err == nil {
-			return s.broker.SetSubscriber(name, p.url()+"/")
-		}
-		select {
-		case <-p.done:
-			if attempt < startAttempts && out.Contains("address already in use") {
-				s.log.Warn("port taken: starting again on another", "function", name, "port", port)
-				continue
-			}
-		default:
-		}
-		out.Tail()
-		return err
-	}
-}
-
-// startTicker posts a PingSource-shaped event to the broker every Tick, as
-// a Knative PingSource does in the cluster: housekeeping consumes it.
-func (s *Stack) startTicker() {
-	if s.cfg.Tick <= 0 {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.ticker, s.tickDone = cancel, make(chan struct{})
-	log := s.logger("housekeeping-tick")
-	go func() {
-		defer close(s.tickDone)
-		c, err := cloudevents.NewClientHTTP()
-		if err != nil {
-			log.Error("no CloudEvents client", "err", err)
-			return
-		}
-		t := time.NewTicker(s.cfg.Tick)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			ev := PingEvent(time.Now())
-			if res := c.Send(cloudevents.ContextWithTarget(ctx, s.brokerURL()), ev); !cloudevents.IsACK(res) && ctx.Err() == nil {
-				log.Warn("ping not accepted by the broker", "id", ev.ID(), "err", res)
-			}
-		}
-	}()
-}
-
-// PingEvent is the housekeeping ticker's event at now.
-func PingEvent(now time.Time) cloudevents.Event {
-	ev := cloudevents.NewEvent()
-	ev.SetID(uuid.NewString())
-	ev.SetType(events.Ping)
-	ev.SetSource(PingSource)
-	ev.SetTime(now)
-	_ = ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(PingData))
-	return ev
-}
-
 // stop stops the ticker, the functions (all get SIGTERM, then each has
 // StopGrace to drain), the broker (saving the deliveries still pending for
 // the next start), the gateway, the servers and PostgreSQL.
@@ -667,64 +326,6 @@ func (s *Stack) stop() {
 		s.pgUp = false
 		s.log.Info("stopped PostgreSQL")
 	}
-}
-
-// host is the gateway's host as a client reaches it.
-func (s *Stack) host() string {
-	if ip := net.ParseIP(s.cfg.Listen); s.cfg.Listen == "" || ip != nil && ip.IsUnspecified() {
-		return "127.0.0.1"
-	}
-	return s.cfg.Listen
-}
-
-// DemoPassword is the password of every demo account of the demo data
-// (functions/internal/postgres/demo.sql); only the local stack loads them.
-const DemoPassword = "sportello-demo"
-
-// DemoAccounts are the demo operators: one per office of the first phase,
-// and an administrator.
-var DemoAccounts = []string{
-	"operatore.urp@comune.bari.it", "operatore.ambiente@comune.bari.it",
-	"operatore.urbanistica@comune.bari.it", "admin@comune.bari.it (administrator)",
-}
-
-func (s *Stack) banner() {
-	gw := "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port))
-	site := "index of the API (the site is not built: see the web log above)"
-	if d := s.gw.SiteFolder(); d != "" {
-		site = "the site (built into " + d + "); booking at " + gw + "/prenota/"
-	}
-	tick := "off (-tick)"
-	if s.cfg.Tick > 0 {
-		tick = "a ping every " + s.cfg.Tick.String()
-	}
-	console := "no console"
-	if u := s.minio.ConsoleURL(); u != "" {
-		console = "console " + u + " (user " + s.minio.AccessKey + ", password " + s.minio.SecretKey + ")"
-	}
-	lines := []string{
-		"",
-		"Sportello is running.",
-		"  gateway       " + gw + "/   " + site,
-		"  offices       curl -s " + gw + "/api/offices",
-		"  free slots    curl -s '" + gw + "/api/slots?service_id=sue'",
-		"  mail          " + s.mailpit.URL() + "/   Mailpit: every mail sent (SMTP 127.0.0.1:" + strconv.Itoa(s.mailpit.SMTPPort) + ")",
-		"  video         " + s.livekit.URL() + "   LiveKit (API key " + services.DevAPIKey + ")",
-		"  documents     " + s.minio.Endpoint() + "   MinIO, bucket " + s.minio.Bucket + "; " + console,
-		"  events        curl -s " + gw + "/_local/events",
-		"  dead letters  curl -s " + gw + "/_local/dead-letters",
-		"  broker        " + s.brokerURL() + "   triggers: curl -s " + s.brokerURL() + "triggers",
-		"  housekeeping  " + tick,
-		"  services      curl -s " + gw + "/_local/services",
-		"  health        curl -s " + gw + "/health",
-		"  database      psql '" + s.pg.URL(Database) + "'",
-		"  operators     sign in: curl -si -c /tmp/op.jar " + gw + "/api/operator/session -H 'Content-Type: application/json' \\",
-		"                  -d '{\"email\":\"operatore.urp@comune.bari.it\",\"password\":\"" + DemoPassword + "\"}'",
-		"                demo accounts (password " + DemoPassword + "): " + strings.Join(DemoAccounts, ", "),
-		"Ctrl-C to stop.",
-		"",
-	}
-	s.console.Println(strings.Join(lines, "\n"))
 }
 
 // portFree checks that nothing listens on port of 127.0.0.1, so that the

@@ -33,24 +33,16 @@ import (
 	"time"
 
 	"github.com/sportello/sportello/local/filelock"
+	"github.com/sportello/sportello/local/tools"
 )
 
 // KeepSites is how many built sites the cache keeps (the newest); older
 // ones are removed after a build.
 const KeepSites = 4
 
-// CacheDir is $XDG_CACHE_HOME/sportello, else ~/.cache/sportello (the
-// Makefile's CACHE, as in package tools).
-func CacheDir() (string, error) {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "sportello"), nil
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("no cache folder: set XDG_CACHE_HOME or HOME: %w", err)
-	}
-	return filepath.Join(home, ".cache", "sportello"), nil
-}
+// CacheDir is the tool cache, $XDG_CACHE_HOME/sportello, else
+// ~/.cache/sportello (see tools.CacheDir).
+func CacheDir() (string, error) { return tools.CacheDir() }
 
 // inProcess serialises the installs and builds of this process (flock is per
 // open file, so two goroutines of one process must not both hold the lock).

@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/sportello/sportello/local/syncbuf"
 )
 
 // repoRoot is the repository holding this package (local/web).
@@ -61,36 +62,27 @@ func needNode(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// buildFresh builds the site of root into a new cache folder within five
+// minutes, failing the test if it cannot, and answers the site, the cache
+// and the build's log.
+func buildFresh(t *testing.T, root string) (site, cache string, log *syncbuf.Buffer) {
+	t.Helper()
+	cache = t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	log = &syncbuf.Buffer{}
+	site, err := Build(ctx, root, cache, log)
+	if err != nil {
+		t.Fatalf("Build: %v\n%s", err, log)
+	}
+	return site, cache, log
 }
 
 func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 	needNode(t)
 	root := copySources(t, repoRoot(t))
-	cache := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-
-	var log syncBuffer
-	site, err := Build(ctx, root, cache, &log)
-	if err != nil {
-		t.Fatalf("Build: %v\n%s", err, log.String())
-	}
+	site, cache, log := buildFresh(t, root)
+	ctx := t.Context()
 	hash, err := SourceHash(filepath.Join(root, "web"))
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +117,7 @@ func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 	}
 
 	// Unchanged sources: the same folder, nothing run.
-	var again syncBuffer
+	var again syncbuf.Buffer
 	if site2, err := Build(ctx, root, cache, &again); err != nil || site2 != site || again.String() != "" {
 		t.Errorf("second Build = %s, %v, log %q; want %s without building", site2, err, again.String(), site)
 	}
@@ -136,7 +128,7 @@ func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 	if err := os.WriteFile(index, bytes.Replace(b, []byte("</main>"), []byte("<p id=\"changed\">x</p></main>"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var third syncBuffer
+	var third syncbuf.Buffer
 	site3, err := Build(ctx, root, cache, &third)
 	if err != nil || site3 == site {
 		t.Fatalf("Build after a change = %s, %v\n%s", site3, err, third.String())
@@ -160,14 +152,7 @@ func TestBuildInstallsOnceAndReusesTheSite(t *testing.T) {
 func TestBuiltSiteIsSelfContained(t *testing.T) {
 	needNode(t)
 	root := repoRoot(t)
-	cache := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var log syncBuffer
-	site, err := Build(ctx, root, cache, &log)
-	if err != nil {
-		t.Fatalf("Build: %v\n%s", err, log.String())
-	}
+	site, _, _ := buildFresh(t, root)
 	attr := regexp.MustCompile(`(?i)\b(?:src|href|action|poster)\s*=\s*["']([^"']*)["']`)
 	cssURL := regexp.MustCompile(`url\(\s*["']?([^"')]+)["']?\s*\)`)
 	external := regexp.MustCompile(`(?i)^(?:https?:)?//`)
@@ -177,7 +162,7 @@ func TestBuiltSiteIsSelfContained(t *testing.T) {
 	scriptTag := regexp.MustCompile(`(?i)<script\b[^>]*>`)
 	inline := regexp.MustCompile(`(?i)<style\b|\sstyle\s*=|\son[a-z]+\s*=\s*["']`)
 	pages := 0
-	err = filepath.Walk(site, func(path string, fi os.FileInfo, err error) error {
+	err := filepath.Walk(site, func(path string, fi os.FileInfo, err error) error {
 		if err != nil || fi.IsDir() {
 			return err
 		}

@@ -26,13 +26,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sportello/sportello/local/pg"
 	"github.com/sportello/sportello/local/stack"
+	"github.com/sportello/sportello/local/syncbuf"
 )
 
 // How long the test waits for the stack. The first start compiles every
@@ -42,30 +42,11 @@ const (
 	stopTimeout  = 60 * time.Second
 )
 
-// output collects the stack's console for the failure report and the
-// personal-data check.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
 // localStack is a running sportello-local.
 type localStack struct {
 	t       *testing.T
 	cmd     *exec.Cmd
-	out     *output
+	out     *syncbuf.Buffer // the stack's console, for the failure report and the personal-data check
 	done    chan struct{}
 	gateway string // http://127.0.0.1:PORT
 	pgPort  int
@@ -89,13 +70,13 @@ type stackOptions struct {
 
 // startStack builds sportello-local and starts it on free ports with its
 // data in a fresh temporary folder, then waits for GET /health to be 200.
+// In -short mode it skips the test instead.
 func startStack(t *testing.T, opts stackOptions) *localStack {
 	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	if testing.Short() {
+		t.Skip("starts the whole local stack")
 	}
-	root, err := stack.RepoRoot(wd)
+	root, err := stack.RepoRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +97,7 @@ func startStack(t *testing.T, opts stackOptions) *localStack {
 		t.Fatalf("go build sportello-local: %v\n%s", err, out)
 	}
 
-	s := &localStack{t: t, out: &output{}, done: make(chan struct{}), pgPort: freePort(t), data: filepath.Join(tmp, "data")}
+	s := &localStack{t: t, out: &syncbuf.Buffer{}, done: make(chan struct{}), pgPort: freePort(t), data: filepath.Join(tmp, "data")}
 	port := freePort(t)
 	s.gateway = fmt.Sprintf("http://127.0.0.1:%d", port)
 	// Every other port 0: the stack picks free ones, so that the test runs
@@ -275,16 +256,14 @@ type (
 		End   time.Time `json:"end"`
 		Free  int       `json:"free"`
 	}
+	// slots is a calendar with each day's slots, their ends worked out.
 	slots struct {
-		ServiceID       string `json:"service_id"`
-		DurationMinutes int    `json:"duration_minutes"`
-		TimeZone        string `json:"time_zone"`
-		From            string `json:"from"`
-		To              string `json:"to"`
-		Days            []struct {
-			Date  string `json:"date"`
-			Slots []slot `json:"slots"`
-		} `json:"days"`
+		calendarHead
+		Days []slotDay
+	}
+	slotDay struct {
+		Date  string
+		Slots []slot
 	}
 	hold struct {
 		HoldID     string    `json:"hold_id"`
@@ -332,16 +311,21 @@ type (
 // calendar is GET /api/slots as query-slots answers it: per day the free
 // start times ("09:00+01:00") and the free desks of each.
 type calendar struct {
+	calendarHead
+	Days []struct {
+		Date  string   `json:"date"`
+		Times []string `json:"times"`
+		Free  []int    `json:"free"`
+	} `json:"days"`
+}
+
+// calendarHead is what a calendar says of itself.
+type calendarHead struct {
 	ServiceID       string `json:"service_id"`
 	DurationMinutes int    `json:"duration_minutes"`
 	TimeZone        string `json:"time_zone"`
 	From            string `json:"from"`
 	To              string `json:"to"`
-	Days            []struct {
-		Date  string   `json:"date"`
-		Times []string `json:"times"`
-		Free  []int    `json:"free"`
-	} `json:"days"`
 }
 
 // freeSlots answers GET /api/slots?service_id=ID, from today over 30 days
@@ -353,16 +337,13 @@ func (s *localStack) freeSlots(t *testing.T, serviceID string) (slots, map[time.
 	expect(t, "GET /api/slots", r, http.StatusOK)
 	var c calendar
 	r.json(t, &c)
-	out := slots{ServiceID: c.ServiceID, DurationMinutes: c.DurationMinutes, TimeZone: c.TimeZone, From: c.From, To: c.To}
+	out := slots{calendarHead: c.calendarHead}
 	free := map[time.Time]int{}
 	for _, d := range c.Days {
 		if len(d.Free) != len(d.Times) {
 			t.Fatalf("GET /api/slots: %s has %d times and %d free counts", d.Date, len(d.Times), len(d.Free))
 		}
-		day := struct {
-			Date  string `json:"date"`
-			Slots []slot `json:"slots"`
-		}{Date: d.Date}
+		day := slotDay{Date: d.Date}
 		for i, hm := range d.Times {
 			start, err := time.Parse("2006-01-02T15:04Z07:00", d.Date+"T"+hm)
 			if err != nil {
@@ -375,6 +356,19 @@ func (s *localStack) freeSlots(t *testing.T, serviceID string) (slots, map[time.
 		out.Days = append(out.Days, day)
 	}
 	return out, free
+}
+
+// after is the free slots that start after t, earliest first.
+func (sl slots) after(t time.Time) []slot {
+	var out []slot
+	for _, d := range sl.Days {
+		for _, x := range d.Slots {
+			if x.Start.After(t) {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
 }
 
 // calendarMaxAge is how stale query-slots may answer (CALENDAR_MAX_AGE).
@@ -392,6 +386,19 @@ func (s *localStack) freeSoon(t *testing.T, serviceID string, ok func(free map[t
 			return free
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stopClean stops the stack (see stop), then checks that nothing it wrote
+// carries any of secrets: the personal data and the tokens a test met.
+func (s *localStack) stopClean(t *testing.T, secrets []string) {
+	t.Helper()
+	s.stop(t)
+	out := s.out.String()
+	for _, p := range secrets {
+		if p != "" && strings.Contains(out, p) {
+			t.Errorf("the stack's output carries personal data or a secret: %q", p)
+		}
 	}
 }
 

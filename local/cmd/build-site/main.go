@@ -30,11 +30,7 @@ func main() {
 }
 
 func run(out string) error {
-	wd, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	root, err := stack.RepoRoot(wd)
+	root, err := stack.RepoRoot(".")
 	if err != nil {
 		return err
 	}

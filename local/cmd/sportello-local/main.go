@@ -63,12 +63,7 @@ func run() int {
 		flag.Usage()
 		return 2
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sportello-local:", err)
-		return 1
-	}
-	root, err := stack.RepoRoot(wd)
+	root, err := stack.RepoRoot(".")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sportello-local:", err)
 		return 1

@@ -31,6 +31,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/sportello/sportello/local/stack"
 )
 
 type config struct {
@@ -80,7 +82,7 @@ func (c config) part(name string) bool {
 }
 
 func run(c config) error {
-	root, err := repoRoot()
+	root, err := stack.RepoRoot(".")
 	if err != nil {
 		return err
 	}
@@ -98,6 +100,11 @@ func run(c config) error {
 	fmt.Printf("# Sportello on this machine\n\n%s, %d CPUs, %s; %s.\n", runtime.GOOS+"/"+runtime.GOARCH, runtime.NumCPU(),
 		runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	var failures []string
+	// checked keeps the failed checks of a part and answers its error.
+	checked := func(fails []string, err error) error {
+		failures = append(failures, fails...)
+		return err
+	}
 	bins, err := buildAll(root, tmp)
 	if err != nil {
 		return err
@@ -109,11 +116,9 @@ func run(c config) error {
 		}
 		defer db.Stop()
 		if c.part("holds") {
-			fails, err := holds(c, db, bins)
-			if err != nil {
+			if err := checked(holds(c, db, bins)); err != nil {
 				return err
 			}
-			failures = append(failures, fails...)
 		}
 		if c.part("calendar") {
 			if err := calendar(db, bins); err != nil {
@@ -122,11 +127,9 @@ func run(c config) error {
 		}
 	}
 	if c.part("clickday") {
-		fails, err := clickday(c, root, tmp)
-		if err != nil {
+		if err := checked(clickday(c, root, tmp)); err != nil {
 			return err
 		}
-		failures = append(failures, fails...)
 	}
 	if c.part("lean") {
 		if err := lean(c, root, bins, tmp); err != nil {

@@ -1,0 +1,95 @@
+// This file holds the addresses the stack hands out: the site's public
+// URL, the broker's ingress, LiveKit's webhook, the origins MinIO allows,
+// and the environment the functions get (GET /_local/services shows it).
+
+package stack
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/sportello/sportello/local/httpjson"
+	"github.com/sportello/sportello/local/services"
+)
+
+// publicURL is the site's origin as links carry it.
+func (s *Stack) publicURL() string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	return "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port))
+}
+
+// webhookURL is where LiveKit posts its webhooks: the gateway's route to
+// livekit-webhook, on loopback. None when the stack runs without that
+// function.
+func (s *Stack) webhookURL() string {
+	for _, f := range s.functions {
+		if f.Name == "livekit-webhook" {
+			return "http://" + net.JoinHostPort(s.host(), strconv.Itoa(s.cfg.Port)) + "/api/livekit/webhook"
+		}
+	}
+	return ""
+}
+
+// origins are the origins from which a browser may call MinIO: the
+// gateway's, by address and by name, and the public URL's.
+func (s *Stack) origins() []string {
+	port := strconv.Itoa(s.cfg.Port)
+	out := []string{"http://127.0.0.1:" + port, "http://localhost:" + port}
+	if u, err := url.Parse(s.publicURL()); err == nil && u.Scheme != "" && u.Host != "" {
+		if o := u.Scheme + "://" + u.Host; o != out[0] && o != out[1] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// host is the gateway's host as a client reaches it.
+func (s *Stack) host() string {
+	if ip := net.ParseIP(s.cfg.Listen); s.cfg.Listen == "" || ip != nil && ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return s.cfg.Listen
+}
+
+// serviceEnv is what the functions need besides the database: the broker,
+// the site's origin, SMTP, LiveKit and S3.
+func (s *Stack) serviceEnv() []string {
+	// The gateway speaks plain http: the operators' session cookie cannot
+	// be Secure here (it is in a cluster, behind TLS).
+	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false"}
+	return append(env, services.Set{s.mailpit, s.livekit, s.minio}.Env()...)
+}
+
+// brokerURL is the broker's ingress, the functions' K_SINK.
+func (s *Stack) brokerURL() string {
+	return "http://127.0.0.1:" + strconv.Itoa(s.cfg.BrokerPort) + "/"
+}
+
+// serveServices answers GET /_local/services: the variables the functions
+// get (every one a local, loopback-only value), so that a test or a
+// developer can reach the same servers.
+func (s *Stack) serveServices(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		httpjson.WriteProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here")
+		return
+	}
+	out := map[string]string{}
+	s.mu.Lock()
+	env := s.env
+	s.mu.Unlock()
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		out[k] = v
+	}
+	if len(out) > 0 {
+		out["BROKER_URL"] = strings.TrimSuffix(s.brokerURL(), "/")
+		out["MINIO_CONSOLE_URL"] = s.minio.ConsoleURL()
+	}
+	httpjson.Write(w, out)
+}
