@@ -65,7 +65,6 @@ const (
 	BeyondHorizon Reason = "beyond_horizon" // after the last bookable day
 	Closed        Reason = "closed"         // a day the office is closed (a closure or a public holiday)
 	NotASlot      Reason = "not_a_slot"     // outside the opening hours or off the service's time grid
-	Same          Reason = "same"           // the value it already has (a reschedule to the same time)
 )
 
 // FieldError is one problem with one field of the input: the field's path,

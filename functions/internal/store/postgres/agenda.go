@@ -192,12 +192,15 @@ func (s *Store) RecordOutcome(ctx context.Context, sc operator.Scope, id, outcom
 // of the scope's offices that has not started yet; its slot is free again
 // at once, and its booking.cancelled.v1 (cancelled_by operator) makes
 // send-email tell the citizen and provision-room remove the room. The
-// service's cancellation cutoff binds citizens, not the office. Errors:
-// NotFound (id), Conflict (id: not confirmed), Unprocessable (id: the
+// service's cancellation cutoff binds citizens, not the office. A booking
+// cancelled already is answered as it is, with no event (a retry). Errors:
+// NotFound (id), Conflict (id: completed), Unprocessable (id: the
 // appointment has started: record its outcome instead).
 func (s *Store) CancelByOperator(ctx context.Context, sc operator.Scope, id string) (operator.Booking, error) {
 	return s.operatorChange(ctx, sc, id, func(tx *Tx, b operator.Booking) error {
 		switch {
+		case b.Status == booking.Cancelled:
+			return nil // a second cancel (a retry): the cancelled booking, no event
 		case b.Status != booking.Confirmed:
 			return apperr.New(apperr.Conflict, "id", "the booking is %s and can no longer be cancelled", b.Status)
 		case !tx.Now.Before(b.Start):
@@ -219,12 +222,15 @@ func (s *Store) CancelByOperator(ctx context.Context, sc operator.Scope, id stri
 // notice still does, so the citizen learns of the new time as early as a
 // booking of their own would need. Its booking.rescheduled.v1 (audit actor:
 // the operator) makes send-email tell the citizen and provision-room move
-// the room. Errors: NotFound (id), Conflict (id: not confirmed; start: no
+// the room. A booking already at start is answered as it is, with no event
+// (a retry). Errors: NotFound (id), Conflict (id: not confirmed; start: no
 // free desk), Unprocessable (id: the appointment has started), Invalid
-// (start: the same time, or not a bookable slot).
+// (start: not a bookable slot).
 func (s *Store) RescheduleByOperator(ctx context.Context, sc operator.Scope, id string, start time.Time) (operator.Booking, error) {
 	return s.operatorChange(ctx, sc, id, func(tx *Tx, b operator.Booking) error {
 		switch {
+		case b.Status == booking.Confirmed && start.Equal(b.Start):
+			return nil // already there (a retry): the booking as it is, no event
 		case b.Status != booking.Confirmed:
 			return apperr.New(apperr.Conflict, "id", "the booking is %s and can no longer be moved", b.Status)
 		case !tx.Now.Before(b.Start):

@@ -336,12 +336,18 @@ func (tx *Tx) changeable(ctx context.Context, token string) (record, error) {
 
 // Reschedule moves a booking to the slot starting at start, in one
 // statement: the new slot is taken and the old one released atomically, so
-// a failure leaves the booking exactly as it was. Errors: NotFound (token),
-// Conflict (token: not confirmed; start: no free desk), Unprocessable
-// (token: past the cutoff), Invalid (start).
+// a failure leaves the booking exactly as it was. A confirmed booking
+// already at start is answered as it is, with no event: a retry of a
+// reschedule whose answer was lost. Errors: NotFound (token), Conflict
+// (token: not confirmed; start: no free desk), Unprocessable (token: past
+// the cutoff), Invalid (start).
 func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (booking.Booking, error) {
 	var out booking.Booking
 	err := s.InTx(ctx, func(tx *Tx) error {
+		if r, err := byToken(ctx, tx, token, true); err == nil && r.status == booking.Confirmed && start.Equal(r.start) {
+			out = r.toBooking()
+			return nil
+		}
 		r, err := tx.changeable(ctx, token)
 		if err != nil {
 			return err
@@ -357,11 +363,12 @@ func (s *Store) Reschedule(ctx context.Context, token string, start time.Time) (
 // starting at start, checked against the service's schedule (hours,
 // closures, notice, horizon) at the transaction's time, on a desk free
 // then, and records its booking.rescheduled.v1 by actor. It answers the
-// moved record. Errors: Invalid (start: the same time, or not a bookable
-// slot), Conflict (start: no free desk).
+// moved record; a booking already at start is answered as it is, with no
+// event. Errors: Invalid (start: not a bookable slot), Conflict (start: no
+// free desk).
 func (tx *Tx) move(ctx context.Context, r record, start time.Time, actor audit.Actor) (record, error) {
 	if start.Equal(r.start) {
-		return r, apperr.Field("start", apperr.Same, "the booking is already at this time")
+		return r, nil
 	}
 	if err := tx.lockConfigurationShared(ctx); err != nil {
 		return r, err
@@ -395,6 +402,10 @@ func (tx *Tx) move(ctx context.Context, r record, start time.Time, actor audit.A
 func (s *Store) Cancel(ctx context.Context, token string) (booking.Booking, error) {
 	var out booking.Booking
 	err := s.InTx(ctx, func(tx *Tx) error {
+		if r, err := byToken(ctx, tx, token, true); err == nil && r.status == booking.Cancelled {
+			out = r.toBooking() // a second cancel (a retry): the cancelled booking, no event
+			return nil
+		}
 		r, err := tx.changeable(ctx, token)
 		if err != nil {
 			return err
