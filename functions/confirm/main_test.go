@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/secret"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/idempotency"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
@@ -342,4 +344,43 @@ func TestConfirmHoldLifetime(t *testing.T) {
 	}
 	refused("slot taken by another", taken, apitest.Want(410, "gone", "hold_id"))
 	apitest.RefusedServe(t, "confirmed, later, with other data", apitest.Want(409, "conflict", "hold_id"), h, post(request(early, other), "application/json"))
+}
+
+// TestConfirmRetriedWithIdempotencyKey: a confirmation sent again with the
+// same Idempotency-Key (the site retries after a lost answer) gets the same
+// answer — the same booking and the same manage token, which works — and
+// writes nothing more: one booking, one event.
+func TestConfirmRetriedWithIdempotencyKey(t *testing.T) {
+	store, _ := pgtest.Store(t, apitest.Monday)
+	log := slog.New(slog.DiscardHandler)
+	h := idempotency.Wrap(store, "confirm", log, newHandler(store, log))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	mine := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
+	send := func() *httptest.ResponseRecorder {
+		r := post(request(mine, maria), "application/json")
+		r.Header.Set(idempotency.Header, "3f0e4c0a-2b8e-4a7e-9f55-6c1d2e1b7a10")
+		return apitest.Serve(t, h, r, apitest.NoStore)
+	}
+	first := send()
+	if first.Code != http.StatusCreated {
+		t.Fatalf("status %d: %s", first.Code, first.Body)
+	}
+	snap := apitest.Snap(t)
+	again := send()
+	if again.Code != http.StatusCreated || again.Body.String() != first.Body.String() || again.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("retry: %d %s %v, want the first answer again", again.Code, again.Body, again.Header())
+	}
+	if after := apitest.Snap(t); after != snap {
+		t.Errorf("the retry wrote: %+v -> %+v", snap, after)
+	}
+	if n := apitest.EventsOf(t, mine.ID, events.BookingConfirmed); n != 1 {
+		t.Errorf("%d confirmed events, want 1", n)
+	}
+	var b struct {
+		ManageToken string `json:"manage_token"`
+	}
+	_ = json.Unmarshal(again.Body.Bytes(), &b)
+	if _, err := store.Booking(context.Background(), b.ManageToken); err != nil {
+		t.Errorf("the replayed manage token does not work: %v", err)
+	}
 }

@@ -28,6 +28,7 @@ type Housekeeper struct {
 	InboxRetention time.Duration // processed events are remembered this long
 	PurgeBatch     int           // bookings purged per tick at most
 	NoShowAfter    time.Duration // a booking nobody joined is a no-show this long after its end
+	IdempotencyTTL time.Duration // answers kept for Idempotency-Keys are deleted this long after (0: 24 hours)
 }
 
 // Report counts what one tick did.
@@ -39,6 +40,7 @@ type Report struct {
 	Purged         int
 	ObjectsDeleted int
 	InboxForgotten int
+	KeysForgotten  int
 	RoomsOpened    int
 	RoomsWarned    int
 	RoomsClosed    int
@@ -87,6 +89,14 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 		rep.InboxForgotten, err = h.forgetProcessed(ctx)
 		return err
 	})
+	run("idempotency keys", func() (err error) {
+		ttl := h.IdempotencyTTL
+		if ttl <= 0 {
+			ttl = 24 * time.Hour
+		}
+		rep.KeysForgotten, err = h.Store.ForgetKeys(ctx, h.Store.Clock.Now().Add(-ttl))
+		return err
+	})
 	run("rooms", func() (err error) {
 		rep.RoomsOpened, rep.RoomsWarned, rep.RoomsClosed, err = h.keepRooms(ctx)
 		return err
@@ -100,7 +110,7 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 	})
 	err := errors.Join(errs...)
 	attrs := []any{"holds_expired", rep.HoldsExpired, "no_shows", rep.NoShows, "reminders_24h", rep.Reminders24h, "reminders_1h", rep.Reminders1h,
-		"purged", rep.Purged, "objects_deleted", rep.ObjectsDeleted, "inbox_forgotten", rep.InboxForgotten,
+		"purged", rep.Purged, "objects_deleted", rep.ObjectsDeleted, "inbox_forgotten", rep.InboxForgotten, "keys_forgotten", rep.KeysForgotten,
 		"rooms_opened", rep.RoomsOpened, "rooms_warned", rep.RoomsWarned, "rooms_closed", rep.RoomsClosed, "delivered", rep.Delivered}
 	if err != nil {
 		h.Log.Error("housekeeping", append(attrs, "err", err)...)

@@ -379,6 +379,34 @@ func TestInboxForgotten(t *testing.T) {
 	}
 }
 
+// TestIdempotencyKeysForgotten: the answers kept for Idempotency-Keys (a
+// booking with its citizen's data, maybe) are deleted after a day.
+func TestIdempotencyKeysForgotten(t *testing.T) {
+	f := newFixture(t, apitest.Monday)
+	now := f.clk.Now()
+	for key, at := range map[string]time.Time{"old": now.Add(-25 * time.Hour), "recent": now.Add(-23 * time.Hour)} {
+		if _, err := f.store.Pool.Exec(context.Background(), `
+			INSERT INTO idempotency_keys (scope, key, request_hash, created_at, status, body) VALUES ('confirm:x', $1, '\x00', $2, 201, '{}')`,
+			key, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.tick(t)
+	var left []string
+	rows, err := f.store.Pool.Query(context.Background(), `SELECT key FROM idempotency_keys WHERE scope = 'confirm:x' ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		left = append(left, k)
+	}
+	if diff := cmp.Diff([]string{"recent"}, left); diff != "" {
+		t.Errorf("keys left (-want +got):\n%s", diff)
+	}
+}
+
 // TestFailingJobDoesNotStopTheOthers: with the object store unreachable the
 // purge fails, the tick answers 500 (the broker retries it), and the other
 // jobs still did their work.

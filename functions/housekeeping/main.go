@@ -60,13 +60,14 @@ type Config struct {
 	InboxRetention time.Duration `envconfig:"INBOX_RETENTION" default:"720h"`
 	PurgeBatch     int           `envconfig:"PURGE_BATCH" default:"500"`
 	NoShowAfter    time.Duration `envconfig:"NO_SHOW_AFTER" default:"15m"`
+	IdempotencyTTL time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`
 }
 
 func main() {
 	var cfg Config
 	err := envconfig.Process("", &cfg)
-	if err == nil && (cfg.Retention <= 0 || cfg.InboxRetention <= 0 || cfg.PurgeBatch < 1 || cfg.NoShowAfter < 0) {
-		err = errors.New("RETENTION, INBOX_RETENTION and PURGE_BATCH must be positive, NO_SHOW_AFTER not negative")
+	if err == nil && (cfg.Retention <= 0 || cfg.InboxRetention <= 0 || cfg.PurgeBatch < 1 || cfg.NoShowAfter < 0 || cfg.IdempotencyTTL <= 0) {
+		err = errors.New("RETENTION, INBOX_RETENTION, PURGE_BATCH and IDEMPOTENCY_TTL must be positive, NO_SHOW_AFTER not negative")
 	}
 	var objects *storage.Store
 	if err == nil {
@@ -88,7 +89,8 @@ func main() {
 	}
 	function.Main("housekeeping", func(env *function.Env) http.Handler {
 		h := &Housekeeper{Store: env.Store, Relay: env.Relay, Objects: objects, LiveKit: lk, Log: env.Log,
-			Retention: cfg.Retention, InboxRetention: cfg.InboxRetention, PurgeBatch: cfg.PurgeBatch, NoShowAfter: cfg.NoShowAfter}
+			Retention: cfg.Retention, InboxRetention: cfg.InboxRetention, PurgeBatch: cfg.PurgeBatch, NoShowAfter: cfg.NoShowAfter,
+			IdempotencyTTL: cfg.IdempotencyTTL}
 		return function.Events(env.Log, h.Handle)
 	})
 }

@@ -65,6 +65,8 @@ const (
 	BeyondHorizon Reason = "beyond_horizon" // after the last bookable day
 	Closed        Reason = "closed"         // a day the office is closed (a closure or a public holiday)
 	NotASlot      Reason = "not_a_slot"     // outside the opening hours or off the service's time grid
+	InProgress    Reason = "in_progress"    // an Idempotency-Key whose first request is still running
+	Reused        Reason = "reused"         // an Idempotency-Key sent before with another request
 )
 
 // FieldError is one problem with one field of the input: the field's path,
@@ -133,6 +135,14 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return Internal
+}
+
+// WithReason returns an *Error with a code and one field problem with its
+// reason (Field is for Invalid).
+func WithReason(code Code, field string, reason Reason, format string, args ...any) *Error {
+	e := New(code, field, format, args...)
+	e.Fields = []FieldError{{Field: field, Message: e.Message, Reason: reason}}
+	return e
 }
 
 // Is reports whether err carries the given code.

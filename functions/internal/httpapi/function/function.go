@@ -2,7 +2,9 @@
 // the configuration from the environment (envconfig), sets up a JSON logger
 // (slog), opens the pgx pool, starts the outbox relay, serves the handler
 // behind Knative's Drainer with the /health/readiness and /health/liveness
-// endpoints of Knative Functions, and drains and shuts down on SIGTERM.
+// endpoints of Knative Functions (every unsafe request with an
+// Idempotency-Key answered once: httpapi/idempotency), and drains and shuts
+// down on SIGTERM.
 package function
 
 import (
@@ -25,6 +27,7 @@ import (
 
 	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/httpapi/idempotency"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
@@ -142,7 +145,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	mux.Handle("/", build(env))
+	mux.Handle("/", idempotency.Wrap(env.Store, name, log, build(env)))
 	drainer := &handlers.Drainer{Inner: AccessLog(log, mux), QuietPeriod: cfg.DrainQuiet}
 	srv := &http.Server{Addr: ":" + strconv.Itoa(cfg.Port), Handler: drainer, ReadHeaderTimeout: 10 * time.Second}
 
