@@ -28,6 +28,7 @@ const (
 	BookingRescheduled = "io.github.sportello.booking.rescheduled.v1"
 	BookingCancelled   = "io.github.sportello.booking.cancelled.v1"
 	BookingExpired     = "io.github.sportello.booking.expired.v1"
+	BookingReleased    = "io.github.sportello.booking.released.v1"
 	BookingReminder    = "io.github.sportello.booking.reminder.v1"
 	BookingPurged      = "io.github.sportello.booking.purged.v1"
 	RoomProvisioned    = "io.github.sportello.room.provisioned.v1"
@@ -79,6 +80,7 @@ var Catalog = []Type{
 	{BookingRescheduled, "A confirmed booking moved to another slot; the previous slot is free again.", "booking.rescheduled.v1.json", BookingRescheduledData{}},
 	{BookingCancelled, "A confirmed booking was cancelled; its slot is free again.", "booking.cancelled.v1.json", BookingCancelledData{}},
 	{BookingExpired, "A hold lapsed without being confirmed; its slot is free again.", "booking.expired.v1.json", BookingExpiredData{}},
+	{BookingReleased, "A hold was given back before its expiry — the citizen went back, took another time or left — and its slot is free again.", "booking.released.v1.json", BookingReleasedData{}},
 	{BookingReminder, "A confirmed booking starts soon: 24 hours or 1 hour before, once each.", "booking.reminder.v1.json", BookingReminderData{}},
 	{BookingPurged, "The personal data of a past booking were erased after the retention period.", "booking.purged.v1.json", BookingPurgedData{}},
 	{RoomProvisioned, "The video room of a booking exists on LiveKit (created, or moved with a reschedule).", "room.provisioned.v1.json", RoomData{}},
@@ -145,6 +147,11 @@ type BookingCancelledData struct {
 
 // BookingExpiredData is the data of BookingExpired.
 type BookingExpiredData struct {
+	Booking
+}
+
+// BookingReleasedData is the data of BookingReleased.
+type BookingReleasedData struct {
 	Booking
 }
 

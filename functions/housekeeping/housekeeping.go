@@ -97,6 +97,10 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 		rep.KeysForgotten, err = h.Store.ForgetKeys(ctx, h.Store.Clock.Now().Add(-ttl))
 		return err
 	})
+	run("request counters", func() (err error) {
+		_, err = h.Store.ForgetCounts(ctx, h.Store.Clock.Now().Add(-2*time.Minute))
+		return err
+	})
 	run("rooms", func() (err error) {
 		rep.RoomsOpened, rep.RoomsWarned, rep.RoomsClosed, err = h.keepRooms(ctx)
 		return err

@@ -380,7 +380,8 @@ func TestInboxForgotten(t *testing.T) {
 }
 
 // TestIdempotencyKeysForgotten: the answers kept for Idempotency-Keys (a
-// booking with its citizen's data, maybe) are deleted after a day.
+// booking with its citizen's data, maybe) are deleted after a day, the
+// request counters of past minutes at once.
 func TestIdempotencyKeysForgotten(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
 	now := f.clk.Now()
@@ -391,7 +392,25 @@ func TestIdempotencyKeysForgotten(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for key, at := range map[string]time.Time{"client:old": now.Add(-3 * time.Minute), "client:now": now} {
+		if _, err := f.store.Pool.Exec(context.Background(), `INSERT INTO rate_counters (key, window_start, n) VALUES ($1, date_trunc('minute', $2::timestamptz), 1)`, key, at); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f.tick(t)
+	var counters []string
+	crows, err := f.store.Pool.Query(context.Background(), `SELECT key FROM rate_counters WHERE key LIKE 'client:%' ORDER BY key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for crows.Next() {
+		var k string
+		_ = crows.Scan(&k)
+		counters = append(counters, k)
+	}
+	if diff := cmp.Diff([]string{"client:now"}, counters); diff != "" {
+		t.Errorf("request counters left (-want +got):\n%s", diff)
+	}
 	var left []string
 	rows, err := f.store.Pool.Query(context.Background(), `SELECT key FROM idempotency_keys WHERE scope = 'confirm:x' ORDER BY key`)
 	if err != nil {

@@ -1,27 +1,78 @@
 // Command reserve is the function that holds a slot for a citizen while
-// they enter their data. The hold lasts HOLD_TTL (10 minutes by default) and
-// is answered with its id and a secret that confirm needs.
+// they enter their data, and takes a hold back. A hold lasts HOLD_TTL (10
+// minutes by default) and is answered with its id and a secret that confirm
+// needs.
 //
-// Consumes: HTTP POST /api/holds {"service_id", "start" (RFC 3339), "locale"}.
-// Answers 201 with the hold, 409 when no desk is free at that time.
-// Emits: io.github.sportello.booking.held.v1, and
-// io.github.sportello.booking.expired.v1 for a lapsed hold it clears away.
+// One client, one hold: every browser gets a signed client token (the
+// sportello_client cookie, CLIENT_KEY) and holds at most
+// MAX_HOLDS_PER_CLIENT slots — a new hold releases the oldest beyond — and
+// asks for at most HOLDS_PER_MINUTE_PER_CLIENT holds a minute, and its
+// network address HOLDS_PER_MINUTE_PER_ADDRESS; an office may set its own
+// limits. The counts are in PostgreSQL: every instance shares them.
+//
+// Consumes: HTTP POST /api/holds {"service_id", "start" (RFC 3339),
+// "locale"}: 201 with the hold, 409 when no desk is free at that time, 429
+// over a limit (with Retry-After). DELETE /api/holds/{id} (Authorization:
+// Bearer <hold secret>) and POST /api/holds/{id}/release {"hold_secret"}
+// (for navigator.sendBeacon): 204, the slot free again.
+// Emits: io.github.sportello.booking.held.v1,
+// io.github.sportello.booking.released.v1 for a hold given back or
+// released by a newer one, and io.github.sportello.booking.expired.v1 for a
+// lapsed hold it clears away.
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"os"
 	"time"
+
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/signed"
+	"github.com/sportello/sportello/functions/internal/httpapi/client"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
+// Config is the environment of reserve beyond function.Config.
+type Config struct {
+	ClientKey        string        `envconfig:"CLIENT_KEY" required:"true"`
+	ClientTokenTTL   time.Duration `envconfig:"CLIENT_TOKEN_TTL" default:"24h"`
+	TrustedProxies   string        `envconfig:"CLIENT_TRUSTED_PROXIES" default:"127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7"`
+	MaxHolds         int           `envconfig:"MAX_HOLDS_PER_CLIENT" default:"1"`
+	ClientPerMinute  int           `envconfig:"HOLDS_PER_MINUTE_PER_CLIENT" default:"10"`
+	AddressPerMinute int           `envconfig:"HOLDS_PER_MINUTE_PER_ADDRESS" default:"120"`
+}
+
 func main() {
-	function.Main("reserve", func(env *function.Env) http.Handler { return newHandler(env.Store, env.Log) })
+	var cfg Config
+	err := envconfig.Process("", &cfg)
+	if err == nil && (cfg.MaxHolds < 0 || cfg.ClientPerMinute < 0 || cfg.AddressPerMinute < 0) {
+		err = errors.New("MAX_HOLDS_PER_CLIENT, HOLDS_PER_MINUTE_PER_CLIENT and HOLDS_PER_MINUTE_PER_ADDRESS must not be negative (0: no limit)")
+	}
+	var signer *signed.Signer
+	if err == nil {
+		signer, err = signed.New([]byte(cfg.ClientKey))
+	}
+	var trusted []netip.Prefix
+	if err == nil {
+		trusted, err = client.ParseTrusted(cfg.TrustedProxies)
+	}
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "reserve", "err", err)
+		os.Exit(1)
+	}
+	function.Main("reserve", func(env *function.Env) http.Handler {
+		env.Store.Limits = booking.HoldLimits{PerClient: cfg.MaxHolds, ClientPerMinute: cfg.ClientPerMinute, AddressPerMinute: cfg.AddressPerMinute}
+		ids := &client.Identifier{Signer: signer, TTL: cfg.ClientTokenTTL, Trusted: trusted}
+		return newHandler(env.Store, ids, env.Log)
+	})
 }
 
 // Request is the body of POST /api/holds.
@@ -52,7 +103,7 @@ func (q Request) validate() (time.Time, string, error) {
 	return start, locale, v.Err()
 }
 
-func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
+func newHandler(store *postgres.Store, ids *client.Identifier, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/holds", func(w http.ResponseWriter, r *http.Request) {
 		var req Request
@@ -65,7 +116,8 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		hold, err := store.Reserve(r.Context(), req.ServiceID, start, locale)
+		who := ids.Of(w, r, store.Clock.Now())
+		hold, err := store.ReserveFor(r.Context(), who, req.ServiceID, start, locale)
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
@@ -74,6 +126,37 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 		hold.ExpiresAt = hold.ExpiresAt.In(store.Calendar.Location)
 		httpx.NoStore(w) // the hold secret
 		httpx.JSON(w, http.StatusCreated, hold)
+	})
+	release := func(w http.ResponseWriter, r *http.Request, secret string) {
+		if err := store.Release(r.Context(), r.PathValue("id"), secret); err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+	mux.HandleFunc("DELETE /api/holds/{id}", func(w http.ResponseWriter, r *http.Request) {
+		secret, err := httpx.BearerToken(r)
+		if err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		release(w, r, secret)
+	})
+	// navigator.sendBeacon can only POST, with a body and no headers of
+	// its own: the page a citizen leaves gives its hold back this way.
+	mux.HandleFunc("POST /api/holds/{id}/release", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			HoldSecret string `json:"hold_secret"`
+		}
+		if err := httpx.Decode(r, &req); err != nil {
+			httpx.Error(w, r, log, err)
+			return
+		}
+		if req.HoldSecret == "" {
+			httpx.Error(w, r, log, apperr.Field("hold_secret", apperr.Required, "required"))
+			return
+		}
+		release(w, r, req.HoldSecret)
 	})
 	mux.HandleFunc("/", httpx.NotFound)
 	return mux

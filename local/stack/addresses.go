@@ -5,9 +5,13 @@
 package stack
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -61,8 +65,23 @@ func (s *Stack) host() string {
 func (s *Stack) serviceEnv() []string {
 	// The gateway speaks plain http: the operators' session cookie cannot
 	// be Secure here (it is in a cluster, behind TLS).
-	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false"}
+	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false", "CLIENT_KEY=" + s.clientKey()}
 	return append(env, services.Set{s.mailpit, s.livekit, s.minio}.Env()...)
+}
+
+// clientKey is the key that signs client tokens and admission tickets
+// (CLIENT_KEY): made once and kept in the data folder, so that the
+// citizens' tokens outlive a restart.
+func (s *Stack) clientKey() string {
+	path := filepath.Join(s.cfg.Data, "client.key")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b))
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	key := hex.EncodeToString(b)
+	_ = os.WriteFile(path, []byte(key+"\n"), 0o600)
+	return key
 }
 
 // brokerURL is the broker's ingress, the functions' K_SINK.

@@ -4,8 +4,9 @@
 // in the video room.
 //
 // A booking starts as a hold (Held), which lapses (Expired) unless the
-// citizen confirms it (Confirmed); a confirmed booking is later Cancelled or
-// Completed. Storage lives in package store/postgres; slot arithmetic in
+// citizen confirms it (Confirmed) or gives it back (Released: going back,
+// taking another time, leaving the page); a confirmed booking is later
+// Cancelled or Completed. Storage lives in package store/postgres; slot arithmetic in
 // domain/schedule.
 package booking
 
@@ -28,6 +29,7 @@ type Status struct{ s string }
 var (
 	Held      = Status{"held"}
 	Expired   = Status{"expired"}
+	Released  = Status{"released"}
 	Confirmed = Status{"confirmed"}
 	Cancelled = Status{"cancelled"}
 	Completed = Status{"completed"}
@@ -48,7 +50,7 @@ func (s *Status) UnmarshalText(b []byte) error {
 
 // ParseStatus reads a stored status.
 func ParseStatus(v string) (Status, error) {
-	for _, s := range []Status{Held, Expired, Confirmed, Cancelled, Completed} {
+	for _, s := range []Status{Held, Expired, Released, Confirmed, Cancelled, Completed} {
 		if s.s == v {
 			return s, nil
 		}
@@ -93,19 +95,20 @@ type Office struct {
 // Service is what a citizen books: a meeting of a fixed duration with one of
 // the service's desks.
 type Service struct {
-	ID                  string  `json:"id"`
-	OfficeID            string  `json:"office_id"`
-	Name                string  `json:"name"`
-	Description         string  `json:"description"`
-	DurationMinutes     int     `json:"duration_minutes"`
-	BufferMinutes       int     `json:"buffer_minutes"`
-	MinNoticeMinutes    int     `json:"min_notice_minutes"`
-	HorizonDays         int     `json:"horizon_days"`
-	CancelCutoffMinutes int     `json:"cancel_cutoff_minutes"`
-	Desks               int     `json:"desks"`
-	WhatToBring         string  `json:"what_to_bring"`
-	OpenOnHolidays      bool    `json:"open_on_holidays"`
-	Hours               []Hours `json:"opening_hours"`
+	ID                  string     `json:"id"`
+	OfficeID            string     `json:"office_id"`
+	Name                string     `json:"name"`
+	Description         string     `json:"description"`
+	DurationMinutes     int        `json:"duration_minutes"`
+	BufferMinutes       int        `json:"buffer_minutes"`
+	MinNoticeMinutes    int        `json:"min_notice_minutes"`
+	HorizonDays         int        `json:"horizon_days"`
+	CancelCutoffMinutes int        `json:"cancel_cutoff_minutes"`
+	Desks               int        `json:"desks"`
+	WhatToBring         string     `json:"what_to_bring"`
+	OpenOnHolidays      bool       `json:"open_on_holidays"`
+	Hours               []Hours    `json:"opening_hours"`
+	Limits              HoldLimits `json:"-"` // the office's own limits (zero: the counter's defaults)
 	closures            []schedule.Closure
 }
 

@@ -72,7 +72,7 @@ func TestCitizenNormalize(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
-	for _, s := range []Status{Held, Expired, Confirmed, Cancelled, Completed} {
+	for _, s := range []Status{Held, Expired, Released, Confirmed, Cancelled, Completed} {
 		got, err := ParseStatus(s.String())
 		if err != nil || got != s {
 			t.Errorf("ParseStatus(%q) = %v, %v", s, got, err)

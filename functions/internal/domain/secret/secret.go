@@ -5,6 +5,7 @@ package secret
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 )
 
@@ -36,4 +37,9 @@ func WellFormed(s string) bool {
 	}
 	_, err := base64.RawURLEncoding.DecodeString(s)
 	return err == nil
+}
+
+// Matches reports whether token hashes to hash, in constant time.
+func Matches(token string, hash []byte) bool {
+	return subtle.ConstantTimeCompare(Hash(token), hash) == 1
 }

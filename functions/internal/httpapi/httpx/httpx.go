@@ -36,6 +36,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.Forbidden:     http.StatusForbidden,
 	apperr.CSRF:          http.StatusForbidden,
 	apperr.Locked:        http.StatusTooManyRequests,
+	apperr.RateLimited:   http.StatusTooManyRequests,
 	apperr.NotYetOpen:    http.StatusConflict,
 	apperr.Expired:       http.StatusGone,
 	apperr.BadGateway:    http.StatusBadGateway,

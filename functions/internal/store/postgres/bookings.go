@@ -50,6 +50,28 @@ func (tx *Tx) slot(ctx context.Context, serviceID string, start time.Time, excep
 // is placed by the transactional path (reserveInTx), which expires the hold
 // first with its event.
 func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
+	return s.ReserveFor(ctx, booking.Client{}, serviceID, start, locale)
+}
+
+// ReserveFor is Reserve for a client: the request counts against the
+// client's and its address's holds per minute (RateLimited, with the
+// seconds to the next minute, when over), and a hold placed releases the
+// client's oldest live holds beyond its limit, each with a
+// booking.released.v1 — all in the hold's one statement.
+func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID string, start time.Time, locale string) (booking.Hold, error) {
+	var clientID *[16]byte
+	if client.ID != "" {
+		id, err := uuid.Parse(client.ID)
+		if err != nil {
+			return booking.Hold{}, fmt.Errorf("reserve: client id %q: %w", client.ID, err)
+		}
+		b := [16]byte(id)
+		clientID = &b
+	}
+	var address *string
+	if client.Address != "" {
+		address = &client.Address
+	}
 	for attempt := 0; ; attempt++ {
 		svc, version, err := s.cachedService(ctx, serviceID, "service_id")
 		if err != nil {
@@ -79,12 +101,16 @@ func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, 
 		}
 		blockEnd := slot.End.Add(svc.Buffer())
 		dayStart, dayEnd := s.dayOf(slot.Start)
+		limits := svc.Limits.Or(s.Limits)
 		var result string
 		// [16]byte: pgx encodes it as a uuid directly (uuid.UUID goes
 		// through its driver.Valuer, a text round trip).
-		err = s.Pool.QueryRow(ctx, `SELECT hold_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		err = s.Pool.QueryRow(ctx, `SELECT hold_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+			$18, $19, $20, $21, $22, $23, $24, $25)`,
 			[16]byte(id), serviceID, slot.Start, slot.End, blockEnd, hash, expires, locale, now, dayStart, dayEnd, version,
-			ev.ID, ev.Type, s.Source, ev.DataSchema, ev.Data).Scan(&result)
+			ev.ID, ev.Type, s.Source, ev.DataSchema, ev.Data,
+			clientID, address, limits.PerClient, limits.ClientPerMinute, limits.AddressPerMinute,
+			s.Calendar.Location.String(), events.BookingReleased, schemaOf(events.BookingReleased)).Scan(&result)
 		if err != nil {
 			return booking.Hold{}, err
 		}
@@ -92,6 +118,10 @@ func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, 
 		case "held":
 			s.delivered()
 			return hold, nil
+		case "limited_client":
+			return booking.Hold{}, rateLimited(now, "client", limits.ClientPerMinute)
+		case "limited_address":
+			return booking.Hold{}, rateLimited(now, "address", limits.AddressPerMinute)
 		case "taken":
 			return booking.Hold{}, apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
 		case "stale":
@@ -104,8 +134,23 @@ func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, 
 		}
 		// A lapsed hold in the way, or a configuration changing under a
 		// busy counter: the transactional path.
-		return s.reserveInTx(ctx, serviceID, start, locale)
+		return s.reserveInTx(ctx, clientID, serviceID, start, locale)
 	}
+}
+
+// schemaOf is the dataschema of events of type t.
+func schemaOf(t string) string {
+	ty, _ := events.Lookup(t)
+	return ty.DataSchema()
+}
+
+// rateLimited is the refusal of a hold over a per-minute limit of who
+// ("client" or "address"), until the next minute.
+func rateLimited(now time.Time, who string, perMinute int) error {
+	e := apperr.New(apperr.RateLimited, "", "too many holds asked for from this %s: at most %d a minute; try again in a moment", who, perMinute)
+	e.Members = map[string]any{"limit": who + "_per_minute", "max": perMinute}
+	e.RetryAfter = now.Truncate(time.Minute).Add(time.Minute).Sub(now)
+	return e
 }
 
 // dayOf is the local day of t, as an interval: desks are chosen least
@@ -119,7 +164,7 @@ func (s *Store) dayOf(t time.Time) (time.Time, time.Time) {
 
 // reserveInTx is Reserve in a transaction of the store, desk by desk
 // (Tx.place), expiring the lapsed holds in the way.
-func (s *Store) reserveInTx(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
+func (s *Store) reserveInTx(ctx context.Context, clientID *[16]byte, serviceID string, start time.Time, locale string) (booking.Hold, error) {
 	var hold booking.Hold
 	err := s.InTx(ctx, func(tx *Tx) error {
 		if err := tx.lockConfigurationShared(ctx); err != nil {
@@ -137,14 +182,23 @@ func (s *Store) reserveInTx(ctx context.Context, serviceID string, start time.Ti
 			// concurrent transaction took this desk, the next one is tried.
 			tag, err := tx.Exec(ctx, `
 				INSERT INTO bookings (id, service_id, desk_id, starts_at, ends_at, blocks, status,
-				                      hold_secret_hash, hold_expires_at, locale, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, tstzrange($4, $6), 'held', $7, $8, $9, $10, $10)
+				                      hold_secret_hash, hold_expires_at, locale, created_at, updated_at, client_id)
+				VALUES ($1, $2, $3, $4, $5, tstzrange($4, $6), 'held', $7, $8, $9, $10, $10, $11)
 				ON CONFLICT DO NOTHING`,
-				id, serviceID, d.id, slot.Start, slot.End, sp.blockEnd, hash, expires, locale, tx.Now)
+				id, serviceID, d.id, slot.Start, slot.End, sp.blockEnd, hash, expires, locale, tx.Now, clientID)
 			return err == nil && tag.RowsAffected() == 1, err
 		})
 		if err != nil {
 			return err
+		}
+		if clientID != nil {
+			limits := svc.Limits.Or(s.Limits)
+			if _, err := tx.Exec(ctx, `SELECT release_client_holds($1, $2, $3, $4, $5, $6, $7, $8)`, clientID, [16]byte(id),
+				limits.PerClient, tx.Now, s.Calendar.Location.String(), events.BookingReleased, s.Source,
+				schemaOf(events.BookingReleased)); err != nil {
+				return err
+			}
+			tx.events++ // maybe: a relay kick costs nothing when there is none
 		}
 		hold = booking.Hold{ID: id.String(), Secret: token, ExpiresAt: expires, ServiceID: serviceID, Start: slot.Start, End: slot.End}
 		return tx.Emit(ctx, outbox.Event{
@@ -435,5 +489,47 @@ func (tx *Tx) cancel(ctx context.Context, id uuid.UUID, by string, actor audit.A
 	return ev, tx.Record(ctx, actor, ev.OfficeID, outbox.Event{
 		Type: events.BookingCancelled, Subject: ev.BookingID,
 		Data: events.BookingCancelledData{Booking: ev, CancelledBy: by},
+	})
+}
+
+// Release gives a hold back before its expiry — the citizen went back,
+// chose another service or left the page — and its slot is free again at
+// once, with a booking.released.v1. A hold released or lapsed already is
+// released again without a word (a retry, a page left twice). Errors:
+// NotFound (hold_id: no hold with this id and secret), Conflict (hold_id:
+// confirmed already: cancel the booking instead).
+func (s *Store) Release(ctx context.Context, holdID, holdSecret string) error {
+	notFound := apperr.New(apperr.NotFound, "hold_id", "no hold with this id and secret")
+	id, err := uuid.Parse(holdID)
+	if err != nil || !secret.WellFormed(holdSecret) {
+		return notFound
+	}
+	return s.InTx(ctx, func(tx *Tx) error {
+		var status booking.Status
+		var hash []byte
+		// By its key alone (see migration 00012).
+		err := tx.QueryRow(ctx, `SELECT status, hold_secret_hash FROM bookings WHERE id = $1 FOR UPDATE`, [16]byte(id)).Scan(&status, &hash)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && !secret.Matches(holdSecret, hash)) {
+			return notFound
+		}
+		if err != nil {
+			return err
+		}
+		switch status {
+		case booking.Expired, booking.Released:
+			return nil
+		case booking.Held:
+		default:
+			return apperr.New(apperr.Conflict, "hold_id", "this hold is a %s booking now: cancel it with its manage link instead", status)
+		}
+		ev, err := tx.store.scanEvent(tx.QueryRow(ctx, `
+			UPDATE bookings b SET status = 'released', updated_at = $2
+			FROM services s, desks d
+			WHERE b.id = $1 AND s.id = b.service_id AND d.id = b.desk_id
+			RETURNING `+EventColumns, [16]byte(id), tx.Now))
+		if err != nil {
+			return fmt.Errorf("release: %w", err)
+		}
+		return tx.Emit(ctx, outbox.Event{Type: events.BookingReleased, Subject: ev.BookingID, Data: events.BookingReleasedData{Booking: ev}})
 	})
 }

@@ -120,11 +120,12 @@ func (s *Store) serviceAt(ctx context.Context, q querier, id, field string) (boo
 		COALESCE((SELECT json_agg(json_build_object('first', to_char(c.first_day, 'YYYY-MM-DD'),
 		                 'last', to_char(c.last_day, 'YYYY-MM-DD'), 'reason', c.reason) ORDER BY c.first_day)
 		          FROM closures c WHERE (c.office_id IS NULL OR c.office_id = s.office_id) AND c.last_day >= $2::date), '[]'),
-		(SELECT version FROM configuration)
-		FROM services s WHERE s.id = $1 AND s.active`, id, today.String()).Scan(
+		(SELECT version FROM configuration),
+		coalesce(o.max_holds_per_client, 0), coalesce(o.holds_per_minute_per_client, 0), coalesce(o.holds_per_minute_per_address, 0)
+		FROM services s JOIN offices o ON o.id = s.office_id WHERE s.id = $1 AND s.active`, id, today.String()).Scan(
 		&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
 		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays,
-		&hours, &closures, &version)
+		&hours, &closures, &version, &v.Limits.PerClient, &v.Limits.ClientPerMinute, &v.Limits.AddressPerMinute)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, 0, apperr.New(apperr.NotFound, field, "no service with id %q", id)
 	}

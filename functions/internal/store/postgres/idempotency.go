@@ -91,3 +91,13 @@ func (s *Store) ForgetKeys(ctx context.Context, before time.Time) (int, error) {
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// ForgetCounts deletes the request counters of the minutes before before
+// (the limits count per minute: nothing older is read).
+func (s *Store) ForgetCounts(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM rate_counters WHERE window_start < $1`, before)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}

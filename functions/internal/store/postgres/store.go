@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/domain/schedule"
 )
@@ -25,6 +26,9 @@ type Store struct {
 	// Services, when set, keeps the services read for holds and calendars
 	// in memory (see Services). May be nil: every read asks the database.
 	Services *Services
+	// Limits are the counter's defaults for a client's holds (an office may
+	// set its own); zero: no limit.
+	Limits booking.HoldLimits
 }
 
 // delivered tells the relay that events were committed.

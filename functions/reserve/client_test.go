@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/signed"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/client"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
+)
+
+// testIDs is the client identifier of the tests, with a fixed key.
+func testIDs(t *testing.T) *client.Identifier {
+	t.Helper()
+	s, err := signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client.Identifier{Signer: s}
+}
+
+// browser is a client as reserve sees it: its cookie (once it has one)
+// and its address.
+type browser struct {
+	h       http.Handler
+	cookie  *http.Cookie
+	address string
+}
+
+func (b *browser) do(method, path, body, auth string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	if auth != "" {
+		r.Header.Set("Authorization", "Bearer "+auth)
+	}
+	if b.cookie != nil {
+		r.AddCookie(b.cookie)
+	}
+	r.Header.Set("X-Forwarded-For", b.address)
+	r.RemoteAddr = "10.1.2.3:41000" // the ingress, in the cluster
+	rec := httptest.NewRecorder()
+	b.h.ServeHTTP(rec, r)
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == client.CookieName {
+			b.cookie = c
+		}
+	}
+	return rec
+}
+
+func (b *browser) hold(svc string, start time.Time) (*httptest.ResponseRecorder, heldJSON) {
+	rec := b.do("POST", "/api/holds", fmt.Sprintf(`{"service_id": %q, "start": %q}`, svc, apitest.RFC3339(start)), "")
+	var h heldJSON
+	_ = json.Unmarshal(rec.Body.Bytes(), &h)
+	return rec, h
+}
+
+// statusOf reads a booking's status.
+func statusOf(t *testing.T, store *postgres.Store, id string) string {
+	t.Helper()
+	var s string
+	if err := store.Pool.QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func liveHoldsOf(t *testing.T, store *postgres.Store, svc string) int {
+	t.Helper()
+	var n int
+	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestOneHoldPerClient: a browser that takes another time gives back the
+// one it held, in the same statement, with a booking.released.v1; its
+// cookie is an opaque signed token, not a database row.
+func TestOneHoldPerClient(t *testing.T) {
+	store, _ := pgtest.Store(t, apitest.Monday)
+	store.Limits = booking.HoldLimits{PerClient: 1}
+	h := newHandler(store, testIDs(t), slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	maria := &browser{h: h, address: "192.0.2.10"}
+
+	rec, first := maria.hold(svc, apitest.At("2027-03-02", "09:00"))
+	if rec.Code != http.StatusCreated || maria.cookie == nil || !maria.cookie.HttpOnly || maria.cookie.Path != "/api" {
+		t.Fatalf("first hold: %d %s, cookie %+v", rec.Code, rec.Body, maria.cookie)
+	}
+	rec, second := maria.hold(svc, apitest.At("2027-03-02", "09:30"))
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("second hold: %d %s", rec.Code, rec.Body)
+	}
+	if got := statusOf(t, store, first.HoldID); got != "released" {
+		t.Errorf("the first hold is %s, want released", got)
+	}
+	if n := apitest.EventsOf(t, first.HoldID, events.BookingReleased); n != 1 {
+		t.Errorf("%d released events for the first hold, want 1", n)
+	}
+	if got := statusOf(t, store, second.HoldID); got != "held" {
+		t.Errorf("the second hold is %s", got)
+	}
+	// The slot given back is free for the next citizen at once.
+	luca := &browser{h: h, address: "192.0.2.11"}
+	if rec, _ := luca.hold(svc, apitest.At("2027-03-02", "09:00")); rec.Code != http.StatusCreated {
+		t.Errorf("another citizen on the released slot: %d %s", rec.Code, rec.Body)
+	}
+	// An office may allow more: two for this one.
+	if _, err := store.Pool.Exec(context.Background(), `UPDATE offices SET max_holds_per_client = 2
+		WHERE id = (SELECT office_id FROM services WHERE id = $1)`, svc); err != nil {
+		t.Fatal(err)
+	}
+	store.Services.Reset()
+	rec, third := maria.hold(svc, apitest.At("2027-03-02", "10:00"))
+	if rec.Code != http.StatusCreated || statusOf(t, store, second.HoldID) != "held" || statusOf(t, store, third.HoldID) != "held" {
+		t.Errorf("with the office's limit of two: %d, second %s, third %s", rec.Code, statusOf(t, store, second.HoldID), statusOf(t, store, third.HoldID))
+	}
+}
+
+// TestOneClientRacingForEverySlot: one client (one cookie) fires twenty
+// holds for twenty slots at once, as a script would; when they are done
+// it holds one slot, every other hold it won was released with its event,
+// and the other slots are free.
+func TestOneClientRacingForEverySlot(t *testing.T) {
+	store, _ := pgtest.Store(t, apitest.Monday)
+	store.Limits = booking.HoldLimits{PerClient: 1}
+	h := newHandler(store, testIDs(t), slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	greedy := &browser{h: h, address: "198.51.100.7"}
+	if rec, _ := greedy.hold(svc, apitest.At("2027-03-03", "09:00")); rec.Code != http.StatusCreated { // its cookie
+		t.Fatalf("first: %d %s", rec.Code, rec.Body)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var won []string
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := &browser{h: h, cookie: greedy.cookie, address: greedy.address}
+			start := apitest.At("2027-03-02", "09:00").Add(time.Duration(i%8) * 30 * time.Minute).AddDate(0, 0, i/8)
+			rec, held := b.hold(svc, start)
+			if rec.Code == http.StatusCreated {
+				mu.Lock()
+				won = append(won, held.HoldID)
+				mu.Unlock()
+			} else if rec.Code >= 500 {
+				t.Errorf("status %d: %s", rec.Code, rec.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := liveHoldsOf(t, store, svc); n != 1 {
+		t.Errorf("the client holds %d slots after the race, want 1", n)
+	}
+	released := 0
+	for _, id := range won {
+		released += apitest.EventsOf(t, id, events.BookingReleased)
+	}
+	// The first hold (before the race) was released too, unless it is the
+	// one kept: every hold but one was released, with its event.
+	if len(won) < 1 || released < len(won)-1 || released > len(won) {
+		t.Errorf("%d holds won in the race, %d released events among them", len(won), released)
+	}
+}
+
+// TestLimitsPerMinute: a client asks for at most ClientPerMinute holds a
+// minute, an address for AddressPerMinute, counted in the database (so for
+// every instance): the request over is a 429 with Retry-After to the next
+// minute and writes no hold; another address is not affected; the next
+// minute the address may ask again.
+func TestLimitsPerMinute(t *testing.T) {
+	store, clk := pgtest.Store(t, apitest.Monday)
+	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 3, AddressPerMinute: 5}
+	h := newHandler(store, testIDs(t), slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
+	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
+	at := func(i int) time.Time { // eight slots a day, from the next day on
+		return apitest.At("2027-03-02", "09:00").AddDate(0, 0, i/8).Add(time.Duration(i%8) * 30 * time.Minute)
+	}
+
+	one := &browser{h: h, address: "203.0.113.1"}
+	for i := range 3 {
+		if rec, _ := one.hold(svc, at(i)); rec.Code != http.StatusCreated {
+			t.Fatalf("hold %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	snap := apitest.Snap(t)
+	rec, _ := one.hold(svc, at(3))
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "45" || !strings.Contains(rec.Body.String(), `"code":"rate_limited"`) ||
+		!strings.Contains(rec.Body.String(), `"limit":"client_per_minute"`) {
+		t.Errorf("the client's fourth hold in a minute: %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+	if after := apitest.Snap(t); after != snap {
+		t.Errorf("a refused hold wrote: %+v -> %+v", snap, after)
+	}
+
+	// Ten browsers behind one address, racing: five get through.
+	var wg sync.WaitGroup
+	codes := make(chan int, 10)
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := &browser{h: h, address: "203.0.113.2"}
+			rec, _ := b.hold(svc, at(4+i%4))
+			codes <- rec.Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	limited := 0
+	for c := range codes {
+		if c == http.StatusTooManyRequests {
+			limited++
+		} else if c >= 500 {
+			t.Errorf("status %d", c)
+		}
+	}
+	if limited != 5 {
+		t.Errorf("%d of ten requests from one address refused, want 5 (the limit is 5 a minute)", limited)
+	}
+	other := &browser{h: h, address: "2001:db8:1:2::1"}
+	if rec, _ := other.hold(svc, at(9)); rec.Code != http.StatusCreated {
+		t.Errorf("another address: %d %s", rec.Code, rec.Body)
+	}
+	clk.Advance(time.Minute)
+	if rec, _ := (&browser{h: h, address: "203.0.113.2"}).hold(svc, at(10)); rec.Code != http.StatusCreated {
+		t.Errorf("the next minute: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestRelease: a hold given back (DELETE with its secret, or the beacon's
+// POST) frees its slot at once with one booking.released.v1; giving it back
+// again is a quiet 204; a wrong secret is a 404 and a confirmed booking a
+// 409, both writing nothing.
+func TestRelease(t *testing.T) {
+	store, _ := pgtest.Store(t, apitest.Monday)
+	h := newHandler(store, testIDs(t), slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	maria := &browser{h: h, address: "192.0.2.20"}
+	start := apitest.At("2027-03-02", "09:00")
+	_, held := maria.hold(svc, start)
+
+	if rec := maria.do("DELETE", "/api/holds/"+held.HoldID, "", held.HoldSecret); rec.Code != http.StatusNoContent {
+		t.Fatalf("DELETE: %d %s", rec.Code, rec.Body)
+	}
+	if rec := maria.do("DELETE", "/api/holds/"+held.HoldID, "", held.HoldSecret); rec.Code != http.StatusNoContent {
+		t.Errorf("DELETE again: %d %s", rec.Code, rec.Body)
+	}
+	if n := apitest.EventsOf(t, held.HoldID, events.BookingReleased); n != 1 {
+		t.Errorf("%d released events, want 1", n)
+	}
+	luca := &browser{h: h, address: "192.0.2.21"}
+	rec, lucas := luca.hold(svc, start)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("the released slot: %d %s", rec.Code, rec.Body)
+	}
+	// The beacon's way.
+	if rec := luca.do("POST", "/api/holds/"+lucas.HoldID+"/release", `{"hold_secret": "`+lucas.HoldSecret+`"}`, ""); rec.Code != http.StatusNoContent {
+		t.Errorf("POST release: %d %s", rec.Code, rec.Body)
+	}
+	if got := statusOf(t, store, lucas.HoldID); got != "released" {
+		t.Errorf("after the beacon: %s", got)
+	}
+
+	_, other := maria.hold(svc, start)
+	confirmed, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "10:00"), "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Confirm(context.Background(), confirmed.ID, confirmed.Secret, pgtest.Maria); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		want apitest.Verdict
+	}{
+		{"wrong secret", deleteHold(other.HoldID, lucas.HoldSecret), apitest.Want(404, "not_found", "hold_id")},
+		{"malformed secret", deleteHold(other.HoldID, "abc"), apitest.Want(404, "not_found", "hold_id")},
+		{"no secret", deleteHold(other.HoldID, ""), apitest.Want(401, "unauthorized", "Authorization")},
+		{"unknown hold", deleteHold("0b6f3f5e-8f43-4bb5-9d7e-3b8d8a4c1f00", other.HoldSecret), apitest.Want(404, "not_found", "hold_id")},
+		{"not an id", deleteHold("nope", other.HoldSecret), apitest.Want(404, "not_found", "hold_id")},
+		{"a confirmed booking", deleteHold(confirmed.ID, confirmed.Secret), apitest.Want(409, "conflict", "hold_id")},
+		{"beacon without secret", apitest.Post("/api/holds/"+other.HoldID+"/release", `{}`, "application/json"), apitest.Want(400, "invalid", "hold_secret")},
+	} {
+		apitest.RefusedServe(t, tc.name, tc.want, h, tc.r)
+	}
+	if got := statusOf(t, store, other.HoldID); got != "held" {
+		t.Errorf("the hold after refused releases: %s", got)
+	}
+}
+
+func deleteHold(id, secret string) *http.Request {
+	r := httptest.NewRequest("DELETE", "/api/holds/"+id, nil)
+	if secret != "" {
+		r.Header.Set("Authorization", "Bearer "+secret)
+	}
+	return r
+}
