@@ -166,7 +166,7 @@ export async function settle(page) {
 
 // The top-level blocks of web/src/i18n/*.json: a visible "booking.title"
 // is a string the page forgot to translate.
-const I18N_BLOCKS = ['layout', 'common', 'format', 'errors', 'slots', 'home', 'booking', 'manage', 'room', 'operator', 'admin', 'documents'];
+const I18N_BLOCKS = ['layout', 'common', 'format', 'errors', 'slots', 'home', 'booking', 'manage', 'room', 'call', 'chat', 'operator', 'admin', 'documents'];
 
 /**
  * assertTranslated fails when the page shows an i18n key instead of its
