@@ -21,25 +21,26 @@ import {
   weekdayNames,
 } from '../../src/js/lib/format.js';
 
-test('times are Rome time, before and after the spring change (2027-03-28)', () => {
-  setLang('it');
-  // 02:00 CET → 03:00 CEST: 00:30Z is 01:30 in Rome, 01:30Z is 03:30.
-  assert.equal(formatTime('2027-03-28T00:30:00Z'), '01:30');
-  assert.equal(formatTime('2027-03-28T01:30:00Z'), '03:30');
-  assert.equal(formatTime('2027-03-27T08:00:00Z'), '09:00');
-  assert.equal(formatTime('2027-03-29T08:00:00Z'), '10:00');
-  assert.equal(formatTimeRange('2027-03-28T07:00:00Z', '2027-03-28T07:30:00Z'), '09:00–09:30');
-});
-
-test('times are Rome time, before and after the autumn change (2027-10-31)', () => {
-  setLang('it');
-  // 03:00 CEST → 02:00 CET: 00:30Z is 02:30 CEST, 01:30Z is 02:30 CET.
-  assert.equal(formatTime('2027-10-31T00:30:00Z'), '02:30');
-  assert.equal(formatTime('2027-10-31T01:30:00Z'), '02:30');
-  assert.equal(formatTime('2027-10-30T08:00:00Z'), '10:00');
-  assert.equal(formatTime('2027-11-01T08:00:00Z'), '09:00');
+// Instants around the change days and the Rome time each shows.
+const TIMES = [
+  // 28 March 2027: 02:00 CET → 03:00 CEST.
+  ['2027-03-27T08:00:00Z', '09:00'],
+  ['2027-03-28T00:30:00Z', '01:30'],
+  ['2027-03-28T01:30:00Z', '03:30'],
+  ['2027-03-29T08:00:00Z', '10:00'],
+  // 31 October 2027: 03:00 CEST → 02:00 CET, so 02:30 comes twice.
+  ['2027-10-30T08:00:00Z', '10:00'],
+  ['2027-10-31T00:30:00Z', '02:30'],
+  ['2027-10-31T01:30:00Z', '02:30'],
+  ['2027-11-01T08:00:00Z', '09:00'],
   // The same local time, written with its own offset.
-  assert.equal(formatTime('2027-10-31T09:00:00+01:00'), '09:00');
+  ['2027-10-31T09:00:00+01:00', '09:00'],
+];
+
+test('times are Rome time, before and after the DST change days', () => {
+  setLang('it');
+  for (const [instant, want] of TIMES) assert.equal(formatTime(instant), want, instant);
+  assert.equal(formatTimeRange('2027-03-28T07:00:00Z', '2027-03-28T07:30:00Z'), '09:00–09:30');
 });
 
 test('the calendar day is Rome\'s, not UTC\'s', () => {

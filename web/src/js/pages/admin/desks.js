@@ -3,26 +3,12 @@
 // ./stranded.js) and the form that adds one.
 import { $, focus, h } from '../../lib/dom.js';
 import { t } from '../../lib/i18n.js';
-import { A, actions, call, entityForm, failed, message, reload, row, stateText, table, toggle } from './common.js';
-import { change } from './stranded.js';
+import { A, actions, call, entityForm, message, reload, row, stateText, table, toggle } from './common.js';
+import { setActive } from './stranded.js';
 
 /** desksEditor is the desks' list and form of s; rerender draws the section again. */
 export function desksEditor(s, rerender) {
-  const flip = async (d) => {
-    try {
-      await change('PATCH', `${A}/desks/${d.id}`, { active: !d.active }, {
-        back: `#desk-toggle-${d.id}`,
-        onDone: async (r) => {
-          await reload('services');
-          rerender();
-          const moved = r?.reassigned?.length ? ` ${t('admin.stranded.result_reassigned', { n: r.reassigned.length })}` : '';
-          message(t(d.active ? 'admin.desks.deactivated' : 'admin.desks.activated', { name: d.label }) + moved);
-        },
-      });
-    } catch (err) {
-      failed(err, $('#desk-error'));
-    }
-  };
+  const flip = (d) => setActive('desk', d, d.label, { path: `${A}/desks/${d.id}`, lists: ['services'], render: rerender });
   const rows = (s.desks || []).map((d) => row(`desk-row-${d.id}`, d.label, stateText(d.active), actions(toggle(`desk-toggle-${d.id}`, d.label, d.active, () => flip(d)))));
   return entityForm({
     prefix: 'desk',

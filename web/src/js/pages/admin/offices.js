@@ -3,8 +3,8 @@
 // form to create one or edit the one chosen.
 import { $, clear, focus } from '../../lib/dom.js';
 import { t } from '../../lib/i18n.js';
-import { A, actions, button, call, data, entityForm, failed, message, reload, row, stateText, table, taken, toggle } from './common.js';
-import { change } from './stranded.js';
+import { A, actions, button, call, data, entityForm, message, reload, row, stateText, table, taken, toggle } from './common.js';
+import { change, setActive } from './stranded.js';
 
 let editing = null; // the id of the office being edited
 
@@ -22,21 +22,6 @@ function edit(id) {
   editing = id;
   render();
   focus($('#office-form-title'));
-}
-
-async function toggleOffice(o) {
-  try {
-    await change('PATCH', path(o), { active: !o.active }, {
-      back: `#office-toggle-${o.id}`,
-      onDone: async () => {
-        await reload('offices', 'services');
-        render();
-        message(t(o.active ? 'admin.offices.deactivated' : 'admin.offices.activated', { name: o.name }));
-      },
-    });
-  } catch (err) {
-    failed(err, $('#office-error'));
-  }
 }
 
 async function save(o, body) {
@@ -67,7 +52,7 @@ export function render() {
       o.name,
       o.address,
       stateText(o.active),
-      actions(button(`office-edit-${o.id}`, t('common.edit'), t('admin.edit_label', { name: o.name }), () => edit(o.id)), toggle(`office-toggle-${o.id}`, o.name, o.active, () => toggleOffice(o))),
+      actions(button(`office-edit-${o.id}`, t('common.edit'), t('admin.edit_label', { name: o.name }), () => edit(o.id)), toggle(`office-toggle-${o.id}`, o.name, o.active, () => setActive('office', o, o.name, { path: path(o), lists: ['offices', 'services'], render }))),
     ),
   );
   clear($('#offices-list')).append(table('offices-table', 'admin.offices.caption', ['admin.offices.id', 'admin.offices.name', 'admin.offices.address', 'admin.state', 'admin.actions'], rows));

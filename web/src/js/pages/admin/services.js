@@ -6,8 +6,8 @@ import { $, clear, focus, h } from '../../lib/dom.js';
 import { t } from '../../lib/i18n.js';
 import { desksEditor } from './desks.js';
 import { hoursEditor } from './hours.js';
-import { A, actions, button, call, data, entityForm, failed, message, officeName, reload, row, stateText, table, taken, toggle } from './common.js';
-import { change } from './stranded.js';
+import { A, actions, button, call, data, entityForm, message, officeName, reload, row, stateText, table, taken, toggle } from './common.js';
+import { change, setActive } from './stranded.js';
 
 let editing = null; // the id of the service being edited
 
@@ -32,21 +32,6 @@ function edit(id) {
   editing = id;
   render();
   focus($('#service-form-title'));
-}
-
-async function toggleService(s) {
-  try {
-    await change('PATCH', path(s), { active: !s.active }, {
-      back: `#service-toggle-${s.id}`,
-      onDone: async () => {
-        await reload('services');
-        render();
-        message(t(s.active ? 'admin.services.deactivated' : 'admin.services.activated', { name: s.name }));
-      },
-    });
-  } catch (err) {
-    failed(err, $('#service-error'));
-  }
 }
 
 async function save(s, body) {
@@ -89,7 +74,7 @@ export function render() {
         t('admin.services.minutes', { n: s.duration_minutes }),
         String((s.desks || []).filter((d) => d.active).length),
         stateText(s.active),
-        actions(button(`service-edit-${s.id}`, t('admin.services.edit'), t('admin.services.edit_label', { name: s.name }), () => edit(s.id)), toggle(`service-toggle-${s.id}`, s.name, s.active, () => toggleService(s))),
+        actions(button(`service-edit-${s.id}`, t('admin.services.edit'), t('admin.services.edit_label', { name: s.name }), () => edit(s.id)), toggle(`service-toggle-${s.id}`, s.name, s.active, () => setActive('service', s, s.name, { path: path(s), lists: ['services'], render }))),
       ),
     );
   clear($('#services-list')).append(

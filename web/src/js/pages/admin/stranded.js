@@ -9,13 +9,17 @@
 //     once it is applied (now, or from the panel); back: the selector of
 //     what gets the focus when the administrator gives up. Other failures
 //     are thrown.
+//   setActive(kind, item, name, {path, lists, render})  deactivates (or
+//     reactivates) an office, service or desk through change(), then
+//     reloads the lists named, draws again and says it; a failure goes to
+//     #<kind>-error
 //   closeStranded()
 import { $, clear, focus, h, show } from '../../lib/dom.js';
 import { formatTimeRange } from '../../lib/format.js';
 import { has, t } from '../../lib/i18n.js';
 import { announce } from '../../lib/layout.js';
 import { problemText } from '../../lib/problems.js';
-import { call, dayLabel, message, row, serviceName } from './common.js';
+import { call, dayLabel, failed, message, reload, row, serviceName } from './common.js';
 
 let pending = null; // the change the panel is about
 
@@ -31,6 +35,22 @@ export async function change(method, path, body, { onDone, back }) {
     return;
   }
   await onDone(r);
+}
+
+export async function setActive(kind, item, name, { path, lists, render }) {
+  try {
+    await change('PATCH', path, { active: !item.active }, {
+      back: `#${kind}-toggle-${item.id}`,
+      onDone: async (r) => {
+        await reload(...lists);
+        render();
+        const moved = r?.reassigned?.length ? ` ${t('admin.stranded.result_reassigned', { n: r.reassigned.length })}` : '';
+        message(t(`admin.${kind}s.${item.active ? 'deactivated' : 'activated'}`, { name }) + moved);
+      },
+    });
+  } catch (err) {
+    failed(err, $(`#${kind}-error`));
+  }
 }
 
 function reasonLabel(r) {
