@@ -296,3 +296,45 @@ test('the call: the citizen and the operator see each other, chat, mute, documen
     await octx.close();
   }
 });
+
+test('a microphone LiveKit cannot turn on: the button shows what LiveKit did, and says why', async () => {
+  // The browser has no microphone to give (the camera works).
+  const noMicrophone = (context) =>
+    context.addInitScript(() => {
+      const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = (c) => (c?.audio ? Promise.reject(new DOMException('no microphone here', 'NotFoundError')) : real(c));
+    });
+  const refused = [/no microphone here|NotFoundError|Requested device not found/i];
+  await inPage(
+    browser,
+    'room-no-microphone',
+    async (page) => {
+      await page.goto(`/sala/#${now1.manage_token}`);
+      await page.waitForFunction(() => !document.querySelector('#join-button').disabled);
+      await page.locator('#join-button').click();
+      await page.locator('#room-call').waitFor({ state: 'visible' });
+      await videoPlaying(page, '#tile-local video', 'own camera');
+      // Turning the microphone on failed: said, and the button is "muted".
+      await page.locator('#call-error').waitFor({ state: 'visible' });
+      assert.match(await page.textContent('#call-error'), /microfono/);
+      assert.equal(await page.getAttribute('#call-mic', 'aria-pressed'), 'true');
+      assert.equal(await page.getAttribute('#tile-local', 'data-mic'), 'false');
+      // Trying again changes nothing LiveKit did not do.
+      await page.evaluate(() => (document.querySelector('#call-error').hidden = true));
+      await page.locator('#call-mic').click();
+      await page.locator('#call-error').waitFor({ state: 'visible' });
+      assert.equal(await page.getAttribute('#call-mic', 'aria-pressed'), 'true', 'the button says the microphone is on');
+      assert.equal(await page.getAttribute('#tile-local', 'data-mic'), 'false');
+      // The camera still goes off and on.
+      await page.locator('#call-camera').click();
+      await page.waitForFunction(() => document.querySelector('#call-camera').getAttribute('aria-pressed') === 'true' && document.querySelector('#tile-local').dataset.camera === 'false');
+      await check(page, 'room-15-no-microphone', 'call without a microphone');
+      await page.locator('#call-camera').click();
+      await page.waitForFunction(() => document.querySelector('#tile-local').dataset.camera === 'true');
+      await page.locator('#call-leave').click();
+      await page.locator('#room-left').waitFor({ state: 'visible' });
+      assertClean(page);
+    },
+    { setup: noMicrophone, page: { allow: [...STORE, ...refused] } },
+  );
+});
