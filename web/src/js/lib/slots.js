@@ -22,7 +22,8 @@
 // calendar the arrow keys move between the days with free slots (Home/End:
 // first/last of the month). Every day button has an aria-label with the full
 // date and the number of free times; the chosen day and time carry
-// aria-pressed="true" (not only a colour).
+// aria-pressed="true" (not only a colour). The arithmetic — days grouped,
+// months, weeks, where a key moves — is lib/calendar.js.
 import { get } from './api.js';
 import { $, $$, clear, focus, h } from './dom.js';
 import { groupByDay, keyTarget, monthKey, monthToShow, monthWeeks, NAV_KEYS, shiftMonth } from './calendar.js';
@@ -168,11 +169,7 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
     if (!NAV_KEYS.includes(ev.key)) return;
     ev.preventDefault();
     const buttons = $$('.slot-day', monthBox);
-    const target = keyTarget(
-      buttons.map((b) => b.dataset.date),
-      ev.currentTarget.dataset.date,
-      ev.key,
-    );
+    const target = keyTarget(buttons.map((b) => b.dataset.date), ev.currentTarget.dataset.date, ev.key);
     const next = buttons.find((b) => b.dataset.date === target);
     if (!next) return;
     for (const b of buttons) b.tabIndex = -1;
