@@ -80,7 +80,7 @@ test("the API's field problems are said next to their fields, in Italian and in 
     assert.equal((await page.textContent('#given-name-error')).trim(), 'Al massimo 100 caratteri.');
     for (const id of ['email', 'given-name']) assert.equal(await page.getAttribute(`#${id}`, 'aria-invalid'), 'true', `#${id} is not aria-invalid`);
     assert.match(await page.getAttribute('#email', 'aria-describedby'), /\bemail-error\b/);
-    assert.equal((await focused(page))?.id, 'email', 'the focus is not on the first field at fault');
+    assert.equal((await focused(page))?.id, 'given-name', 'the focus is not on the first field at fault');
     assert.equal(await page.locator('#flow-message').isVisible(), false, 'a page-level alert for problems that have their fields');
     await noEnglish(page);
     await snap(page, 'errors-01-fields', 'the API refused two fields');

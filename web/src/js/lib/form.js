@@ -19,16 +19,19 @@
 //   checkFields(root)      the local checks of every enabled control under
 //                          root — required, maxlength (in characters),
 //                          type=email, min/max of a number — shown as the
-//                          API's reasons would be; focuses and announces the
-//                          first problem; true when there is none
+//                          API's reasons would be; focuses the first field
+//                          at fault and announces its problem; true when
+//                          there is none
 //   controlFor(root, path) the control under root that carries the API field
 //                          path, or the nearest one of its parents
 //                          ("hours[3].weekday" → "hours[3]" → "hours")
-//   showProblem(err, {root, alert, texts})  shows an API problem: every
-//                          field problem next to its control under root, the
-//                          rest (and any other problem) in alert, texts as
-//                          problemText's; focuses the first; returns the
-//                          controls marked
+//   showProblem(err, {root, alert, texts})  shows an API problem instead of
+//                          what root showed: every field problem next to its
+//                          control under root, the rest (and any other
+//                          problem) in alert, texts as problemText's;
+//                          focuses the first field at fault and announces
+//                          its problem (else focuses the alert); returns
+//                          the controls marked
 //   showAlert(el, text, {focus})  a page-level alert: text shown, or hidden
 //                          when ""
 import { $$, focus, h, show } from './dom.js';
@@ -74,6 +77,16 @@ export function focusFirstInvalid(root) {
   return first;
 }
 
+// sayFirst focuses the first field at fault under root and announces its
+// problem; false when there is none.
+function sayFirst(root) {
+  const first = focusFirstInvalid(root);
+  if (!first) return false;
+  const box = document.getElementById(`${first.id}-error`) || document.getElementById(`${first.closest('[data-field]')?.id}-error`);
+  if (box) announce(box.textContent);
+  return true;
+}
+
 // problemOf is the reason a control's value would be refused with, as the
 // API says it, or null.
 function problemOf(c) {
@@ -94,20 +107,13 @@ function problemOf(c) {
 
 export function checkFields(root) {
   clearErrors(root);
-  let first = null;
   for (const c of $$(CONTROLS, root)) {
     if (c.disabled || c.type === 'radio' || c.type === 'file' || c.type === 'hidden') continue;
     const p = problemOf(c);
     if (!p) continue;
-    const text = reasonText(p);
-    fieldError(c, text);
-    if (!first) {
-      first = c;
-      focus(c);
-      announce(text);
-    }
+    fieldError(c, reasonText(p));
   }
-  return !first;
+  return !sayFirst(root);
 }
 
 export function controlFor(root, path) {
@@ -121,6 +127,7 @@ export function controlFor(root, path) {
 }
 
 export function showProblem(err, { root = document, alert, texts = {} } = {}) {
+  clearErrors(root);
   const marked = [];
   const rest = [];
   for (const fe of err?.code === 'invalid' ? err.fields : []) {
@@ -133,7 +140,7 @@ export function showProblem(err, { root = document, alert, texts = {} } = {}) {
   const own = err?.code && texts[err.code];
   const text = own || !marked.length ? problemText(err, texts) : rest.length ? problemText({ ...err, fields: rest }, texts) : '';
   if (alert) showAlert(alert, text);
-  focus(marked[0] || (text ? alert : null));
+  if (!sayFirst(root) && text) focus(alert);
   return marked;
 }
 

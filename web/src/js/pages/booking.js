@@ -121,8 +121,7 @@ const message = (text, { focusIt = false } = {}) => showAlert($('#flow-message')
 function showInvalid(err) {
   const first = err.fields.map((f) => controlFor(document, f.field || '')).find(Boolean);
   go(first ? first.closest('.booking-step').id.replace(/^step-/, '') : 'slot', { announceIt: false, focusIt: false });
-  const [marked] = showProblem(err, { alert: $('#flow-message') });
-  if (marked) announce($(`#${marked.id}-error`).textContent);
+  showProblem(err, { alert: $('#flow-message') });
 }
 
 // ---- office and service ----------------------------------------------------
