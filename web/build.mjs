@@ -4,8 +4,16 @@
 //   <outdir>/assets/<page>.js (ES module, shared code from web/src/js/lib/,
 //   the i18n JSON bundled in);
 // - web/src/css/*.css are copied to <outdir>/assets/;
-// - every *.html (and other static file) under web/src is copied, keeping its
-//   folder (web/src/prenota/index.html → <outdir>/prenota/index.html);
+// - every page web/src/**/index.html is its <main> only, after a first line
+//   <!--page title="<i18n key>" styles="<css names>" script="<page>"-->: it
+//   goes into web/src/partials/page.html, the frame every page shares (the
+//   head, the header with the language switch, the footer, the aria-live
+//   announcer), whose {{title}} (and its Italian text), {{styles}},
+//   {{script}} and {{main}} come from the page; <!--#include <name>--> in
+//   either is web/src/partials/<name>.html (a piece two pages share). The
+//   page keeps its folder (web/src/prenota/index.html →
+//   <outdir>/prenota/index.html);
+// - other static files (images) are copied;
 // - Bootstrap Italia's CSS, fonts (woff2/woff) and SVG sprite are copied to
 //   <outdir>/assets/bootstrap-italia/: no CDN, no third-party request.
 //
@@ -61,13 +69,48 @@ const result = await esbuild.build({
 });
 if (result.errors.length) process.exit(1);
 
-// 2. Static files: HTML, CSS, images (everything under src but js/ and i18n/).
+// 2. Pages into the shared frame; CSS and images (everything under src but
+// js/, i18n/ and partials/).
+const partialsDir = join(src, 'partials');
+const partials = {};
+for (const f of await readdir(partialsDir)) if (f.endsWith('.html')) partials[f.slice(0, -'.html'.length)] = (await readFile(join(partialsDir, f), 'utf8')).trimEnd();
+const include = (text) =>
+  text.replace(/<!--#include ([\w-]+)-->/g, (_, name) => {
+    if (!(name in partials)) throw new Error(`build.mjs: no partial ${name} (web/src/partials/${name}.html)`);
+    return include(partials[name]);
+  });
+const italian = JSON.parse(await readFile(join(src, 'i18n', 'it.json'), 'utf8'));
+const escapeHTML = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+function page(rel, text) {
+  const m = text.match(/^<!--page ([^>]*)-->\n/);
+  if (!m) throw new Error(`build.mjs: ${rel} does not start with <!--page title="…" styles="…" script="…"-->`);
+  const attrs = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map(([, k, v]) => [k, v]));
+  const title = attrs.title?.split('.').reduce((o, k) => o?.[k], italian);
+  if (typeof title !== 'string') throw new Error(`build.mjs: ${rel}: the title ${attrs.title} is not in it.json`);
+  if (!attrs.script) throw new Error(`build.mjs: ${rel}: no script`);
+  const vars = {
+    title: attrs.title,
+    title_text: escapeHTML(title),
+    styles: (attrs.styles || '').split(/\s+/).filter(Boolean).map((s) => `<link rel="stylesheet" href="/assets/${s}.css">`).join('\n'),
+    script: attrs.script,
+  };
+  const [before, after] = include(partials.page).split('{{main}}');
+  const fill = (s) =>
+    s.replace(/\{\{(\w+)\}\}/g, (_, k) => {
+      if (!(k in vars)) throw new Error(`build.mjs: partials/page.html: no {{${k}}}`);
+      return vars[k];
+    });
+  return `${fill(before)}${include(text.slice(m[0].length).trimEnd())}${fill(after)}\n`;
+}
+
 for (const f of await walk(src)) {
   const rel = relative(src, f);
-  if (rel.startsWith('js/') || rel.startsWith('i18n/')) continue;
+  if (/^(js|i18n|partials)\//.test(rel)) continue;
   const to = rel.startsWith('css/') ? join(out, 'assets', rel.slice('css/'.length)) : rel.startsWith('img/') ? join(out, 'assets', rel) : join(out, rel);
   await mkdir(dirname(to), { recursive: true });
-  await cp(f, to);
+  if (extname(rel) === '.html') await writeFile(to, page(rel, await readFile(f, 'utf8')));
+  else await cp(f, to);
 }
 
 // 3. Bootstrap Italia: CSS (with its source map), fonts, sprite.

@@ -234,3 +234,34 @@ func TestBuiltSiteIsSelfContained(t *testing.T) {
 		t.Errorf("%d pages built, want at least the home and the booking pages", pages)
 	}
 }
+
+// TestSiteUnitTests runs the site's unit tests, web/test/unit/*.test.mjs
+// with node's own test runner — the pure helpers of web/src/js/lib: dates
+// in Europe/Rome over the DST change days, the slot calendar, i18n lookups
+// and the dictionaries' keys, the texts of the API's problems, the document
+// limits — and fails when node does. They need no npm package. TZ is set
+// far from Rome: the site must not lean on the machine's time zone.
+func TestSiteUnitTests(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not on PATH")
+	}
+	root := repoRoot(t)
+	files, err := filepath.Glob(filepath.Join(root, "web", "test", "unit", "*.test.mjs"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no unit tests in web/test/unit (%v)", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{"--test", "--test-reporter=spec"}, files...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "TZ=America/Los_Angeles", "NO_COLOR=1", "FORCE_COLOR=0")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test web/test/unit: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^ℹ pass [1-9]`).Match(out) || !regexp.MustCompile(`(?m)^ℹ fail 0$`).Match(out) {
+		t.Fatalf("node --test web/test/unit ran no test or failed one:\n%s", out)
+	}
+	t.Logf("%s", bytes.TrimSpace(out[bytes.LastIndex(out, []byte("ℹ tests")):]))
+}

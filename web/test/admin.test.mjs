@@ -37,25 +37,16 @@
 //             (tr#audit-<id>), #audit-more, #audit-status
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RUN, api, calendarDays, assertClean, axe, citizen, failed, launch, newContext, newPage, personal, romeDay, shot } from './lib.mjs';
+import { calendarDays, DEMO_ADMIN, RUN, api, assertClean, book, citizen, inPage, launch, newContext, newPage, personal, romeDay, signIn as signInForm, snap as check } from './lib.mjs';
 
-const PASSWORD = 'sportello-demo';
-const ADMIN = 'admin@comune.bari.it';
+const ADMIN = DEMO_ADMIN.email;
 
 let browser;
 
-async function signIn(page, email, password = PASSWORD) {
-  await page.goto('/operatore/');
-  await page.locator('#signin-email').waitFor({ state: 'visible' });
-  await page.fill('#signin-email', email);
-  await page.fill('#signin-password', password);
-  await page.click('#signin-submit');
+/** signIn signs in on the console and waits for its agenda. */
+async function signIn(page, email, password) {
+  await signInForm(page, email, password);
   await page.locator('#op-agenda').waitFor({ state: 'visible' });
-}
-
-async function check(page, name) {
-  await shot(page, name);
-  await axe(page, { what: name });
 }
 
 async function said(page, re) {
@@ -175,16 +166,8 @@ test('the administrator configures an office from nothing, and a closure cancels
     assert.equal(slots.status, 200, slots.text);
     const slot = calendarDays(slots.json).flatMap((d) => d.slots)[0];
     assert.ok(slot, `the new service has no free slot: ${slots.text}`);
-    const hold = await api('POST', '/api/holds', { service_id: serviceId, start: slot.start });
-    assert.equal(hold.status, 201, hold.text);
     const who = citizen('adm');
-    const b = await api('POST', '/api/bookings', {
-      hold_id: hold.json.hold_id,
-      hold_secret: hold.json.hold_secret,
-      citizen: { given_name: who.givenName, family_name: who.familyName, address: who.address, email: who.email, reason: who.reason, details: who.details, privacy_consent: true, locale: 'it' },
-    });
-    assert.equal(b.status, 201, b.text);
-    personal(b.json.manage_token);
+    const b = await book(serviceId, slot.start, who);
     const day = romeDay(slot.start);
 
     // A closure over that day: refused with the booking listed.
@@ -196,14 +179,14 @@ test('the administrator configures an office from nothing, and a closure cancels
     await page.fill('#closure-reason', `Disinfestazione ${RUN}`);
     await page.click('#closure-submit');
     await page.locator('#stranded').waitFor({ state: 'visible' });
-    await page.locator(`#stranded-${b.json.booking_id}`).waitFor({ state: 'visible' });
-    assert.match(await page.textContent(`#stranded-${b.json.booking_id}`), /giorno di chiusura/);
+    await page.locator(`#stranded-${b.booking_id}`).waitFor({ state: 'visible' });
+    assert.match(await page.textContent(`#stranded-${b.booking_id}`), /giorno di chiusura/);
     assert.ok(!(await page.textContent('#stranded')).includes(who.familyName), 'the stranded list shows personal data');
     await check(page, 'admin-07-stranded');
     // The preview writes nothing.
     await page.click('#stranded-preview');
     await page.waitForFunction(() => /annullate: 1/.test(document.querySelector('#stranded-preview-result')?.textContent ?? ''));
-    let m = await api('GET', '/api/manage', undefined, { Authorization: `Bearer ${b.json.manage_token}` });
+    let m = await api('GET', '/api/manage', undefined, { Authorization: `Bearer ${b.manage_token}` });
     assert.equal(m.status, 200, m.text);
     assert.equal(m.json.status, 'confirmed', 'the preview cancelled the booking');
     // Applied, cancelling it.
@@ -211,7 +194,7 @@ test('the administrator configures an office from nothing, and a closure cancels
     await said(page, /annullate: 1/);
     assert.equal(await page.locator('#stranded').isVisible(), false);
     await page.locator('#closures-table tbody tr', { hasText: `Disinfestazione ${RUN}` }).waitFor({ state: 'visible' });
-    m = await api('GET', '/api/manage', undefined, { Authorization: `Bearer ${b.json.manage_token}` });
+    m = await api('GET', '/api/manage', undefined, { Authorization: `Bearer ${b.manage_token}` });
     assert.equal(m.status, 200, m.text);
     assert.equal(m.json.status, 'cancelled');
     await check(page, 'admin-08-closure-applied');
@@ -236,9 +219,7 @@ test('the administrator configures an office from nothing, and a closure cancels
 });
 
 test('an operator is not allowed, and nobody signed in is sent to sign in', async () => {
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'admin-forbidden', async (page) => {
     await page.goto('/operatore/amministrazione/');
     await page.locator('#admin-denied').waitFor({ state: 'visible' });
     assert.match(await page.textContent('#admin-denied'), /accedi/i);
@@ -253,9 +234,5 @@ test('an operator is not allowed, and nobody signed in is sent to sign in', asyn
     assert.equal(await page.locator('#admin-app').isVisible(), false);
     await check(page, 'admin-11-forbidden');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'admin-forbidden', err);
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { BASE_URL, PHONE, api, assertClean, checkPage, citizen, failed, focused, launch, mail, newContext, newPage, personal, romeTime, setLanguage, shot } from './lib.mjs';
+import { BASE_URL, PHONE, api, assertClean, checkPage, citizen, demoOffices, focused, inPage, launch, mail, onStep as onlyStep, personal, romeTime, setLanguage } from './lib.mjs';
 
 const TOTAL_STEPS = 6;
 const STEP_NUMBER = { office: 1, service: 2, slot: 3, details: 4, citizen: 5, summary: 6 };
@@ -18,9 +18,7 @@ let booked;
 
 before(async () => {
   browser = await launch();
-  const r = await api('GET', '/api/offices');
-  assert.equal(r.status, 200, `GET /api/offices: ${r.text}`);
-  offices = r.json.offices;
+  offices = await demoOffices();
 });
 
 after(async () => {
@@ -33,12 +31,8 @@ after(async () => {
  * which step of how many it is; the stepper marks it current.
  */
 async function onStep(page, step, { moved = true } = {}) {
-  await page.locator(`#step-${step}`).waitFor({ state: 'visible' });
-  assert.equal(await page.locator('.booking-step:visible').count(), 1, `more than one step shown with ${step}`);
+  await onlyStep(page, step, { moved });
   if (!moved) return;
-  await page
-    .waitForFunction((id) => document.activeElement?.id === id, `step-${step}-title`, { timeout: 5_000 })
-    .catch(async () => assert.fail(`step ${step}: the focus is on ${JSON.stringify(await focused(page))}, not #step-${step}-title`));
   const n = STEP_NUMBER[step];
   if (n) {
     await page
@@ -97,9 +91,7 @@ test('the whole booking journey, in Italian on a PC', async () => {
   const office = offices.find((o) => o.id === 'urbanistica') ?? offices[0];
   const service = office.services.find((s) => s.id === 'sue') ?? office.services[0];
   const who = citizen('it');
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'booking-it', async (page) => {
     // From the home page.
     await page.goto('/');
     await page.locator('#start-booking').click();
@@ -230,24 +222,14 @@ test('the whole booking journey, in Italian on a PC', async () => {
     assert.equal(r.json.status, 'confirmed');
     assert.equal(r.json.citizen?.details, details, 'the details sent');
     booked = { bookingId, start, end, who, mail: m, service, office };
-  } catch (err) {
-    await failed(page, 'booking-it', err);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
-test('the manage link of the mail opens the booking', async (t) => {
-  if (!booked) return t.skip('the booking journey did not finish');
+test('the manage link of the mail opens the booking', async () => {
+  assert.ok(booked, 'the booking journey did not finish: no mail to follow');
   const res = await fetch(`${BASE_URL}/prenotazione/gestisci/`);
-  if (res.status === 404) {
-    // TODO(issue 5): the manage page is another helper's; drop this skip
-    // once web/src/prenotazione/gestisci/ exists.
-    return t.skip('the manage page (/prenotazione/gestisci/) is not built yet');
-  }
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  assert.equal(res.status, 200, 'the manage page (/prenotazione/gestisci/) is not served');
+  await inPage(browser, 'manage', async (page) => {
     // The mail's link has no trailing slash: the gateway's redirect keeps
     // the fragment.
     await page.goto(booked.mail.manage);
@@ -262,11 +244,7 @@ test('the manage link of the mail opens the booking', async (t) => {
     await page.reload();
     await page.waitForFunction((hhmm) => document.querySelector('main')?.textContent.includes(hhmm), romeTime(booked.start), { timeout: 10_000 });
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'manage', err);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('a booking from a service link, in English, on a phone, keyboard only', async () => {
@@ -275,9 +253,7 @@ test('a booking from a service link, in English, on a phone, keyboard only', asy
   const office = offices.find((o) => o.id !== (booked?.office.id ?? 'urbanistica') && o.services?.length > 0) ?? offices[0];
   const service = office.services[0];
   const who = citizen('en');
-  const context = await newContext(browser, { ...PHONE, locale: 'en-GB' });
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'booking-en-phone', async (page) => {
     await page.goto('/');
     await setLanguage(page, 'en');
     await page.locator(`#book-${service.id}`).click();
@@ -337,9 +313,5 @@ test('a booking from a service link, in English, on a phone, keyboard only', asy
     // The mail is in English too.
     const m = await mail(who.email, 'Booking confirmed');
     assert.ok(m.manage, 'the English mail has no manage link');
-  } catch (err) {
-    await failed(page, 'booking-en-phone', err);
-  } finally {
-    await context.close();
-  }
+  }, { context: { ...PHONE, locale: 'en-GB' } });
 });

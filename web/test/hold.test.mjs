@@ -19,9 +19,7 @@
 // axe runs on each of those states and each leaves a screenshot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, RUN, api, assertClean, calendarDays, checkPage, failed, focused, launch, newContext, newPage, operatorSession, personal, romeDay, romeTime, shot } from './lib.mjs';
-
-const ADMIN = { email: 'admin@comune.bari.it', password: 'sportello-demo' };
+import { calendarDays, DEMO_ADMIN, RUN, api, assertClean, checkPage, demoOffices, focused, inPage, launch, onStep, operatorSession, personal, romeDay, romeTime, shot } from './lib.mjs';
 
 let browser;
 let offices;
@@ -30,13 +28,11 @@ let own; // the one-desk service: {id, officeId}
 
 before(async () => {
   browser = await launch();
-  const r = await api('GET', '/api/offices');
-  assert.equal(r.status, 200, `GET /api/offices: ${r.text}`);
-  offices = r.json.offices;
+  offices = await demoOffices();
 
   // A service with a single desk, open round the clock, hourly: every slot
   // has exactly one free desk.
-  admin = await operatorSession(ADMIN);
+  admin = await operatorSession(DEMO_ADMIN);
   own = { id: `e2e-uno-${RUN}`, officeId: `e2e-hold-${RUN}` };
   await admin('POST', '/admin/offices', { id: own.officeId, name: `Ufficio una postazione ${RUN}`, address: 'Corso Vittorio Emanuele II 84, Bari' }, 201);
   await admin(
@@ -66,16 +62,6 @@ after(async () => {
   if (admin && own) await admin('PATCH', `/admin/offices/${own.officeId}`, { active: false }).catch(() => {});
   await browser?.close();
 });
-
-/** onStep waits for step to be the only one shown and, when moved, for the focus on its heading. */
-async function onStep(page, step, { moved = true } = {}) {
-  await page.locator(`#step-${step}`).waitFor({ state: 'visible' });
-  assert.equal(await page.locator('.booking-step:visible').count(), 1, `more than one step shown with ${step}`);
-  if (!moved) return;
-  await page
-    .waitForFunction((id) => document.activeElement?.id === id, `step-${step}-title`, { timeout: 5_000 })
-    .catch(async () => assert.fail(`step ${step}: the focus is on ${JSON.stringify(await focused(page))}, not #step-${step}-title`));
-}
 
 const isHoldPost = (res) => res.request().method() === 'POST' && new URL(res.url()).pathname === '/api/holds';
 const isSlotsGet = (res) => res.request().method() === 'GET' && new URL(res.url()).pathname === '/api/slots';
@@ -117,12 +103,10 @@ async function holdShown(page, start) {
 test('an expired hold sends the citizen back to the times, with a message', async () => {
   const office = offices.find((o) => o.id === 'urbanistica' && o.services?.length) ?? offices.find((o) => o.services?.length);
   const service = office.services.find((s) => s.id === 'sue') ?? office.services[0];
-  const context = await newContext(browser);
   // The page's clock, from now on, in Playwright's hands (it runs at the
   // real pace until told to jump).
-  await context.clock.install();
-  const page = await newPage(context);
-  try {
+  const clock = { setup: (context) => context.clock.install() };
+  await inPage(browser, 'hold-expired', async (page) => {
     await page.goto(`/prenota/?ufficio=${office.id}&servizio=${service.id}`);
     await onStep(page, 'slot', { moved: false });
     await firstDay(page);
@@ -185,11 +169,7 @@ test('an expired hold sends the citizen back to the times, with a message', asyn
     await onStep(page, 'details');
     await shot(page, 'hold-03-held-again');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'hold-expired', err);
-  } finally {
-    await context.close();
-  }
+  }, clock);
 });
 
 test('a time taken meanwhile: the page says so and offers the times left', async () => {
@@ -204,9 +184,7 @@ test('a time taken meanwhile: the page says so and offers the times left', async
   const target = day.slots[2];
   assert.equal(target.free, 1, `the slot has ${target.free} free desks, want 1`);
 
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'hold-taken', async (page) => {
     await page.goto(`/prenota/?servizio=${own.id}`);
     await onStep(page, 'slot', { moved: false });
     await page.locator('#slots-calendar').waitFor();
@@ -252,9 +230,5 @@ test('a time taken meanwhile: the page says so and offers the times left', async
     await page.locator('#flow-message').waitFor({ state: 'hidden' });
     await shot(page, 'hold-05-other-time-held');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'hold-taken', err);
-  } finally {
-    await context.close();
-  }
+  });
 });

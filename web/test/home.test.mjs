@@ -2,16 +2,14 @@
 // on a PC and on a phone; the security headers; axe on each; screenshots.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, PHONE, api, assertClean, checkPage, launch, newContext, newPage, setLanguage } from './lib.mjs';
+import { BASE_URL, PHONE, assertClean, checkPage, demoOffices, inPage, launch, setLanguage } from './lib.mjs';
 
 let browser;
 let offices;
 
 before(async () => {
   browser = await launch();
-  const r = await api('GET', '/api/offices');
-  assert.equal(r.status, 200, `GET /api/offices: ${r.text}`);
-  offices = r.json.offices;
+  offices = await demoOffices();
   assert.ok(offices.length > 0, 'the demo data has offices');
 });
 
@@ -35,9 +33,7 @@ test('the site is served with the security headers', async () => {
 });
 
 test('the home page in Italian lists the offices, then in English', async () => {
-  const context = await newContext(browser);
-  try {
-    const page = await newPage(context);
+  await inPage(browser, 'home', async (page) => {
     await page.goto('/');
     assert.equal(await page.getAttribute('html', 'lang'), 'it');
     await page.locator('h1').first().waitFor();
@@ -71,15 +67,11 @@ test('the home page in Italian lists the offices, then in English', async () => 
     assert.equal(await page.getAttribute('html', 'lang'), 'en', 'the language is remembered on the next page');
     await setLanguage(page, 'it');
     assertClean(page);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('the home page on a phone', async () => {
-  const context = await newContext(browser, PHONE);
-  try {
-    const page = await newPage(context);
+  await inPage(browser, 'home-phone', async (page) => {
     await page.goto('/');
     await page.locator('h1').first().waitFor();
     await page.locator(`#office-${offices[0].id}`).waitFor();
@@ -88,7 +80,5 @@ test('the home page on a phone', async () => {
     assert.ok(overflow <= 1, `the page is ${overflow}px wider than the phone's screen`);
     await checkPage(page, 'home-03-it-phone', 'home on a phone');
     assertClean(page);
-  } finally {
-    await context.close();
-  }
+  }, { context: PHONE });
 });

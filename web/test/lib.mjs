@@ -170,7 +170,7 @@ export async function settle(page) {
 
 // The top-level blocks of web/src/i18n/*.json: a visible "booking.title"
 // is a string the page forgot to translate.
-const I18N_BLOCKS = ['layout', 'common', 'format', 'errors', 'slots', 'home', 'booking', 'manage', 'room', 'operator', 'admin', 'documents'];
+const I18N_BLOCKS = ['layout', 'common', 'format', 'errors', 'slots', 'home', 'booking', 'manage', 'room', 'call', 'chat', 'operator', 'admin', 'documents'];
 
 /**
  * assertTranslated fails when the page shows an i18n key instead of its
@@ -380,6 +380,61 @@ export function romeDay(instant) {
 export async function failed(page, name, err) {
   await shot(page, `FAILED-${name}`).catch(() => {});
   throw err;
+}
+
+/**
+ * inPage runs steps(page, context) on a fresh watched page of a fresh
+ * context (options: context for newContext, page for newPage, setup(context)
+ * before the page opens); a failure leaves the screenshot FAILED-<name>, and
+ * the context is closed whatever happens.
+ */
+export async function inPage(browser, name, steps, { context: contextOptions, page: pageOptions, setup } = {}) {
+  const context = await newContext(browser, contextOptions);
+  await setup?.(context);
+  const page = await newPage(context, pageOptions);
+  try {
+    await steps(page, context);
+  } catch (err) {
+    await failed(page, name, err);
+  } finally {
+    await context.close();
+  }
+}
+
+/** snap is a view's screenshot and its axe check (what: the label of axe's failure). */
+export async function snap(page, name, what = name) {
+  await shot(page, name);
+  await axe(page, { what });
+}
+
+/** demoOffices lists the offices and services of the demo data (GET /api/offices). */
+export async function demoOffices() {
+  const r = await api('GET', '/api/offices');
+  assert.equal(r.status, 200, `GET /api/offices: ${r.text}`);
+  return r.json.offices;
+}
+
+/** The demo operators' password, and the demo administrator (local/seed). */
+export const DEMO_PASSWORD = 'sportello-demo';
+export const DEMO_ADMIN = { email: 'admin@comune.bari.it', password: DEMO_PASSWORD };
+
+/** signIn signs in on the console's form (/operatore/). */
+export async function signIn(page, email, password = DEMO_PASSWORD) {
+  await page.goto('/operatore/');
+  await page.locator('#signin-email').waitFor({ state: 'visible' });
+  await page.fill('#signin-email', email);
+  await page.fill('#signin-password', password);
+  await page.click('#signin-submit');
+}
+
+/** onStep waits for the booking flow's step to be the only one shown and, when moved, for the focus on its heading. */
+export async function onStep(page, step, { moved = true } = {}) {
+  await page.locator(`#step-${step}`).waitFor({ state: 'visible' });
+  assert.equal(await page.locator('.booking-step:visible').count(), 1, `more than one step shown with ${step}`);
+  if (!moved) return;
+  await page
+    .waitForFunction((id) => document.activeElement?.id === id, `step-${step}-title`, { timeout: 5_000 })
+    .catch(async () => assert.fail(`step ${step}: the focus is on ${JSON.stringify(await focused(page))}, not #step-${step}-title`));
 }
 
 /** operatorSession signs in over the API: returns call(method, path, body, want) under /api/operator with the cookie and CSRF token. */

@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { api, assertClean, axe, book, citizen, failed, focused, launch, newContext, newPage, personal, romeTime, setLanguage, shot, slotsOf } from './lib.mjs';
+import { api, assertClean, book, citizen, demoOffices, focused, inPage, launch, romeTime, setLanguage, slotsOf, snap as check } from './lib.mjs';
 
 // The documents' bytes come from and go to the object store (MinIO, the
 // site's own store, on another port): those requests are expected.
@@ -20,11 +20,10 @@ let booking; // the API's confirmation: booking_id, start, end, manage_token, ..
 
 before(async () => {
   browser = await launch();
-  const r = await api('GET', '/api/offices');
-  assert.equal(r.status, 200, `GET /api/offices: ${r.text}`);
+  const offices = await demoOffices();
   // The information desk: short slots, a one-hour cutoff. Not its first
   // free slot (the other tests may take that one).
-  const office = r.json.offices.find((o) => o.services.some((s) => s.id === 'urp-informazioni')) ?? r.json.offices[0];
+  const office = offices.find((o) => o.services.some((s) => s.id === 'urp-informazioni')) ?? offices[0];
   service = office.services.find((s) => s.id === 'urp-informazioni') ?? office.services[0];
   const slots = (await slotsOf(service.id)).filter((s) => Date.parse(s.start) > Date.now() + 26 * 3600_000);
   assert.ok(slots.length >= 4, `too few free slots of ${service.id}`);
@@ -35,21 +34,13 @@ after(async () => {
   await browser?.close();
 });
 
-/** check takes the screenshot of a state and runs axe on it. */
-async function check(page, name, what) {
-  await shot(page, name);
-  await axe(page, { what });
-}
-
 async function openManage(page, token = booking.manage_token) {
   await page.goto(`/prenotazione/gestisci/#${token}`);
   await page.locator('#manage-content').waitFor({ state: 'visible' });
 }
 
 test('the manage page shows the booking and moves the token out of the address bar', async () => {
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'manage-view', async (page) => {
     await openManage(page);
     assert.equal(new URL(page.url()).hash, '', `the token is still in the address bar: ${page.url()}`);
     assert.equal(await page.evaluate(() => sessionStorage.getItem('sportello.manage')), booking.manage_token, 'the token is not in sessionStorage');
@@ -87,17 +78,11 @@ test('the manage page shows the booking and moves the token out of the address b
     await page.setViewportSize({ width: 390, height: 844 });
     await check(page, 'manage-03-view-phone', 'manage page on a phone');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'manage-view', err);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('an unknown or tampered token says the link is not valid', async () => {
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'manage-invalid', async (page) => {
     await page.goto(`/prenotazione/gestisci/#${booking.manage_token.slice(0, -4)}AAAA`);
     await page.locator('#manage-message').waitFor({ state: 'visible' });
     assert.match(await page.textContent('#manage-message'), /non è valido/);
@@ -110,17 +95,11 @@ test('an unknown or tampered token says the link is not valid', async () => {
     await page.locator('#manage-message').waitFor({ state: 'visible' });
     assert.match(await page.textContent('#manage-message'), /link che hai ricevuto/);
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'manage-invalid', err);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('reschedule to another time through the slot picker', async () => {
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'manage-reschedule', async (page) => {
     await openManage(page);
     await page.locator('#manage-reschedule-open').click();
     await page.locator('#manage-reschedule').waitFor({ state: 'visible' });
@@ -185,11 +164,7 @@ test('reschedule to another time through the slot picker', async () => {
     booking = { ...booking, ...r.json };
     await check(page, 'manage-07-rescheduled', 'rescheduled');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'manage-reschedule', err);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 /** A small valid PDF, unique to this run. */
@@ -211,9 +186,7 @@ function pdf() {
 }
 
 test('upload a PDF with the progress bar, see it listed, download it', async () => {
-  const context = await newContext(browser, { acceptDownloads: true });
-  const page = await newPage(context, { allow: STORE });
-  try {
+  await inPage(browser, 'manage-documents', async (page) => {
     await openManage(page);
     await page.locator('#documents-empty').waitFor({ state: 'visible' });
     // A file of a refused type is explained before anything is sent.
@@ -266,17 +239,11 @@ test('upload a PDF with the progress bar, see it listed, download it', async () 
     assert.equal(got.length, bytes.length, 'downloaded size differs');
     assert.ok(got.equals(bytes), 'downloaded bytes differ');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'manage-documents', err);
-  } finally {
-    await context.close();
-  }
+  }, { context: { acceptDownloads: true }, page: { allow: STORE } });
 });
 
 test('cancel, through the confirmation step', async () => {
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'manage-cancel', async (page) => {
     await openManage(page);
     await page.locator('#manage-cancel-open').click();
     await page.locator('#manage-cancel').waitFor({ state: 'visible' });
@@ -315,9 +282,5 @@ test('cancel, through the confirmation step', async () => {
     assert.equal(r.json.status, 'cancelled');
     await check(page, 'manage-12-cancelled', 'cancelled');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'manage-cancel', err);
-  } finally {
-    await context.close();
-  }
+  });
 });

@@ -38,9 +38,8 @@
 // /operatore/?prenotazione=<booking id>.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, assertClean, calendarDays, axe, citizen, failed, launch, newContext, newPage, romeDay, setLanguage, shot } from './lib.mjs';
+import { DEMO_PASSWORD as PASSWORD, api, assertClean, book, citizen, inPage, launch, romeDay, setLanguage, signIn, slotsOf, snap as check } from './lib.mjs';
 
-const PASSWORD = 'sportello-demo';
 const SUE_OPERATOR = 'operatore.urbanistica@comune.bari.it';
 const OTHER_OPERATOR = 'operatore.urp@comune.bari.it';
 // Presigned uploads and downloads go to MinIO's origin (the bucket).
@@ -49,50 +48,19 @@ const MINIO = /^http:\/\/127\.0\.0\.1:\d+\/sportello-documents([/?]|$)/;
 let browser;
 let booking; // {id, start, end, who}
 
-/** book makes a booking for the demo service "sue" through the public API. */
-async function book(tag, skip = 0) {
-  const r = await api('GET', '/api/slots?service_id=sue');
-  assert.equal(r.status, 200, `GET /api/slots: ${r.text}`);
-  const slots = calendarDays(r.json).flatMap((d) => d.slots);
+/** bookSue makes a booking for the demo service "sue" through the public API (its skip-th free slot). */
+async function bookSue(tag, skip = 0) {
+  const slots = await slotsOf('sue');
   assert.ok(slots.length > skip, 'no free slot for sue');
   const slot = slots[skip];
-  const hold = await api('POST', '/api/holds', { service_id: 'sue', start: slot.start });
-  assert.equal(hold.status, 201, `POST /api/holds: ${hold.text}`);
   const who = citizen(tag);
-  const b = await api('POST', '/api/bookings', {
-    hold_id: hold.json.hold_id,
-    hold_secret: hold.json.hold_secret,
-    citizen: {
-      given_name: who.givenName,
-      family_name: who.familyName,
-      address: who.address,
-      email: who.email,
-      reason: who.reason,
-      details: who.details,
-      privacy_consent: true,
-      locale: 'it',
-    },
-  });
-  assert.equal(b.status, 201, `POST /api/bookings: ${b.text}`);
-  return { id: b.json.booking_id, start: slot.start, end: slot.end, who };
-}
-
-async function signIn(page, email, password = PASSWORD) {
-  await page.goto('/operatore/');
-  await page.locator('#signin-email').waitFor({ state: 'visible' });
-  await page.fill('#signin-email', email);
-  await page.fill('#signin-password', password);
-  await page.click('#signin-submit');
-}
-
-async function check(page, name) {
-  await shot(page, name);
-  await axe(page, { what: name });
+  const b = await book('sue', slot.start, who);
+  return { id: b.booking_id, start: slot.start, end: slot.end, who };
 }
 
 before(async () => {
   browser = await launch();
-  booking = await book('op');
+  booking = await bookSue('op');
 });
 
 after(async () => {
@@ -100,9 +68,7 @@ after(async () => {
 });
 
 test('the office operator signs in, works the agenda and the booking', async () => {
-  const context = await newContext(browser);
-  const page = await newPage(context, { allow: [MINIO] });
-  try {
+  await inPage(browser, 'operator-office', async (page) => {
     // Sign-in: a wrong password first.
     await page.goto('/operatore/');
     await page.locator('#op-signin').waitFor({ state: 'visible' });
@@ -240,18 +206,12 @@ test('the office operator signs in, works the agenda and the booking', async () 
     await page.goto('/operatore/');
     await page.locator('#op-signin').waitFor({ state: 'visible' });
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'operator-office', err);
-  } finally {
-    await context.close();
-  }
+  }, { page: { allow: [MINIO] } });
 });
 
 test("another office's operator sees neither the row nor the booking", async () => {
-  const other = await book('op2', 1);
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  const other = await bookSue('op2', 1);
+  await inPage(browser, 'operator-other-office', async (page) => {
     await signIn(page, OTHER_OPERATOR);
     await page.locator('#op-agenda').waitFor({ state: 'visible' });
     const day = romeDay(other.start);
@@ -266,9 +226,5 @@ test("another office's operator sees neither the row nor the booking", async () 
     assert.ok(!(await page.textContent('main')).includes(other.who.familyName));
     await check(page, 'operator-12-other-office');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'operator-other-office', err);
-  } finally {
-    await context.close();
-  }
+  });
 });

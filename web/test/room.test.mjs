@@ -16,9 +16,8 @@
 // axe runs on every view and every view leaves a screenshot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, RUN, api, assertClean, axe, book, citizen, failed, focused, launch, newContext, newPage, operatorSession, personal, romeTime, setLanguage, shot, slotsOf } from './lib.mjs';
+import { DEMO_ADMIN as ADMIN, RUN, assertClean, book, citizen, failed, focused, inPage, launch, newContext, newPage, operatorSession, personal, romeTime, setLanguage, shot, slotsOf, snap as check } from './lib.mjs';
 
-const ADMIN = { email: 'admin@comune.bari.it', password: 'sportello-demo' };
 // The documents' bytes go to the object store (MinIO, the site's own store).
 const STORE = [/\/sportello-documents(\/|\?|$)/];
 
@@ -87,11 +86,6 @@ after(async () => {
   await browser?.close();
 });
 
-async function check(page, name, what) {
-  await shot(page, name);
-  await axe(page, { what });
-}
-
 /** videoPlaying waits until the <video> matched by selector shows frames. */
 async function videoPlaying(page, selector, what) {
   await page
@@ -104,9 +98,7 @@ async function videoPlaying(page, selector, what) {
 }
 
 test('before the window: a countdown, and the device check meanwhile', async () => {
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'room-countdown', async (page) => {
     await page.goto(`/sala/#${later.manage_token}`);
     await page.locator('#room-prejoin').waitFor({ state: 'visible' });
     assert.equal(new URL(page.url()).hash, '', 'the token is still in the address bar');
@@ -135,11 +127,7 @@ test('before the window: a countdown, and the device check meanwhile', async () 
     assert.match(await page.textContent('#room-window-text'), /The room opens/);
     await check(page, 'room-03-device-check-en', 'device check (English)');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'room-countdown', err);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('a refused permission and a missing device are explained', async () => {
@@ -147,13 +135,12 @@ test('a refused permission and a missing device are explained', async () => {
     ['NotAllowedError', /negato/],
     ['NotFoundError', /Nessuna videocamera né microfono/],
   ]) {
-    const context = await newContext(browser);
     // The browser's own answer, as a user who refuses (or has no device) gets it.
-    await context.addInitScript((errName) => {
-      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('refused', errName));
-    }, name);
-    const page = await newPage(context);
-    try {
+    const refuse = (context) =>
+      context.addInitScript((errName) => {
+        navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('refused', errName));
+      }, name);
+    await inPage(browser, `room-device-${name}`, async (page) => {
       await page.goto(`/sala/#${later.manage_token}`);
       await page.locator('#check-start').click();
       await page.locator('#check-error').waitFor({ state: 'visible' });
@@ -162,18 +149,12 @@ test('a refused permission and a missing device are explained', async () => {
       assert.equal((await focused(page))?.id, 'check-error', 'the guidance does not get the focus');
       await check(page, `room-04-device-${name}`, `device check, ${name}`);
       assertClean(page);
-    } catch (err) {
-      await failed(page, `room-device-${name}`, err);
-    } finally {
-      await context.close();
-    }
+    }, { setup: refuse });
   }
 });
 
 test('after the window, and for an unknown link, the page says so', async () => {
-  const context = await newContext(browser);
-  const page = await newPage(context);
-  try {
+  await inPage(browser, 'room-expired', async (page) => {
     // join's answer after the window (the stack cannot wait for one).
     await page.route('**/api/join', (route) =>
       route.fulfill({
@@ -195,11 +176,7 @@ test('after the window, and for an unknown link, the page says so', async () => 
     assert.match(await page.textContent('#room-message'), /non è valido/);
     await check(page, 'room-06-invalid-link', 'room, link not valid');
     assertClean(page);
-  } catch (err) {
-    await failed(page, 'room-expired', err);
-  } finally {
-    await context.close();
-  }
+  });
 });
 
 test('the call: the citizen and the operator see each other, chat, mute, documents', async () => {
@@ -318,4 +295,46 @@ test('the call: the citizen and the operator see each other, chat, mute, documen
     await cctx.close();
     await octx.close();
   }
+});
+
+test('a microphone LiveKit cannot turn on: the button shows what LiveKit did, and says why', async () => {
+  // The browser has no microphone to give (the camera works).
+  const noMicrophone = (context) =>
+    context.addInitScript(() => {
+      const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = (c) => (c?.audio ? Promise.reject(new DOMException('no microphone here', 'NotFoundError')) : real(c));
+    });
+  const refused = [/no microphone here|NotFoundError|Requested device not found/i];
+  await inPage(
+    browser,
+    'room-no-microphone',
+    async (page) => {
+      await page.goto(`/sala/#${now1.manage_token}`);
+      await page.waitForFunction(() => !document.querySelector('#join-button').disabled);
+      await page.locator('#join-button').click();
+      await page.locator('#room-call').waitFor({ state: 'visible' });
+      await videoPlaying(page, '#tile-local video', 'own camera');
+      // Turning the microphone on failed: said, and the button is "muted".
+      await page.locator('#call-error').waitFor({ state: 'visible' });
+      assert.match(await page.textContent('#call-error'), /microfono/);
+      assert.equal(await page.getAttribute('#call-mic', 'aria-pressed'), 'true');
+      assert.equal(await page.getAttribute('#tile-local', 'data-mic'), 'false');
+      // Trying again changes nothing LiveKit did not do.
+      await page.evaluate(() => (document.querySelector('#call-error').hidden = true));
+      await page.locator('#call-mic').click();
+      await page.locator('#call-error').waitFor({ state: 'visible' });
+      assert.equal(await page.getAttribute('#call-mic', 'aria-pressed'), 'true', 'the button says the microphone is on');
+      assert.equal(await page.getAttribute('#tile-local', 'data-mic'), 'false');
+      // The camera still goes off and on.
+      await page.locator('#call-camera').click();
+      await page.waitForFunction(() => document.querySelector('#call-camera').getAttribute('aria-pressed') === 'true' && document.querySelector('#tile-local').dataset.camera === 'false');
+      await check(page, 'room-15-no-microphone', 'call without a microphone');
+      await page.locator('#call-camera').click();
+      await page.waitForFunction(() => document.querySelector('#tile-local').dataset.camera === 'true');
+      await page.locator('#call-leave').click();
+      await page.locator('#room-left').waitFor({ state: 'visible' });
+      assertClean(page);
+    },
+    { setup: noMicrophone, page: { allow: [...STORE, ...refused] } },
+  );
 });

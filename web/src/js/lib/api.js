@@ -10,10 +10,12 @@
 //     (kept in sessionStorage "sportello.csrf")
 //
 // A failure throws ApiError: status (0 when the network failed), code (the
-// problem's stable code: "invalid", "conflict", "gone", ..., or "network"),
-// field (the field path at fault, e.g. "citizen.email"), fields ([{field,
-// message}] for validation), detail (the server's message, in English),
-// retryAfter (seconds, from Retry-After), problem (the whole problem body).
+// problem's stable code: "invalid", "conflict", "gone", ..., "network"; from
+// the status when the answer is no problem document), field (the field path
+// at fault, e.g. "citizen.email"), fields ([{field, message, reason, limit,
+// min, max, allowed}] for validation), detail (the server's message, in
+// English: for logs, never shown — lib/problems.js says it from code and
+// reasons), retryAfter (seconds, from Retry-After), problem (the whole body).
 import { getLang } from './i18n.js';
 
 export class ApiError extends Error {
@@ -21,7 +23,7 @@ export class ApiError extends Error {
     super(problem.detail || problem.title || `HTTP ${status}`);
     this.name = 'ApiError';
     this.status = status;
-    this.code = problem.code || (status === 0 ? 'network' : `http_${status}`);
+    this.code = problem.code || (status === 0 ? 'network' : CODE_OF_STATUS[status] || `http_${status}`);
     this.field = problem.field || '';
     this.fields = Array.isArray(problem.errors) ? problem.errors : problem.field ? [{ field: problem.field, message: problem.detail || '' }] : [];
     this.detail = problem.detail || '';
@@ -29,6 +31,23 @@ export class ApiError extends Error {
     this.problem = problem;
   }
 }
+
+// The status of each code (functions/internal/httpx), read backwards.
+const CODE_OF_STATUS = {
+  400: 'invalid',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  410: 'gone',
+  413: 'too_large',
+  415: 'unsupported_media_type',
+  422: 'unprocessable',
+  429: 'locked',
+  500: 'internal',
+  502: 'bad_gateway',
+  503: 'unavailable',
+};
 
 const CSRF_KEY = 'sportello.csrf';
 

@@ -1,18 +1,22 @@
-// documents: the documents panel of a booking — the limits said before
-// anything is sent, a file chooser, the upload with a progress bar, the
-// list, and the downloads. Used by the manage page and the room page (with
-// the citizen's manage token). The operators' console still has its own
-// panel (other ids and wording); api is the seam for mounting this one there.
+// documents: the documents panel of a booking, the same for both sides —
+// the citizen's (manage page, room page: the manage token) and the
+// office's (the operators' console: the operator's session) — with the
+// limits said before anything is sent (lib/document-limits.js, the one
+// source of them), a file chooser, the upload with a progress bar, the
+// list, and the downloads.
 //
-//   const panel = mountDocuments(el, {id, api, canUpload})
+//   const panel = mountDocuments(el, {id, api, side, level, canUpload})
 //     el         the element it renders into (emptied)
 //     id         prefix of the ids it creates ("documents": #documents-file,
 //                #documents-upload, #documents-progress, #documents-status,
-//                #documents-error, #documents-list, #documents-empty,
-//                download buttons #documents-download-<document id>)
+//                #documents-error, #documents-list with li#documents-<document
+//                id>, #documents-empty, #documents-download-<document id>)
 //     api        {list() → [doc], create({filename, content_type, size}) →
 //                {document_id, upload: {url, fields}}, complete(id) → doc,
-//                link(id) → {url}}; citizenApi(token) makes it for a manage token
+//                link(id) → {url}}: documentsApi(base, opts) makes it
+//     side       "citizen" (default) or "office": who is looking, for the
+//                wording ("inviato da te", "Invia un documento al cittadino")
+//     level      the heading level of the list's title (default 3)
 //     canUpload  false hides the upload form (a cancelled booking)
 //     onError(err), onUploaded(documentId)  optional callbacks
 //   panel.refresh()        reloads the list; returns a promise
@@ -24,47 +28,27 @@
 // a <form> posting there), then complete() checks it. Download: link()
 // presigns a GET whose answer is an attachment, and the browser follows it.
 import { ApiError, get, post } from './api.js';
+import { ACCEPT, contentType, fileProblem, MAX_BYTES, MAX_FILES } from './document-limits.js';
 import { clear, focus, h, show } from './dom.js';
-import { formatDateTime } from './format.js';
-import { getLang, onLangChange, t } from './i18n.js';
+import { formatDateTime, formatSize } from './format.js';
+import { fieldError } from './form.js';
+import { onLangChange, t } from './i18n.js';
 import { announce } from './layout.js';
+import { problemText } from './problems.js';
 
-// What the documents function accepts (functions/internal/documents).
-export const MAX_BYTES = 20 * 1024 * 1024;
-export const TYPES = {
-  pdf: 'application/pdf',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  png: 'image/png',
-  p7m: 'application/pkcs7-mime',
-};
-const ACCEPT = [...Object.keys(TYPES).map((e) => `.${e}`), ...new Set(Object.values(TYPES))].join(',');
-
-/** citizenApi is the documents API of a booking reached with its manage token. */
-export function citizenApi(token) {
+/**
+ * documentsApi is the documents API under base: "/api/documents" with
+ * {bearer: token} for the citizen, "/api/operator/bookings/<id>/documents"
+ * with {operator: true} for the office.
+ */
+export function documentsApi(base, opts) {
+  const one = (id) => `${base}/${encodeURIComponent(id)}`;
   return {
-    list: async () => (await get('/api/documents', { bearer: token }))?.documents || [],
-    create: (body) => post('/api/documents', body, { bearer: token }),
-    complete: (id) => post(`/api/documents/${encodeURIComponent(id)}/complete`, undefined, { bearer: token }),
-    link: (id) => get(`/api/documents/${encodeURIComponent(id)}`, { bearer: token }),
+    list: async () => (await get(base, opts))?.documents || [],
+    create: (body) => post(base, body, opts),
+    complete: (id) => post(`${one(id)}/complete`, undefined, opts),
+    link: (id) => get(one(id), opts),
   };
-}
-
-/** contentType is the accepted type of a file (by its type, else its extension), or "". */
-export function contentType(file) {
-  const ext = (file.name.split('.').pop() || '').toLowerCase();
-  const byExt = TYPES[ext] || '';
-  if (Object.values(TYPES).includes(file.type)) return file.type;
-  // Browsers often give .p7m files no type, or a variant.
-  return byExt;
-}
-
-/** formatSize: "512 B", "48 kB", "1,5 MB" in the page's language. */
-export function formatSize(n) {
-  const nf = (v, d) => new Intl.NumberFormat(getLang() === 'en' ? 'en-GB' : 'it-IT', { maximumFractionDigits: d }).format(v);
-  if (n < 1024) return `${nf(n, 0)} B`;
-  if (n < 1024 * 1024) return `${nf(n / 1024, 0)} kB`;
-  return `${nf(n / (1024 * 1024), 1)} MB`;
 }
 
 /** upload sends file with the presigned POST, reporting progress(0..1). */
@@ -93,7 +77,7 @@ export function uploadPresigned(presigned, file, type, progress = () => {}) {
   });
 }
 
-export function mountDocuments(el, { id = 'documents', api, canUpload = true, onError, onUploaded } = {}) {
+export function mountDocuments(el, { id = 'documents', api, side = 'citizen', level = 3, canUpload = true, onError, onUploaded } = {}) {
   let docs = [];
   let state = 'loading'; // loading | ready | error
   let busy = false;
@@ -124,7 +108,7 @@ export function mountDocuments(el, { id = 'documents', api, canUpload = true, on
   const status = h('p', { id: `${id}-status`, class: 'documents-status', role: 'status' });
   const error = h('div', { id: `${id}-error`, class: 'alert alert-danger documents-error', role: 'alert', hidden: true });
   const form = h('form', { id: `${id}-form`, class: 'documents-form', novalidate: true }, h('div', { class: 'mb-3' }, fileLabel, file, limits), uploadBtn, barBox);
-  const listTitle = h('h3', { class: 'h5 documents-list-title', id: `${id}-list-title` });
+  const listTitle = h(`h${level}`, { class: 'h5 documents-list-title', id: `${id}-list-title` });
   const list = h('ul', { id: `${id}-list`, class: 'documents-list list-unstyled', 'aria-labelledby': `${id}-list-title` });
   const empty = h('p', { id: `${id}-empty`, class: 'documents-empty', hidden: true });
   const retry = h('button', { type: 'button', class: 'btn btn-outline-primary btn-sm', id: `${id}-retry`, hidden: true, on: { click: () => refresh() } });
@@ -135,27 +119,19 @@ export function mountDocuments(el, { id = 'documents', api, canUpload = true, on
     upload();
   });
   file.addEventListener('change', () => {
-    showError('');
     const f = file.files?.[0];
-    if (f) {
-      const problem = check(f);
-      if (problem) showError(problem);
-    }
+    showError(f ? check(f) : '');
   });
 
   function check(f) {
-    if (!contentType(f)) return t('documents.bad_type', { name: f.name });
-    if (f.size <= 0) return t('documents.empty_file', { name: f.name });
-    if (f.size > MAX_BYTES) return t('documents.too_big', { name: f.name, max: formatSize(MAX_BYTES) });
-    return '';
+    const problem = fileProblem(f);
+    if (problem) return t(`documents.${problem}`, { name: f.name, max: formatSize(MAX_BYTES) });
+    return docs.length >= MAX_FILES ? t('documents.too_many') : '';
   }
 
   function showError(text) {
-    error.textContent = text;
+    fieldError(file, text, { box: error });
     show(error, !!text);
-    file.classList.toggle('is-invalid', !!text);
-    if (text) file.setAttribute('aria-invalid', 'true');
-    else file.removeAttribute('aria-invalid');
   }
 
   function setProgress(fraction, name) {
@@ -166,16 +142,18 @@ export function mountDocuments(el, { id = 'documents', api, canUpload = true, on
     barLabel.textContent = t('documents.progress', { name, pct });
   }
 
+  // describe: the API says "conflict" both for a booking that takes no more
+  // documents and for one that holds the most it may: the list tells them
+  // apart.
   function describe(err) {
-    if (!(err instanceof ApiError)) return t('common.error_generic', { detail: String(err?.message || err) });
-    if (err.status === 0) return t('common.error_network');
-    if (err.code === 'upload') return t('documents.upload_refused');
-    if (err.code === 'conflict' && /at most/.test(err.detail)) return t('documents.too_many');
-    if (err.code === 'conflict') return t('documents.closed');
-    if (err.code === 'unprocessable') return t('documents.mismatch');
-    if (err.code === 'invalid') return t('documents.invalid', { detail: err.detail });
-    if (err.status === 404 || err.status === 401) return t('documents.link_invalid');
-    return t('common.error_generic', { detail: err.detail || err.code });
+    return problemText(err, {
+      upload: 'documents.upload_refused',
+      conflict: () => t(docs.length >= MAX_FILES ? 'documents.too_many' : 'documents.closed'),
+      unprocessable: 'documents.mismatch',
+      invalid: () => t('documents.invalid', { detail: problemText(err) }),
+      not_found: 'documents.link_invalid',
+      unauthorized: 'documents.link_invalid',
+    });
   }
 
   async function upload() {
@@ -203,8 +181,8 @@ export function mountDocuments(el, { id = 'documents', api, canUpload = true, on
       const created = await api.create({ filename: f.name, content_type: type, size: f.size });
       await uploadPresigned(created.upload, f, type, (p) => setProgress(p, f.name));
       await api.complete(created.document_id);
-      status.textContent = t('documents.uploaded', { name: f.name });
-      announce(t('documents.uploaded', { name: f.name }));
+      status.textContent = t(`documents.side.${side}.uploaded`, { name: f.name });
+      announce(status.textContent);
       file.value = '';
       await refresh();
       onUploaded?.(created.document_id);
@@ -240,8 +218,8 @@ export function mountDocuments(el, { id = 'documents', api, canUpload = true, on
 
   function render() {
     if (!alive) return;
-    fileLabel.textContent = t('documents.file_label');
-    limits.textContent = t('documents.limits', { max: formatSize(MAX_BYTES) });
+    fileLabel.textContent = t(`documents.side.${side}.file_label`);
+    limits.textContent = t('documents.limits', { max: formatSize(MAX_BYTES), count: MAX_FILES });
     uploadBtn.textContent = busy ? t('documents.uploading_short') : t('documents.upload');
     uploadBtn.disabled = busy;
     file.disabled = busy;
@@ -262,7 +240,7 @@ export function mountDocuments(el, { id = 'documents', api, canUpload = true, on
       list.append(
         h(
           'li',
-          { class: 'documents-item', id: `${id}-item-${d.id}`, dataset: { id: d.id } },
+          { class: 'documents-item', id: `${id}-${d.id}`, dataset: { id: d.id } },
           h(
             'div',
             { class: 'documents-item-info' },
@@ -271,7 +249,7 @@ export function mountDocuments(el, { id = 'documents', api, canUpload = true, on
               class: 'documents-item-meta',
               text: t('documents.meta', {
                 size: formatSize(d.size),
-                by: t(d.uploaded_by === 'office' ? 'documents.by_office' : 'documents.by_citizen'),
+                by: t(d.uploaded_by === 'office' ? 'documents.by_office' : `documents.side.${side}.by_citizen`),
                 when: formatDateTime(d.uploaded_at),
               }),
             }),

@@ -10,12 +10,16 @@
 //   formatMonth(year, month)       "dicembre 2026" (month 1–12)
 //   weekdayNames(style)            Monday first: ["lun", ...] (style "short"|"long")
 //   formatDuration(minutes)        "30 minuti", "1 ora e 30 minuti" / "1 hour 30 minutes"
-//   formatCountdown(ms)            "9:05" (minutes:seconds, never negative)
+//   formatCountdown(ms)            "9:05", "1:02:05" ([hours:]minutes:seconds, never negative)
+//   formatSize(bytes)              "512 B", "48 kB", "1,5 MB" (the page's language)
 //   romeDate(d)                    "2026-12-01": the calendar day in Rome
 //   todayRome()                    today's "YYYY-MM-DD" in Rome
 //   addDays("2026-12-01", n)       "YYYY-MM-DD" n days later
+//   mondayOf("2026-12-03")         "2026-11-30": the Monday of that week
 //   parseDay("2026-12-01")         {year, month, day}
-import { getLang, locale, t } from './i18n.js';
+//   dayNoon("2026-12-01")          that day's noon UTC (inside it in Rome), for formatDate
+// No DOM here: node's unit tests import it.
+import { locale, t } from './i18n.js';
 
 export const TIME_ZONE = 'Europe/Rome';
 
@@ -69,7 +73,17 @@ export function formatDuration(minutes) {
 
 export function formatCountdown(ms) {
   const s = Math.max(0, Math.ceil(ms / 1000));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  const two = (n) => String(n).padStart(2, '0');
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}:${two(m)}:${two(s % 60)}` : `${m}:${two(s % 60)}`;
+}
+
+export function formatSize(n) {
+  const nf = (v, digits) => new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(v);
+  if (n < 1024) return `${nf(n, 0)} B`;
+  if (n < 1024 * 1024) return `${nf(n / 1024, 0)} kB`;
+  return `${nf(n / (1024 * 1024), 1)} MB`;
 }
 
 export function romeDate(d) {
@@ -96,5 +110,11 @@ export function addDays(s, n) {
   return d.toISOString().slice(0, 10);
 }
 
-// lang is re-exported for callers that pick plural forms themselves.
-export { getLang };
+export function mondayOf(s) {
+  const { year, month, day } = parseDay(s);
+  return addDays(s, -((new Date(Date.UTC(year, month - 1, day)).getUTCDay() + 6) % 7));
+}
+
+export function dayNoon(s) {
+  return `${s}T12:00:00Z`;
+}

@@ -1,15 +1,19 @@
-// layout: the frame every page shares — skip link, Bootstrap Italia header
-// ("Comune di Bari · Sportello virtuale") with the language switch it/en,
-// footer, and the aria-live region #announcer.
+// layout: the frame every page shares. Its markup — skip link, Bootstrap
+// Italia header ("Comune di Bari · Sportello virtuale") with the language
+// switch it/en, footer, the aria-live region #announcer — is put around
+// each page's <main> at build time (web/src/partials/page.html); this
+// module makes it work and keeps the page in the chosen language.
 //
-//   initPage({title})  translates the document, mounts header and footer
-//                      around <main id="main"> (title: i18n key of the page
-//                      title, else <title data-i18n> is used); call it first
+//   initPage()         translates the document and wires the language
+//                      switch; call it first
+//   translate(root)    fills every [data-i18n] element of root (textContent)
+//                      and every [data-i18n-attr="attr:key;attr2:key2"]; the
+//                      document is translated again after every switch
 //   announce(message)  says message through #announcer (aria-live polite)
 //   icon(name, cls)    an <svg> using the Bootstrap Italia sprite ("it-calendar")
 //   SPRITE             the sprite's URL
-import { h, $ } from './dom.js';
-import { getLang, LANGS, onLangChange, setLang, t, translate } from './i18n.js';
+import { $, $$ } from './dom.js';
+import { getLang, onLangChange, setLang, t } from './i18n.js';
 
 export const SPRITE = '/assets/bootstrap-italia/svg/sprites.svg';
 const SVG = 'http://www.w3.org/2000/svg';
@@ -25,147 +29,30 @@ export function icon(name, cls = 'icon icon-sm') {
   return svg;
 }
 
-function langSwitch() {
-  const names = { it: 'Italiano', en: 'English' };
-  const group = h('div', { class: 'lang-switch', role: 'group', id: 'lang-switch', 'data-i18n-attr': 'aria-label:layout.language' });
-  for (const l of LANGS) {
-    const b = h('button', {
-      type: 'button',
-      class: 'btn btn-sm lang-button',
-      id: `lang-${l}`,
-      lang: l,
-      'aria-pressed': String(l === getLang()),
-      on: { click: () => setLang(l) },
-    }, l.toUpperCase(), h('span', { class: 'visually-hidden', text: ` ${names[l]}` }));
-    group.append(b);
+export function translate(root = document) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-attr]')) {
+    for (const pair of el.dataset.i18nAttr.split(';')) {
+      const [attr, key] = pair.split(':').map((s) => s.trim());
+      if (attr && key) el.setAttribute(attr, t(key));
+    }
   }
-  onLangChange((lang) => {
-    for (const b of group.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.lang === lang));
-  });
-  return group;
+  if (root === document) {
+    document.documentElement.lang = getLang();
+    const title = document.querySelector('title[data-i18n]');
+    if (title) document.title = t(title.dataset.i18n);
+  }
 }
 
-function header() {
-  return h(
-    'header',
-    { class: 'it-header-wrapper', id: 'site-header' },
-    h(
-      'div',
-      { class: 'it-header-slim-wrapper' },
-      h(
-        'div',
-        { class: 'container' },
-        h(
-          'div',
-          { class: 'row' },
-          h(
-            'div',
-            { class: 'col-12' },
-            h(
-              'div',
-              { class: 'it-header-slim-wrapper-content' },
-              h('span', { class: 'navbar-brand slim-brand', 'data-i18n': 'layout.region' }),
-              h('div', { class: 'it-header-slim-right-zone' }, langSwitch()),
-            ),
-          ),
-        ),
-      ),
-    ),
-    h(
-      'div',
-      { class: 'it-nav-wrapper' },
-      h(
-        'div',
-        { class: 'it-header-center-wrapper' },
-        h(
-          'div',
-          { class: 'container' },
-          h(
-            'div',
-            { class: 'row' },
-            h(
-              'div',
-              { class: 'col-12' },
-              h(
-                'div',
-                { class: 'it-header-center-content-wrapper' },
-                h(
-                  'div',
-                  { class: 'it-brand-wrapper' },
-                  h(
-                    'a',
-                    { href: '/', id: 'brand-link' },
-                    icon('it-pa', 'icon'),
-                    h(
-                      'div',
-                      { class: 'it-brand-text' },
-                      h('div', { class: 'it-brand-title', 'data-i18n': 'layout.municipality' }),
-                      h('div', { class: 'it-brand-tagline', 'data-i18n': 'layout.tagline' }),
-                    ),
-                  ),
-                ),
-              ),
-            ),
-          ),
-        ),
-      ),
-    ),
-  );
+function pressLang() {
+  for (const b of $$('#lang-switch button')) b.setAttribute('aria-pressed', String(b.lang === getLang()));
 }
 
-function footer() {
-  return h(
-    'footer',
-    { class: 'it-footer', id: 'site-footer' },
-    h(
-      'div',
-      { class: 'it-footer-main' },
-      h(
-        'div',
-        { class: 'container' },
-        h(
-          'div',
-          { class: 'row' },
-          h(
-            'div',
-            { class: 'col-12 footer-items-wrapper logo-wrapper' },
-            h(
-              'div',
-              { class: 'it-brand-wrapper' },
-              h(
-                'a',
-                { href: '/' },
-                icon('it-pa', 'icon'),
-                h(
-                  'div',
-                  { class: 'it-brand-text' },
-                  h('div', { class: 'it-brand-title', 'data-i18n': 'layout.municipality' }),
-                  h('div', { class: 'it-brand-tagline', 'data-i18n': 'layout.tagline' }),
-                ),
-              ),
-            ),
-          ),
-          h('div', { class: 'col-12 footer-items-wrapper' }, h('p', { class: 'footer-note', 'data-i18n': 'layout.footer_note' })),
-        ),
-      ),
-    ),
-    h(
-      'div',
-      { class: 'it-footer-small-prints' },
-      h(
-        'div',
-        { class: 'container' },
-        h(
-          'ul',
-          { class: 'it-footer-small-prints-list list-inline mb-0 d-flex flex-column flex-md-row' },
-          h('li', { class: 'list-inline-item' }, h('a', { href: '/', 'data-i18n': 'layout.home' })),
-          h('li', { class: 'list-inline-item' }, h('a', { href: '/prenota/', 'data-i18n': 'layout.book' })),
-          h('li', { class: 'list-inline-item' }, h('a', { href: '/operatore/', 'data-i18n': 'layout.operators' })),
-        ),
-      ),
-    ),
-  );
-}
+// The page's texts follow every switch before anything else does.
+onLangChange(() => {
+  translate(document);
+  pressLang();
+});
 
 export function announce(message) {
   const el = $('#announcer');
@@ -177,19 +64,10 @@ export function announce(message) {
   }, 50);
 }
 
-export function initPage({ title } = {}) {
-  const main = $('#main') || $('main');
-  if (main && !main.id) main.id = 'main';
+export function initPage() {
+  const main = $('main');
   if (main && !main.hasAttribute('tabindex')) main.setAttribute('tabindex', '-1');
-  if (!$('#site-header')) {
-    const skip = h('div', { class: 'skiplinks' }, h('a', { class: 'visually-hidden-focusable', href: '#main', 'data-i18n': 'layout.skip' }));
-    document.body.prepend(skip, header());
-    document.body.append(footer(), h('div', { id: 'announcer', class: 'visually-hidden', 'aria-live': 'polite', 'aria-atomic': 'true' }));
-  }
-  if (title) {
-    let el = $('title');
-    if (!el) document.head.append((el = h('title')));
-    el.dataset.i18n = title;
-  }
+  for (const b of $$('#lang-switch button')) b.addEventListener('click', () => setLang(b.lang));
+  pressLang();
   translate(document);
 }

@@ -26,13 +26,16 @@
 // calendar the arrow keys move between the days with free slots (Home/End:
 // first/last of the month). Every day button has an aria-label with the full
 // date and the number of free times; the chosen day and time carry
-// aria-pressed="true" (not only a colour).
-import { ApiError, get } from './api.js';
-import { calendarDays } from './calendar.js';
+// aria-pressed="true" (not only a colour). The arithmetic — the API's
+// calendar read, days grouped, months, weeks, where a key moves — is
+// lib/calendar.js.
+import { get } from './api.js';
 import { $, $$, clear, focus, h } from './dom.js';
-import { addDays, formatDate, formatMonth, formatTime, formatTimeRange, parseDay, todayRome, weekdayNames } from './format.js';
+import { calendarDays, groupByDay, keyTarget, monthKey, monthToShow, monthWeeks, NAV_KEYS, shiftMonth } from './calendar.js';
+import { addDays, dayNoon, formatDate, formatMonth, formatTime, formatTimeRange, todayRome, weekdayNames } from './format.js';
 import { onLangChange, t } from './i18n.js';
 import { icon } from './layout.js';
+import { problemText } from './problems.js';
 
 // How long a refused start stays hidden: well past the calendar's
 // staleness, short enough that a time freed again soon shows again.
@@ -64,33 +67,20 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
     try {
       const q = new URLSearchParams({ service_id: serviceId, from, to });
       const resp = await get(`/api/slots?${q}`);
-      byDay = new Map();
       const now = Date.now();
       for (const [at, since] of taken) if (now - since > TAKEN_FOR) taken.delete(at);
-      for (const d of calendarDays(resp)) {
-        const free = d.slots.filter((s) => !taken.has(Date.parse(s.start)));
-        if (free.length) byDay.set(d.date, free);
-      }
+      byDay = groupByDay(calendarDays(resp).map((d) => ({ date: d.date, slots: d.slots.filter((s) => !taken.has(Date.parse(s.start))) })));
       state = 'ready';
       error = null;
       if (day && !byDay.has(day)) day = null;
       if (chosen && !(byDay.get(chosen.date) || []).some((s) => s.start === chosen.start)) chosen = null;
-      const first = [...byDay.keys()][0];
-      const within = month && monthKey(month) >= first?.slice(0, 7) && monthKey(month) <= to.slice(0, 7);
-      if (!within) month = first ? pick(parseDay(first)) : pick(parseDay(from));
+      month = monthToShow(month, byDay, from, to);
     } catch (err) {
       state = 'error';
       error = err;
     }
     if (alive) render();
   }
-
-  const pick = ({ year, month }) => ({ year, month });
-  const monthKey = (m) => `${m.year}-${String(m.month).padStart(2, '0')}`;
-  const shift = (m, n) => {
-    const i = m.year * 12 + (m.month - 1) + n;
-    return { year: Math.floor(i / 12), month: (i % 12) + 1 };
-  };
 
   function render() {
     clear(monthBox);
@@ -100,7 +90,7 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
       return;
     }
     if (state === 'error') {
-      status.textContent = t('slots.error', { detail: error instanceof ApiError ? error.detail || error.code : String(error) });
+      status.textContent = t('slots.error', { detail: problemText(error) });
       monthBox.append(h('button', { type: 'button', class: 'btn btn-outline-primary btn-sm', id: `${id}-retry`, text: t('slots.retry'), on: { click: () => load() } }));
       return;
     }
@@ -129,7 +119,7 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
           disabled: !can || disabled,
           on: {
             click: () => {
-              month = shift(month, dir === 'prev' ? -1 : 1);
+              month = shiftMonth(month, dir === 'prev' ? -1 : 1);
               render();
               focus($(`#${id}-${dir}`) && !$(`#${id}-${dir}`).disabled ? $(`#${id}-${dir}`) : $(`#${id}-month`));
             },
@@ -144,42 +134,9 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
     const table = h('table', { class: 'slot-calendar', id: `${id}-calendar`, 'aria-labelledby': `${id}-month` });
     table.append(h('thead', {}, h('tr', {}, names.map((n, i) => h('th', { scope: 'col', abbr: longNames[i], text: n })))));
     const body = h('tbody');
-    const first = new Date(Date.UTC(month.year, month.month - 1, 1));
-    const lead = (first.getUTCDay() + 6) % 7; // Monday first
-    const length = new Date(Date.UTC(month.year, month.month, 0)).getUTCDate();
-    let row = h('tr');
-    for (let i = 0; i < lead; i++) row.append(h('td', { class: 'slot-empty' }));
-    for (let d = 1; d <= length; d++) {
-      const date = `${monthKey(month)}-${String(d).padStart(2, '0')}`;
-      const slots = byDay.get(date);
-      const cell = h('td');
-      if (slots) {
-        cell.append(
-          h('button', {
-            type: 'button',
-            class: ['slot-day', date === day && 'selected'],
-            id: `${id}-day-${date}`,
-            'data-date': date,
-            'aria-pressed': String(date === day),
-            'aria-label': t(slots.length === 1 ? 'slots.day_label_one' : 'slots.day_label', { date: formatDate(`${date}T12:00:00Z`), n: slots.length }),
-            disabled,
-            text: String(d),
-            on: { click: () => chooseDay(date), keydown: onDayKey },
-          }),
-        );
-      } else {
-        cell.className = 'slot-off';
-        cell.append(h('span', { 'aria-hidden': 'true', text: String(d) }));
-        cell.append(h('span', { class: 'visually-hidden', text: t('slots.day_none', { day: d }) }));
-      }
-      row.append(cell);
-      if ((lead + d) % 7 === 0) {
-        body.append(row);
-        row = h('tr');
-      }
-    }
-    if (row.children.length) {
-      while (row.children.length < 7) row.append(h('td', { class: 'slot-empty' }));
+    for (const week of monthWeeks(month)) {
+      const row = h('tr');
+      for (const date of week) row.append(dayCell(date));
       body.append(row);
     }
     table.append(body);
@@ -192,25 +149,45 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
     for (const b of buttons) b.tabIndex = b === current ? 0 : -1;
   }
 
-  function onDayKey(ev) {
-    const buttons = $$('.slot-day', monthBox);
-    const i = buttons.indexOf(ev.currentTarget);
-    let j = null;
-    if (ev.key === 'ArrowRight') j = i + 1;
-    else if (ev.key === 'ArrowLeft') j = i - 1;
-    else if (ev.key === 'Home') j = 0;
-    else if (ev.key === 'End') j = buttons.length - 1;
-    else if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
-      const target = addDays(ev.currentTarget.dataset.date, ev.key === 'ArrowDown' ? 7 : -7);
-      const k = buttons.findIndex((b) => b.dataset.date === target);
-      j = k >= 0 ? k : ev.key === 'ArrowDown' ? buttons.findIndex((b) => b.dataset.date > target) : buttons.map((b) => b.dataset.date < target).lastIndexOf(true);
+  function dayCell(date) {
+    if (!date) return h('td', { class: 'slot-empty' });
+    const d = Number(date.slice(8));
+    const slots = byDay.get(date);
+    if (!slots) {
+      return h(
+        'td',
+        { class: 'slot-off' },
+        h('span', { 'aria-hidden': 'true', text: String(d) }),
+        h('span', { class: 'visually-hidden', text: t('slots.day_none', { day: d }) }),
+      );
     }
-    if (j === null) return;
+    return h(
+      'td',
+      {},
+      h('button', {
+        type: 'button',
+        class: ['slot-day', date === day && 'selected'],
+        id: `${id}-day-${date}`,
+        'data-date': date,
+        'aria-pressed': String(date === day),
+        'aria-label': t(slots.length === 1 ? 'slots.day_label_one' : 'slots.day_label', { date: formatDate(dayNoon(date)), n: slots.length }),
+        disabled,
+        text: String(d),
+        on: { click: () => chooseDay(date), keydown: onDayKey },
+      }),
+    );
+  }
+
+  function onDayKey(ev) {
+    if (!NAV_KEYS.includes(ev.key)) return;
     ev.preventDefault();
-    if (j < 0 || j >= buttons.length) return;
+    const buttons = $$('.slot-day', monthBox);
+    const target = keyTarget(buttons.map((b) => b.dataset.date), ev.currentTarget.dataset.date, ev.key);
+    const next = buttons.find((b) => b.dataset.date === target);
+    if (!next) return;
     for (const b of buttons) b.tabIndex = -1;
-    buttons[j].tabIndex = 0;
-    buttons[j].focus();
+    next.tabIndex = 0;
+    next.focus();
   }
 
   function chooseDay(date) {
@@ -223,7 +200,7 @@ export function mountSlotPicker(el, { serviceId, onSelect = () => {}, id = 'slot
   function renderTimes() {
     if (!day) return;
     const slots = byDay.get(day) || [];
-    const legend = h('legend', { id: `${id}-times-legend`, tabindex: '-1', class: 'h5', text: t('slots.times_for', { date: formatDate(`${day}T12:00:00Z`) }) });
+    const legend = h('legend', { id: `${id}-times-legend`, tabindex: '-1', class: 'h5', text: t('slots.times_for', { date: formatDate(dayNoon(day)) }) });
     const list = h('ul', { class: 'slot-times', id: `${id}-times-list` });
     for (const s of slots) {
       const selected = chosen && chosen.start === s.start;

@@ -9,11 +9,13 @@
 // the API answers 404/410 for it, the citizen is sent back to the time
 // choice with the slots reloaded; a 409 (taken meanwhile) does the same.
 // Problems the API names by field are shown next to that field.
-import { ApiError, get, post } from '../lib/api.js';
+import { get, post } from '../lib/api.js';
 import { $, $$, clear, focus, h, show } from '../lib/dom.js';
 import { formatCountdown, formatDate, formatDuration, formatTime, formatTimeRange } from '../lib/format.js';
+import { checkFields, clearErrors, controlFor, fieldError, showAlert, showProblem } from '../lib/form.js';
 import { getLang, onLangChange, t } from '../lib/i18n.js';
 import { announce, icon, initPage } from '../lib/layout.js';
+import { problemText } from '../lib/problems.js';
 import { mountSlotPicker } from '../lib/slots.js';
 
 initPage();
@@ -109,88 +111,17 @@ function renderSteppers() {
 
 // ---- messages and field problems -------------------------------------------
 
-function message(text, { focusIt = false } = {}) {
-  const box = $('#flow-message');
-  box.textContent = text || '';
-  show(box, !!text);
-  if (text && focusIt) focus(box);
-}
+// message: the flow's alert (#flow-message, role=alert), above the steps.
+const message = (text, { focusIt = false } = {}) => showAlert($('#flow-message'), text, { focus: focusIt });
 
-// The API's field paths and the inputs that show their problems.
-const FIELD_INPUT = {
-  'citizen.given_name': 'given-name',
-  'citizen.family_name': 'family-name',
-  'citizen.address': 'address',
-  'citizen.email': 'email',
-  'citizen.privacy_consent': 'privacy-consent',
-  'citizen.reason': 'reason',
-  'citizen.details': 'details',
-  service_id: 'service',
-  start: 'slot',
-  hold_id: 'slot',
-  hold_secret: 'slot',
-};
-const INPUT_STEP = {
-  office: 'office',
-  service: 'service',
-  slot: 'slot',
-  reason: 'details',
-  details: 'details',
-  'given-name': 'citizen',
-  'family-name': 'citizen',
-  address: 'citizen',
-  email: 'citizen',
-  'privacy-consent': 'citizen',
-};
-
-// localize turns the API's (English) field messages into the page's language.
-function localize(msg) {
-  const m = String(msg || '');
-  if (m === 'required') return t('errors.required');
-  if (/valid email/i.test(m)) return t('errors.email');
-  if (/privacy consent/i.test(m)) return t('errors.consent');
-  const long = m.match(/at most (\d+) characters/i);
-  if (long) return t('errors.too_long', { n: long[1] });
-  return getLang() === 'it' ? t('errors.invalid', { detail: m }) : m;
-}
-
-function setFieldError(id, text) {
-  const input = $(`#${id}`);
-  const box = $(`#${id}-error`);
-  if (input && input.tagName !== 'DIV') {
-    input.classList.toggle('is-invalid', !!text);
-    if (text) input.setAttribute('aria-invalid', 'true');
-    else input.removeAttribute('aria-invalid');
-  }
-  if (id === 'service') for (const r of $$('input[name="service"]')) r.toggleAttribute('aria-invalid', !!text);
-  if (box) box.textContent = text || '';
-}
-
-function clearFieldErrors(root) {
-  for (const box of $$('.invalid-feedback', root)) box.textContent = '';
-  for (const el of $$('.is-invalid', root)) el.classList.remove('is-invalid');
-  for (const el of $$('[aria-invalid]', root)) el.removeAttribute('aria-invalid');
-}
-
-// showProblems puts every field problem of err next to its input, moves to
-// the step of the first one and focuses it. It returns false when err names
-// no known field.
-function showProblems(err) {
-  const problems = (err.fields || []).map((f) => ({ id: FIELD_INPUT[f.field], message: f.message })).filter((p) => p.id);
-  if (!problems.length) return false;
-  const first = problems[0];
-  go(INPUT_STEP[first.id], { announceIt: false, focusIt: false });
-  for (const p of problems) setFieldError(p.id, localize(p.message));
-  const target = first.id === 'slot' ? $('#slot-error') : $(`#${first.id}`) || $(`input[name="${first.id}"]`);
-  if (first.id === 'slot') message(localize(first.message));
-  focus(target);
-  announce(localize(first.message));
-  return true;
-}
-
-function describe(err) {
-  if (err instanceof ApiError && err.status === 0) return t('common.error_network');
-  return t('common.error_generic', { detail: err?.detail || err?.message || String(err) });
+// showInvalid: the API refused some of what was typed. Back to the step of
+// the first field it names (each input carries its API field in
+// data-field), every problem next to its field; a problem of the time
+// itself (start, the hold) goes to #flow-message on the time step.
+function showInvalid(err) {
+  const first = err.fields.map((f) => controlFor(document, f.field || '')).find(Boolean);
+  go(first ? first.closest('.booking-step').id.replace(/^step-/, '') : 'slot', { announceIt: false, focusIt: false });
+  showProblem(err, { alert: $('#flow-message') });
 }
 
 // ---- office and service ----------------------------------------------------
@@ -235,13 +166,8 @@ $('#office').addEventListener('change', () => {
 
 $('#form-office').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  clearFieldErrors($('#form-office'));
+  if (!checkFields($('#form-office'))) return;
   const id = $('#office').value;
-  if (!id) {
-    setFieldError('office', t('errors.required'));
-    focus($('#office'));
-    return;
-  }
   if (id !== state.officeId) {
     state.officeId = id;
     state.serviceId = '';
@@ -254,10 +180,10 @@ $('#form-office').addEventListener('submit', (ev) => {
 $('#service-back').addEventListener('click', () => go('office'));
 $('#form-service').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  clearFieldErrors($('#form-service'));
+  clearErrors($('#form-service'));
   const chosen = $('input[name="service"]:checked')?.value;
   if (!chosen) {
-    setFieldError('service', t('errors.required'));
+    fieldError($('#service'), t('errors.reason.required'));
     focus($('input[name="service"]'));
     return;
   }
@@ -289,7 +215,6 @@ function renderHeld() {
 
 let holding = null;
 async function chooseSlot(slot) {
-  setFieldError('slot', '');
   message('');
   if (state.hold && state.hold.start === slot.start && state.hold.service_id === state.serviceId) return;
   const mine = {};
@@ -306,17 +231,17 @@ async function chooseSlot(slot) {
     if (holding !== mine) return;
     dropHold();
     picker.clearSelection();
-    if (err instanceof ApiError && (err.status === 409 || err.status === 410)) {
+    if (err.code === 'conflict' || err.code === 'gone') {
       message(t('booking.slot.taken'));
       announce(t('booking.slot.taken'));
       // The button that had the focus goes with the reload: give it to the
       // step's heading, so a keyboard user starts again from the top.
       picker.refresh({ taken: err.status === 409 ? slot.start : undefined }).finally(() => focus($('#step-slot-title')));
-    } else if (err instanceof ApiError && err.status === 400) {
-      message(t('booking.slot.invalid', { detail: err.detail }));
+    } else if (err.code === 'invalid') {
+      message(t('booking.slot.invalid', { detail: problemText(err) }));
       picker.refresh();
     } else {
-      message(describe(err));
+      message(problemText(err));
     }
   } finally {
     if (holding === mine) {
@@ -390,7 +315,6 @@ function expired(text) {
 $('#slot-back').addEventListener('click', () => go('service'));
 $('#slot-next').addEventListener('click', () => {
   if (!state.hold) {
-    setFieldError('slot', t('booking.slot.choose_first'));
     message(t('booking.slot.choose_first'), { focusIt: true });
     return;
   }
@@ -400,31 +324,10 @@ $('#slot-next').addEventListener('click', () => {
 
 // ---- details and applicant -------------------------------------------------
 
-function checkInputs(form) {
-  clearFieldErrors(form);
-  let first = null;
-  for (const input of $$('input, textarea, select', form)) {
-    let problem = '';
-    const v = input.type === 'checkbox' ? input.checked : input.value.trim();
-    if (input.required && !v) problem = input.type === 'checkbox' ? t('errors.consent') : t('errors.required');
-    else if (input.maxLength > 0 && typeof v === 'string' && [...v].length > input.maxLength) problem = t('errors.too_long', { n: input.maxLength });
-    else if (input.type === 'email' && v && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) problem = t('errors.email');
-    if (problem) {
-      setFieldError(input.id, problem);
-      first ??= input;
-    }
-  }
-  if (first) {
-    focus(first);
-    announce($(`#${first.id}-error`).textContent);
-  }
-  return !first;
-}
-
 $('#details-back').addEventListener('click', () => go('slot'));
 $('#form-details').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  if (!checkInputs($('#form-details'))) return;
+  if (!checkFields($('#form-details'))) return;
   state.details = { reason: $('#reason').value.trim(), details: $('#details').value.trim() };
   go('citizen');
 });
@@ -432,7 +335,7 @@ $('#form-details').addEventListener('submit', (ev) => {
 $('#citizen-back').addEventListener('click', () => go('details'));
 $('#form-citizen').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  if (!checkInputs($('#form-citizen'))) return;
+  if (!checkFields($('#form-citizen'))) return;
   state.citizen = {
     given_name: $('#given-name').value.trim(),
     family_name: $('#family-name').value.trim(),
@@ -515,16 +418,10 @@ $('#confirm-booking').addEventListener('click', async () => {
     history.replaceState({ step: 'done' }, '', location.pathname);
     go('done', { push: false });
   } catch (err) {
-    if (err instanceof ApiError && (err.status === 410 || err.status === 404)) {
-      expired(t('booking.slot.expired'));
-    } else if (err instanceof ApiError && err.status === 409) {
-      expired(t('booking.slot.taken'));
-    } else if (!(err instanceof ApiError && err.status === 400 && showProblems(err))) {
-      const box = $('#summary-error');
-      box.textContent = describe(err);
-      show(box, true);
-      focus(box);
-    }
+    if (err.code === 'gone' || err.code === 'not_found') expired(t('booking.slot.expired'));
+    else if (err.code === 'conflict') expired(t('booking.slot.taken'));
+    else if (err.code === 'invalid') showInvalid(err);
+    else showAlert($('#summary-error'), problemText(err), { focus: true });
   } finally {
     confirming = false;
     button.disabled = false;
@@ -620,7 +517,7 @@ async function start() {
     const resp = await get('/api/offices');
     state.offices = Array.isArray(resp) ? resp : resp?.offices || [];
   } catch (err) {
-    message(describe(err));
+    message(problemText(err));
     renderSteppers();
     return;
   }

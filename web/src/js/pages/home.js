@@ -5,6 +5,7 @@ import { $, clear, h } from '../lib/dom.js';
 import { formatDuration } from '../lib/format.js';
 import { onLangChange, t } from '../lib/i18n.js';
 import { initPage } from '../lib/layout.js';
+import { problemText } from '../lib/problems.js';
 
 initPage();
 
@@ -16,7 +17,7 @@ function render() {
   const status = $('#offices-status');
   if (failure) {
     status.removeAttribute('data-i18n');
-    status.textContent = failure.status === 0 ? t('common.error_network') : t('common.error_generic', { detail: failure.detail || failure.code });
+    status.textContent = problemText(failure);
     return;
   }
   if (!offices) return;

@@ -15,11 +15,13 @@
 // service's cutoff), the documents API (lib/documents.js).
 import { takeToken } from '../lib/token.js';
 import { ApiError, get, post } from '../lib/api.js';
-import { mountDocuments, citizenApi } from '../lib/documents.js';
+import { documentsApi, mountDocuments } from '../lib/documents.js';
 import { $, clear, focus, h, show } from '../lib/dom.js';
 import { formatDate, formatDateTime, formatTime, formatTimeRange } from '../lib/format.js';
+import { showAlert } from '../lib/form.js';
 import { onLangChange, t } from '../lib/i18n.js';
 import { announce, initPage } from '../lib/layout.js';
+import { problemText } from '../lib/problems.js';
 import { mountSlotPicker } from '../lib/slots.js';
 
 initPage();
@@ -35,44 +37,28 @@ let chosen = null;
 let docs = null;
 let busy = false;
 
-
 // ---- messages ----------------------------------------------------------------
 
-let fatalKey = null; // the i18n key of the message shown instead of the page
+let fatalText = null; // () → the message shown instead of the page
 
-function fatal(key) {
-  fatalKey = key;
-  const text = t(key);
+function fatal(text) {
+  fatalText = text;
   show($('#manage-loading'), false);
   show($('#manage-content'), false);
-  const m = $('#manage-message');
-  m.textContent = text;
-  show(m, true);
-  focus(m);
+  showAlert($('#manage-message'), text(), { focus: true });
 }
 
-function notice(text) {
-  const n = $('#manage-notice');
-  n.textContent = text;
-  show(n, !!text);
-  if (text) focus(n);
-}
-
-function panelError(id, text) {
-  const el = $(id);
-  el.textContent = text || '';
-  show(el, !!text);
-  if (text) focus(el);
-}
+const notice = (text) => showAlert($('#manage-notice'), text, { focus: true });
+const panelError = (id, text) => showAlert($(id), text, { focus: true });
 
 function describe(err, action) {
-  if (!(err instanceof ApiError)) return t('common.error_generic', { detail: String(err?.message || err) });
-  if (err.status === 0) return t('common.error_network');
-  if (err.status === 404 || err.status === 401) return t('manage.link_invalid');
-  if (err.code === 'unprocessable') return t(`manage.${action}.too_late`, { until: booking ? formatDateTime(booking.changeable_until) : '' });
-  if (err.code === 'conflict') return t(`manage.${action}.conflict`);
-  if (err.code === 'invalid') return t('manage.reschedule.invalid', { detail: err.detail });
-  return t('common.error_generic', { detail: err.detail || err.code });
+  return problemText(err, {
+    not_found: 'manage.link_invalid',
+    unauthorized: 'manage.link_invalid',
+    unprocessable: () => t(`manage.${action}.too_late`, { until: booking ? formatDateTime(booking.changeable_until) : '' }),
+    conflict: `manage.${action}.conflict`,
+    invalid: () => t('manage.reschedule.invalid', { detail: problemText(err) }),
+  });
 }
 
 // ---- the booking -----------------------------------------------------------------
@@ -145,12 +131,7 @@ async function load() {
   try {
     booking = await get('/api/manage', { bearer: token });
   } catch (err) {
-    if (err instanceof ApiError && (err.status === 404 || err.status === 401)) fatal('manage.link_invalid');
-    else if (err instanceof ApiError && err.status === 0) fatal('common.error_network');
-    else {
-      fatal('common.error_generic');
-      $('#manage-message').textContent = describe(err, 'reschedule');
-    }
+    fatal(() => describe(err, 'reschedule'));
     return false;
   }
   show($('#manage-loading'), false);
@@ -262,13 +243,13 @@ async function submitCancel() {
 async function start() {
   token = takeToken(STORAGE_KEY);
   if (!token) {
-    fatal('manage.no_token');
+    fatal(() => t('manage.no_token'));
     return;
   }
   if (!(await load())) return;
   docs = mountDocuments($('#manage-documents-panel'), {
     id: 'documents',
-    api: citizenApi(token),
+    api: documentsApi('/api/documents', { bearer: token }),
     canUpload: booking.status === 'confirmed' || booking.status === 'completed',
   });
 }
@@ -291,8 +272,7 @@ window.addEventListener('hashchange', () => {
 });
 onLangChange(() => {
   render();
-  const m = $('#manage-message');
-  if (!m.hidden && fatalKey && fatalKey !== 'common.error_generic') m.textContent = t(fatalKey);
+  if (fatalText) $('#manage-message').textContent = fatalText();
 });
 
 start();

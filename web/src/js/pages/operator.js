@@ -1,10 +1,10 @@
 // The operator console (/operatore/): sign-in (password, or the
 // municipality's identity provider when /api/operator/oidc/config says it
 // is on), the agenda of the operator's offices by day or by week, a
-// booking's detail (citizen, request, documents with upload and download,
-// attendance, history), the video call (livekit-client: local and remote
-// video, mute, camera, leave, a chat over data messages on topic "chat"),
-// the outcome, and reschedule or cancel on the citizen's behalf.
+// booking's detail (citizen, request, documents: lib/documents.js,
+// attendance, history), the video call (lib/call.js and lib/chat.js, as the
+// citizen's room page), the outcome, and reschedule or cancel on the
+// citizen's behalf.
 //
 // The session is an HttpOnly cookie scoped to /api/operator; its CSRF token
 // (from sign-in and GET /me) is kept with setCsrfToken and sent by api.js.
@@ -12,10 +12,14 @@
 // the agenda, ?prenotazione=<id> for a booking (no personal data in it).
 import { initPage, announce } from '../lib/layout.js';
 import { ApiError, api, get, post, setCsrfToken } from '../lib/api.js';
-import { listen, notifyDocuments, sendChat } from '../lib/chat.js';
+import { mountCall, nameOf } from '../lib/call.js';
+import { mountChat, notifyDocuments } from '../lib/chat.js';
+import { documentsApi, mountDocuments } from '../lib/documents.js';
 import { $, clear, focus, h, show } from '../lib/dom.js';
-import { addDays, formatDate, formatDateTime, formatShortDate, formatTime, formatTimeRange, parseDay, todayRome } from '../lib/format.js';
+import { addDays, dayNoon, formatDate, formatDateTime, formatShortDate, formatTime, formatTimeRange, mondayOf, romeDate, todayRome } from '../lib/format.js';
+import { checkFields, clearErrors, showAlert, showProblem } from '../lib/form.js';
 import { onLangChange, t } from '../lib/i18n.js';
+import { problemText } from '../lib/problems.js';
 import { mountSlotPicker } from '../lib/slots.js';
 
 initPage();
@@ -31,25 +35,13 @@ const state = {
   agenda: null,
   picker: null,
   chosen: null,
-  room: null,
-  uploading: false,
+  docs: null, // the documents panel of the booking shown
 };
 
 // ---------- helpers ----------
 
-function errorText(err) {
-  if (!(err instanceof ApiError)) return t('common.error_generic', { detail: String(err?.message || err) });
-  if (err.status === 0) return t('common.error_network');
-  return t('common.error_generic', { detail: err.detail || err.code });
-}
-
-function showAlert(el, text) {
-  el.textContent = text || '';
-  show(el, !!text);
-}
-
 function sessionLost(err) {
-  if (err instanceof ApiError && err.status === 401) {
+  if (err?.code === 'unauthorized') {
     state.me = null;
     setCsrfToken('');
     leaveCall();
@@ -61,12 +53,6 @@ function sessionLost(err) {
 
 function fullName(c) {
   return [c?.given_name, c?.family_name].filter(Boolean).join(' ');
-}
-
-function mondayOf(day) {
-  const { year, month, day: d } = parseDay(day);
-  const wd = (new Date(Date.UTC(year, month - 1, d)).getUTCDay() + 6) % 7; // 0 = Monday
-  return addDays(day, -wd);
 }
 
 function statusBadges(b) {
@@ -108,23 +94,11 @@ async function loadOidc() {
   }
 }
 
-function fieldError(id, text) {
-  const input = $(`#${id}`);
-  $(`#${id}-error`).textContent = text || '';
-  input.classList.toggle('is-invalid', !!text);
-  if (text) input.setAttribute('aria-invalid', 'true');
-  else input.removeAttribute('aria-invalid');
-}
-
 signinForm.addEventListener('submit', async (ev) => {
   ev.preventDefault();
+  if (!checkFields(signinForm)) return;
   const email = $('#signin-email').value.trim();
   const password = $('#signin-password').value;
-  fieldError('signin-email', email ? '' : t('errors.required'));
-  fieldError('signin-password', password ? '' : t('errors.required'));
-  showAlert($('#signin-error'), '');
-  if (!email) return focus($('#signin-email'));
-  if (!password) return focus($('#signin-password'));
   const btn = $('#signin-submit');
   btn.disabled = true;
   try {
@@ -133,13 +107,7 @@ signinForm.addEventListener('submit', async (ev) => {
     $('#signin-password').value = '';
     await started(r.operator);
   } catch (err) {
-    let msg;
-    if (err instanceof ApiError && err.status === 401) msg = t('operator.signin.wrong');
-    else if (err instanceof ApiError && err.status === 429) {
-      const minutes = Math.max(1, Math.ceil((err.retryAfter || 60) / 60));
-      msg = t('operator.signin.locked', { minutes });
-    } else msg = errorText(err);
-    showAlert($('#signin-error'), msg);
+    showAlert($('#signin-error'), problemText(err, { unauthorized: 'operator.signin.wrong' }));
     $('#signin-password').value = '';
     focus($('#signin-password'));
   } finally {
@@ -215,7 +183,7 @@ async function loadAgenda() {
   $('#agenda-prev').textContent = t(state.view === 'week' ? 'operator.agenda.prev_week' : 'operator.agenda.prev_day');
   $('#agenda-next').textContent = t(state.view === 'week' ? 'operator.agenda.next_week' : 'operator.agenda.next_day');
   $('#agenda-range').textContent =
-    days === 1 ? formatDate(`${first}T12:00:00Z`) : t('operator.agenda.week_of', { from: formatShortDate(`${first}T12:00:00Z`), to: formatShortDate(`${addDays(first, 6)}T12:00:00Z`) });
+    days === 1 ? formatDate(dayNoon(first)) : t('operator.agenda.week_of', { from: formatShortDate(dayNoon(first)), to: formatShortDate(dayNoon(addDays(first, 6))) });
   $('#agenda-status').textContent = t('common.loading');
   clear($('#agenda-list'));
   try {
@@ -224,7 +192,7 @@ async function loadAgenda() {
     renderAgenda();
   } catch (err) {
     if (sessionLost(err)) return;
-    $('#agenda-status').textContent = errorText(err);
+    $('#agenda-status').textContent = problemText(err);
   }
 }
 
@@ -234,7 +202,7 @@ function renderAgenda() {
   const byDay = new Map();
   for (let i = 0; i < days; i++) byDay.set(addDays(first, i), []);
   for (const b of bookings) {
-    const d = romeDay(b.start);
+    const d = romeDate(b.start);
     if (!byDay.has(d)) byDay.set(d, []);
     byDay.get(d).push(b);
   }
@@ -243,15 +211,15 @@ function renderAgenda() {
   for (const [day, items] of byDay) {
     const headId = `agenda-day-${day}-title`;
     const section = h('section', { class: 'op-day', id: `agenda-day-${day}`, 'aria-labelledby': headId });
-    if (days > 1) section.append(h('h4', { class: 'h5 op-day-title', id: headId, text: formatDate(`${day}T12:00:00Z`) }));
-    else section.append(h('h4', { class: 'visually-hidden', id: headId, text: formatDate(`${day}T12:00:00Z`) }));
+    if (days > 1) section.append(h('h4', { class: 'h5 op-day-title', id: headId, text: formatDate(dayNoon(day)) }));
+    else section.append(h('h4', { class: 'visually-hidden', id: headId, text: formatDate(dayNoon(day)) }));
     if (items.length === 0) {
       section.append(h('p', { class: 'op-day-empty', text: t('operator.agenda.none') }));
     } else {
       const table = h(
         'table',
         { class: 'table op-agenda-table' },
-        h('caption', { class: 'visually-hidden', text: t('operator.agenda.caption', { date: formatDate(`${day}T12:00:00Z`) }) }),
+        h('caption', { class: 'visually-hidden', text: t('operator.agenda.caption', { date: formatDate(dayNoon(day)) }) }),
         h(
           'thead',
           {},
@@ -303,10 +271,6 @@ function renderAgenda() {
   }
 }
 
-function romeDay(instant) {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Rome', year: 'numeric', month: '2-digit', day: '2-digit' }).format(new Date(instant));
-}
-
 function moveAgenda(n) {
   state.date = addDays(state.date, n * (state.view === 'week' ? 7 : 1));
   setURL(agendaParams());
@@ -352,14 +316,21 @@ async function openBooking(id, moveFocus = true) {
     renderBooking();
     show($('#detail-body'), true);
     resetChangePanels();
-    showAlert($('#outcome-error'), '');
-    fieldError('doc-file', '');
-    $('#doc-status').textContent = '';
+    clearErrors($('#outcome-form'));
     $('#call-status').textContent = '';
     $('#changes-result').textContent = '';
+    state.docs?.destroy();
+    state.docs = mountDocuments($('#doc-box'), {
+      id: 'doc',
+      side: 'office',
+      level: 4,
+      api: documentsApi(`${OP}/bookings/${encodeURIComponent(id)}/documents`, opts),
+      onError: sessionLost,
+      onUploaded: () => call.room && notifyDocuments(call.room).catch(() => {}),
+    });
   } catch (err) {
     if (sessionLost(err)) return;
-    $('#detail-status').textContent = err instanceof ApiError && err.status === 404 ? t('operator.detail.not_found') : errorText(err);
+    $('#detail-status').textContent = problemText(err, { not_found: 'operator.detail.not_found' });
   }
 }
 
@@ -383,8 +354,6 @@ function renderBooking() {
     );
   $('#detail-reason').textContent = c.reason || '—';
   $('#detail-details').textContent = c.details || '—';
-
-  renderDocuments(b.documents || []);
 
   const att = clear($('#detail-attendance'));
   if (!b.attendance?.length) att.append(h('li', { text: t('operator.detail.attendance_none') }));
@@ -436,125 +405,6 @@ $('#detail-back').addEventListener('click', () => {
   showAgenda(true);
 });
 
-// ---------- documents ----------
-
-function renderDocuments(docs) {
-  const ul = clear($('#doc-list'));
-  if (!docs.length) {
-    ul.append(h('li', { class: 'op-doc-empty', text: t('operator.docs.none') }));
-    return;
-  }
-  for (const d of docs) {
-    ul.append(
-      h(
-        'li',
-        { id: `doc-${d.id}`, class: 'op-doc' },
-        h(
-          'span',
-          { class: 'op-doc-name' },
-          h('strong', { text: d.filename }),
-          h('span', {
-            class: 'op-doc-meta',
-            text: ` ${t(d.uploaded_by === 'office' ? 'operator.docs.by_office' : 'operator.docs.by_citizen')} · ${formatDateTime(d.uploaded_at)} · ${formatSize(d.size)}`,
-          }),
-        ),
-        h('button', {
-          type: 'button',
-          class: 'btn btn-outline-primary btn-sm',
-          id: `doc-download-${d.id}`,
-          'aria-label': t('operator.docs.download_label', { name: d.filename }),
-          text: t('operator.docs.download'),
-          on: { click: () => download(d) },
-        }),
-      ),
-    );
-  }
-}
-
-function formatSize(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-async function download(d) {
-  try {
-    const r = await get(`${OP}/bookings/${encodeURIComponent(state.bookingId)}/documents/${encodeURIComponent(d.id)}`, opts);
-    const a = h('a', { href: r.url, target: '_blank', rel: 'noopener noreferrer', class: 'visually-hidden', text: d.filename });
-    document.body.append(a);
-    a.click();
-    a.remove();
-  } catch (err) {
-    if (sessionLost(err)) return;
-    $('#doc-status').textContent = errorText(err);
-  }
-}
-
-function contentTypeOf(file) {
-  if (file.type) return file.type;
-  const n = file.name.toLowerCase();
-  if (n.endsWith('.pdf')) return 'application/pdf';
-  if (n.endsWith('.p7m')) return 'application/pkcs7-mime';
-  if (n.endsWith('.png')) return 'image/png';
-  if (/\.jpe?g$/.test(n)) return 'image/jpeg';
-  return 'application/octet-stream';
-}
-
-function uploadTo(upload, file, onProgress) {
-  return new Promise((resolve, reject) => {
-    const form = new FormData();
-    for (const [k, v] of Object.entries(upload.fields || {})) form.append(k, v);
-    form.append('file', file);
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', upload.url);
-    xhr.upload.addEventListener('progress', (e) => {
-      if (e.lengthComputable) onProgress(Math.round((e.loaded / e.total) * 100));
-    });
-    xhr.addEventListener('load', () => (xhr.status >= 200 && xhr.status < 300 ? resolve() : reject(new Error(`HTTP ${xhr.status}`))));
-    xhr.addEventListener('error', () => reject(new Error('network')));
-    xhr.send(form);
-  });
-}
-
-$('#doc-form').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  if (state.uploading) return;
-  const file = $('#doc-file').files[0];
-  fieldError('doc-file', file ? '' : t('operator.docs.choose'));
-  if (!file) return focus($('#doc-file'));
-  const id = state.bookingId;
-  const progress = $('#doc-progress');
-  state.uploading = true;
-  $('#doc-upload').disabled = true;
-  progress.value = 0;
-  show(progress, true);
-  $('#doc-status').textContent = t('operator.docs.uploading', { name: file.name });
-  try {
-    const r = await post(`${OP}/bookings/${encodeURIComponent(id)}/documents`, { filename: file.name, content_type: contentTypeOf(file), size: file.size }, opts);
-    await uploadTo(r.upload, file, (p) => {
-      progress.value = p;
-    });
-    progress.value = 100;
-    await post(`${OP}/bookings/${encodeURIComponent(id)}/documents/${encodeURIComponent(r.document_id)}/complete`, {}, opts);
-    await refreshDocuments();
-    if (state.room) notifyDocuments(state.room).catch(() => {});
-    $('#doc-file').value = '';
-    $('#doc-status').textContent = t('operator.docs.uploaded', { name: file.name });
-  } catch (err) {
-    if (sessionLost(err)) return;
-    if (err instanceof ApiError && err.status === 400) fieldError('doc-file', err.fields.map((f) => f.message).join(' ') || err.detail);
-    else if (err instanceof ApiError && err.status === 413) fieldError('doc-file', t('operator.docs.too_large'));
-    else if (err instanceof ApiError) fieldError('doc-file', errorText(err));
-    else fieldError('doc-file', t('operator.docs.failed'));
-    $('#doc-status').textContent = '';
-    focus($('#doc-file'));
-  } finally {
-    state.uploading = false;
-    $('#doc-upload').disabled = false;
-    show(progress, false);
-  }
-});
-
 // ---------- outcome ----------
 
 function updateNoteCount() {
@@ -567,9 +417,7 @@ $('#outcome-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const outcome = $('input[name=outcome]:checked')?.value || 'completed';
   const note = $('#outcome-note').value.trim();
-  showAlert($('#outcome-error'), '');
-  fieldError('outcome-note', note.length > 500 ? t('errors.too_long', { n: 500 }) : '');
-  if (note.length > 500) return focus($('#outcome-note'));
+  if (!checkFields($('#outcome-form'))) return;
   $('#outcome-submit').disabled = true;
   try {
     const b = await post(`${OP}/bookings/${encodeURIComponent(state.bookingId)}/outcome`, { outcome, note }, opts);
@@ -580,15 +428,11 @@ $('#outcome-form').addEventListener('submit', async (ev) => {
     focus($('#outcome-current'));
   } catch (err) {
     if (sessionLost(err)) return;
-    let msg;
-    if (err instanceof ApiError && err.status === 422) msg = t('operator.outcome.too_early', { time: formatDateTime(state.booking.start) });
-    else if (err instanceof ApiError && err.status === 409) msg = t('operator.outcome.already');
-    else if (err instanceof ApiError && err.field === 'note') {
-      fieldError('outcome-note', err.detail);
-      return focus($('#outcome-note'));
-    } else msg = errorText(err);
-    showAlert($('#outcome-error'), msg);
-    focus($('#outcome-error'));
+    showProblem(err, {
+      root: $('#outcome-form'),
+      alert: $('#outcome-error'),
+      texts: { unprocessable: () => t('operator.outcome.too_early', { time: formatDateTime(state.booking.start) }), conflict: 'operator.outcome.already' },
+    });
   } finally {
     $('#outcome-submit').disabled = false;
   }
@@ -649,13 +493,15 @@ $('#reschedule-confirm').addEventListener('click', async () => {
     focus($('#detail-when'));
   } catch (err) {
     if (sessionLost(err)) return;
-    let msg;
-    if (err instanceof ApiError && err.status === 409 && err.code === 'conflict') msg = t('operator.changes.slot_taken');
-    else if (err instanceof ApiError && err.status === 422) msg = t('operator.changes.started');
-    else if (err instanceof ApiError && err.status === 400) msg = t('operator.changes.slot_invalid', { detail: err.detail });
-    else msg = errorText(err);
-    showAlert($('#reschedule-error'), msg);
-    const taken = err instanceof ApiError && err.status === 409 ? state.chosen?.start : undefined;
+    showAlert(
+      $('#reschedule-error'),
+      problemText(err, {
+        conflict: 'operator.changes.slot_taken',
+        unprocessable: 'operator.changes.started',
+        invalid: () => t('operator.changes.slot_invalid', { detail: problemText(err) }),
+      }),
+    );
+    const taken = err.status === 409 ? state.chosen?.start : undefined;
     state.chosen = null;
     $('#reschedule-chosen').textContent = '';
     state.picker?.clearSelection();
@@ -689,11 +535,7 @@ $('#cancel-confirm').addEventListener('click', async () => {
     focus($('#detail-title'));
   } catch (err) {
     if (sessionLost(err)) return;
-    let msg;
-    if (err instanceof ApiError && err.status === 422) msg = t('operator.changes.started');
-    else if (err instanceof ApiError && err.status === 409) msg = t('operator.changes.not_changeable');
-    else msg = errorText(err);
-    showAlert($('#cancel-error'), msg);
+    showAlert($('#cancel-error'), problemText(err, { unprocessable: 'operator.changes.started', conflict: 'operator.changes.not_changeable' }));
     focus($('#cancel-error'));
   } finally {
     $('#cancel-confirm').disabled = false;
@@ -702,201 +544,68 @@ $('#cancel-confirm').addEventListener('click', async () => {
 
 // ---------- the call ----------
 
-let lk = null; // livekit-client, loaded on first use
-
-async function livekit() {
-  lk ??= await import('livekit-client');
-  return lk;
-}
-
 function callStatus(text) {
   $('#call-status').textContent = text;
 }
 
+const call = mountCall({
+  tiles: $('#call-local'),
+  remoteTiles: $('#call-remote'),
+  mic: $('#call-mute'),
+  camera: $('#call-camera'),
+  leave: $('#call-leave'),
+  quality: $('#call-quality'),
+  waiting: $('#call-remote-empty'),
+  audioBlocked: $('#call-audio-blocked'),
+  startAudio: $('#call-start-audio'),
+  error: $('#call-error'),
+  onChat: (text, p) => chat.say(nameOf(p), text),
+  onDocuments: () => state.docs?.refresh(),
+  onJoined: (p) => chat.note(t('chat.joined', { name: nameOf(p) })),
+  onLeft: (p) => chat.note(t('chat.left', { name: nameOf(p) })),
+  onEnd: (why) => {
+    show($('#call-panel'), false);
+    $('#join-call').disabled = false;
+    callStatus(t(why === 'left' ? 'operator.call.left' : 'operator.call.disconnected'));
+    if (why === 'left' && $('#op-detail').contains(document.activeElement)) focus($('#join-call'));
+  },
+});
+const chat = mountChat({ log: $('#chat-log'), form: $('#chat-form'), input: $('#chat-input'), room: () => call.room });
+
+function leaveCall() {
+  return call.leave();
+}
+
 $('#join-call').addEventListener('click', async () => {
-  if (state.room) return focus($('#call-panel-title'));
+  if (call.room) return focus($('#call-panel-title'));
   const id = state.bookingId;
   $('#join-call').disabled = true;
   callStatus(t('operator.call.connecting'));
   try {
     const j = await post(`${OP}/bookings/${encodeURIComponent(id)}/join`, {}, opts);
-    const { Room, RoomEvent, Track } = await livekit();
-    const room = new Room({ adaptiveStream: true, dynacast: true });
-    state.room = room;
-    room
-      .on(RoomEvent.TrackSubscribed, (track, pub, participant) => attachRemote(track, participant, Track))
-      .on(RoomEvent.TrackUnsubscribed, (track) => {
-        for (const el of track.detach()) el.remove();
-        updateRemoteEmpty();
-      })
-      .on(RoomEvent.ParticipantConnected, (p) => callStatus(t('operator.call.joined_other', { name: p.name || p.identity })))
-      .on(RoomEvent.ParticipantDisconnected, (p) => {
-        callStatus(t('operator.call.left_other', { name: p.name || p.identity }));
-        updateRemoteEmpty();
-      })
-      .on(RoomEvent.Disconnected, () => {
-        if (state.room === room) cleanupCall(t('operator.call.disconnected'));
-      });
-    listen(room, { onChat: receiveChat, onDocuments: refreshDocuments });
-    await room.connect(j.url, j.token);
-    show($('#call-panel'), true);
-    clear($('#chat-log'));
-    for (const p of room.remoteParticipants.values()) {
-      for (const pub of p.trackPublications.values()) if (pub.track) attachRemote(pub.track, p, Track);
-    }
-    updateRemoteEmpty();
-    try {
-      await room.localParticipant.enableCameraAndMicrophone();
-    } catch {
-      callStatus(t('operator.call.no_devices'));
-    }
-    const camPub = room.localParticipant.getTrackPublication(Track.Source.Camera);
-    if (camPub?.track) {
-      const v = camPub.track.attach();
-      v.muted = true;
-      v.setAttribute('aria-label', t('operator.call.local'));
-      clear($('#call-local')).append(v);
-    }
-    $('#call-mute').setAttribute('aria-pressed', 'false');
-    $('#call-camera').setAttribute('aria-pressed', 'false');
-    updateCallButtons();
-    if (!$('#call-status').textContent || $('#call-status').textContent === t('operator.call.connecting')) callStatus(t('operator.call.connected'));
-    focus($('#call-panel-title'));
+    await call.connect(j.url, j.token);
   } catch (err) {
-    if (state.room) {
-      const r = state.room;
-      state.room = null;
-      await r.disconnect().catch(() => {});
-    }
     $('#join-call').disabled = false;
     if (sessionLost(err)) return;
-    if (err instanceof ApiError && err.code === 'not_yet_open') {
-      const opens = err.problem?.opens_at;
-      callStatus(opens ? t('operator.call.not_yet_open', { time: formatDateTime(opens) }) : t('operator.call.not_yet_open_unknown'));
-    } else if (err instanceof ApiError && (err.status === 410 || err.code === 'expired')) callStatus(t('operator.call.expired'));
-    else if (err instanceof ApiError && err.status === 409) callStatus(t('operator.call.not_confirmed'));
-    else if (err instanceof ApiError && err.status === 503) callStatus(t('operator.call.unavailable'));
-    else if (err instanceof ApiError) callStatus(errorText(err));
-    else callStatus(t('operator.call.failed', { detail: String(err?.message || err) }));
+    // Not an ApiError: LiveKit's own connection failed.
+    callStatus(
+      !(err instanceof ApiError)
+        ? t('operator.call.failed')
+        : problemText(err, {
+            not_yet_open: () => (err.problem?.opens_at ? t('operator.call.not_yet_open', { time: formatDateTime(err.problem.opens_at) }) : t('operator.call.not_yet_open_unknown')),
+            expired: 'operator.call.expired',
+            gone: 'operator.call.expired',
+            conflict: 'operator.call.not_confirmed',
+            unavailable: 'operator.call.unavailable',
+          }),
+    );
+    return;
   }
-});
-
-function attachRemote(track, participant, Track) {
-  if (track.kind === Track.Kind.Video) {
-    const v = track.attach();
-    v.id = `call-remote-video-${participant.identity}`;
-    v.setAttribute('aria-label', t('operator.call.remote_video', { name: participant.name || participant.identity }));
-    $('#call-remote').append(v);
-  } else if (track.kind === Track.Kind.Audio) {
-    const a = track.attach();
-    a.classList.add('visually-hidden');
-    $('#call-remote').append(a);
-  }
-  updateRemoteEmpty();
-}
-
-function updateRemoteEmpty() {
-  show($('#call-remote-empty'), !$('#call-remote video'));
-}
-
-function updateCallButtons() {
-  const muted = $('#call-mute').getAttribute('aria-pressed') === 'true';
-  $('#call-mute').textContent = t(muted ? 'operator.call.unmute' : 'operator.call.mute');
-  const camOff = $('#call-camera').getAttribute('aria-pressed') === 'true';
-  $('#call-camera').textContent = t(camOff ? 'operator.call.camera_on' : 'operator.call.camera_off');
-}
-
-$('#call-mute').addEventListener('click', async () => {
-  if (!state.room) return;
-  const muted = $('#call-mute').getAttribute('aria-pressed') === 'true';
-  await state.room.localParticipant.setMicrophoneEnabled(muted).catch(() => {});
-  $('#call-mute').setAttribute('aria-pressed', String(!muted));
-  updateCallButtons();
-  announce(t(!muted ? 'operator.call.muted' : 'operator.call.unmuted'));
-});
-
-$('#call-camera').addEventListener('click', async () => {
-  if (!state.room) return;
-  const off = $('#call-camera').getAttribute('aria-pressed') === 'true';
-  await state.room.localParticipant.setCameraEnabled(off).catch(() => {});
-  $('#call-camera').setAttribute('aria-pressed', String(!off));
-  updateCallButtons();
-  if (off) {
-    const { Track } = await livekit();
-    const pub = state.room.localParticipant.getTrackPublication(Track.Source.Camera);
-    if (pub?.track) {
-      const v = pub.track.attach();
-      v.muted = true;
-      clear($('#call-local')).append(v);
-    }
-  } else clear($('#call-local')).append(h('p', { class: 'op-video-empty', text: t('operator.call.camera_is_off') }));
-  announce(t(!off ? 'operator.call.camera_is_off' : 'operator.call.camera_is_on'));
-});
-
-$('#call-leave').addEventListener('click', async () => {
-  await leaveCall();
-  focus($('#join-call'));
-});
-
-async function leaveCall() {
-  const room = state.room;
-  if (!room) return;
-  state.room = null;
-  await room.disconnect().catch(() => {});
-  cleanupCall(t('operator.call.left'));
-}
-
-function cleanupCall(message) {
-  state.room = null;
-  clear($('#call-local'));
-  for (const el of Array.from($('#call-remote').querySelectorAll('video, audio'))) el.remove();
-  updateRemoteEmpty();
-  show($('#call-panel'), false);
-  $('#join-call').disabled = false;
-  callStatus(message);
-}
-
-// Chat and the "documents changed" notice: lib/chat.js, as the citizen's
-// room page (room.js) sends and reads them.
-
-function addChat(from, text, mine, at = new Date()) {
-  const li = h('li', { class: mine ? 'op-chat-mine' : 'op-chat-theirs' }, h('span', { class: 'op-chat-from', text: `${from} (${formatTime(at)}): ` }), h('span', { text }));
-  $('#chat-log').append(li);
-  li.scrollIntoView({ block: 'nearest' });
-}
-
-function receiveChat(text, participant) {
-  addChat(participant?.name || participant?.identity || t('operator.call.remote'), text, false);
-}
-
-async function refreshDocuments() {
-  const id = state.bookingId;
-  try {
-    const list = await get(`${OP}/bookings/${encodeURIComponent(id)}/documents`, opts);
-    if (state.booking && state.bookingId === id) {
-      state.booking.documents = list.documents || [];
-      renderDocuments(state.booking.documents);
-    }
-  } catch {
-    // the list stays as it was
-  }
-}
-
-$('#chat-form').addEventListener('submit', async (ev) => {
-  ev.preventDefault();
-  const text = $('#chat-input').value.trim();
-  if (!text || !state.room) return;
-  try {
-    await sendChat(state.room, text);
-    addChat(t('operator.chat.me'), text, true);
-    $('#chat-input').value = '';
-  } catch {
-    callStatus(t('operator.chat.failed'));
-  }
-});
-
-window.addEventListener('pagehide', () => {
-  state.room?.disconnect();
+  show($('#call-panel'), true);
+  chat.clear();
+  callStatus('');
+  focus($('#call-panel-title'));
+  await call.publish();
 });
 
 // ---------- language ----------
@@ -905,10 +614,8 @@ onLangChange(() => {
   if (!state.me) return;
   $('#op-role').textContent = `(${t(`operator.role.${state.me.role}`)} · ${(state.me.offices || []).map((o) => o.name).join(', ')})`;
   if (state.booking && !$('#op-detail').hidden) renderBooking();
-  else if (state.agenda) {
-    loadAgenda();
-  }
-  if (state.room) updateCallButtons();
+  else if (state.agenda) loadAgenda();
+  call.render();
   updateNoteCount();
 });
 
@@ -920,9 +627,5 @@ try {
   setCsrfToken(me.csrf_token);
   await started(me.operator);
 } catch (err) {
-  if (err instanceof ApiError && err.status === 401) showSignin();
-  else {
-    show($('#op-status'), false);
-    showSignin(errorText(err));
-  }
+  showSignin(err.code === 'unauthorized' ? '' : problemText(err));
 }

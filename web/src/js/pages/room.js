@@ -20,15 +20,17 @@
 //    documents panel (the documents API with the same token). After an
 //    upload a data message on topic "documents" tells the other side to
 //    reload its list.
-import { ConnectionQuality, DisconnectReason, Room, RoomEvent, Track } from 'livekit-client';
 import { ApiError, post } from '../lib/api.js';
-import { takeToken } from '../lib/token.js';
-import { listen, notifyDocuments, sendChat } from '../lib/chat.js';
-import { citizenApi, mountDocuments } from '../lib/documents.js';
+import { mountCall, nameOf } from '../lib/call.js';
+import { mountChat, notifyDocuments } from '../lib/chat.js';
+import { documentsApi, mountDocuments } from '../lib/documents.js';
 import { $, clear, focus, h, show } from '../lib/dom.js';
-import { formatDateTime, formatTime } from '../lib/format.js';
+import { formatCountdown, formatDateTime, formatTime } from '../lib/format.js';
+import { clearErrors, showAlert, showProblem } from '../lib/form.js';
 import { onLangChange, t } from '../lib/i18n.js';
 import { announce, initPage } from '../lib/layout.js';
+import { problemText } from '../lib/problems.js';
+import { takeToken } from '../lib/token.js';
 
 initPage();
 
@@ -39,7 +41,7 @@ let windowInfo = null; // {opens_at, closes_at}
 let windowState = 'unknown'; // open | waiting
 let probeTimer = null;
 let tickTimer = null;
-let fatalKey = null; // {key, params} of the message shown instead of the page
+let fatalText = null; // () → the message shown instead of the page
 
 // Device check.
 let preview = null; // MediaStream
@@ -51,10 +53,7 @@ const have = { camera: true, microphone: true }; // what the last check found
 let checkErrorKey = null;
 
 // The call.
-let room = null;
-let leaving = false;
 let docsPanel = null;
-let localQuality = ConnectionQuality.Unknown;
 let leftKey = null;
 
 // ---- views ----------------------------------------------------------------------
@@ -70,18 +69,11 @@ function view(name) {
   }
 }
 
-function fatal(key, params = {}, { retry = false } = {}) {
-  fatalKey = { key, params };
+function fatal(text, { retry = false } = {}) {
+  fatalText = text;
   view('message');
-  show($('#room-loading'), false);
-  show($('#room-prejoin'), false);
-  show($('#room-call'), false);
-  show($('#room-left'), false);
-  const m = $('#room-message');
-  m.textContent = t(key, params);
-  show(m, true);
+  showAlert($('#room-message'), text(), { focus: true });
   show($('#room-message-actions'), retry);
-  focus(m);
 }
 
 // ---- the window -------------------------------------------------------------------
@@ -90,14 +82,6 @@ function clearTimers() {
   clearTimeout(probeTimer);
   clearInterval(tickTimer);
   probeTimer = tickTimer = null;
-}
-
-function countdownText(ms) {
-  const s = Math.max(0, Math.ceil(ms / 1000));
-  const hh = Math.floor(s / 3600);
-  const mm = Math.floor((s % 3600) / 60);
-  const ss = String(s % 60).padStart(2, '0');
-  return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
 }
 
 function renderWindow() {
@@ -110,7 +94,7 @@ function renderWindow() {
     const left = Date.parse(windowInfo.opens_at) - Date.now();
     text.textContent = t('room.wait.not_yet', { when: formatDateTime(windowInfo.opens_at) });
     show(box, left < 24 * 3600 * 1000);
-    $('#room-countdown').textContent = countdownText(left);
+    $('#room-countdown').textContent = formatCountdown(left);
   }
   $('#room-window').classList.toggle('alert-success', windowState === 'open');
   $('#room-window').classList.toggle('alert-info', windowState !== 'open');
@@ -150,12 +134,20 @@ async function probe({ first = false } = {}) {
 
 function handleJoinError(err) {
   stopPreview();
-  if (err.code === 'expired') fatal('room.expired', { when: err.problem?.closes_at ? formatDateTime(err.problem.closes_at) : '' });
-  else if (err.code === 'conflict') fatal('room.cancelled');
-  else if (err.status === 404 || err.status === 401) fatal('room.link_invalid');
-  else if (err.code === 'unavailable' || err.status >= 500) fatal('room.unavailable', {}, { retry: true });
-  else if (err.status === 0) fatal('common.error_network', {}, { retry: true });
-  else fatal('common.error_generic', { detail: err.detail || err.code }, { retry: true });
+  const final = ['expired', 'conflict', 'not_found', 'unauthorized'].includes(err.code);
+  fatal(
+    () =>
+      problemText(err, {
+        expired: () => t('room.expired', { when: err.problem?.closes_at ? formatDateTime(err.problem.closes_at) : '' }),
+        conflict: 'room.cancelled',
+        not_found: 'room.link_invalid',
+        unauthorized: 'room.link_invalid',
+        unavailable: 'room.unavailable',
+        internal: 'room.unavailable',
+        bad_gateway: 'room.unavailable',
+      }),
+    { retry: !final },
+  );
 }
 
 // ---- device check -------------------------------------------------------------------
@@ -343,168 +335,23 @@ async function speakerTest() {
 
 // ---- the call -------------------------------------------------------------------
 
-const tileId = (identity) => `tile-${identity.replace(/[^A-Za-z0-9_-]/g, '_')}`;
-
-function roleOf(identity) {
-  if (identity.startsWith('operator-')) return t('room.role.operator');
-  if (identity.startsWith('citizen-')) return t('room.role.citizen');
-  return '';
-}
-
-function nameOf(p) {
-  if (!p) return t('room.chat.someone');
-  return p.name || p.identity;
-}
-
-function tile(participant, local = false) {
-  const id = local ? 'tile-local' : tileId(participant.identity);
-  let el = document.getElementById(id);
-  if (el) return el;
-  const video = h('video', { class: 'room-video', autoplay: true, playsinline: true, muted: local, 'aria-hidden': 'true', dataset: { kind: 'video' } });
-  if (local) video.muted = true;
-  el = h(
-    'figure',
-    { class: ['room-tile', local && 'room-tile-local'], id, dataset: { identity: participant.identity } },
-    h('div', { class: 'room-video-box' }, video, h('p', { class: 'room-video-off', dataset: { role: 'off' } })),
-    h('figcaption', { class: 'room-tile-caption' }, h('span', { class: 'room-tile-name', dataset: { role: 'name' } }), h('span', { class: 'room-tile-state', dataset: { role: 'state' } })),
-  );
-  $('#call-videos').append(el);
-  renderTile(participant, local);
-  return el;
-}
-
-function renderTile(participant, local = false) {
-  const el = document.getElementById(local ? 'tile-local' : tileId(participant.identity));
-  if (!el) return;
-  const role = roleOf(participant.identity);
-  const name = local ? (participant.name ? t('room.call.you', { name: participant.name }) : t('room.chat.me')) : nameOf(participant);
-  el.querySelector('[data-role=name]').textContent = role && !local ? `${name} (${role})` : name;
-  const cam = participant.isCameraEnabled;
-  const mic = participant.isMicrophoneEnabled;
-  const q = local ? localQuality : participant.connectionQuality;
-  const parts = [mic ? t('room.call.mic_on') : t('room.call.mic_off')];
-  if (!local && q && q !== ConnectionQuality.Unknown) parts.push(t(`room.quality.${q}`));
-  el.querySelector('[data-role=state]').textContent = parts.join(' · ');
-  el.querySelector('[data-role=off]').textContent = cam ? '' : t('room.call.camera_is_off');
-  el.classList.toggle('room-tile-camera-off', !cam);
-  el.dataset.mic = String(mic);
-  el.dataset.camera = String(cam);
-}
-
-function renderCall() {
-  if (!room) return;
-  const lp = room.localParticipant;
-  const mic = $('#call-mic');
-  const cam = $('#call-camera');
-  mic.textContent = t('room.call.mute');
-  mic.setAttribute('aria-pressed', String(!lp.isMicrophoneEnabled));
-  mic.classList.toggle('active', !lp.isMicrophoneEnabled);
-  cam.textContent = t('room.call.camera_off');
-  cam.setAttribute('aria-pressed', String(!lp.isCameraEnabled));
-  cam.classList.toggle('active', !lp.isCameraEnabled);
-  const q = $('#call-quality');
-  q.textContent = t(`room.quality.${localQuality || 'unknown'}`);
-  q.dataset.quality = localQuality || 'unknown';
-  renderTile(lp, true);
-  for (const p of room.remoteParticipants.values()) renderTile(p);
-  show($('#call-waiting'), room.remoteParticipants.size === 0);
-  show($('#call-audio-blocked'), !room.canPlaybackAudio);
-}
-
-function addChat({ who, text, mine = false, system = false }) {
-  const log = $('#chat-log');
-  const time = formatTime(new Date());
-  const li = system
-    ? h('p', { class: 'room-chat-item room-chat-system' }, h('span', { class: 'room-chat-text', text }))
-    : h(
-        'p',
-        { class: ['room-chat-item', mine && 'room-chat-mine'] },
-        h('span', { class: 'room-chat-sender', text: `${who}` }),
-        h('span', { class: 'visually-hidden', text: ': ' }),
-        h('span', { class: 'room-chat-time', text: ` ${time}` }),
-        h('span', { class: 'room-chat-text', text }),
-      );
-  log.append(li);
-  log.scrollTop = log.scrollHeight;
-}
-
-function receivedText(text, participant) {
-  let msg = text;
-  try {
-    const v = JSON.parse(text);
-    if (v && typeof v === 'object') msg = String(v.text ?? v.message ?? text);
-  } catch {
-    // plain text
-  }
-  msg = msg.trim();
-  if (!msg) return;
-  addChat({ who: nameOf(participant), text: msg });
-}
-
-function wire(r) {
-  r.on(RoomEvent.ParticipantConnected, (p) => {
-    tile(p);
-    renderCall();
-    addChat({ system: true, text: t('room.chat.joined', { name: nameOf(p) }) });
-  })
-    .on(RoomEvent.ParticipantDisconnected, (p) => {
-      document.getElementById(tileId(p.identity))?.remove();
-      renderCall();
-      addChat({ system: true, text: t('room.chat.left', { name: nameOf(p) }) });
-    })
-    .on(RoomEvent.TrackSubscribed, (track, pub, p) => {
-      const el = tile(p);
-      if (track.kind === Track.Kind.Video) track.attach(el.querySelector('video'));
-      else if (track.kind === Track.Kind.Audio) {
-        const a = track.attach();
-        a.classList.add('visually-hidden');
-        a.dataset.kind = 'audio';
-        el.append(a);
-      }
-      renderCall();
-    })
-    .on(RoomEvent.TrackUnsubscribed, (track) => {
-      track.detach().forEach((e) => {
-        if (e.tagName === 'AUDIO') e.remove();
-      });
-      renderCall();
-    })
-    .on(RoomEvent.LocalTrackPublished, (pub) => {
-      if (pub.track?.kind === Track.Kind.Video) pub.track.attach(tile(r.localParticipant, true).querySelector('video'));
-      renderCall();
-    })
-    .on(RoomEvent.LocalTrackUnpublished, (pub) => {
-      pub.track?.detach();
-      renderCall();
-    })
-    .on(RoomEvent.TrackMuted, renderCall)
-    .on(RoomEvent.TrackUnmuted, renderCall)
-    .on(RoomEvent.ParticipantNameChanged, renderCall)
-    .on(RoomEvent.AudioPlaybackStatusChanged, renderCall)
-    .on(RoomEvent.ConnectionQualityChanged, (quality, p) => {
-      if (p === r.localParticipant || p.identity === r.localParticipant.identity) localQuality = quality;
-      renderCall();
-    })
-    .on(RoomEvent.Reconnecting, () => {
-      localQuality = ConnectionQuality.Lost;
-      renderCall();
-      announce(t('room.call.reconnecting'));
-    })
-    .on(RoomEvent.Reconnected, () => {
-      announce(t('room.call.reconnected'));
-      renderCall();
-    })
-    .on(RoomEvent.Disconnected, (reason) => {
-      if (r !== room) return;
-      room = null;
-      clear($('#call-videos')).append(h('h3', { id: 'call-videos-title', class: 'visually-hidden', 'data-i18n': 'room.call.videos_title', text: t('room.call.videos_title') }));
-      if (leaving) left('room.left.by_you');
-      else if (reason === DisconnectReason.DUPLICATE_IDENTITY) left('room.left.duplicate');
-      else if (reason === DisconnectReason.ROOM_DELETED) left('room.left.closed');
-      else left('room.left.lost');
-    });
-  listen(r, { onChat: receivedText, onDocuments: () => docsPanel?.refresh() });
-}
+const call = mountCall({
+  tiles: $('#call-videos'),
+  mic: $('#call-mic'),
+  camera: $('#call-camera'),
+  leave: $('#call-leave'),
+  quality: $('#call-quality'),
+  waiting: $('#call-waiting'),
+  audioBlocked: $('#call-audio-blocked'),
+  startAudio: $('#call-start-audio'),
+  error: $('#call-error'),
+  onChat: (text, p) => chat.say(nameOf(p), text),
+  onDocuments: () => docsPanel?.refresh(),
+  onJoined: (p) => chat.note(t('chat.joined', { name: nameOf(p) })),
+  onLeft: (p) => chat.note(t('chat.left', { name: nameOf(p) })),
+  onEnd: (why) => left(`room.left.${why === 'left' ? 'by_you' : why}`),
+});
+const chat = mountChat({ log: $('#chat-log'), form: $('#chat-form'), input: $('#chat-input'), room: () => call.room });
 
 function left(key) {
   leftKey = key;
@@ -518,149 +365,54 @@ function left(key) {
 async function join(e) {
   e?.preventDefault();
   const btn = $('#join-button');
-  const err = $('#join-error');
-  const nameInput = $('#display-name');
-  show(err, false);
-  nameInput.classList.remove('is-invalid');
-  nameInput.removeAttribute('aria-invalid');
-  $('#display-name-error').textContent = '';
-  const name = nameInput.value.trim();
+  clearErrors($('#join-form'));
+  const name = $('#display-name').value.trim();
   btn.disabled = true;
   btn.textContent = t('room.join.joining');
   let answer;
   try {
     answer = await post('/api/join', name ? { display_name: name } : {}, { bearer: token });
-  } catch (ex) {
+  } catch (err) {
     btn.textContent = t('room.join.button');
-    if (ex instanceof ApiError && ex.code === 'invalid') {
+    if (err.code === 'invalid') {
       btn.disabled = false;
-      nameInput.classList.add('is-invalid');
-      nameInput.setAttribute('aria-invalid', 'true');
-      $('#display-name-error').textContent = t('room.join.name_invalid');
-      focus(nameInput);
-      return;
-    }
-    if (ex instanceof ApiError && ex.code === 'not_yet_open') {
-      windowInfo = ex.problem;
+      showProblem(err, { root: $('#join-form'), alert: $('#join-error') });
+    } else if (err.code === 'not_yet_open') {
+      windowInfo = err.problem;
       probe();
-      return;
-    }
-    if (ex instanceof ApiError) handleJoinError(ex);
-    else throw ex;
+    } else if (err instanceof ApiError) handleJoinError(err);
+    else throw err;
     return;
   }
-  const cam = $('#device-camera').value || undefined;
-  const mic = $('#device-microphone').value || undefined;
-  const spk = $('#device-speaker').value || undefined;
+  const devices = { camera: $('#device-camera').value || undefined, microphone: $('#device-microphone').value || undefined, speaker: $('#device-speaker').value || undefined };
   stopPreview();
   clearTimers();
-  const r = new Room({
-    adaptiveStream: true,
-    dynacast: true,
-    videoCaptureDefaults: { deviceId: cam },
-    audioCaptureDefaults: { deviceId: mic },
-    audioOutput: spk ? { deviceId: spk } : undefined,
-  });
-  room = r;
-  leaving = false;
-  localQuality = ConnectionQuality.Unknown;
-  wire(r);
   try {
-    await r.connect(answer.url, answer.token);
-  } catch (ex) {
-    room = null;
+    await call.connect(answer.url, answer.token, { devices });
+  } catch {
     btn.disabled = false;
     btn.textContent = t('room.join.button');
-    err.textContent = t('room.join.connect_failed', { detail: String(ex?.message || ex) });
-    show(err, true);
-    focus(err);
+    showAlert($('#join-error'), t('room.join.connect_failed'), { focus: true });
     return;
   }
   btn.disabled = false;
   btn.textContent = t('room.join.button');
   view('call');
-  clear($('#chat-log'));
-  tile(r.localParticipant, true);
-  for (const p of r.remoteParticipants.values()) tile(p);
-  renderCall();
+  chat.clear();
   focus($('#call-title'));
   announce(t('room.call.joined'));
   // The devices the check found (all of them when it was not run).
-  try {
-    if (have.microphone) await r.localParticipant.setMicrophoneEnabled(true);
-  } catch {
-    showCallError('room.call.mic_failed');
-  }
-  try {
-    if (have.camera) await r.localParticipant.setCameraEnabled(true);
-  } catch {
-    showCallError('room.call.camera_failed');
-  }
-  renderCall();
+  await call.publish({ microphone: have.microphone, camera: have.camera });
   if (!docsPanel) {
     docsPanel = mountDocuments($('#room-documents-panel'), {
       id: 'room-docs',
-      api: citizenApi(token),
+      api: documentsApi('/api/documents', { bearer: token }),
+      level: 4,
       onUploaded: () => {
-        if (room) notifyDocuments(room).catch(() => {});
+        if (call.room) notifyDocuments(call.room).catch(() => {});
       },
     });
   } else docsPanel.refresh();
-}
-
-let callErrorKey = null;
-function showCallError(key) {
-  callErrorKey = key;
-  const el = $('#call-error');
-  el.textContent = key ? t(key) : '';
-  show(el, !!key);
-}
-
-async function toggleMic() {
-  if (!room) return;
-  const lp = room.localParticipant;
-  try {
-    await lp.setMicrophoneEnabled(!lp.isMicrophoneEnabled);
-    showCallError(null);
-  } catch {
-    showCallError('room.call.mic_failed');
-  }
-  renderCall();
-  announce(lp.isMicrophoneEnabled ? t('room.call.mic_on') : t('room.call.mic_off'));
-}
-
-async function toggleCamera() {
-  if (!room) return;
-  const lp = room.localParticipant;
-  try {
-    await lp.setCameraEnabled(!lp.isCameraEnabled);
-    showCallError(null);
-  } catch {
-    showCallError('room.call.camera_failed');
-  }
-  renderCall();
-  announce(lp.isCameraEnabled ? t('room.call.camera_on_now') : t('room.call.camera_is_off'));
-}
-
-async function leave() {
-  if (!room) return;
-  leaving = true;
-  await room.disconnect();
-}
-
-async function submitChat(e) {
-  e.preventDefault();
-  const input = $('#chat-input');
-  const text = input.value.trim();
-  if (!text || !room) return;
-  try {
-    await sendChat(room, text);
-    addChat({ who: t('room.chat.me'), text, mine: true });
-    input.value = '';
-  } catch {
-    addChat({ system: true, text: t('room.chat.send_failed') });
-  }
-  input.focus();
 }
 
 // ---- start -------------------------------------------------------------------
@@ -668,7 +420,7 @@ async function submitChat(e) {
 async function start() {
   token = takeToken(STORAGE_KEY);
   if (!token) {
-    fatal('room.no_token');
+    fatal(() => t('room.no_token'));
     return;
   }
   view('loading');
@@ -681,16 +433,8 @@ $('#device-camera').addEventListener('change', startCheck);
 $('#device-microphone').addEventListener('change', startCheck);
 $('#speaker-test').addEventListener('click', speakerTest);
 $('#join-form').addEventListener('submit', join);
-$('#call-mic').addEventListener('click', toggleMic);
-$('#call-camera').addEventListener('click', toggleCamera);
-$('#call-leave').addEventListener('click', leave);
-$('#call-start-audio').addEventListener('click', async () => {
-  await room?.startAudio();
-  renderCall();
-});
-$('#chat-form').addEventListener('submit', submitChat);
 $('#room-retry').addEventListener('click', () => {
-  fatalKey = null;
+  fatalText = null;
   view('loading');
   probe({ first: true });
 });
@@ -703,19 +447,15 @@ $('#room-rejoin').addEventListener('click', () => {
 window.addEventListener('hashchange', () => {
   if (location.hash.length > 1) location.reload();
 });
-window.addEventListener('pagehide', () => {
-  room?.disconnect();
-});
 onLangChange(() => {
-  if (fatalKey) $('#room-message').textContent = t(fatalKey.key, fatalKey.params);
+  if (fatalText) $('#room-message').textContent = fatalText();
   if (leftKey) {
     $('#room-left-title').textContent = t(`${leftKey}_title`);
     $('#room-left-text').textContent = t(leftKey);
   }
   if (!$('#join-button').disabled || windowState !== 'unknown') renderWindow();
   renderCheck();
-  renderCall();
-  if (callErrorKey) showCallError(callErrorKey);
+  call.render();
   if (!$('#check-devices').hidden) $('#check-start').textContent = t('room.check.restart');
 });
 
