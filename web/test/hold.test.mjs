@@ -16,6 +16,9 @@
 //    before the page clicks it: the page's hold gets 409, and the page must
 //    say the time was just taken, stay on the time choice, and reload the
 //    times (the taken one no longer offered); another time can be held.
+//  - the hold is given back: going back to another office, the page
+//    deletes its hold; leaving the page, its beacon releases it — either
+//    way the time is free for another client at once, not at the expiry.
 // axe runs on each of those states and each leaves a screenshot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -230,5 +233,64 @@ test('a time taken meanwhile: the page says so and offers the times left', async
     await page.locator('#flow-message').waitFor({ state: 'hidden' });
     await shot(page, 'hold-05-other-time-held');
     assertClean(page);
+  });
+});
+
+/** freedSoon holds start of the one-desk service from the API (another client) until it is free, or fails after a few seconds. */
+async function freedSoon(start, why) {
+  let r;
+  for (let i = 0; i < 20; i++) {
+    r = await api('POST', '/api/holds', { service_id: own.id, start });
+    if (r.status === 201) {
+      personal(r.json.hold_secret);
+      const back = await api('DELETE', `/api/holds/${r.json.hold_id}`, undefined, { Authorization: `Bearer ${r.json.hold_secret}` });
+      assert.equal(back.status, 204, `DELETE /api/holds: ${back.text}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert.fail(`${why}: the time is still held (${r.status} ${r.text})`);
+}
+
+test('a hold is given back when the citizen goes to another office, or leaves the page', async () => {
+  const other = offices.find((o) => o.id !== own.officeId && o.services?.length);
+  await inPage(browser, 'hold-given-back', async (page) => {
+    await page.goto(`/prenota/?servizio=${own.id}`);
+    await onStep(page, 'slot', { moved: false });
+    await firstDay(page);
+    const time = page.locator('#slots-times .slot-time:enabled').first();
+    const start = await time.getAttribute('data-start');
+    const held = await clickTime(page, time);
+    assert.equal(held.status, 201, `the page's hold: HTTP ${held.status} ${JSON.stringify(held.json)}`);
+    await holdShown(page, start);
+    const taken = await api('POST', '/api/holds', { service_id: own.id, start });
+    assert.equal(taken.status, 409, `the held time is not taken for others: ${taken.text}`);
+
+    // Back to the offices, another one: the page gives its hold back.
+    const released = page.waitForResponse((res) => res.request().method() === 'DELETE' && new URL(res.url()).pathname === `/api/holds/${held.json.hold_id}`);
+    await page.locator('#slot-back').click();
+    await onStep(page, 'service');
+    await page.locator('#service-back').click();
+    await onStep(page, 'office');
+    await page.selectOption('#office', other.id);
+    await page.locator('#form-office [type="submit"]').click();
+    await onStep(page, 'service');
+    assert.equal((await released).status(), 204, 'the hold was not given back');
+    await freedSoon(start, 'after going to another office');
+    assertClean(page);
+  });
+
+  await inPage(browser, 'hold-left', async (page) => {
+    await page.goto(`/prenota/?servizio=${own.id}`);
+    await onStep(page, 'slot', { moved: false });
+    await firstDay(page);
+    const time = page.locator('#slots-times .slot-time:enabled').first();
+    const start = await time.getAttribute('data-start');
+    const held = await clickTime(page, time);
+    assert.equal(held.status, 201, `the page's hold: HTTP ${held.status} ${JSON.stringify(held.json)}`);
+    await holdShown(page, start);
+    // Leaving: the page's beacon gives the hold back.
+    await page.goto('about:blank');
+    await freedSoon(start, 'after leaving the page');
   });
 });

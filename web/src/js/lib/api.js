@@ -9,6 +9,12 @@
 //   setCsrfToken(token) / csrfToken()  the operator session's CSRF token
 //     (kept in sessionStorage "sportello.csrf")
 //
+// Every unsafe request carries an Idempotency-Key (a fresh UUID, or
+// opts.idempotencyKey): when the network fails before the answer comes, it
+// is sent again with the same key — twice at most, a second apart — and the
+// server answers the first request's outcome instead of doing it again.
+// GETs revalidate (the calendar's ETag makes an unchanged answer a 304).
+//
 // A failure throws ApiError: status (0 when the network failed), code (the
 // problem's stable code: "invalid", "conflict", "gone", ..., "network"; from
 // the status when the answer is no problem document), field (the field path
@@ -43,7 +49,7 @@ const CODE_OF_STATUS = {
   413: 'too_large',
   415: 'unsupported_media_type',
   422: 'unprocessable',
-  429: 'locked',
+  429: 'rate_limited',
   500: 'internal',
   502: 'bad_gateway',
   503: 'unavailable',
@@ -68,26 +74,48 @@ export function csrfToken() {
   }
 }
 
-export async function api(path, { method = 'GET', body, bearer, operator = false, headers = {}, signal } = {}) {
+// How often an unsafe request is sent again after a network failure.
+const RETRIES = 2;
+
+export function newKey() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+export async function api(path, { method = 'GET', body, bearer, operator = false, headers = {}, signal, idempotencyKey } = {}) {
   const h = { Accept: 'application/json, application/problem+json', 'Accept-Language': getLang(), ...headers };
   if (body !== undefined) h['Content-Type'] = 'application/json';
   if (bearer) h.Authorization = `Bearer ${bearer}`;
   const unsafe = !['GET', 'HEAD'].includes(method);
   if (operator && unsafe && csrfToken()) h['X-CSRF-Token'] = csrfToken();
+  if (unsafe) h['Idempotency-Key'] = idempotencyKey || newKey();
   const url = path.startsWith('/') ? path : `/api/${path}`;
   let resp;
-  try {
-    resp = await fetch(url, {
-      method,
-      headers: h,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
-      cache: 'no-store',
-      signal,
-    });
-  } catch (err) {
-    if (err.name === 'AbortError') throw err;
-    throw new ApiError(0, { code: 'network', detail: String(err.message || err) });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      resp = await fetch(url, {
+        method,
+        headers: h,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'same-origin',
+        cache: unsafe ? 'no-store' : 'no-cache',
+        signal,
+      });
+      // The first of these requests is still running: ask again shortly.
+      if (unsafe && resp.status === 409 && attempt < RETRIES && (await inProgress(resp.clone()))) {
+        await sleep(1000, signal);
+        continue;
+      }
+      break;
+    } catch (err) {
+      if (err.name === 'AbortError') throw err;
+      if (unsafe && attempt < RETRIES) {
+        await sleep(1000, signal);
+        continue;
+      }
+      throw new ApiError(0, { code: 'network', detail: String(err.message || err) });
+    }
   }
   const text = await resp.text();
   let data = null;
@@ -110,3 +138,22 @@ export const post = (path, body, opts) => api(path, { ...opts, method: 'POST', b
 export const put = (path, body, opts) => api(path, { ...opts, method: 'PUT', body });
 export const patch = (path, body, opts) => api(path, { ...opts, method: 'PATCH', body });
 export const del = (path, opts) => api(path, { ...opts, method: 'DELETE' });
+
+async function inProgress(resp) {
+  try {
+    const p = await resp.json();
+    return (p.errors || []).some((e) => e.reason === 'in_progress');
+  } catch {
+    return false;
+  }
+}
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      reject(new DOMException('aborted', 'AbortError'));
+    });
+  });
+}

@@ -9,7 +9,7 @@
 // the API answers 404/410 for it, the citizen is sent back to the time
 // choice with the slots reloaded; a 409 (taken meanwhile) does the same.
 // Problems the API names by field are shown next to that field.
-import { get, post } from '../lib/api.js';
+import { del, get, post } from '../lib/api.js';
 import { $, $$, clear, focus, h, show } from '../lib/dom.js';
 import { formatCountdown, formatDate, formatDuration, formatTime, formatTimeRange } from '../lib/format.js';
 import { checkFields, clearErrors, controlFor, fieldError, showAlert, showProblem } from '../lib/form.js';
@@ -171,7 +171,7 @@ $('#form-office').addEventListener('submit', (ev) => {
   if (id !== state.officeId) {
     state.officeId = id;
     state.serviceId = '';
-    dropHold();
+    releaseHold();
   }
   message('');
   go('service');
@@ -189,7 +189,7 @@ $('#form-service').addEventListener('submit', (ev) => {
   }
   if (chosen !== state.serviceId) {
     state.serviceId = chosen;
-    dropHold();
+    releaseHold();
   }
   message('');
   go('slot');
@@ -224,7 +224,8 @@ async function chooseSlot(slot) {
   try {
     const hold = await post('/api/holds', { service_id: state.serviceId, start: slot.start, locale: getLang() });
     if (holding !== mine) return;
-    // The previous hold, if any, lapses by itself at its expiry.
+    // The previous hold, if any, was given back by the server in the same
+    // step (one hold a browser).
     setHold(hold);
     announce(t('booking.slot.held', { date: formatDate(hold.start), range: formatTimeRange(hold.start, hold.end) }));
   } catch (err) {
@@ -262,6 +263,22 @@ function setHold(hold) {
   clearInterval(timer);
   timer = setInterval(tick, 1000);
   renderHoldBanner();
+}
+
+// releaseHold gives the hold back (the citizen went back to another office
+// or service, or left the page): its time is free for the next citizen at
+// once instead of at its expiry. Leaving, only a beacon gets out.
+function releaseHold({ leaving = false } = {}) {
+  const hold = state.hold;
+  if (hold && !state.booking) {
+    const path = `/api/holds/${encodeURIComponent(hold.hold_id)}`;
+    if (leaving && navigator.sendBeacon) {
+      navigator.sendBeacon(`${path}/release`, new Blob([JSON.stringify({ hold_secret: hold.hold_secret })], { type: 'application/json' }));
+    } else {
+      del(path, { bearer: hold.hold_secret }).catch(() => {}); // it lapses by itself anyway
+    }
+  }
+  dropHold();
 }
 
 function dropHold() {
@@ -303,7 +320,7 @@ function renderHoldBanner() {
 // the time choice with the slots reloaded, the focus on its heading (as on
 // every step change) and the reason in #flow-message (role=alert).
 function expired(text) {
-  dropHold();
+  releaseHold(); // on the server's clock it may not have lapsed yet
   go('slot', { announceIt: false });
   picker?.clearSelection();
   picker?.refresh();
@@ -311,6 +328,22 @@ function expired(text) {
   message(text);
   announce(text);
 }
+
+// Leaving the page (closing it, going elsewhere, reloading) gives the hold
+// back; a page the browser kept and shows again learns its hold is gone.
+let leftWithHold = false;
+window.addEventListener('pagehide', () => {
+  if (state.hold && !state.booking) {
+    leftWithHold = true;
+    releaseHold({ leaving: true });
+  }
+});
+window.addEventListener('pageshow', (ev) => {
+  if (ev.persisted && leftWithHold) {
+    leftWithHold = false;
+    expired(t('booking.slot.released'));
+  }
+});
 
 $('#slot-back').addEventListener('click', () => go('service'));
 $('#slot-next').addEventListener('click', () => {
