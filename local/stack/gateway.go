@@ -105,6 +105,10 @@ func (g *Gateway) SetUpstream(name string, u *url.URL) {
 		Transport: g.transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
+			// As an ingress does: the addresses the request passed through
+			// before stay, and the peer is appended (the functions skip
+			// the trusted proxies to find the client, CLIENT_TRUSTED_PROXIES).
+			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -33,7 +33,7 @@ func fakeFunction(t *testing.T, name string, ready *atomic.Bool) *httptest.Serve
 		w.Header().Set("X-Function", name)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery,
-			"body": string(body), "authorization": r.Header.Get("Authorization")})
+			"body": string(body), "authorization": r.Header.Get("Authorization"), "forwarded_for": r.Header.Get("X-Forwarded-For")})
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -80,6 +80,7 @@ func TestGatewayRoutesByManifest(t *testing.T) {
 	} {
 		req, _ := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(`{"start":"x"}`))
 		req.Header.Set("Authorization", "Bearer tok")
+		req.Header.Set("X-Forwarded-For", "203.0.113.9") // a proxy before the gateway
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -93,7 +94,7 @@ func TestGatewayRoutesByManifest(t *testing.T) {
 			continue
 		}
 		if echo["method"] != tc.method || echo["path"] != u.Path || echo["query"] != u.RawQuery ||
-			echo["body"] != `{"start":"x"}` || echo["authorization"] != "Bearer tok" {
+			echo["body"] != `{"start":"x"}` || echo["authorization"] != "Bearer tok" || echo["forwarded_for"] != "203.0.113.9, 127.0.0.1" {
 			t.Errorf("%s %s: the function saw %v", tc.method, tc.path, echo)
 		}
 	}
