@@ -14,14 +14,14 @@
 // fields are refused; bad input is a 400 "invalid" problem naming every
 // field at fault, e.g. "hours[2].closes", and writes nothing):
 //   - GET    /offices → {"offices": [...]} every office, inactive ones too.
-//   - POST   /offices {"id","name","description","address","position"} → 201 {"office"}.
-//   - PATCH  /offices/{id} {"name","description","address","position","active","cancel_affected"}
-//     → 200 {"office", "dry_run", "cancelled", "reassigned"}. Deactivating an
-//     office deactivates its services.
+//   - POST   /offices {"id","name","description","address","position","limits"} → 201 {"office"}.
+//   - PATCH  /offices/{id} {"name","description","address","position","active","limits",
+//     "cancel_affected"} → 200 {"office", "dry_run", "cancelled", "reassigned"}.
+//     Deactivating an office deactivates its services.
 //   - GET    /services[?office_id=] → {"services": [...]} with opening hours and desks.
 //   - POST   /services {"id","office_id","name","description","duration_minutes",
 //     "buffer_minutes","min_notice_minutes","horizon_days","cancel_cutoff_minutes",
-//     "what_to_bring","open_on_holidays","position"} → 201 {"service"}.
+//     "what_to_bring","open_on_holidays","position","admission_per_minute"} → 201 {"service"}.
 //   - PATCH  /services/{id} {the same fields but id and office_id, "active",
 //     "cancel_affected"} → 200 {"service", ...}. A service is removed by
 //     deactivating it.
@@ -46,6 +46,17 @@
 //   - GET    /audit?target_kind=&target_id=&actor=&before=&limit= → {"entries": [...]},
 //     newest first; "before" is the id of the last entry of the previous page.
 //
+// The click day. An office's "limits" are {"max_holds_per_client" (1–100),
+// "holds_per_minute_per_client" (1–10000), "holds_per_minute_per_address"
+// (1–1000000)}, each null for reserve's default (MAX_HOLDS_PER_CLIENT,
+// HOLDS_PER_MINUTE_PER_CLIENT, HOLDS_PER_MINUTE_PER_ADDRESS); a service's
+// "admission_per_minute" (1–100000) sends its citizens through the waiting
+// room, admitting at most that many a minute (null: no waiting room of its
+// own). Answers always carry them. In a PATCH a member left out stays as it
+// is and a null one goes back to the default ("limits": null changes
+// nothing). A number out of range is a 400 naming it
+// ("limits.max_holds_per_client", reason "out_of_range" with min and max).
+//
 // The stranded-bookings rule: a PATCH of an office, service or desk, a PUT of
 // hours or a POST of a closure that leaves confirmed future bookings outside
 // the new configuration is refused with 409 "conflict" (field: "active",
@@ -67,12 +78,14 @@
 package main
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -258,7 +271,7 @@ func update[B, T any](h *handler, name string, do func(r *http.Request, actor st
 func write[B, T any](h *handler, name string, status int, do func(r *http.Request, actor string, body B) (T, error)) route {
 	return func(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 		var body B
-		if err := httpx.Decode(r, &body); err != nil {
+		if err := decode(r, &body); err != nil {
 			httpx.Error(w, r, h.log, err)
 			return
 		}
@@ -274,7 +287,7 @@ func write[B, T any](h *handler, name string, status int, do func(r *http.Reques
 func change[B interface{ cancelAffected() bool }, T any](h *handler, name string, do func(r *http.Request, body B, opts admin.ChangeOptions) (T, admin.ChangeResult, error)) route {
 	return func(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 		var body B
-		if err := httpx.Decode(r, &body); err != nil {
+		if err := decode(r, &body); err != nil {
 			httpx.Error(w, r, h.log, err)
 			return
 		}
@@ -294,6 +307,36 @@ func change[B interface{ cancelAffected() bool }, T any](h *handler, name string
 		}
 		httpx.JSON(w, status, map[string]any{name: v, "dry_run": res.DryRun, "cancelled": res.Cancelled, "reassigned": res.Reassigned})
 	}
+}
+
+// decode is httpx.Decode naming a member at fault by its path in the body.
+// encoding/json puts the Go name of an embedded struct in front of the
+// members it brings ("ServicePatch.admission_per_minute": the request
+// bodies embed the domain's inputs and Cancel); the API's members are all
+// lower case, so a leading upper-case segment is such a name and goes.
+func decode(r *http.Request, body any) error {
+	err := httpx.Decode(r, body)
+	var e *apperr.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	path := e.Field
+	for {
+		head, rest, ok := strings.Cut(path, ".")
+		if !ok || head == "" || !unicode.IsUpper(rune(head[0])) {
+			break
+		}
+		path = rest
+	}
+	if path == e.Field {
+		return err
+	}
+	e.Message = strings.ReplaceAll(e.Message, e.Field, path)
+	for i := range e.Fields {
+		e.Fields[i].Field, e.Fields[i].Message = path, strings.ReplaceAll(e.Fields[i].Message, e.Field, path)
+	}
+	e.Field = path
+	return e
 }
 
 // options reads ?dry_run and the body's cancel_affected.

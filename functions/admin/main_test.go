@@ -194,7 +194,7 @@ func TestConfigure(t *testing.T) {
 	sfx := pgtest.Suffix()
 	oid, sid := "ufficio-"+sfx, "servizio-"+sfx
 	got := e.ok(e.do(adm, "POST", "/offices", `{"id":"`+oid+`","name":"Ufficio Tributi","address":"Corso Vittorio Emanuele 84, Bari","position":4}`), 201)
-	if diff := cmp.Diff(map[string]any{"id": oid, "name": "Ufficio Tributi", "description": "", "address": "Corso Vittorio Emanuele 84, Bari", "position": 4.0, "active": true}, got["office"]); diff != "" {
+	if diff := cmp.Diff(map[string]any{"id": oid, "name": "Ufficio Tributi", "description": "", "address": "Corso Vittorio Emanuele 84, Bari", "position": 4.0, "active": true, "limits": limits(nil, nil, nil)}, got["office"]); diff != "" {
 		t.Errorf("office (-want +got):\n%s", diff)
 	}
 	e.ok(e.do(adm, "POST", "/services", `{"id":"`+sid+`","office_id":"`+oid+`","name":"IMU","duration_minutes":20,"buffer_minutes":10,"horizon_days":30,"what_to_bring":"F24"}`), 201)
@@ -272,6 +272,8 @@ func TestBadInput(t *testing.T) {
 		{"PATCH", "/services/" + svc, `{"buffer_minutes":-1}`, apitest.Want(400, "invalid", "buffer_minutes")},
 		{"PATCH", "/services/" + svc, `{"cancel_cutoff_minutes":99999}`, apitest.Want(400, "invalid", "cancel_cutoff_minutes")},
 		{"PATCH", "/services/nessuno", `{"name":"X"}`, apitest.Want(404, "not_found", "id")},
+		{"PATCH", "/services/" + svc, `{"buffer_minutes":"x"}`, apitest.Want(400, "invalid", "buffer_minutes")}, // a member of the embedded patch
+		{"PATCH", "/offices/" + office, `{"active":false,"cancel_affected":"yes"}`, apitest.Want(400, "invalid", "cancel_affected")},
 		{"PUT", "/services/" + svc + "/hours", `{}`, apitest.Want(400, "invalid", "hours")},
 		{"PUT", "/services/" + svc + "/hours", `{"hours":[{"weekday":8,"opens":"09:00","closes":"10:00"}]}`, apitest.Want(400, "invalid", "hours[0].weekday")},
 		{"PUT", "/services/" + svc + "/hours", `{"hours":[{"weekday":1,"opens":"09:00","closes":"10:00"},{"weekday":1,"opens":"9","closes":"10:00"}]}`, apitest.Want(400, "invalid", "hours[1].opens")},
@@ -654,5 +656,252 @@ func TestOperators(t *testing.T) {
 	}
 	if n != 4 { // created, updated, password_reset, updated
 		t.Errorf("%d operator.changed events, want 4", n)
+	}
+}
+
+// limits is an office's "limits" as the API answers them (JSON numbers are
+// float64, nil is null).
+func limits(maxHolds, perClient, perAddress any) map[string]any {
+	return map[string]any{"max_holds_per_client": maxHolds, "holds_per_minute_per_client": perClient, "holds_per_minute_per_address": perAddress}
+}
+
+// listed is the member of GET path's list name whose id is id.
+func (e *env) listed(c *client, path, name, id string) map[string]any {
+	e.t.Helper()
+	for _, x := range e.ok(e.do(c, "GET", path, ""), 200)[name].([]any) {
+		if m := x.(map[string]any); m["id"] == id {
+			return m
+		}
+	}
+	e.t.Fatalf("%s lists no %s", path, id)
+	return nil
+}
+
+// lastAudit is the detail of the newest audit entry about the target.
+func (e *env) lastAudit(c *client, kind, id string) map[string]any {
+	e.t.Helper()
+	entries := e.ok(e.do(c, "GET", "/audit?limit=1&target_kind="+kind+"&target_id="+id, ""), 200)["entries"].([]any)
+	if len(entries) != 1 {
+		e.t.Fatalf("no audit entry about %s %s", kind, id)
+	}
+	entry := entries[0].(map[string]any)
+	if entry["action"] != kind+".changed" || entry["actor"].(map[string]any)["id"] != c.id {
+		e.t.Errorf("audit entry: %v", entry)
+	}
+	return entry["detail"].(map[string]any)
+}
+
+func configurationVersion(t *testing.T) int64 {
+	t.Helper()
+	var v int64
+	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT version FROM configuration`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestOfficeLimits: an office's click-day limits are set, read back, left
+// alone by a change that does not name them and reset to the default one
+// by one; every change is an office.changed event and an audit row that
+// shows them, bumps the configuration version, and reserve's reading of
+// the office's services follows.
+func TestOfficeLimits(t *testing.T) {
+	e := newEnv(t)
+	adm := e.account(operator.RoleAdministrator)
+	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
+	if got := e.listed(adm, "/offices", "offices", office)["limits"]; !cmp.Equal(limits(nil, nil, nil), got) {
+		t.Fatalf("a new office's limits: %v", got)
+	}
+	for _, tc := range []struct {
+		name    string
+		body    string
+		want    map[string]any
+		reserve booking.HoldLimits // what reserve reads (0: the default)
+	}{
+		{"one set", `{"limits":{"max_holds_per_client":2}}`, limits(2.0, nil, nil), booking.HoldLimits{PerClient: 2}},
+		{"the others set", `{"limits":{"holds_per_minute_per_client":30,"holds_per_minute_per_address":500}}`, limits(2.0, 30.0, 500.0), booking.HoldLimits{PerClient: 2, ClientPerMinute: 30, AddressPerMinute: 500}},
+		{"a change without limits", `{"name":"Ufficio rinominato"}`, limits(2.0, 30.0, 500.0), booking.HoldLimits{PerClient: 2, ClientPerMinute: 30, AddressPerMinute: 500}},
+		{"empty limits", `{"limits":{}}`, limits(2.0, 30.0, 500.0), booking.HoldLimits{PerClient: 2, ClientPerMinute: 30, AddressPerMinute: 500}},
+		{"null limits", `{"limits":null}`, limits(2.0, 30.0, 500.0), booking.HoldLimits{PerClient: 2, ClientPerMinute: 30, AddressPerMinute: 500}},
+		{"one back to the default", `{"limits":{"max_holds_per_client":null}}`, limits(nil, 30.0, 500.0), booking.HoldLimits{ClientPerMinute: 30, AddressPerMinute: 500}},
+		{"the largest", `{"limits":{"max_holds_per_client":100,"holds_per_minute_per_client":10000,"holds_per_minute_per_address":1000000}}`, limits(100.0, 10000.0, 1000000.0), booking.HoldLimits{PerClient: 100, ClientPerMinute: 10000, AddressPerMinute: 1000000}},
+		{"the smallest", `{"limits":{"max_holds_per_client":1,"holds_per_minute_per_client":1,"holds_per_minute_per_address":1}}`, limits(1.0, 1.0, 1.0), booking.HoldLimits{PerClient: 1, ClientPerMinute: 1, AddressPerMinute: 1}},
+		{"all back to the defaults", `{"limits":{"max_holds_per_client":null,"holds_per_minute_per_client":null,"holds_per_minute_per_address":null}}`, limits(nil, nil, nil), booking.HoldLimits{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events0, version0 := apitest.EventsOf(t, office, events.OfficeChanged), configurationVersion(t)
+			got := e.ok(e.do(adm, "PATCH", "/offices/"+office, tc.body), 200)["office"].(map[string]any)
+			if diff := cmp.Diff(tc.want, got["limits"]); diff != "" {
+				t.Errorf("answered limits (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, e.listed(adm, "/offices", "offices", office)["limits"]); diff != "" {
+				t.Errorf("listed limits (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.want, e.lastAudit(adm, "office", office)["limits"]); diff != "" {
+				t.Errorf("audited limits (-want +got):\n%s", diff)
+			}
+			if n := apitest.EventsOf(t, office, events.OfficeChanged); n != events0+1 {
+				t.Errorf("%d office.changed events, want %d", n, events0+1)
+			}
+			if v := configurationVersion(t); v <= version0 {
+				t.Errorf("the configuration version stayed at %d", v)
+			}
+			v, err := e.store.Service(context.Background(), nil, svc, "service_id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Limits != tc.reserve {
+				t.Errorf("reserve reads %+v, want %+v", v.Limits, tc.reserve)
+			}
+		})
+	}
+
+	// Created with its limits.
+	oid := "limiti-" + pgtest.Suffix()
+	got := e.ok(e.do(adm, "POST", "/offices", `{"id":"`+oid+`","name":"Ufficio limitato","limits":{"max_holds_per_client":3,"holds_per_minute_per_address":null}}`), 201)["office"].(map[string]any)
+	if diff := cmp.Diff(limits(3.0, nil, nil), got["limits"]); diff != "" {
+		t.Errorf("created limits (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(limits(3.0, nil, nil), e.lastAudit(adm, "office", oid)["limits"]); diff != "" {
+		t.Errorf("audited limits of the new office (-want +got):\n%s", diff)
+	}
+}
+
+// TestAdmissionPerMinute: a service's waiting-room admission rate is set
+// (on creation too), read back, left alone by a change that does not name
+// it and reset to none; every change is a service.changed event and an
+// audit row that shows it.
+func TestAdmissionPerMinute(t *testing.T) {
+	e := newEnv(t)
+	adm := e.account(operator.RoleAdministrator)
+	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
+	list := "/services?office_id=" + office
+	if got := e.listed(adm, list, "services", svc); got["admission_per_minute"] != nil {
+		t.Fatalf("a new service's admission rate: %v", got["admission_per_minute"])
+	}
+	for _, tc := range []struct {
+		name string
+		body string
+		want any
+	}{
+		{"set", `{"admission_per_minute":50}`, 50.0},
+		{"a change without it", `{"buffer_minutes":5}`, 50.0},
+		{"back to none", `{"admission_per_minute":null}`, nil},
+		{"the largest", `{"admission_per_minute":100000}`, 100000.0},
+		{"the smallest", `{"admission_per_minute":1}`, 1.0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			events0 := apitest.EventsOf(t, svc, events.ServiceChanged)
+			got := e.ok(e.do(adm, "PATCH", "/services/"+svc, tc.body), 200)["service"].(map[string]any)
+			if got["admission_per_minute"] != tc.want {
+				t.Errorf("answered %v, want %v", got["admission_per_minute"], tc.want)
+			}
+			if got := e.listed(adm, list, "services", svc)["admission_per_minute"]; got != tc.want {
+				t.Errorf("listed %v, want %v", got, tc.want)
+			}
+			if got := e.lastAudit(adm, "service", svc)["admission_per_minute"]; got != tc.want {
+				t.Errorf("audited %v, want %v", got, tc.want)
+			}
+			if n := apitest.EventsOf(t, svc, events.ServiceChanged); n != events0+1 {
+				t.Errorf("%d service.changed events, want %d", n, events0+1)
+			}
+		})
+	}
+
+	// Created with one, and without (null, but answered).
+	for _, c := range []struct {
+		body string
+		want any
+	}{{`,"admission_per_minute":20`, 20.0}, {``, nil}} {
+		sid := "sala-" + pgtest.Suffix()
+		got := e.ok(e.do(adm, "POST", "/services", `{"id":"`+sid+`","office_id":"`+office+`","name":"Con sala","duration_minutes":30,"horizon_days":30`+c.body+`}`), 201)["service"].(map[string]any)
+		if v, ok := got["admission_per_minute"]; !ok || v != c.want {
+			t.Errorf("created with %q: admission_per_minute %v (present: %t), want %v", c.body, v, ok, c.want)
+		}
+	}
+}
+
+// TestClickDayBadInput: a limit or an admission rate out of range or of
+// the wrong type is a 400 naming its path with a stable reason (and the
+// range), and writes nothing.
+func TestClickDayBadInput(t *testing.T) {
+	e := newEnv(t)
+	adm := e.account(operator.RoleAdministrator)
+	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
+	newOffice := func(limits string) string { return `{"id":"nuovo-ufficio","name":"Nuovo","limits":` + limits + `}` }
+	newService := func(rate string) string {
+		return `{"id":"nuovo-servizio","office_id":"` + office + `","name":"Nuovo","duration_minutes":30,"horizon_days":30,"admission_per_minute":` + rate + `}`
+	}
+	type want struct {
+		field    string
+		reason   apperr.Reason
+		min, max int64 // of out_of_range
+	}
+	maxHolds := func(n int64) want { return want{"limits.max_holds_per_client", apperr.OutOfRange, 1, n} }
+	rate := want{"admission_per_minute", apperr.OutOfRange, 1, admin.MaxAdmissionPerMinute}
+	for _, tc := range []struct {
+		method, path, body string
+		want               want
+	}{
+		{"PATCH", "/offices/" + office, `{"limits":{"max_holds_per_client":0}}`, maxHolds(100)},
+		{"PATCH", "/offices/" + office, `{"limits":{"max_holds_per_client":101}}`, maxHolds(100)},
+		{"PATCH", "/offices/" + office, `{"limits":{"max_holds_per_client":-1}}`, maxHolds(100)},
+		{"PATCH", "/offices/" + office, `{"limits":{"max_holds_per_client":"x"}}`, want{"limits.max_holds_per_client", apperr.WrongType, 0, 0}},
+		{"PATCH", "/offices/" + office, `{"limits":{"max_holds_per_client":1.5}}`, want{"limits.max_holds_per_client", apperr.WrongType, 0, 0}},
+		{"PATCH", "/offices/" + office, `{"limits":{"max_holds_per_client":true}}`, want{"limits.max_holds_per_client", apperr.WrongType, 0, 0}},
+		{"PATCH", "/offices/" + office, `{"limits":{"holds_per_minute_per_client":0}}`, want{"limits.holds_per_minute_per_client", apperr.OutOfRange, 1, 10000}},
+		{"PATCH", "/offices/" + office, `{"limits":{"holds_per_minute_per_client":10001}}`, want{"limits.holds_per_minute_per_client", apperr.OutOfRange, 1, 10000}},
+		{"PATCH", "/offices/" + office, `{"limits":{"holds_per_minute_per_address":1000001}}`, want{"limits.holds_per_minute_per_address", apperr.OutOfRange, 1, 1000000}},
+		{"PATCH", "/offices/" + office, `{"limits":{"holds_per_minute_per_address":"x"}}`, want{"limits.holds_per_minute_per_address", apperr.WrongType, 0, 0}},
+		{"PATCH", "/offices/" + office, `{"limits":{"max_holds_per_client":2,"colour":"red"}}`, want{"limits.colour", apperr.UnknownField, 0, 0}},
+		{"PATCH", "/offices/" + office, `{"limits":"x"}`, want{"limits", apperr.WrongType, 0, 0}},
+		{"PATCH", "/offices/" + office, `{"limits":[1]}`, want{"limits", apperr.WrongType, 0, 0}},
+		{"POST", "/offices", newOffice(`{"max_holds_per_client":0}`), maxHolds(100)},
+		{"POST", "/offices", newOffice(`{"max_holds_per_client":101}`), maxHolds(100)},
+		{"POST", "/offices", newOffice(`{"max_holds_per_client":"x"}`), want{"limits.max_holds_per_client", apperr.WrongType, 0, 0}},
+		{"POST", "/offices", newOffice(`{"holds_per_minute_per_client":-1}`), want{"limits.holds_per_minute_per_client", apperr.OutOfRange, 1, 10000}},
+		{"POST", "/offices", newOffice(`{"holds_per_minute_per_address":0}`), want{"limits.holds_per_minute_per_address", apperr.OutOfRange, 1, 1000000}},
+		{"PATCH", "/services/" + svc, `{"admission_per_minute":0}`, rate},
+		{"PATCH", "/services/" + svc, `{"admission_per_minute":100001}`, rate},
+		{"PATCH", "/services/" + svc, `{"admission_per_minute":-1}`, rate},
+		{"PATCH", "/services/" + svc, `{"admission_per_minute":"x"}`, want{"admission_per_minute", apperr.WrongType, 0, 0}},
+		{"PATCH", "/services/" + svc, `{"admission_per_minute":{}}`, want{"admission_per_minute", apperr.WrongType, 0, 0}},
+		{"POST", "/services", newService(`0`), rate},
+		{"POST", "/services", newService(`101000`), rate},
+		{"POST", "/services", newService(`"x"`), want{"admission_per_minute", apperr.WrongType, 0, 0}},
+	} {
+		label := tc.method + " " + tc.path + " " + tc.body
+		t.Run(label, func(t *testing.T) {
+			before := written(t)
+			rec := apitest.Refused(t, label, apitest.Want(400, "invalid", tc.want.field), func() *httptest.ResponseRecorder {
+				return e.do(adm, tc.method, tc.path, tc.body)
+			})
+			if strings.Contains(rec.Body.String(), "Patch.") || strings.Contains(rec.Body.String(), "Input.") {
+				t.Errorf("the problem names a Go type: %s", rec.Body)
+			}
+			p := apitest.ProblemOf(t, rec, apitest.NoStore)
+			if len(p.Errors) != 1 {
+				t.Fatalf("field problems: %+v", p.Errors)
+			}
+			got := want{field: p.Errors[0].Field, reason: p.Errors[0].Reason}
+			if p.Errors[0].Min != nil && p.Errors[0].Max != nil {
+				got.min, got.max = *p.Errors[0].Min, *p.Errors[0].Max
+			}
+			if got != tc.want {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+			if written(t) != before {
+				t.Error("bad input wrote something")
+			}
+		})
+	}
+	// Several at once: every one is named.
+	rec := e.do(adm, "PATCH", "/offices/"+office, `{"limits":{"max_holds_per_client":0,"holds_per_minute_per_client":0,"holds_per_minute_per_address":0}}`)
+	var fields []string
+	for _, fe := range apitest.ProblemOf(t, rec, apitest.NoStore).Errors {
+		fields = append(fields, fe.Field)
+	}
+	if diff := cmp.Diff([]string{"limits.max_holds_per_client", "limits.holds_per_minute_per_client", "limits.holds_per_minute_per_address"}, fields); diff != "" {
+		t.Errorf("fields at fault (-want +got):\n%s", diff)
 	}
 }

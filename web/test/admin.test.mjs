@@ -1,7 +1,11 @@
 // The administration (/operatore/amministrazione/) in the browser: the demo
 // administrator signs in on the console, follows its link and configures an
 // office from nothing — the office (a bad identifier first: the error is
-// next to the field), a service, its weekly hours (two periods on Monday),
+// next to the field) with its click-day limits, which the API answers back
+// and an edit changes (an out-of-range one refused next to its field, an
+// emptied one back to the default), a service with a waiting-room admission
+// rate (answered back, then emptied: no room of its own), its weekly hours
+// (two periods on Monday),
 // a desk and an operator of that office. A citizen books the new service
 // through the public API; a closure over that day is refused with the
 // booking listed, a preview changes nothing, and "Annulla le prenotazioni e
@@ -20,7 +24,9 @@
 //   #<prefix>-<API field>-error, #<prefix>-error, #<prefix>-submit,
 //   #<prefix>-cancel; prefixes office, service, closure, operator, reset
 //   (e.g. #office-id, #service-duration_minutes, #closure-first_day,
-//   #operator-offices-<office id> checkboxes)
+//   #operator-offices-<office id> checkboxes); a group of fields is a
+//   fieldset #<prefix>-<member> with controls #<prefix>-<member>-<field>
+//   (#office-limits, #office-limits-max_holds_per_client, …)
 //   offices   #offices-table, tr#office-row-<id>, #office-edit-<id>, #office-toggle-<id>
 //   services  #services-filter, #services-table, tr#service-row-<id>,
 //             #service-edit-<id>, #service-toggle-<id>; hours #hours-form,
@@ -37,7 +43,7 @@
 //             (tr#audit-<id>), #audit-more, #audit-status
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calendarDays, DEMO_ADMIN, RUN, api, assertClean, book, citizen, inPage, launch, newContext, newPage, personal, romeDay, signIn as signInForm, snap as check } from './lib.mjs';
+import { calendarDays, DEMO_ADMIN, RUN, api, assertClean, book, citizen, failed, inPage, launch, newContext, newPage, operatorSession, personal, romeDay, signIn as signInForm, snap as check } from './lib.mjs';
 
 const ADMIN = DEMO_ADMIN.email;
 
@@ -54,6 +60,18 @@ async function said(page, re) {
     .waitForFunction((src) => new RegExp(src).test(document.querySelector('#admin-message')?.textContent ?? ''), re.source, { timeout: 10_000 })
     .catch(async () => assert.fail(`#admin-message says ${JSON.stringify(await page.textContent('#admin-message'))}, want ${re}`));
 }
+
+/** listed is the member with id of the administration's list (offices, services?office_id=…) as the API answers it. */
+async function listed(admin, list, id) {
+  const r = await admin('GET', `/admin/${list}`, undefined, 200);
+  const name = list.split('?')[0];
+  const item = r.json[name].find((x) => x.id === id);
+  assert.ok(item, `GET /admin/${list} lists no ${id}: ${r.text}`);
+  return item;
+}
+
+/** limits is an office's "limits" as the API answers them (null: the default). */
+const limits = (max, perClient, perAddress) => ({ max_holds_per_client: max, holds_per_minute_per_client: perClient, holds_per_minute_per_address: perAddress });
 
 before(async () => {
   browser = await launch();
@@ -87,9 +105,38 @@ test('the administrator configures an office from nothing, and a closure cancels
     await check(page, 'admin-02-office-error');
     await page.fill('#office-id', id);
     await page.fill('#office-address', 'Corso Vittorio Emanuele II 84, Bari');
+    // Its click-day limits: two of the three set, the other left to the default.
+    assert.match(await page.textContent('#office-limits legend'), /Limiti del giorno di apertura delle prenotazioni/);
+    for (const f of ['max_holds_per_client', 'holds_per_minute_per_client', 'holds_per_minute_per_address']) {
+      const described = await page.getAttribute(`#office-limits-${f}`, 'aria-describedby');
+      assert.ok(described.includes(`office-limits-${f}-hint`), `#office-limits-${f} is not described by its hint: ${described}`);
+      assert.match(await page.textContent(`#office-limits-${f}-hint`), /vuoto: il valore predefinito/);
+    }
+    await page.fill('#office-limits-max_holds_per_client', '2');
+    await page.fill('#office-limits-holds_per_minute_per_address', '300');
     await page.click('#office-submit');
     await page.locator(`#office-row-${id}`).waitFor({ state: 'visible' });
     await said(page, /creato/);
+    const admin = await operatorSession(DEMO_ADMIN);
+    assert.deepEqual((await listed(admin, 'offices', id)).limits, limits(2, null, 300));
+
+    // Edited: an out-of-range limit is refused next to its field; an
+    // emptied one goes back to the default.
+    await page.click(`#office-edit-${id}`);
+    await page.locator('#office-form-title').waitFor({ state: 'visible' });
+    assert.equal(await page.inputValue('#office-limits-max_holds_per_client'), '2');
+    assert.equal(await page.inputValue('#office-limits-holds_per_minute_per_client'), '');
+    await page.fill('#office-limits-max_holds_per_client', '101');
+    await page.click('#office-submit');
+    await page.waitForFunction(() => (document.querySelector('#office-limits-max_holds_per_client-error')?.textContent ?? '').length > 0);
+    assert.equal(await page.getAttribute('#office-limits-max_holds_per_client', 'aria-invalid'), 'true');
+    assert.match(await page.textContent('#office-limits-max_holds_per_client-error'), /da 1 a 100/);
+    await check(page, 'admin-02b-office-limits-error');
+    await page.fill('#office-limits-max_holds_per_client', '');
+    await page.fill('#office-limits-holds_per_minute_per_client', '30');
+    await page.click('#office-submit');
+    await said(page, /salvato/);
+    assert.deepEqual((await listed(admin, 'offices', id)).limits, limits(null, 30, 300));
 
     // A service of that office.
     await page.click('#tab-services');
@@ -101,10 +148,19 @@ test('the administrator configures an office from nothing, and a closure cancels
     await page.fill('#service-min_notice_minutes', '60');
     await page.fill('#service-horizon_days', '30');
     await page.fill('#service-what_to_bring', "Documento d'identità");
+    await page.fill('#service-admission_per_minute', '40');
+    assert.ok((await page.getAttribute('#service-admission_per_minute', 'aria-describedby')).includes('service-admission_per_minute-hint'));
     await check(page, 'admin-03-service-form');
     await page.click('#service-submit');
     await page.locator(`#service-row-${serviceId}`).waitFor({ state: 'visible' });
     await page.locator('#hours-form').waitFor({ state: 'visible' });
+    assert.equal((await listed(admin, `services?office_id=${id}`, serviceId)).admission_per_minute, 40);
+    // Emptied: no waiting room of its own (the citizen below books without one).
+    assert.equal(await page.inputValue('#service-admission_per_minute'), '40');
+    await page.fill('#service-admission_per_minute', '');
+    await page.click('#service-submit');
+    await said(page, /Servizio .* salvato/);
+    assert.equal((await listed(admin, `services?office_id=${id}`, serviceId)).admission_per_minute, null);
 
     // Its hours: Monday to Friday 09:00–12:30, and Monday afternoon too.
     for (let d = 1; d <= 5; d++) {

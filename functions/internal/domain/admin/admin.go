@@ -17,6 +17,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/sportello/sportello/events"
@@ -34,6 +35,75 @@ const (
 	MaxClosureDays = 366 // days in one closure
 	MaxIntervals   = 50  // opening periods in one week
 )
+
+// The largest click-day limits of an office and admission rate of a
+// service, as the database checks them (the smallest is 1).
+const (
+	MaxHoldsPerClient           = 100     // live holds of one client at once
+	MaxHoldsPerMinutePerClient  = 10000   // holds one client asks for in a minute
+	MaxHoldsPerMinutePerAddress = 1000000 // holds one network address asks for in a minute
+	MaxAdmissionPerMinute       = 100000  // citizens a waiting room lets in per minute
+)
+
+// Nullable is a member of a change (a PATCH body) that may be left out
+// (Set false: unchanged), null (Set, Value nil: back to the default) or a
+// value.
+type Nullable[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// UnmarshalJSON records that the member was sent, null or a T. A value
+// that is no T is the decoder's *json.UnmarshalTypeError, which names the
+// member's path.
+func (n *Nullable[T]) UnmarshalJSON(b []byte) error {
+	n.Set = true
+	if string(b) == "null" {
+		n.Value = nil
+		return nil
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	n.Value = &v
+	return nil
+}
+
+// Apply returns what n sets, or cur when n was left out.
+func (n Nullable[T]) Apply(cur *T) *T {
+	if n.Set {
+		return n.Value
+	}
+	return cur
+}
+
+// OfficeLimits are an office's own click-day limits, which reserve applies
+// to the holds of the office's services. A nil limit is the counter's
+// default (reserve's MAX_HOLDS_PER_CLIENT, HOLDS_PER_MINUTE_PER_CLIENT and
+// HOLDS_PER_MINUTE_PER_ADDRESS).
+type OfficeLimits struct {
+	MaxHoldsPerClient        *int `json:"max_holds_per_client"`         // live holds of one client at once; a new one releases the oldest
+	HoldsPerMinutePerClient  *int `json:"holds_per_minute_per_client"`  // holds one client may ask for in a minute
+	HoldsPerMinutePerAddress *int `json:"holds_per_minute_per_address"` // holds one network address may ask for in a minute
+}
+
+// OfficeLimitsPatch changes an office's limits: a member left out stays as
+// it is, a null one goes back to the default.
+type OfficeLimitsPatch struct {
+	MaxHoldsPerClient        Nullable[int] `json:"max_holds_per_client"`
+	HoldsPerMinutePerClient  Nullable[int] `json:"holds_per_minute_per_client"`
+	HoldsPerMinutePerAddress Nullable[int] `json:"holds_per_minute_per_address"`
+}
+
+// Apply returns cur with the limits p sets.
+func (p OfficeLimitsPatch) Apply(cur OfficeLimits) OfficeLimits {
+	return OfficeLimits{
+		MaxHoldsPerClient:        p.MaxHoldsPerClient.Apply(cur.MaxHoldsPerClient),
+		HoldsPerMinutePerClient:  p.HoldsPerMinutePerClient.Apply(cur.HoldsPerMinutePerClient),
+		HoldsPerMinutePerAddress: p.HoldsPerMinutePerAddress.Apply(cur.HoldsPerMinutePerAddress),
+	}
+}
 
 // The reasons a booking is stranded.
 const (
@@ -102,30 +172,34 @@ func StrandedBookings(err error) []Affected {
 
 // Office is an office as the administration sees it.
 type Office struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Address     string `json:"address"`
-	Position    int    `json:"position"`
-	Active      bool   `json:"active"`
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	Address     string       `json:"address"`
+	Position    int          `json:"position"`
+	Active      bool         `json:"active"`
+	Limits      OfficeLimits `json:"limits"`
 }
 
-// OfficeInput creates an office.
+// OfficeInput creates an office. Limits left out or null are the defaults.
 type OfficeInput struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Address     string `json:"address"`
-	Position    int    `json:"position"`
+	ID          string       `json:"id"`
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	Address     string       `json:"address"`
+	Position    int          `json:"position"`
+	Limits      OfficeLimits `json:"limits"`
 }
 
-// OfficePatch changes an office: nil fields stay as they are.
+// OfficePatch changes an office: nil fields stay as they are, and so do
+// the limits Limits leaves out.
 type OfficePatch struct {
-	Name        *string `json:"name"`
-	Description *string `json:"description"`
-	Address     *string `json:"address"`
-	Position    *int    `json:"position"`
-	Active      *bool   `json:"active"`
+	Name        *string            `json:"name"`
+	Description *string            `json:"description"`
+	Address     *string            `json:"address"`
+	Position    *int               `json:"position"`
+	Active      *bool              `json:"active"`
+	Limits      *OfficeLimitsPatch `json:"limits"`
 }
 
 // Desk is a desk of a service: one booking at a time.
@@ -157,11 +231,13 @@ type Service struct {
 	OpenOnHolidays      bool            `json:"open_on_holidays"`
 	Active              bool            `json:"active"`
 	Position            int             `json:"position"`
+	AdmissionPerMinute  *int            `json:"admission_per_minute"` // nil: no waiting room of its own
 	Hours               []booking.Hours `json:"opening_hours"`
 	Desks               []Desk          `json:"desks"`
 }
 
-// ServiceInput creates a service (active, without desks or hours: add them).
+// ServiceInput creates a service (active, without desks or hours: add
+// them). AdmissionPerMinute left out or null: no waiting room of its own.
 type ServiceInput struct {
 	ID                  string `json:"id"`
 	OfficeID            string `json:"office_id"`
@@ -175,21 +251,24 @@ type ServiceInput struct {
 	WhatToBring         string `json:"what_to_bring"`
 	OpenOnHolidays      bool   `json:"open_on_holidays"`
 	Position            int    `json:"position"`
+	AdmissionPerMinute  *int   `json:"admission_per_minute"`
 }
 
-// ServicePatch changes a service: nil fields stay as they are.
+// ServicePatch changes a service: nil fields stay as they are, and so
+// does AdmissionPerMinute left out (null: no waiting room of its own).
 type ServicePatch struct {
-	Name                *string `json:"name"`
-	Description         *string `json:"description"`
-	DurationMinutes     *int    `json:"duration_minutes"`
-	BufferMinutes       *int    `json:"buffer_minutes"`
-	MinNoticeMinutes    *int    `json:"min_notice_minutes"`
-	HorizonDays         *int    `json:"horizon_days"`
-	CancelCutoffMinutes *int    `json:"cancel_cutoff_minutes"`
-	WhatToBring         *string `json:"what_to_bring"`
-	OpenOnHolidays      *bool   `json:"open_on_holidays"`
-	Active              *bool   `json:"active"`
-	Position            *int    `json:"position"`
+	Name                *string       `json:"name"`
+	Description         *string       `json:"description"`
+	DurationMinutes     *int          `json:"duration_minutes"`
+	BufferMinutes       *int          `json:"buffer_minutes"`
+	MinNoticeMinutes    *int          `json:"min_notice_minutes"`
+	HorizonDays         *int          `json:"horizon_days"`
+	CancelCutoffMinutes *int          `json:"cancel_cutoff_minutes"`
+	WhatToBring         *string       `json:"what_to_bring"`
+	OpenOnHolidays      *bool         `json:"open_on_holidays"`
+	Active              *bool         `json:"active"`
+	Position            *int          `json:"position"`
+	AdmissionPerMinute  Nullable[int] `json:"admission_per_minute"`
 }
 
 // StrandingField names the first field of p that may strand bookings of
@@ -222,6 +301,7 @@ func (p ServicePatch) Apply(cur Service) Service {
 	}
 	setBool(&cur.OpenOnHolidays, p.OpenOnHolidays)
 	setBool(&cur.Active, p.Active)
+	cur.AdmissionPerMinute = p.AdmissionPerMinute.Apply(cur.AdmissionPerMinute)
 	return cur
 }
 
@@ -234,6 +314,9 @@ func (p OfficePatch) Apply(cur Office) Office {
 		cur.Position = *p.Position
 	}
 	setBool(&cur.Active, p.Active)
+	if p.Limits != nil {
+		cur.Limits = p.Limits.Apply(cur.Limits)
+	}
 	return cur
 }
 

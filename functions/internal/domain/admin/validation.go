@@ -77,6 +77,21 @@ func checkRange(v *apperr.Validation, field string, n, min, max int) {
 	}
 }
 
+// checkOptional checks a number that may be left to its default (nil):
+// else a whole number from 1 to max.
+func checkOptional(v *apperr.Validation, field string, n *int, max int) {
+	if n != nil {
+		checkRange(v, field, *n, 1, max)
+	}
+}
+
+// checkLimits checks an office's limits, named limits.<member>.
+func checkLimits(v *apperr.Validation, l OfficeLimits) {
+	checkOptional(v, "limits.max_holds_per_client", l.MaxHoldsPerClient, MaxHoldsPerClient)
+	checkOptional(v, "limits.holds_per_minute_per_client", l.HoldsPerMinutePerClient, MaxHoldsPerMinutePerClient)
+	checkOptional(v, "limits.holds_per_minute_per_address", l.HoldsPerMinutePerAddress, MaxHoldsPerMinutePerAddress)
+}
+
 func checkID(v *apperr.Validation, field, id string) {
 	if !booking.ValidID(id) {
 		v.Add(field, apperr.InvalidFormat, "must be 1 to 63 lower-case letters, digits or dashes, starting with a letter or digit")
@@ -91,6 +106,7 @@ func (in OfficeInput) Validate() error {
 	long(&v, "description", in.Description, MaxDescription)
 	line(&v, "address", in.Address, false, MaxAddress)
 	checkRange(&v, "position", in.Position, -1000000, 1000000)
+	checkLimits(&v, in.Limits)
 	return v.Err()
 }
 
@@ -108,6 +124,10 @@ func (p OfficePatch) Validate() error {
 	}
 	if p.Position != nil {
 		checkRange(&v, "position", *p.Position, -1000000, 1000000)
+	}
+	if p.Limits != nil {
+		// The limits p sets, and only those: the others are nil.
+		checkLimits(&v, p.Limits.Apply(OfficeLimits{}))
 	}
 	return v.Err()
 }
@@ -140,6 +160,7 @@ func (in ServiceInput) Validate() error {
 	long(&v, "description", in.Description, MaxDescription)
 	checkServiceNumbers(&v, &in.DurationMinutes, &in.BufferMinutes, &in.MinNoticeMinutes, &in.HorizonDays, &in.CancelCutoffMinutes, &in.Position)
 	long(&v, "what_to_bring", in.WhatToBring, MaxDescription)
+	checkOptional(&v, "admission_per_minute", in.AdmissionPerMinute, MaxAdmissionPerMinute)
 	return v.Err()
 }
 
@@ -156,6 +177,7 @@ func (p ServicePatch) Validate() error {
 	if p.WhatToBring != nil {
 		long(&v, "what_to_bring", *p.WhatToBring, MaxDescription)
 	}
+	checkOptional(&v, "admission_per_minute", p.AdmissionPerMinute.Value, MaxAdmissionPerMinute)
 	return v.Err()
 }
 

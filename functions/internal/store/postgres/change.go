@@ -32,6 +32,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/audit"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/store/outbox"
 )
 
 // Locks: administrators take turns on adminLock; configLock is shared by
@@ -304,6 +305,19 @@ func (tx *Tx) expireHold(ctx context.Context, c candidate) error {
 		return err
 	}
 	return tx.expired(ctx, c.ev)
+}
+
+// recordSettings is Record for the event of an office's or a service's
+// settings, by the administrator actor, with detail as the audit entry's
+// detail: the event's data and the settings its schema does not carry.
+func (tx *Tx) recordSettings(ctx context.Context, actor, officeID string, ev outbox.Event, detail any) error {
+	if err := tx.Emit(ctx, ev); err != nil {
+		return err
+	}
+	action := audit.ShortName(ev.Type)
+	return tx.Audit(ctx, audit.Entry{
+		Actor: audit.Operator(actor), Action: action, TargetKind: kindOf(action), TargetID: ev.Subject, OfficeID: officeID, Detail: detail,
+	})
 }
 
 // servicesOf lists the active services of an office (of every office

@@ -9,7 +9,6 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/admin"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
-	"github.com/sportello/sportello/functions/internal/domain/audit"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 )
@@ -18,13 +17,15 @@ import (
 
 const adminServiceSelect = `
 	SELECT s.id, s.office_id, s.name, s.description, s.duration_minutes, s.buffer_minutes, s.min_notice_minutes,
-	       s.horizon_days, s.cancel_cutoff_minutes, s.what_to_bring, s.open_on_holidays, s.active, s.position
+	       s.horizon_days, s.cancel_cutoff_minutes, s.what_to_bring, s.open_on_holidays, s.active, s.position,
+	       s.admission_per_minute
 	FROM services s`
 
 func scanAdminService(row pgx.Row) (admin.Service, error) {
 	var v admin.Service
 	err := row.Scan(&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes, &v.MinNoticeMinutes,
-		&v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.OpenOnHolidays, &v.Active, &v.Position)
+		&v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.OpenOnHolidays, &v.Active, &v.Position,
+		&v.AdmissionPerMinute)
 	return v, err
 }
 
@@ -77,7 +78,9 @@ func (s *Store) AdminServices(ctx context.Context, officeID string) ([]admin.Ser
 	return list, nil
 }
 
-// serviceEvent records the service.changed event of a service as tx sees it.
+// serviceEvent records the service.changed event of a service as tx sees
+// it; its audit entry also shows the service's admission rate, which the
+// event does not carry.
 func (tx *Tx) serviceEvent(ctx context.Context, actor, change, id string, res admin.ChangeResult) error {
 	v, err := adminService(ctx, tx, id, false)
 	if err != nil {
@@ -87,14 +90,16 @@ func (tx *Tx) serviceEvent(ctx context.Context, actor, change, id string, res ad
 	for _, h := range v.Hours {
 		hours = append(hours, events.OpeningHours{Weekday: h.Weekday, Opens: h.Opens, Closes: h.Closes})
 	}
-	return tx.Record(ctx, audit.Operator(actor), v.OfficeID, outbox.Event{
-		Type: events.ServiceChanged, Subject: v.ID,
-		Data: events.ServiceChangedData{ServiceID: v.ID, OfficeID: v.OfficeID, Change: change, Name: v.Name,
-			Description: v.Description, DurationMinutes: v.DurationMinutes, BufferMinutes: v.BufferMinutes,
-			MinNoticeMinutes: v.MinNoticeMinutes, HorizonDays: v.HorizonDays, CancelCutoffMinutes: v.CancelCutoffMinutes,
-			WhatToBring: v.WhatToBring, OpenOnHolidays: v.OpenOnHolidays, Active: v.Active, Position: v.Position,
-			OpeningHours: hours, CancelledBookings: res.CancelledIDs()},
-	})
+	data := events.ServiceChangedData{ServiceID: v.ID, OfficeID: v.OfficeID, Change: change, Name: v.Name,
+		Description: v.Description, DurationMinutes: v.DurationMinutes, BufferMinutes: v.BufferMinutes,
+		MinNoticeMinutes: v.MinNoticeMinutes, HorizonDays: v.HorizonDays, CancelCutoffMinutes: v.CancelCutoffMinutes,
+		WhatToBring: v.WhatToBring, OpenOnHolidays: v.OpenOnHolidays, Active: v.Active, Position: v.Position,
+		OpeningHours: hours, CancelledBookings: res.CancelledIDs()}
+	return tx.recordSettings(ctx, actor, v.OfficeID, outbox.Event{Type: events.ServiceChanged, Subject: v.ID, Data: data},
+		struct {
+			events.ServiceChangedData
+			AdmissionPerMinute *int `json:"admission_per_minute"`
+		}{data, v.AdmissionPerMinute})
 }
 
 // officeActive reads whether the office id is active, naming field when it
@@ -109,7 +114,7 @@ func (tx *Tx) officeActive(ctx context.Context, field, id string) (bool, error) 
 }
 
 // CreateService adds an active service to an active office, without desks
-// or hours. Errors: Invalid, NotFound (office_id), Conflict (id: taken;
+// or hours, with its admission rate (nil: no waiting room of its own). Errors: Invalid, NotFound (office_id), Conflict (id: taken;
 // office_id: the office is inactive).
 func (s *Store) CreateService(ctx context.Context, actor string, in admin.ServiceInput) (admin.Service, error) {
 	in = in.Normalize()
@@ -128,10 +133,11 @@ func (s *Store) CreateService(ctx context.Context, actor string, in admin.Servic
 			}
 			_, err = tx.Exec(ctx, `
 				INSERT INTO services (id, office_id, name, description, duration_minutes, buffer_minutes, min_notice_minutes,
-				                      horizon_days, cancel_cutoff_minutes, what_to_bring, open_on_holidays, position)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+				                      horizon_days, cancel_cutoff_minutes, what_to_bring, open_on_holidays, position,
+				                      admission_per_minute)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 				in.ID, in.OfficeID, in.Name, in.Description, in.DurationMinutes, in.BufferMinutes, in.MinNoticeMinutes,
-				in.HorizonDays, in.CancelCutoffMinutes, in.WhatToBring, in.OpenOnHolidays, in.Position)
+				in.HorizonDays, in.CancelCutoffMinutes, in.WhatToBring, in.OpenOnHolidays, in.Position, in.AdmissionPerMinute)
 			if isConflict(err) {
 				return apperr.New(apperr.Conflict, "id", "a service with id %q exists", in.ID)
 			}
@@ -185,9 +191,9 @@ func (s *Store) UpdateService(ctx context.Context, id string, p admin.ServicePat
 		_, err := tx.Exec(ctx, `
 			UPDATE services SET name = $2, description = $3, duration_minutes = $4, buffer_minutes = $5,
 			       min_notice_minutes = $6, horizon_days = $7, cancel_cutoff_minutes = $8, what_to_bring = $9,
-			       open_on_holidays = $10, active = $11, position = $12
+			       open_on_holidays = $10, active = $11, position = $12, admission_per_minute = $13
 			WHERE id = $1`, v.ID, v.Name, v.Description, v.DurationMinutes, v.BufferMinutes, v.MinNoticeMinutes,
-			v.HorizonDays, v.CancelCutoffMinutes, v.WhatToBring, v.OpenOnHolidays, v.Active, v.Position)
+			v.HorizonDays, v.CancelCutoffMinutes, v.WhatToBring, v.OpenOnHolidays, v.Active, v.Position, v.AdmissionPerMinute)
 		return err
 	}
 	c.emit = func(ctx context.Context, tx *Tx, res admin.ChangeResult) error {

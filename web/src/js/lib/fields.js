@@ -4,9 +4,15 @@
 // body, checked and submitted the same way. lib/form.js says the problems.
 //
 //   A spec: {name (the API field), label and hint (i18n keys), type (text,
-//   number, email, password, date, select, checkbox, textarea), required,
-//   options ([[value, label]] of a select), min, max, col (the grid class,
-//   default col-md-6), disabled, autocomplete}.
+//   number, email, password, date, select, checkbox, textarea, group),
+//   required, options ([[value, label]] of a select), min, max, nullable
+//   (a number left empty is sent as null: "back to the default"), col (the
+//   grid class, default col-md-6), disabled, autocomplete}. A group is a
+//   <fieldset id="<prefix>-<name>"> (data-field <name>) whose legend is
+//   label, with its hint, around the specs of its fields: an object member
+//   of the body. Its controls are #<prefix>-<name>-<field> carrying the API
+//   path <name>.<field> (e.g. #office-limits-max_holds_per_client,
+//   "limits.max_holds_per_client").
 //
 //   formBox({prefix, title, fields, values, submit, submitId, before,
 //            extra, onSubmit, onError, texts, onCancel})
@@ -20,16 +26,21 @@
 //     else is shown next to its fields or in the alert (texts: per code, as
 //     lib/problems.js's problemText takes them).
 //   readFields(prefix, fields)  the body: checkboxes as booleans, numbers as
-//     numbers (an empty one is left out), the rest as text; disabled
-//     controls are left out
+//     numbers (an empty one is left out, or null when nullable), groups as
+//     objects, the rest as text; disabled controls are left out
 import { $, h } from './dom.js';
 import { checkFields, showProblem } from './form.js';
 import { t } from './i18n.js';
 
-function control(prefix, f, value) {
+// described is the aria-describedby of the control id: its hint, if any, and its feedback box.
+const described = (id, hint) => [hint && `${id}-hint`, `${id}-error`].filter(Boolean).join(' ');
+
+// control is the field f (its API path: path) with its label, hint and feedback box.
+function control(prefix, f, value, path = f.name) {
+  if (f.type === 'group') return group(prefix, f, value);
   const id = `${prefix}-${f.name}`;
   const hint = f.hint ? h('span', { class: 'form-text', id: `${id}-hint`, text: t(f.hint) }) : null;
-  const common = { id, name: f.name, 'data-field': f.name, disabled: !!f.disabled, 'aria-describedby': [f.hint && `${id}-hint`, `${id}-error`].filter(Boolean).join(' ') };
+  const common = { id, name: path, 'data-field': path, disabled: !!f.disabled, 'aria-describedby': described(id, f.hint) };
   const feedback = h('div', { class: 'invalid-feedback', id: `${id}-error` });
   if (f.type === 'checkbox') {
     return h(
@@ -50,14 +61,32 @@ function control(prefix, f, value) {
   return h('div', { class: 'field' }, h('label', { for: id, text: f.required ? `${t(f.label)} ${t('common.required_mark')}` : t(f.label) }), input, hint, feedback);
 }
 
+// group is the fieldset of the group g, its fields filled from values (an object).
+function group(prefix, g, values) {
+  const id = `${prefix}-${g.name}`;
+  return h(
+    'fieldset',
+    { class: 'field', id, 'data-field': g.name, 'aria-describedby': described(id, g.hint) },
+    h('legend', { class: 'field-label', text: t(g.label) }),
+    g.hint ? h('p', { class: 'form-text', id: `${id}-hint`, text: t(g.hint) }) : null,
+    h('div', { class: 'row' }, g.fields.map((f) => h('div', { class: f.col || 'col-md-6' }, control(id, f, values?.[f.name], `${g.name}.${f.name}`)))),
+    h('div', { class: 'invalid-feedback', id: `${id}-error` }),
+  );
+}
+
 export function readFields(prefix, fields) {
   const out = {};
   for (const f of fields) {
+    if (f.type === 'group') {
+      out[f.name] = readFields(`${prefix}-${f.name}`, f.fields);
+      continue;
+    }
     const el = $(`#${prefix}-${f.name}`);
     if (!el || el.disabled) continue;
     if (f.type === 'checkbox') out[f.name] = el.checked;
     else if (f.type === 'number') {
       if (el.value !== '') out[f.name] = Number(el.value);
+      else if (f.nullable) out[f.name] = null;
     } else out[f.name] = el.value;
   }
   return out;

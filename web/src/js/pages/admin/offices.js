@@ -1,6 +1,8 @@
 // The administration's offices: the list (edit, deactivate or reactivate:
 // deactivating strands the office's bookings, lib: ./stranded.js) and the
-// form to create one or edit the one chosen.
+// form to create one or edit the one chosen, with the office's click-day
+// limits (the "limits" group: a number left empty is null, reserve's
+// default).
 import { $, clear, focus } from '../../lib/dom.js';
 import { t } from '../../lib/i18n.js';
 import { A, actions, button, call, data, entityForm, message, reload, row, stateText, table, taken, toggle } from './common.js';
@@ -14,6 +16,18 @@ const fields = () => [
   { name: 'address', label: 'admin.offices.address' },
   { name: 'position', label: 'admin.position', type: 'number' },
   { name: 'description', label: 'admin.offices.description', type: 'textarea', col: 'col-12' },
+  {
+    name: 'limits',
+    label: 'admin.offices.limits.legend',
+    hint: 'admin.offices.limits.hint',
+    type: 'group',
+    col: 'col-12',
+    fields: [
+      { name: 'max_holds_per_client', label: 'admin.offices.limits.max_holds_per_client', hint: 'admin.offices.limits.max_holds_per_client_hint', type: 'number', min: 1, max: 100, nullable: true, col: 'col-lg-4' },
+      { name: 'holds_per_minute_per_client', label: 'admin.offices.limits.holds_per_minute_per_client', hint: 'admin.offices.limits.holds_per_minute_per_client_hint', type: 'number', min: 1, max: 10000, nullable: true, col: 'col-lg-4' },
+      { name: 'holds_per_minute_per_address', label: 'admin.offices.limits.holds_per_minute_per_address', hint: 'admin.offices.limits.holds_per_minute_per_address_hint', type: 'number', min: 1, max: 1000000, nullable: true, col: 'col-lg-4' },
+    ],
+  },
 ];
 
 const path = (o) => `${A}/offices/${encodeURIComponent(o.id)}`;

@@ -1,7 +1,8 @@
 // The administration's services: the list (filtered by office; edit,
 // deactivate or reactivate: deactivating strands the service's bookings,
 // ./stranded.js), the form to create one or edit the one chosen, and for
-// that one its weekly hours (./hours.js) and desks (./desks.js).
+// that one its weekly hours (./hours.js) and desks (./desks.js). Its
+// waiting-room admission rate left empty is null: no waiting room of its own.
 import { $, clear, focus, h } from '../../lib/dom.js';
 import { t } from '../../lib/i18n.js';
 import { desksEditor } from './desks.js';
@@ -20,6 +21,7 @@ const fields = (editing) => [
   { name: 'min_notice_minutes', label: 'admin.services.notice', type: 'number', min: 0, max: 43200 },
   { name: 'horizon_days', label: 'admin.services.horizon', type: 'number', min: 1, max: 366 },
   { name: 'cancel_cutoff_minutes', label: 'admin.services.cutoff', type: 'number', min: 0, max: 43200 },
+  { name: 'admission_per_minute', label: 'admin.services.admission', hint: 'admin.services.admission_hint', type: 'number', min: 1, max: 100000, nullable: true },
   { name: 'position', label: 'admin.position', type: 'number' },
   { name: 'open_on_holidays', label: 'admin.services.holidays', type: 'checkbox' },
   { name: 'description', label: 'admin.services.description', type: 'textarea', col: 'col-12' },
