@@ -83,6 +83,7 @@ var Functions = []Function{
 	{Name: "list-services", Routes: []string{"/api/offices", "/api/services"}, Doc: "offices with their services and durations"},
 	{Name: "query-slots", Routes: []string{"/api/slots"}, Doc: "free slots of a service over a date range"},
 	{Name: "reserve", Routes: []string{"/api/holds"}, Emits: []string{events.BookingHeld, events.BookingExpired, events.BookingReleased}, Doc: "holds a slot (one a client), gives a hold back"},
+	{Name: "waiting-room", Routes: []string{"/api/queue"}, Doc: "the virtual waiting room: a queue per service when more citizens come than its counter admits"},
 	{Name: "confirm", Routes: []string{"/api/bookings"}, Emits: []string{events.BookingConfirmed}, Doc: "turns a hold into a booking"},
 	{Name: "amend", Routes: []string{"/api/manage"}, Emits: []string{events.BookingRescheduled, events.BookingCancelled, events.BookingExpired}, Doc: "view, reschedule or cancel with the manage token"},
 	{Name: "send-email", Doc: "mails the confirmation, changes, cancellation and reminders with a calendar invite",

@@ -15,28 +15,30 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/signed"
+	"github.com/sportello/sportello/functions/internal/httpapi/admission"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/client"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-// testIDs is the client identifier of the tests, with a fixed key.
-func testIDs(t *testing.T) *client.Identifier {
-	t.Helper()
-	s, err := signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &client.Identifier{Signer: s}
+// testKey signs the tests' client tokens and admission tickets.
+var testKey, _ = signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
+
+// testHolds is reserve's counter on store, as main builds it, with the
+// tests' key (and no waiting room opened by slow holds).
+func testHolds(store *postgres.Store) *holds {
+	return &holds{store: store, ids: &client.Identifier{Signer: testKey}, tickets: &admission.Tickets{Signer: testKey},
+		log: slog.New(slog.DiscardHandler)}
 }
 
 // browser is a client as reserve sees it: its cookie (once it has one)
 // and its address.
 type browser struct {
-	h       http.Handler
-	cookie  *http.Cookie
-	address string
+	h         http.Handler
+	cookie    *http.Cookie
+	admission *http.Cookie
+	address   string
 }
 
 func (b *browser) do(method, path, body, auth string) *httptest.ResponseRecorder {
@@ -49,6 +51,9 @@ func (b *browser) do(method, path, body, auth string) *httptest.ResponseRecorder
 	}
 	if b.cookie != nil {
 		r.AddCookie(b.cookie)
+	}
+	if b.admission != nil {
+		r.AddCookie(b.admission)
 	}
 	r.Header.Set("X-Forwarded-For", b.address)
 	r.RemoteAddr = "10.1.2.3:41000" // the ingress, in the cluster
@@ -94,7 +99,7 @@ func liveHoldsOf(t *testing.T, store *postgres.Store, svc string) int {
 func TestOneHoldPerClient(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := newHandler(store, testIDs(t), slog.New(slog.DiscardHandler))
+	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	maria := &browser{h: h, address: "192.0.2.10"}
 
@@ -139,7 +144,7 @@ func TestOneHoldPerClient(t *testing.T) {
 func TestOneClientRacingForEverySlot(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := newHandler(store, testIDs(t), slog.New(slog.DiscardHandler))
+	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	greedy := &browser{h: h, address: "198.51.100.7"}
 	if rec, _ := greedy.hold(svc, apitest.At("2027-03-03", "09:00")); rec.Code != http.StatusCreated { // its cookie
@@ -153,7 +158,7 @@ func TestOneClientRacingForEverySlot(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			b := &browser{h: h, cookie: greedy.cookie, address: greedy.address}
-			start := apitest.At("2027-03-02", "09:00").Add(time.Duration(i%8) * 30 * time.Minute).AddDate(0, 0, i/8)
+			start := apitest.At("2027-03-02", "09:00").Add(time.Duration(i%8)*30*time.Minute).AddDate(0, 0, i/8)
 			rec, held := b.hold(svc, start)
 			if rec.Code == http.StatusCreated {
 				mu.Lock()
@@ -187,7 +192,7 @@ func TestOneClientRacingForEverySlot(t *testing.T) {
 func TestLimitsPerMinute(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 3, AddressPerMinute: 5}
-	h := newHandler(store, testIDs(t), slog.New(slog.DiscardHandler))
+	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	at := func(i int) time.Time { // eight slots a day, from the next day on
@@ -251,7 +256,7 @@ func TestLimitsPerMinute(t *testing.T) {
 // 409, both writing nothing.
 func TestRelease(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, testIDs(t), slog.New(slog.DiscardHandler))
+	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	maria := &browser{h: h, address: "192.0.2.20"}
 	start := apitest.At("2027-03-02", "09:00")
@@ -313,4 +318,72 @@ func deleteHold(id, secret string) *http.Request {
 		r.Header.Set("Authorization", "Bearer "+secret)
 	}
 	return r
+}
+
+// admit gives the browser an admission to svc, as the waiting room does
+// when its turn comes.
+func (b *browser) admit(t *testing.T, svc string, now time.Time) {
+	t.Helper()
+	f, err := testKey.Check(b.cookie.Value, "c1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	(&admission.Tickets{Signer: testKey}).Grant(rec, httptest.NewRequest("POST", "/api/queue", nil), svc, f[0], now)
+	b.admission = rec.Result().Cookies()[0]
+}
+
+// TestWaitingRoomAtTheCounter: with a service's waiting room on, a hold
+// without an admission is a 403 not_admitted writing nothing; the
+// admission of this browser to this service lets it hold, another
+// service's or another browser's does not. A hold slower than the
+// threshold opens the room of a service that has none.
+func TestWaitingRoomAtTheCounter(t *testing.T) {
+	store, clk := pgtest.Store(t, apitest.Monday)
+	hs := testHolds(store)
+	h := newHandler(hs, slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
+	if _, err := store.Pool.Exec(context.Background(), `UPDATE services SET admission_per_minute = 30 WHERE id = $1`, svc); err != nil {
+		t.Fatal(err)
+	}
+	maria, luca := &browser{h: h, address: "192.0.2.30"}, &browser{h: h, address: "192.0.2.31"}
+	start := apitest.At("2027-03-02", "09:00")
+	snap := apitest.Snap(t)
+	rec, _ := maria.hold(svc, start)
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), `"code":"not_admitted"`) || !strings.Contains(rec.Body.String(), `"queue":"/api/queue"`) {
+		t.Fatalf("a hold without an admission: %d %s", rec.Code, rec.Body)
+	}
+	if after := apitest.Snap(t); after != snap {
+		t.Errorf("a refused hold wrote: %+v -> %+v", snap, after)
+	}
+	luca.hold(svc, start) // its client cookie
+	maria.admit(t, "another-service", clk.Now())
+	if rec, _ := maria.hold(svc, start); rec.Code != http.StatusForbidden {
+		t.Errorf("with another service's admission: %d %s", rec.Code, rec.Body)
+	}
+	maria.admit(t, svc, clk.Now())
+	luca.admission = maria.admission // passed on
+	if rec, _ := luca.hold(svc, start); rec.Code != http.StatusForbidden {
+		t.Errorf("with another browser's admission: %d %s", rec.Code, rec.Body)
+	}
+	if rec, _ := maria.hold(svc, start); rec.Code != http.StatusCreated {
+		t.Errorf("admitted: %d %s", rec.Code, rec.Body)
+	}
+	clk.Advance(16 * time.Minute)
+	if rec, _ := maria.hold(svc, start.Add(30*time.Minute)); rec.Code != http.StatusForbidden {
+		t.Errorf("after the admission's 15 minutes: %d %s", rec.Code, rec.Body)
+	}
+
+	// Slow holds open the room of a service without one.
+	_, calm := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
+	hs.slow, hs.autoFor, hs.autoRate = time.Nanosecond, 10*time.Minute, 100
+	if rec, _ := (&browser{h: h, address: "192.0.2.40"}).hold(calm, start); rec.Code != http.StatusCreated {
+		t.Fatalf("the slow hold: %d %s", rec.Code, rec.Body)
+	}
+	if rm, err := store.Room(context.Background(), calm); err != nil || !rm.On() || rm.Rate != 100 {
+		t.Errorf("after a slow hold the room is %+v, %v; want on at 100 a minute", rm, err)
+	}
+	if rec, _ := (&browser{h: h, address: "192.0.2.41"}).hold(calm, start); rec.Code != http.StatusForbidden {
+		t.Errorf("a hold once the room opened: %d %s", rec.Code, rec.Body)
+	}
 }

@@ -10,6 +10,12 @@
 // network address HOLDS_PER_MINUTE_PER_ADDRESS; an office may set its own
 // limits. The counts are in PostgreSQL: every instance shares them.
 //
+// The waiting room: when a service's room is on (its admission rate, or a
+// while after a hold slower than AUTO_QUEUE_HOLD_LATENCY, which opens it at
+// AUTO_QUEUE_PER_MINUTE for AUTO_QUEUE_FOR), only a client with an
+// admission ticket of the waiting-room function holds: 403 not_admitted
+// otherwise.
+//
 // Consumes: HTTP POST /api/holds {"service_id", "start" (RFC 3339),
 // "locale"}: 201 with the hold, 409 when no desk is free at that time, 429
 // over a limit (with Retry-After). DELETE /api/holds/{id} (Authorization:
@@ -22,11 +28,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
@@ -34,6 +42,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/signed"
+	"github.com/sportello/sportello/functions/internal/httpapi/admission"
 	"github.com/sportello/sportello/functions/internal/httpapi/client"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
@@ -48,6 +57,11 @@ type Config struct {
 	MaxHolds         int           `envconfig:"MAX_HOLDS_PER_CLIENT" default:"1"`
 	ClientPerMinute  int           `envconfig:"HOLDS_PER_MINUTE_PER_CLIENT" default:"10"`
 	AddressPerMinute int           `envconfig:"HOLDS_PER_MINUTE_PER_ADDRESS" default:"120"`
+	// A hold slower than SlowHold (0: never) opens the service's waiting
+	// room for AutoQueueFor at AutoQueueRate citizens a minute.
+	SlowHold      time.Duration `envconfig:"AUTO_QUEUE_HOLD_LATENCY" default:"1s"`
+	AutoQueueFor  time.Duration `envconfig:"AUTO_QUEUE_FOR" default:"10m"`
+	AutoQueueRate int           `envconfig:"AUTO_QUEUE_PER_MINUTE" default:"600"`
 }
 
 func main() {
@@ -70,9 +84,65 @@ func main() {
 	}
 	function.Main("reserve", func(env *function.Env) http.Handler {
 		env.Store.Limits = booking.HoldLimits{PerClient: cfg.MaxHolds, ClientPerMinute: cfg.ClientPerMinute, AddressPerMinute: cfg.AddressPerMinute}
-		ids := &client.Identifier{Signer: signer, TTL: cfg.ClientTokenTTL, Trusted: trusted}
-		return newHandler(env.Store, ids, env.Log)
+		return newHandler(&holds{
+			store:   env.Store,
+			ids:     &client.Identifier{Signer: signer, TTL: cfg.ClientTokenTTL, Trusted: trusted},
+			tickets: &admission.Tickets{Signer: signer},
+			slow:    cfg.SlowHold, autoFor: cfg.AutoQueueFor, autoRate: cfg.AutoQueueRate, log: env.Log,
+		}, env.Log)
 	})
+}
+
+// holds is reserve's counter: the store, who asks, the waiting room's
+// tickets, and when slow holds open a waiting room.
+type holds struct {
+	store    *postgres.Store
+	ids      *client.Identifier
+	tickets  *admission.Tickets
+	slow     time.Duration // 0: holds never open a waiting room
+	autoFor  time.Duration
+	autoRate int
+	log      *slog.Logger
+
+	mu     sync.Mutex
+	opened map[string]time.Time // the rooms this instance opened, until when
+}
+
+// hold places a hold for who, after the waiting room's check: with the
+// service's room on, only an admitted client holds.
+func (h *holds) hold(w http.ResponseWriter, r *http.Request, who booking.Client, serviceID string, start time.Time, locale string) (booking.Hold, error) {
+	rm, err := h.store.Room(r.Context(), serviceID)
+	if err != nil {
+		return booking.Hold{}, err
+	}
+	if rm.On() && !h.tickets.Admitted(r, serviceID, who.ID, h.store.Clock.Now()) {
+		return booking.Hold{}, admission.NotAdmitted(serviceID)
+	}
+	t0 := time.Now()
+	hold, err := h.store.ReserveFor(r.Context(), who, serviceID, start, locale)
+	if took := time.Since(t0); h.slow > 0 && took > h.slow && !rm.On() {
+		h.openRoom(r, serviceID)
+	}
+	return hold, err
+}
+
+// openRoom opens the service's waiting room for a while: the counter is
+// slower than it should be. Once per instance and room while it is open.
+func (h *holds) openRoom(r *http.Request, serviceID string) {
+	now := h.store.Clock.Now()
+	h.mu.Lock()
+	if h.opened == nil {
+		h.opened = map[string]time.Time{}
+	}
+	if now.Before(h.opened[serviceID]) {
+		h.mu.Unlock()
+		return
+	}
+	h.opened[serviceID] = now.Add(h.autoFor)
+	h.mu.Unlock()
+	if err := h.store.OpenRoom(context.WithoutCancel(r.Context()), serviceID, now.Add(h.autoFor), h.autoRate); err != nil {
+		h.log.Warn("opening the waiting room", "service_id", serviceID, "err", err)
+	}
 }
 
 // Request is the body of POST /api/holds.
@@ -103,7 +173,8 @@ func (q Request) validate() (time.Time, string, error) {
 	return start, locale, v.Err()
 }
 
-func newHandler(store *postgres.Store, ids *client.Identifier, log *slog.Logger) http.Handler {
+func newHandler(h *holds, log *slog.Logger) http.Handler {
+	store := h.store
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/holds", func(w http.ResponseWriter, r *http.Request) {
 		var req Request
@@ -116,8 +187,8 @@ func newHandler(store *postgres.Store, ids *client.Identifier, log *slog.Logger)
 			httpx.Error(w, r, log, err)
 			return
 		}
-		who := ids.Of(w, r, store.Clock.Now())
-		hold, err := store.ReserveFor(r.Context(), who, req.ServiceID, start, locale)
+		who := h.ids.Of(w, r, store.Clock.Now())
+		hold, err := h.hold(w, r, who, req.ServiceID, start, locale)
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return

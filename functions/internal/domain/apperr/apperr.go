@@ -30,6 +30,7 @@ const (
 	CSRF          Code = "csrf"                   // 403: an unsafe request without the session's CSRF token
 	Locked        Code = "locked"                 // 429: too many failed sign-ins (with Retry-After)
 	RateLimited   Code = "rate_limited"           // 429: too many requests from a client or an address (with Retry-After)
+	NotAdmitted   Code = "not_admitted"           // 403: the service's waiting room is on and the client holds no admission for it
 	NotYetOpen    Code = "not_yet_open"           // 409: the room's window has not opened yet (with Retry-After)
 	Expired       Code = "expired"                // 410: the room's window has closed
 	BadGateway    Code = "bad_gateway"            // 502: a service we depend on answered wrongly (the identity provider)

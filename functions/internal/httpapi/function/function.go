@@ -127,7 +127,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	go func() { defer close(relayDone); relay.Run(relayCtx, cfg.OutboxSweep) }()
 
 	env := &Env{Name: name, Config: cfg, Log: log, Pool: pool, Clock: clk, Calendar: cal, Relay: relay,
-		Store: &postgres.Store{Pool: pool, Clock: clk, Calendar: cal, HoldTTL: cfg.HoldTTL, Source: "/sportello/" + name, Delivered: relay.Kick, Services: &postgres.Services{}}}
+		Store: &postgres.Store{Pool: pool, Clock: clk, Calendar: cal, HoldTTL: cfg.HoldTTL, Source: "/sportello/" + name, Delivered: relay.Kick, Services: &postgres.Services{}, Rooms: &postgres.Rooms{}}}
 
 	var draining atomic.Bool
 	mux := http.NewServeMux()

@@ -37,6 +37,7 @@ var statusOf = map[apperr.Code]int{
 	apperr.CSRF:          http.StatusForbidden,
 	apperr.Locked:        http.StatusTooManyRequests,
 	apperr.RateLimited:   http.StatusTooManyRequests,
+	apperr.NotAdmitted:   http.StatusForbidden,
 	apperr.NotYetOpen:    http.StatusConflict,
 	apperr.Expired:       http.StatusGone,
 	apperr.BadGateway:    http.StatusBadGateway,

@@ -29,6 +29,9 @@ type Store struct {
 	// Limits are the counter's defaults for a client's holds (an office may
 	// set its own); zero: no limit.
 	Limits booking.HoldLimits
+	// Rooms, when set, keeps the services' waiting rooms read in memory for
+	// a second (see Room). May be nil.
+	Rooms *Rooms
 }
 
 // delivered tells the relay that events were committed.

@@ -1,0 +1,147 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/queue"
+)
+
+// The waiting room of each service (domain/queue, migration 00015): its
+// rate is the service's admission_per_minute, or for a while the automatic
+// rate reserve sets when its holds get slow; its counter is a row of
+// waiting_rooms. Waiting citizens' polls read the room through the store's
+// Rooms cache: a second at most per instance, whatever the crowd.
+
+// Rooms keeps the rooms read in memory for MaxAge (default 1s).
+type Rooms struct {
+	mu      sync.Mutex
+	entries map[string]cachedRoom
+	MaxAge  time.Duration
+}
+
+type cachedRoom struct {
+	room queue.Room
+	read time.Time
+}
+
+func (c *Rooms) get(id string, now time.Time) (queue.Room, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[id]
+	max := c.MaxAge
+	if max <= 0 {
+		max = time.Second
+	}
+	return e.room, ok && now.Sub(e.read) < max && now.Sub(e.read) >= 0
+}
+
+func (c *Rooms) put(id string, r queue.Room, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil {
+		c.entries = map[string]cachedRoom{}
+	}
+	c.entries[id] = cachedRoom{room: r, read: now}
+}
+
+// roomSelect reads a service's room at $2: its rate in effect and its
+// counter (a room never joined counts from 1970: it has caught up).
+const roomSelect = `
+	SELECT coalesce(s.admission_per_minute, CASE WHEN w.auto_until > $2 THEN w.auto_rate END, 0),
+	       coalesce(w.next_position, 0), coalesce(w.admitted_base, 0), coalesce(w.base_at, 'epoch')
+	FROM services s LEFT JOIN waiting_rooms w ON w.service_id = s.id
+	WHERE s.id = $1 AND s.active`
+
+func scanRoom(row pgx.Row, serviceID string) (queue.Room, error) {
+	var r queue.Room
+	err := row.Scan(&r.Rate, &r.Next, &r.AdmittedBase, &r.BaseAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, apperr.New(apperr.NotFound, "service_id", "no service with id %q", serviceID)
+	}
+	return r, err
+}
+
+// Room answers the waiting room of a service, from the Rooms cache when
+// it is fresh. Errors: NotFound (service_id).
+func (s *Store) Room(ctx context.Context, serviceID string) (queue.Room, error) {
+	if !booking.ValidID(serviceID) {
+		return queue.Room{}, apperr.New(apperr.NotFound, "service_id", "no service with id %q", serviceID)
+	}
+	now := time.Now()
+	if s.Rooms != nil {
+		if r, ok := s.Rooms.get(serviceID, now); ok {
+			return r, nil
+		}
+	}
+	r, err := scanRoom(s.Pool.QueryRow(ctx, roomSelect, serviceID, s.Clock.Now()), serviceID)
+	if err == nil && s.Rooms != nil {
+		s.Rooms.put(serviceID, r, now)
+	}
+	return r, err
+}
+
+// JoinQueue takes the next position in a service's waiting room and
+// answers it with the room as it then is. Joins of one room are
+// serialized by its row. Errors: NotFound (service_id).
+func (s *Store) JoinQueue(ctx context.Context, serviceID string) (queue.Room, int64, error) {
+	var room queue.Room
+	var pos int64
+	if !booking.ValidID(serviceID) {
+		return room, 0, apperr.New(apperr.NotFound, "service_id", "no service with id %q", serviceID)
+	}
+	err := s.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO waiting_rooms (service_id, base_at)
+			SELECT id, 'epoch' FROM services WHERE id = $1 ON CONFLICT DO NOTHING`, serviceID); err != nil {
+			return err
+		}
+		// The row exists now: joined, not outer-joined, so that it can be
+		// locked.
+		r, err := scanRoom(tx.QueryRow(ctx, strings.Replace(roomSelect, "LEFT JOIN", "JOIN", 1)+` FOR UPDATE OF w`, serviceID, tx.Now), serviceID)
+		if err != nil {
+			return err
+		}
+		room, pos = r.Join(tx.Now)
+		_, err = tx.Exec(ctx, `UPDATE waiting_rooms SET next_position = $2, admitted_base = $3, base_at = $4 WHERE service_id = $1`,
+			serviceID, room.Next, room.AdmittedBase, room.BaseAt)
+		return err
+	})
+	if err == nil && s.Rooms != nil {
+		s.Rooms.put(serviceID, room, time.Now())
+	}
+	return room, pos, err
+}
+
+// OpenRoom turns a service's waiting room on until until at rate, unless
+// it is on longer already: reserve calls it when its holds get slow. A
+// room turned on starts its count afresh.
+func (s *Store) OpenRoom(ctx context.Context, serviceID string, until time.Time, rate int) error {
+	now := s.Clock.Now()
+	_, err := s.Pool.Exec(ctx, `
+		INSERT INTO waiting_rooms (service_id, next_position, admitted_base, base_at, auto_until, auto_rate)
+		SELECT id, 0, 0, $2, $3, $4 FROM services WHERE id = $1
+		ON CONFLICT (service_id) DO UPDATE SET auto_until = $3, auto_rate = $4,
+		    admitted_base = CASE WHEN waiting_rooms.auto_until > $2 THEN waiting_rooms.admitted_base ELSE waiting_rooms.next_position END,
+		    base_at = CASE WHEN waiting_rooms.auto_until > $2 THEN waiting_rooms.base_at ELSE $2 END
+		WHERE waiting_rooms.auto_until IS NULL OR waiting_rooms.auto_until < $3`, serviceID, now, until, rate)
+	return err
+}
+
+// CountRequest counts one request of key (e.g. "queue:address:<ip>") in
+// the current minute, for every instance, and tells whether it goes over
+// limit (0: no limit, nothing counted).
+func (s *Store) CountRequest(ctx context.Context, key string, limit int) (bool, error) {
+	if limit <= 0 {
+		return false, nil
+	}
+	var over bool
+	err := s.Pool.QueryRow(ctx, `SELECT count_request($1, $2, $3)`, key, s.Clock.Now(), limit).Scan(&over)
+	return over, err
+}
