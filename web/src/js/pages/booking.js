@@ -98,7 +98,7 @@ function go(step, { push = true, announceIt = true, focusIt = true } = {}) {
   if (focusIt) focus($(`#step-${step}-title`));
   if (announceIt) {
     const n = STEPS.indexOf(stepperStep(step));
-    announce(n >= 0 ? t('booking.step_of', { n: n + 1, total: STEPS.length, name: t(`booking.steps.${step}`) }) : t('booking.done.title'));
+    announce(n >= 0 ? t('booking.step_of', { n: n + 1, total: STEPS.length, name: t(`booking.steps.${STEPS[n]}`) }) : t('booking.done.title'));
   }
 }
 
@@ -264,7 +264,7 @@ async function chooseSlot(slot, { retried = false } = {}) {
   } catch (err) {
     if (holding !== mine) return;
     if (err.code === 'not_admitted' && !retried) {
-      // The previous hold, if any, stays the citizen's no longer.
+      // Without a turn the choice starts again: a previous hold is given back.
       releaseHold();
       turnLapsed(slot);
       return;
