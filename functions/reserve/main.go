@@ -59,9 +59,9 @@ type Config struct {
 	AddressPerMinute int           `envconfig:"HOLDS_PER_MINUTE_PER_ADDRESS" default:"120"`
 	// A hold slower than SlowHold (0: never) opens the service's waiting
 	// room for AutoQueueFor at AutoQueueRate citizens a minute.
-	SlowHold      time.Duration `envconfig:"AUTO_QUEUE_HOLD_LATENCY" default:"1s"`
+	SlowHold      time.Duration `envconfig:"AUTO_QUEUE_HOLD_LATENCY" default:"2s"`
 	AutoQueueFor  time.Duration `envconfig:"AUTO_QUEUE_FOR" default:"10m"`
-	AutoQueueRate int           `envconfig:"AUTO_QUEUE_PER_MINUTE" default:"600"`
+	AutoQueueRate int           `envconfig:"AUTO_QUEUE_PER_MINUTE" default:"3000"`
 }
 
 func main() {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -41,6 +40,9 @@ const (
 	clickdayEarliest = 40
 	clickdayAttempts = 30 // holds a citizen tries before giving up
 )
+
+// stepNames are the kinds of request of a citizen's click day.
+var stepNames = []string{"catalog", "queue", "calendar", "hold", "confirm"}
 
 // step is one kind of request of the citizen's journey.
 type step struct {
@@ -91,26 +93,37 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 		MaxIdleConns: 2 * c.concurrency, MaxIdleConnsPerHost: 2 * c.concurrency, IdleConnTimeout: time.Minute}}
 	steps := map[string]*step{}
-	for _, n := range []string{"catalog", "calendar", "hold", "confirm"} {
+	for _, n := range stepNames {
 		steps[n] = &step{name: n, statuses: map[int]int{}}
 	}
 	var (
-		next               atomic.Int64
-		booked, gaveUp     atomic.Int64
-		wg                 sync.WaitGroup
-		emailsMu           sync.Mutex
-		emails             = map[string]bool{}
-		firstErr           atomic.Value
-		ctx, cancelRun     = context.WithTimeout(context.Background(), c.clickdayLimit)
-		today              = time.Now().Format(time.DateOnly)
-		last               = time.Now().AddDate(0, 0, clickdayDays-1).Format(time.DateOnly)
-		calendarPath       = "/api/slots?service_id=" + clickdayService + "&from=" + today + "&to=" + last
-		stackCPU0          = st.cpu()
-		started            = time.Now()
-		citizenErr         = func(err error) { firstErr.CompareAndSwap(nil, err.Error()) }
-		timedOut, failures []string
+		next                  atomic.Int64
+		booked, gaveUp        atomic.Int64
+		wg                    sync.WaitGroup
+		emailsMu              sync.Mutex
+		emails                = map[string]bool{}
+		firstErr              atomic.Value
+		ctx, cancelRun        = context.WithTimeout(context.Background(), c.clickdayLimit)
+		today                 = time.Now().Format(time.DateOnly)
+		last                  = time.Now().AddDate(0, 0, clickdayDays-1).Format(time.DateOnly)
+		calendarPath          = "/api/slots?service_id=" + clickdayService + "&from=" + today + "&to=" + last
+		stackCPU0             = st.cpu()
+		started               = time.Now()
+		citizenErr            = func(err error) { firstErr.CompareAndSwap(nil, err.Error()) }
+		timedOut, failures    []string
+		waitsMu               sync.Mutex
+		waits                 latencies
+		greedyCtx, stopGreedy = context.WithCancel(ctx)
+		greedies              = []*greedy{
+			{name: "keeping its client token", v: &visitor{s: st, client: client, address: "203.0.113.66", keepToken: true}},
+			{name: "throwing its client token away every time", v: &visitor{s: st, client: client, address: "203.0.113.67"}},
+		}
 	)
 	defer cancelRun()
+	for _, g := range greedies {
+		go g.run(greedyCtx, calendarPath)
+		go g.sample(greedyCtx, st)
+	}
 	for w := 0; w < c.concurrency; w++ {
 		wg.Add(1)
 		go func() {
@@ -121,7 +134,11 @@ func clickday(c config, root, tmp string) ([]string, error) {
 					return
 				}
 				email := fmt.Sprintf("cittadino.%05d@clickday.example.it", i)
-				ok, err := st.citizen(ctx, client, steps, calendarPath, email)
+				v := &visitor{s: st, client: client, steps: steps, address: citizenAddress(i), keepToken: true}
+				ok, waited, err := v.book(ctx, calendarPath, email)
+				waitsMu.Lock()
+				waits = append(waits, waited)
+				waitsMu.Unlock()
 				switch {
 				case err != nil:
 					citizenErr(err)
@@ -139,6 +156,7 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(started)
+	stopGreedy()
 	stackCPUNow := st.cpu()
 	stackCPU := stackCPUNow.total() - stackCPU0.total()
 	if ctx.Err() != nil {
@@ -156,7 +174,7 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	fmt.Println("| step | requests | p50 | p95 | p99 | answers |")
 	fmt.Println("|---|---:|---:|---:|---:|---|")
 	fivexx := 0
-	for _, n := range []string{"catalog", "calendar", "hold", "confirm"} {
+	for _, n := range stepNames {
 		s := steps[n]
 		fivexx += s.count(func(st int) bool { return st >= 500 || st == 0 })
 		var codes []string
@@ -205,6 +223,28 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	if fivexx != 0 || overlaps != 0 || int64(confirmed) != booked.Load() || missing != 0 || twice != 0 || strangers != 0 || rooms != 0 || len(timedOut) > 0 {
 		failures = append(failures, fmt.Sprintf("click day: %d 5xx, %d overlaps, %d confirmed of %d, mail %d missing %d twice %d strangers, %d rooms%s",
 			fivexx, overlaps, confirmed, booked.Load(), missing, twice, strangers, rooms, strings.Join(append([]string{""}, timedOut...), ", ")))
+	}
+
+	// The waiting room, and the greedy scripts beside the citizens.
+	queued := 0
+	for _, w := range waits {
+		if w > time.Second {
+			queued++
+		}
+	}
+	fmt.Printf("\nThe waiting room: %d citizens of %d waited more than a second (p50 %s, p95 %s, p99 %s).\n",
+		queued, len(waits), ms(waits.pct(0.5)), ms(waits.pct(0.95)), ms(waits.pct(0.99)))
+	fmt.Print("\nBeside the citizens, two greedy scripts held every early time they could for the whole click day:\n\n")
+	fmt.Println("| script | holds it got | the most live at once | 429s |")
+	fmt.Println("|---|---:|---:|---:|")
+	for _, g := range greedies {
+		fmt.Printf("| %s | %d | %d | %d |\n", g.name, len(g.ids), g.peak, g.limited)
+	}
+	if keeper := greedies[0]; keeper.peak > 1 {
+		failures = append(failures, fmt.Sprintf("click day: the greedy script keeping its token held %d slots at once, over MAX_HOLDS_PER_CLIENT (1)", keeper.peak))
+	}
+	if gaveUp.Load() > 0 {
+		failures = append(failures, fmt.Sprintf("click day: %d citizens reached the end without a booking", gaveUp.Load()))
 	}
 
 	// The baseline: the same bookings as bare SQL on the same PostgreSQL.
@@ -399,92 +439,6 @@ func (s *localStack) configure() error {
 		}
 	}
 	return nil
-}
-
-// citizen is one citizen's click day. It answers whether the citizen ends
-// with a booking; an error is a request that got no answer.
-func (s *localStack) citizen(ctx context.Context, client *http.Client, steps map[string]*step, calendarPath, email string) (bool, error) {
-	timed := func(name, method, path string, body any) (int, []byte, error) {
-		t0 := time.Now()
-		status, b, err := s.doCtx(ctx, client, method, path, body, nil)
-		if ctx.Err() == nil {
-			steps[name].record(time.Since(t0), status)
-		}
-		return status, b, err
-	}
-	if status, _, err := timed("catalog", "GET", "/api/offices", nil); err != nil || status != http.StatusOK {
-		return false, fmt.Errorf("GET /api/offices: %d %v", status, err)
-	}
-	var free []string // start times, RFC 3339, earliest first
-	readCalendar := func() error {
-		status, b, err := timed("calendar", "GET", calendarPath, nil)
-		if err != nil || status != http.StatusOK {
-			return fmt.Errorf("GET /api/slots: %d %v", status, err)
-		}
-		var cal struct {
-			Days []struct {
-				Date  string   `json:"date"`
-				Times []string `json:"times"`
-				Free  []int    `json:"free"`
-			} `json:"days"`
-		}
-		if err := json.Unmarshal(b, &cal); err != nil {
-			return err
-		}
-		free = free[:0]
-		for _, d := range cal.Days {
-			for i, t := range d.Times {
-				if d.Free[i] > 0 && len(free) < clickdayEarliest {
-					free = append(free, d.Date+"T"+t[:5]+":00"+t[5:])
-				}
-			}
-		}
-		return nil
-	}
-	if err := readCalendar(); err != nil {
-		return false, err
-	}
-	for attempt := 0; attempt < clickdayAttempts && ctx.Err() == nil; attempt++ {
-		if len(free) == 0 || (attempt > 0 && attempt%5 == 0) {
-			if err := readCalendar(); err != nil {
-				return false, err
-			}
-			if len(free) == 0 {
-				return false, nil
-			}
-		}
-		k := rand.IntN(len(free))
-		start := free[k]
-		free = append(free[:k], free[k+1:]...)
-		status, b, err := timed("hold", "POST", "/api/holds", map[string]string{"service_id": clickdayService, "start": start})
-		if err != nil {
-			return false, err
-		}
-		if status != http.StatusCreated {
-			if status >= 500 {
-				return false, fmt.Errorf("POST /api/holds: %d %s", status, b)
-			}
-			continue // 409: taken meanwhile; another time
-		}
-		var h struct {
-			HoldID     string `json:"hold_id"`
-			HoldSecret string `json:"hold_secret"`
-		}
-		if err := json.Unmarshal(b, &h); err != nil {
-			return false, err
-		}
-		status, b, err = timed("confirm", "POST", "/api/bookings", map[string]any{"hold_id": h.HoldID, "hold_secret": h.HoldSecret,
-			"citizen": map[string]any{"given_name": "Cittadina", "family_name": "Del Click Day", "address": "Via Sparano da Bari 1, 70121 Bari",
-				"email": email, "reason": "Rinnovo", "privacy_consent": true, "locale": "it"}})
-		if err != nil {
-			return false, err
-		}
-		if status != http.StatusCreated {
-			return false, fmt.Errorf("POST /api/bookings: %d %s", status, b)
-		}
-		return true, nil
-	}
-	return false, nil
 }
 
 // database connects to the stack's own PostgreSQL.
