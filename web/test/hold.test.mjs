@@ -22,7 +22,7 @@
 // axe runs on each of those states and each leaves a screenshot.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calendarDays, DEMO_ADMIN, RUN, api, assertClean, checkPage, demoOffices, focused, inPage, launch, onStep, operatorSession, personal, romeDay, romeTime, shot } from './lib.mjs';
+import { calendarDays, DEMO_ADMIN, api, assertClean, checkPage, demoOffices, firstFreeDay, focused, inPage, launch, oneDeskService, onStep, operatorSession, personal, romeDay, romeTime, shot } from './lib.mjs';
 
 let browser;
 let offices;
@@ -36,33 +36,11 @@ before(async () => {
   // A service with a single desk, open round the clock, hourly: every slot
   // has exactly one free desk.
   admin = await operatorSession(DEMO_ADMIN);
-  own = { id: `e2e-uno-${RUN}`, officeId: `e2e-hold-${RUN}` };
-  await admin('POST', '/admin/offices', { id: own.officeId, name: `Ufficio una postazione ${RUN}`, address: 'Corso Vittorio Emanuele II 84, Bari' }, 201);
-  await admin(
-    'POST',
-    '/admin/services',
-    {
-      id: own.id,
-      office_id: own.officeId,
-      name: `Consulenza individuale ${RUN}`,
-      duration_minutes: 60,
-      min_notice_minutes: 0,
-      horizon_days: 7,
-      cancel_cutoff_minutes: 0,
-      what_to_bring: "Documento d'identità",
-      open_on_holidays: true,
-    },
-    201,
-  );
-  const hours = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, opens: '00:00', closes: '24:00' }));
-  await admin('PUT', `/admin/services/${own.id}/hours`, { hours }, 200);
-  await admin('POST', `/admin/services/${own.id}/desks`, { label: 'Postazione unica' }, 201);
+  own = await oneDeskService(admin, 'hold');
 });
 
 after(async () => {
-  // The office leaves the public lists again (its services with it): the
-  // other browser tests share the stack.
-  if (admin && own) await admin('PATCH', `/admin/offices/${own.officeId}`, { active: false }).catch(() => {});
+  await own?.close();
   await browser?.close();
 });
 
@@ -79,19 +57,6 @@ async function clickTime(page, button) {
   const json = await res.json().catch(() => undefined);
   personal(json?.hold_secret);
   return { status: res.status(), json };
-}
-
-/** firstDay chooses the first day with free times (moving on a month when this one has none). */
-async function firstDay(page) {
-  await page.locator('#slots-calendar').waitFor();
-  const day = page.locator('button.slot-day:enabled');
-  for (let i = 0; i < 3 && (await day.count()) === 0; i++) {
-    await page.locator('#slots-next').click();
-    await page.locator('#slots-calendar').waitFor();
-  }
-  assert.ok((await day.count()) > 0, 'no day with free times in three months');
-  await day.first().click();
-  await page.locator('#slots-times .slot-time:enabled').first().waitFor();
 }
 
 /** holdShown checks the banner and its m:ss countdown, and #slot-status naming the held time. */
@@ -112,7 +77,7 @@ test('an expired hold sends the citizen back to the times, with a message', asyn
   await inPage(browser, 'hold-expired', async (page) => {
     await page.goto(`/prenota/?ufficio=${office.id}&servizio=${service.id}`);
     await onStep(page, 'slot', { moved: false });
-    await firstDay(page);
+    await firstFreeDay(page);
     const time = page.locator('#slots-times .slot-time:enabled').first();
     const start = await time.getAttribute('data-start');
     const first = await clickTime(page, time);
@@ -160,7 +125,7 @@ test('an expired hold sends the citizen back to the times, with a message', asyn
     assert.equal(await page.locator('#step-slot').isVisible(), true, 'the flow went on without a hold');
 
     // A new choice takes a new hold.
-    await firstDay(page);
+    await firstFreeDay(page);
     const again = page.locator('#slots-times .slot-time:enabled').first();
     const start2 = await again.getAttribute('data-start');
     const second = await clickTime(page, again);
@@ -257,7 +222,7 @@ test('a hold is given back when the citizen goes to another office, or leaves th
   await inPage(browser, 'hold-given-back', async (page) => {
     await page.goto(`/prenota/?servizio=${own.id}`);
     await onStep(page, 'slot', { moved: false });
-    await firstDay(page);
+    await firstFreeDay(page);
     const time = page.locator('#slots-times .slot-time:enabled').first();
     const start = await time.getAttribute('data-start');
     const held = await clickTime(page, time);
@@ -283,7 +248,7 @@ test('a hold is given back when the citizen goes to another office, or leaves th
   await inPage(browser, 'hold-left', async (page) => {
     await page.goto(`/prenota/?servizio=${own.id}`);
     await onStep(page, 'slot', { moved: false });
-    await firstDay(page);
+    await firstFreeDay(page);
     const time = page.locator('#slots-times .slot-time:enabled').first();
     const start = await time.getAttribute('data-start');
     const held = await clickTime(page, time);

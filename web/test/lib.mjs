@@ -489,3 +489,51 @@ export async function book(serviceId, start, who) {
   personal(r.json.manage_token, hold.json.hold_secret);
   return r.json;
 }
+
+/**
+ * oneDeskService makes, as the demo administrator's session admin
+ * (operatorSession(DEMO_ADMIN)), an office of its own with a service with a
+ * single desk, open round the clock every day (holidays too), hourly, no
+ * notice: every slot has exactly one free desk. tag keeps the ids apart
+ * ("e2e-<tag>-<run>"). It returns {id, officeId, close()}: close takes the
+ * office out of the public lists again (its services with it), as the
+ * other browser tests share the stack.
+ */
+export async function oneDeskService(admin, tag) {
+  const own = { id: `e2e-${tag}-${RUN}`, officeId: `e2e-${tag}-office-${RUN}` };
+  await admin('POST', '/admin/offices', { id: own.officeId, name: `Ufficio una postazione ${tag} ${RUN}`, address: 'Corso Vittorio Emanuele II 84, Bari' }, 201);
+  await admin(
+    'POST',
+    '/admin/services',
+    {
+      id: own.id,
+      office_id: own.officeId,
+      name: `Consulenza individuale ${tag} ${RUN}`,
+      duration_minutes: 60,
+      min_notice_minutes: 0,
+      horizon_days: 7,
+      cancel_cutoff_minutes: 0,
+      what_to_bring: "Documento d'identità",
+      open_on_holidays: true,
+    },
+    201,
+  );
+  const hours = [1, 2, 3, 4, 5, 6, 7].map((weekday) => ({ weekday, opens: '00:00', closes: '24:00' }));
+  await admin('PUT', `/admin/services/${own.id}/hours`, { hours }, 200);
+  await admin('POST', `/admin/services/${own.id}/desks`, { label: 'Postazione unica' }, 201);
+  own.close = () => admin('PATCH', `/admin/offices/${own.officeId}`, { active: false }).catch(() => {});
+  return own;
+}
+
+/** firstFreeDay chooses, on the booking page's time step, the first day with free times (moving on a month when this one has none). */
+export async function firstFreeDay(page) {
+  await page.locator('#slots-calendar').waitFor();
+  const day = page.locator('button.slot-day:enabled');
+  for (let i = 0; i < 3 && (await day.count()) === 0; i++) {
+    await page.locator('#slots-next').click();
+    await page.locator('#slots-calendar').waitFor();
+  }
+  assert.ok((await day.count()) > 0, 'no day with free times in three months');
+  await day.first().click();
+  await page.locator('#slots-times .slot-time:enabled').first().waitFor();
+}

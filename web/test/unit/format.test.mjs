@@ -15,6 +15,7 @@ import {
   formatSize,
   formatTime,
   formatTimeRange,
+  localDeadline,
   mondayOf,
   parseDay,
   romeDate,
@@ -101,4 +102,14 @@ test('durations, countdowns and sizes', () => {
   setLang('en');
   assert.equal(formatSize(1.5 * 1024 * 1024), '1.5 MB');
   setLang('it');
+});
+
+test("localDeadline: the server's instant on this clock, or a fallback when the clocks disagree", () => {
+  const now = Date.now();
+  const near = (got, want) => assert.ok(Math.abs(got - want) < 1000, `${got - want} ms off`);
+  near(localDeadline(new Date(now + 10 * 60_000).toISOString(), 5000), now + 10 * 60_000);
+  near(localDeadline(new Date(now - 60_000).toISOString(), 5000), now + 5000);
+  near(localDeadline(new Date(now + 7 * 3600_000).toISOString(), 5000), now + 5000);
+  near(localDeadline('not a time', 5000), now + 5000);
+  near(localDeadline(undefined, 5000), now + 5000);
 });

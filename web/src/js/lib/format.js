@@ -18,6 +18,10 @@
 //   mondayOf("2026-12-03")         "2026-11-30": the Monday of that week
 //   parseDay("2026-12-01")         {year, month, day}
 //   dayNoon("2026-12-01")          that day's noon UTC (inside it in Rome), for formatDate
+//   localDeadline(instant, fallbackMs)  the server's instant as ms on this
+//                                  browser's clock: the instant itself, or now
+//                                  + fallbackMs when it is past or over six
+//                                  hours ahead (a clock far off the server's)
 // No DOM here: node's unit tests import it.
 import { locale, t } from './i18n.js';
 
@@ -117,4 +121,10 @@ export function mondayOf(s) {
 
 export function dayNoon(s) {
   return `${s}T12:00:00Z`;
+}
+
+export function localDeadline(instant, fallbackMs) {
+  const now = Date.now();
+  const left = Date.parse(instant) - now;
+  return now + (left > 0 && left < 6 * 3600 * 1000 ? left : fallbackMs);
 }

@@ -9,7 +9,8 @@
 //   translate(root)    fills every [data-i18n] element of root (textContent)
 //                      and every [data-i18n-attr="attr:key;attr2:key2"]; the
 //                      document is translated again after every switch
-//   announce(message)  says message through #announcer (aria-live polite)
+//   announce(message, region)  says message through region (an aria-live
+//                      element of the page; #announcer, polite, by default)
 //   icon(name, cls)    an <svg> using the Bootstrap Italia sprite ("it-calendar")
 //   SPRITE             the sprite's URL
 import { $, $$ } from './dom.js';
@@ -54,8 +55,7 @@ onLangChange(() => {
   pressLang();
 });
 
-export function announce(message) {
-  const el = $('#announcer');
+export function announce(message, el = $('#announcer')) {
   if (!el) return;
   el.textContent = '';
   // A fresh text node after a tick is announced even when it repeats.

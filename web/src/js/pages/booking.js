@@ -9,13 +9,23 @@
 // the API answers 404/410 for it, the citizen is sent back to the time
 // choice with the slots reloaded; a 409 (taken meanwhile) does the same.
 // Problems the API names by field are shown next to that field.
+//
+// A crowded service lets citizens choose a time in turn (the waiting room,
+// lib/queue.js): before its time choice the page asks POST /api/queue.
+// Admitted (the usual case; the server sets the admission cookie reserve
+// checks): the times, as ever. Waiting: the queue view (#step-queue, still
+// step 3 in the stepper) instead, refreshed by GET /api/queue/{token}; its
+// token is kept in localStorage, so a reload resumes the same place. Once
+// admitted, back to the times. A hold refused with 403 not_admitted (the
+// admission lapsed, or the room opened meanwhile) asks again.
 import { del, get, post } from '../lib/api.js';
 import { $, $$, clear, focus, h, show } from '../lib/dom.js';
-import { formatCountdown, formatDate, formatDuration, formatTime, formatTimeRange } from '../lib/format.js';
+import { formatCountdown, formatDate, formatDuration, formatTime, formatTimeRange, localDeadline } from '../lib/format.js';
 import { checkFields, clearErrors, controlFor, fieldError, showAlert, showProblem } from '../lib/form.js';
 import { getLang, onLangChange, t } from '../lib/i18n.js';
 import { announce, icon, initPage } from '../lib/layout.js';
 import { problemText } from '../lib/problems.js';
+import { estimateText, forgetTicket, keepAdmission, keepToken, pollDelay, savedTicket, waitSeconds, worthSaying } from '../lib/queue.js';
 import { mountSlotPicker } from '../lib/slots.js';
 
 initPage();
@@ -36,6 +46,7 @@ let picker = null;
 let pickerService = '';
 let timer = null;
 let warned = false;
+let turnPending = false; // on the time choice, asking for the service's turn
 
 const office = () => state.offices.find((o) => o.id === state.officeId) || null;
 const service = () => (office()?.services || []).find((s) => s.id === state.serviceId) || null;
@@ -49,6 +60,7 @@ function reachable(step) {
     case 'service':
       return !!office();
     case 'slot':
+    case 'queue':
       return !!service();
     case 'details':
     case 'citizen':
@@ -62,6 +74,9 @@ function reachable(step) {
   }
 }
 
+// The queue view is the time choice's, for the stepper.
+const stepperStep = (step) => (step === 'queue' ? 'slot' : step);
+
 function citizenComplete() {
   const c = state.citizen;
   return !!(c.given_name && c.family_name && c.address && c.email && c.privacy_consent);
@@ -71,15 +86,19 @@ function go(step, { push = true, announceIt = true, focusIt = true } = {}) {
   if (state.booking) step = 'done';
   while (!reachable(step)) step = STEPS[STEPS.indexOf(step) - 1] || 'office';
   state.step = step;
+  if (step === 'queue') dropPicker(); // its times would be stale by the turn
+  else stopQueue();
+  turnPending = step === 'slot' && needsTurn();
   for (const s of $$('.booking-step')) show(s, s.id === `step-${step}`);
   renderStep(step);
+  if (turnPending) askQueue();
   renderSteppers();
   renderHoldBanner();
   if (push && history.state?.step !== step) history.pushState({ step }, '', location.href);
   if (focusIt) focus($(`#step-${step}-title`));
   if (announceIt) {
-    const n = STEPS.indexOf(step);
-    announce(n >= 0 ? t('booking.step_of', { n: n + 1, total: STEPS.length, name: t(`booking.steps.${step}`) }) : t('booking.done.title'));
+    const n = STEPS.indexOf(stepperStep(step));
+    announce(n >= 0 ? t('booking.step_of', { n: n + 1, total: STEPS.length, name: t(`booking.steps.${STEPS[n]}`) }) : t('booking.done.title'));
   }
 }
 
@@ -87,13 +106,14 @@ function renderStep(step) {
   if (step === 'office') renderOffices();
   if (step === 'service') renderServices();
   if (step === 'slot') renderSlotStep();
+  if (step === 'queue') renderQueue();
   if (step === 'summary') renderSummary();
   if (step === 'done') renderDone();
 }
 
 function renderSteppers() {
   const list = clear($('#steps-list'));
-  const current = STEPS.indexOf(state.step);
+  const current = STEPS.indexOf(stepperStep(state.step));
   STEPS.forEach((s, i) => {
     const done = state.step === 'done' || i < current;
     const li = h('li', { class: [done && 'confirmed', i === current && 'active'], id: `steps-${s}`, 'aria-current': i === current ? 'step' : null }, t(`booking.steps.${s}`));
@@ -197,9 +217,15 @@ $('#form-service').addEventListener('submit', (ev) => {
 
 // ---- date and time, and the hold -------------------------------------------
 
+const serviceLine = (s = service()) => (s ? `${s.name} – ${t('booking.service.duration', { duration: formatDuration(s.duration_minutes) })}` : '');
+
 function renderSlotStep() {
-  const s = service();
-  $('#slot-service').textContent = s ? `${s.name} – ${t('booking.service.duration', { duration: formatDuration(s.duration_minutes) })}` : '';
+  $('#slot-service').textContent = serviceLine();
+  if (turnPending) {
+    // The times once the service's turn comes (askQueue).
+    dropPicker();
+    return;
+  }
   if (!picker || pickerService !== state.serviceId) {
     picker?.destroy();
     pickerService = state.serviceId;
@@ -208,13 +234,20 @@ function renderSlotStep() {
   renderHeld();
 }
 
+function dropPicker() {
+  picker?.destroy();
+  picker = null;
+  pickerService = '';
+  clear($('#slot-picker'));
+}
+
 function renderHeld() {
   const status = $('#slot-status');
   status.textContent = state.hold ? t('booking.slot.held', { date: formatDate(state.hold.start), range: formatTimeRange(state.hold.start, state.hold.end) }) : '';
 }
 
 let holding = null;
-async function chooseSlot(slot) {
+async function chooseSlot(slot, { retried = false } = {}) {
   message('');
   if (state.hold && state.hold.start === slot.start && state.hold.service_id === state.serviceId) return;
   const mine = {};
@@ -230,6 +263,12 @@ async function chooseSlot(slot) {
     announce(t('booking.slot.held', { date: formatDate(hold.start), range: formatTimeRange(hold.start, hold.end) }));
   } catch (err) {
     if (holding !== mine) return;
+    if (err.code === 'not_admitted' && !retried) {
+      // Without a turn the choice starts again: a previous hold is given back.
+      releaseHold();
+      turnLapsed(slot);
+      return;
+    }
     dropHold();
     picker.clearSelection();
     if (err.code === 'conflict' || err.code === 'gone') {
@@ -247,7 +286,7 @@ async function chooseSlot(slot) {
   } finally {
     if (holding === mine) {
       holding = null;
-      picker.setDisabled(false);
+      picker?.setDisabled(false);
       renderHeld();
     }
   }
@@ -255,10 +294,8 @@ async function chooseSlot(slot) {
 
 function setHold(hold) {
   state.hold = hold;
-  let left = Date.parse(hold.expires_at) - Date.now();
   // A browser clock far off the server's: trust the usual ten minutes.
-  if (!(left > 0 && left < 6 * 3600 * 1000)) left = 10 * 60 * 1000;
-  state.expiresAt = Date.now() + left;
+  state.expiresAt = localDeadline(hold.expires_at, 10 * 60 * 1000);
   warned = false;
   clearInterval(timer);
   timer = setInterval(tick, 1000);
@@ -354,6 +391,135 @@ $('#slot-next').addEventListener('click', () => {
   message('');
   go('details');
 });
+
+// ---- the waiting room ------------------------------------------------------
+
+// How long an admission whose end the browser cannot place (a clock far off
+// the server's) counts here; reserve has the last word anyway.
+const ADMISSION_FALLBACK = 5 * 60 * 1000;
+const admissions = new Map(); // service id → admitted until (ms, this browser's clock)
+// run: bumped to forget the answers and timers of an earlier round.
+const queue = { run: 0, answer: null, said: null, updated: null, timer: null, failing: false };
+
+function isAdmitted(serviceId) {
+  if (!admissions.has(serviceId)) admissions.set(serviceId, savedTicket(serviceId)?.admitted_until || 0);
+  return admissions.get(serviceId) > Date.now();
+}
+
+// needsTurn: the time choice waits for the service's turn. A hold already
+// taken needs none: it is the citizen's until it lapses.
+const needsTurn = () => !!service() && !state.hold && !isAdmitted(state.serviceId);
+
+function stopQueue() {
+  queue.run++;
+  clearTimeout(queue.timer);
+  Object.assign(queue, { answer: null, said: null, updated: null, timer: null, failing: false });
+}
+
+// askQueue asks for the service's turn: with the token this browser kept
+// (a reload resumes its place), else by joining. It resolves to "admitted"
+// (the times are shown), "waiting" (the queue view, asked again after
+// poll_after_seconds), "open" (joining failed: the times are shown and
+// reserve decides) or "stale" (the citizen went elsewhere meanwhile).
+async function askQueue() {
+  const serviceId = state.serviceId;
+  const run = queue.run;
+  clearTimeout(queue.timer);
+  const token = savedTicket(serviceId)?.queue_token;
+  let answer;
+  try {
+    answer = token ? await get(`/api/queue/${encodeURIComponent(token)}`) : await post('/api/queue', { service_id: serviceId });
+  } catch (err) {
+    if (run !== queue.run || serviceId !== state.serviceId) return 'stale';
+    const passing = err.status === 0 || err.status === 429 || err.status >= 500;
+    if (token && !passing) {
+      // Expired or unknown (404): join again.
+      forgetTicket(serviceId);
+      return askQueue();
+    }
+    if (token) {
+      // Still in the queue as far as we know: try again shortly.
+      queue.failing = true;
+      if (state.step === 'queue') renderQueue();
+      else go('queue', { push: false, announceIt: false });
+      queue.timer = setTimeout(askQueue, Math.max(pollDelay(queue.answer || {}), (err.retryAfter || 0) * 1000));
+      return 'waiting';
+    }
+    return letThrough(serviceId);
+  }
+  if (run !== queue.run || serviceId !== state.serviceId) return 'stale';
+  if (answer?.admitted) {
+    const until = localDeadline(answer.admitted_until, ADMISSION_FALLBACK);
+    admissions.set(serviceId, until);
+    keepAdmission(serviceId, until);
+    showTimes({ say: true });
+    return 'admitted';
+  }
+  if (!answer?.queue_token) return letThrough(serviceId);
+  keepToken(serviceId, answer.queue_token);
+  Object.assign(queue, { answer, updated: new Date(), failing: false });
+  if (state.step === 'queue') renderQueue();
+  else go('queue', { push: false, announceIt: false });
+  queue.timer = setTimeout(askQueue, pollDelay(answer));
+  return 'waiting';
+}
+
+// letThrough: no word from the waiting room (joining failed): the times,
+// for a minute, and reserve decides (403 not_admitted brings the citizen
+// back here).
+function letThrough(serviceId) {
+  admissions.set(serviceId, Date.now() + 60 * 1000); // not kept: a reload asks again
+  showTimes();
+  return 'open';
+}
+
+// showTimes: the times, in place of the queue view if it was shown (say:
+// announce that the turn came).
+function showTimes({ say = false } = {}) {
+  turnPending = false;
+  if (state.step === 'queue') {
+    message('');
+    go('slot', { push: false, announceIt: false });
+    if (say) announce(t('booking.queue.admitted'));
+  } else if (state.step === 'slot') {
+    renderSlotStep();
+  }
+}
+
+// turnLapsed: reserve refused the time for want of a turn. Ask again: let
+// in at once, the time is asked for again; else the queue view says why.
+async function turnLapsed(slot) {
+  admissions.set(state.serviceId, 0);
+  forgetTicket(state.serviceId);
+  const outcome = await askQueue();
+  if (outcome === 'admitted') chooseSlot(slot, { retried: true });
+  else if (outcome === 'waiting') message(t('booking.queue.again'));
+  else if (outcome === 'open') {
+    picker?.clearSelection();
+    message(t('errors.code.not_admitted'));
+  }
+}
+
+function renderQueue() {
+  $('#queue-service').textContent = serviceLine();
+  const a = queue.answer;
+  const position = Number(a?.position) || 0;
+  const estimate = waitSeconds(a || {});
+  const ahead = Number.isFinite(a?.ahead) ? a.ahead : Math.max(0, position - 1);
+  $('#queue-position').textContent = position ? t('booking.queue.position', { position }) : '';
+  $('#queue-ahead').textContent = !a ? '–' : ahead ? String(ahead) : t('booking.queue.ahead_none');
+  $('#queue-estimate').textContent = estimate === null ? '–' : estimateText(estimate);
+  $('#queue-updated').textContent = queue.updated ? t('booking.queue.updated', { time: formatTime(queue.updated) }) : '';
+  show($('#queue-retrying'), queue.failing);
+  // The live region speaks when the news is worth it, not at every poll.
+  const now = { position, estimate };
+  if (position && worthSaying(queue.said, now)) {
+    queue.said = now;
+    announce(t('booking.queue.live', { position, estimate: $('#queue-estimate').textContent }), $('#queue-live'));
+  }
+}
+
+$('#queue-back').addEventListener('click', () => go('service'));
 
 // ---- details and applicant -------------------------------------------------
 
@@ -538,6 +704,7 @@ window.addEventListener('popstate', (ev) => {
 });
 
 onLangChange(() => {
+  queue.said = null; // the queue's news, said again in the new language
   renderStep(state.step);
   renderSteppers();
   renderHoldBanner();
