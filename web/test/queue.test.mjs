@@ -62,7 +62,7 @@ after(async () => {
 async function setRate(serviceId, perMinute) {
   const r = await admin('PATCH', `/admin/services/${serviceId}`, { admission_per_minute: perMinute });
   assert.equal(r.status, 200, `PATCH admission_per_minute: ${r.text}`);
-  assert.equal(r.json?.admission_per_minute, perMinute, `PATCH admission_per_minute answered ${r.text}`);
+  assert.equal(r.json?.service?.admission_per_minute, perMinute, `PATCH admission_per_minute answered ${r.text}`);
 }
 
 const queuePath = (res) => new URL(res.url()).pathname.startsWith('/api/queue');

@@ -136,7 +136,11 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		env := []string{"DATABASE_URL=" + url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", c.conns), "HOLD_TTL=24h", "K_SINK="}
+		// Reserve as it ships: one hold a client, the per-client and
+		// per-address limits counted in the database; every request a
+		// citizen of its own (a new client, an address of its own).
+		env := []string{"DATABASE_URL=" + url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", c.conns), "HOLD_TTL=24h", "K_SINK=",
+			"CLIENT_KEY=" + strings.Repeat("bench-client-key-", 2)}
 		reserveProf := filepath.Join(c.keep, fmt.Sprintf("reserve-%d.pprof", clients))
 		confirmProf := filepath.Join(c.keep, fmt.Sprintf("confirm-%d.pprof", clients))
 		reserve, err := start(bins, "reserve", append(env, "CPU_PROFILE="+reserveProf)...)
@@ -204,7 +208,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		ourHold := measured(db, reserve, func() result {
 			return drive(c.requests, clients, func(i int) (bool, error) {
 				body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": slots[i/c.group].Format(time.RFC3339)})
-				status, msg, err := post(client, reserve.base+"/api/holds", body)
+				status, msg, err := postAs(client, reserve.base+"/api/holds", body, citizenAddress(i))
 				switch {
 				case err != nil:
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -362,7 +366,21 @@ func holds(c config, db *database, bins string) ([]string, error) {
 }
 
 func post(client *http.Client, url string, body []byte) (int, []byte, error) {
-	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+	return postAs(client, url, body, "")
+}
+
+// postAs posts body as a citizen at address (in X-Forwarded-For, as an
+// ingress would pass it; "" sends none).
+func postAs(client *http.Client, url string, body []byte, address string) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if address != "" {
+		req.Header.Set("X-Forwarded-For", address)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
