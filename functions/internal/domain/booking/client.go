@@ -1,5 +1,7 @@
 package booking
 
+import "time"
+
 // Client is who asks for a hold, as far as a counter open to anonymous
 // citizens can tell: the client id of its signed client token (a random id,
 // no personal data) and its network address. Either may be empty: a hold
@@ -7,6 +9,13 @@ package booking
 type Client struct {
 	ID      string // a UUID, from the client token reserve issues
 	Address string // the network address (an IPv6 address stands for its /64)
+	// New: the client token was issued with this very request, so the
+	// client has no holds yet: nothing of its own to release, and this
+	// request — its first — is counted by the token itself, not by a row.
+	New bool
+	// Since is when the client token was issued: the request that issued
+	// it was the client's first.
+	Since time.Time
 }
 
 // HoldLimits bound what one client may do on a busy day. A zero field

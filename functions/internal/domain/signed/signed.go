@@ -50,22 +50,29 @@ func (s *Signer) Sign(kind string, expires time.Time, fields ...string) string {
 
 // Check verifies a token of kind at now and answers its fields.
 func (s *Signer) Check(token, kind string, now time.Time) ([]string, error) {
+	fields, _, err := s.CheckExpiry(token, kind, now)
+	return fields, err
+}
+
+// CheckExpiry is Check that also answers the token's expiry.
+func (s *Signer) CheckExpiry(token, kind string, now time.Time) ([]string, time.Time, error) {
 	i := strings.LastIndexByte(token, '.')
 	if i < 0 || !hmac.Equal([]byte(token[i+1:]), []byte(s.mac(token[:i]))) {
-		return nil, ErrInvalid
+		return nil, time.Time{}, ErrInvalid
 	}
 	parts := strings.Split(token[:i], ".")
 	if len(parts) < 2 || parts[0] != kind {
-		return nil, ErrInvalid
+		return nil, time.Time{}, ErrInvalid
 	}
 	exp, err := strconv.ParseInt(parts[len(parts)-1], 10, 64)
 	if err != nil {
-		return nil, ErrInvalid
+		return nil, time.Time{}, ErrInvalid
 	}
-	if !now.Before(time.Unix(exp, 0)) {
-		return nil, ErrExpired
+	expires := time.Unix(exp, 0)
+	if !now.Before(expires) {
+		return nil, time.Time{}, ErrExpired
 	}
-	return parts[1 : len(parts)-1], nil
+	return parts[1 : len(parts)-1], expires, nil
 }
 
 func (s *Signer) mac(body string) string {

@@ -70,17 +70,17 @@ func (c *Identifier) Of(w http.ResponseWriter, r *http.Request, now time.Time) b
 	if ck, err := r.Cookie(CookieName); err == nil && tok == "" {
 		tok = ck.Value
 	}
-	if fields, err := c.Signer.Check(tok, kind, now); err == nil && len(fields) == 1 {
-		if _, err := uuid.Parse(fields[0]); err == nil {
-			who.ID = fields[0]
-			return who
-		}
-	}
 	ttl := c.TTL
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
 	}
-	who.ID = uuid.NewString()
+	if fields, expires, err := c.Signer.CheckExpiry(tok, kind, now); err == nil && len(fields) == 1 {
+		if _, err := uuid.Parse(fields[0]); err == nil {
+			who.ID, who.Since = fields[0], expires.Add(-ttl)
+			return who
+		}
+	}
+	who.ID, who.New, who.Since = uuid.NewString(), true, now
 	tok = c.Signer.Sign(kind, now.Add(ttl), who.ID)
 	http.SetCookie(w, &http.Cookie{Name: CookieName, Value: tok, Path: "/api", MaxAge: int(ttl / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure(r)})

@@ -43,7 +43,7 @@ func TestClientToken(t *testing.T) {
 	w := httptest.NewRecorder()
 	first := c.Of(w, httptest.NewRequest("POST", "/api/holds", nil), now)
 	cookies := w.Result().Cookies()
-	if first.ID == "" || len(cookies) != 1 || cookies[0].Name != CookieName || !cookies[0].HttpOnly || cookies[0].MaxAge != 3600 {
+	if first.ID == "" || !first.New || !first.Since.Equal(now) || len(cookies) != 1 || cookies[0].Name != CookieName || !cookies[0].HttpOnly || cookies[0].MaxAge != 3600 {
 		t.Fatalf("a new client: %+v, cookies %+v", first, cookies)
 	}
 	for name, when := range map[string]time.Time{"within its life": now.Add(59 * time.Minute), "expired": now.Add(time.Hour)} {
@@ -53,6 +53,9 @@ func TestClientToken(t *testing.T) {
 		again := c.Of(w, r, when)
 		if same := again.ID == first.ID; same != (name == "within its life") {
 			t.Errorf("%s: id %s, first %s", name, again.ID, first.ID)
+		}
+		if name == "within its life" && (again.New || !again.Since.Equal(now)) {
+			t.Errorf("a known client: new %v, since %s, want issued at %s", again.New, again.Since, now)
 		}
 	}
 	r := httptest.NewRequest("POST", "/api/holds", nil)

@@ -102,6 +102,18 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 		blockEnd := slot.End.Add(svc.Buffer())
 		dayStart, dayEnd := s.dayOf(slot.Start)
 		limits := svc.Limits.Or(s.Limits)
+		clientLimit := limits.ClientPerMinute
+		switch {
+		case client.New:
+			// Its first request, counted by its token: no holds of its own
+			// yet, nothing to count or to release.
+			limits.PerClient, clientLimit = 0, 0
+		case clientLimit > 0 && client.Since.Truncate(time.Minute).Equal(now.Truncate(time.Minute)):
+			// In the minute of its token, whose first request counts too.
+			if clientLimit--; clientLimit == 0 {
+				return booking.Hold{}, rateLimited(now, "client", limits.ClientPerMinute)
+			}
+		}
 		var result string
 		// [16]byte: pgx encodes it as a uuid directly (uuid.UUID goes
 		// through its driver.Valuer, a text round trip).
@@ -109,7 +121,7 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 			$18, $19, $20, $21, $22, $23, $24, $25)`,
 			[16]byte(id), serviceID, slot.Start, slot.End, blockEnd, hash, expires, locale, now, dayStart, dayEnd, version,
 			ev.ID, ev.Type, s.Source, ev.DataSchema, ev.Data,
-			clientID, address, limits.PerClient, limits.ClientPerMinute, limits.AddressPerMinute,
+			clientID, address, limits.PerClient, clientLimit, limits.AddressPerMinute,
 			s.Calendar.Location.String(), events.BookingReleased, schemaOf(events.BookingReleased)).Scan(&result)
 		if err != nil {
 			return booking.Hold{}, err
