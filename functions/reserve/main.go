@@ -55,7 +55,7 @@ type Config struct {
 	ClientTokenTTL   time.Duration `envconfig:"CLIENT_TOKEN_TTL" default:"24h"`
 	TrustedProxies   string        `envconfig:"CLIENT_TRUSTED_PROXIES" default:"127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7"`
 	MaxHolds         int           `envconfig:"MAX_HOLDS_PER_CLIENT" default:"1"`
-	ClientPerMinute  int           `envconfig:"HOLDS_PER_MINUTE_PER_CLIENT" default:"10"`
+	ClientPerMinute  int           `envconfig:"HOLDS_PER_MINUTE_PER_CLIENT" default:"30"`
 	AddressPerMinute int           `envconfig:"HOLDS_PER_MINUTE_PER_ADDRESS" default:"120"`
 	// A hold slower than SlowHold (0: never) opens the service's waiting
 	// room for AutoQueueFor at AutoQueueRate citizens a minute.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -16,13 +17,14 @@ import (
 // has one of their own), its client token and its waiting room admission
 // in headers, kept from the answers.
 type visitor struct {
-	s         *localStack
-	client    *http.Client
-	steps     map[string]*step // latencies and answers by step; nil: not recorded
-	address   string
-	token     string // X-Client-Token
-	admission string // X-Admission-Ticket
-	keepToken bool   // a script that throws its token away sends none
+	s          *localStack
+	client     *http.Client
+	steps      map[string]*step // latencies and answers by step; nil: not recorded
+	address    string
+	token      string // X-Client-Token
+	admission  string // X-Admission-Ticket
+	keepToken  bool   // a script that throws its token away sends none
+	retryAfter string // of the last answer
 }
 
 // call sends one request as the visitor and records it under step.
@@ -65,6 +67,7 @@ func (v *visitor) call(ctx context.Context, step, method, path string, body any)
 	if tok := resp.Header.Get("X-Admission-Ticket"); tok != "" {
 		v.admission = tok
 	}
+	v.retryAfter = resp.Header.Get("Retry-After")
 	return resp.StatusCode, b, err
 }
 
@@ -161,6 +164,7 @@ func (v *visitor) book(ctx context.Context, calendarPath, email string) (bool, t
 		start := free[k]
 		free = append(free[:k], free[k+1:]...)
 		status, b, err := v.call(ctx, "hold", "POST", "/api/holds", map[string]string{"service_id": clickdayService, "start": start})
+		retryAfter := v.retryAfter
 		switch {
 		case err != nil:
 			return false, waited, err
@@ -173,7 +177,10 @@ func (v *visitor) book(ctx context.Context, calendarPath, email string) (bool, t
 			}
 			continue
 		case status == http.StatusTooManyRequests:
-			time.Sleep(time.Second)
+			// Too fast: wait as told, and that try does not count.
+			wait, _ := strconv.Atoi(retryAfter)
+			time.Sleep(time.Duration(max(wait, 1)) * time.Second)
+			attempt--
 			continue
 		case status != http.StatusCreated:
 			continue // 409: taken meanwhile; another time
