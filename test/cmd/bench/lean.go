@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/sportello/sportello/functions/manifest"
@@ -32,7 +33,8 @@ func lean(c config, root, bins, tmp string) error {
 	fmt.Println("|---|---:|---:|---:|---:|")
 	env := []string{"DATABASE_URL=" + url, "LIVEKIT_URL=ws://127.0.0.1:1", "LIVEKIT_API_KEY=k", "LIVEKIT_API_SECRET=s",
 		"S3_ENDPOINT=http://127.0.0.1:1", "S3_ACCESS_KEY=k", "S3_SECRET_KEY=s", "S3_BUCKET=b", "SMTP_HOST=127.0.0.1", "SMTP_PORT=1",
-		"MAIL_FROM=Sportello <noreply@example.it>", "PUBLIC_URL=http://127.0.0.1", "COOKIE_SECURE=false"}
+		"MAIL_FROM=Sportello <noreply@example.it>", "PUBLIC_URL=http://127.0.0.1", "COOKIE_SECURE=false",
+		"CLIENT_KEY=" + strings.Repeat("bench-client-key-", 2)}
 	for _, f := range manifest.Functions {
 		st, err := os.Stat(filepath.Join(bins, f.Name))
 		if err != nil {

@@ -91,6 +91,11 @@ func run(c config) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// PostgreSQL runs as the postgres user, which must reach its data under
+	// here (MkdirTemp makes the folder private).
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
 	if c.keep == "" {
 		c.keep = tmp
 	}

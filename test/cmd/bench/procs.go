@@ -125,6 +125,8 @@ func start(bins, name string, env ...string) (*process, error) {
 	if err := p.cmd.Start(); err != nil {
 		return nil, err
 	}
+	exited := make(chan struct{})
+	go func() { _, _ = p.cmd.Process.Wait(); close(exited) }()
 	deadline := t0.Add(30 * time.Second)
 	for {
 		resp, err := http.Get(p.base + "/health/readiness")
@@ -134,6 +136,11 @@ func start(bins, name string, env ...string) (*process, error) {
 				p.ready = time.Since(t0)
 				return p, nil
 			}
+		}
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("%s exited before it was ready (see its log above)", name)
+		default:
 		}
 		if time.Now().After(deadline) {
 			p.stop()
