@@ -78,8 +78,8 @@ func (s *step) count(pred func(status int) bool) int {
 // the stack's own PostgreSQL, the baseline.
 func clickday(c config, root, tmp string) ([]string, error) {
 	fmt.Printf("\n## The click day\n\nThe local stack (every function, the broker, the gateway, PostgreSQL, Mailpit, LiveKit and MinIO on this machine): "+
-		"%d citizens, %d at a time, each through the gateway: `GET /api/offices`, `GET /api/slots` over %d days, `POST /api/holds` "+
-		"(one of the %d earliest free times; another on a 409), `POST /api/bookings`. A %d-desk, 15-minute service open 08:00–18:00 on working days.\n\n",
+		"%d citizens, %d at a time, each from an address of its own through the gateway: `GET /api/offices`, `POST /api/queue` (the waiting room), "+
+		"`GET /api/slots` over %d days, `POST /api/holds` (one of the %d earliest free times; another on a 409), `POST /api/bookings`. A %d-desk, 15-minute service open 08:00–18:00 on working days.\n\n",
 		c.citizens, c.concurrency, clickdayDays, clickdayEarliest, clickdayDesks)
 	st, err := startLocal(root, tmp)
 	if err != nil {
