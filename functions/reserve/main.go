@@ -32,7 +32,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -51,12 +50,10 @@ import (
 
 // Config is the environment of reserve beyond function.Config.
 type Config struct {
-	ClientKey        string        `envconfig:"CLIENT_KEY" required:"true"`
-	ClientTokenTTL   time.Duration `envconfig:"CLIENT_TOKEN_TTL" default:"24h"`
-	TrustedProxies   string        `envconfig:"CLIENT_TRUSTED_PROXIES" default:"127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7"`
-	MaxHolds         int           `envconfig:"MAX_HOLDS_PER_CLIENT" default:"1"`
-	ClientPerMinute  int           `envconfig:"HOLDS_PER_MINUTE_PER_CLIENT" default:"30"`
-	AddressPerMinute int           `envconfig:"HOLDS_PER_MINUTE_PER_ADDRESS" default:"120"`
+	client.Config
+	MaxHolds         int `envconfig:"MAX_HOLDS_PER_CLIENT" default:"1"`
+	ClientPerMinute  int `envconfig:"HOLDS_PER_MINUTE_PER_CLIENT" default:"30"`
+	AddressPerMinute int `envconfig:"HOLDS_PER_MINUTE_PER_ADDRESS" default:"120"`
 	// A hold slower than SlowHold (0: never) opens the service's waiting
 	// room for AutoQueueFor at AutoQueueRate citizens a minute.
 	SlowHold      time.Duration `envconfig:"AUTO_QUEUE_HOLD_LATENCY" default:"2s"`
@@ -70,13 +67,10 @@ func main() {
 	if err == nil && (cfg.MaxHolds < 0 || cfg.ClientPerMinute < 0 || cfg.AddressPerMinute < 0) {
 		err = errors.New("MAX_HOLDS_PER_CLIENT, HOLDS_PER_MINUTE_PER_CLIENT and HOLDS_PER_MINUTE_PER_ADDRESS must not be negative (0: no limit)")
 	}
+	var ids *client.Identifier
 	var signer *signed.Signer
 	if err == nil {
-		signer, err = signed.New([]byte(cfg.ClientKey))
-	}
-	var trusted []netip.Prefix
-	if err == nil {
-		trusted, err = client.ParseTrusted(cfg.TrustedProxies)
+		ids, signer, err = cfg.Identifier()
 	}
 	if err != nil {
 		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "reserve", "err", err)
@@ -86,7 +80,7 @@ func main() {
 		env.Store.Limits = booking.HoldLimits{PerClient: cfg.MaxHolds, ClientPerMinute: cfg.ClientPerMinute, AddressPerMinute: cfg.AddressPerMinute}
 		return newHandler(&holds{
 			store:   env.Store,
-			ids:     &client.Identifier{Signer: signer, TTL: cfg.ClientTokenTTL, Trusted: trusted},
+			ids:     ids,
 			tickets: &admission.Tickets{Signer: signer},
 			slow:    cfg.SlowHold, autoFor: cfg.AutoQueueFor, autoRate: cfg.AutoQueueRate, log: env.Log,
 		}, env.Log)

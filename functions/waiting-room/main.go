@@ -27,7 +27,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/netip"
 	"os"
 	"time"
 
@@ -45,9 +44,7 @@ import (
 
 // Config is the environment of waiting-room beyond function.Config.
 type Config struct {
-	ClientKey      string        `envconfig:"CLIENT_KEY" required:"true"`
-	ClientTokenTTL time.Duration `envconfig:"CLIENT_TOKEN_TTL" default:"24h"`
-	TrustedProxies string        `envconfig:"CLIENT_TRUSTED_PROXIES" default:"127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7"`
+	client.Config
 	AdmissionTTL   time.Duration `envconfig:"ADMISSION_TTL" default:"15m"`
 	JoinsPerMinute int           `envconfig:"QUEUE_JOINS_PER_MINUTE_PER_ADDRESS" default:"60"`
 }
@@ -58,13 +55,10 @@ func main() {
 	if err == nil && (cfg.AdmissionTTL <= 0 || cfg.JoinsPerMinute < 0) {
 		err = errors.New("ADMISSION_TTL must be positive, QUEUE_JOINS_PER_MINUTE_PER_ADDRESS not negative (0: no limit)")
 	}
+	var ids *client.Identifier
 	var signer *signed.Signer
 	if err == nil {
-		signer, err = signed.New([]byte(cfg.ClientKey))
-	}
-	var trusted []netip.Prefix
-	if err == nil {
-		trusted, err = client.ParseTrusted(cfg.TrustedProxies)
+		ids, signer, err = cfg.Identifier()
 	}
 	if err != nil {
 		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "waiting-room", "err", err)
@@ -73,7 +67,7 @@ func main() {
 	function.Main("waiting-room", func(env *function.Env) http.Handler {
 		return newHandler(&room{
 			store:   env.Store,
-			ids:     &client.Identifier{Signer: signer, TTL: cfg.ClientTokenTTL, Trusted: trusted},
+			ids:     ids,
 			tickets: &admission.Tickets{Signer: signer, TTL: cfg.AdmissionTTL},
 			joins:   cfg.JoinsPerMinute,
 		}, env.Log)

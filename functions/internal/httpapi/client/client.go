@@ -8,6 +8,7 @@
 package client
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -140,4 +141,26 @@ func inAny(nets []netip.Prefix, ip netip.Addr) bool {
 // is marked Secure (not on the local stack's plain HTTP).
 func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// Config is the environment of a function that tells clients apart
+// (reserve, waiting-room); embed it in the function's own.
+type Config struct {
+	ClientKey      string        `envconfig:"CLIENT_KEY" required:"true"`
+	ClientTokenTTL time.Duration `envconfig:"CLIENT_TOKEN_TTL" default:"24h"`
+	TrustedProxies string        `envconfig:"CLIENT_TRUSTED_PROXIES" default:"127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7"`
+}
+
+// Identifier builds the client identifier of the configuration, with the
+// signer of its key (which also signs the waiting room's tickets).
+func (c Config) Identifier() (*Identifier, *signed.Signer, error) {
+	signer, err := signed.New([]byte(c.ClientKey))
+	if err != nil {
+		return nil, nil, fmt.Errorf("CLIENT_KEY: %w", err)
+	}
+	trusted, err := ParseTrusted(c.TrustedProxies)
+	if err != nil {
+		return nil, nil, fmt.Errorf("CLIENT_TRUSTED_PROXIES: %w", err)
+	}
+	return &Identifier{Signer: signer, TTL: c.ClientTokenTTL, Trusted: trusted}, signer, nil
 }
