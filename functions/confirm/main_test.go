@@ -237,7 +237,7 @@ func TestConfirmBadInput(t *testing.T) {
 		// The hold.
 		{"unknown hold id", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, uuid.NewString(), held.Secret, maria), "application/json", notFound},
 		{"hold id not a UUID", fmt.Sprintf(`{"hold_id": "hold-1", "hold_secret": %q, "citizen": %s}`, held.Secret, maria), "application/json", notFound},
-		{"hold id with NUL", fmt.Sprintf(`{"hold_id": "a\u0000b", "hold_secret": %q, "citizen": %s}`, held.Secret, maria), "application/json", notFound},
+		{"hold id with NUL", fmt.Sprintf(`{"hold_id": "a\u0000b", "hold_secret": %q, "citizen": %s}`, held.Secret, maria), "application/json", apitest.Want(400, "invalid", "hold_id")},
 		{"wrong hold secret", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, held.ID, randomSecret, maria), "application/json", notFound},
 		{"malformed hold secret", fmt.Sprintf(`{"hold_id": %q, "hold_secret": "secret", "citizen": %s}`, held.ID, maria), "application/json", notFound},
 		{"secret of another hold", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, held.ID, other.Secret, maria), "application/json", notFound},

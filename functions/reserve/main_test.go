@@ -197,7 +197,7 @@ func TestReserveBadInput(t *testing.T) {
 		{"unknown locale", `{"service_id": "` + svc + `", "start": "` + ok + `", "locale": "de"}`, "application/json", bad("locale")},
 		// The service.
 		{"unknown service", body("no-such-service", ok), "application/json", apitest.Want(404, "not_found", "service_id")},
-		{"service id with NUL", `{"service_id": "a\u0000b", "start": "` + ok + `"}`, "application/json", apitest.Want(404, "not_found", "service_id")},
+		{"service id with NUL", `{"service_id": "a\u0000b", "start": "` + ok + `"}`, "application/json", apitest.Want(400, "invalid", "service_id")},
 		{"service id in capitals", body(strings.ToUpper(svc), ok), "application/json", apitest.Want(404, "not_found", "service_id")},
 		// The slot.
 		{"in the past", body(svc, "2027-02-26T09:00:00+01:00"), "application/json", bad("start")},

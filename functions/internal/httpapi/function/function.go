@@ -27,6 +27,7 @@ import (
 
 	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
 	"github.com/sportello/sportello/functions/internal/httpapi/idempotency"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
@@ -145,7 +146,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	mux.Handle("/", idempotency.Wrap(env.Store, name, log, build(env)))
+	mux.Handle("/", Edge(env.Store, name, log, build(env)))
 	drainer := &handlers.Drainer{Inner: AccessLog(log, mux), QuietPeriod: cfg.DrainQuiet}
 	srv := &http.Server{Addr: ":" + strconv.Itoa(cfg.Port), Handler: drainer, ReadHeaderTimeout: 10 * time.Second}
 
@@ -176,6 +177,13 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	}
 	log.Info("stopped")
 	return err
+}
+
+// Edge is what stands between the network and a function's handler h:
+// the path and query string checked as text (httpx.CheckRequests), then
+// the answers of unsafe requests kept under their Idempotency-Key.
+func Edge(store *postgres.Store, name string, log *slog.Logger, h http.Handler) http.Handler {
+	return httpx.CheckRequests(idempotency.Wrap(store, name, log, h))
 }
 
 // AccessLog logs one line per request: method, route pattern, status and

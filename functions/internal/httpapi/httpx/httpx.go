@@ -148,8 +148,8 @@ func NoStore(w http.ResponseWriter) {
 }
 
 // Decode reads a JSON request body into v strictly: the Content-Type must be
-// JSON, unknown fields and trailing data are refused, and every failure is
-// an apperr naming the field at fault.
+// JSON, the raw text must pass CheckJSON, unknown fields and trailing data
+// are refused, and every failure is an apperr naming the field at fault.
 func Decode(r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -157,16 +157,21 @@ func Decode(r *http.Request, v any) error {
 			return apperr.New(apperr.Unsupported, "Content-Type", "send application/json, not %q", ct)
 		}
 	}
-	body := http.MaxBytesReader(nil, r.Body, MaxBody)
-	var read bytes.Buffer // what the decoder read, to locate an unknown field
-	dec := json.NewDecoder(io.TeeReader(body, &read))
+	data, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	if err != nil {
+		return decodeError(err)
+	}
+	if err := CheckJSON(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		err = decodeError(err)
 		var e *apperr.Error
 		if errors.As(err, &e) && strings.HasPrefix(e.Message, "unknown field ") {
 			// encoding/json names only the key, not its path: find it.
-			if path := unknownField(read.Bytes(), reflect.TypeOf(v)); path != "" {
+			if path := unknownField(data, reflect.TypeOf(v)); path != "" {
 				return apperr.Field(path, apperr.UnknownField, "unknown field %q", path)
 			}
 		}
