@@ -33,11 +33,7 @@ func post(body, contentType string) *http.Request {
 
 func hold(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Hold {
 	t.Helper()
-	h, err := store.Reserve(context.Background(), svc, start, "it")
-	if err != nil {
-		t.Fatalf("reserve %s: %v", start, err)
-	}
-	return h
+	return pgtest.Hold(t, store, svc, start, "it")
 }
 
 // request builds a confirm body; citizen is raw JSON ("" leaves it out).

@@ -150,6 +150,17 @@ func Book(tb testing.TB, store *postgres.Store, svc string, start time.Time) boo
 	return BookFor(tb, store, svc, start, Maria)
 }
 
+// Hold holds a desk of service svc at start in locale, through the store
+// at its current time.
+func Hold(tb testing.TB, store *postgres.Store, svc string, start time.Time, locale string) booking.Hold {
+	tb.Helper()
+	h, err := store.Reserve(context.Background(), svc, start, locale)
+	if err != nil {
+		tb.Fatalf("reserve %s: %v", start, err)
+	}
+	return h
+}
+
 // BookFor is Book for citizen c.
 func BookFor(tb testing.TB, store *postgres.Store, svc string, start time.Time, c booking.Citizen) booking.Confirmation {
 	tb.Helper()
@@ -157,10 +168,7 @@ func BookFor(tb testing.TB, store *postgres.Store, svc string, start time.Time, 
 	if locale == "" {
 		locale = "it"
 	}
-	h, err := store.Reserve(context.Background(), svc, start, locale)
-	if err != nil {
-		tb.Fatalf("reserve %s: %v", start, err)
-	}
+	h := Hold(tb, store, svc, start, locale)
 	conf, err := store.Confirm(context.Background(), h.ID, h.Secret, c)
 	if err != nil {
 		tb.Fatalf("confirm: %v", err)
