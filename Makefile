@@ -6,7 +6,7 @@ CACHE    ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/sportello
 BIN      := $(CACHE)/bin
 MODULES  := ./events/... ./functions/... ./local/... ./test/...
 
-.PHONY: run test bench clean tools vet site
+.PHONY: run test bench fuzz clean tools vet site
 
 ## run: start PostgreSQL, Mailpit, LiveKit, MinIO, every function, the broker and the gateway;
 ## Ctrl-C stops them (flags for sportello-local go in ARGS, e.g. make run ARGS="-port 9090 -quiet")
@@ -25,6 +25,17 @@ test: tools
 ## to a baseline of the same run (not part of test; flags in ARGS, e.g. ARGS="-parts clickday -citizens 2000")
 bench:
 	go run ./test/cmd/bench $(ARGS)
+
+## fuzz: every fuzz target (a func FuzzX in a package's *_test.go) for FUZZTIME each, default 30s, against
+## throwaway servers; a failing input is written to the package's testdata/fuzz/FuzzX/ and, once committed,
+## runs in make test with the rest of the seed corpus (FUZZ=FuzzHold runs one target)
+FUZZTIME ?= 30s
+FUZZ     ?= Fuzz[A-Za-z]*
+fuzz: tools
+	$(BIN)/with-services bash -c 'set -e; for f in $$(grep -l "^func $(FUZZ)(" $$(git ls-files "*_test.go")); do \
+	  for t in $$(grep -o "^func $(FUZZ)(" $$f | sed "s/^func //; s/($$//"); do \
+	    echo "== $$(dirname $$f) $$t"; go test -count=1 -run "^$$" -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+	  done; done'
 
 ## vet: go vet on every module
 vet:

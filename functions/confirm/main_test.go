@@ -230,6 +230,10 @@ func TestConfirmBadInput(t *testing.T) {
 		{"reason with a newline", request(held, citizen("reason", `"SCIA\nambientale"`)), "application/json", bad("citizen.reason")},
 		{"details with NUL", request(held, citizen("details", `"a\u0000b"`)), "application/json", bad("citizen.details")},
 		{"unknown locale", request(held, citizen("locale", `"fr"`)), "application/json", bad("citizen.locale")},
+		// encoding/json would store these as U+FFFD and confirm with a 201.
+		{"given_name not UTF-8", request(held, citizen("given_name", "\"Mar\xeda\"")), "application/json", bad("citizen.given_name")},
+		{"family_name with half a surrogate pair", request(held, citizen("family_name", `"Rossi\ud83d"`)), "application/json", bad("citizen.family_name")},
+		{"citizen given twice", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s, "Citizen": %s}`, held.ID, held.Secret, maria, maria), "application/json", bad("Citizen")},
 		// The hold.
 		{"unknown hold id", fmt.Sprintf(`{"hold_id": %q, "hold_secret": %q, "citizen": %s}`, uuid.NewString(), held.Secret, maria), "application/json", notFound},
 		{"hold id not a UUID", fmt.Sprintf(`{"hold_id": "hold-1", "hold_secret": %q, "citizen": %s}`, held.Secret, maria), "application/json", notFound},

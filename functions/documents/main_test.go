@@ -41,7 +41,7 @@ type fixture struct {
 	svc     string
 }
 
-func newFixture(t *testing.T, maxBytes int64, maxPerBooking int) fixture {
+func newFixture(t testing.TB, maxBytes int64, maxPerBooking int) fixture {
 	t.Helper()
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Source = "/sportello/documents"
@@ -52,22 +52,14 @@ func newFixture(t *testing.T, maxBytes int64, maxPerBooking int) fixture {
 }
 
 // book makes a confirmed booking on Tuesday at hhmm.
-func (f fixture) book(t *testing.T, hhmm string) booking.Confirmation {
+func (f fixture) book(t testing.TB, hhmm string) booking.Confirmation {
 	t.Helper()
-	h, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-03-02", hhmm), "it")
-	if err != nil {
-		t.Fatalf("reserve: %v", err)
-	}
-	c, err := f.store.Confirm(context.Background(), h.ID, h.Secret, pgtest.Maria)
-	if err != nil {
-		t.Fatalf("confirm: %v", err)
-	}
-	return c
+	return pgtest.Book(t, f.store, f.svc, apitest.At("2027-03-02", hhmm))
 }
 
 // serve runs one request with the manage token (none when empty); every
 // answer must be no-store and no answer a 5xx.
-func (f fixture) serve(t *testing.T, method, path, token, body string) *httptest.ResponseRecorder {
+func (f fixture) serve(t testing.TB, method, path, token, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	var r *http.Request
 	if body == "" {

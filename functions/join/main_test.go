@@ -40,7 +40,7 @@ type fixture struct {
 
 // newFixture is a join handler in front of the real LiveKit server, on a
 // store whose clock is fixed at now, with a service of the given shape.
-func newFixture(t *testing.T, now time.Time, svc pgtest.Service) *fixture {
+func newFixture(t testing.TB, now time.Time, svc pgtest.Service) *fixture {
 	t.Helper()
 	store, clk := pgtest.Store(t, now)
 	_, id := pgtest.NewService(t, store.Pool, svc)
@@ -48,7 +48,7 @@ func newFixture(t *testing.T, now time.Time, svc pgtest.Service) *fixture {
 	return &fixture{store: store, clock: clk, service: id, lk: lk, h: newHandler(store, lk, slog.New(slog.DiscardHandler))}
 }
 
-func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
+func (f *fixture) book(t testing.TB, start time.Time) booking.Confirmation {
 	t.Helper()
 	c := pgtest.Book(t, f.store, f.service, start)
 	roomstest.Cleanup(t, f.lk, rooms.Name(c.ID))

@@ -18,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-func newTestHandler(t *testing.T) (http.Handler, func(sql string, args ...any)) {
+func newTestHandler(t testing.TB) (http.Handler, func(sql string, args ...any)) {
 	t.Helper()
 	store, _ := pgtest.Store(t, apitest.Monday)
 	exec := func(sql string, args ...any) {

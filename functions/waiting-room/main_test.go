@@ -75,7 +75,7 @@ func (b *browser) admitted(svc string, now time.Time) bool {
 	return (&admission.Tickets{Signer: testKey}).Admitted(r, svc, who.ID, now)
 }
 
-func setRate(t *testing.T, store *postgres.Store, svc string, rate int) {
+func setRate(t testing.TB, store *postgres.Store, svc string, rate int) {
 	t.Helper()
 	if _, err := store.Pool.Exec(context.Background(), `UPDATE services SET admission_per_minute = $2 WHERE id = $1`, svc, rate); err != nil {
 		t.Fatal(err)

@@ -68,6 +68,23 @@ func FuzzQuery(f *testing.F, h http.Handler, e Endpoint, valid ...string) {
 	})
 }
 
+// FuzzPath is FuzzBody for a route whose input is the last segment of
+// its path (an id): e.Path is the path up to that segment, and each input
+// stands after it as the server would see it once unescaped.
+func FuzzPath(f *testing.F, h http.Handler, e Endpoint, valid ...string) {
+	for _, id := range valid {
+		f.Add(id)
+	}
+	for _, id := range []string{"", "x", "a\x00b", "\xff", "%00", "..", "../../etc/passwd", " ", "\u202e", strings.Repeat("9", 600)} {
+		f.Add(id)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		r := httptest.NewRequest(e.Method, "/", nil)
+		r.URL.Path = e.Path + id
+		Check(t, h, e, r)
+	})
+}
+
 // addresses gives every fuzzed request its own network address, so that
 // the per-address limits do not turn the rest of a run into 429s.
 var addresses atomic.Uint32

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
+)
+
+// FuzzQueue: no body makes POST /api/queue answer a 5xx, and a refused
+// one writes nothing.
+func FuzzQueue(f *testing.F) {
+	store, _ := pgtest.Store(f, apitest.Monday)
+	log := slog.New(slog.DiscardHandler)
+	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{})
+	setRate(f, store, svc, 2)
+	h := function.Edge(store, "waiting-room", log, newHandler(testRoom(store, 1000000), log))
+	apitest.FuzzBody(f, h, apitest.Endpoint{Method: "POST", Path: "/api/queue"}, `{"service_id": "`+svc+`"}`)
+}
+
+// FuzzPlace: no queue token makes GET /api/queue/{token} answer a 5xx.
+func FuzzPlace(f *testing.F) {
+	store, _ := pgtest.Store(f, apitest.Monday)
+	log := slog.New(slog.DiscardHandler)
+	h := function.Edge(store, "waiting-room", log, newHandler(testRoom(store, 1000000), log))
+	apitest.FuzzPath(f, h, apitest.Endpoint{Method: "GET", Path: "/api/queue/"}, "x.y", "eyJhIjoxfQ.c2ln")
+}
