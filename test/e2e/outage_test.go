@@ -19,8 +19,9 @@ func TestMailSurvivesSMTPOutage(t *testing.T) {
 	// Each attempt waits at most a second for the SMTP greeting; the broker's
 	// retry delays are scaled down, so nine attempts take about ten seconds.
 	s := startStack(t, stackOptions{
-		Args: []string{"-tick", "0", "-backoff-scale", "0.05"},
-		Env:  []string{"SMTP_TIMEOUT=1s"},
+		Args:   []string{"-tick", "0", "-backoff-scale", "0.05"},
+		Env:    []string{"SMTP_TIMEOUT=1s"},
+		Faults: true, // send-email answers 5xx while SMTP is frozen, so the broker retries
 	})
 	env := s.services(t)
 	mail := &mailpit{t: t, url: strings.TrimRight(env["MAILPIT_URL"], "/")}

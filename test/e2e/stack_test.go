@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,7 @@ type localStack struct {
 	gateway string // http://127.0.0.1:PORT
 	pgPort  int
 	data    string
+	faults  bool // the test injects faults: 5xx answers are expected
 }
 
 func freePort(t *testing.T) int {
@@ -66,6 +68,9 @@ func freePort(t *testing.T) int {
 type stackOptions struct {
 	Args []string // more flags for sportello-local, e.g. -tick 2s
 	Env  []string // more variables, which the functions inherit (e.g. MAX_DOCUMENT_BYTES)
+	// Faults says the test breaks a dependency on purpose, so that the
+	// functions' 5xx answers are expected; any other test fails on one.
+	Faults bool
 }
 
 // startStack builds sportello-local and starts it on free ports with its
@@ -97,7 +102,7 @@ func startStack(t *testing.T, opts stackOptions) *localStack {
 		t.Fatalf("go build sportello-local: %v\n%s", err, out)
 	}
 
-	s := &localStack{t: t, out: &syncbuf.Buffer{}, done: make(chan struct{}), pgPort: freePort(t), data: filepath.Join(tmp, "data")}
+	s := &localStack{t: t, out: &syncbuf.Buffer{}, done: make(chan struct{}), pgPort: freePort(t), data: filepath.Join(tmp, "data"), faults: opts.Faults}
 	port := freePort(t)
 	s.gateway = fmt.Sprintf("http://127.0.0.1:%d", port)
 	// Every other port 0: the stack picks free ones, so that the test runs
@@ -177,10 +182,18 @@ func (s *localStack) cleanup() {
 			time.Sleep(time.Second)
 		}
 	}
+	if !s.faults {
+		for _, line := range serverErrors.FindAllString(s.out.String(), 5) {
+			s.t.Errorf("a function answered a 5xx, which is our fault, never the client's: %s", line)
+		}
+	}
 	if s.t.Failed() {
 		s.t.Logf("the stack's output:\n%s", s.out)
 	}
 }
+
+// serverErrors finds the functions' access-log lines of 5xx answers.
+var serverErrors = regexp.MustCompile(`.*"msg":"request".*"status":5\d\d.*`)
 
 // response is an HTTP answer with its body read.
 type response struct {
