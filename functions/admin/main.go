@@ -78,14 +78,12 @@
 package main
 
 import (
-	"errors"
 	"log/slog"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -271,7 +269,7 @@ func update[B, T any](h *handler, name string, do func(r *http.Request, actor st
 func write[B, T any](h *handler, name string, status int, do func(r *http.Request, actor string, body B) (T, error)) route {
 	return func(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 		var body B
-		if err := decode(r, &body); err != nil {
+		if err := httpx.Decode(r, &body); err != nil {
 			httpx.Error(w, r, h.log, err)
 			return
 		}
@@ -287,7 +285,7 @@ func write[B, T any](h *handler, name string, status int, do func(r *http.Reques
 func change[B interface{ cancelAffected() bool }, T any](h *handler, name string, do func(r *http.Request, body B, opts admin.ChangeOptions) (T, admin.ChangeResult, error)) route {
 	return func(w http.ResponseWriter, r *http.Request, sess auth.Session) {
 		var body B
-		if err := decode(r, &body); err != nil {
+		if err := httpx.Decode(r, &body); err != nil {
 			httpx.Error(w, r, h.log, err)
 			return
 		}
@@ -307,36 +305,6 @@ func change[B interface{ cancelAffected() bool }, T any](h *handler, name string
 		}
 		httpx.JSON(w, status, map[string]any{name: v, "dry_run": res.DryRun, "cancelled": res.Cancelled, "reassigned": res.Reassigned})
 	}
-}
-
-// decode is httpx.Decode naming a member at fault by its path in the body.
-// encoding/json puts the Go name of an embedded struct in front of the
-// members it brings ("ServicePatch.admission_per_minute": the request
-// bodies embed the domain's inputs and Cancel); the API's members are all
-// lower case, so a leading upper-case segment is such a name and goes.
-func decode(r *http.Request, body any) error {
-	err := httpx.Decode(r, body)
-	var e *apperr.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	path := e.Field
-	for {
-		head, rest, ok := strings.Cut(path, ".")
-		if !ok || head == "" || !unicode.IsUpper(rune(head[0])) {
-			break
-		}
-		path = rest
-	}
-	if path == e.Field {
-		return err
-	}
-	e.Message = strings.ReplaceAll(e.Message, e.Field, path)
-	for i := range e.Fields {
-		e.Fields[i].Field, e.Fields[i].Message = path, strings.ReplaceAll(e.Fields[i].Message, e.Field, path)
-	}
-	e.Field = path
-	return e
 }
 
 // options reads ?dry_run and the body's cancel_affected.

@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 )
@@ -199,7 +200,7 @@ func decodeError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return apperr.New(apperr.Invalid, "", "malformed JSON: the body ends too early")
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := memberPath(typ.Field)
 		if field == "" {
 			return apperr.New(apperr.Invalid, "", "the body must be a JSON object")
 		}
@@ -214,6 +215,20 @@ func decodeError(err error) error {
 		}
 		return apperr.New(apperr.Invalid, "", "cannot read the body: %s", err)
 	}
+}
+
+// memberPath is the path of a member as the API names it, from the one
+// encoding/json reports: that one also names the Go type of an embedded
+// struct ("ServicePatch.buffer_minutes"). The API's members are all lower
+// case, so a segment that begins with a capital is such a name, and goes.
+func memberPath(field string) string {
+	var kept []string
+	for _, seg := range strings.Split(field, ".") {
+		if seg != "" && !unicode.IsUpper(rune(seg[0])) {
+			kept = append(kept, seg)
+		}
+	}
+	return strings.Join(kept, ".")
 }
 
 // unknownField returns the path ("citizen.nickname") of the first key in the

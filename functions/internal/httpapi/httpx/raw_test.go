@@ -111,3 +111,29 @@ func TestDecodeRefusesBeforeDecoding(t *testing.T) {
 		t.Errorf("status %d, want 400", s)
 	}
 }
+
+// TestDecodeNamesMembersOfEmbeddedStructs: a mistyped member that an
+// embedded struct brings is named by its path in the body, not by the Go
+// name of the struct ("Patch.minutes").
+func TestDecodeNamesMembersOfEmbeddedStructs(t *testing.T) {
+	type Patch struct {
+		Minutes *int `json:"minutes"`
+	}
+	type Inner struct {
+		Patch
+		Note string `json:"note"`
+	}
+	var v struct {
+		Patch
+		Inner Inner `json:"inner"`
+	}
+	for body, want := range map[string]string{
+		`{"minutes": "x"}`:             "minutes wrong_type",
+		`{"inner": {"minutes": true}}`: "inner.minutes wrong_type",
+		`{"inner": {"note": 1}}`:       "inner.note wrong_type",
+	} {
+		if got := problemOf(Decode(httptest.NewRequest("POST", "/", strings.NewReader(body)), &v)); got != want {
+			t.Errorf("%s: %q, want %q", body, got, want)
+		}
+	}
+}
