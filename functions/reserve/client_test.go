@@ -250,6 +250,60 @@ func TestLimitsPerMinute(t *testing.T) {
 	}
 }
 
+// TestTakenSlotsDoNotCount: the limits count holds won, not requests: a
+// citizen behind a busy address who tries taken times (409) keeps the
+// whole allowance for the time it then finds free, and the holds over it,
+// racing, are not kept.
+func TestTakenSlotsDoNotCount(t *testing.T) {
+	store, clk := pgtest.Store(t, apitest.Monday)
+	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 2, AddressPerMinute: 3}
+	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
+	taken := apitest.At("2027-03-02", "09:00")
+	if rec, _ := (&browser{h: h, address: "198.51.100.9"}).hold(svc, taken); rec.Code != http.StatusCreated {
+		t.Fatalf("the first hold: %d %s", rec.Code, rec.Body)
+	}
+	anna := &browser{h: h, address: "203.0.113.7"}
+	for i := range 5 {
+		if rec, _ := anna.hold(svc, taken); rec.Code != http.StatusConflict {
+			t.Fatalf("try %d at a taken time: %d %s, want 409", i, rec.Code, rec.Body)
+		}
+	}
+	if rec, _ := anna.hold(svc, taken.Add(30*time.Minute)); rec.Code != http.StatusCreated {
+		t.Fatalf("after five 409s, a free time: %d %s, want 201", rec.Code, rec.Body)
+	}
+	// Eight browsers behind the same address race for free times: two more
+	// holds are kept (the address's third and fourth would be over three).
+	snap := apitest.Snap(t)
+	var wg sync.WaitGroup
+	codes := make(chan int, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, _ := (&browser{h: h, address: "203.0.113.7"}).hold(svc, taken.AddDate(0, 0, 1).Add(time.Duration(i)*30*time.Minute))
+			codes <- rec.Code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[http.StatusCreated] != 2 || count[http.StatusTooManyRequests] != 6 {
+		t.Errorf("eight racing holds from an address with one left: %v, want 2 created and 6 refused", count)
+	}
+	var held int
+	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE status = 'held' AND service_id = $1`, svc).Scan(&held); err != nil {
+		t.Fatal(err)
+	}
+	if after := apitest.Snap(t); held != 4 || after.Outbox != snap.Outbox+2 {
+		t.Errorf("%d holds and %d new events after the race, want 4 holds and 2 events", held, after.Outbox-snap.Outbox)
+	}
+}
+
 // TestRelease: a hold given back (DELETE with its secret, or the beacon's
 // POST) frees its slot at once with one booking.released.v1; giving it back
 // again is a quiet 204; a wrong secret is a 404 and a confirmed booking a

@@ -53,11 +53,13 @@ func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, 
 	return s.ReserveFor(ctx, booking.Client{}, serviceID, start, locale)
 }
 
-// ReserveFor is Reserve for a client: the request counts against the
+// ReserveFor is Reserve for a client: a hold won counts against the
 // client's and its address's holds per minute (RateLimited, with the
-// seconds to the next minute, when over), and a hold placed releases the
-// client's oldest live holds beyond its limit, each with a
-// booking.released.v1 — all in the hold's one statement.
+// seconds to the next minute, when over: the hold is not kept), a request
+// refused for a taken slot counts against nothing, and a hold placed
+// releases the client's oldest live holds beyond its limit, each with a
+// booking.released.v1 — all in the hold's one statement. A new client's
+// first request is counted by its token, won or not.
 func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID string, start time.Time, locale string) (booking.Hold, error) {
 	var clientID *[16]byte
 	if client.ID != "" {
