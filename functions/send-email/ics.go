@@ -18,11 +18,11 @@ func UID(bookingID string) string { return bookingID + "@sportello" }
 // one more with every reschedule and with the cancellation, so a calendar
 // applies the invites in order whatever order they arrive in.
 //
-// DTSTART and DTEND are UTC times (form 2 of RFC 5545 3.3.5, "…Z"): every
-// calendar client reads them without a VTIMEZONE, and shows them in its
-// user's zone, which is Europe/Rome for the citizens of the municipality.
-// A TZID=Europe/Rome form would need a VTIMEZONE block with the DST rules,
-// which some clients ignore or get wrong; the instant is what matters.
+// DTSTART and DTEND are the municipality's local times with their TZID
+// (form 3 of RFC 5545 3.3.5: "TZID=Europe/Rome:20270302T093000"), and the
+// calendar carries that zone's VTIMEZONE (addTimezone), so a client that
+// ignores UTC conversion, or a citizen's device set to another zone, still
+// shows the hour of the appointment at the counter.
 func (s *Sender) invite(n Notice, a Appointment, v View, now time.Time) ([]byte, string, error) {
 	lang := locale(a.Locale)
 	words := icsWords[lang]
@@ -33,11 +33,13 @@ func (s *Sender) invite(n Notice, a Appointment, v View, now time.Time) ([]byte,
 	cal := ics.NewCalendarFor("Sportello")
 	cal.SetProductId("-//Sportello//Sportello virtuale//" + strings.ToUpper(lang))
 	cal.SetMethod(method)
+	loc := s.Store.Calendar.Location
+	tzid := addTimezone(cal, loc, a.Start, a.End)
 	ev := cal.AddEvent(UID(a.ID))
 	ev.SetDtStampTime(now)
 	ev.SetSequence(a.Sequence)
-	ev.SetStartAt(a.Start)
-	ev.SetEndAt(a.End)
+	ev.SetProperty(ics.ComponentPropertyDtStart, a.Start.In(loc).Format(icsLocal), ics.WithTZID(tzid))
+	ev.SetProperty(ics.ComponentPropertyDtEnd, a.End.In(loc).Format(icsLocal), ics.WithTZID(tzid))
 	ev.SetStatus(status)
 	ev.SetSummary(a.Service + " – " + a.Office)
 	var desc []string
@@ -70,6 +72,9 @@ func (s *Sender) invite(n Notice, a Appointment, v View, now time.Time) ([]byte,
 	ev.SetTimeTransparency(ics.TransparencyOpaque)
 	return []byte(cal.Serialize(ics.WithNewLineWindows)), string(method), nil // RFC 5545 lines end in CRLF
 }
+
+// icsLocal is RFC 5545's local DATE-TIME, without "Z".
+const icsLocal = "20060102T150405"
 
 func orDefault(s, def string) string {
 	if s == "" {
