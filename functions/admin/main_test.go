@@ -72,7 +72,7 @@ func (e *env) account(role string, offices ...string) *client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sess, err := e.auth.SignIn(context.Background(), email, password)
+	sess, err := e.auth.SignIn(context.Background(), email, password, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -611,7 +611,7 @@ func TestOperators(t *testing.T) {
 		t.Errorf("duplicate email: %+v", v)
 	}
 	// The new operator signs in, and is no administrator.
-	sess, err := e.auth.SignIn(context.Background(), email, password)
+	sess, err := e.auth.SignIn(context.Background(), email, password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -630,12 +630,12 @@ func TestOperators(t *testing.T) {
 	if v := apitest.VerdictNoStore(t, e.do(op, "GET", "/operators", "")); v.Status != 401 {
 		t.Errorf("a session after a password reset: %+v", v)
 	}
-	if _, err := e.auth.SignIn(context.Background(), email, "another long password"); err != nil {
+	if _, err := e.auth.SignIn(context.Background(), email, "another long password", ""); err != nil {
 		t.Errorf("sign-in with the new password: %v", err)
 	}
 	// Deactivated: no sign-in.
 	e.ok(e.do(adm, "PATCH", "/operators/"+id, `{"active":false}`), 200)
-	if _, err := e.auth.SignIn(context.Background(), email, "another long password"); err == nil {
+	if _, err := e.auth.SignIn(context.Background(), email, "another long password", ""); err == nil {
 		t.Error("a deactivated operator signed in")
 	}
 	// The events name no email or name.

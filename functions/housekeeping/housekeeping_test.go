@@ -15,6 +15,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/adapters/storage"
@@ -381,7 +382,8 @@ func TestInboxForgotten(t *testing.T) {
 
 // TestIdempotencyKeysForgotten: the answers kept for Idempotency-Keys (a
 // booking with its citizen's data, maybe) are deleted after a day, the
-// request counters of past minutes at once.
+// request counters of past minutes and the ended windows of failed sign-ins
+// per address at once.
 func TestIdempotencyKeysForgotten(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
 	now := f.clk.Now()
@@ -397,7 +399,23 @@ func TestIdempotencyKeysForgotten(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	for address, ends := range map[string]time.Time{"192.0.2.1": now.Add(-3 * time.Minute), "192.0.2.2": now.Add(time.Minute)} {
+		if _, err := f.store.Pool.Exec(context.Background(), `INSERT INTO sign_in_failures (address, n, ends_at) VALUES ($1, 1, $2)`, address, ends); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f.tick(t)
+	arows, err := f.store.Pool.Query(context.Background(), `SELECT address FROM sign_in_failures WHERE address LIKE '192.0.2.%' ORDER BY address`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addresses, err := pgx.CollectRows(arows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"192.0.2.2"}, addresses); diff != "" {
+		t.Errorf("failed sign-in windows left (-want +got):\n%s", diff)
+	}
 	var counters []string
 	crows, err := f.store.Pool.Query(context.Background(), `SELECT key FROM rate_counters WHERE key LIKE 'client:%' ORDER BY key`)
 	if err != nil {

@@ -38,6 +38,18 @@
 //     account); 429 "locked" with Retry-After when the account is locked
 //     after failed password sign-ins; 502 when the provider is unreachable.
 //
+// Unlike the password sign-in (see operators), which answers an unknown,
+// inactive or locked account as a wrong password, the callback tells a
+// locked account (429) from no account (403): it tells it only to whom the
+// identity provider vouched for with that very email, that is the
+// account's own holder, who may as well know why they are refused; no one
+// can choose the email they ask about. That holds while the provider
+// verifies emails (OIDC_REQUIRE_VERIFIED_EMAIL, true by default): with it
+// off, a provider's user who can set any email could ask about any
+// account (and sign in as it, which is worse). Sign-ins here are not
+// counted per network address: each needs a fresh authentication at the
+// provider, whose own limits apply.
+//
 // With OIDC_ISSUER empty, login and callback answer 404.
 //
 // Emits: no events; an audit row for each sign-in.

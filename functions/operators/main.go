@@ -10,9 +10,16 @@
 //   - POST /api/operator/session {"email","password"} (Content-Type
 //     application/json) → 200 {"operator", "csrf_token"} and the session
 //     cookie; 401 "unauthorized" (field "credentials") for an unknown email,
-//     an inactive account or a wrong password alike; 429 "locked" with
-//     Retry-After after LOGIN_MAX_FAILURES consecutive failures, for
-//     LOGIN_LOCKOUT.
+//     a wrong password, an inactive account and a locked one alike: the
+//     same status, headers and body, after the same argon2id work, so that
+//     no answer tells which accounts exist. LOGIN_MAX_FAILURES consecutive
+//     failures lock an account for LOGIN_LOCKOUT, during which even its
+//     right password gets that 401 (the lockout shows only to its operator,
+//     by the refusal). LOGIN_MAX_FAILURES_PER_ADDRESS failures from one
+//     network address (client's Address: the nearest X-Forwarded-For entry
+//     outside CLIENT_TRUSTED_PROXIES, an IPv6 /64) within LOGIN_LOCKOUT
+//     lock the address for LOGIN_LOCKOUT: every sign-in from it, whatever
+//     the account, is 429 "locked" (no field) with Retry-After.
 //   - DELETE /api/operator/session → 204, the session ended, the cookie cleared.
 //   - GET /api/operator/me → 200 {"operator", "csrf_token"}.
 //   - GET /api/operator/agenda?date=YYYY-MM-DD&days=1..7 (default today, 1)
@@ -66,7 +73,8 @@
 //
 // Configuration, besides the common one: SESSION_TTL (8h), SESSION_IDLE
 // (30m), COOKIE_SECURE (true; false for a stack served over plain http),
-// LOGIN_MAX_FAILURES (5), LOGIN_LOCKOUT (15m); LiveKit's as for join
+// LOGIN_MAX_FAILURES (5), LOGIN_MAX_FAILURES_PER_ADDRESS (20),
+// LOGIN_LOCKOUT (15m), CLIENT_TRUSTED_PROXIES (as reserve's); LiveKit's as for join
 // (LIVEKIT_URL, LIVEKIT_PUBLIC_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET,
 // JOIN_OPENS_BEFORE, JOIN_GRACE, ROOM_*); the object store's as for
 // documents (S3_*, MAX_DOCUMENT_BYTES, MAX_DOCUMENTS).
@@ -89,6 +97,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/operator"
 	"github.com/sportello/sportello/functions/internal/domain/schedule"
+	clients "github.com/sportello/sportello/functions/internal/httpapi/client"
 	"github.com/sportello/sportello/functions/internal/httpapi/docroutes"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
@@ -103,6 +112,14 @@ func main() {
 	}
 	var cfg auth.Config
 	if err := envconfig.Process("", &cfg); err != nil {
+		fail(err)
+	}
+	var network clients.Network
+	if err := envconfig.Process("", &network); err != nil {
+		fail(err)
+	}
+	addresses, err := network.Addresses()
+	if err != nil {
 		fail(err)
 	}
 	lkCfg, err := rooms.LoadConfig()
@@ -125,7 +142,7 @@ func main() {
 	function.Main("operators", func(env *function.Env) http.Handler {
 		a := &auth.Authenticator{Store: env.Store, Config: cfg}
 		docs := &documents.Documents{Store: env.Store, Objects: objects, MaxBytes: docCfg.MaxDocumentBytes, MaxPerBooking: docCfg.MaxDocuments}
-		return newHandler(env.Store, a, lk, docs, env.Log)
+		return newHandler(env.Store, a, addresses, lk, docs, env.Log)
 	})
 }
 
@@ -168,15 +185,16 @@ type RescheduleRequest struct {
 type EmptyRequest struct{}
 
 type handler struct {
-	store *postgres.Store
-	auth  *auth.Authenticator
-	lk    *rooms.LiveKit
-	docs  *documents.Documents
-	log   *slog.Logger
+	store     *postgres.Store
+	auth      *auth.Authenticator
+	addresses *clients.Identifier // the network address a sign-in comes from
+	lk        *rooms.LiveKit
+	docs      *documents.Documents
+	log       *slog.Logger
 }
 
-func newHandler(store *postgres.Store, a *auth.Authenticator, lk *rooms.LiveKit, docs *documents.Documents, log *slog.Logger) http.Handler {
-	h := &handler{store: store, auth: a, lk: lk, docs: docs, log: log}
+func newHandler(store *postgres.Store, a *auth.Authenticator, addresses *clients.Identifier, lk *rooms.LiveKit, docs *documents.Documents, log *slog.Logger) http.Handler {
+	h := &handler{store: store, auth: a, addresses: addresses, lk: lk, docs: docs, log: log}
 	authed := func(next func(http.ResponseWriter, *http.Request, auth.Session)) http.HandlerFunc {
 		return session.Guard(a, log, false, next)
 	}
@@ -219,7 +237,7 @@ func (h *handler) signIn(w http.ResponseWriter, r *http.Request) {
 		httpx.Error(w, r, h.log, err)
 		return
 	}
-	sess, err := h.auth.SignIn(r.Context(), req.Email, req.Password)
+	sess, err := h.auth.SignIn(r.Context(), req.Email, req.Password, h.addresses.Address(r))
 	if err != nil {
 		httpx.Error(w, r, h.log, err)
 		return

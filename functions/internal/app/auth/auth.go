@@ -1,14 +1,22 @@
 // Package auth signs office operators in and keeps their sessions:
 // passwords checked against their argon2id hashes (domain/password),
 // sessions stored only as hashes, each with a CSRF token derived from it,
-// and a lockout after repeated failed sign-ins. Time comes from the store's
-// clock; every session opened is recorded in the audit log in the same
-// transaction. The cookie that carries a session and the guard of the
-// operators' routes are the HTTP layer's (httpapi/session).
+// and lockouts after repeated failed sign-ins, of an account and of a
+// network address. Time comes from the store's clock; every session opened
+// is recorded in the audit log in the same transaction. The cookie that
+// carries a session and the guard of the operators' routes are the HTTP
+// layer's (httpapi/session).
 //
-// Sign-in failures look the same whether the email is unknown, the account
-// inactive or the password wrong (one message, and an argon2id computation
-// in every case), so that the answer does not tell which accounts exist.
+// A failed password sign-in tells nothing of the account: an unknown
+// email, a wrong password, an inactive account and a locked one are the
+// same error after the same work — one argon2id verification (of
+// password.DummyHash when there is no account) and one failure count — so
+// that neither the answer nor its time tells which accounts exist or which
+// are locked. A locked account refuses even the right password: only its
+// operator can notice the lockout, by being refused. A network address
+// with LOGIN_MAX_FAILURES_PER_ADDRESS failures in its window is refused
+// before any account is looked at (Locked, with Retry-After), which
+// depends on the address alone.
 package auth
 
 import (
@@ -32,18 +40,19 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-// Config is the sessions' and the lockout's configuration, read from the
+// Config is the sessions' and the lockouts' configuration, read from the
 // environment by the functions that authenticate operators.
 type Config struct {
-	TTL          time.Duration `envconfig:"SESSION_TTL" default:"8h"`       // a session's whole life
-	Idle         time.Duration `envconfig:"SESSION_IDLE" default:"30m"`     // ends after this long without requests
-	CookieSecure bool          `envconfig:"COOKIE_SECURE" default:"true"`   // false only for plain-http local stacks
-	MaxFailures  int           `envconfig:"LOGIN_MAX_FAILURES" default:"5"` // consecutive failures before a lockout
-	Lockout      time.Duration `envconfig:"LOGIN_LOCKOUT" default:"15m"`    // how long a lockout lasts
+	TTL                time.Duration `envconfig:"SESSION_TTL" default:"8h"`                    // a session's whole life
+	Idle               time.Duration `envconfig:"SESSION_IDLE" default:"30m"`                  // ends after this long without requests
+	CookieSecure       bool          `envconfig:"COOKIE_SECURE" default:"true"`                // false only for plain-http local stacks
+	MaxFailures        int           `envconfig:"LOGIN_MAX_FAILURES" default:"5"`              // an account's consecutive failures before its lockout
+	MaxAddressFailures int           `envconfig:"LOGIN_MAX_FAILURES_PER_ADDRESS" default:"20"` // a network address's failures in LOGIN_LOCKOUT before its lockout
+	Lockout            time.Duration `envconfig:"LOGIN_LOCKOUT" default:"15m"`                 // how long a lockout lasts; an address's failures count over as long
 }
 
 // DefaultConfig is Config with its defaults.
-var DefaultConfig = Config{TTL: 8 * time.Hour, Idle: 30 * time.Minute, CookieSecure: true, MaxFailures: 5, Lockout: 15 * time.Minute}
+var DefaultConfig = Config{TTL: 8 * time.Hour, Idle: 30 * time.Minute, CookieSecure: true, MaxFailures: 5, MaxAddressFailures: 20, Lockout: 15 * time.Minute}
 
 // The sign-in methods, as the audit log records them.
 const (
@@ -77,7 +86,9 @@ func csrfToken(sessionToken string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// locked is the refusal of a sign-in on a locked account.
+// locked is the refusal of a session for a locked account, opened by other
+// means than a password (OpenSession): a password sign-in on a locked
+// account is refused as a wrong password is.
 func locked(until, now time.Time) error {
 	e := apperr.New(apperr.Locked, "credentials", "too many failed sign-ins: try again in %d minutes",
 		int(math.Ceil(until.Sub(now).Minutes())))
@@ -85,7 +96,17 @@ func locked(until, now time.Time) error {
 	return e
 }
 
-// badCredentials is the one answer to every failed sign-in.
+// addressLocked is the refusal of every sign-in from a network address with
+// too many failures: it names no field and says nothing of an account.
+func addressLocked(until, now time.Time) error {
+	e := apperr.New(apperr.Locked, "", "too many failed sign-ins from this network: try again in %d minutes",
+		int(math.Ceil(until.Sub(now).Minutes())))
+	e.RetryAfter = until.Sub(now)
+	return e
+}
+
+// badCredentials is the one answer to every failed sign-in: unknown email,
+// wrong password, inactive or locked account.
 func badCredentials() error {
 	return apperr.New(apperr.Unauthorized, "credentials", "wrong email or password")
 }
@@ -99,14 +120,20 @@ func noSession() error {
 type Authenticator struct {
 	Store  *postgres.Store
 	Config Config
+	// Verify checks a password against a PHC hash; nil: password.Verify.
+	// Tests count its calls.
+	Verify func(password, phc string) (bool, error)
 }
 
-// SignIn checks an operator's email and password and opens a session.
-// Errors: Invalid (email, password: missing or too long), Unauthorized
-// (credentials: unknown email, inactive account or wrong password, all
-// alike), Locked (credentials, with RetryAfter: the account is locked;
-// checked before the password).
-func (a *Authenticator) SignIn(ctx context.Context, email, pw string) (Session, error) {
+// SignIn checks an operator's email and password, sent from the network
+// address (httpapi/client's Address; "" counts nothing), and opens a
+// session. Errors: Invalid (email, password: missing or too long);
+// Unauthorized (credentials: an unknown email, a wrong password, an
+// inactive account and a locked one, even with the right password, all
+// alike and after the same work); Locked (no field, with RetryAfter: the
+// address has MaxAddressFailures failures in its window; checked first,
+// whatever the account).
+func (a *Authenticator) SignIn(ctx context.Context, email, pw, address string) (Session, error) {
 	var v apperr.Validation
 	email = operator.NormalizeEmail(email)
 	switch {
@@ -125,6 +152,11 @@ func (a *Authenticator) SignIn(ctx context.Context, email, pw string) (Session, 
 		return Session{}, err
 	}
 	now := a.Store.Clock.Now()
+	if over, until, err := a.attempt(ctx, address, now); err != nil {
+		return Session{}, err
+	} else if over {
+		return Session{}, addressLocked(until, now)
+	}
 	var (
 		id          uuid.UUID
 		hash        string
@@ -133,27 +165,55 @@ func (a *Authenticator) SignIn(ctx context.Context, email, pw string) (Session, 
 	)
 	err := a.Store.Pool.QueryRow(ctx, `SELECT id, password_hash, active, locked_until FROM operators WHERE email = $1`, email).
 		Scan(&id, &hash, &active, &lockedUntil)
+	known := err == nil
 	if errors.Is(err, pgx.ErrNoRows) {
-		password.Burn(pw)
-		return Session{}, badCredentials()
-	}
-	if err != nil {
+		hash = password.DummyHash // as long as a real account's
+	} else if err != nil {
 		return Session{}, err
 	}
-	if lockedUntil != nil && lockedUntil.After(now) {
-		return Session{}, locked(*lockedUntil, now)
-	}
-	ok, err := password.Verify(pw, hash)
+	ok, err := a.verify(pw, hash)
 	if err != nil {
 		return Session{}, fmt.Errorf("auth: stored hash of operator %s: %w", id, err)
 	}
-	if !ok || !active {
-		if err := a.failed(ctx, id, now); err != nil {
-			return Session{}, err
+	if ok && known && active && (lockedUntil == nil || !lockedUntil.After(now)) {
+		sess, err := a.open(ctx, id, MethodPassword, address)
+		// Deactivated or locked since the lookup: refused as any other.
+		if !apperr.Is(err, apperr.Unauthorized) && !apperr.Is(err, apperr.Locked) {
+			return sess, err
 		}
-		return Session{}, badCredentials()
 	}
-	return a.open(ctx, id, MethodPassword)
+	if err := a.failed(ctx, email, now); err != nil {
+		return Session{}, err
+	}
+	return Session{}, badCredentials()
+}
+
+func (a *Authenticator) verify(pw, phc string) (bool, error) {
+	if a.Verify != nil {
+		return a.Verify(pw, phc)
+	}
+	return password.Verify(pw, phc)
+}
+
+// attempt counts a sign-in from address as a failure before its password
+// is checked (open takes it off again when it succeeds), so that racing
+// attempts each get their own count; it reports whether the address is
+// over MaxAddressFailures in its window, and until when. The attempt that
+// reaches the limit moves the window's end to Lockout after itself. An
+// empty address counts nothing.
+func (a *Authenticator) attempt(ctx context.Context, address string, now time.Time) (over bool, until time.Time, err error) {
+	if address == "" {
+		return false, time.Time{}, nil
+	}
+	err = a.Store.Pool.QueryRow(ctx, `
+		INSERT INTO sign_in_failures AS f (address, n, ends_at) VALUES ($1, 1, $4)
+		ON CONFLICT (address) DO UPDATE SET
+		  n       = CASE WHEN f.ends_at <= $2 THEN 1 ELSE f.n + 1 END,
+		  ends_at = CASE WHEN f.ends_at <= $2 OR f.n + 1 = $3 THEN $4 ELSE f.ends_at END
+		RETURNING f.n > $3, f.ends_at`,
+		address, now, orDefault(a.Config.MaxAddressFailures, DefaultConfig.MaxAddressFailures),
+		now.Add(orDefault(a.Config.Lockout, DefaultConfig.Lockout))).Scan(&over, &until)
+	return over, until, err
 }
 
 // OpenSession opens a session for the active operator with that id, who
@@ -170,17 +230,20 @@ func (a *Authenticator) OpenSession(ctx context.Context, operatorID string) (Ses
 	if err != nil {
 		return Session{}, badCredentials()
 	}
-	return a.open(ctx, id, MethodOIDC)
+	return a.open(ctx, id, MethodOIDC, "")
 }
 
-// failed counts a failed sign-in; the MaxFailures-th in a row locks the
-// account for Lockout and starts the count again.
-func (a *Authenticator) failed(ctx context.Context, id uuid.UUID, now time.Time) error {
+// failed counts a failed sign-in on the account of email, unless it is
+// locked; the MaxFailures-th in a row locks it for Lockout and starts the
+// count again. The same statement runs for every failure, an unknown
+// email's included (it changes no row), so that it takes as long.
+func (a *Authenticator) failed(ctx context.Context, email string, now time.Time) error {
 	_, err := a.Store.Pool.Exec(ctx, `
 		UPDATE operators SET
 		  failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
 		  locked_until  = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
-		WHERE id = $1`, id, orDefault(a.Config.MaxFailures, DefaultConfig.MaxFailures), now.Add(orDefault(a.Config.Lockout, DefaultConfig.Lockout)))
+		WHERE email = $1 AND (locked_until IS NULL OR locked_until <= $4)`,
+		email, orDefault(a.Config.MaxFailures, DefaultConfig.MaxFailures), now.Add(orDefault(a.Config.Lockout, DefaultConfig.Lockout)), now)
 	return err
 }
 
@@ -191,11 +254,13 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return v
 }
 
-// open opens a session for the active operator id, signed in by method:
-// it resets the failure count (a lockout that began meanwhile, by a
-// concurrent failure, wins), drops the operator's ended sessions, and
-// records session.started in the audit log, all in one transaction.
-func (a *Authenticator) open(ctx context.Context, id uuid.UUID, method string) (Session, error) {
+// open opens a session for the active operator id, signed in by method
+// from address: it resets the account's failure count (a lockout that
+// began meanwhile, by a concurrent failure, wins), takes the sign-in off
+// the address's failures (attempt counted it), drops the operator's ended
+// sessions, and records session.started in the audit log, all in one
+// transaction.
+func (a *Authenticator) open(ctx context.Context, id uuid.UUID, method, address string) (Session, error) {
 	token, hash := secret.New()
 	csrf := csrfToken(token)
 	var op operator.Operator
@@ -213,6 +278,11 @@ func (a *Authenticator) open(ctx context.Context, id uuid.UUID, method string) (
 		}
 		if _, err := tx.Exec(ctx, `UPDATE operators SET failed_logins = 0, locked_until = NULL WHERE id = $1`, id); err != nil {
 			return err
+		}
+		if address != "" {
+			if _, err := tx.Exec(ctx, `UPDATE sign_in_failures SET n = n - 1 WHERE address = $1 AND n > 0`, address); err != nil {
+				return err
+			}
 		}
 		// Sessions of this operator that ended are of no use: drop them.
 		if _, err := tx.Exec(ctx, `

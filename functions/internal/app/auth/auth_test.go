@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"os"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/kelseyhightower/envconfig"
 	"github.com/sportello/sportello/functions/internal/domain/secret"
 )
 
@@ -28,5 +31,22 @@ func TestCSRFToken(t *testing.T) {
 	}
 	if DefaultConfig.TTL != 8*time.Hour || DefaultConfig.Idle != 30*time.Minute {
 		t.Errorf("defaults %+v", DefaultConfig)
+	}
+}
+
+// TestConfigDefaults: DefaultConfig is what the environment's defaults
+// give (the README documents them).
+func TestConfigDefaults(t *testing.T) {
+	for _, k := range []string{"SESSION_TTL", "SESSION_IDLE", "COOKIE_SECURE", "LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES_PER_ADDRESS", "LOGIN_LOCKOUT"} {
+		if _, set := os.LookupEnv(k); set {
+			t.Skipf("%s is set", k)
+		}
+	}
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(DefaultConfig, cfg); diff != "" {
+		t.Errorf("DefaultConfig (-DefaultConfig +environment's defaults):\n%s", diff)
 	}
 }

@@ -100,18 +100,18 @@ func TestParsePHC(t *testing.T) {
 }
 
 // TestDummyHashCostsAsMuchAsARealOne: an unknown account is verified
-// against dummyHash, which must carry today's parameters — else a sign-in
+// against DummyHash, which must carry today's parameters — else a sign-in
 // for an unknown email would answer faster than a wrong password.
 func TestDummyHashCostsAsMuchAsARealOne(t *testing.T) {
-	p, salt, key, err := ParsePHC(dummyHash)
+	p, salt, key, err := ParsePHC(DummyHash)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Memory != DefaultParams.Memory || p.Time != DefaultParams.Time || p.Threads != DefaultParams.Threads ||
 		len(salt) != int(DefaultParams.SaltLen) || len(key) != int(DefaultParams.KeyLen) {
-		t.Errorf("dummyHash has %+v (salt %d, key %d bytes), want DefaultParams %+v", p, len(salt), len(key), DefaultParams)
+		t.Errorf("DummyHash has %+v (salt %d, key %d bytes), want DefaultParams %+v", p, len(salt), len(key), DefaultParams)
 	}
-	if ok, err := Verify("sportello: no such operator", dummyHash); err != nil || !ok {
-		t.Errorf("dummyHash does not verify its own password: %v %v", ok, err)
+	if ok, err := Verify("sportello: no such operator", DummyHash); err != nil || !ok {
+		t.Errorf("DummyHash does not verify its own password: %v %v", ok, err)
 	}
 }

@@ -143,12 +143,29 @@ func secure(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
+// Network is the environment of a function that tells clients' network
+// addresses apart (reserve, waiting-room, and the operators' sign-in);
+// Config embeds it.
+type Network struct {
+	TrustedProxies string `envconfig:"CLIENT_TRUSTED_PROXIES" default:"127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7"`
+}
+
+// Addresses builds an identifier of network addresses only (Address): it
+// has no signer, so it must not be asked for client tokens (Of).
+func (n Network) Addresses() (*Identifier, error) {
+	trusted, err := ParseTrusted(n.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("CLIENT_TRUSTED_PROXIES: %w", err)
+	}
+	return &Identifier{Trusted: trusted}, nil
+}
+
 // Config is the environment of a function that tells clients apart
 // (reserve, waiting-room); embed it in the function's own.
 type Config struct {
 	ClientKey      string        `envconfig:"CLIENT_KEY" required:"true"`
 	ClientTokenTTL time.Duration `envconfig:"CLIENT_TOKEN_TTL" default:"24h"`
-	TrustedProxies string        `envconfig:"CLIENT_TRUSTED_PROXIES" default:"127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7"`
+	Network
 }
 
 // Identifier builds the client identifier of the configuration, with the
@@ -158,9 +175,10 @@ func (c Config) Identifier() (*Identifier, *signed.Signer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("CLIENT_KEY: %w", err)
 	}
-	trusted, err := ParseTrusted(c.TrustedProxies)
+	ids, err := c.Addresses()
 	if err != nil {
-		return nil, nil, fmt.Errorf("CLIENT_TRUSTED_PROXIES: %w", err)
+		return nil, nil, err
 	}
-	return &Identifier{Signer: signer, TTL: c.ClientTokenTTL, Trusted: trusted}, signer, nil
+	ids.Signer, ids.TTL = signer, c.ClientTokenTTL
+	return ids, signer, nil
 }

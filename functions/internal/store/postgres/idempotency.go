@@ -93,11 +93,17 @@ func (s *Store) ForgetKeys(ctx context.Context, before time.Time) (int, error) {
 }
 
 // ForgetCounts deletes the request counters of the minutes before before
-// (the limits count per minute: nothing older is read).
+// (the limits count per minute: nothing older is read) and the windows of
+// failed sign-ins per address that ended before it (a failure after its
+// end starts a new one); it answers how many.
 func (s *Store) ForgetCounts(ctx context.Context, before time.Time) (int, error) {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM rate_counters WHERE window_start < $1`, before)
+	requests, err := s.Pool.Exec(ctx, `DELETE FROM rate_counters WHERE window_start < $1`, before)
 	if err != nil {
 		return 0, err
 	}
-	return int(tag.RowsAffected()), nil
+	signIns, err := s.Pool.Exec(ctx, `DELETE FROM sign_in_failures WHERE ends_at < $1`, before)
+	if err != nil {
+		return 0, err
+	}
+	return int(requests.RowsAffected() + signIns.RowsAffected()), nil
 }
