@@ -16,10 +16,12 @@ run:
 	$(BIN)/sportello-local -bin $(BIN) $(ARGS)
 
 ## test: every module's tests with the race detector, against throwaway PostgreSQL, Mailpit,
-## LiveKit and MinIO servers (their pinned builds are made once into $(CACHE)/tools)
+## LiveKit and MinIO servers (their pinned builds are made once into $(CACHE)/tools); the modules
+## outside the workspace (deploy/test, examples/subscriber) on their own
 test: tools
 	$(BIN)/with-services go test -race -count=1 -timeout 15m $(MODULES)
 	cd deploy/test && GOWORK=off go test -count=1 -timeout 15m ./...
+	cd examples/subscriber && GOWORK=off go test -race -count=1 ./...
 
 ## bench: hold and confirm, the calendar, the whole click day and each function's footprint, each next
 ## to a baseline of the same run (not part of test; flags in ARGS, e.g. ARGS="-parts clickday -citizens 2000")
@@ -41,6 +43,7 @@ fuzz: tools
 vet:
 	go vet $(MODULES)
 	cd deploy/test && GOWORK=off go vet ./...
+	cd examples/subscriber && GOWORK=off go vet ./...
 
 ## site: build the website (web/) into functions/site/kodata, for the site's image (skaffold runs it)
 site:

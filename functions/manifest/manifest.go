@@ -9,6 +9,8 @@
 package manifest
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +30,9 @@ type Function struct {
 // a Knative Trigger: attributes that must match exactly, and how delivery
 // is retried. Events that exhaust their retries go to the dead letters.
 type Trigger struct {
-	Name     string            // unique; the Trigger's name in the cluster
-	Filter   map[string]string // exact-match CloudEvents attributes, e.g. {"type": ...}
-	Delivery Delivery
+	Name     string            `json:"name"`   // unique; the Trigger's name in the cluster
+	Filter   map[string]string `json:"filter"` // exact-match CloudEvents attributes, e.g. {"type": ...}
+	Delivery Delivery          `json:"delivery"`
 }
 
 // Delivery is a Knative delivery spec: Retry attempts after the first,
@@ -41,6 +43,23 @@ type Delivery struct {
 	BackoffPolicy string // "exponential" or "linear"
 	BackoffDelay  time.Duration
 	Timeout       time.Duration
+}
+
+// MarshalJSON writes d as Knative's delivery spec does, with the durations
+// in ISO 8601 (PT1S), for the JSON forms of the manifest (manifest-json,
+// asyncapi).
+func (d Delivery) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Retry         int    `json:"retry"`
+		BackoffPolicy string `json:"backoffPolicy"`
+		BackoffDelay  string `json:"backoffDelay"`
+		Timeout       string `json:"timeout"`
+	}{d.Retry, d.BackoffPolicy, ISO8601(d.BackoffDelay), ISO8601(d.Timeout)})
+}
+
+// ISO8601 writes d as PT<seconds>S, with a fraction when needed.
+func ISO8601(d time.Duration) string {
+	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S"
 }
 
 // Delivery policies. Mail waits out an SMTP outage of several minutes

@@ -53,12 +53,19 @@ var inProcess sync.Mutex
 // cacheDir (CacheDir's answer, normally) when it does not hold them yet.
 // npm's output goes to log (nil: discarded).
 func NodeModules(ctx context.Context, repoRoot, cacheDir string, log io.Writer) (string, error) {
+	return NodeModulesOf(ctx, filepath.Join(repoRoot, "web"), cacheDir, log)
+}
+
+// NodeModulesOf is NodeModules for any folder that pins npm packages in its
+// package.json and package-lock.json, e.g. test/contracts/asyncapi (the
+// AsyncAPI parser): installed once per lock file into the same cache.
+func NodeModulesOf(ctx context.Context, dir, cacheDir string, log io.Writer) (string, error) {
 	if log == nil {
 		log = io.Discard
 	}
 	inProcess.Lock()
 	defer inProcess.Unlock()
-	return nodeModules(ctx, filepath.Join(repoRoot, "web"), filepath.Join(cacheDir, "web"), log)
+	return nodeModules(ctx, dir, filepath.Join(cacheDir, "web"), log)
 }
 
 // Build returns a folder holding the built site of <repoRoot>/web, building
@@ -153,7 +160,7 @@ func nodeModules(ctx context.Context, src, cache string, log io.Writer) (string,
 			return "", fmt.Errorf("web: %w", err)
 		}
 	}
-	fmt.Fprintf(log, "web: installing the site's npm packages (npm ci) once into %s…\n", dir)
+	fmt.Fprintf(log, "web: installing the npm packages of %s (npm ci) once into %s…\n", src, dir)
 	start := time.Now()
 	// --ignore-scripts: no package runs code at install time (esbuild finds
 	// its platform binary through its optional dependency).

@@ -14,8 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
-	"time"
 
 	"github.com/sportello/sportello/functions/manifest"
 )
@@ -29,49 +27,24 @@ type Manifest struct {
 
 // Function is one function.
 type Function struct {
-	Name     string    `json:"name"`
-	Doc      string    `json:"doc"`
-	Routes   []string  `json:"routes"`
-	Emits    []string  `json:"emits"`
-	Consumes []Trigger `json:"consumes"`
-}
-
-// Trigger is one subscription.
-type Trigger struct {
-	Name     string            `json:"name"`
-	Filter   map[string]string `json:"filter"`
-	Delivery Delivery          `json:"delivery"`
-}
-
-// Delivery is a Knative delivery spec.
-type Delivery struct {
-	Retry         int    `json:"retry"`
-	BackoffPolicy string `json:"backoffPolicy"`
-	BackoffDelay  string `json:"backoffDelay"`
-	Timeout       string `json:"timeout"`
-}
-
-// ISO8601 writes d as PT<seconds>S, with a fraction when needed.
-func ISO8601(d time.Duration) string {
-	return "PT" + strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "S"
+	Name     string             `json:"name"`
+	Doc      string             `json:"doc"`
+	Routes   []string           `json:"routes"`
+	Emits    []string           `json:"emits"`
+	Consumes []manifest.Trigger `json:"consumes"`
 }
 
 func build() Manifest {
 	m := Manifest{Migrate: manifest.Migrate, Site: manifest.Site, Functions: []Function{}}
 	for _, f := range manifest.Functions {
-		out := Function{Name: f.Name, Doc: f.Doc, Routes: f.Routes, Emits: f.Emits, Consumes: []Trigger{}}
+		out := Function{Name: f.Name, Doc: f.Doc, Routes: f.Routes, Emits: f.Emits, Consumes: []manifest.Trigger{}}
 		if out.Routes == nil {
 			out.Routes = []string{}
 		}
 		if out.Emits == nil {
 			out.Emits = []string{}
 		}
-		for _, t := range f.Consumes {
-			out.Consumes = append(out.Consumes, Trigger{Name: t.Name, Filter: t.Filter, Delivery: Delivery{
-				Retry: t.Delivery.Retry, BackoffPolicy: t.Delivery.BackoffPolicy,
-				BackoffDelay: ISO8601(t.Delivery.BackoffDelay), Timeout: ISO8601(t.Delivery.Timeout),
-			}})
-		}
+		out.Consumes = append(out.Consumes, f.Consumes...)
 		m.Functions = append(m.Functions, out)
 	}
 	return m
