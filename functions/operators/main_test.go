@@ -36,7 +36,7 @@ const password = "correct horse battery staple"
 // env is one test's operators function: its handler on the package's
 // database, its clock (shared by the store and the sessions), and its logs.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	h     http.Handler
 	store *postgres.Store
 	clk   *clock.Fixed
@@ -46,7 +46,7 @@ type env struct {
 	docs  *documents.Documents // on the real object store of make test
 }
 
-func newEnv(t *testing.T, now time.Time, cfg auth.Config) *env {
+func newEnv(t testing.TB, now time.Time, cfg auth.Config) *env {
 	t.Helper()
 	store, clk := pgtest.Store(t, now)
 	logs := &bytes.Buffer{}
@@ -124,7 +124,7 @@ func (e *env) signIn(email string) *client {
 	return &client{cookie: sessionCookie(e.t, rec), csrf: resp.CSRFToken}
 }
 
-func sessionCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
+func sessionCookie(t testing.TB, rec *httptest.ResponseRecorder) *http.Cookie {
 	t.Helper()
 	for _, c := range rec.Result().Cookies() {
 		if c.Name == session.CookieName {

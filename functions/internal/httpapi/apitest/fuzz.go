@@ -52,13 +52,7 @@ func FuzzBody(f *testing.F, h http.Handler, e Endpoint, valid ...string) {
 
 // FuzzQuery is FuzzBody for a route whose input is its query string.
 func FuzzQuery(f *testing.F, h http.Handler, e Endpoint, valid ...string) {
-	for _, q := range valid {
-		f.Add(q)
-		for _, bad := range badQueryValues {
-			f.Add(replaceQueryValues(q, bad))
-		}
-	}
-	for _, q := range []string{"", "&&&", "=", "a=%zz", "%FF=1", ";", strings.Repeat("x=1&", 300)} {
+	for _, q := range QuerySeeds(valid...) {
 		f.Add(q)
 	}
 	f.Fuzz(func(t *testing.T, query string) {
@@ -165,6 +159,20 @@ func Seeds(valid ...string) []string {
 		}
 	}
 	return seeds
+}
+
+// QuerySeeds is the seed corpus of FuzzQuery for the valid query
+// strings: each of them, each with every value replaced by text no
+// parameter may hold, and query strings wrong as a whole.
+func QuerySeeds(valid ...string) []string {
+	var seeds []string
+	for _, q := range valid {
+		seeds = append(seeds, q)
+		for _, bad := range badQueryValues {
+			seeds = append(seeds, replaceQueryValues(q, bad))
+		}
+	}
+	return append(seeds, "", "&&&", "=", "a=%zz", "%FF=1", ";", strings.Repeat("x=1&", 300))
 }
 
 var badQueryValues = []string{"%00", "%FF", "%C3", "%0A", "%1B", "%E2%80%8B", strings.Repeat("a", 600), "%zz", "-1", "99999999999999999999"}
