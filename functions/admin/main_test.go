@@ -34,14 +34,14 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 const password = "correct horse battery staple"
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	h     http.Handler
 	store *postgres.Store
 	auth  *auth.Authenticator
 	clk   *clock.Fixed
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	store, clk := pgtest.Store(t, apitest.Monday)
 	logs := &bytes.Buffer{}

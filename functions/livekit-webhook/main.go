@@ -18,7 +18,9 @@
 // and the event, so a retried webhook changes nothing more. Answers 200
 // {"result": "recorded" | "duplicate" | "ignored"}; other events, other
 // rooms, other identities and unknown bookings are ignored. 400 for a
-// verified body that is not a webhook, 413 beyond 1 MiB.
+// verified body that is not a webhook or whose text no field may hold
+// (httpx.CheckJSON: a NUL, invalid UTF-8…, naming the field), 413 beyond
+// 1 MiB.
 //
 // Emits: participant.joined.v1, participant.left.v1, room.finished.v1. The
 // display name a participant gave is neither stored, logged nor emitted.
@@ -130,6 +132,14 @@ func (h *handler) receive(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		h.log.WarnContext(r.Context(), "webhook refused", "reason", err.Error())
 		httpx.Error(w, r, h.log, apperr.New(apperr.Unauthorized, "Authorization", "the webhook's signature does not verify"))
+		return
+	}
+	// A verified body is still text from outside: its strings go to
+	// PostgreSQL (the event's id, the room, the identity), which refuses a
+	// NUL with an error of its own, and encoding/json has already replaced
+	// invalid UTF-8. The raw text is checked as every other body is.
+	if err := httpx.CheckJSON(body); err != nil {
+		httpx.Error(w, r, h.log, err)
 		return
 	}
 	result, err := h.handle(r.Context(), ev, body)

@@ -62,7 +62,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	store, _ := pgtest.Store(t, apitest.Monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 4})
@@ -73,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // book makes a confirmed booking at 09:00 on the fixture's Monday.
-func (f *fixture) book(t *testing.T) booking.Confirmation {
+func (f *fixture) book(t testing.TB) booking.Confirmation {
 	t.Helper()
 	return pgtest.Book(t, f.store, f.service, apitest.At("2027-03-01", "09:00"))
 }
@@ -106,7 +106,7 @@ func finished(room string, at time.Time) *livekit.WebhookEvent {
 		Room: &livekit.Room{Sid: "RM_test", Name: room}}
 }
 
-func encode(t *testing.T, ev *livekit.WebhookEvent) []byte {
+func encode(t testing.TB, ev *livekit.WebhookEvent) []byte {
 	t.Helper()
 	b, err := protojson.Marshal(ev)
 	if err != nil {
@@ -117,7 +117,7 @@ func encode(t *testing.T, ev *livekit.WebhookEvent) []byte {
 
 // sign signs body as LiveKit does: a JWT of the key pair whose sha256
 // claim is the body's SHA-256 in base64.
-func sign(t *testing.T, key, secret string, body []byte) string {
+func sign(t testing.TB, key, secret string, body []byte) string {
 	t.Helper()
 	sum := sha256.Sum256(body)
 	jwt, err := auth.NewAccessToken(key, secret).SetValidFor(5 * time.Minute).

@@ -26,7 +26,7 @@ import (
 // ID token carrying the nonce of the authorization request. Its knobs let
 // a test make it misbehave as a broken or hostile provider would.
 type testIdP struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *httptest.Server
 	clk      clock.Clock
 	key      *rsa.PrivateKey
@@ -52,7 +52,7 @@ type grant struct {
 
 const kid = "test-key-1"
 
-func newTestIdP(t *testing.T, clk clock.Clock, client, secret, redirect string) *testIdP {
+func newTestIdP(t testing.TB, clk clock.Clock, client, secret, redirect string) *testIdP {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

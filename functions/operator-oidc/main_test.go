@@ -35,7 +35,7 @@ const (
 // env is one test's function: its handler on the package's database, a
 // fixed clock shared with the identity provider, and the logs.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	h    http.Handler
 	idp  *testIdP
 	cfg  Config
@@ -44,7 +44,7 @@ type env struct {
 	logs *bytes.Buffer
 }
 
-func newEnv(t *testing.T, change func(*Config)) *env {
+func newEnv(t testing.TB, change func(*Config)) *env {
 	t.Helper()
 	store, clk := pgtest.Store(t, apitest.Monday)
 	idp := newTestIdP(t, clk, clientID, clientSecret, redirectURL)

@@ -42,7 +42,7 @@ const password = "correct horse battery staple"
 // of other tests do not count against it) and the password hashes it
 // verified.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	h        http.Handler
 	store    *postgres.Store
 	clk      *clock.Fixed
@@ -88,7 +88,7 @@ func newAddr() string {
 	return "[2001:db8:" + s[:4] + ":" + s[4:] + "::1]:4321"
 }
 
-func newEnv(t *testing.T, now time.Time, cfg auth.Config) *env {
+func newEnv(t testing.TB, now time.Time, cfg auth.Config) *env {
 	t.Helper()
 	store, clk := pgtest.Store(t, now)
 	logs := &bytes.Buffer{}
@@ -169,7 +169,7 @@ func (e *env) signIn(email string) *client {
 	return &client{cookie: sessionCookie(e.t, rec), csrf: resp.CSRFToken}
 }
 
-func sessionCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
+func sessionCookie(t testing.TB, rec *httptest.ResponseRecorder) *http.Cookie {
 	t.Helper()
 	for _, c := range rec.Result().Cookies() {
 		if c.Name == session.CookieName {
