@@ -21,7 +21,8 @@
 //  7. deliver what is due in the outbox — of every function, this tick's
 //     events included.
 //
-// A job that fails does not stop the others; the tick then answers 500 and
+// A job that fails does not stop the others; the tick then answers 5xx (503
+// when a dependency cannot be reached) and
 // the broker retries it (the next tick would redo the work anyway).
 //
 // Consumes: dev.knative.sources.ping (its data are ignored).

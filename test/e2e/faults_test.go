@@ -63,9 +63,9 @@ func TestFaultsSurvived(t *testing.T) {
 	t.Run("postgres", func(t *testing.T) { s.postgresRestarted(t, mail, run) })
 	t.Run("mailpit", func(t *testing.T) {
 		who := faultCitizen("mailpit", run)
-		sl, _ := s.freeSlots(t, "sue")
+		sl, _ := s.freeSlots(t, "acque-reflue")
 		s.control(t, "mailpit", "stop")
-		s.book(t, "sue", sl.after(time.Now().Add(25 * time.Hour))[0].Start, who)
+		s.book(t, "acque-reflue", sl.after(time.Now().Add(25 * time.Hour))[0].Start, who)
 		time.Sleep(3 * time.Second) // a few attempts fail
 		s.control(t, "mailpit", "start")
 		s.mailedOnce(t, mail, who.Email)
@@ -111,8 +111,8 @@ func TestFaultsSurvived(t *testing.T) {
 			t.Fatal(err)
 		}
 		who := faultCitizen("crash", run)
-		sl, _ := s.freeSlots(t, "sue")
-		s.book(t, "sue", sl.after(time.Now().Add(25 * time.Hour))[0].Start, who)
+		sl, _ := s.freeSlots(t, "acque-reflue")
+		s.book(t, "acque-reflue", sl.after(time.Now().Add(25 * time.Hour))[0].Start, who)
 		s.mailedOnce(t, mail, who.Email)
 		if _, err := os.Stat(armed); !os.IsNotExist(err) {
 			t.Fatal("send-email did not crash: the armed file is still there")

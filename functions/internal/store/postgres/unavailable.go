@@ -21,6 +21,7 @@ import (
 const RetryAfter = 5 * time.Second
 
 // Unavailable is the one place where a database that cannot be reached
+// (and any server a function calls whose connection fails the same way)
 // becomes an apperr.Unavailable (503 with Retry-After: RetryAfter), the
 // driver's error kept behind it for the log. Any other error comes back as
 // it is, and so does one that already carries an apperr code. The HTTP
@@ -35,33 +36,44 @@ const RetryAfter = 5 * time.Second
 // (crash shutdown), 57P03 (cannot connect now: starting up or shutting
 // down).
 func Unavailable(err error) error {
-	if err == nil || !unreachable(err) {
+	what := unreachable(err)
+	if what == "" {
 		return err
 	}
 	var e *apperr.Error
 	if errors.As(err, &e) {
 		return err
 	}
-	return apperr.Unreachable(err, RetryAfter, "the database cannot be reached: try again in a moment")
+	return apperr.Unreachable(err, RetryAfter, "%s cannot be reached: try again in a moment", what)
 }
 
-func unreachable(err error) bool {
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		switch pg.Code {
-		case "53300", "57P01", "57P02", "57P03":
-			return true
-		}
-		return strings.HasPrefix(pg.Code, "08")
+// unreachable names what err says cannot be reached: "the database", or
+// for a network error or a deadline that may come from another server a
+// function calls, "a service"; "" when err says nothing of the kind.
+func unreachable(err error) string {
+	if err == nil {
+		return ""
 	}
 	var (
+		pg      *pgconn.PgError
 		connect *pgconn.ConnectError
 		netErr  net.Error
 	)
-	return errors.As(err, &connect) || errors.As(err, &netErr) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, pgconn.ErrConnClosed) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	switch {
+	case errors.As(err, &pg):
+		switch {
+		case pg.Code == "53300", pg.Code == "57P01", pg.Code == "57P02", pg.Code == "57P03", strings.HasPrefix(pg.Code, "08"):
+			return "the database"
+		}
+		return ""
+	case errors.As(err, &connect), errors.Is(err, pgconn.ErrConnClosed):
+		return "the database"
+	case errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "a service"
+	}
+	return ""
 }
 
 // acquireTimeout bounds each wait for a pooled connection (which includes
