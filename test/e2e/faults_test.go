@@ -362,9 +362,11 @@ func unavailable(t *testing.T, what string, r response, took time.Duration) {
 // stack's console says it.
 func (s *localStack) functionURL(t *testing.T, name string) string {
 	t.Helper()
-	m := regexp.MustCompile(`msg=ready function=` + name + ` url=(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(s.out.String())
-	if m == nil {
-		t.Fatalf("the stack's console does not say where %s serves", name)
-	}
+	re := regexp.MustCompile(`msg=ready function=` + name + ` url=(http://127\.0\.0\.1:\d+)`)
+	var m []string
+	eventually(t, 10*time.Second, "the stack's console does not say where "+name+" serves", func() bool {
+		m = re.FindStringSubmatch(s.out.String())
+		return m != nil
+	})
 	return m[1]
 }
