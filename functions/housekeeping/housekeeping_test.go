@@ -445,7 +445,7 @@ func TestIdempotencyKeysForgotten(t *testing.T) {
 }
 
 // TestFailingJobDoesNotStopTheOthers: with the object store unreachable the
-// purge fails, the tick answers 500 (the broker retries it), and the other
+// purge fails, the tick answers 503 (the broker retries it), and the other
 // jobs still did their work.
 func TestFailingJobDoesNotStopTheOthers(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
@@ -466,8 +466,8 @@ func TestFailingJobDoesNotStopTheOthers(t *testing.T) {
 	defer cancel()
 	rec := httptest.NewRecorder()
 	f.h.ServeHTTP(rec, pingRequest(events.Ping, `{}`).WithContext(ctx))
-	if rec.Code != http.StatusInternalServerError {
-		t.Errorf("tick with the object store down: status %d, want 500", rec.Code)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("tick with the object store down: status %d, want 503", rec.Code)
 	}
 	if n := len(outboxIDs(t, events.BookingExpired, hold.ID)); n != 1 {
 		t.Errorf("%d expired events, want 1: the other jobs must run", n)

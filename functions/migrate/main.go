@@ -39,7 +39,7 @@ func run(demo bool, log *slog.Logger) error {
 		return err
 	}
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBWait, 0)
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Wait: cfg.DBWait})
 	if err != nil {
 		return err
 	}

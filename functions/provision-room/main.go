@@ -15,7 +15,7 @@
 // io.github.sportello.booking.cancelled.v1, as CloudEvents posted to /.
 // A redelivered event has no second effect, and an event older than the
 // room's state (a lower sequence) is acknowledged and ignored. LiveKit
-// unreachable answers 500, which the broker retries.
+// unreachable answers 503, which the broker retries.
 // Emits: io.github.sportello.room.provisioned.v1 and
 // io.github.sportello.room.deleted.v1.
 //

@@ -369,7 +369,7 @@ func TestCancelledFirst(t *testing.T) {
 	}
 }
 
-// TestLiveKitDown: with LiveKit unreachable the event fails with a 500 (the
+// TestLiveKitDown: with LiveKit unreachable the event fails with a 503 (the
 // broker retries) and leaves nothing behind, not even its inbox record; the
 // retry after LiveKit is back provisions the room.
 func TestLiveKitDown(t *testing.T) {
@@ -386,8 +386,8 @@ func TestLiveKitDown(t *testing.T) {
 	before := apitest.Snap(t)
 	rec := httptest.NewRecorder()
 	function.Events(slog.New(slog.DiscardHandler), down.Handle).ServeHTTP(rec, request(t, confirmed))
-	if rec.Code != http.StatusInternalServerError {
-		t.Fatalf("status %d with LiveKit down, want 500: %s", rec.Code, rec.Body)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d with LiveKit down, want 503: %s", rec.Code, rec.Body)
 	}
 	if after := apitest.Snap(t); after != before {
 		t.Errorf("a failed delivery wrote: %+v -> %+v", before, after)

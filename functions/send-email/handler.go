@@ -218,6 +218,7 @@ func (s *Sender) Handle(ctx context.Context, ev cloudevents.Event) error {
 		return err
 	}
 	outcome := Sent
+	var sent *string // the token of the mail that left, once it has
 	ran, err := s.Store.Consume(ctx, Consumer, ev, func(tx *postgres.Tx) error {
 		now := tx.Now
 		a, err := load(ctx, tx, n.BookingID)
@@ -241,8 +242,18 @@ func (s *Sender) Handle(ctx context.Context, ev cloudevents.Event) error {
 		if err != nil {
 			return err
 		}
-		return s.SMTP.Send(ctx, m)
+		if err := s.SMTP.Send(ctx, m); err != nil {
+			return err
+		}
+		sent = &token
+		return nil
 	})
+	if err != nil && sent != nil && apperr.Is(postgres.Unavailable(err), apperr.Unavailable) {
+		// The mail left, and the database was lost before the commit:
+		// record it again once the database is back, rather than let the
+		// broker's redelivery mail the citizen twice.
+		ran, err = s.recordSent(ctx, ev, n.BookingID.String(), *sent)
+	}
 	if err != nil {
 		return err
 	}
@@ -251,4 +262,28 @@ func (s *Sender) Handle(ctx context.Context, ev cloudevents.Event) error {
 	}
 	s.Log.Info("event handled", "event_id", ev.ID(), "type", ev.Type(), "booking_id", n.BookingID.String(), "sequence", n.Sequence, "outcome", outcome)
 	return nil
+}
+
+// recordSent records ev as handled, with the token its mail carries (""
+// for none), retrying while the database cannot be reached, until ctx
+// ends (the broker's delivery timeout): then the error comes back and the
+// broker's redelivery sends the mail again, the one way left to repeat it.
+func (s *Sender) recordSent(ctx context.Context, ev cloudevents.Event, bookingID, token string) (bool, error) {
+	for {
+		_, err := s.Store.Consume(ctx, Consumer, ev, func(tx *postgres.Tx) error {
+			if token == "" {
+				return nil
+			}
+			return tx.KeepToken(ctx, bookingID, Consumer, token)
+		})
+		if err == nil || !apperr.Is(postgres.Unavailable(err), apperr.Unavailable) {
+			return true, err
+		}
+		s.Log.Warn("mail sent, its record waits for the database", "event_id", ev.ID(), "err", err)
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

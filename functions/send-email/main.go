@@ -19,9 +19,13 @@
 // (consumer "send-email"), the token issued and the mail sent in one
 // transaction, committed only after the SMTP server accepted the mail. An
 // SMTP failure answers 500 and leaves nothing behind, so the broker retries
-// and finally dead-letters the event; a redelivered event sends nothing. The
-// one remaining window, a commit that fails after the SMTP server accepted
-// the mail, can repeat a mail: it never loses one.
+// and finally dead-letters the event; a redelivered event sends nothing.
+// When the database is lost after the SMTP server accepted the mail (the
+// transaction with it), the record is made again, with the mail's token,
+// as soon as the database is back, within the delivery's timeout. The one
+// remaining window — the database away longer than that, or the process
+// dying between the SMTP server's acceptance and the commit — can repeat
+// a mail: it never loses one.
 //
 // Events that would mail an outdated time are acknowledged without mail:
 // an event whose data.sequence is below the booking's current sequence (a

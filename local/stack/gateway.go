@@ -33,6 +33,7 @@ type Gateway struct {
 	Events      http.Handler        // served at /_local/events
 	DeadLetters http.Handler        // served at /_local/dead-letters
 	Services    http.Handler        // served at /_local/services
+	Servers     http.Handler        // served at POST /_local/servers/{name}/{action} (see Stack.StopServer)
 	Log         *slog.Logger        // nil: no log
 
 	once      sync.Once
@@ -142,6 +143,9 @@ func (g *Gateway) init() {
 			if h != nil {
 				mux.Handle(path, h)
 			}
+		}
+		if g.Servers != nil {
+			mux.Handle("POST /_local/servers/{name}/{action}", g.Servers)
 		}
 		mux.HandleFunc("GET /_local/{$}", g.index)
 		mux.HandleFunc("/", g.serveSite)
@@ -269,6 +273,7 @@ code{background:#f3f3f3;padding:0 .25rem}td{padding:.2rem .8rem .2rem 0;vertical
 <li><a href="/_local/events"><code>/_local/events</code></a>: the events the broker took in (filters: <code>?type=</code>, <code>?subject=</code>, <code>?source=</code>)</li>
 <li><a href="/_local/dead-letters"><code>/_local/dead-letters</code></a>: the events the broker could not deliver</li>
 <li><a href="/_local/services"><code>/_local/services</code></a>: where the functions find the database, SMTP, LiveKit, S3 and the broker</li>
+<li><code>POST /_local/servers/{postgres,mailpit,livekit,minio}/{stop,start}</code>: stop a server as an outage would, and start it again (the fault tests)</li>
 <li><a href="/health"><code>/health</code></a>: the readiness of every function</li>
 {{range .Links}}<li><a href="{{.URL}}">{{.Name}}</a>: {{.Doc}}</li>
 {{end}}

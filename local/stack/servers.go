@@ -25,19 +25,8 @@ func (s *Stack) startServices(ctx context.Context) error {
 		return err
 	}
 	s.svcUp = true
-	for name, srv := range map[string]services.Server{"mailpit": s.mailpit, "livekit": s.livekit, "minio": s.minio} {
-		go func() {
-			select {
-			case <-srv.Exited():
-				select {
-				case <-s.stopping:
-				default:
-					s.console.Println(srv.Tail())
-					s.svcExited <- name
-				}
-			case <-s.stopping:
-			}
-		}()
+	for _, name := range []string{"mailpit", "livekit", "minio"} {
+		go s.watch(name, s.named(name))
 	}
 	s.log.Info("servers ready", "mailpit", s.mailpit.URL(), "livekit", s.livekit.URL(), "minio", s.minio.Endpoint())
 	links := []Link{{"Mailpit", s.mailpit.URL() + "/", "every mail the functions sent"}}

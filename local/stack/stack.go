@@ -70,6 +70,7 @@ type Config struct {
 	Tick         time.Duration       // housekeeping ping interval; 0: none
 	BackoffScale float64             // scales the broker's retry delays; 1 when 0
 	MailpitMax   int                 // the messages Mailpit keeps; 0: its default (500); negative: all
+	Restart      bool                // start again a function that exits by itself (else the stack stops)
 	Functions    []manifest.Function // what to build and start; manifest.Functions when nil
 }
 
@@ -100,6 +101,8 @@ type Stack struct {
 	kill      chan struct{}
 	once      sync.Once
 	stopOnce  sync.Once
+	ctl       sync.Mutex      // guards stopped, and serializes StopServer and StartServer
+	stopped   map[string]bool // the servers StopServer stopped
 }
 
 // New prepares a stack; Run starts it.
@@ -126,7 +129,7 @@ func New(cfg Config) *Stack {
 	}
 	s := &Stack{cfg: cfg, functions: fns, console: NewConsole(cfg.Out, width),
 		exited:    make(chan *process, (startAttempts+1)*len(fns)),
-		svcExited: make(chan string, 3), stopping: make(chan struct{}), kill: make(chan struct{})}
+		svcExited: make(chan string, 3), stopping: make(chan struct{}), kill: make(chan struct{}), stopped: map[string]bool{}}
 	s.log = s.logger("stack")
 	s.broker = &broker.Broker{Triggers: triggersOf(fns), Log: s.logger("broker"), BackoffScale: cfg.BackoffScale,
 		StateFile: filepath.Join(cfg.Data, "broker-pending.json")}
@@ -137,7 +140,8 @@ func New(cfg Config) *Stack {
 	s.minio = &services.MinIO{Port: cfg.MinIOPort, ConsolePort: cfg.MinIOConsolePort, Dir: filepath.Join(cfg.Data, "minio"),
 		CORSOrigins: s.origins(), Log: s.output("minio")}
 	s.gw = &Gateway{Functions: fns, Events: s.broker.EventsHandler(),
-		DeadLetters: s.broker.DeadLettersHandler(), Services: http.HandlerFunc(s.serveServices), Log: s.logger("gateway")}
+		DeadLetters: s.broker.DeadLettersHandler(), Services: http.HandlerFunc(s.serveServices),
+		Servers: http.HandlerFunc(s.serveServers), Log: s.logger("gateway")}
 	return s
 }
 
@@ -212,6 +216,11 @@ func (s *Stack) Run(ctx context.Context) error {
 				continue // an attempt that lost its port while starting
 			}
 			p.out.Tail()
+			if s.cfg.Restart {
+				s.log.Warn("a function exited by itself: starting it again", "function", p.name, "status", p.exitStatus())
+				go s.restart(ctx, p)
+				continue
+			}
 			s.log.Error("a function exited by itself: stopping everything", "function", p.name, "status", p.exitStatus())
 			return fmt.Errorf("%s exited unexpectedly (%s)", p.name, p.exitStatus())
 		}

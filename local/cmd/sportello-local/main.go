@@ -54,6 +54,7 @@ func run() int {
 		minioConsole = flag.Int("minio-console-port", stack.DefaultMinIOConsolePort, "MinIO's console port on 127.0.0.1 (-1: no console)")
 		mailpitMax   = flag.Int("mailpit-max", 0, "the messages Mailpit keeps, the oldest pruned beyond (0: Mailpit's default, 500; -1: all)")
 		publicURL    = flag.String("public-url", "", "the site's origin in mailed links (default http://127.0.0.1:<port>)")
+		restart      = flag.Bool("restart", false, "start again a function that exits by itself, as Kubernetes does (default: stop the stack)")
 		tick         = flag.Duration("tick", time.Minute, "how often the housekeeping ping is sent (0: never)")
 		backoffScale = flag.Float64("backoff-scale", envFloat("BROKER_BACKOFF_SCALE", 1), "multiplies the broker's retry delays (default $BROKER_BACKOFF_SCALE, else 1)")
 	)
@@ -95,7 +96,7 @@ func run() int {
 		BrokerPort: *brokerPort, MailpitSMTPPort: *smtpPort, MailpitHTTPPort: *mailpitPort,
 		LiveKitPort: *livekitPort, LiveKitTCPPort: *livekitTCP, LiveKitUDPPort: *livekitUDP,
 		MinIOPort: *minioPort, MinIOConsolePort: *minioConsole, MailpitMax: *mailpitMax,
-		PublicURL: *publicURL, Tick: *tick, BackoffScale: *backoffScale})
+		PublicURL: *publicURL, Tick: *tick, BackoffScale: *backoffScale, Restart: *restart})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)

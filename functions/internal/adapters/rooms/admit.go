@@ -48,9 +48,7 @@ func (l *LiveKit) Admit(ctx context.Context, bookingID string, win booking.Windo
 	}
 	room := Name(bookingID)
 	if _, err := l.Ensure(ctx, room, win, now); err != nil {
-		e := apperr.New(apperr.Unavailable, "", "the video service cannot be reached: try again in a moment")
-		e.RetryAfter = 5 * time.Second
-		return Ticket{}, &unavailable{refusal: e, cause: err}
+		return Ticket{}, apperr.Unreachable(err, 5*time.Second, "the video service cannot be reached: try again in a moment")
 	}
 	jwt, err := l.Token(room, p, win.ClosesAt.Sub(now))
 	if err != nil {
@@ -61,13 +59,3 @@ func (l *LiveKit) Admit(ctx context.Context, bookingID string, win booking.Windo
 		ExpiresAt: win.ClosesAt.In(loc), OpensAt: win.OpensAt.In(loc), ClosesAt: win.ClosesAt.In(loc),
 	}, nil
 }
-
-// unavailable is the Unavailable refusal with LiveKit's error behind it,
-// for the log.
-type unavailable struct {
-	refusal *apperr.Error
-	cause   error
-}
-
-func (u *unavailable) Error() string   { return u.refusal.Error() + ": " + u.cause.Error() }
-func (u *unavailable) Unwrap() []error { return []error{u.refusal, u.cause} }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
 )
 
 // Config is the object store's environment. The functions and the local
@@ -179,7 +182,7 @@ func (s *Store) Head(ctx context.Context, key string) (Object, error) {
 		return Object{}, ErrNotFound
 	}
 	if err != nil {
-		return Object{}, fmt.Errorf("storage: head: %w", err)
+		return Object{}, failed("head", err)
 	}
 	return Object{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType)}, nil
 }
@@ -188,7 +191,7 @@ func (s *Store) Head(ctx context.Context, key string) (Object, error) {
 func (s *Store) Delete(ctx context.Context, key string) error {
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.Bucket), Key: aws.String(key)})
 	if err != nil && !isNotFound(err) {
-		return fmt.Errorf("storage: delete: %w", err)
+		return failed("delete", err)
 	}
 	return nil
 }
@@ -204,7 +207,7 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return n, fmt.Errorf("storage: list: %w", err)
+			return n, failed("list", err)
 		}
 		for _, o := range page.Contents {
 			if err := s.Delete(ctx, aws.ToString(o.Key)); err != nil {
@@ -250,4 +253,24 @@ func isNotFound(err error) bool {
 	}
 	var re *awshttp.ResponseError
 	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
+}
+
+// RetryAfter is how long a client is told to wait when the object store
+// cannot be reached.
+const RetryAfter = 5 * time.Second
+
+// failed is the error of operation op: an apperr.Unavailable (503 with
+// Retry-After) when the object store could not be reached or answered that
+// it is unavailable, err wrapped otherwise.
+func failed(op string, err error) error {
+	var (
+		netErr net.Error
+		re     *awshttp.ResponseError
+	)
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &re) && re.HTTPStatusCode() >= 502 && re.HTTPStatusCode() <= 504) {
+		return apperr.Unreachable(fmt.Errorf("storage: %s: %w", op, err), RetryAfter,
+			"the document store cannot be reached: try again in a moment")
+	}
+	return fmt.Errorf("storage: %s: %w", op, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"mime"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/sportello/sportello/functions/internal/adapters/storage"
 	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
 )
 
 // TestAttachment: the Content-Disposition of downloads reads back as
@@ -88,5 +90,36 @@ func TestObjects(t *testing.T) {
 	}
 	if res := s3test.Get(t, url); res.Status != 404 {
 		t.Errorf("download of a missing object: status %d", res.Status)
+	}
+}
+
+// TestUnreachable: an object store that cannot be reached is Unavailable
+// (503 with Retry-After) for every operation that contacts it, soon.
+func TestUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	s, err := storage.New(storage.Config{Endpoint: closed, Region: "us-east-1", AccessKey: "a", SecretKey: "b", Bucket: "docs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for op, call := range map[string]func() error{
+		"head":          func() error { _, err := s.Head(ctx, "k"); return err },
+		"delete":        func() error { return s.Delete(ctx, "k") },
+		"delete prefix": func() error { _, err := s.DeletePrefix(ctx, "p/"); return err },
+	} {
+		start := time.Now()
+		err := call()
+		var e *apperr.Error
+		if !errors.As(err, &e) || e.Code != apperr.Unavailable || e.RetryAfter != storage.RetryAfter {
+			t.Errorf("%s with the store down: %v, want Unavailable with Retry-After", op, err)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("%s with the store down took %s", op, took)
+		}
 	}
 }

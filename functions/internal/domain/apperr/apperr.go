@@ -147,6 +147,24 @@ func WithReason(code Code, field string, reason Reason, format string, args ...a
 	return e
 }
 
+// Unreachable returns an Unavailable *Error (503) telling the client to try
+// again after retry, with cause, the failure behind it, kept for the log:
+// the client sees only the message.
+func Unreachable(cause error, retry time.Duration, format string, args ...any) error {
+	e := New(Unavailable, "", format, args...)
+	e.RetryAfter = retry
+	return &caused{refusal: e, cause: cause}
+}
+
+// caused is a refusal with the error behind it, for the log.
+type caused struct {
+	refusal *Error
+	cause   error
+}
+
+func (c *caused) Error() string   { return c.refusal.Error() + ": " + c.cause.Error() }
+func (c *caused) Unwrap() []error { return []error{c.refusal, c.cause} }
+
 // Is reports whether err carries the given code.
 func Is(err error, code Code) bool { return err != nil && CodeOf(err) == code }
 

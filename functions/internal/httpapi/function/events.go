@@ -13,8 +13,9 @@ import (
 
 // EventHandler handles one CloudEvent. A nil error acknowledges it. An
 // apperr.Invalid (a payload we can never handle) answers 400, which the
-// broker does not retry: the event goes to the dead letters. Any other
-// error answers 500, which the broker retries with backoff.
+// broker does not retry: the event goes to the dead letters. A dependency
+// that cannot be reached (the database, LiveKit, the object store) answers
+// 503, any other error 500: the broker retries both with backoff.
 type EventHandler func(ctx context.Context, ev cloudevents.Event) error
 
 // Events serves CloudEvents posted to / in binary or structured mode, as a

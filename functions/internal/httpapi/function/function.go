@@ -46,9 +46,16 @@ type Config struct {
 	OutboxSweep time.Duration `envconfig:"OUTBOX_SWEEP" default:"30s"`
 	DrainQuiet  time.Duration `envconfig:"DRAIN_QUIET_PERIOD" default:"1s"`
 	DBWait      time.Duration `envconfig:"DATABASE_WAIT" default:"30s"`
+	// DBTimeout bounds how long a request waits for a database connection
+	// (connecting included): past it, the request answers 503 with
+	// Retry-After instead of hanging (see postgres.Unavailable).
+	DBTimeout time.Duration `envconfig:"DATABASE_TIMEOUT" default:"5s"`
 	// DBMaxConns bounds the instance's database connections (0: pgx's
 	// default, the larger of 4 and the CPUs).
 	DBMaxConns int `envconfig:"DATABASE_MAX_CONNS" default:"0"`
+	// FaultCrashDir is for the local stack's fault tests only: see
+	// crashAfterEvent. Never set in production.
+	FaultCrashDir string `envconfig:"FAULT_CRASH_DIR"`
 	// CPUProfile, when set, is a file the instance writes a CPU profile
 	// of its whole run to, for the benchmark (go tool pprof).
 	CPUProfile string `envconfig:"CPU_PROFILE"`
@@ -113,7 +120,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.DBWait, cfg.DBMaxConns)
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Wait: cfg.DBWait, MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout})
 	if err != nil {
 		return err
 	}
@@ -146,7 +153,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		}
 		w.WriteHeader(http.StatusOK)
 	})
-	mux.Handle("/", Edge(env.Store, name, log, build(env)))
+	mux.Handle("/", Edge(env.Store, name, log, crashAfterEvent(cfg.FaultCrashDir, name, build(env))))
 	drainer := &handlers.Drainer{Inner: AccessLog(log, mux), QuietPeriod: cfg.DrainQuiet}
 	srv := &http.Server{Addr: ":" + strconv.Itoa(cfg.Port), Handler: drainer, ReadHeaderTimeout: 10 * time.Second}
 

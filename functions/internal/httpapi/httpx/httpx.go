@@ -19,6 +19,7 @@ import (
 	"unicode"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // MaxBody is the largest request body a function reads.
@@ -112,10 +113,12 @@ func ProblemOf(err error) Problem {
 }
 
 // Error writes err as a problem response, with Retry-After when the error
-// says when to try again. Errors that are our fault are logged (their text
-// never carries personal data: it comes from our code and the database
-// driver, not from request bodies).
+// says when to try again. A database that cannot be reached is a 503
+// (postgres.Unavailable), never a bare 500. Errors that are our fault are
+// logged (their text never carries personal data: it comes from our code
+// and the database driver, not from request bodies).
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	err = postgres.Unavailable(err)
 	p := ProblemOf(err)
 	if p.Status >= 500 && log != nil {
 		log.ErrorContext(r.Context(), "request failed", "pattern", r.Pattern, "err", err)

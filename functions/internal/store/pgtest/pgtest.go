@@ -65,7 +65,7 @@ func Main(m *testing.M) int {
 	if strings.Contains(dbURL, "?") {
 		sep = "&"
 	}
-	pool, err = postgres.Open(ctx, dbURL+sep+"pool_max_conns=60", 10*time.Second, 0)
+	pool, err = postgres.Open(ctx, dbURL+sep+"pool_max_conns=60", postgres.Options{Wait: 10 * time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		return 1

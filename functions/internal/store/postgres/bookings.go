@@ -349,13 +349,20 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 // (confirm, or send-email, which puts one in every mail: a token is only
 // stored as a hash, so the first cannot be sent again).
 func (tx *Tx) IssueToken(ctx context.Context, bookingID, issuedBy string) (string, error) {
-	token, hash := secret.New()
+	token, _ := secret.New()
+	return token, tx.KeepToken(ctx, bookingID, issuedBy, token)
+}
+
+// KeepToken stores token, one IssueToken made, as a manage token of
+// bookingID: for a consumer whose transaction was lost after the token
+// left in a mail, to record it again.
+func (tx *Tx) KeepToken(ctx context.Context, bookingID, issuedBy, token string) error {
 	_, err := tx.Exec(ctx, `INSERT INTO manage_tokens (token_hash, booking_id, issued_by, issued_at) VALUES ($1, $2, $3, $4)`,
-		hash, bookingID, issuedBy, tx.Now)
+		secret.Hash(token), bookingID, issuedBy, tx.Now)
 	if err != nil {
-		return "", fmt.Errorf("issue token: %w", err)
+		return fmt.Errorf("issue token: %w", err)
 	}
-	return token, nil
+	return nil
 }
 
 // byToken finds the booking of a manage token. An unknown or malformed

@@ -27,21 +27,38 @@ var migrations embed.FS
 //go:embed demo.sql
 var demoSQL string
 
-// Open connects a pool of at most maxConns connections (0: pgx's default)
-// to url and waits up to wait for the server to answer.
-func Open(ctx context.Context, url string, wait time.Duration, maxConns int) (*pgxpool.Pool, error) {
+// Options are how a pool connects.
+type Options struct {
+	Wait     time.Duration // how long Open waits for the server to answer
+	MaxConns int           // the most connections; 0: pgx's default
+	// Timeout bounds how long a query waits for a connection, connecting
+	// included, so that a request never hangs on a database it cannot
+	// reach: it fails with context.DeadlineExceeded, which Unavailable
+	// makes a 503. 0: only the caller's context bounds it.
+	Timeout time.Duration
+}
+
+// Open connects a pool to url with opts and waits up to opts.Wait for the
+// server to answer.
+func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DATABASE_URL: %w", err)
 	}
-	if maxConns > 0 {
-		cfg.MaxConns = int32(maxConns)
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = int32(opts.MaxConns)
+	}
+	if opts.Timeout > 0 {
+		if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > opts.Timeout {
+			cfg.ConnConfig.ConnectTimeout = opts.Timeout
+		}
+		cfg.ConnConfig.Tracer = acquireTimeout{timeout: opts.Timeout}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(opts.Wait)
 	for {
 		err = pool.Ping(ctx)
 		if err == nil {
