@@ -54,7 +54,7 @@ func newEnv(t *testing.T) *env {
 			}
 		}
 	})
-	return &env{t: t, h: newHandler(store, a, log), store: store, auth: a, clk: clk}
+	return &env{t: t, h: apitest.Validated(t, newHandler(store, a, log)), store: store, auth: a, clk: clk}
 }
 
 // client is a signed-in browser.

@@ -54,7 +54,7 @@ func newEnv(t *testing.T, now time.Time, cfg auth.Config) *env {
 	a := &auth.Authenticator{Store: store, Config: cfg}
 	lk := roomstest.LiveKit(t)
 	docs := &documents.Documents{Store: store, Objects: s3test.Store(t), MaxBytes: 20 << 20, MaxPerBooking: 20}
-	e := &env{t: t, h: newHandler(store, a, lk, docs, log), store: store, clk: clk, cfg: cfg, logs: logs, lk: lk, docs: docs}
+	e := &env{t: t, h: apitest.Validated(t, newHandler(store, a, lk, docs, log)), store: store, clk: clk, cfg: cfg, logs: logs, lk: lk, docs: docs}
 	t.Cleanup(func() {
 		// Nothing personal in the logs: no email, password or citizen data.
 		for _, s := range []string{"@", password, "Maria", "Rossi", "Sparano"} {

@@ -100,9 +100,17 @@ func (v *validated) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	v.serve(w, r, true)
 }
 
+// checking marks a request a validator checks.
+type checking struct{}
+
 // serve runs r through the handler into w, checking the answer and, if
 // requests and the answer is a 2xx, the request.
 func (v *validated) serve(w http.ResponseWriter, r *http.Request, requests bool) {
+	if r.Context().Value(checking{}) != nil {
+		v.h.ServeHTTP(w, r) // a validator outside this one checks it
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), checking{}, true))
 	var body []byte
 	if r.Body != nil {
 		body, _ = io.ReadAll(r.Body)
