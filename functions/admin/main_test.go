@@ -221,6 +221,9 @@ func TestConfigure(t *testing.T) {
 	if got := free(t, e.store, sid, "2027-03-03"); len(got) != 0 {
 		t.Errorf("free slots on a closed day: %v", got)
 	}
+	if l := e.ok(e.do(adm, "GET", "/closures?office_id="+oid, ""), 200)["closures"].([]any); len(l) != 1 || l[0].(map[string]any)["reason"] != "Inventario" {
+		t.Errorf("the office's closures: %v", l)
+	}
 	e.ok(e.do(adm, "DELETE", fmt.Sprintf("/closures/%v", c["id"]), ""), 200)
 	if diff := cmp.Diff(want, free(t, e.store, sid, "2027-03-03")); diff != "" {
 		t.Errorf("free slots after the closure is removed (-want +got):\n%s", diff)
