@@ -12,7 +12,9 @@
 //   {{script}} and {{main}} come from the page; <!--#include <name>--> in
 //   either is web/src/partials/<name>.html (a piece two pages share). The
 //   page keeps its folder (web/src/prenota/index.html →
-//   <outdir>/prenota/index.html);
+//   <outdir>/prenota/index.html); <!--#openapi--> in a page is the
+//   openapi.yaml beside it rendered as HTML (openapi-page.mjs), so the API
+//   reference is a static page like the others;
 // - other static files (images) are copied;
 // - Bootstrap Italia's CSS, fonts (woff2/woff) and SVG sprite are copied to
 //   <outdir>/assets/bootstrap-italia/: no CDN, no third-party request.
@@ -34,6 +36,8 @@ if (!out) {
 }
 const modules = resolve(process.env.SPORTELLO_NODE_MODULES || join(here, 'node_modules'));
 const esbuild = await import(pathToFileURL(join(modules, 'esbuild', 'lib', 'main.js')).href);
+const YAML = (await import(pathToFileURL(join(modules, 'yaml', 'dist', 'index.js')).href)).default;
+const { render: renderOpenAPI } = await import('./openapi-page.mjs');
 const bi = join(modules, 'bootstrap-italia', 'dist');
 
 async function walk(dir) {
@@ -104,12 +108,20 @@ function page(rel, text) {
   return `${fill(before)}${include(text.slice(m[0].length).trimEnd())}${fill(after)}\n`;
 }
 
+// withOpenAPI replaces <!--#openapi--> in the page at file with the
+// openapi.yaml beside it, rendered.
+async function withOpenAPI(file, text) {
+  if (!text.includes('<!--#openapi-->')) return text;
+  const doc = YAML.parse(await readFile(join(dirname(file), 'openapi.yaml'), 'utf8'));
+  return text.replace('<!--#openapi-->', () => renderOpenAPI(doc));
+}
+
 for (const f of await walk(src)) {
   const rel = relative(src, f);
   if (/^(js|i18n|partials)\//.test(rel)) continue;
   const to = rel.startsWith('css/') ? join(out, 'assets', rel.slice('css/'.length)) : rel.startsWith('img/') ? join(out, 'assets', rel) : join(out, rel);
   await mkdir(dirname(to), { recursive: true });
-  if (extname(rel) === '.html') await writeFile(to, page(rel, await readFile(f, 'utf8')));
+  if (extname(rel) === '.html') await writeFile(to, page(rel, await withOpenAPI(f, await readFile(f, 'utf8'))));
   else await cp(f, to);
 }
 

@@ -54,7 +54,7 @@ func newEnv(t testing.TB) *env {
 			}
 		}
 	})
-	return &env{t: t, h: newHandler(store, a, log), store: store, auth: a, clk: clk}
+	return &env{t: t, h: apitest.Validated(t, newHandler(store, a, log)), store: store, auth: a, clk: clk}
 }
 
 // client is a signed-in browser.
@@ -220,6 +220,9 @@ func TestConfigure(t *testing.T) {
 	c := e.ok(e.do(adm, "POST", "/closures", `{"office_id":"`+oid+`","first_day":"2027-03-03","last_day":"2027-03-03","reason":"Inventario"}`), 201)["closure"].(map[string]any)
 	if got := free(t, e.store, sid, "2027-03-03"); len(got) != 0 {
 		t.Errorf("free slots on a closed day: %v", got)
+	}
+	if l := e.ok(e.do(adm, "GET", "/closures?office_id="+oid, ""), 200)["closures"].([]any); len(l) != 1 || l[0].(map[string]any)["reason"] != "Inventario" {
+		t.Errorf("the office's closures: %v", l)
 	}
 	e.ok(e.do(adm, "DELETE", fmt.Sprintf("/closures/%v", c["id"]), ""), 200)
 	if diff := cmp.Diff(want, free(t, e.store, sid, "2027-03-03")); diff != "" {

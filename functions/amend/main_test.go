@@ -74,7 +74,7 @@ func bookingJSON(c booking.Confirmation, status string, start time.Time, sequenc
 // citizen's data (never the token again), not cacheable.
 func TestShow(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 120})
 	start := apitest.At("2027-03-02", "09:30")
 	mine := pgtest.Book(t, store, svc, start)
@@ -99,7 +99,7 @@ func TestShow(t *testing.T) {
 // writes nothing.
 func TestReschedule(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
 	start, next := apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-30", "10:00")
 	mine := pgtest.Book(t, store, svc, start)
@@ -153,7 +153,7 @@ func TestReschedule(t *testing.T) {
 // system clock of a container, is in UTC.
 func TestCancel(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday.UTC())
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 
 	for i, tc := range []struct {
@@ -210,7 +210,7 @@ func TestCancel(t *testing.T) {
 // the outbox exactly as they were.
 func TestRescheduleBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	pool := store.Pool
 	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1, Horizon: 366})
 	closedOffice, closedSvc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1})
@@ -269,7 +269,7 @@ func TestRescheduleBadInput(t *testing.T) {
 // and the booking stays confirmed.
 func TestCancelBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	tok := mine.ManageToken
@@ -321,7 +321,7 @@ func tamper(tok string) string {
 // tells nothing about why; a hold secret is not a manage token.
 func TestTokens(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	held, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it")
 	if err != nil {
@@ -388,7 +388,7 @@ func TestTokens(t *testing.T) {
 // moved or cancelled (422 on token); up to the cutoff instant it can.
 func TestCutoff(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 24 * 60})
 	start := apitest.At("2027-03-03", "09:00")
 	mine := pgtest.Book(t, store, svc, start)
@@ -417,7 +417,7 @@ func TestCutoff(t *testing.T) {
 // TestUnknownRoutes: other paths and methods are a 404 problem.
 func TestUnknownRoutes(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	for _, r := range []*http.Request{
 		httptest.NewRequest(http.MethodDelete, "/api/manage", nil),
 		httptest.NewRequest(http.MethodGet, "/api/manage/cancel", nil),
@@ -435,7 +435,7 @@ func TestUnknownRoutes(t *testing.T) {
 // with an empty chunked body (no Content-Length) is a cancel without body.
 func TestLenientTransport(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "10:00"))
 

@@ -53,7 +53,7 @@ const maria = `{"given_name": "Maria", "family_name": "Rossi", "address": "Via S
 // container, is in UTC), not cacheable, with its event.
 func TestConfirm(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday.UTC())
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
 	suffix := svc[len("service-"):]
 
@@ -146,7 +146,7 @@ func TestConfirm(t *testing.T) {
 // nothing.
 func TestConfirmBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	held := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	other := hold(t, store, svc, apitest.At("2027-03-02", "09:30"))
@@ -269,7 +269,7 @@ func tamper(tok string) string {
 // TestConfirmListsEveryProblem: one answer names every field at fault.
 func TestConfirmListsEveryProblem(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	held := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 
@@ -295,7 +295,7 @@ func TestConfirmListsEveryProblem(t *testing.T) {
 // None of these refusals writes anything.
 func TestConfirmHoldLifetime(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(store, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	early := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	lapsed := hold(t, store, svc, apitest.At("2027-03-02", "09:30"))
@@ -353,7 +353,7 @@ func TestConfirmHoldLifetime(t *testing.T) {
 func TestConfirmRetriedWithIdempotencyKey(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	log := slog.New(slog.DiscardHandler)
-	h := idempotency.Wrap(store, "confirm", log, newHandler(store, log))
+	h := apitest.Validated(t, idempotency.Wrap(store, "confirm", log, newHandler(store, log)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	send := func() *httptest.ResponseRecorder {

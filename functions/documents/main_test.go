@@ -48,7 +48,7 @@ func newFixture(t testing.TB, maxBytes int64, maxPerBooking int) fixture {
 	objects := s3test.Store(t)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 5})
 	docs := &documents.Documents{Store: store, Objects: objects, MaxBytes: maxBytes, MaxPerBooking: maxPerBooking}
-	return fixture{h: newHandler(docs, slog.New(slog.DiscardHandler)), store: store, objects: objects, svc: svc}
+	return fixture{h: apitest.Validated(t, newHandler(docs, slog.New(slog.DiscardHandler))), store: store, objects: objects, svc: svc}
 }
 
 // book makes a confirmed booking on Tuesday at hhmm.

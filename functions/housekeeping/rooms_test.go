@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"github.com/google/uuid"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
 

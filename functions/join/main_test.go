@@ -45,7 +45,7 @@ func newFixture(t testing.TB, now time.Time, svc pgtest.Service) *fixture {
 	store, clk := pgtest.Store(t, now)
 	_, id := pgtest.NewService(t, store.Pool, svc)
 	lk := roomstest.LiveKit(t)
-	return &fixture{store: store, clock: clk, service: id, lk: lk, h: newHandler(store, lk, slog.New(slog.DiscardHandler))}
+	return &fixture{store: store, clock: clk, service: id, lk: lk, h: apitest.Validated(t, newHandler(store, lk, slog.New(slog.DiscardHandler)))}
 }
 
 func (f *fixture) book(t testing.TB, start time.Time) booking.Confirmation {
@@ -386,7 +386,7 @@ func TestLiveKitDown(t *testing.T) {
 	f.clock.Set(apitest.At("2027-03-02", "09:30"))
 	cfg := f.lk.Config
 	cfg.URL, cfg.Timeout = "http://127.0.0.1:1", 2*time.Second
-	h := newHandler(f.store, rooms.New(cfg), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(f.store, rooms.New(cfg), slog.New(slog.DiscardHandler)))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, join(c.ManageToken, ""))
 	if rec.Code != http.StatusServiceUnavailable {

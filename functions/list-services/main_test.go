@@ -27,7 +27,7 @@ func newTestHandler(t testing.TB) (http.Handler, func(sql string, args ...any)) 
 			t.Fatal(err)
 		}
 	}
-	return newHandler(store, slog.New(slog.DiscardHandler)), exec
+	return apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler))), exec
 }
 
 // TestService: GET /api/services/{id} answers the service with its

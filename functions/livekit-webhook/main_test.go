@@ -69,7 +69,7 @@ func newFixture(t testing.TB) *fixture {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return &fixture{store: store, service: svc, logs: logs,
-		h: newHandler(store, testKey, testSecret, log)}
+		h: apitest.Validated(t, newHandler(store, testKey, testSecret, log))}
 }
 
 // book makes a confirmed booking at 09:00 on the fixture's Monday.

@@ -60,7 +60,7 @@ func newEnv(t testing.TB, change func(*Config)) *env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := &auth.Authenticator{Store: store, Config: auth.DefaultConfig}
 	e := &env{t: t, idp: idp, cfg: cfg, auth: a, clk: clk, logs: logs,
-		h: newHandler(cfg, a, &http.Client{Timeout: cfg.Timeout}, log)}
+		h: apitest.Validated(t, newHandler(cfg, a, &http.Client{Timeout: cfg.Timeout}, log))}
 	t.Cleanup(func() {
 		// Nothing personal or secret in the logs: no email, code or token.
 		for _, s := range []string{"@", "eyJ", "code=", "state="} {
@@ -500,7 +500,7 @@ func TestConfigAndDisabled(t *testing.T) {
 	rec := apitest.Serve(t, e.h, get("/api/operator/oidc/config"), apitest.NoStore)
 	apitest.SameJSON(t, rec.Body.Bytes(), `{"enabled": true, "issuer": "`+e.idp.srv.URL+`"}`)
 
-	off := newHandler(Config{}, e.auth, http.DefaultClient, slog.New(slog.DiscardHandler))
+	off := apitest.Validated(t, newHandler(Config{}, e.auth, http.DefaultClient, slog.New(slog.DiscardHandler)))
 	rec = apitest.Serve(t, off, get("/api/operator/oidc/config"), apitest.NoStore)
 	if rec.Code != http.StatusOK {
 		t.Errorf("config: status %d", rec.Code)
@@ -519,8 +519,8 @@ func TestProviderUnreachable(t *testing.T) {
 	e := newEnv(t, nil)
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
-	h := newHandler(Config{Issuer: dead.URL, ClientID: clientID, RedirectURL: redirectURL, Scopes: "openid", EmailClaim: "email",
-		LoginTTL: time.Minute, Timeout: time.Second}, e.auth, &http.Client{Timeout: time.Second}, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(Config{Issuer: dead.URL, ClientID: clientID, RedirectURL: redirectURL, Scopes: "openid", EmailClaim: "email",
+		LoginTTL: time.Minute, Timeout: time.Second}, e.auth, &http.Client{Timeout: time.Second}, slog.New(slog.DiscardHandler)))
 	before := e.written()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, get("/api/operator/oidc/login?return_to=/"))

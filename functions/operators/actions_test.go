@@ -229,7 +229,7 @@ func TestJoinRefused(t *testing.T) {
 
 	cfg := e.lk.Config
 	cfg.URL = "http://127.0.0.1:1"
-	down := newHandler(e.store, &auth.Authenticator{Store: e.store, Config: e.cfg}, &clients.Identifier{}, rooms.New(cfg), e.docs, slogDiscard())
+	down := apitest.Validated(t, newHandler(e.store, &auth.Authenticator{Store: e.store, Config: e.cfg}, &clients.Identifier{}, rooms.New(cfg), e.docs, slogDiscard()))
 	rec := httptest.NewRecorder() // not apitest.Serve: this 5xx is expected
 	down.ServeHTTP(rec, apitestRequest("POST", "/api/operator/bookings/"+open.ID+"/join", "", c))
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" || rec.Header().Get("Retry-After") != "5" {

@@ -97,7 +97,7 @@ func newEnv(t testing.TB, now time.Time, cfg auth.Config) *env {
 	a := &auth.Authenticator{Store: store, Config: cfg, Verify: verified.verify}
 	lk := roomstest.LiveKit(t)
 	docs := &documents.Documents{Store: store, Objects: s3test.Store(t), MaxBytes: 20 << 20, MaxPerBooking: 20}
-	e := &env{t: t, h: newHandler(store, a, &clients.Identifier{}, lk, docs, log), store: store, clk: clk, cfg: cfg, logs: logs,
+	e := &env{t: t, h: apitest.Validated(t, newHandler(store, a, &clients.Identifier{}, lk, docs, log)), store: store, clk: clk, cfg: cfg, logs: logs,
 		lk: lk, docs: docs, addr: newAddr(), verified: verified}
 	t.Cleanup(func() {
 		// Nothing personal in the logs: no email, password or citizen data.

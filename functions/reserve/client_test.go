@@ -99,7 +99,7 @@ func liveHoldsOf(t *testing.T, store *postgres.Store, svc string) int {
 func TestOneHoldPerClient(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	maria := &browser{h: h, address: "192.0.2.10"}
 
@@ -144,7 +144,7 @@ func TestOneHoldPerClient(t *testing.T) {
 func TestOneClientRacingForEverySlot(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	greedy := &browser{h: h, address: "198.51.100.7"}
 	if rec, _ := greedy.hold(svc, apitest.At("2027-03-03", "09:00")); rec.Code != http.StatusCreated { // its cookie
@@ -192,7 +192,7 @@ func TestOneClientRacingForEverySlot(t *testing.T) {
 func TestLimitsPerMinute(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 3, AddressPerMinute: 5}
-	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	at := func(i int) time.Time { // eight slots a day, from the next day on
@@ -257,7 +257,7 @@ func TestLimitsPerMinute(t *testing.T) {
 func TestTakenSlotsDoNotCount(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 2, AddressPerMinute: 3}
-	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	taken := apitest.At("2027-03-02", "09:00")
@@ -310,7 +310,7 @@ func TestTakenSlotsDoNotCount(t *testing.T) {
 // 409, both writing nothing.
 func TestRelease(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	maria := &browser{h: h, address: "192.0.2.20"}
 	start := apitest.At("2027-03-02", "09:00")
@@ -395,7 +395,7 @@ func (b *browser) admit(t *testing.T, svc string, now time.Time) {
 func TestWaitingRoomAtTheCounter(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	hs := testHolds(store)
-	h := newHandler(hs, slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(hs, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	if _, err := store.Pool.Exec(context.Background(), `UPDATE services SET admission_per_minute = 30 WHERE id = $1`, svc); err != nil {
 		t.Fatal(err)

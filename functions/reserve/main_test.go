@@ -98,7 +98,7 @@ func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJS
 // even when the clock, as the system clock of a container, is in UTC.
 func TestReserve(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday.UTC())
-	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 
 	for _, tc := range []struct {
@@ -149,7 +149,7 @@ func TestReserve(t *testing.T) {
 // at fault with a stable code, never a 5xx, and writes nothing.
 func TestReserveBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
 	pool := store.Pool
 	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1})
 	_, yearly := pgtest.NewService(t, pool, pgtest.Service{Horizon: 366})
@@ -241,7 +241,7 @@ func TestReserveBadInput(t *testing.T) {
 // nothing is written; a lapsed hold no longer blocks.
 func TestReserveConflict(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(testHolds(store), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
 	_, one := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	_, two := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	body := func(service string) string {
@@ -276,7 +276,7 @@ func TestReserveConflict(t *testing.T) {
 // service: two get a hold, the others a 409, nobody a 5xx.
 func TestReserveRace(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	srv := httptest.NewServer(newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	srv := httptest.NewServer(apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler))))
 	defer srv.Close()
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	body := fmt.Sprintf(`{"service_id": %q, "start": "2027-03-03T10:00:00+01:00"}`, svc)

@@ -86,7 +86,7 @@ func setRate(t testing.TB, store *postgres.Store, svc string, rate int) {
 // citizen at once, writing nothing.
 func TestNoRoomAdmitsAtOnce(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(testRoom(store, 60), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testRoom(store, 60), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	maria := newBrowser(h, "192.0.2.1")
 	snap := apitest.Snap(t)
@@ -110,7 +110,7 @@ func TestNoRoomAdmitsAtOnce(t *testing.T) {
 // use the token.
 func TestFirstComeFirstServed(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(testRoom(store, 60), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testRoom(store, 60), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 60)
 	t0 := clk.Now()
@@ -169,7 +169,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 // TestRacingJoins: forty browsers join at once; each takes its own place.
 func TestRacingJoins(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 1)
 	var wg sync.WaitGroup
@@ -208,7 +208,7 @@ func TestRacingJoins(t *testing.T) {
 // over, a 429 that takes no place.
 func TestJoinsPerAddress(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := newHandler(testRoom(store, 3), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testRoom(store, 3), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 10)
 	for i := range 3 {
@@ -232,7 +232,7 @@ func TestJoinsPerAddress(t *testing.T) {
 // citizens of a service that has no rate of its own, until it closes.
 func TestAutomaticRoom(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler))
+	h := apitest.Validated(t, newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	if err := store.OpenRoom(context.Background(), svc, clk.Now().Add(10*time.Minute), 6); err != nil {
 		t.Fatal(err)

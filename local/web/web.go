@@ -183,7 +183,7 @@ func nodeModules(ctx context.Context, src, cache string, log io.Writer) (string,
 
 // SourceHash is the first 16 hex digits of a SHA-256 over everything the
 // built site depends on: every file under src/src (names and contents),
-// build.mjs, package.json and package-lock.json.
+// build.mjs, openapi-page.mjs, package.json and package-lock.json.
 func SourceHash(src string) (string, error) {
 	h := sha256.New()
 	add := func(rel, path string) error {
@@ -195,7 +195,7 @@ func SourceHash(src string) (string, error) {
 		h.Write(b)
 		return nil
 	}
-	for _, name := range []string{"build.mjs", "package.json", "package-lock.json"} {
+	for _, name := range []string{"build.mjs", "openapi-page.mjs", "package.json", "package-lock.json"} {
 		if err := add(name, filepath.Join(src, name)); err != nil {
 			return "", fmt.Errorf("web: %w", err)
 		}

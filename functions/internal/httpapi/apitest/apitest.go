@@ -91,13 +91,14 @@ func has(opts []Option, o Option) bool {
 	return false
 }
 
-// Serve runs one request through h. A 5xx is our fault, never the
-// client's: every test case that yields one fails. With NoStore, every
-// answer must also carry Cache-Control: no-store.
+// Serve runs one request through h, checked against the OpenAPI document
+// (Validated). A 5xx is our fault, never the client's: every test case
+// that yields one fails. With NoStore, every answer must also carry
+// Cache-Control: no-store.
 func Serve(tb testing.TB, h http.Handler, r *http.Request, opts ...Option) *httptest.ResponseRecorder {
 	tb.Helper()
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
+	validatedBy(tb, h).ServeHTTP(rec, r)
 	if rec.Code >= 500 {
 		tb.Errorf("%s %s: status %d, a 5xx on client input is a bug: %s", r.Method, r.URL, rec.Code, rec.Body)
 	}

@@ -85,7 +85,8 @@ var addresses atomic.Uint32
 
 // Check serves r through h and fails t unless the answer is a 2xx or 3xx,
 // or a 4xx problem+json that left every watched table (but e.Except) as
-// it was. A 5xx always fails.
+// it was. A 5xx always fails. The answer must match the OpenAPI document
+// (Validated); the request need not: fuzzed input is meant to be wrong.
 func Check(t *testing.T, h http.Handler, e Endpoint, r *http.Request) {
 	t.Helper()
 	n := addresses.Add(1)
@@ -95,7 +96,8 @@ func Check(t *testing.T, h http.Handler, e Endpoint, r *http.Request) {
 	}
 	before := watched(t, e.Except)
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
+	OpenAPI(t)
+	validatedBy(t, h).serve(rec, r, false)
 	switch {
 	case rec.Code >= 500:
 		t.Fatalf("%s %s: status %d, a 5xx on client input is a bug: %s", e.Method, e.Path, rec.Code, rec.Body)
