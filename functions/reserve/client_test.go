@@ -337,6 +337,20 @@ func TestRelease(t *testing.T) {
 	if got := statusOf(t, store, lucas.HoldID); got != "released" {
 		t.Errorf("after the beacon: %s", got)
 	}
+	// A beacon whose page is gone before the answer (its request's
+	// context cancelled) gives the hold back all the same.
+	rec, again := luca.hold(svc, start)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("the slot again: %d %s", rec.Code, rec.Body)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := httptest.NewRequest("POST", "/api/holds/"+again.HoldID+"/release", strings.NewReader(`{"hold_secret": "`+again.HoldSecret+`"}`)).WithContext(ctx)
+	gone.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(httptest.NewRecorder(), gone)
+	if got := statusOf(t, store, again.HoldID); got != "released" {
+		t.Errorf("after a beacon whose page was gone: %s", got)
+	}
 
 	_, other := maria.hold(svc, start)
 	confirmed, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "10:00"), "it")

@@ -167,6 +167,9 @@ func (q Request) validate() (time.Time, string, error) {
 	return start, locale, v.Err()
 }
 
+// releaseTimeout bounds a hold's release once its client has gone.
+const releaseTimeout = 5 * time.Second
+
 func newHandler(h *holds, log *slog.Logger) http.Handler {
 	store := h.store
 	mux := http.NewServeMux()
@@ -193,7 +196,11 @@ func newHandler(h *holds, log *slog.Logger) http.Handler {
 		httpx.JSON(w, http.StatusCreated, hold)
 	})
 	release := func(w http.ResponseWriter, r *http.Request, secret string) {
-		if err := store.Release(r.Context(), r.PathValue("id"), secret); err != nil {
+		// The page that sends the beacon is gone, and its connection may go
+		// before the answer: the hold is given back all the same.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), releaseTimeout)
+		defer cancel()
+		if err := store.Release(ctx, r.PathValue("id"), secret); err != nil {
 			httpx.Error(w, r, log, err)
 			return
 		}

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
+	"net"
 	netmail "net/mail"
 	"strings"
+	"syscall"
 	texttemplate "text/template"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/domain/apperr"
 )
 
 // SMTP sends mails through the configured relay. It is safe for
@@ -71,9 +75,35 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
+		if temporary(err) {
+			// The broker retries a 503 with backoff, as it would a 500,
+			// but the log and the metrics tell an outage from a bug.
+			return apperr.Unreachable(scrub(err, m.To.Address), smtpRetry, "the mail server cannot be reached: try again in a moment")
+		}
 		return scrub(err, m.To.Address)
 	}
 	return nil
+}
+
+// smtpRetry is the Retry-After of a mail the server could not take now.
+const smtpRetry = 30 * time.Second
+
+// temporary reports whether err says the mail server cannot take the mail
+// now but may later: it cannot be reached (refused, reset, timed out, gone
+// mid-conversation) or it answered with a 4xx reply.
+func temporary(err error) bool {
+	var (
+		se     *gomail.SendError
+		netErr net.Error
+	)
+	switch {
+	case errors.As(err, &se) && se.IsTemp():
+		return true
+	case errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return true
+	}
+	return false
 }
 
 // scrub rewrites an SMTP error without personal data.

@@ -741,8 +741,8 @@ func closedPort(t *testing.T) string {
 	return strconv.Itoa(port)
 }
 
-// TestSMTPDown: with the SMTP server unreachable the event answers 500 (the
-// broker retries) and leaves nothing behind: no inbox row, no token. When
+// TestSMTPDown: with the SMTP server unreachable the event answers 503
+// with Retry-After (the broker retries) and leaves nothing behind: no inbox row, no token. When
 // SMTP is back, the same event sends exactly one mail. The failure is
 // logged without the citizen's address or name.
 func TestSMTPDown(t *testing.T) {
@@ -757,10 +757,10 @@ func TestSMTPDown(t *testing.T) {
 
 	for i := 0; i < 2; i++ {
 		rec := deliver(t, down, binary(t, ev))
-		if rec.Code != http.StatusInternalServerError {
-			t.Fatalf("SMTP down: status %d, want 500: %s", rec.Code, rec.Body)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "30" {
+			t.Fatalf("SMTP down: status %d, Retry-After %q, want 503 and 30: %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 		}
-		if p := apitest.ProblemOf(t, rec); p.Code != "internal" {
+		if p := apitest.ProblemOf(t, rec); p.Code != "unavailable" {
 			t.Errorf("problem %+v", p)
 		}
 	}

@@ -21,7 +21,7 @@ func TestMailSurvivesSMTPOutage(t *testing.T) {
 	s := startStack(t, stackOptions{
 		Args:   []string{"-tick", "0", "-backoff-scale", "0.05"},
 		Env:    []string{"SMTP_TIMEOUT=1s"},
-		Faults: true, // send-email answers 5xx while SMTP is frozen, so the broker retries
+		Faults: true, // send-email answers 503 while SMTP is frozen, so the broker retries
 	})
 	env := s.services(t)
 	mail := &mailpit{t: t, url: strings.TrimRight(env["MAILPIT_URL"], "/")}

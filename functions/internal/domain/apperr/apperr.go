@@ -35,6 +35,7 @@ const (
 	Expired       Code = "expired"                // 410: the room's window has closed
 	BadGateway    Code = "bad_gateway"            // 502: a service we depend on answered wrongly (the identity provider)
 	Unavailable   Code = "unavailable"            // 503: a service we depend on cannot be reached (LiveKit)
+	ClientClosed  Code = "client_closed"          // 499: the client went away before its answer (nginx's status)
 	Internal      Code = "internal"               // 500: our fault
 )
 

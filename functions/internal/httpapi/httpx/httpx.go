@@ -5,6 +5,7 @@ package httpx
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,8 +45,14 @@ var statusOf = map[apperr.Code]int{
 	apperr.Expired:       http.StatusGone,
 	apperr.BadGateway:    http.StatusBadGateway,
 	apperr.Unavailable:   http.StatusServiceUnavailable,
+	apperr.ClientClosed:  StatusClientClosed,
 	apperr.Internal:      http.StatusInternalServerError,
 }
+
+// StatusClientClosed is the status of a request whose client went away
+// before its answer (nginx's 499): nobody reads it, and it is nobody's
+// fault on the server's side, so it is no 5xx.
+const StatusClientClosed = 499
 
 // Status returns the HTTP status of an error.
 func Status(err error) int { return StatusOf(apperr.CodeOf(err)) }
@@ -97,9 +104,13 @@ func (p Problem) MarshalJSON() ([]byte, error) {
 // that is not an *apperr.Error is ours: its text is not sent.
 func ProblemOf(err error) Problem {
 	status := Status(err)
+	title := http.StatusText(status)
+	if status == StatusClientClosed {
+		title = "Client Closed Request"
+	}
 	p := Problem{
 		Type:   "urn:sportello:problem:" + string(apperr.CodeOf(err)),
-		Title:  http.StatusText(status),
+		Title:  title,
 		Status: status,
 		Code:   apperr.CodeOf(err),
 	}
@@ -118,6 +129,9 @@ func ProblemOf(err error) Problem {
 // logged (their text never carries personal data: it comes from our code
 // and the database driver, not from request bodies).
 func Error(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		err = apperr.New(apperr.ClientClosed, "", "the client closed the request before its answer")
+	}
 	err = postgres.Unavailable(err)
 	p := ProblemOf(err)
 	if p.Status >= 500 && log != nil {

@@ -1,7 +1,11 @@
 package httpx
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -135,5 +139,25 @@ func TestDecodeNamesMembersOfEmbeddedStructs(t *testing.T) {
 		if got := problemOf(Decode(httptest.NewRequest("POST", "/", strings.NewReader(body)), &v)); got != want {
 			t.Errorf("%s: %q, want %q", body, got, want)
 		}
+	}
+}
+
+// TestClientGone: a request whose client went away, failing on its
+// cancelled context, is answered 499 (nobody reads it) and logged as
+// nothing of ours; the same error with the client still there is ours.
+func TestClientGone(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	rec := httptest.NewRecorder()
+	Error(rec, httptest.NewRequest("POST", "/", nil).WithContext(ctx), log, fmt.Errorf("release: %w", context.Canceled))
+	if rec.Code != 499 || !strings.Contains(rec.Body.String(), `"code":"client_closed"`) || logs.Len() != 0 {
+		t.Errorf("client gone: %d %s, logged %q", rec.Code, rec.Body, logs.String())
+	}
+	rec = httptest.NewRecorder()
+	Error(rec, httptest.NewRequest("POST", "/", nil), log, fmt.Errorf("release: %w", context.Canceled))
+	if rec.Code != 500 || logs.Len() == 0 {
+		t.Errorf("our own cancellation: %d %s, logged %q", rec.Code, rec.Body, logs.String())
 	}
 }
