@@ -5,6 +5,9 @@
 // and the deployment tests (deploy/test, a module outside the workspace)
 // compare the chart and skaffold.yaml with it.
 //
+// It also lists the event catalog (package events), for the chart's
+// EventTypes.
+//
 // Durations are ISO 8601 (PT1S), as Knative's delivery spec writes them.
 //
 // Consumes: nothing. Emits: nothing.
@@ -17,6 +20,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/manifest"
 )
 
@@ -25,6 +29,15 @@ type Manifest struct {
 	Migrate   string     `json:"migrate"`
 	Site      string     `json:"site"`
 	Functions []Function `json:"functions"`
+	Events    []Event    `json:"events"`
+}
+
+// Event is one event type of the catalog (package events): the chart makes
+// a Knative EventType of it for each function that emits it.
+type Event struct {
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	Schema      string `json:"schema"`
 }
 
 // Function is one function.
@@ -57,7 +70,7 @@ func ISO8601(d time.Duration) string {
 }
 
 func build() Manifest {
-	m := Manifest{Migrate: manifest.Migrate, Site: manifest.Site, Functions: []Function{}}
+	m := Manifest{Migrate: manifest.Migrate, Site: manifest.Site, Functions: []Function{}, Events: []Event{}}
 	for _, f := range manifest.Functions {
 		out := Function{Name: f.Name, Doc: f.Doc, Routes: f.Routes, Emits: f.Emits, Consumes: []Trigger{}}
 		if out.Routes == nil {
@@ -73,6 +86,9 @@ func build() Manifest {
 			}})
 		}
 		m.Functions = append(m.Functions, out)
+	}
+	for _, e := range events.Catalog {
+		m.Events = append(m.Events, Event{Type: e.Name, Description: e.Description, Schema: e.DataSchema()})
 	}
 	return m
 }
