@@ -16,10 +16,12 @@ run:
 	$(BIN)/sportello-local -bin $(BIN) $(ARGS)
 
 ## test: every module's tests with the race detector, against throwaway PostgreSQL, Mailpit,
-## LiveKit and MinIO servers (their pinned builds are made once into $(CACHE)/tools)
+## LiveKit and MinIO servers (their pinned builds are made once into $(CACHE)/tools); then
+## deploy/test, which applies the chart to a real kube-apiserver with Knative's CRDs and webhooks
+## (kube-apiserver, etcd and the webhooks built once into $(CACHE)/tools: about 15 minutes cold)
 test: tools
 	$(BIN)/with-services go test -race -count=1 -timeout 15m $(MODULES)
-	cd deploy/test && GOWORK=off go test -count=1 -timeout 15m ./...
+	cd deploy/test && GOWORK=off go test -count=1 -timeout 40m ./...
 
 ## bench: hold and confirm, the calendar, the whole click day and each function's footprint, each next
 ## to a baseline of the same run (not part of test; flags in ARGS, e.g. ARGS="-parts clickday -citizens 2000")
