@@ -101,3 +101,8 @@ require (
 	sigs.k8s.io/json v0.0.0-20221116044647-bc3834ca7abd // indirect
 	sigs.k8s.io/structured-merge-diff/v4 v4.4.1 // indirect
 )
+
+tool (
+	knative.dev/eventing/cmd/webhook
+	knative.dev/serving/cmd/webhook
+)
