@@ -515,6 +515,9 @@ func TestKube(t *testing.T) {
 	ctx := context.Background()
 	webhooks := false
 	if why := k.startKnativeWebhooks(t); why != "" {
+		if os.Getenv("SPORTELLO_REQUIRE_KUBE") != "" {
+			t.Fatalf("Knative's webhooks: %s", why)
+		}
 		t.Logf("WITHOUT Knative's webhooks: %s", why)
 	} else {
 		webhooks = true
@@ -590,6 +593,27 @@ func TestKube(t *testing.T) {
 			checkAnnotationsExactly(t, ctx, k, r)
 			checkEventTypesLive(t, ctx, k, r)
 			prev = &r
+		}
+		// A new Broker name is no upgrade: Eventing's webhook keeps a
+		// Trigger's broker immutable.
+		if webhooks {
+			objs, err := helmTemplate(t, append(append([]string{}, steps[len(steps)-1].args...), "--set", "broker.name=counter")...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			renamed := newRelease(t, objs)
+			_, err = k.install(ctx, renamed, prev)
+			if err == nil || !strings.Contains(err.Error(), "Immutable") {
+				t.Errorf("an upgrade renaming the Broker: %v, want a refusal (immutable)", err)
+			} else {
+				t.Logf("an upgrade renaming the Broker is refused: %v", err)
+			}
+			if err := k.uninstall(ctx, renamed); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := k.install(ctx, *prev, nil); err != nil {
+				t.Fatal(err)
+			}
 		}
 		tr := integratorTrigger(t)
 		if err := k.Apply(ctx, tr, Namespace); err != nil {
