@@ -591,7 +591,7 @@ func TestKube(t *testing.T) {
 			}
 			k.checkLive(t, ctx, r)
 			checkAnnotationsExactly(t, ctx, k, r)
-			checkEventTypesLive(t, ctx, k, r)
+			checkEventTypesLive(t, ctx, k, r, webhooks)
 			prev = &r
 		}
 		// A new Broker name is no upgrade: Eventing's webhook keeps a
@@ -630,8 +630,9 @@ func TestKube(t *testing.T) {
 }
 
 // checkEventTypesLive reads the release's EventTypes back from the API
-// server and compares them with the event catalog.
-func checkEventTypesLive(t *testing.T, ctx context.Context, k *Kube, r Release) {
+// server and compares them with the event catalog; with the webhooks, as
+// v1beta3 too.
+func checkEventTypesLive(t *testing.T, ctx context.Context, k *Kube, r Release, webhooks bool) {
 	t.Helper()
 	m, _ := loadManifest(t)
 	broker := ""
@@ -655,6 +656,44 @@ func checkEventTypesLive(t *testing.T, ctx context.Context, k *Kube, r Release) 
 	}
 	checkEventTypes(t, m, broker, got)
 	t.Logf("%d EventTypes read back match the event catalog (%d types)", len(got), len(m.Events))
+	if webhooks {
+		checkEventTypesV1beta3(t, ctx, k, got)
+	}
+}
+
+// checkEventTypesV1beta3 reads the EventTypes as v1beta3 too, which the API
+// server converts through Eventing's conversion webhook: the type, source
+// and schema are there as attributes.
+func checkEventTypesV1beta3(t *testing.T, ctx context.Context, k *Kube, stored map[string]*eventingv1beta2.EventType) {
+	t.Helper()
+	gvr := schema.GroupVersionResource{Group: "eventing.knative.dev", Version: "v1beta3", Resource: "eventtypes"}
+	list, err := k.Dynamic.Resource(gvr).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("EventTypes as v1beta3 (Eventing's conversion webhook): %v", err)
+	}
+	if len(list.Items) != len(stored) {
+		t.Errorf("%d EventTypes as v1beta3, %d as v1beta2", len(list.Items), len(stored))
+	}
+	for _, u := range list.Items {
+		et, ok := stored[u.GetName()]
+		if !ok {
+			t.Errorf("EventType %s as v1beta3 only", u.GetName())
+			continue
+		}
+		attrs, _, _ := unstructured.NestedSlice(u.Object, "spec", "attributes")
+		got := map[string]any{}
+		for _, a := range attrs {
+			a, _ := a.(map[string]any)
+			got[fmt.Sprint(a["name"])] = a["value"]
+		}
+		want := map[string]any{"type": et.Spec.Type, "source": et.Spec.Source.String(), "schemadata": et.Spec.Schema.String()}
+		for name, v := range want {
+			if got[name] != v {
+				t.Errorf("EventType %s as v1beta3: attribute %s = %v, want %v", u.GetName(), name, got[name], v)
+			}
+		}
+	}
+	t.Logf("%d EventTypes read as v1beta3 through Eventing's conversion webhook", len(list.Items))
 }
 
 // checkDefaulted: Knative's webhooks defaulted the Knative Services (the
