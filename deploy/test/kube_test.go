@@ -543,6 +543,25 @@ func TestKube(t *testing.T) {
 			t.Fatalf("a misspelt field: %v, want a refusal naming it", err)
 		}
 		t.Logf("misspelt field refused: %v", err)
+
+		// A warning fails an apply: a deprecated seccomp annotation.
+		job := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "batch/v1", "kind": "Job",
+			"metadata": map[string]any{"name": "warned", "namespace": Namespace},
+			"spec": map[string]any{"template": map[string]any{
+				"metadata": map[string]any{"annotations": map[string]any{"seccomp.security.alpha.kubernetes.io/pod": "runtime/default"}},
+				"spec": map[string]any{"restartPolicy": "Never", "containers": []any{
+					map[string]any{"name": "probe", "image": "registry.example.org/sportello/probe:1"}}},
+			}},
+		}}
+		err = k.Apply(ctx, job, Namespace)
+		if err == nil || !strings.Contains(err.Error(), "warnings") {
+			t.Fatalf("an object the API server warns about: %v, want an error", err)
+		}
+		t.Logf("warning turned into a failure: %v", err)
+		if err := k.Delete(ctx, job); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("profiles", func(t *testing.T) {
