@@ -16,11 +16,13 @@ run:
 	$(BIN)/sportello-local -bin $(BIN) $(ARGS)
 
 ## test: every module's tests with the race detector, against throwaway PostgreSQL, Mailpit,
-## LiveKit and MinIO servers (their pinned builds are made once into $(CACHE)/tools); the modules
-## outside the workspace (deploy/test, examples/subscriber) on their own
+## LiveKit and MinIO servers (their pinned builds are made once into $(CACHE)/tools); then the
+## modules outside the workspace on their own: deploy/test, which applies the chart to a real
+## kube-apiserver with Knative's CRDs and webhooks (kube-apiserver, etcd and the webhooks built
+## once into $(CACHE)/tools: about 15 minutes cold), and examples/subscriber
 test: tools
 	$(BIN)/with-services go test -race -count=1 -timeout 15m $(MODULES)
-	cd deploy/test && GOWORK=off go test -count=1 -timeout 15m ./...
+	cd deploy/test && GOWORK=off go test -count=1 -timeout 40m ./...
 	cd examples/subscriber && GOWORK=off go test -race -count=1 ./...
 
 ## bench: hold and confirm, the calendar, the whole click day and each function's footprint, each next

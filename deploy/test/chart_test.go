@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	eventingv1beta2 "knative.dev/eventing/pkg/apis/eventing/v1beta2"
 	"knative.dev/eventing/pkg/apis/feature"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"knative.dev/pkg/apis"
@@ -57,6 +58,7 @@ type Rendered struct {
 	ConfigMaps      map[string]*corev1.ConfigMap
 	Secrets         map[string]*corev1.Secret
 	Jobs            map[string]*batchv1.Job
+	EventTypes      map[string]*eventingv1beta2.EventType
 }
 
 // validationContext is what the Knative webhooks validate a creation in:
@@ -80,6 +82,7 @@ func decodeAll(t *testing.T, objs []Object) *Rendered {
 		SinkBindings: map[string]*sourcesv1.SinkBinding{}, PingSources: map[string]*sourcesv1.PingSource{},
 		HTTPRoutes: map[string]*gatewayv1.HTTPRoute{}, ReferenceGrants: map[string]*gatewayv1beta1.ReferenceGrant{},
 		ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}, Jobs: map[string]*batchv1.Job{},
+		EventTypes: map[string]*eventingv1beta2.EventType{},
 	}
 	seen := map[string]bool{}
 	for _, o := range objs {
@@ -105,6 +108,8 @@ func decodeAll(t *testing.T, objs []Object) *Rendered {
 			err = decodeKnative(ctx, o, r.SinkBindings)
 		case "sources.knative.dev/v1/PingSource":
 			err = decodeKnative(ctx, o, r.PingSources)
+		case "eventing.knative.dev/v1beta2/EventType":
+			err = decodeKnative(ctx, o, r.EventTypes)
 		case "gateway.networking.k8s.io/v1/HTTPRoute":
 			v := &gatewayv1.HTTPRoute{}
 			if err = strictDecode(o, v); err == nil {
@@ -213,6 +218,7 @@ func TestChart(t *testing.T) {
 			checkPing(t, m, r)
 			checkMigrations(t, m, r)
 			checkReferences(t, r)
+			checkEventTypes(t, m, brokerName(r), r.EventTypes)
 		})
 	}
 }
@@ -515,6 +521,45 @@ func checkReferences(t *testing.T, r *Rendered) {
 				}
 			}
 		}
+	}
+}
+
+// checkEventTypes: the EventTypes are the event registry of the catalog:
+// one for each event type a function emits and each function emitting it,
+// with the catalog's description and schema, on the Broker.
+func checkEventTypes(t *testing.T, m Manifest, broker string, got map[string]*eventingv1beta2.EventType) {
+	t.Helper()
+	type row struct{ Type, Source, Schema, Description, Broker string }
+	catalog := map[string]Event{}
+	for _, e := range m.Events {
+		catalog[e.Type] = e
+	}
+	var want, have []row
+	for _, f := range m.Functions {
+		for _, typ := range f.Emits {
+			e, ok := catalog[typ]
+			if !ok {
+				t.Errorf("%s emits %s, not in the event catalog", f.Name, typ)
+			}
+			want = append(want, row{typ, "/sportello/" + f.Name, e.Schema, e.Description, broker})
+		}
+	}
+	for _, et := range got {
+		r := row{Type: et.Spec.Type, Description: et.Spec.Description}
+		if et.Spec.Source != nil {
+			r.Source = et.Spec.Source.String()
+		}
+		if et.Spec.Schema != nil {
+			r.Schema = et.Spec.Schema.String()
+		}
+		if ref := et.Spec.Reference; ref != nil && ref.Kind == "Broker" && ref.APIVersion == "eventing.knative.dev/v1" {
+			r.Broker = ref.Name
+		}
+		have = append(have, r)
+	}
+	less := func(a, b row) bool { return a.Type+" "+a.Source < b.Type+" "+b.Source }
+	if diff := cmp.Diff(want, have, cmpopts.SortSlices(less)); diff != "" {
+		t.Errorf("EventTypes differ from the event catalog and the emitters (-manifest +EventTypes):\n%s", diff)
 	}
 }
 

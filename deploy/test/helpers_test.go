@@ -33,6 +33,14 @@ type Manifest struct {
 	Migrate   string     `json:"migrate"`
 	Site      string     `json:"site"`
 	Functions []Function `json:"functions"`
+	Events    []Event    `json:"events"`
+}
+
+// Event is one event type of the catalog (package events).
+type Event struct {
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	Schema      string `json:"schema"`
 }
 
 // Function is one function of the manifest.
@@ -144,19 +152,34 @@ func ensureHelm() (string, error) {
 	if p := os.Getenv("SPORTELLO_HELM"); p != "" {
 		return p, nil
 	}
+	return ensureTool("helm", HelmVersion, func(dir string) error {
+		cmd := exec.Command("go", "install", "helm.sh/helm/v3/cmd/helm@"+HelmVersion)
+		cmd.Dir = dir
+		cmd.Env = append(workspaceEnv(), "GOWORK=off", "GOBIN="+dir, "CGO_ENABLED=0")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		return cmd.Run()
+	})
+}
+
+// ensureTool returns the path of the binary name at version in the tool
+// cache ($XDG_CACHE_HOME/sportello/tools/<name>-<version>/<name>). When it
+// is not there, build writes it into dir (a scratch folder in the cache)
+// as dir/<name>, once, under a lock so that parallel test binaries build it
+// once.
+func ensureTool(name, version string, build func(dir string) error) (string, error) {
 	cache, err := cacheDir()
 	if err != nil {
 		return "", err
 	}
 	dir := filepath.Join(cache, "tools")
-	path := filepath.Join(dir, "helm-"+HelmVersion, "helm")
+	path := filepath.Join(dir, name+"-"+version, name)
 	if fi, err := os.Stat(path); err == nil && fi.Mode()&0o111 != 0 {
 		return path, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	lf, err := os.OpenFile(filepath.Join(dir, "helm-"+HelmVersion+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lf, err := os.OpenFile(filepath.Join(dir, name+"-"+version+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return "", err
 	}
@@ -174,27 +197,23 @@ func ensureHelm() (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	gobin, err := os.MkdirTemp(dir, ".build-helm-")
+	scratch, err := os.MkdirTemp(dir, ".build-"+name+"-")
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(gobin)
-	fmt.Fprintf(os.Stderr, "deploy: building helm %s once into %s…\n", HelmVersion, filepath.Dir(path))
+	defer os.RemoveAll(scratch)
+	fmt.Fprintf(os.Stderr, "deploy: building %s %s once into %s…\n", name, version, filepath.Dir(path))
 	start := time.Now()
-	cmd := exec.Command("go", "install", "helm.sh/helm/v3/cmd/helm@"+HelmVersion)
-	cmd.Dir = gobin
-	cmd.Env = append(workspaceEnv(), "GOWORK=off", "GOBIN="+gobin, "CGO_ENABLED=0")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go install helm %s: %w", HelmVersion, err)
+	if err := build(scratch); err != nil {
+		return "", fmt.Errorf("building %s %s: %w", name, version, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", err
 	}
-	if err := os.Rename(filepath.Join(gobin, "helm"), path); err != nil {
+	if err := os.Rename(filepath.Join(scratch, name), path); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(os.Stderr, "deploy: built helm in %s\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "deploy: built %s %s in %s\n", name, version, time.Since(start).Round(time.Second))
 	return path, nil
 }
 

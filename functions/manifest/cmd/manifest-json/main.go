@@ -5,6 +5,9 @@
 // and the deployment tests (deploy/test, a module outside the workspace)
 // compare the chart and skaffold.yaml with it.
 //
+// It also lists the event catalog (package events), for the chart's
+// EventTypes.
+//
 // Durations are ISO 8601 (PT1S), as Knative's delivery spec writes them.
 //
 // Consumes: nothing. Emits: nothing.
@@ -15,6 +18,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/manifest"
 )
 
@@ -23,6 +27,15 @@ type Manifest struct {
 	Migrate   string     `json:"migrate"`
 	Site      string     `json:"site"`
 	Functions []Function `json:"functions"`
+	Events    []Event    `json:"events"`
+}
+
+// Event is one event type of the catalog (package events): the chart makes
+// a Knative EventType of it for each function that emits it.
+type Event struct {
+	Type        string `json:"type"`
+	Description string `json:"description"`
+	Schema      string `json:"schema"`
 }
 
 // Function is one function.
@@ -35,7 +48,7 @@ type Function struct {
 }
 
 func build() Manifest {
-	m := Manifest{Migrate: manifest.Migrate, Site: manifest.Site, Functions: []Function{}}
+	m := Manifest{Migrate: manifest.Migrate, Site: manifest.Site, Functions: []Function{}, Events: []Event{}}
 	for _, f := range manifest.Functions {
 		out := Function{Name: f.Name, Doc: f.Doc, Routes: f.Routes, Emits: f.Emits, Consumes: []manifest.Trigger{}}
 		if out.Routes == nil {
@@ -46,6 +59,9 @@ func build() Manifest {
 		}
 		out.Consumes = append(out.Consumes, f.Consumes...)
 		m.Functions = append(m.Functions, out)
+	}
+	for _, e := range events.Catalog {
+		m.Events = append(m.Events, Event{Type: e.Name, Description: e.Description, Schema: e.DataSchema()})
 	}
 	return m
 }
