@@ -204,10 +204,11 @@ test('the whole booking journey, in Italian on a PC', async () => {
     const ics = await readFile(await download.path(), 'utf8');
     assert.match(ics, /BEGIN:VCALENDAR/);
     assert.match(ics, /BEGIN:VEVENT/);
-    const dtstart = ics.match(/DTSTART[^:\r\n]*:(\d{8}T\d{6}Z?)/)?.[1];
-    assert.ok(dtstart, `no DTSTART in the calendar file:\n${ics}`);
-    const utc = new Date(start).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-    if (dtstart.endsWith('Z')) assert.equal(dtstart, utc, 'DTSTART of the calendar file');
+    // Rome's wall-clock time with its TZID, and Rome's VTIMEZONE beside it.
+    assert.match(ics, /BEGIN:VTIMEZONE\r\nTZID:Europe\/Rome\r\n/);
+    const dtstart = ics.match(/DTSTART;TZID=Europe\/Rome:(\d{8}T\d{6})\r\n/)?.[1];
+    assert.ok(dtstart, `no DTSTART in Rome's time in the calendar file:\n${ics}`);
+    assert.equal(dtstart, start.slice(0, 19).replace(/[-:]/g, ''), 'DTSTART of the calendar file');
     assertClean(page);
 
     // The confirmation mail: its manage link opens this booking.

@@ -20,13 +20,14 @@
 // admission lapsed, or the room opened meanwhile) asks again.
 import { del, get, post } from '../lib/api.js';
 import { $, $$, clear, focus, h, show } from '../lib/dom.js';
-import { formatCountdown, formatDate, formatDuration, formatTime, formatTimeRange, localDeadline } from '../lib/format.js';
+import { formatCountdown, formatDate, formatDuration, formatTime, formatTimeRange, localDeadline, TIME_ZONE } from '../lib/format.js';
 import { checkFields, clearErrors, controlFor, fieldError, showAlert, showProblem } from '../lib/form.js';
 import { getLang, onLangChange, t } from '../lib/i18n.js';
 import { announce, icon, initPage } from '../lib/layout.js';
 import { problemText } from '../lib/problems.js';
 import { estimateText, forgetTicket, keepAdmission, keepToken, pollDelay, savedTicket, waitSeconds, worthSaying } from '../lib/queue.js';
 import { mountSlotPicker } from '../lib/slots.js';
+import { localDateTime, vtimezone } from '../lib/timezone.js';
 
 initPage();
 
@@ -669,12 +670,13 @@ export function bookingICS(b, now = new Date()) {
     'PRODID:-//Sportello//Sportello virtuale//IT',
     'CALSCALE:GREGORIAN',
     'METHOD:PUBLISH',
+    ...vtimezone(TIME_ZONE, b.start, b.end),
     'BEGIN:VEVENT',
     `UID:${b.booking_id}@sportello`,
     `SEQUENCE:${b.sequence || 0}`,
     `DTSTAMP:${icsTime(now)}`,
-    `DTSTART:${icsTime(b.start)}`,
-    `DTEND:${icsTime(b.end)}`,
+    `DTSTART;TZID=${TIME_ZONE}:${localDateTime(b.start)}`,
+    `DTEND;TZID=${TIME_ZONE}:${localDateTime(b.end)}`,
     `SUMMARY:${icsText(t('booking.done.calendar_summary', { service: b.service_name }))}`,
     `DESCRIPTION:${icsText([t('booking.done.calendar_description', { office: b.office_name }), b.what_to_bring ? `${t('booking.done.what_to_bring')}: ${b.what_to_bring}` : ''].filter(Boolean).join('\n'))}`,
     `LOCATION:${icsText(t('booking.done.calendar_location'))}`,
