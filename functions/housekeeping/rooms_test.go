@@ -73,6 +73,12 @@ func TestRoomThroughItsWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	roomstest.Connect(t, lk.PublicURL(), token, cb)
+	// A data message reaches a participant whose connection is up: on a
+	// busy machine joining may take a moment more than Connect.
+	roomstest.Eventually(t, 20*time.Second, "the participant's connection is not up", func() bool {
+		ps, err := lk.Participants(context.Background(), name)
+		return err == nil && len(ps) == 1 && ps[0].State == "ACTIVE"
+	})
 
 	lead := lk.Config.ClosingWarning
 	if rep := tick(win.ClosesAt.Add(-lead - time.Minute)); rep.RoomsWarned != 0 {

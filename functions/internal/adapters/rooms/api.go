@@ -52,6 +52,7 @@ type ParticipantInfo struct {
 	Identity string `json:"identity"`
 	Name     string `json:"name"`
 	JoinedAt Int64  `json:"joined_at"`
+	State    string `json:"state"` // JOINING, JOINED, ACTIVE (its connection is up), DISCONNECTED
 }
 
 type createRoom struct {
