@@ -36,10 +36,7 @@ bench:
 FUZZTIME ?= 30s
 FUZZ     ?= Fuzz[A-Za-z]*
 fuzz: tools
-	$(BIN)/with-services bash -c 'set -e; for f in $$(grep -l "^func $(FUZZ)(" $$(git ls-files "*_test.go")); do \
-	  for t in $$(grep -o "^func $(FUZZ)(" $$f | sed "s/^func //; s/($$//"); do \
-	    echo "== $$(dirname $$f) $$t"; go test -count=1 -run "^$$" -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
-	  done; done'
+	$(BIN)/with-services test/fuzz.sh $(FUZZTIME) '$(FUZZ)'
 
 ## vet: go vet on every module
 vet:
