@@ -7,11 +7,8 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"io"
-	"net"
 	netmail "net/mail"
 	"strings"
-	"syscall"
 	texttemplate "text/template"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // SMTP sends mails through the configured relay. It is safe for
@@ -89,21 +87,15 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) error {
 const smtpRetry = 30 * time.Second
 
 // temporary reports whether err says the mail server cannot take the mail
-// now but may later: it cannot be reached (refused, reset, timed out, gone
-// mid-conversation) or it answered with a 4xx reply.
+// now but may later: it answered with a 4xx reply, or it cannot be reached
+// (refused, reset, timed out, gone mid-conversation), as the functions'
+// one classifier of unreachable servers (postgres.Unavailable) reads it.
 func temporary(err error) bool {
-	var (
-		se     *gomail.SendError
-		netErr net.Error
-	)
-	switch {
-	case errors.As(err, &se) && se.IsTemp():
-		return true
-	case errors.As(err, &netErr), errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF),
-		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+	var se *gomail.SendError
+	if errors.As(err, &se) && se.IsTemp() {
 		return true
 	}
-	return false
+	return apperr.CodeOf(postgres.Unavailable(err)) == apperr.Unavailable
 }
 
 // scrub rewrites an SMTP error without personal data.
