@@ -355,24 +355,30 @@ func (s *localStack) do(client *http.Client, method, path string, body any, head
 	return s.doCtx(context.Background(), client, method, path, body, header)
 }
 
-func (s *localStack) doCtx(ctx context.Context, client *http.Client, method, path string, body any, header http.Header) (int, []byte, error) {
+// jsonRequest is a request to url with body, when not nil, as JSON.
+func jsonRequest(ctx context.Context, method, url string, body any) (*http.Request, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, s.gateway+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err == nil && body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, err
+}
+
+func (s *localStack) doCtx(ctx context.Context, client *http.Client, method, path string, body any, header http.Header) (int, []byte, error) {
+	req, err := jsonRequest(ctx, method, s.gateway+path, body)
 	if err != nil {
 		return 0, nil, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := client.Do(req)
 	if err != nil {

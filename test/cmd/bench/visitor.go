@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,20 +28,9 @@ type visitor struct {
 
 // call sends one request as the visitor and records it under step.
 func (v *visitor) call(ctx context.Context, step, method, path string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, v.s.gateway+path, rd)
+	req, err := jsonRequest(ctx, method, v.s.gateway+path, body)
 	if err != nil {
 		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("X-Forwarded-For", v.address)
 	if v.token != "" {
