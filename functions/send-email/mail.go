@@ -18,6 +18,7 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
+	"github.com/sportello/sportello/functions/internal/telemetry"
 )
 
 // SMTP sends mails through the configured relay. It is safe for
@@ -65,13 +66,19 @@ func NewSMTP(c Config) (*SMTP, error) {
 
 // Send delivers one mail. The error never carries the recipient's address
 // (it is logged): go-mail's errors and SMTP replies may name it.
-func (s *SMTP) Send(ctx context.Context, m *Mail) error {
+// Each attempt is a span ("smtp send") and counts as a mail sent or failed.
+func (s *SMTP) Send(ctx context.Context, m *Mail) (err error) {
 	msg, err := m.message()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	ctx, span := telemetry.Start(ctx, "smtp send")
+	defer func() {
+		telemetry.Mail(ctx, err == nil)
+		telemetry.End(span, err)
+	}()
 	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
 		if temporary(err) {
 			// The broker retries a 503 with backoff, as it would a 500,

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 )
 
 // LiveKit creates, warns and deletes rooms and mints join tokens. It calls
@@ -32,7 +35,8 @@ func New(c Config) *LiveKit {
 	case strings.HasPrefix(u, "wss://"):
 		u = "https://" + strings.TrimPrefix(u, "wss://")
 	}
-	return &LiveKit{Config: c, api: u + "/twirp/livekit.RoomService/", client: &http.Client{}}
+	return &LiveKit{Config: c, api: u + "/twirp/livekit.RoomService/", client: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport,
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "livekit " + path.Base(r.URL.Path) }))}}
 }
 
 // Room is a room as LiveKit describes it (the fields Sportello reads).

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/kelseyhightower/envconfig"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 )
@@ -76,6 +77,8 @@ func NewClient(c Config, endpoint string) *s3.Client {
 		Region:       c.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, ""),
 		UsePathStyle: true,
+		HTTPClient: &http.Client{Transport: otelhttp.NewTransport(http.DefaultTransport,
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return "s3 " + r.Method }))},
 		// Checksums only when the operation requires them: MinIO and other
 		// S3-compatible servers do not all know the newer ones.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,

@@ -17,12 +17,15 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/kelseyhightower/envconfig"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"knative.dev/pkg/network/handlers"
 
 	"github.com/sportello/sportello/functions/internal/domain/clock"
@@ -31,6 +34,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/httpapi/idempotency"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
+	"github.com/sportello/sportello/functions/internal/telemetry"
 )
 
 // Config is the environment every function reads.
@@ -105,7 +109,18 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	if err := envconfig.Process("", &cfg); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})).With("function", name)
+	log := slog.New(telemetry.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})}).With("function", name)
+	tel, err := telemetry.Setup(ctx, name)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(ctx); err != nil {
+			log.Warn("telemetry shutdown", "err", err)
+		}
+	}()
 	cal, err := cfg.Calendar()
 	if err != nil {
 		return err
@@ -120,14 +135,26 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Wait: cfg.DBWait, MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout})
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Wait: cfg.DBWait, MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout,
+		Tracer: otelpgx.NewTracer(otelpgx.WithDisableAcquireTracer(), otelpgx.WithTrimSQLInSpanName())})
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	if err := telemetry.ObservePool(pool); err != nil {
+		return err
+	}
 	clk := clock.System{}
 	relay, err := outbox.NewRelay(pool, cfg.Sink, clk, log)
 	if err != nil {
+		return err
+	}
+	if err := telemetry.ObserveOutbox(relay.Backlog); err != nil {
+		return err
+	}
+	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	if err := tel.Serve(metricsCtx, log); err != nil {
 		return err
 	}
 	relayCtx, stopRelay := context.WithCancel(context.Background())
@@ -135,7 +162,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	go func() { defer close(relayDone); relay.Run(relayCtx, cfg.OutboxSweep) }()
 
 	env := &Env{Name: name, Config: cfg, Log: log, Pool: pool, Clock: clk, Calendar: cal, Relay: relay,
-		Store: &postgres.Store{Pool: pool, Clock: clk, Calendar: cal, HoldTTL: cfg.HoldTTL, Source: "/sportello/" + name, Delivered: relay.Kick, Services: &postgres.Services{}, Rooms: &postgres.Rooms{}}}
+		Store: &postgres.Store{Pool: pool, Clock: clk, Calendar: cal, HoldTTL: cfg.HoldTTL, Source: "/sportello/" + name, Delivered: relay.Kick, Services: &postgres.Services{}, Rooms: &postgres.Rooms{}, Traced: tel.Tracing}}
 
 	var draining atomic.Bool
 	mux := http.NewServeMux()
@@ -154,7 +181,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		w.WriteHeader(http.StatusOK)
 	})
 	mux.Handle("/", Edge(env.Store, name, log, crashAfterEvent(cfg.FaultCrashDir, name, build(env))))
-	drainer := &handlers.Drainer{Inner: AccessLog(log, mux), QuietPeriod: cfg.DrainQuiet}
+	drainer := &handlers.Drainer{Inner: Traced(AccessLog(log, mux)), QuietPeriod: cfg.DrainQuiet}
 	srv := &http.Server{Addr: ":" + strconv.Itoa(cfg.Port), Handler: drainer, ReadHeaderTimeout: 10 * time.Second}
 
 	errc := make(chan error, 1)
@@ -193,6 +220,21 @@ func Edge(store *postgres.Store, name string, log *slog.Logger, h http.Handler) 
 	return httpx.CheckRequests(idempotency.Wrap(store, name, log, h))
 }
 
+// Traced gives every request but the health checks a server span, joined
+// to the caller's trace (W3C traceparent), named by its route pattern
+// ("POST /holds"), and records http.server.request.duration by route and
+// status.
+func Traced(next http.Handler) http.Handler {
+	return otelhttp.NewHandler(next, "request",
+		otelhttp.WithFilter(func(r *http.Request) bool { return !strings.HasPrefix(r.URL.Path, "/health/") }),
+		otelhttp.WithSpanNameFormatter(func(op string, r *http.Request) string {
+			if r.Pattern != "" {
+				return r.Pattern
+			}
+			return r.Method
+		}))
+}
+
 // AccessLog logs one line per request: method, route pattern, status and
 // duration. It never logs paths' values, query strings or bodies, which may
 // carry personal data or secrets.
@@ -204,7 +246,7 @@ func AccessLog(log *slog.Logger, next http.Handler) http.Handler {
 		if r.Pattern == "GET /health/readiness" || r.Pattern == "GET /health/liveness" {
 			return
 		}
-		log.Info("request", "method", r.Method, "route", r.Pattern, "status", rec.status, "ms", time.Since(start).Milliseconds())
+		log.InfoContext(r.Context(), "request", "method", r.Method, "route", r.Pattern, "status", rec.status, "ms", time.Since(start).Milliseconds())
 	})
 }
 

@@ -13,16 +13,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/domain/audit"
 	"github.com/sportello/sportello/functions/internal/domain/clock"
+	"github.com/sportello/sportello/functions/internal/telemetry"
 )
 
 // Event is an event to write: its type (from package events), subject and
@@ -57,16 +64,18 @@ func Prepare(ev Event) (Row, error) {
 	return Row{ID: uuid.NewString(), Type: ev.Type, DataSchema: t.DataSchema(), Data: data}, nil
 }
 
-// Write stores ev in tx. It is delivered only if tx commits.
+// Write stores ev in tx, with the trace context of ctx's span. It is
+// delivered only if tx commits.
 func Write(ctx context.Context, tx pgx.Tx, source string, now time.Time, ev Event) (string, error) {
 	r, err := Prepare(ev)
 	if err != nil {
 		return "", err
 	}
+	tc := telemetry.ContextOf(ctx)
 	_, err = tx.Exec(ctx, `
-		INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $6)`,
-		r.ID, r.Type, source, ev.Subject, r.DataSchema, now, r.Data)
+		INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at, traceparent, tracestate)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $6, NULLIF($8, ''), NULLIF($9, ''))`,
+		r.ID, r.Type, source, ev.Subject, r.DataSchema, now, r.Data, tc.TraceParent, tc.TraceState)
 	if err != nil {
 		return "", fmt.Errorf("outbox: write %s: %w", ev.Type, err)
 	}
@@ -97,7 +106,9 @@ func NewRelay(pool *pgxpool.Pool, sink string, clk clock.Clock, log *slog.Logger
 	if sink == "" {
 		return r, nil
 	}
-	c, err := cloudevents.NewClientHTTP()
+	// The HTTP client span of each delivery carries the W3C traceparent
+	// header, besides the event's own extension.
+	c, err := cloudevents.NewClientHTTP(cehttp.WithRoundTripper(otelhttp.NewTransport(http.DefaultTransport)))
 	if err != nil {
 		return nil, fmt.Errorf("outbox: cloudevents client: %w", err)
 	}
@@ -145,6 +156,14 @@ type row struct {
 	time                                 time.Time
 	data                                 []byte
 	attempts                             int
+	trace                                telemetry.Context
+}
+
+// columns are a row's columns, as scan reads them.
+const columns = `id, type, source, subject, dataschema, time, data, attempts, coalesce(traceparent, ''), coalesce(tracestate, '')`
+
+func (x *row) scan(r pgx.Row) error {
+	return r.Scan(&x.id, &x.typ, &x.source, &x.subject, &x.dataschema, &x.time, &x.data, &x.attempts, &x.trace.TraceParent, &x.trace.TraceState)
 }
 
 // DeliverPending delivers every row that is due, batch by batch, and
@@ -178,7 +197,7 @@ func (r *Relay) deliverBatch(ctx context.Context) (delivered, claimed int, err e
 	}
 	defer tx.Rollback(ctx)
 	rows, err := tx.Query(ctx, `
-		SELECT id, type, source, subject, dataschema, time, data, attempts
+		SELECT `+columns+`
 		FROM outbox
 		WHERE delivered_at IS NULL AND next_attempt_at <= $1
 		ORDER BY next_attempt_at, time
@@ -190,7 +209,7 @@ func (r *Relay) deliverBatch(ctx context.Context) (delivered, claimed int, err e
 	var due []row
 	for rows.Next() {
 		var x row
-		if err := rows.Scan(&x.id, &x.typ, &x.source, &x.subject, &x.dataschema, &x.time, &x.data, &x.attempts); err != nil {
+		if err := x.scan(rows); err != nil {
 			rows.Close()
 			return 0, 0, err
 		}
@@ -262,6 +281,12 @@ func (x row) event() (cloudevents.Event, error) {
 	ev.SetSubject(x.subject)
 	ev.SetTime(x.time)
 	ev.SetDataSchema(x.dataschema)
+	if x.trace.TraceParent != "" {
+		ev.SetExtension(extTraceParent, x.trace.TraceParent)
+		if x.trace.TraceState != "" {
+			ev.SetExtension(extTraceState, x.trace.TraceState)
+		}
+	}
 	return ev, ev.SetData(cloudevents.ApplicationJSON, json.RawMessage(x.data))
 }
 
@@ -271,17 +296,45 @@ func Latest(ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, subject, typ string) (cloudevents.Event, error) {
 	var x row
-	err := q.QueryRow(ctx, `
-		SELECT id, type, source, subject, dataschema, time, data, attempts FROM outbox
-		WHERE subject = $1 AND type = $2 ORDER BY time DESC, id LIMIT 1`, subject, typ).
-		Scan(&x.id, &x.typ, &x.source, &x.subject, &x.dataschema, &x.time, &x.data, &x.attempts)
+	err := x.scan(q.QueryRow(ctx, `
+		SELECT `+columns+` FROM outbox
+		WHERE subject = $1 AND type = $2 ORDER BY time DESC, id LIMIT 1`, subject, typ))
 	if err != nil {
 		return cloudevents.Event{}, fmt.Errorf("outbox: %s of %s: %w", typ, subject, err)
 	}
 	return x.event()
 }
 
-func (r *Relay) send(ctx context.Context, x row) error {
+// The CloudEvents distributed-tracing extension's attributes.
+const (
+	extTraceParent = "traceparent"
+	extTraceState  = "tracestate"
+)
+
+// TraceOf is the trace context an event carries in its distributed-tracing
+// extension (the zero Context when none).
+func TraceOf(ev cloudevents.Event) telemetry.Context {
+	ext := ev.Extensions()
+	tp, _ := ext[extTraceParent].(string)
+	ts, _ := ext[extTraceState].(string)
+	return telemetry.Context{TraceParent: tp, TraceState: ts}
+}
+
+// send delivers x in a producer span under the trace of the request that
+// wrote it; the event carries that span's context as its extension, so its
+// consumers' spans join the trace.
+func (r *Relay) send(ctx context.Context, x row) (err error) {
+	ctx, span := telemetry.Tracer().Start(x.trace.Into(ctx), "publish "+audit.ShortName(x.typ),
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("messaging.system", "cloudevents"), attribute.String("messaging.message.id", x.id),
+			attribute.String("cloudevents.event_type", x.typ)))
+	defer func() {
+		telemetry.Delivered(ctx, x.typ, err == nil)
+		telemetry.End(span, err)
+	}()
+	if span.SpanContext().IsValid() {
+		x.trace = telemetry.ContextOf(ctx)
+	}
 	ev, err := x.event()
 	if err != nil {
 		return err
@@ -304,4 +357,18 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// Backlog counts the events not yet delivered and tells the age of the
+// oldest (0 when none): the outbox gauges of package telemetry.
+func (r *Relay) Backlog(ctx context.Context) (int64, time.Duration, error) {
+	var n int64
+	var oldest *time.Time
+	if err := r.Pool.QueryRow(ctx, `SELECT count(*), min(time) FROM outbox WHERE delivered_at IS NULL`).Scan(&n, &oldest); err != nil {
+		return 0, 0, err
+	}
+	if oldest == nil {
+		return n, 0, nil
+	}
+	return n, max(r.Clock.Now().Sub(*oldest), 0), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/schedule"
 	"github.com/sportello/sportello/functions/internal/domain/secret"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
+	"github.com/sportello/sportello/functions/internal/telemetry"
 )
 
 // The citizen's booking: a hold, its confirmation, and what the manage
@@ -113,13 +114,14 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 		case clientLimit > 0 && client.Since.Truncate(time.Minute).Equal(now.Truncate(time.Minute)):
 			// In the minute of its token, whose first request counts too.
 			if clientLimit--; clientLimit == 0 {
+				telemetry.HoldRefused(ctx, "rate_limited")
 				return booking.Hold{}, rateLimited(now, "client", limits.ClientPerMinute)
 			}
 		}
 		var result string
 		// [16]byte: pgx encodes it as a uuid directly (uuid.UUID goes
 		// through its driver.Valuer, a text round trip).
-		err = s.Pool.QueryRow(ctx, `SELECT hold_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+		err = s.queryRow(ctx, `SELECT hold_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
 			$18, $19, $20, $21, $22, $23, $24, $25)`,
 			[16]byte(id), serviceID, slot.Start, slot.End, blockEnd, hash, expires, locale, now, dayStart, dayEnd, version,
 			ev.ID, ev.Type, s.Source, ev.DataSchema, ev.Data,
@@ -131,12 +133,16 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 		switch result {
 		case "held":
 			s.delivered()
+			telemetry.Committed(ctx, events.BookingHeld, nil)
 			return hold, nil
 		case "limited_client":
+			telemetry.HoldRefused(ctx, "rate_limited")
 			return booking.Hold{}, rateLimited(now, "client", limits.ClientPerMinute)
 		case "limited_address":
+			telemetry.HoldRefused(ctx, "rate_limited")
 			return booking.Hold{}, rateLimited(now, "address", limits.AddressPerMinute)
 		case "taken":
+			telemetry.HoldRefused(ctx, "taken")
 			return booking.Hold{}, apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
 		case "stale":
 			if s.Services != nil {
@@ -148,7 +154,11 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 		}
 		// A lapsed hold in the way, or a configuration changing under a
 		// busy counter: the transactional path.
-		return s.reserveInTx(ctx, clientID, serviceID, start, locale)
+		hold, err = s.reserveInTx(ctx, clientID, serviceID, start, locale)
+		if apperr.CodeOf(err) == apperr.Conflict {
+			telemetry.HoldRefused(ctx, "taken")
+		}
+		return hold, err
 	}
 }
 
@@ -207,6 +217,9 @@ func (s *Store) reserveInTx(ctx context.Context, clientID *[16]byte, serviceID s
 		}
 		if clientID != nil {
 			limits := svc.Limits.Or(s.Limits)
+			if err := tx.stamp(ctx); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `SELECT release_client_holds($1, $2, $3, $4, $5, $6, $7, $8)`, clientID, [16]byte(id),
 				limits.PerClient, tx.Now, s.Calendar.Location.String(), events.BookingReleased, s.Source,
 				schemaOf(events.BookingReleased)); err != nil {
@@ -325,7 +338,7 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 	token, tokenHash := secret.New()
 	now := s.Clock.Now()
 	var outcome string
-	r, err := scanRecord(s.Pool.QueryRow(ctx, `SELECT * FROM confirm_hold($1, $2, $3, 'confirm', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+	r, err := scanRecord(s.queryRow(ctx, `SELECT * FROM confirm_hold($1, $2, $3, 'confirm', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		[16]byte(id), secret.Hash(holdSecret), tokenHash, now, c.Locale, c.GivenName, c.FamilyName, c.Address, c.Email, c.Reason, c.Details,
 		s.Calendar.Location.String(), ev.ID, ev.Type, s.Source, ev.DataSchema), &outcome)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -341,6 +354,7 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 		return out, apperr.New(apperr.Gone, "hold_id", "the hold expired at %s: choose the slot again", s.local(r.holdExpires).Format(time.RFC3339))
 	case "confirmed":
 		s.delivered()
+		telemetry.Committed(ctx, events.BookingConfirmed, nil)
 	}
 	return booking.Confirmation{Booking: r.toBooking(), ManageToken: token}, nil
 }

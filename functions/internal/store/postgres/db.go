@@ -14,6 +14,8 @@ import (
 	"io/fs"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -36,6 +38,9 @@ type Options struct {
 	// reach: it fails with context.DeadlineExceeded, which Unavailable
 	// makes a 503. 0: only the caller's context bounds it.
 	Timeout time.Duration
+	// Tracer, when not nil, also traces the pool's statements (the
+	// function's OpenTelemetry spans and database metrics).
+	Tracer pgx.QueryTracer
 }
 
 // Open connects a pool to url with opts and waits up to opts.Wait for the
@@ -52,7 +57,19 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 		if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > opts.Timeout {
 			cfg.ConnConfig.ConnectTimeout = opts.Timeout
 		}
-		cfg.ConnConfig.Tracer = acquireTimeout{timeout: opts.Timeout}
+	}
+	var tracers []pgx.QueryTracer
+	if opts.Timeout > 0 {
+		tracers = append(tracers, acquireTimeout{timeout: opts.Timeout})
+	}
+	if opts.Tracer != nil {
+		tracers = append(tracers, opts.Tracer)
+	}
+	switch len(tracers) {
+	case 1:
+		cfg.ConnConfig.Tracer = tracers[0]
+	case 2:
+		cfg.ConnConfig.Tracer = multitracer.New(tracers...)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/telemetry"
 )
 
 // The video rooms of bookings: their windows (provision-room) and their
@@ -101,5 +102,8 @@ func (tx *Tx) DueRoom(ctx context.Context, step RoomStep, lead time.Duration) (r
 // RoomDone marks step done for the room of booking id.
 func (tx *Tx) RoomDone(ctx context.Context, step RoomStep, id uuid.UUID) error {
 	_, err := tx.Exec(ctx, `UPDATE rooms SET `+step.column+` = $2 WHERE booking_id = $1`, id, tx.Now)
+	if err == nil {
+		tx.afterCommit = append(tx.afterCommit, func() { telemetry.RoomStep(ctx, step.column) })
+	}
 	return err
 }

@@ -32,6 +32,10 @@ type Store struct {
 	// Rooms, when set, keeps the services' waiting rooms read in memory for
 	// a second (see Room). May be nil.
 	Rooms *Rooms
+	// Traced stamps the trace context of each request on the outbox rows
+	// that the server-side functions write (see stamped): set when the
+	// function exports traces.
+	Traced bool
 }
 
 // delivered tells the relay that events were committed.

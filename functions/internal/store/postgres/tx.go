@@ -11,6 +11,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/audit"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
+	"github.com/sportello/sportello/functions/internal/telemetry"
 )
 
 // Tx is a transaction of the store, the one way anything is written: the
@@ -22,6 +23,11 @@ type Tx struct {
 	Now    time.Time
 	store  *Store
 	events int
+	// emitted are the events written by Emit, counted by package telemetry
+	// once the transaction commits.
+	emitted []outbox.Event
+	// afterCommit run once the transaction has committed (metrics).
+	afterCommit []func()
 }
 
 // InTx runs fn in a transaction and commits it; the events fn emitted are
@@ -60,6 +66,12 @@ func (s *Store) run(ctx context.Context, commit bool, fn func(*Tx) error) error 
 	if tx.events > 0 {
 		s.delivered()
 	}
+	for _, ev := range tx.emitted {
+		telemetry.Committed(ctx, ev.Type, ev.Data)
+	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
 	return nil
 }
 
@@ -95,6 +107,7 @@ func (tx *Tx) Emit(ctx context.Context, ev outbox.Event) error {
 		return err
 	}
 	tx.events++
+	tx.emitted = append(tx.emitted, ev)
 	return nil
 }
 

@@ -1,0 +1,64 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sportello/sportello/functions/internal/telemetry"
+)
+
+// The server-side functions (hold_slot, confirm_hold, release_client_holds)
+// write their outbox rows in SQL; the rows' traceparent and tracestate
+// columns default to these settings of the transaction (migration 00019),
+// which the store sets when the function exports traces.
+const stampSQL = `SELECT set_config('sportello.traceparent', $1, true), set_config('sportello.tracestate', $2, true)`
+
+// queryRow runs one statement like Pool.QueryRow, first stamping ctx's
+// trace context on the transaction when tracing is on: both statements go
+// in one batch, one round trip and one implicit transaction, so the
+// setting holds for the statement and ends with it.
+func (s *Store) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	tc := telemetry.ContextOf(ctx)
+	if !s.Traced || tc.TraceParent == "" {
+		return s.Pool.QueryRow(ctx, sql, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(stampSQL, tc.TraceParent, tc.TraceState)
+	b.Queue(sql, args...)
+	br := s.Pool.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return errRow{err}
+	}
+	return batchRow{br: br, row: br.QueryRow()}
+}
+
+// stamp sets ctx's trace context on tx, before a server-side function
+// writes outbox rows in it.
+func (tx *Tx) stamp(ctx context.Context) error {
+	tc := telemetry.ContextOf(ctx)
+	if !tx.store.Traced || tc.TraceParent == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, stampSQL, tc.TraceParent, tc.TraceState)
+	return err
+}
+
+// batchRow is the last row of a batch: scanning it closes the batch.
+type batchRow struct {
+	br  pgx.BatchResults
+	row pgx.Row
+}
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

@@ -1,0 +1,166 @@
+// Package telemetry sets up what the ops teams see of a function: traces and
+// metrics with OpenTelemetry, configured by OpenTelemetry's own environment
+// variables.
+//
+// Traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set and OTEL_TRACES_EXPORTER is not
+// "none"; sampled by OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, by
+// default parentbased_traceidratio at 0.1 (a trace begun upstream keeps its
+// decision). Without an endpoint no span is recorded (the tracer is
+// OpenTelemetry's no-op) and the W3C trace context of a request still
+// travels on.
+//
+// Metrics: OTEL_METRICS_EXPORTER picks the exporter: "prometheus" (the
+// default) serves GET /metrics in the Prometheus text format on
+// OTEL_EXPORTER_PROMETHEUS_HOST:OTEL_EXPORTER_PROMETHEUS_PORT (0.0.0.0:9464),
+// a port of its own, apart from the function's; "otlp" pushes them to the
+// OTLP endpoint every OTEL_METRIC_EXPORT_INTERVAL; "none" records nothing.
+// Every series carries the function's name as the label service_name.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+)
+
+// Config is OpenTelemetry's environment, as far as Sportello reads it
+// (the exporters read the rest of OTEL_EXPORTER_OTLP_* themselves).
+type Config struct {
+	ServiceName     string `envconfig:"OTEL_SERVICE_NAME"`
+	Endpoint        string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	TracesEndpoint  string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	TracesExporter  string `envconfig:"OTEL_TRACES_EXPORTER" default:"otlp"`
+	Sampler         string `envconfig:"OTEL_TRACES_SAMPLER"`
+	MetricsExporter string `envconfig:"OTEL_METRICS_EXPORTER" default:"prometheus"`
+	PrometheusHost  string `envconfig:"OTEL_EXPORTER_PROMETHEUS_HOST" default:"0.0.0.0"`
+	PrometheusPort  int    `envconfig:"OTEL_EXPORTER_PROMETHEUS_PORT" default:"9464"`
+}
+
+// DefaultRatio is the share of new traces kept when OTEL_TRACES_SAMPLER is
+// not set.
+const DefaultRatio = 0.1
+
+// Telemetry is a function's running trace and metric pipelines.
+type Telemetry struct {
+	// Tracing tells whether spans are exported: when false, the store
+	// does not stamp the trace context on outbox rows.
+	Tracing bool
+	// Metrics serves /metrics (Prometheus exporter only), else nil.
+	Metrics http.Handler
+	// MetricsAddr is where Serve listens for Metrics.
+	MetricsAddr string
+
+	shutdown []func(context.Context) error
+}
+
+// Setup reads the environment and installs the global tracer provider,
+// meter provider and W3C propagators for the function called name.
+func Setup(ctx context.Context, name string) (*Telemetry, error) {
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		return nil, err
+	}
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = name
+	}
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	res := resource.NewSchemaless(semconv.ServiceName(cfg.ServiceName), semconv.ServiceNamespace("sportello"))
+	t := &Telemetry{}
+
+	if (cfg.Endpoint != "" || cfg.TracesEndpoint != "") && cfg.TracesExporter != "none" {
+		exp, err := otlptracehttp.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("traces exporter: %w", err)
+		}
+		opts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp), sdktrace.WithResource(res)}
+		if cfg.Sampler == "" { // otherwise the SDK reads OTEL_TRACES_SAMPLER itself
+			opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(DefaultRatio))))
+		}
+		tp := sdktrace.NewTracerProvider(opts...)
+		otel.SetTracerProvider(tp)
+		t.Tracing = true
+		t.shutdown = append(t.shutdown, tp.Shutdown)
+	}
+
+	switch cfg.MetricsExporter {
+	case "none":
+	case "otlp":
+		exp, err := otlpmetrichttp.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("metrics exporter: %w", err)
+		}
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)), sdkmetric.WithResource(res))
+		otel.SetMeterProvider(mp)
+		t.shutdown = append(t.shutdown, mp.Shutdown)
+	case "prometheus":
+		reg := prometheus.NewRegistry()
+		exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(),
+			otelprom.WithResourceAsConstantLabels(attribute.NewAllowKeysFilter(semconv.ServiceNameKey)))
+		if err != nil {
+			return nil, fmt.Errorf("metrics exporter: %w", err)
+		}
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
+		otel.SetMeterProvider(mp)
+		t.shutdown = append(t.shutdown, mp.Shutdown)
+		t.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		t.MetricsAddr = net.JoinHostPort(cfg.PrometheusHost, strconv.Itoa(cfg.PrometheusPort))
+	default:
+		return nil, fmt.Errorf("OTEL_METRICS_EXPORTER: %q is none of prometheus, otlp, none", cfg.MetricsExporter)
+	}
+	return t, nil
+}
+
+// Serve serves GET /metrics on MetricsAddr until ctx ends; it does nothing
+// when the exporter is not Prometheus.
+func (t *Telemetry) Serve(ctx context.Context, log *slog.Logger) error {
+	if t.Metrics == nil {
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", t.Metrics)
+	srv := &http.Server{Addr: t.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ln, err := net.Listen("tcp", t.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Shutdown flushes what is buffered (spans not yet exported, the last
+// metrics of an OTLP push) and stops the pipelines.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, f := range t.shutdown {
+		errs = append(errs, f(ctx))
+	}
+	return errors.Join(errs...)
+}
