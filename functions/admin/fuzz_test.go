@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,7 +36,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	fe := &fuzzEnv{env: e, edge: function.Edge(e.store, "admin", slog.New(slog.DiscardHandler), e.h),
 		adm: e.account(operator.RoleAdministrator), op: e.account(operator.RoleOperator, office),
 		office: office, svc: svc, booking: b.ID}
-	if err := e.store.Pool.QueryRow(context.Background(), `SELECT id FROM desks WHERE service_id = $1`, svc).Scan(&fe.desk); err != nil {
+	if err := e.store.Pool.QueryRow(f.Context(), `SELECT id FROM desks WHERE service_id = $1`, svc).Scan(&fe.desk); err != nil {
 		f.Fatal(err)
 	}
 	return fe

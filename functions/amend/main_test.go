@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +20,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // serve runs one request through h with apitest.Serve, which fails the
 // test on a 5xx. Every answer of amend carries personal data or is about a
@@ -127,7 +125,7 @@ func TestReschedule(t *testing.T) {
 	// The manage link shows the new time; the old slot is free again.
 	rec = serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
 	apitest.SameJSON(t, rec.Body.Bytes(), want)
-	if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
 		t.Errorf("the old slot is not free after the move: %v", err)
 	}
 
@@ -198,7 +196,7 @@ func TestCancel(t *testing.T) {
 			}
 			r := request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-04T09:00:00+01:00"}`, "application/json")
 			apitest.RefusedServe(t, r.URL.Path, apitest.Want(409, "conflict", "token"), h, r)
-			if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
+			if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
 				t.Errorf("the slot is not free after the cancellation: %v", err)
 			}
 		})
@@ -323,11 +321,11 @@ func TestTokens(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	held, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it")
+	held, err := store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "09:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine, err := store.Confirm(context.Background(), held.ID, held.Secret, pgtest.Maria)
+	mine, err := store.Confirm(t.Context(), held.ID, held.Secret, pgtest.Maria)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +22,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // post builds a POST to confirm; an empty contentType sends no Content-Type.
 func post(body, contentType string) *http.Request {
@@ -122,7 +120,7 @@ func TestConfirm(t *testing.T) {
 				consentAt  time.Time
 				confirmeds int
 			)
-			err := store.Pool.QueryRow(context.Background(), `SELECT status, (SELECT token_hash FROM manage_tokens t WHERE t.booking_id = b.id), privacy_consent_at,
+			err := store.Pool.QueryRow(t.Context(), `SELECT status, (SELECT token_hash FROM manage_tokens t WHERE t.booking_id = b.id), privacy_consent_at,
 				(SELECT count(*) FROM outbox WHERE subject = b.id::text AND type = $2)
 				FROM bookings b WHERE id = $1`, held.ID, events.BookingConfirmed).Scan(&status, &tokenHash, &consentAt, &confirmeds)
 			if err != nil {
@@ -325,7 +323,7 @@ func TestConfirmHoldLifetime(t *testing.T) {
 		t.Errorf("a repeated confirmation wrote a booking or an event: %+v -> %+v", before, after)
 	}
 	for _, tok := range []string{first.ManageToken, second.ManageToken} {
-		if b, err := store.Booking(context.Background(), tok); err != nil || b.ID != first.ID {
+		if b, err := store.Booking(t.Context(), tok); err != nil || b.ID != first.ID {
 			t.Errorf("manage token after a repeated confirmation: %v, %v", b.ID, err)
 		}
 	}
@@ -339,7 +337,7 @@ func TestConfirmHoldLifetime(t *testing.T) {
 
 	// Someone else holds the slot of a lapsed hold: the lapsed one is
 	// marked expired and stays gone.
-	if _, err := store.Reserve(context.Background(), svc, taken.Start, "it"); err != nil {
+	if _, err := store.Reserve(t.Context(), svc, taken.Start, "it"); err != nil {
 		t.Fatal(err)
 	}
 	refused("slot taken by another", taken, apitest.Want(410, "gone", "hold_id"))
@@ -380,7 +378,7 @@ func TestConfirmRetriedWithIdempotencyKey(t *testing.T) {
 		ManageToken string `json:"manage_token"`
 	}
 	_ = json.Unmarshal(again.Body.Bytes(), &b)
-	if _, err := store.Booking(context.Background(), b.ManageToken); err != nil {
+	if _, err := store.Booking(t.Context(), b.ManageToken); err != nil {
 		t.Errorf("the replayed manage token does not work: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -26,7 +25,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // A small but real PDF.
 var pdf = []byte("%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n" +
@@ -97,7 +96,7 @@ func (f fixture) complete(t *testing.T, token, id string) *httptest.ResponseReco
 func documentRows(t *testing.T) string {
 	t.Helper()
 	var s string
-	if err := pgtest.Pool(t).QueryRow(context.Background(),
+	if err := pgtest.Pool(t).QueryRow(t.Context(),
 		`SELECT count(*) || ':' || md5(coalesce(string_agg(d::text, ',' ORDER BY d.id), '')) FROM documents d`).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +184,7 @@ func TestUploadJourney(t *testing.T) {
 	}
 	var data events.DocumentUploadedData
 	var source string
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT source, data FROM outbox WHERE subject = $1 AND type = $2`,
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT source, data FROM outbox WHERE subject = $1 AND type = $2`,
 		mine.ID, events.DocumentUploaded).Scan(&source, &data); err != nil {
 		t.Fatal(err)
 	}
@@ -412,10 +411,10 @@ func TestIsolation(t *testing.T) {
 func TestClosedBookings(t *testing.T) {
 	f := newFixture(t, 20<<20, 2)
 	cancelled, purged, full := f.book(t, "09:00"), f.book(t, "09:30"), f.book(t, "10:00")
-	if _, err := f.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), cancelled.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.Pool.Exec(context.Background(), `UPDATE bookings SET purged_at = $2 WHERE id = $1`, purged.ID, apitest.Monday); err != nil {
+	if _, err := f.store.Pool.Exec(t.Context(), `UPDATE bookings SET purged_at = $2 WHERE id = $1`, purged.ID, apitest.Monday); err != nil {
 		t.Fatal(err)
 	}
 	f.create(t, full.ManageToken, "1.pdf", "application/pdf", 1)

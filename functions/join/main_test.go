@@ -28,7 +28,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 type fixture struct {
 	store   *postgres.Store
@@ -216,7 +216,7 @@ func TestAfterWindow(t *testing.T) {
 func TestCancelled(t *testing.T) {
 	f := newFixture(t, apitest.Monday, pgtest.Service{})
 	c := f.book(t, apitest.At("2027-03-02", "10:00"))
-	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Set(apitest.At("2027-03-02", "10:00"))
@@ -235,7 +235,7 @@ func TestCancelled(t *testing.T) {
 func TestCompleted(t *testing.T) {
 	f := newFixture(t, apitest.Monday, pgtest.Service{})
 	c := f.book(t, apitest.At("2027-03-02", "10:00"))
-	if _, err := f.store.Pool.Exec(context.Background(), `UPDATE bookings SET status = 'completed' WHERE id = $1`, c.ID); err != nil {
+	if _, err := f.store.Pool.Exec(t.Context(), `UPDATE bookings SET status = 'completed' WHERE id = $1`, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Set(apitest.At("2027-03-02", "10:20"))
@@ -293,7 +293,7 @@ func TestInsideWindow(t *testing.T) {
 	}
 
 	// LiveKit dropped the room (empty timeout, restart): join brings it back.
-	if err := f.lk.Delete(context.Background(), name); err != nil {
+	if err := f.lk.Delete(t.Context(), name); err != nil {
 		t.Fatal(err)
 	}
 	joined(t, f.serve(t, join(c.ManageToken, "")))
@@ -353,7 +353,7 @@ func TestWindowFromRoomsRow(t *testing.T) {
 	f := newFixture(t, apitest.Monday, pgtest.Service{})
 	start := apitest.At("2027-03-02", "09:30")
 	c := f.book(t, start)
-	ctx := context.Background()
+	ctx := t.Context()
 	// provision-room ran with JOIN_OPENS_BEFORE=30m.
 	if _, err := f.store.Pool.Exec(ctx, `
 		INSERT INTO rooms (booking_id, name, opens_at, closes_at, sequence, updated_at) VALUES ($1, $2, $3, $4, 0, $5)`,
@@ -487,7 +487,7 @@ func TestCall(t *testing.T) {
 
 	// The other booking's room exists (join made it) and nobody is in it:
 	// the citizen's token took them to their own room only.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	ps, err := f.lk.Participants(ctx, otherRes.Room)
 	if err != nil {

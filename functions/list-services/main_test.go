@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,14 +14,14 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 func newTestHandler(t testing.TB) (http.Handler, func(sql string, args ...any)) {
 	t.Helper()
 	store, _ := pgtest.Store(t, apitest.Monday)
 	exec := func(sql string, args ...any) {
 		t.Helper()
-		if _, err := store.Pool.Exec(context.Background(), sql, args...); err != nil {
+		if _, err := store.Pool.Exec(t.Context(), sql, args...); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,14 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +28,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // The key pair the handler under test trusts.
 const (
@@ -177,7 +175,7 @@ type written struct{ Attendance, Outbox, Processed int }
 func state(t *testing.T) written {
 	t.Helper()
 	var w written
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
+	err := pgtest.Pool(t).QueryRow(t.Context(), `
 		SELECT (SELECT count(*) FROM attendance), (SELECT count(*) FROM outbox),
 		       (SELECT count(*) FROM processed_events WHERE consumer = $1)`, Name).Scan(&w.Attendance, &w.Outbox, &w.Processed)
 	if err != nil {
@@ -190,7 +188,7 @@ func state(t *testing.T) written {
 // the order written.
 func emitted[T any](t *testing.T, bookingID, typ string) []T {
 	t.Helper()
-	rows, err := pgtest.Pool(t).Query(context.Background(),
+	rows, err := pgtest.Pool(t).Query(t.Context(),
 		`SELECT data FROM outbox WHERE subject = $1 AND type = $2 ORDER BY (data->>'at')::timestamptz`, bookingID, typ)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +260,7 @@ func TestJoinedAndLeft(t *testing.T) {
 
 	f.post(t, participant("participant_joined", room, citizen, t0, t0), Recorded)
 	f.post(t, participant("participant_joined", room, operator, t1, t1), Recorded)
-	sessions, err := f.store.Attendance(context.Background(), c.ID)
+	sessions, err := f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +274,7 @@ func TestJoinedAndLeft(t *testing.T) {
 
 	f.post(t, participant("participant_left", room, operator, t1, t2), Recorded)
 	f.post(t, participant("participant_left", room, citizen, t0, t3), Recorded)
-	sessions, err = f.store.Attendance(context.Background(), c.ID)
+	sessions, err = f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +299,7 @@ func TestJoinedAndLeft(t *testing.T) {
 	}
 	// The display name LiveKit sends is personal data: nowhere.
 	var stored int
-	if err := f.store.Pool.QueryRow(context.Background(),
+	if err := f.store.Pool.QueryRow(t.Context(),
 		`SELECT count(*) FROM outbox WHERE subject = $1 AND data::text LIKE '%Rossi%'`, c.ID).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +319,7 @@ func TestComesBack(t *testing.T) {
 	// The second stay: its leave is delivered first.
 	f.post(t, participant("participant_left", room, citizen, t2, t3), Recorded)
 	f.post(t, participant("participant_joined", room, citizen, t2, t2), Recorded)
-	sessions, err := f.store.Attendance(context.Background(), c.ID)
+	sessions, err := f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +368,7 @@ func TestDuplicate(t *testing.T) {
 	if diff := cmp.Diff(map[string]int{Recorded: 1, Duplicate: cap(results) - 1}, count); diff != "" {
 		t.Errorf("concurrent deliveries (-want +got):\n%s", diff)
 	}
-	sessions, err := f.store.Attendance(context.Background(), c.ID)
+	sessions, err := f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +395,7 @@ func TestRoomFinished(t *testing.T) {
 	end := finished(room, t3)
 	f.post(t, end, Recorded)
 	f.post(t, end, Duplicate)
-	sessions, err := f.store.Attendance(context.Background(), c.ID)
+	sessions, err := f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

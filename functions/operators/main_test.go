@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +30,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 const password = "correct horse battery staple"
 
@@ -115,7 +113,7 @@ func newEnv(t testing.TB, now time.Time, cfg auth.Config) *env {
 func (e *env) operator(role string, offices ...string) (string, string) {
 	e.t.Helper()
 	email := "op-" + pgtest.Suffix() + "@comune.example.it"
-	id, err := pgtest.CreateOperator(context.Background(), e.store.Pool, e.clk.Now(), email, "Operatore di prova", password, role, offices...)
+	id, err := pgtest.CreateOperator(e.t.Context(), e.store.Pool, e.clk.Now(), email, "Operatore di prova", password, role, offices...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -226,13 +224,13 @@ func TestSignIn(t *testing.T) {
 			t.Error("the session token is in the body: scripts could read it")
 		}
 		var stored int
-		if err := e.store.Pool.QueryRow(context.Background(),
+		if err := e.store.Pool.QueryRow(t.Context(),
 			`SELECT count(*) FROM operator_sessions WHERE token_hash = sha256($1::bytea)`, []byte(c.Value)).Scan(&stored); err != nil || stored != 1 {
 			t.Errorf("sessions stored under the token's hash: %d, %v; want 1", stored, err)
 		}
 		// The sign-in is in the audit log, with its method.
 		var method string
-		if err := e.store.Pool.QueryRow(context.Background(), `
+		if err := e.store.Pool.QueryRow(t.Context(), `
 			SELECT detail->>'method' FROM audit_log
 			WHERE action = 'session.started' AND target_kind = 'session' AND actor_id = $1::uuid AND target_id = $1::text`, id).Scan(&method); err != nil || method != "password" {
 			t.Errorf("audit row of the sign-in: method %q, %v", method, err)
@@ -252,7 +250,7 @@ func TestSignInRefused(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	email, _ := e.operator(operator.RoleOperator)
 	inactive, id := e.operator(operator.RoleOperator)
-	if _, err := e.store.Pool.Exec(context.Background(), `UPDATE operators SET active = false WHERE id = $1`, id); err != nil {
+	if _, err := e.store.Pool.Exec(t.Context(), `UPDATE operators SET active = false WHERE id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 	var bodies []string
@@ -295,7 +293,7 @@ func TestSignInRefused(t *testing.T) {
 		})
 	}
 	var failed int
-	if err := e.store.Pool.QueryRow(context.Background(), `SELECT failed_logins FROM operators WHERE email = $1`, email).Scan(&failed); err != nil || failed != 1 {
+	if err := e.store.Pool.QueryRow(t.Context(), `SELECT failed_logins FROM operators WHERE email = $1`, email).Scan(&failed); err != nil || failed != 1 {
 		t.Errorf("failed_logins = %d, %v; want 1 (bad input counts for nothing)", failed, err)
 	}
 }
@@ -581,10 +579,10 @@ func TestAgenda(t *testing.T) {
 	sun := pgtest.Book(t, e.store, svc, apitest.At("2027-03-07", "12:30"))
 	nextMon := pgtest.Book(t, e.store, svc, apitest.At("2027-03-08", "09:00"))
 	gone := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "10:00"))
-	if _, err := e.store.Cancel(context.Background(), gone.ManageToken); err != nil {
+	if _, err := e.store.Cancel(t.Context(), gone.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "11:00"), "it"); err != nil {
+	if _, err := e.store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "11:00"), "it"); err != nil {
 		t.Fatal(err) // a hold: not in the agenda
 	}
 	// Monday's appointment happened.
@@ -652,7 +650,7 @@ func TestBookingDetail(t *testing.T) {
 		id     uuid.UUID
 		status string
 	}{{doc, "uploaded"}, {uuid.New(), "pending"}, {uuid.New(), "deleted"}} {
-		if _, err := e.store.Pool.Exec(context.Background(), `
+		if _, err := e.store.Pool.Exec(t.Context(), `
 			INSERT INTO documents (id, booking_id, object_key, filename, content_type, size, uploaded_by, status, created_at, uploaded_at)
 			VALUES ($1, $2, $3, 'pianta.pdf', 'application/pdf', 1234, 'citizen', $4, $5, $5)`,
 			d.id, b.ID, "k/"+d.id.String(), d.status, uploaded); err != nil {
@@ -660,7 +658,7 @@ func TestBookingDetail(t *testing.T) {
 		}
 	}
 	// The citizen was in the room, and left; the operator is still there.
-	if _, err := e.store.Pool.Exec(context.Background(), `
+	if _, err := e.store.Pool.Exec(t.Context(), `
 		INSERT INTO attendance (booking_id, identity, role, joined_at, left_at) VALUES
 		  ($1::uuid, 'citizen-' || $1::text, 'citizen', $2, $3),
 		  ($1::uuid, 'operator-x', 'operator', $2, NULL)`,
@@ -693,7 +691,7 @@ func TestBookingDetail(t *testing.T) {
 func outboxData(t *testing.T, subject, typ string) map[string]any {
 	t.Helper()
 	var raw []byte
-	if err := pgtest.Pool(t).QueryRow(context.Background(),
+	if err := pgtest.Pool(t).QueryRow(t.Context(),
 		`SELECT data FROM outbox WHERE subject = $1 AND type = $2`, subject, typ).Scan(&raw); err != nil {
 		t.Fatalf("event %s of %s: %v", typ, subject, err)
 	}
@@ -716,7 +714,7 @@ func TestOutcome(t *testing.T) {
 	held := pgtest.Book(t, e.store, svc, start)
 	absent := pgtest.Book(t, e.store, svc, start)
 	cancelled := pgtest.Book(t, e.store, svc, start)
-	if _, err := e.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
+	if _, err := e.store.Cancel(t.Context(), cancelled.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Set(start.Add(-time.Minute))
@@ -788,7 +786,7 @@ func TestOutcome(t *testing.T) {
 	refuse("second recording", held.ID, `{"outcome": "no_show"}`, apitest.Want(409, "conflict", "id"))
 	refuse("second no-show", absent.ID, `{"outcome": "no_show"}`, apitest.Want(409, "conflict", "id"))
 	// The database holds the note's limit too.
-	if _, err := e.store.Pool.Exec(context.Background(), `UPDATE bookings SET outcome_note = repeat('x', 501) WHERE id = $1`, held.ID); err == nil {
+	if _, err := e.store.Pool.Exec(t.Context(), `UPDATE bookings SET outcome_note = repeat('x', 501) WHERE id = $1`, held.ID); err == nil {
 		t.Error("the database took a 501-character note")
 	}
 }
@@ -825,7 +823,7 @@ func TestCancel(t *testing.T) {
 	if diff := cmp.Diff(auditRow{"operator", opID, "booking.cancelled", office}, lastAudit(t, b.ID)); diff != "" {
 		t.Errorf("audit row (-want +got):\n%s", diff)
 	}
-	if _, err := e.store.Reserve(context.Background(), svc, start, "it"); err != nil {
+	if _, err := e.store.Reserve(t.Context(), svc, start, "it"); err != nil {
 		t.Errorf("the slot is not free again: %v", err)
 	}
 	// A second cancel (a retry after a lost answer) answers the cancelled
@@ -855,10 +853,10 @@ func TestCancel(t *testing.T) {
 // every office.
 func TestDemoAccounts(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
-	if err := postgres.LoadDemo(context.Background(), e.store.Pool); err != nil {
+	if err := postgres.LoadDemo(t.Context(), e.store.Pool); err != nil {
 		t.Fatal(err)
 	}
-	if err := postgres.LoadDemo(context.Background(), e.store.Pool); err != nil {
+	if err := postgres.LoadDemo(t.Context(), e.store.Pool); err != nil {
 		t.Fatalf("the demo data are not idempotent: %v", err)
 	}
 	for email, want := range map[string][]string{

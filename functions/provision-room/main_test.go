@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +26,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // fixture is a store with a fixed clock, a service and the provision-room
 // handler in front of the real LiveKit server.
@@ -99,7 +97,7 @@ type row struct {
 func roomRow(t *testing.T, bookingID string) (row, bool) {
 	t.Helper()
 	var r row
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
+	err := pgtest.Pool(t).QueryRow(t.Context(), `
 		SELECT name, opens_at, closes_at, sequence, deleted_at IS NOT NULL, updated_at FROM rooms WHERE booking_id = $1`, bookingID).
 		Scan(&r.Name, &r.OpensAt, &r.ClosesAt, &r.Sequence, &r.Deleted, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -116,7 +114,7 @@ func roomRow(t *testing.T, bookingID string) (row, bool) {
 // booking, oldest first.
 func roomEvents(t *testing.T, bookingID, typ string) []events.RoomData {
 	t.Helper()
-	rows, err := pgtest.Pool(t).Query(context.Background(),
+	rows, err := pgtest.Pool(t).Query(t.Context(),
 		`SELECT data FROM outbox WHERE subject = $1 AND type = $2 ORDER BY time, id`, bookingID, typ)
 	if err != nil {
 		t.Fatal(err)
@@ -210,7 +208,7 @@ func TestProvision(t *testing.T) {
 		t.Errorf("empty timeout %ds ends before the window closes (%ds from now)", room.EmptyTimeout, need)
 	}
 	var opened *time.Time
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT opened_at FROM rooms WHERE booking_id = $1`, soon.ID).Scan(&opened); err != nil || opened == nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT opened_at FROM rooms WHERE booking_id = $1`, soon.ID).Scan(&opened); err != nil || opened == nil {
 		t.Errorf("the room made at once is not marked opened: %v, %v", opened, err)
 	}
 }
@@ -231,7 +229,7 @@ func TestThousandsOfFutureBookings(t *testing.T) {
 			}
 		}
 	}
-	held, err := f.lk.Rooms(context.Background(), names...)
+	held, err := f.lk.Rooms(t.Context(), names...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +237,7 @@ func TestThousandsOfFutureBookings(t *testing.T) {
 		t.Errorf("LiveKit holds %d rooms of %d future appointments, want none", len(held), len(names))
 	}
 	var rows int
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM rooms WHERE name = ANY($1) AND opened_at IS NULL`, names).Scan(&rows); err != nil || rows != len(names) {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT count(*) FROM rooms WHERE name = ANY($1) AND opened_at IS NULL`, names).Scan(&rows); err != nil || rows != len(names) {
 		t.Errorf("%d rooms recorded and waiting for their window, want %d (%v)", rows, len(names), err)
 	}
 }
@@ -259,7 +257,7 @@ func TestReschedule(t *testing.T) {
 	}
 
 	next := apitest.At("2027-03-30", "10:00") // a month later, across the DST change
-	if _, err := f.store.Reschedule(context.Background(), c.ManageToken, next); err != nil {
+	if _, err := f.store.Reschedule(t.Context(), c.ManageToken, next); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Hour)
@@ -309,7 +307,7 @@ func TestCancel(t *testing.T) {
 	if roomstest.Room(t, f.lk, name) == nil {
 		t.Fatal("room not created")
 	}
-	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	cancelled := pgtest.Emitted(t, c.ID, events.BookingCancelled)
@@ -349,7 +347,7 @@ func TestCancel(t *testing.T) {
 func TestCancelledFirst(t *testing.T) {
 	f := newFixture(t)
 	c := f.book(t, apitest.At("2027-03-03", "09:00"))
-	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	f.deliver(t, pgtest.Emitted(t, c.ID, events.BookingCancelled), http.StatusAccepted)
@@ -396,7 +394,7 @@ func TestLiveKitDown(t *testing.T) {
 		t.Error("a failed delivery left a rooms row")
 	}
 	var inboxed int
-	if err := pgtest.Pool(t).QueryRow(context.Background(),
+	if err := pgtest.Pool(t).QueryRow(t.Context(),
 		`SELECT count(*) FROM processed_events WHERE consumer = $1 AND id = $2`, Consumer, confirmed.ID()).Scan(&inboxed); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +20,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // The expected response: each day's slots as the tests state them (start,
 // end, free desks), answered in the calendar's compact shape (MarshalJSON).
@@ -178,7 +176,7 @@ func TestSlotsCapacity(t *testing.T) {
 	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler), 0))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2,
 		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}})
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, start := range []time.Time{apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-02", "09:30"), apitest.At("2027-03-02", "09:30")} {
 		if _, err := store.Reserve(ctx, svc, start, "it"); err != nil {
 			t.Fatal(err)
@@ -371,7 +369,7 @@ func TestCalendarReuse(t *testing.T) {
 	if n := days(); n != 1 {
 		t.Fatalf("%d days free before the hold, want 1", n)
 	}
-	if _, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it"); err != nil {
+	if _, err := store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "09:00"), "it"); err != nil {
 		t.Fatal(err)
 	}
 	stale := days()

@@ -78,7 +78,7 @@ func (b *browser) hold(svc string, start time.Time) (*httptest.ResponseRecorder,
 func statusOf(t *testing.T, store *postgres.Store, id string) string {
 	t.Helper()
 	var s string
-	if err := store.Pool.QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -87,7 +87,7 @@ func statusOf(t *testing.T, store *postgres.Store, id string) string {
 func liveHoldsOf(t *testing.T, store *postgres.Store, svc string) int {
 	t.Helper()
 	var n int
-	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&n); err != nil {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -126,7 +126,7 @@ func TestOneHoldPerClient(t *testing.T) {
 		t.Errorf("another citizen on the released slot: %d %s", rec.Code, rec.Body)
 	}
 	// An office may allow more: two for this one.
-	if _, err := store.Pool.Exec(context.Background(), `UPDATE offices SET max_holds_per_client = 2
+	if _, err := store.Pool.Exec(t.Context(), `UPDATE offices SET max_holds_per_client = 2
 		WHERE id = (SELECT office_id FROM services WHERE id = $1)`, svc); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestTakenSlotsDoNotCount(t *testing.T) {
 		t.Errorf("eight racing holds from an address with one left: %v, want 2 created and 6 refused", count)
 	}
 	var held int
-	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE status = 'held' AND service_id = $1`, svc).Scan(&held); err != nil {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM bookings WHERE status = 'held' AND service_id = $1`, svc).Scan(&held); err != nil {
 		t.Fatal(err)
 	}
 	if after := apitest.Snap(t); held != 4 || after.Outbox != snap.Outbox+2 {
@@ -343,7 +343,7 @@ func TestRelease(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("the slot again: %d %s", rec.Code, rec.Body)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	gone := httptest.NewRequest("POST", "/api/holds/"+again.HoldID+"/release", strings.NewReader(`{"hold_secret": "`+again.HoldSecret+`"}`)).WithContext(ctx)
 	gone.Header.Set("Content-Type", "application/json")
@@ -353,11 +353,11 @@ func TestRelease(t *testing.T) {
 	}
 
 	_, other := maria.hold(svc, start)
-	confirmed, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "10:00"), "it")
+	confirmed, err := store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "10:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Confirm(context.Background(), confirmed.ID, confirmed.Secret, pgtest.Maria); err != nil {
+	if _, err := store.Confirm(t.Context(), confirmed.ID, confirmed.Secret, pgtest.Maria); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -411,7 +411,7 @@ func TestWaitingRoomAtTheCounter(t *testing.T) {
 	hs := testHolds(store)
 	h := apitest.Validated(t, newHandler(hs, slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
-	if _, err := store.Pool.Exec(context.Background(), `UPDATE services SET admission_per_minute = 30 WHERE id = $1`, svc); err != nil {
+	if _, err := store.Pool.Exec(t.Context(), `UPDATE services SET admission_per_minute = 30 WHERE id = $1`, svc); err != nil {
 		t.Fatal(err)
 	}
 	maria, luca := &browser{h: h, address: "192.0.2.30"}, &browser{h: h, address: "192.0.2.31"}
@@ -448,7 +448,7 @@ func TestWaitingRoomAtTheCounter(t *testing.T) {
 	if rec, _ := (&browser{h: h, address: "192.0.2.40"}).hold(calm, start); rec.Code != http.StatusCreated {
 		t.Fatalf("the slow hold: %d %s", rec.Code, rec.Body)
 	}
-	if rm, err := store.Room(context.Background(), calm); err != nil || !rm.On() || rm.Rate != 100 {
+	if rm, err := store.Room(t.Context(), calm); err != nil || !rm.On() || rm.Rate != 100 {
 		t.Errorf("after a slow hold the room is %+v, %v; want on at 100 a minute", rm, err)
 	}
 	if rec, _ := (&browser{h: h, address: "192.0.2.41"}).hold(calm, start); rec.Code != http.StatusForbidden {

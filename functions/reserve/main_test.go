@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +20,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // post builds a POST to reserve; an empty contentType sends no Content-Type.
 func post(body, contentType string) *http.Request {
@@ -78,7 +76,7 @@ func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJS
 		heldEvents int
 	)
 	pool := pgtest.Pool(t)
-	err := pool.QueryRow(context.Background(), `SELECT hold_secret_hash, status, locale, hold_expires_at,
+	err := pool.QueryRow(t.Context(), `SELECT hold_secret_hash, status, locale, hold_expires_at,
 		(SELECT count(*) FROM outbox WHERE subject = b.id::text AND type = $2)
 		FROM bookings b WHERE id = $1`, got.HoldID, events.BookingHeld).Scan(&hash, &status, &loc, &expires, &heldEvents)
 	if err != nil {
@@ -310,7 +308,7 @@ func TestReserveRace(t *testing.T) {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
 	var active int
-	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&active); err != nil {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&active); err != nil {
 		t.Fatal(err)
 	}
 	if active != 2 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,7 +52,7 @@ func TestMain(m *testing.M) {
 			strings.Join(missing, ", "))
 		os.Exit(1)
 	}
-	os.Exit(pgtest.Main(m))
+	pgtest.Run(m)
 }
 
 const (
@@ -169,7 +168,7 @@ func accepted(t *testing.T, h http.Handler, ev cloudevents.Event) {
 func count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := pgtest.Pool(t).QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), sql, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -488,7 +487,7 @@ func links(t *testing.T, store *postgres.Store, m received, bookingID string) (m
 		}
 	}
 	for _, tok := range []string{mt[1], rt[1]} {
-		b, err := store.Booking(context.Background(), tok)
+		b, err := store.Booking(t.Context(), tok)
 		if err != nil {
 			t.Fatalf("the mailed token does not open the booking: %v", err)
 		}
@@ -530,7 +529,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	maria := citizen("Maria", "Rossi", "it")
 	start, next := apitest.At("2027-03-02", "09:30"), apitest.At("2027-03-30", "10:00")
 	conf := pgtest.BookFor(t, store, svc, start, maria)
-	ctx := context.Background()
+	ctx := t.Context()
 	uid := conf.ID + "@sportello"
 
 	// Confirmation.
@@ -678,7 +677,7 @@ func TestCancelledByOffice(t *testing.T) {
 		{citizen("John", "Smith", "en"), "the office had to cancel your booking", "10:00"},
 	} {
 		conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", c.start), c.who)
-		if _, err := store.CancelByOperator(context.Background(), sc, conf.ID); err != nil {
+		if _, err := store.CancelByOperator(t.Context(), sc, conf.ID); err != nil {
 			t.Fatal(err)
 		}
 		accepted(t, h, pgtest.Emitted(t, conf.ID, events.BookingCancelled))
@@ -795,7 +794,7 @@ func TestOutdatedEvents(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 60})
 	paolo := citizen("Paolo", "Neri", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "09:00"), paolo)
-	ctx := context.Background()
+	ctx := t.Context()
 	moved, err := store.Reschedule(ctx, conf.ManageToken, apitest.At("2027-03-05", "12:00"))
 	if err != nil {
 		t.Fatal(err)
@@ -874,7 +873,7 @@ func TestPurged(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	elena := citizen("Elena", "Conti", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "10:30"), elena)
-	if _, err := store.Pool.Exec(context.Background(), `
+	if _, err := store.Pool.Exec(t.Context(), `
 		UPDATE bookings SET purged_at = $2, given_name = NULL, family_name = NULL, address = NULL,
 		       email = NULL, reason = NULL, details = NULL WHERE id = $1`, conf.ID, apitest.Monday); err != nil {
 		t.Fatal(err)

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +19,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 var testKey, _ = signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
 
@@ -77,7 +75,7 @@ func (b *browser) admitted(svc string, now time.Time) bool {
 
 func setRate(t testing.TB, store *postgres.Store, svc string, rate int) {
 	t.Helper()
-	if _, err := store.Pool.Exec(context.Background(), `UPDATE services SET admission_per_minute = $2 WHERE id = $1`, svc, rate); err != nil {
+	if _, err := store.Pool.Exec(t.Context(), `UPDATE services SET admission_per_minute = $2 WHERE id = $1`, svc, rate); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -98,7 +96,7 @@ func TestNoRoomAdmitsAtOnce(t *testing.T) {
 		t.Error("the admission does not admit to this service only")
 	}
 	var rooms int
-	_ = store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM waiting_rooms WHERE service_id = $1`, svc).Scan(&rooms)
+	_ = store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM waiting_rooms WHERE service_id = $1`, svc).Scan(&rooms)
 	if after := apitest.Snap(t); after != snap || rooms != 0 {
 		t.Errorf("a join without a room wrote (%d rooms)", rooms)
 	}
@@ -222,7 +220,7 @@ func TestJoinsPerAddress(t *testing.T) {
 	r.RemoteAddr = "10.1.2.3:41000"
 	apitest.RefusedServe(t, "the fourth join in a minute", apitest.Want(429, "rate_limited", ""), h, r)
 	var next int64
-	_ = store.Pool.QueryRow(context.Background(), `SELECT next_position FROM waiting_rooms WHERE service_id = $1`, svc).Scan(&next)
+	_ = store.Pool.QueryRow(t.Context(), `SELECT next_position FROM waiting_rooms WHERE service_id = $1`, svc).Scan(&next)
 	if next != 3 {
 		t.Errorf("%d places taken, want 3", next)
 	}
@@ -234,7 +232,7 @@ func TestAutomaticRoom(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	h := apitest.Validated(t, newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
-	if err := store.OpenRoom(context.Background(), svc, clk.Now().Add(10*time.Minute), 6); err != nil {
+	if err := store.OpenRoom(t.Context(), svc, clk.Now().Add(10*time.Minute), 6); err != nil {
 		t.Fatal(err)
 	}
 	if _, st := newBrowser(h, "192.0.2.1").join(svc); st.Admitted {

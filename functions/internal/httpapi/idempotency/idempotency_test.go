@@ -1,13 +1,11 @@
 package idempotency_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +17,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // counter is a handler that counts the requests it runs, answers what its
 // status says and can be held until released.
@@ -171,7 +169,7 @@ func TestConcurrentRetries(t *testing.T) {
 		t.Errorf("the handler ran %d times, want 1", n)
 	}
 	var kept int
-	_ = store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM idempotency_keys WHERE key = 'race'`).Scan(&kept)
+	_ = store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM idempotency_keys WHERE key = 'race'`).Scan(&kept)
 	if kept != 1 {
 		t.Errorf("%d rows for the key, want 1", kept)
 	}

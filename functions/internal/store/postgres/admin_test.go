@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -49,7 +48,7 @@ func TestValidateHours(t *testing.T) {
 // being made waits for it (the configuration lock), then finds the day
 // closed: refused, and the booking stays where it was.
 func TestRescheduleRacesClosure(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	store, _ := newStore(t, monday)
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	h, err := store.Reserve(ctx, svc, at("2027-03-02", "09:00"), "it")
