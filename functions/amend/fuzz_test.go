@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
 
@@ -14,7 +13,7 @@ import (
 // authorized by the manage token of a booking of its own.
 func fuzzManage(f *testing.F, path string) (http.Handler, apitest.Endpoint) {
 	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	log := slog.New(slog.DiscardHandler)
+	log := apitest.Discard
 	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 2})
 	mine := pgtest.Book(f, store, svc, apitest.At("2027-03-02", "09:30"))
 	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+mine.ManageToken) }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
@@ -14,7 +13,7 @@ import (
 // citizen's every member replaced in turn.
 func FuzzConfirm(f *testing.F) {
 	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	log := slog.New(slog.DiscardHandler)
+	log := apitest.Discard
 	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 2})
 	held := pgtest.Hold(f, store, svc, apitest.At("2027-03-02", "10:00"), "it")
 	h := function.Edge(store, "confirm", log, newHandler(store, log))

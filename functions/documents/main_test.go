@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -47,7 +46,7 @@ func newFixture(t testing.TB, maxBytes int64, maxPerBooking int) fixture {
 	objects := s3test.Store(t)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 5})
 	docs := &documents.Documents{Store: store, Objects: objects, MaxBytes: maxBytes, MaxPerBooking: maxPerBooking}
-	return fixture{h: apitest.Validated(t, newHandler(docs, slog.New(slog.DiscardHandler))), store: store, objects: objects, svc: svc}
+	return fixture{h: apitest.Validated(t, newHandler(docs, apitest.Discard)), store: store, objects: objects, svc: svc}
 }
 
 // book makes a confirmed booking on Tuesday at hhmm.

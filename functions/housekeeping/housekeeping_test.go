@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -162,7 +161,7 @@ func newFixture(t *testing.T, now time.Time) *fixture {
 	}
 	objects := s3test.Store(t)
 	snk := newSink(t)
-	log := slog.New(slog.DiscardHandler)
+	log := apitest.Discard
 	relay, err := outbox.NewRelay(store.Pool, snk.srv.URL, clk, log)
 	if err != nil {
 		t.Fatal(err)
@@ -195,8 +194,7 @@ func pingRequest(typ, data string) *http.Request {
 // tick delivers one ping and requires it to be acknowledged.
 func (f *fixture) tick(t *testing.T) {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, pingRequest(events.Ping, `{"message": "tick"}`))
+	rec := apitest.Deliver(f.h, pingRequest(events.Ping, `{"message": "tick"}`))
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("tick at %s: status %d: %s", f.clk.Now(), rec.Code, rec.Body)
 	}
@@ -227,8 +225,7 @@ func outboxIDs(t *testing.T, typ, subject string) []string {
 func TestPing(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
 	for _, data := range []string{`{"message": "tick"}`, `{not json`, ``, `"x"`} {
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, pingRequest(events.Ping, data))
+		rec := apitest.Deliver(f.h, pingRequest(events.Ping, data))
 		if rec.Code != http.StatusAccepted {
 			t.Errorf("ping with data %q: status %d: %s", data, rec.Code, rec.Body)
 		}
@@ -237,8 +234,7 @@ func TestPing(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(
 		`{"specversion": "1.0", "id": "1", "source": "/local/ticker", "type": "`+events.Ping+`", "data": 42}`))
 	r.Header.Set("Content-Type", "application/cloudevents+json")
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, r)
+	rec := apitest.Deliver(f.h, r)
 	if rec.Code != http.StatusAccepted {
 		t.Errorf("structured ping: status %d: %s", rec.Code, rec.Body)
 	}
@@ -247,8 +243,7 @@ func TestPing(t *testing.T) {
 		"another type":     pingRequest(events.BookingConfirmed, `{}`),
 		"not a CloudEvent": httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`)),
 	} {
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, r)
+		rec := apitest.Deliver(f.h, r)
 		if rec.Code != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400: %s", name, rec.Code, rec.Body)
 		}
@@ -463,8 +458,7 @@ func TestFailingJobDoesNotStopTheOthers(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, pingRequest(events.Ping, `{}`).WithContext(ctx))
+	rec := apitest.Deliver(f.h, pingRequest(events.Ping, `{}`).WithContext(ctx))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("tick with the object store down: status %d, want 503", rec.Code)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,7 +44,7 @@ func newFixture(t testing.TB, now time.Time, svc pgtest.Service) *fixture {
 	store, clk := pgtest.Store(t, now)
 	_, id := pgtest.NewService(t, store.Pool, svc)
 	lk := roomstest.LiveKit(t)
-	return &fixture{store: store, clock: clk, service: id, lk: lk, h: apitest.Validated(t, newHandler(store, lk, slog.New(slog.DiscardHandler)))}
+	return &fixture{store: store, clock: clk, service: id, lk: lk, h: apitest.Validated(t, newHandler(store, lk, apitest.Discard))}
 }
 
 func (f *fixture) book(t testing.TB, start time.Time) booking.Confirmation {
@@ -140,9 +139,7 @@ func TestCredentials(t *testing.T) {
 			}
 		})
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("wrote: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "the request", before)
 	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) != nil {
 		t.Error("a refused join created the room")
 	}
@@ -175,9 +172,7 @@ func TestBeforeWindow(t *testing.T) {
 		if got := rec.Header().Get("Retry-After"); got != tc.retryAfter {
 			t.Errorf("at %s: Retry-After %q, want %q", tc.now, got, tc.retryAfter)
 		}
-		if after := apitest.Snap(t); after != before {
-			t.Errorf("wrote: %+v -> %+v", before, after)
-		}
+		apitest.Unchanged(t, "the request", before)
 	}
 	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) != nil {
 		t.Error("a join before the window created the room")
@@ -386,7 +381,7 @@ func TestLiveKitDown(t *testing.T) {
 	f.clock.Set(apitest.At("2027-03-02", "09:30"))
 	cfg := f.lk.Config
 	cfg.URL, cfg.Timeout = "http://127.0.0.1:1", 2*time.Second
-	h := apitest.Validated(t, newHandler(f.store, rooms.New(cfg), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(f.store, rooms.New(cfg), apitest.Discard))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, join(c.ManageToken, ""))
 	if rec.Code != http.StatusServiceUnavailable {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -25,7 +24,7 @@ func newTestHandler(t testing.TB) (http.Handler, func(sql string, args ...any)) 
 			t.Fatal(err)
 		}
 	}
-	return apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler))), exec
+	return apitest.Validated(t, newHandler(store, apitest.Discard)), exec
 }
 
 // TestService: GET /api/services/{id} answers the service with its

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,35 +38,17 @@ const (
 type fixture struct {
 	store   *postgres.Store
 	service string
-	logs    *syncBuffer
+	logs    *apitest.Logs
 	h       http.Handler
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	store, _ := pgtest.Store(t, apitest.Monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 4})
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := apitest.NewLogs(t)
 	return &fixture{store: store, service: svc, logs: logs,
-		h: apitest.Validated(t, newHandler(store, testKey, testSecret, log))}
+		h: apitest.Validated(t, newHandler(store, testKey, testSecret, logs.Logger))}
 }
 
 // book makes a confirmed booking at 09:00 on the fixture's Monday.

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -228,7 +227,7 @@ func TestJoinRefused(t *testing.T) {
 
 	cfg := e.lk.Config
 	cfg.URL = "http://127.0.0.1:1"
-	down := apitest.Validated(t, newHandler(e.store, &auth.Authenticator{Store: e.store, Config: e.cfg}, &clients.Identifier{}, rooms.New(cfg), e.docs, slogDiscard()))
+	down := apitest.Validated(t, newHandler(e.store, &auth.Authenticator{Store: e.store, Config: e.cfg}, &clients.Identifier{}, rooms.New(cfg), e.docs, apitest.Discard))
 	rec := httptest.NewRecorder() // not apitest.Serve: this 5xx is expected
 	down.ServeHTTP(rec, apitestRequest("POST", "/api/operator/bookings/"+open.ID+"/join", "", c))
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" || rec.Header().Get("Retry-After") != "5" {
@@ -380,9 +379,7 @@ func TestReschedule(t *testing.T) {
 		!strings.Contains(rec.Body.String(), `"start":"2027-03-02T09:00:00+01:00"`) || !strings.Contains(rec.Body.String(), `"sequence":0`) {
 		t.Errorf("reschedule to the same time: status %d: %s", rec.Code, rec.Body)
 	}
-	if after := apitest.Snap(t); after != snap {
-		t.Errorf("a reschedule to the same time wrote: %+v -> %+v", snap, after)
-	}
+	apitest.Unchanged(t, "a reschedule to the same time", snap)
 	for _, tc := range []struct {
 		name, id, body string
 		want           apitest.Verdict
@@ -556,8 +553,6 @@ func TestNewRoutesIsolation(t *testing.T) {
 }
 
 func apperrIs(err error, code string) bool { return apperr.Is(err, apperr.Code(code)) }
-
-func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // apitestRequest is a request as the signed-in browser c sends it.
 func apitestRequest(method, path, body string, c *client) *http.Request {

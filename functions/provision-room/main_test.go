@@ -3,9 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 	ps := *store
 	ps.Source, ps.Delivered = "/sportello/provision-room", func() { f.kicks++ }
 	p := &Provisioner{Store: &ps, LiveKit: f.lk}
-	f.h = function.Events(slog.New(slog.DiscardHandler), p.Handle)
+	f.h = function.Events(apitest.Discard, p.Handle)
 	return f
 }
 
@@ -60,25 +58,10 @@ func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	return c
 }
 
-// request posts ev in binary mode, as a Knative Trigger delivers it.
-func request(t *testing.T, ev cloudevents.Event) *http.Request {
-	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(ev.Data())))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Ce-Specversion", "1.0")
-	r.Header.Set("Ce-Id", ev.ID())
-	r.Header.Set("Ce-Source", ev.Source())
-	r.Header.Set("Ce-Type", ev.Type())
-	r.Header.Set("Ce-Subject", ev.Subject())
-	r.Header.Set("Ce-Time", ev.Time().Format(time.RFC3339Nano))
-	return r
-}
-
 // deliver posts ev to the handler and requires the given status.
 func (f *fixture) deliver(t *testing.T, ev cloudevents.Event, want int) {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, request(t, ev))
+	rec := apitest.Deliver(f.h, apitest.Binary(ev))
 	if rec.Code != want {
 		t.Fatalf("%s: status %d, want %d: %s", ev.Type(), rec.Code, want, rec.Body)
 	}
@@ -188,9 +171,7 @@ func TestProvision(t *testing.T) {
 	if again, _ := roomRow(t, c.ID); !again.UpdatedAt.Equal(apitest.Monday) {
 		t.Errorf("the duplicate delivery touched the row: %+v", again)
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("the duplicate delivery wrote: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "the duplicate delivery", before)
 
 	// Booked five minutes before its start: the window is open, the room
 	// is made now.
@@ -289,9 +270,7 @@ func TestReschedule(t *testing.T) {
 	if got, _ := roomRow(t, c.ID); got.Sequence != 1 || !got.OpensAt.Equal(opens) {
 		t.Errorf("a stale event changed the row: %+v", got)
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("a stale event wrote an event: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "a stale event", before)
 }
 
 // TestCancel: a cancelled booking's room is removed from LiveKit, its row
@@ -333,9 +312,7 @@ func TestCancel(t *testing.T) {
 	replay := confirmed.Clone()
 	replay.SetID(uuid.NewString())
 	f.deliver(t, replay, http.StatusAccepted) // stale
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("a duplicate or stale event wrote: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "a duplicate or stale event", before)
 	if roomstest.Room(t, f.lk, name) != nil {
 		t.Error("a stale confirmed event brought the room back")
 	}
@@ -382,14 +359,11 @@ func TestLiveKitDown(t *testing.T) {
 	ps.Source = "/sportello/provision-room"
 	down := &Provisioner{Store: &ps, LiveKit: rooms.New(cfg)}
 	before := apitest.Snap(t)
-	rec := httptest.NewRecorder()
-	function.Events(slog.New(slog.DiscardHandler), down.Handle).ServeHTTP(rec, request(t, confirmed))
+	rec := apitest.Deliver(function.Events(apitest.Discard, down.Handle), apitest.Binary(confirmed))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status %d with LiveKit down, want 503: %s", rec.Code, rec.Body)
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("a failed delivery wrote: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "a failed delivery", before)
 	if _, ok := roomRow(t, c.ID); ok {
 		t.Error("a failed delivery left a rooms row")
 	}
@@ -441,14 +415,12 @@ func TestRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := apitest.Snap(t)
-			rec := apitest.Serve(t, f.h, request(t, ev))
+			rec := apitest.Serve(t, f.h, apitest.Binary(ev))
 			p := apitest.ProblemOf(t, rec)
 			if rec.Code != http.StatusBadRequest || p.Code != "invalid" {
 				t.Errorf("status %d code %q, want 400 invalid: %s", rec.Code, p.Code, rec.Body)
 			}
-			if after := apitest.Snap(t); after != before {
-				t.Errorf("wrote: %+v -> %+v", before, after)
-			}
+			apitest.Unchanged(t, "the request", before)
 		})
 	}
 	if roomstest.Room(t, f.lk, rooms.Name(unknown)) != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
@@ -12,7 +11,7 @@ import (
 // FuzzSlots: no query string makes GET /api/slots answer a 5xx.
 func FuzzSlots(f *testing.F) {
 	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	log := slog.New(slog.DiscardHandler)
+	log := apitest.Discard
 	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 5})
 	h := function.Edge(store, "query-slots", log, newHandler(store, log, 0))
 	apitest.FuzzQuery(f, h, apitest.Endpoint{Method: "GET", Path: "/api/slots"},

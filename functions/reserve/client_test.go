@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,7 +28,7 @@ var testKey, _ = signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
 // tests' key (and no waiting room opened by slow holds).
 func testHolds(store *postgres.Store) *holds {
 	return &holds{store: store, ids: &client.Identifier{Signer: testKey}, tickets: &admission.Tickets{Signer: testKey},
-		log: slog.New(slog.DiscardHandler)}
+		log: apitest.Discard}
 }
 
 // browser is a client as reserve sees it: its cookie (once it has one)
@@ -99,7 +98,7 @@ func liveHoldsOf(t *testing.T, store *postgres.Store, svc string) int {
 func TestOneHoldPerClient(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	maria := &browser{h: h, address: "192.0.2.10"}
 
@@ -144,7 +143,7 @@ func TestOneHoldPerClient(t *testing.T) {
 func TestOneClientRacingForEverySlot(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	greedy := &browser{h: h, address: "198.51.100.7"}
 	if rec, _ := greedy.hold(svc, apitest.At("2027-03-03", "09:00")); rec.Code != http.StatusCreated { // its cookie
@@ -192,7 +191,7 @@ func TestOneClientRacingForEverySlot(t *testing.T) {
 func TestLimitsPerMinute(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 3, AddressPerMinute: 5}
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	at := func(i int) time.Time { // eight slots a day, from the next day on
@@ -211,9 +210,7 @@ func TestLimitsPerMinute(t *testing.T) {
 		!strings.Contains(rec.Body.String(), `"limit":"client_per_minute"`) {
 		t.Errorf("the client's fourth hold in a minute: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
-	if after := apitest.Snap(t); after != snap {
-		t.Errorf("a refused hold wrote: %+v -> %+v", snap, after)
-	}
+	apitest.Unchanged(t, "a refused hold", snap)
 
 	// Ten browsers behind one address, racing: five get through.
 	var wg sync.WaitGroup
@@ -257,7 +254,7 @@ func TestLimitsPerMinute(t *testing.T) {
 func TestTakenSlotsDoNotCount(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 2, AddressPerMinute: 3}
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	taken := apitest.At("2027-03-02", "09:00")
@@ -310,7 +307,7 @@ func TestTakenSlotsDoNotCount(t *testing.T) {
 // 409, both writing nothing.
 func TestRelease(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	maria := &browser{h: h, address: "192.0.2.20"}
 	start := apitest.At("2027-03-02", "09:00")
@@ -409,7 +406,7 @@ func (b *browser) admit(t *testing.T, svc string, now time.Time) {
 func TestWaitingRoomAtTheCounter(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	hs := testHolds(store)
-	h := apitest.Validated(t, newHandler(hs, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(hs, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	if _, err := store.Pool.Exec(t.Context(), `UPDATE services SET admission_per_minute = 30 WHERE id = $1`, svc); err != nil {
 		t.Fatal(err)
@@ -421,9 +418,7 @@ func TestWaitingRoomAtTheCounter(t *testing.T) {
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), `"code":"not_admitted"`) || !strings.Contains(rec.Body.String(), `"queue":"/api/queue"`) {
 		t.Fatalf("a hold without an admission: %d %s", rec.Code, rec.Body)
 	}
-	if after := apitest.Snap(t); after != snap {
-		t.Errorf("a refused hold wrote: %+v -> %+v", snap, after)
-	}
+	apitest.Unchanged(t, "a refused hold", snap)
 	luca.hold(svc, start) // its client cookie
 	maria.admit(t, "another-service", clk.Now())
 	if rec, _ := maria.hold(svc, start); rec.Code != http.StatusForbidden {

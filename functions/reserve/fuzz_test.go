@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
 
@@ -14,7 +13,7 @@ import (
 // five desks, and the service's id.
 func fuzzHandler(f *testing.F) (http.Handler, string) {
 	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	log := slog.New(slog.DiscardHandler)
+	log := apitest.Discard
 	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 5})
 	return function.Edge(store, "reserve", log, newHandler(testHolds(store), log)), svc
 }

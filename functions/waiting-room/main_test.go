@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -84,7 +83,7 @@ func setRate(t testing.TB, store *postgres.Store, svc string, rate int) {
 // citizen at once, writing nothing.
 func TestNoRoomAdmitsAtOnce(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 60), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 60), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	maria := newBrowser(h, "192.0.2.1")
 	snap := apitest.Snap(t)
@@ -108,7 +107,7 @@ func TestNoRoomAdmitsAtOnce(t *testing.T) {
 // use the token.
 func TestFirstComeFirstServed(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 60), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 60), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 60)
 	t0 := clk.Now()
@@ -167,7 +166,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 // TestRacingJoins: forty browsers join at once; each takes its own place.
 func TestRacingJoins(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 0), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 1)
 	var wg sync.WaitGroup
@@ -206,7 +205,7 @@ func TestRacingJoins(t *testing.T) {
 // over, a 429 that takes no place.
 func TestJoinsPerAddress(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 3), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 3), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 10)
 	for i := range 3 {
@@ -230,7 +229,7 @@ func TestJoinsPerAddress(t *testing.T) {
 // citizens of a service that has no rate of its own, until it closes.
 func TestAutomaticRoom(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 0), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	if err := store.OpenRoom(t.Context(), svc, clk.Now().Add(10*time.Minute), 6); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package idempotency_test
 import (
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -59,7 +58,7 @@ func send(h http.Handler, method, path, key, body, auth string) *httptest.Respon
 func TestRetriesAnsweredOnce(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	c := &counter{status: http.StatusCreated}
-	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), slog.New(slog.DiscardHandler), c)
+	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), apitest.Discard, c)
 
 	first := send(h, "POST", "/api/things", "k-1", `{"a":1}`, "alice")
 	again := send(h, "POST", "/api/things", "k-1", `{"a":1}`, "alice")
@@ -105,7 +104,7 @@ func TestRetriesAnsweredOnce(t *testing.T) {
 func TestBadKeys(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	c := &counter{status: http.StatusOK}
-	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), slog.New(slog.DiscardHandler), c)
+	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), apitest.Discard, c)
 	for name, key := range map[string]string{"too long": strings.Repeat("k", 256), "not ASCII": "chiavè", "a tab": "a\tb"} {
 		r := httptest.NewRequest("POST", "/api/things", strings.NewReader("{}"))
 		r.Header.Set(idempotency.Header, key)
@@ -120,7 +119,7 @@ func TestBadKeys(t *testing.T) {
 func TestServerErrorsAreNotKept(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	c := &counter{status: http.StatusServiceUnavailable}
-	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), slog.New(slog.DiscardHandler), c)
+	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), apitest.Discard, c)
 	send(h, "POST", "/api/things", "k", "{}", "")
 	c.status = http.StatusCreated
 	if rec := send(h, "POST", "/api/things", "k", "{}", ""); rec.Code != 201 || c.runs.Load() != 2 {
@@ -134,7 +133,7 @@ func TestServerErrorsAreNotKept(t *testing.T) {
 func TestConcurrentRetries(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	c := &counter{status: http.StatusCreated, release: make(chan struct{})}
-	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), slog.New(slog.DiscardHandler), c)
+	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), apitest.Discard, c)
 	var wg sync.WaitGroup
 	codes := make(chan int, 20)
 	firstDone := make(chan *httptest.ResponseRecorder, 1)
