@@ -70,13 +70,7 @@ func (e *env) account(role string, offices ...string) *client {
 
 func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, Prefix+path, nil)
-	} else {
-		r = httptest.NewRequest(method, Prefix+path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
+	r := apitest.Request(method, Prefix+path, "", body)
 	if c != nil {
 		r.AddCookie(c.cookie)
 		if c.csrf != "" {
@@ -91,10 +85,7 @@ func (e *env) ok(rec *httptest.ResponseRecorder, want int) map[string]any {
 	if rec.Code != want {
 		e.t.Fatalf("status %d, want %d: %s", rec.Code, want, rec.Body)
 	}
-	var out map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-		e.t.Fatal(err)
-	}
+	out := apitest.Decode[map[string]any](e.t, rec.Body.Bytes())
 	return out
 }
 
@@ -385,10 +376,7 @@ func TestStrandedBookings(t *testing.T) {
 			if v := apitest.VerdictNoStore(t, rec); v != apitest.Want(409, "conflict", tc.field) {
 				t.Fatalf("refusal: %+v: %s", v, rec.Body)
 			}
-			var p problem409
-			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-				t.Fatal(err)
-			}
+			p := apitest.Decode[problem409](t, rec.Body.Bytes())
 			if tc.name == "global closure" {
 				// Other tests' bookings that day may be listed too: only ours matter here.
 				var mine []admin.Affected

@@ -401,7 +401,7 @@ func TestUnknownRoutes(t *testing.T) {
 	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	for _, r := range []*http.Request{
 		httptest.NewRequest(http.MethodDelete, "/api/manage", nil),
-		httptest.NewRequest(http.MethodGet, "/api/manage/cancel", nil),
+		apitest.Get("/api/manage/cancel"),
 		httptest.NewRequest(http.MethodPost, "/api/manage/delete", io.NopCloser(strings.NewReader("{}"))),
 	} {
 		rec := serve(t, h, r)

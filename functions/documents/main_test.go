@@ -59,17 +59,7 @@ func (f fixture) book(t testing.TB, hhmm string) booking.Confirmation {
 // answer must be no-store and no answer a 5xx.
 func (f fixture) serve(t testing.TB, method, path, token, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, path, nil)
-	} else {
-		r = httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	return apitest.Serve(t, f.h, r, apitest.NoStore)
+	return apitest.Serve(t, f.h, apitest.Request(method, path, token, body), apitest.NoStore)
 }
 
 // create asks for an upload and decodes the answer.
@@ -80,10 +70,7 @@ func (f fixture) create(t *testing.T, token, filename, contentType string, size 
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: status %d: %s", rec.Code, rec.Body)
 	}
-	var up documents.Upload
-	if err := json.Unmarshal(rec.Body.Bytes(), &up); err != nil {
-		t.Fatal(err)
-	}
+	up := apitest.Decode[documents.Upload](t, rec.Body.Bytes())
 	return up
 }
 
@@ -124,10 +111,7 @@ func TestUploadJourney(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: status %d: %s", rec.Code, rec.Body)
 	}
-	var up documents.Upload
-	if err := json.Unmarshal(rec.Body.Bytes(), &up); err != nil {
-		t.Fatal(err)
-	}
+	up := apitest.Decode[documents.Upload](t, rec.Body.Bytes())
 	if _, err := uuid.Parse(up.DocumentID); err != nil {
 		t.Fatalf("document_id %q: %v", up.DocumentID, err)
 	}
@@ -198,10 +182,7 @@ func TestUploadJourney(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("download: status %d: %s", rec.Code, rec.Body)
 	}
-	var dl documents.Download
-	if err := json.Unmarshal(rec.Body.Bytes(), &dl); err != nil {
-		t.Fatal(err)
-	}
+	dl := apitest.Decode[documents.Download](t, rec.Body.Bytes())
 	if d := dl.ExpiresAt.Sub(before); d < 4*time.Minute || d > 6*time.Minute {
 		t.Errorf("download expires_at %s is %s after now, want 5 minutes", dl.ExpiresAt, d)
 	}

@@ -57,14 +57,7 @@ func (f *fixture) book(t testing.TB, start time.Time) booking.Confirmation {
 // join posts to /api/join; an empty token sends no Authorization header,
 // an empty body none.
 func join(token, body string) *http.Request {
-	r := apitest.Post("/api/join", body, "")
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	return r
+	return apitest.Request(http.MethodPost, "/api/join", token, body)
 }
 
 // serve runs a request through join: never a 5xx, always no-store.
@@ -79,10 +72,7 @@ func joined(t *testing.T, rec *httptest.ResponseRecorder) JoinResponse {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d, want 200: %s", rec.Code, rec.Body)
 	}
-	var res JoinResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
-		t.Fatal(err)
-	}
+	res := apitest.Decode[JoinResponse](t, rec.Body.Bytes())
 	return res
 }
 
@@ -397,7 +387,7 @@ func TestLiveKitDown(t *testing.T) {
 func TestMethods(t *testing.T) {
 	f := newFixture(t, apitest.Monday, pgtest.Service{})
 	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/join", nil))
+	f.h.ServeHTTP(rec, apitest.Get("/api/join"))
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
 		t.Errorf("GET: status %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
 	}

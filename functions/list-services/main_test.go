@@ -43,7 +43,7 @@ func TestService(t *testing.T) {
 	})
 	suffix := svc[len("service-"):]
 
-	rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/services/"+svc, nil))
+	rec := apitest.Serve(t, h, apitest.Get("/api/services/"+svc))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -85,7 +85,7 @@ func TestOffices(t *testing.T) {
 			"opening_hours": [{"weekday": 2, "opens": "09:00", "closes": "10:00"}]
 		}]}`, office, suffix, svc, office, suffix)
 
-	rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices", nil))
+	rec := apitest.Serve(t, h, apitest.Get("/api/offices"))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -118,7 +118,7 @@ func TestOffices(t *testing.T) {
 		t.Errorf("office %s listed %d times, want once", office, found)
 	}
 
-	rec = apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices/"+office, nil))
+	rec = apitest.Serve(t, h, apitest.Get("/api/offices/"+office))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /api/offices/%s: status %d: %s", office, rec.Code, rec.Body)
 	}

@@ -181,10 +181,7 @@ func emitted[T any](t *testing.T, bookingID, typ string) []T {
 		if err := rows.Scan(&raw); err != nil {
 			t.Fatal(err)
 		}
-		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatal(err)
-		}
+		v := apitest.Decode[T](t, raw)
 		out = append(out, v)
 	}
 	return out
@@ -444,7 +441,7 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("too large (-want +got):\n%s", diff)
 	}
 	rec = httptest.NewRecorder()
-	f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/livekit/webhook", nil))
+	f.h.ServeHTTP(rec, apitest.Get("/api/livekit/webhook"))
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != http.MethodPost {
 		t.Errorf("GET: %d, Allow %q; want 405, POST", rec.Code, rec.Header().Get("Allow"))
 	}

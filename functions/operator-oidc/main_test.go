@@ -74,7 +74,7 @@ func (e *env) operator(role string) (string, string) {
 }
 
 func get(target string, cookies ...*http.Cookie) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r := apitest.Get(target)
 	for _, c := range cookies {
 		if c != nil {
 			r.AddCookie(c)

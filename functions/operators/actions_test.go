@@ -556,10 +556,7 @@ func apperrIs(err error, code string) bool { return apperr.Is(err, apperr.Code(c
 
 // apitestRequest is a request as the signed-in browser c sends it.
 func apitestRequest(method, path, body string, c *client) *http.Request {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
+	r := apitest.Request(method, path, "", body)
 	r.AddCookie(c.cookie)
 	r.Header.Set(session.CSRFHeader, c.csrf)
 	return r

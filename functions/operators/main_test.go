@@ -119,13 +119,7 @@ type client struct {
 // do sends a request as c (nil: no cookie) with c's CSRF token.
 func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, path, nil)
-	} else {
-		r = httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
+	r := apitest.Request(method, path, "", body)
 	r.RemoteAddr = e.addr
 	if c != nil {
 		if c.cookie != nil {
@@ -150,10 +144,7 @@ func (e *env) signIn(email string) *client {
 	if rec.Code != http.StatusOK {
 		e.t.Fatalf("sign-in: status %d: %s", rec.Code, rec.Body)
 	}
-	var resp SessionResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		e.t.Fatal(err)
-	}
+	resp := apitest.Decode[SessionResponse](e.t, rec.Body.Bytes())
 	return &client{cookie: sessionCookie(e.t, rec), csrf: resp.CSRFToken}
 }
 
@@ -185,10 +176,7 @@ func TestSignIn(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
-		var resp SessionResponse
-		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-			t.Fatal(err)
-		}
+		resp := apitest.Decode[SessionResponse](t, rec.Body.Bytes())
 		if len(resp.CSRFToken) < 43 {
 			t.Errorf("csrf_token %q is too short", resp.CSRFToken)
 		}
@@ -485,10 +473,7 @@ func agendaIDs(t *testing.T, rec *httptest.ResponseRecorder, keep map[string]boo
 	if rec.Code != http.StatusOK {
 		t.Fatalf("agenda: status %d: %s", rec.Code, rec.Body)
 	}
-	var resp AgendaResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := apitest.Decode[AgendaResponse](t, rec.Body.Bytes())
 	ids := []string{}
 	for _, b := range resp.Bookings {
 		if keep == nil || keep[b.ID] {
@@ -685,10 +670,7 @@ func outboxData(t *testing.T, subject, typ string) map[string]any {
 		`SELECT data FROM outbox WHERE subject = $1 AND type = $2`, subject, typ).Scan(&raw); err != nil {
 		t.Fatalf("event %s of %s: %v", typ, subject, err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := apitest.Decode[map[string]any](t, raw)
 	return m
 }
 
@@ -731,10 +713,7 @@ func TestOutcome(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	var got operator.Booking
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := apitest.Decode[operator.Booking](t, rec.Body.Bytes())
 	at := apitest.RFC3339(start.Add(25 * time.Minute))
 	type outcome struct{ Status, Outcome, Note, At, By string }
 	str := func(p *string) string {

@@ -150,7 +150,7 @@ func TestSlots(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := apitest.Snap(t)
-			rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			rec := apitest.Serve(t, h, apitest.Get(tc.target))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
@@ -182,7 +182,7 @@ func TestSlotsCapacity(t *testing.T) {
 	target := query("service_id", svc, "from", "2027-03-01", "to", "2027-03-02")
 	get := func() []byte {
 		t.Helper()
-		rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, target, nil))
+		rec := apitest.Serve(t, h, apitest.Get(target))
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
@@ -248,7 +248,7 @@ func TestBadQuery(t *testing.T) {
 		{"unknown path", "/api/slot?service_id=" + svc, apitest.Want(404, "not_found", "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			apitest.RefusedServe(t, "", tc.want, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			apitest.RefusedServe(t, "", tc.want, h, apitest.Get(tc.target))
 		})
 	}
 }
@@ -267,7 +267,7 @@ func TestCalendarOnTheWire(t *testing.T) {
 	target := query("service_id", svc, "from", "2027-03-01", "to", "2027-04-29")
 	get := func(header ...string) *httptest.ResponseRecorder {
 		t.Helper()
-		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r := apitest.Get(target)
 		for i := 0; i+1 < len(header); i += 2 {
 			r.Header.Set(header[i], header[i+1])
 		}
@@ -361,7 +361,7 @@ func TestCalendarReuse(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Hours: map[int][][2]string{2: {{"09:00", "09:30"}}}})
 	target := query("service_id", svc, "from", "2027-03-02", "to", "2027-03-02")
 	days := func() int {
-		return len(apitest.Decode[Calendar](t, apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, target, nil)).Body.Bytes()).Days)
+		return len(apitest.Decode[Calendar](t, apitest.Serve(t, h, apitest.Get(target)).Body.Bytes()).Days)
 	}
 	if n := days(); n != 1 {
 		t.Fatalf("%d days free before the hold, want 1", n)

@@ -41,13 +41,7 @@ type browser struct {
 }
 
 func (b *browser) do(method, path, body, auth string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		r.Header.Set("Authorization", "Bearer "+auth)
-	}
+	r := apitest.Request(method, path, auth, body)
 	if b.cookie != nil {
 		r.AddCookie(b.cookie)
 	}

@@ -51,10 +51,7 @@ func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJS
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	var keys map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &keys); err != nil {
-		t.Fatal(err)
-	}
+	keys := apitest.Decode[map[string]any](t, rec.Body.Bytes())
 	var got heldJSON
 	dec := json.NewDecoder(strings.NewReader(rec.Body.String()))
 	dec.DisallowUnknownFields()
@@ -218,7 +215,7 @@ func TestReserveBadInput(t *testing.T) {
 
 	t.Run("wrong method and path", func(t *testing.T) {
 		for _, r := range []*http.Request{
-			httptest.NewRequest(http.MethodGet, "/api/holds", nil),
+			apitest.Get("/api/holds"),
 			httptest.NewRequest(http.MethodPost, "/api/hold", strings.NewReader(body(svc, ok))),
 		} {
 			rec := apitest.Serve(t, h, r)

@@ -38,10 +38,7 @@ func newBrowser(h http.Handler, address string) *browser {
 }
 
 func (b *browser) do(method, path, body string) (*httptest.ResponseRecorder, Status) {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
+	r := apitest.Request(method, path, "", body)
 	for _, c := range b.cookies {
 		r.AddCookie(c)
 	}
