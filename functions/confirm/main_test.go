@@ -343,8 +343,7 @@ func TestConfirmHoldLifetime(t *testing.T) {
 // writes nothing more: one booking, one event.
 func TestConfirmRetriedWithIdempotencyKey(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	log := apitest.Discard
-	h := apitest.Validated(t, idempotency.Wrap(store, "confirm", log, newHandler(store, log)))
+	h := apitest.Validated(t, idempotency.Wrap(store, "confirm", apitest.Discard, newHandler(store, apitest.Discard)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	send := func() *httptest.ResponseRecorder {

@@ -161,17 +161,16 @@ func newFixture(t *testing.T, now time.Time) *fixture {
 	}
 	objects := s3test.Store(t)
 	snk := newSink(t)
-	log := apitest.Discard
-	relay, err := outbox.NewRelay(store.Pool, snk.srv.URL, clk, log)
+	relay, err := outbox.NewRelay(store.Pool, snk.srv.URL, clk, apitest.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := *store
 	hs.Source = "/sportello/housekeeping"
-	hk := &Housekeeper{Store: &hs, Relay: relay, Objects: objects, Log: log,
+	hk := &Housekeeper{Store: &hs, Relay: relay, Objects: objects, Log: apitest.Discard,
 		Retention: 720 * time.Hour, InboxRetention: 720 * time.Hour, PurgeBatch: 500, NoShowAfter: 15 * time.Minute}
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 10})
-	return &fixture{h: function.Events(log, hk.Handle), hk: hk, store: store, clk: clk, objects: objects, sink: snk, svc: svc}
+	return &fixture{h: function.Events(apitest.Discard, hk.Handle), hk: hk, store: store, clk: clk, objects: objects, sink: snk, svc: svc}
 }
 
 // book makes a confirmed booking at start, at the clock's time.

@@ -27,42 +27,30 @@ func testRoom(store *postgres.Store, joins int) *room {
 }
 
 // browser is a citizen's browser: its cookies and its address.
-type browser struct {
-	h       http.Handler
-	cookies map[string]*http.Cookie
-	address string
+type browser struct{ *apitest.Browser }
+
+func newBrowser(h http.Handler, address string) browser {
+	return browser{apitest.NewBrowser(h, address)}
 }
 
-func newBrowser(h http.Handler, address string) *browser {
-	return &browser{h: h, cookies: map[string]*http.Cookie{}, address: address}
-}
-
-func (b *browser) do(method, path, body string) (*httptest.ResponseRecorder, Status) {
-	r := apitest.Request(method, path, "", body)
-	for _, c := range b.cookies {
-		r.AddCookie(c)
-	}
-	r.Header.Set("X-Forwarded-For", b.address)
-	r.RemoteAddr = "10.1.2.3:41000"
-	rec := httptest.NewRecorder()
-	b.h.ServeHTTP(rec, r)
-	for _, c := range rec.Result().Cookies() {
-		b.cookies[c.Name] = c
-	}
+// do sends a request and reads the answer as the queue's Status (zero
+// when it is not one).
+func (b browser) do(method, path, body string) (*httptest.ResponseRecorder, Status) {
+	rec := b.Do(method, path, "", body)
 	var st Status
 	_ = json.Unmarshal(rec.Body.Bytes(), &st)
 	return rec, st
 }
 
-func (b *browser) join(svc string) (*httptest.ResponseRecorder, Status) {
+func (b browser) join(svc string) (*httptest.ResponseRecorder, Status) {
 	return b.do("POST", "/api/queue", `{"service_id": "`+svc+`"}`)
 }
 
 // admitted tells whether the browser's admission cookie lets it hold a
 // slot of svc, as reserve checks it.
-func (b *browser) admitted(svc string, now time.Time) bool {
+func (b browser) admitted(svc string, now time.Time) bool {
 	r := httptest.NewRequest("POST", "/api/holds", nil)
-	for _, c := range b.cookies {
+	for _, c := range b.Cookies {
 		r.AddCookie(c)
 	}
 	who := (&client.Identifier{Signer: testKey}).Of(httptest.NewRecorder(), r, now)
@@ -108,7 +96,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 60)
 	t0 := clk.Now()
-	var citizens []*browser
+	var citizens []browser
 	var tokens []string
 	for i := range 6 {
 		b := newBrowser(h, fmt.Sprintf("192.0.2.%d", 10+i))
@@ -145,7 +133,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		b    *browser
+		b    browser
 		tok  string
 	}{
 		{"another browser's token", newBrowser(h, "192.0.2.99"), tokens[3]},
@@ -153,7 +141,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 		{"garbage", citizens[3], "nonsense"},
 	} {
 		r := httptest.NewRequest("GET", "/api/queue/"+tc.tok, nil)
-		for _, c := range tc.b.cookies {
+		for _, c := range tc.b.Cookies {
 			r.AddCookie(c)
 		}
 		apitest.RefusedServe(t, tc.name, apitest.Want(404, "not_found", "queue_token"), h, r)

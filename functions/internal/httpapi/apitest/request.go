@@ -59,3 +59,33 @@ func Deliver(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	h.ServeHTTP(rec, r)
 	return rec
 }
+
+// Browser is a citizen's browser as the functions see it behind the
+// cluster's ingress: it keeps the cookies it is given, by name, and sends
+// them back, and its own address comes in X-Forwarded-For.
+type Browser struct {
+	H       http.Handler
+	Address string
+	Cookies map[string]*http.Cookie
+}
+
+// NewBrowser is a browser without cookies at address, in front of h.
+func NewBrowser(h http.Handler, address string) *Browser {
+	return &Browser{H: h, Address: address, Cookies: map[string]*http.Cookie{}}
+}
+
+// Do sends the request Request builds, with the browser's cookies, through
+// the ingress, and keeps the cookies of the answer.
+func (b *Browser) Do(method, target, token, body string) *httptest.ResponseRecorder {
+	r := Request(method, target, token, body)
+	for _, c := range b.Cookies {
+		r.AddCookie(c)
+	}
+	r.Header.Set("X-Forwarded-For", b.Address)
+	r.RemoteAddr = "10.1.2.3:41000" // the ingress, in the cluster
+	rec := Deliver(b.H, r)
+	for _, c := range rec.Result().Cookies() {
+		b.Cookies[c.Name] = c
+	}
+	return rec
+}
