@@ -514,31 +514,11 @@ func TestReservationRacesClosure(t *testing.T) {
 	// lock and has added the closure but not committed. The reservation
 	// sees no closure, so its own check passes; its insert waits on the
 	// lock and, after the commit, finds the day closed.
-	tx, err := e.store.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('sportello.configuration', 0))`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO closures (office_id, first_day, last_day) VALUES ($1, '2027-03-03', '2027-03-03')`, office); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
+	err := pgtest.CloseUnderLock(t, e.store.Pool, office, "2027-03-03", "the reservation", func() error {
 		_, err := e.store.Reserve(ctx, svc, apitest.At("2027-03-03", "09:00"), "it")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("the reservation did not wait for the configuration lock: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; !apperr.Is(err, apperr.Invalid) {
+		return err
+	})
+	if !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("the reservation after the closure: %v, want invalid (closed)", err)
 	}
 
