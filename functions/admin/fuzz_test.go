@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,10 +32,10 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	e := newEnv(f)
 	office, svc := pgtest.NewService(f, e.store.Pool, pgtest.Service{})
 	b := pgtest.Book(f, e.store, svc, apitest.At("2027-03-03", "09:00"))
-	fe := &fuzzEnv{env: e, edge: function.Edge(e.store, "admin", slog.New(slog.DiscardHandler), e.h),
+	fe := &fuzzEnv{env: e, edge: function.Edge(e.store, "admin", apitest.Discard, e.h),
 		adm: e.account(operator.RoleAdministrator), op: e.account(operator.RoleOperator, office),
 		office: office, svc: svc, booking: b.ID}
-	if err := e.store.Pool.QueryRow(context.Background(), `SELECT id FROM desks WHERE service_id = $1`, svc).Scan(&fe.desk); err != nil {
+	if err := e.store.Pool.QueryRow(f.Context(), `SELECT id FROM desks WHERE service_id = $1`, svc).Scan(&fe.desk); err != nil {
 		f.Fatal(err)
 	}
 	return fe

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +25,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 const password = "correct horse battery staple"
 
@@ -44,17 +40,10 @@ type env struct {
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	store, clk := pgtest.Store(t, apitest.Monday)
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// Nothing personal in the logs: no email, password or citizen data.
+	logs := apitest.NewLogs(t, "@", password, "Maria", "Rossi")
 	a := &auth.Authenticator{Store: store, Config: auth.DefaultConfig}
-	t.Cleanup(func() {
-		for _, s := range []string{"@", password, "Maria", "Rossi"} {
-			if strings.Contains(logs.String(), s) {
-				t.Errorf("the logs contain %q:\n%s", s, logs)
-			}
-		}
-	})
-	return &env{t: t, h: apitest.Validated(t, newHandler(store, a, log)), store: store, auth: a, clk: clk}
+	return &env{t: t, h: apitest.Validated(t, newHandler(store, a, logs.Logger)), store: store, auth: a, clk: clk}
 }
 
 // client is a signed-in browser.
@@ -68,11 +57,11 @@ type client struct {
 func (e *env) account(role string, offices ...string) *client {
 	e.t.Helper()
 	email := "acc-" + pgtest.Suffix() + "@comune.example.it"
-	id, err := pgtest.CreateOperator(context.Background(), e.store.Pool, e.clk.Now(), email, "Prova", password, role, offices...)
+	id, err := pgtest.CreateOperator(e.t.Context(), e.store.Pool, e.clk.Now(), email, "Prova", password, role, offices...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	sess, err := e.auth.SignIn(context.Background(), email, password, "")
+	sess, err := e.auth.SignIn(e.t.Context(), email, password, "")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -81,13 +70,7 @@ func (e *env) account(role string, offices ...string) *client {
 
 func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, Prefix+path, nil)
-	} else {
-		r = httptest.NewRequest(method, Prefix+path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
+	r := apitest.Request(method, Prefix+path, "", body)
 	if c != nil {
 		r.AddCookie(c.cookie)
 		if c.csrf != "" {
@@ -102,10 +85,7 @@ func (e *env) ok(rec *httptest.ResponseRecorder, want int) map[string]any {
 	if rec.Code != want {
 		e.t.Fatalf("status %d, want %d: %s", rec.Code, want, rec.Body)
 	}
-	var out map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-		e.t.Fatal(err)
-	}
+	out := apitest.Decode[map[string]any](e.t, rec.Body.Bytes())
 	return out
 }
 
@@ -113,7 +93,7 @@ func (e *env) ok(rec *httptest.ResponseRecorder, want int) map[string]any {
 func written(t *testing.T) string {
 	t.Helper()
 	var s string
-	err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT
+	err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT
 		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM offices x) ||
 		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM services x) ||
 		(SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM desks x) ||
@@ -133,7 +113,7 @@ func written(t *testing.T) string {
 func status(t *testing.T, id string) string {
 	t.Helper()
 	var s string
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -142,7 +122,7 @@ func status(t *testing.T, id string) string {
 func free(t *testing.T, store *postgres.Store, svc, day string) map[string]int {
 	t.Helper()
 	d, _ := schedule.ParseDate(day)
-	_, slots, err := store.FreeSlots(context.Background(), svc, d, d)
+	_, slots, err := store.FreeSlots(t.Context(), svc, d, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +346,7 @@ func TestStrandedBookings(t *testing.T) {
 			adm := e.account(operator.RoleAdministrator)
 			office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Duration: 30})
 			var desk int64
-			if err := e.store.Pool.QueryRow(context.Background(), `SELECT id FROM desks WHERE service_id = $1`, svc).Scan(&desk); err != nil {
+			if err := e.store.Pool.QueryRow(t.Context(), `SELECT id FROM desks WHERE service_id = $1`, svc).Scan(&desk); err != nil {
 				t.Fatal(err)
 			}
 			// Wednesday 3 March 10:00 is closed, outside the new hours (it
@@ -376,7 +356,7 @@ func TestStrandedBookings(t *testing.T) {
 			// Easter Monday 2027 (29 March) of a service open on holidays.
 			when := apitest.At("2027-03-03", "10:00")
 			if tc.name == "holidays" {
-				if _, err := e.store.Pool.Exec(context.Background(), `UPDATE services SET open_on_holidays = true WHERE id = $1`, svc); err != nil {
+				if _, err := e.store.Pool.Exec(t.Context(), `UPDATE services SET open_on_holidays = true WHERE id = $1`, svc); err != nil {
 					t.Fatal(err)
 				}
 				when = apitest.At("2027-03-29", "10:00")
@@ -396,10 +376,7 @@ func TestStrandedBookings(t *testing.T) {
 			if v := apitest.VerdictNoStore(t, rec); v != apitest.Want(409, "conflict", tc.field) {
 				t.Fatalf("refusal: %+v: %s", v, rec.Body)
 			}
-			var p problem409
-			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
-				t.Fatal(err)
-			}
+			p := apitest.Decode[problem409](t, rec.Body.Bytes())
 			if tc.name == "global closure" {
 				// Other tests' bookings that day may be listed too: only ours matter here.
 				var mine []admin.Affected
@@ -455,7 +432,7 @@ func TestStrandedBookings(t *testing.T) {
 			}
 			var data events.BookingCancelledData
 			var raw []byte
-			if err := e.store.Pool.QueryRow(context.Background(),
+			if err := e.store.Pool.QueryRow(t.Context(),
 				`SELECT data FROM outbox WHERE subject = $1 AND type = $2`, b.ID, events.BookingCancelled).Scan(&raw); err != nil {
 				t.Fatalf("no booking.cancelled event: %v", err)
 			}
@@ -466,7 +443,7 @@ func TestStrandedBookings(t *testing.T) {
 				t.Errorf("cancel event: %+v", data)
 			}
 			var actor string
-			if err := e.store.Pool.QueryRow(context.Background(),
+			if err := e.store.Pool.QueryRow(t.Context(),
 				`SELECT actor_id::text FROM audit_log WHERE target_id = $1 AND action = 'booking.cancelled'`, b.ID).Scan(&actor); err != nil || actor != adm.id {
 				t.Errorf("audit of the cancellation: %q, %v", actor, err)
 			}
@@ -481,7 +458,7 @@ func TestDeskDeactivationReassigns(t *testing.T) {
 	adm := e.account(operator.RoleAdministrator)
 	_, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 2})
 	var desk2 int64
-	if err := e.store.Pool.QueryRow(context.Background(), `SELECT id FROM desks WHERE service_id = $1 AND label = 'Postazione 2'`, svc).Scan(&desk2); err != nil {
+	if err := e.store.Pool.QueryRow(t.Context(), `SELECT id FROM desks WHERE service_id = $1 AND label = 'Postazione 2'`, svc).Scan(&desk2); err != nil {
 		t.Fatal(err)
 	}
 	nine := apitest.At("2027-03-03", "09:00")
@@ -492,7 +469,7 @@ func TestDeskDeactivationReassigns(t *testing.T) {
 		onDesk2 = b
 	}
 	// Put c on desk 2 too, so that it must move.
-	if _, err := e.store.Pool.Exec(context.Background(), `UPDATE bookings SET desk_id = $2 WHERE id = $1`, c.ID, desk2); err != nil {
+	if _, err := e.store.Pool.Exec(t.Context(), `UPDATE bookings SET desk_id = $2 WHERE id = $1`, c.ID, desk2); err != nil {
 		t.Fatal(err)
 	}
 	c.Desk = "Postazione 2"
@@ -513,7 +490,7 @@ func TestDeskDeactivationReassigns(t *testing.T) {
 		t.Errorf("statuses: %s %s", status(t, onDesk2.ID), status(t, c.ID))
 	}
 	var label string
-	_ = e.store.Pool.QueryRow(context.Background(), `SELECT d.label FROM bookings b JOIN desks d ON d.id = b.desk_id WHERE b.id = $1`, c.ID).Scan(&label)
+	_ = e.store.Pool.QueryRow(t.Context(), `SELECT d.label FROM bookings b JOIN desks d ON d.id = b.desk_id WHERE b.id = $1`, c.ID).Scan(&label)
 	if label != "Postazione 1" {
 		t.Errorf("the moved booking is on %q", label)
 	}
@@ -529,7 +506,7 @@ func TestDeskDeactivationReassigns(t *testing.T) {
 // reservations racing a closure never leave an active booking on a closed
 // day.
 func TestReservationRacesClosure(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	e := newEnv(t)
 	office, svc := pgtest.NewService(t, e.store.Pool, pgtest.Service{Desks: 3})
 
@@ -537,31 +514,11 @@ func TestReservationRacesClosure(t *testing.T) {
 	// lock and has added the closure but not committed. The reservation
 	// sees no closure, so its own check passes; its insert waits on the
 	// lock and, after the commit, finds the day closed.
-	tx, err := e.store.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('sportello.configuration', 0))`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO closures (office_id, first_day, last_day) VALUES ($1, '2027-03-03', '2027-03-03')`, office); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
+	err := pgtest.CloseUnderLock(t, e.store.Pool, office, "2027-03-03", "the reservation", func() error {
 		_, err := e.store.Reserve(ctx, svc, apitest.At("2027-03-03", "09:00"), "it")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("the reservation did not wait for the configuration lock: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; !apperr.Is(err, apperr.Invalid) {
+		return err
+	})
+	if !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("the reservation after the closure: %v, want invalid (closed)", err)
 	}
 
@@ -614,7 +571,7 @@ func TestOperators(t *testing.T) {
 		t.Errorf("duplicate email: %+v", v)
 	}
 	// The new operator signs in, and is no administrator.
-	sess, err := e.auth.SignIn(context.Background(), email, password, "")
+	sess, err := e.auth.SignIn(t.Context(), email, password, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -633,16 +590,16 @@ func TestOperators(t *testing.T) {
 	if v := apitest.VerdictNoStore(t, e.do(op, "GET", "/operators", "")); v.Status != 401 {
 		t.Errorf("a session after a password reset: %+v", v)
 	}
-	if _, err := e.auth.SignIn(context.Background(), email, "another long password", ""); err != nil {
+	if _, err := e.auth.SignIn(t.Context(), email, "another long password", ""); err != nil {
 		t.Errorf("sign-in with the new password: %v", err)
 	}
 	// Deactivated: no sign-in.
 	e.ok(e.do(adm, "PATCH", "/operators/"+id, `{"active":false}`), 200)
-	if _, err := e.auth.SignIn(context.Background(), email, "another long password", ""); err == nil {
+	if _, err := e.auth.SignIn(t.Context(), email, "another long password", ""); err == nil {
 		t.Error("a deactivated operator signed in")
 	}
 	// The events name no email or name.
-	rows, err := e.store.Pool.Query(context.Background(), `SELECT data::text FROM outbox WHERE subject = $1 AND type = $2`, id, events.OperatorChanged)
+	rows, err := e.store.Pool.Query(t.Context(), `SELECT data::text FROM outbox WHERE subject = $1 AND type = $2`, id, events.OperatorChanged)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -697,7 +654,7 @@ func (e *env) lastAudit(c *client, kind, id string) map[string]any {
 func configurationVersion(t *testing.T) int64 {
 	t.Helper()
 	var v int64
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT version FROM configuration`).Scan(&v); err != nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT version FROM configuration`).Scan(&v); err != nil {
 		t.Fatal(err)
 	}
 	return v
@@ -749,7 +706,7 @@ func TestOfficeLimits(t *testing.T) {
 			if v := configurationVersion(t); v <= version0 {
 				t.Errorf("the configuration version stayed at %d", v)
 			}
-			v, err := e.store.Service(context.Background(), nil, svc, "service_id")
+			v, err := e.store.Service(t.Context(), nil, svc, "service_id")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
 
@@ -14,11 +13,10 @@ import (
 // authorized by the manage token of a booking of its own.
 func fuzzManage(f *testing.F, path string) (http.Handler, apitest.Endpoint) {
 	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	log := slog.New(slog.DiscardHandler)
 	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 2})
 	mine := pgtest.Book(f, store, svc, apitest.At("2027-03-02", "09:30"))
 	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+mine.ManageToken) }
-	return function.Edge(store, "amend", log, newHandler(store, log)), apitest.Endpoint{Method: "POST", Path: path, Prepare: bearer}
+	return function.Edge(store, "amend", apitest.Discard, newHandler(store, apitest.Discard)), apitest.Endpoint{Method: "POST", Path: path, Prepare: bearer}
 }
 
 // FuzzReschedule: no body makes POST /api/manage/reschedule answer a

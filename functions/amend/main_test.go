@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +19,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // serve runs one request through h with apitest.Serve, which fails the
 // test on a 5xx. Every answer of amend carries personal data or is about a
@@ -74,7 +71,7 @@ func bookingJSON(c booking.Confirmation, status string, start time.Time, sequenc
 // citizen's data (never the token again), not cacheable.
 func TestShow(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 120})
 	start := apitest.At("2027-03-02", "09:30")
 	mine := pgtest.Book(t, store, svc, start)
@@ -88,9 +85,7 @@ func TestShow(t *testing.T) {
 		t.Errorf("Content-Type = %q", ct)
 	}
 	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", start, 0, 2*time.Hour, ""))
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("showing a booking wrote to the database: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "showing a booking", before)
 }
 
 // TestReschedule: a booking moves to a free slot (here across the DST
@@ -99,7 +94,7 @@ func TestShow(t *testing.T) {
 // writes nothing.
 func TestReschedule(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
 	start, next := apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-30", "10:00")
 	mine := pgtest.Book(t, store, svc, start)
@@ -115,11 +110,7 @@ func TestReschedule(t *testing.T) {
 	if !strings.Contains(rec.Body.String(), `"start":"2027-03-30T10:00:00+02:00"`) {
 		t.Errorf("start not in the Rome offset of its day: %s", rec.Body)
 	}
-	after := apitest.Snap(t)
-	if after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
-		t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want the same bookings and one more event",
-			before.Bookings, after.Bookings, before.Outbox, after.Outbox)
-	}
+	apitest.Wrote(t, before, 0, 1)
 	if n := apitest.EventsOf(t, mine.ID, events.BookingRescheduled); n != 1 {
 		t.Errorf("%d rescheduled events, want 1", n)
 	}
@@ -127,7 +118,7 @@ func TestReschedule(t *testing.T) {
 	// The manage link shows the new time; the old slot is free again.
 	rec = serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
 	apitest.SameJSON(t, rec.Body.Bytes(), want)
-	if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
 		t.Errorf("the old slot is not free after the move: %v", err)
 	}
 
@@ -140,9 +131,7 @@ func TestReschedule(t *testing.T) {
 		t.Fatalf("the same reschedule again: status %d: %s", rec.Code, rec.Body)
 	}
 	apitest.SameJSON(t, rec.Body.Bytes(), want)
-	if again := apitest.Snap(t); again != snap {
-		t.Errorf("the same reschedule again wrote: %+v -> %+v", snap, again)
-	}
+	apitest.Unchanged(t, "the same reschedule again", snap)
 }
 
 // TestCancel: a booking is cancelled (with or without an empty JSON body):
@@ -153,7 +142,7 @@ func TestReschedule(t *testing.T) {
 // system clock of a container, is in UTC.
 func TestCancel(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday.UTC())
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 
 	for i, tc := range []struct {
@@ -173,11 +162,7 @@ func TestCancel(t *testing.T) {
 			}
 			want := bookingJSON(mine, "cancelled", start, 1, 0, "2027-03-01T08:00:00+01:00")
 			apitest.SameJSON(t, rec.Body.Bytes(), want)
-			after := apitest.Snap(t)
-			if after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
-				t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want the same bookings and one more event",
-					before.Bookings, after.Bookings, before.Outbox, after.Outbox)
-			}
+			apitest.Wrote(t, before, 0, 1)
 			if n := apitest.EventsOf(t, mine.ID, events.BookingCancelled); n != 1 {
 				t.Errorf("%d cancelled events, want 1", n)
 			}
@@ -193,12 +178,10 @@ func TestCancel(t *testing.T) {
 				t.Fatalf("second cancel: status %d: %s", rec.Code, rec.Body)
 			}
 			apitest.SameJSON(t, rec.Body.Bytes(), want)
-			if again := apitest.Snap(t); again != snap {
-				t.Errorf("a second cancel wrote: %+v -> %+v", snap, again)
-			}
+			apitest.Unchanged(t, "a second cancel", snap)
 			r := request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-04T09:00:00+01:00"}`, "application/json")
 			apitest.RefusedServe(t, r.URL.Path, apitest.Want(409, "conflict", "token"), h, r)
-			if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
+			if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
 				t.Errorf("the slot is not free after the cancellation: %v", err)
 			}
 		})
@@ -210,7 +193,7 @@ func TestCancel(t *testing.T) {
 // the outbox exactly as they were.
 func TestRescheduleBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	pool := store.Pool
 	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1, Horizon: 366})
 	closedOffice, closedSvc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1})
@@ -269,7 +252,7 @@ func TestRescheduleBadInput(t *testing.T) {
 // and the booking stays confirmed.
 func TestCancelBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	tok := mine.ManageToken
@@ -321,13 +304,13 @@ func tamper(tok string) string {
 // tells nothing about why; a hold secret is not a manage token.
 func TestTokens(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	held, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it")
+	held, err := store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "09:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine, err := store.Confirm(context.Background(), held.ID, held.Secret, pgtest.Maria)
+	mine, err := store.Confirm(t.Context(), held.ID, held.Secret, pgtest.Maria)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,9 +358,7 @@ func TestTokens(t *testing.T) {
 							t.Errorf("404 differs from another wrong token's:\n%s\n%s", rec.Body, plain)
 						}
 					}
-					if after := apitest.Snap(t); after != before {
-						t.Errorf("a refused request wrote to the database: %+v -> %+v", before, after)
-					}
+					apitest.Unchanged(t, "a refused request", before)
 				})
 			}
 		})
@@ -388,7 +369,7 @@ func TestTokens(t *testing.T) {
 // moved or cancelled (422 on token); up to the cutoff instant it can.
 func TestCutoff(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 24 * 60})
 	start := apitest.At("2027-03-03", "09:00")
 	mine := pgtest.Book(t, store, svc, start)
@@ -417,10 +398,10 @@ func TestCutoff(t *testing.T) {
 // TestUnknownRoutes: other paths and methods are a 404 problem.
 func TestUnknownRoutes(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	for _, r := range []*http.Request{
 		httptest.NewRequest(http.MethodDelete, "/api/manage", nil),
-		httptest.NewRequest(http.MethodGet, "/api/manage/cancel", nil),
+		apitest.Get("/api/manage/cancel"),
 		httptest.NewRequest(http.MethodPost, "/api/manage/delete", io.NopCloser(strings.NewReader("{}"))),
 	} {
 		rec := serve(t, h, r)
@@ -435,7 +416,7 @@ func TestUnknownRoutes(t *testing.T) {
 // with an empty chunked body (no Content-Length) is a cancel without body.
 func TestLenientTransport(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "10:00"))
 

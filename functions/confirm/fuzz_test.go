@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
@@ -14,10 +13,9 @@ import (
 // citizen's every member replaced in turn.
 func FuzzConfirm(f *testing.F) {
 	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	log := slog.New(slog.DiscardHandler)
 	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 2})
 	held := pgtest.Hold(f, store, svc, apitest.At("2027-03-02", "10:00"), "it")
-	h := function.Edge(store, "confirm", log, newHandler(store, log))
+	h := function.Edge(store, "confirm", apitest.Discard, newHandler(store, apitest.Discard))
 	apitest.FuzzBody(f, h, apitest.Endpoint{Method: "POST", Path: "/api/bookings"},
 		request(held, `{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari", "email": "maria.rossi@example.it",
 			"reason": "SCIA", "details": "Pratica 12/2027", "privacy_consent": true, "locale": "en"}`))

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +21,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // post builds a POST to confirm; an empty contentType sends no Content-Type.
 func post(body, contentType string) *http.Request {
@@ -53,7 +50,7 @@ const maria = `{"given_name": "Maria", "family_name": "Rossi", "address": "Via S
 // container, is in UTC), not cacheable, with its event.
 func TestConfirm(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday.UTC())
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
 	suffix := svc[len("service-"):]
 
@@ -122,7 +119,7 @@ func TestConfirm(t *testing.T) {
 				consentAt  time.Time
 				confirmeds int
 			)
-			err := store.Pool.QueryRow(context.Background(), `SELECT status, (SELECT token_hash FROM manage_tokens t WHERE t.booking_id = b.id), privacy_consent_at,
+			err := store.Pool.QueryRow(t.Context(), `SELECT status, (SELECT token_hash FROM manage_tokens t WHERE t.booking_id = b.id), privacy_consent_at,
 				(SELECT count(*) FROM outbox WHERE subject = b.id::text AND type = $2)
 				FROM bookings b WHERE id = $1`, held.ID, events.BookingConfirmed).Scan(&status, &tokenHash, &consentAt, &confirmeds)
 			if err != nil {
@@ -132,11 +129,7 @@ func TestConfirm(t *testing.T) {
 				[]any{status, tokenHash, consentAt.UTC(), confirmeds}); diff != "" {
 				t.Errorf("stored booking (status, token hash, consent, events) (-want +got):\n%s", diff)
 			}
-			after := apitest.Snap(t)
-			if after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
-				t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want the same bookings and one more event",
-					before.Bookings, after.Bookings, before.Outbox, after.Outbox)
-			}
+			apitest.Wrote(t, before, 0, 1)
 		})
 	}
 }
@@ -146,7 +139,7 @@ func TestConfirm(t *testing.T) {
 // nothing.
 func TestConfirmBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	held := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	other := hold(t, store, svc, apitest.At("2027-03-02", "09:30"))
@@ -269,7 +262,7 @@ func tamper(tok string) string {
 // TestConfirmListsEveryProblem: one answer names every field at fault.
 func TestConfirmListsEveryProblem(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	held := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 
@@ -295,7 +288,7 @@ func TestConfirmListsEveryProblem(t *testing.T) {
 // None of these refusals writes anything.
 func TestConfirmHoldLifetime(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	early := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	lapsed := hold(t, store, svc, apitest.At("2027-03-02", "09:30"))
@@ -321,11 +314,9 @@ func TestConfirmHoldLifetime(t *testing.T) {
 	if again.Code != http.StatusCreated || second.ID != first.ID || second.ManageToken == "" || second.ManageToken == first.ManageToken {
 		t.Errorf("confirmed again: status %d, booking %s (first %s), token new: %v", again.Code, second.ID, first.ID, second.ManageToken != first.ManageToken)
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("a repeated confirmation wrote a booking or an event: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "a repeated confirmation", before)
 	for _, tok := range []string{first.ManageToken, second.ManageToken} {
-		if b, err := store.Booking(context.Background(), tok); err != nil || b.ID != first.ID {
+		if b, err := store.Booking(t.Context(), tok); err != nil || b.ID != first.ID {
 			t.Errorf("manage token after a repeated confirmation: %v, %v", b.ID, err)
 		}
 	}
@@ -339,7 +330,7 @@ func TestConfirmHoldLifetime(t *testing.T) {
 
 	// Someone else holds the slot of a lapsed hold: the lapsed one is
 	// marked expired and stays gone.
-	if _, err := store.Reserve(context.Background(), svc, taken.Start, "it"); err != nil {
+	if _, err := store.Reserve(t.Context(), svc, taken.Start, "it"); err != nil {
 		t.Fatal(err)
 	}
 	refused("slot taken by another", taken, apitest.Want(410, "gone", "hold_id"))
@@ -352,8 +343,7 @@ func TestConfirmHoldLifetime(t *testing.T) {
 // writes nothing more: one booking, one event.
 func TestConfirmRetriedWithIdempotencyKey(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	log := slog.New(slog.DiscardHandler)
-	h := apitest.Validated(t, idempotency.Wrap(store, "confirm", log, newHandler(store, log)))
+	h := apitest.Validated(t, idempotency.Wrap(store, "confirm", apitest.Discard, newHandler(store, apitest.Discard)))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	send := func() *httptest.ResponseRecorder {
@@ -370,9 +360,7 @@ func TestConfirmRetriedWithIdempotencyKey(t *testing.T) {
 	if again.Code != http.StatusCreated || again.Body.String() != first.Body.String() || again.Header().Get("Cache-Control") != "no-store" {
 		t.Fatalf("retry: %d %s %v, want the first answer again", again.Code, again.Body, again.Header())
 	}
-	if after := apitest.Snap(t); after != snap {
-		t.Errorf("the retry wrote: %+v -> %+v", snap, after)
-	}
+	apitest.Unchanged(t, "the retry", snap)
 	if n := apitest.EventsOf(t, mine.ID, events.BookingConfirmed); n != 1 {
 		t.Errorf("%d confirmed events, want 1", n)
 	}
@@ -380,7 +368,7 @@ func TestConfirmRetriedWithIdempotencyKey(t *testing.T) {
 		ManageToken string `json:"manage_token"`
 	}
 	_ = json.Unmarshal(again.Body.Bytes(), &b)
-	if _, err := store.Booking(context.Background(), b.ManageToken); err != nil {
+	if _, err := store.Booking(t.Context(), b.ManageToken); err != nil {
 		t.Errorf("the replayed manage token does not work: %v", err)
 	}
 }

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -26,7 +24,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // A small but real PDF.
 var pdf = []byte("%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n" +
@@ -48,7 +46,7 @@ func newFixture(t testing.TB, maxBytes int64, maxPerBooking int) fixture {
 	objects := s3test.Store(t)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 5})
 	docs := &documents.Documents{Store: store, Objects: objects, MaxBytes: maxBytes, MaxPerBooking: maxPerBooking}
-	return fixture{h: apitest.Validated(t, newHandler(docs, slog.New(slog.DiscardHandler))), store: store, objects: objects, svc: svc}
+	return fixture{h: apitest.Validated(t, newHandler(docs, apitest.Discard)), store: store, objects: objects, svc: svc}
 }
 
 // book makes a confirmed booking on Tuesday at hhmm.
@@ -61,17 +59,7 @@ func (f fixture) book(t testing.TB, hhmm string) booking.Confirmation {
 // answer must be no-store and no answer a 5xx.
 func (f fixture) serve(t testing.TB, method, path, token, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, path, nil)
-	} else {
-		r = httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	return apitest.Serve(t, f.h, r, apitest.NoStore)
+	return apitest.Serve(t, f.h, apitest.Request(method, path, token, body), apitest.NoStore)
 }
 
 // create asks for an upload and decodes the answer.
@@ -82,10 +70,7 @@ func (f fixture) create(t *testing.T, token, filename, contentType string, size 
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: status %d: %s", rec.Code, rec.Body)
 	}
-	var up documents.Upload
-	if err := json.Unmarshal(rec.Body.Bytes(), &up); err != nil {
-		t.Fatal(err)
-	}
+	up := apitest.Decode[documents.Upload](t, rec.Body.Bytes())
 	return up
 }
 
@@ -97,7 +82,7 @@ func (f fixture) complete(t *testing.T, token, id string) *httptest.ResponseReco
 func documentRows(t *testing.T) string {
 	t.Helper()
 	var s string
-	if err := pgtest.Pool(t).QueryRow(context.Background(),
+	if err := pgtest.Pool(t).QueryRow(t.Context(),
 		`SELECT count(*) || ':' || md5(coalesce(string_agg(d::text, ',' ORDER BY d.id), '')) FROM documents d`).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
@@ -126,10 +111,7 @@ func TestUploadJourney(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("create: status %d: %s", rec.Code, rec.Body)
 	}
-	var up documents.Upload
-	if err := json.Unmarshal(rec.Body.Bytes(), &up); err != nil {
-		t.Fatal(err)
-	}
+	up := apitest.Decode[documents.Upload](t, rec.Body.Bytes())
 	if _, err := uuid.Parse(up.DocumentID); err != nil {
 		t.Fatalf("document_id %q: %v", up.DocumentID, err)
 	}
@@ -185,7 +167,7 @@ func TestUploadJourney(t *testing.T) {
 	}
 	var data events.DocumentUploadedData
 	var source string
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT source, data FROM outbox WHERE subject = $1 AND type = $2`,
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT source, data FROM outbox WHERE subject = $1 AND type = $2`,
 		mine.ID, events.DocumentUploaded).Scan(&source, &data); err != nil {
 		t.Fatal(err)
 	}
@@ -200,10 +182,7 @@ func TestUploadJourney(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("download: status %d: %s", rec.Code, rec.Body)
 	}
-	var dl documents.Download
-	if err := json.Unmarshal(rec.Body.Bytes(), &dl); err != nil {
-		t.Fatal(err)
-	}
+	dl := apitest.Decode[documents.Download](t, rec.Body.Bytes())
 	if d := dl.ExpiresAt.Sub(before); d < 4*time.Minute || d > 6*time.Minute {
 		t.Errorf("download expires_at %s is %s after now, want 5 minutes", dl.ExpiresAt, d)
 	}
@@ -412,10 +391,10 @@ func TestIsolation(t *testing.T) {
 func TestClosedBookings(t *testing.T) {
 	f := newFixture(t, 20<<20, 2)
 	cancelled, purged, full := f.book(t, "09:00"), f.book(t, "09:30"), f.book(t, "10:00")
-	if _, err := f.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), cancelled.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.Pool.Exec(context.Background(), `UPDATE bookings SET purged_at = $2 WHERE id = $1`, purged.ID, apitest.Monday); err != nil {
+	if _, err := f.store.Pool.Exec(t.Context(), `UPDATE bookings SET purged_at = $2 WHERE id = $1`, purged.ID, apitest.Monday); err != nil {
 		t.Fatal(err)
 	}
 	f.create(t, full.ManageToken, "1.pdf", "application/pdf", 1)

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +27,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // sink is a CloudEvents receiver standing for the broker (K_SINK).
 type sink struct {
@@ -95,7 +93,7 @@ func TestNoShows(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
 	absent := f.book(t, apitest.At("2027-03-02", "09:00"))
 	present := f.book(t, apitest.At("2027-03-02", "09:30"))
-	if _, err := f.store.Pool.Exec(context.Background(), `
+	if _, err := f.store.Pool.Exec(t.Context(), `
 		INSERT INTO attendance (booking_id, identity, role, joined_at) VALUES ($1::uuid, 'citizen-' || $1::text, 'citizen', $2)`,
 		present.ID, apitest.At("2027-03-02", "09:31")); err != nil {
 		t.Fatal(err)
@@ -103,7 +101,7 @@ func TestNoShows(t *testing.T) {
 	status := func(id string) string {
 		t.Helper()
 		var s string
-		if err := f.store.Pool.QueryRow(context.Background(),
+		if err := f.store.Pool.QueryRow(t.Context(),
 			`SELECT status || ':' || coalesce(outcome, '') FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +130,7 @@ func TestNoShows(t *testing.T) {
 		t.Errorf("completed event %+v", d)
 	}
 	var actor, action string
-	if err := f.store.Pool.QueryRow(context.Background(), `
+	if err := f.store.Pool.QueryRow(t.Context(), `
 		SELECT actor_kind, action FROM audit_log WHERE target_id = $1 ORDER BY id DESC LIMIT 1`, absent.ID).Scan(&actor, &action); err != nil {
 		t.Fatal(err)
 	}
@@ -158,22 +156,21 @@ type fixture struct {
 func newFixture(t *testing.T, now time.Time) *fixture {
 	t.Helper()
 	store, clk := pgtest.Store(t, now)
-	if _, err := store.Pool.Exec(context.Background(), `TRUNCATE bookings, outbox, processed_events CASCADE`); err != nil {
+	if _, err := store.Pool.Exec(t.Context(), `TRUNCATE bookings, outbox, processed_events CASCADE`); err != nil {
 		t.Fatal(err)
 	}
 	objects := s3test.Store(t)
 	snk := newSink(t)
-	log := slog.New(slog.DiscardHandler)
-	relay, err := outbox.NewRelay(store.Pool, snk.srv.URL, clk, log)
+	relay, err := outbox.NewRelay(store.Pool, snk.srv.URL, clk, apitest.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := *store
 	hs.Source = "/sportello/housekeeping"
-	hk := &Housekeeper{Store: &hs, Relay: relay, Objects: objects, Log: log,
+	hk := &Housekeeper{Store: &hs, Relay: relay, Objects: objects, Log: apitest.Discard,
 		Retention: 720 * time.Hour, InboxRetention: 720 * time.Hour, PurgeBatch: 500, NoShowAfter: 15 * time.Minute}
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 10})
-	return &fixture{h: function.Events(log, hk.Handle), hk: hk, store: store, clk: clk, objects: objects, sink: snk, svc: svc}
+	return &fixture{h: function.Events(apitest.Discard, hk.Handle), hk: hk, store: store, clk: clk, objects: objects, sink: snk, svc: svc}
 }
 
 // book makes a confirmed booking at start, at the clock's time.
@@ -196,8 +193,7 @@ func pingRequest(typ, data string) *http.Request {
 // tick delivers one ping and requires it to be acknowledged.
 func (f *fixture) tick(t *testing.T) {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, pingRequest(events.Ping, `{"message": "tick"}`))
+	rec := apitest.Deliver(f.h, pingRequest(events.Ping, `{"message": "tick"}`))
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("tick at %s: status %d: %s", f.clk.Now(), rec.Code, rec.Body)
 	}
@@ -207,7 +203,7 @@ func (f *fixture) tick(t *testing.T) {
 // ("" for any), in order of writing.
 func outboxIDs(t *testing.T, typ, subject string) []string {
 	t.Helper()
-	rows, err := pgtest.Pool(t).Query(context.Background(),
+	rows, err := pgtest.Pool(t).Query(t.Context(),
 		`SELECT id::text FROM outbox WHERE type = $1 AND ($2 = '' OR subject = $2) ORDER BY time, id`, typ, subject)
 	if err != nil {
 		t.Fatal(err)
@@ -228,8 +224,7 @@ func outboxIDs(t *testing.T, typ, subject string) []string {
 func TestPing(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
 	for _, data := range []string{`{"message": "tick"}`, `{not json`, ``, `"x"`} {
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, pingRequest(events.Ping, data))
+		rec := apitest.Deliver(f.h, pingRequest(events.Ping, data))
 		if rec.Code != http.StatusAccepted {
 			t.Errorf("ping with data %q: status %d: %s", data, rec.Code, rec.Body)
 		}
@@ -238,8 +233,7 @@ func TestPing(t *testing.T) {
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(
 		`{"specversion": "1.0", "id": "1", "source": "/local/ticker", "type": "`+events.Ping+`", "data": 42}`))
 	r.Header.Set("Content-Type", "application/cloudevents+json")
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, r)
+	rec := apitest.Deliver(f.h, r)
 	if rec.Code != http.StatusAccepted {
 		t.Errorf("structured ping: status %d: %s", rec.Code, rec.Body)
 	}
@@ -248,8 +242,7 @@ func TestPing(t *testing.T) {
 		"another type":     pingRequest(events.BookingConfirmed, `{}`),
 		"not a CloudEvent": httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`)),
 	} {
-		rec := httptest.NewRecorder()
-		f.h.ServeHTTP(rec, r)
+		rec := apitest.Deliver(f.h, r)
 		if rec.Code != http.StatusBadRequest {
 			t.Errorf("%s: status %d, want 400: %s", name, rec.Code, rec.Body)
 		}
@@ -260,17 +253,17 @@ func TestPing(t *testing.T) {
 // event, which the same tick delivers; a second tick changes nothing.
 func TestHoldsExpire(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
-	hold, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-03-02", "09:00"), "it")
+	hold, err := f.store.Reserve(t.Context(), f.svc, apitest.At("2027-03-02", "09:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-03-02", "10:00"), "it")
+	live, err := f.store.Reserve(t.Context(), f.svc, apitest.At("2027-03-02", "10:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clk.Advance(5 * time.Minute)
 	// The second hold was taken 5 minutes later: it lasts until +15.
-	if _, err := f.store.Pool.Exec(context.Background(), `UPDATE bookings SET hold_expires_at = $2 WHERE id = $1`,
+	if _, err := f.store.Pool.Exec(t.Context(), `UPDATE bookings SET hold_expires_at = $2 WHERE id = $1`,
 		live.ID, f.clk.Now().Add(10*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +273,7 @@ func TestHoldsExpire(t *testing.T) {
 	}
 	status := func(id string) string {
 		var s string
-		if err := f.store.Pool.QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
+		if err := f.store.Pool.QueryRow(t.Context(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
 			t.Fatal(err)
 		}
 		return s
@@ -320,7 +313,7 @@ func TestOutboxRedelivery(t *testing.T) {
 		t.Fatalf("sink down: %d attempts, %d accepted", attempts, accepted)
 	}
 	var pending int
-	if err := f.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND attempts > 0`).Scan(&pending); err != nil {
+	if err := f.store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND attempts > 0`).Scan(&pending); err != nil {
 		t.Fatal(err)
 	}
 	if pending != 2 {
@@ -336,7 +329,7 @@ func TestOutboxRedelivery(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("delivered (-outbox +sink):\n%s", diff)
 	}
-	if err := f.store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE delivered_at IS NULL`).Scan(&pending); err != nil {
+	if err := f.store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE delivered_at IS NULL`).Scan(&pending); err != nil {
 		t.Fatal(err)
 	}
 	if pending != 0 {
@@ -358,14 +351,14 @@ func TestInboxForgotten(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
 	now := f.clk.Now()
 	for id, at := range map[string]time.Time{"old": now.Add(-31 * 24 * time.Hour), "recent": now.Add(-29 * 24 * time.Hour)} {
-		if _, err := f.store.Pool.Exec(context.Background(), `
+		if _, err := f.store.Pool.Exec(t.Context(), `
 			INSERT INTO processed_events (consumer, source, id, type, processed_at) VALUES ('send-email', '/sportello/confirm', $1, $2, $3)`,
 			id, events.BookingConfirmed, at); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.tick(t)
-	rows, err := f.store.Pool.Query(context.Background(), `SELECT id FROM processed_events ORDER BY id`)
+	rows, err := f.store.Pool.Query(t.Context(), `SELECT id FROM processed_events ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,24 +381,24 @@ func TestIdempotencyKeysForgotten(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
 	now := f.clk.Now()
 	for key, at := range map[string]time.Time{"old": now.Add(-25 * time.Hour), "recent": now.Add(-23 * time.Hour)} {
-		if _, err := f.store.Pool.Exec(context.Background(), `
+		if _, err := f.store.Pool.Exec(t.Context(), `
 			INSERT INTO idempotency_keys (scope, key, request_hash, created_at, status, body) VALUES ('confirm:x', $1, '\x00', $2, 201, '{}')`,
 			key, at); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for key, at := range map[string]time.Time{"client:old": now.Add(-3 * time.Minute), "client:now": now} {
-		if _, err := f.store.Pool.Exec(context.Background(), `INSERT INTO rate_counters (key, window_start, n) VALUES ($1, date_trunc('minute', $2::timestamptz), 1)`, key, at); err != nil {
+		if _, err := f.store.Pool.Exec(t.Context(), `INSERT INTO rate_counters (key, window_start, n) VALUES ($1, date_trunc('minute', $2::timestamptz), 1)`, key, at); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for address, ends := range map[string]time.Time{"192.0.2.1": now.Add(-3 * time.Minute), "192.0.2.2": now.Add(time.Minute)} {
-		if _, err := f.store.Pool.Exec(context.Background(), `INSERT INTO sign_in_failures (address, n, ends_at) VALUES ($1, 1, $2)`, address, ends); err != nil {
+		if _, err := f.store.Pool.Exec(t.Context(), `INSERT INTO sign_in_failures (address, n, ends_at) VALUES ($1, 1, $2)`, address, ends); err != nil {
 			t.Fatal(err)
 		}
 	}
 	f.tick(t)
-	arows, err := f.store.Pool.Query(context.Background(), `SELECT address FROM sign_in_failures WHERE address LIKE '192.0.2.%' ORDER BY address`)
+	arows, err := f.store.Pool.Query(t.Context(), `SELECT address FROM sign_in_failures WHERE address LIKE '192.0.2.%' ORDER BY address`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +410,7 @@ func TestIdempotencyKeysForgotten(t *testing.T) {
 		t.Errorf("failed sign-in windows left (-want +got):\n%s", diff)
 	}
 	var counters []string
-	crows, err := f.store.Pool.Query(context.Background(), `SELECT key FROM rate_counters WHERE key LIKE 'client:%' ORDER BY key`)
+	crows, err := f.store.Pool.Query(t.Context(), `SELECT key FROM rate_counters WHERE key LIKE 'client:%' ORDER BY key`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +423,7 @@ func TestIdempotencyKeysForgotten(t *testing.T) {
 		t.Errorf("request counters left (-want +got):\n%s", diff)
 	}
 	var left []string
-	rows, err := f.store.Pool.Query(context.Background(), `SELECT key FROM idempotency_keys WHERE scope = 'confirm:x' ORDER BY key`)
+	rows, err := f.store.Pool.Query(t.Context(), `SELECT key FROM idempotency_keys WHERE scope = 'confirm:x' ORDER BY key`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,16 +449,15 @@ func TestFailingJobDoesNotStopTheOthers(t *testing.T) {
 	}
 	f.hk.Objects = dead
 	f.clk.Set(apitest.At("2027-04-10", "08:00")) // past the retention of old
-	hold, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-04-11", "09:00"), "it")
+	hold, err := f.store.Reserve(t.Context(), f.svc, apitest.At("2027-04-11", "09:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clk.Advance(time.Hour)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, pingRequest(events.Ping, `{}`).WithContext(ctx))
+	rec := apitest.Deliver(f.h, pingRequest(events.Ping, `{}`).WithContext(ctx))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("tick with the object store down: status %d, want 503", rec.Code)
 	}
@@ -476,7 +468,7 @@ func TestFailingJobDoesNotStopTheOthers(t *testing.T) {
 		t.Errorf("%d expired events delivered, want 1", n)
 	}
 	var given *string
-	if err := f.store.Pool.QueryRow(context.Background(), `SELECT given_name FROM bookings WHERE id = $1`, old.ID).Scan(&given); err != nil {
+	if err := f.store.Pool.QueryRow(t.Context(), `SELECT given_name FROM bookings WHERE id = $1`, old.ID).Scan(&given); err != nil {
 		t.Fatal(err)
 	}
 	if given == nil || len(outboxIDs(t, events.BookingPurged, old.ID)) != 0 {
@@ -488,7 +480,7 @@ func TestFailingJobDoesNotStopTheOthers(t *testing.T) {
 func decode(t *testing.T, id string, v any) {
 	t.Helper()
 	var data []byte
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT data FROM outbox WHERE id = $1`, id).Scan(&data); err != nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT data FROM outbox WHERE id = $1`, id).Scan(&data); err != nil {
 		t.Fatal(err)
 	}
 	if err := json.Unmarshal(data, v); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -27,7 +26,7 @@ func (f *fixture) document(t *testing.T, bookingID, status string, body []byte) 
 		n, now := int64(len(body)), f.clk.Now()
 		size, uploaded = &n, &now
 	}
-	if _, err := f.store.Pool.Exec(context.Background(), `
+	if _, err := f.store.Pool.Exec(t.Context(), `
 		INSERT INTO documents (id, booking_id, object_key, filename, content_type, size, uploaded_by, status, created_at, uploaded_at)
 		VALUES ($1, $2, $3, 'Rossi Maria - CILA.pdf', 'application/pdf', $4, 'citizen', $5, $6, $7)`,
 		id, bookingID, key, size, status, f.clk.Now(), uploaded); err != nil {
@@ -50,7 +49,7 @@ type personal struct {
 func (f *fixture) personal(t *testing.T, id string) personal {
 	t.Helper()
 	var p personal
-	err := f.store.Pool.QueryRow(context.Background(), `
+	err := f.store.Pool.QueryRow(t.Context(), `
 		SELECT given_name, family_name, address, email, reason, details, outcome_note, purged_at IS NOT NULL,
 		       (SELECT count(*) FROM manage_tokens m WHERE m.booking_id = b.id),
 		       coalesce((SELECT array_agg(d.status || ':' || coalesce(d.filename, '') ORDER BY d.status, d.filename)
@@ -74,18 +73,18 @@ func TestPurge(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
 	old := f.book(t, apitest.At("2027-03-02", "09:00"))
 	cancelled := f.book(t, apitest.At("2027-03-02", "10:00"))
-	if _, err := f.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), cancelled.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	recent := f.book(t, apitest.At("2027-04-20", "09:00"))
 	// The office recorded the old appointment's outcome with a note, which
 	// is personal data too.
-	if _, err := f.store.Pool.Exec(context.Background(), `
+	if _, err := f.store.Pool.Exec(t.Context(), `
 		UPDATE bookings SET status = 'completed', outcome = 'completed', outcome_note = 'Pratica consegnata a mano', outcome_at = starts_at
 		WHERE id = $1`, old.ID); err != nil {
 		t.Fatal(err)
 	}
-	hold, err := f.store.Reserve(context.Background(), f.svc, apitest.At("2027-03-02", "11:00"), "it")
+	hold, err := f.store.Reserve(t.Context(), f.svc, apitest.At("2027-03-02", "11:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,13 +121,13 @@ func TestPurge(t *testing.T) {
 		}
 	}
 	// The manage link of a purged booking is a plain 404.
-	if _, err := f.store.Booking(context.Background(), old.ManageToken); !apperr.Is(err, apperr.NotFound) {
+	if _, err := f.store.Booking(t.Context(), old.ManageToken); !apperr.Is(err, apperr.NotFound) {
 		t.Errorf("manage link after the purge: %v, want not found", err)
 	}
 	// The booking itself stays, for the statistics, and so does its audit
 	// trail (which never held personal data).
 	var trail []string
-	if err := f.store.Pool.QueryRow(context.Background(), `
+	if err := f.store.Pool.QueryRow(t.Context(), `
 		SELECT coalesce(array_agg(actor_kind || ':' || action ORDER BY id), '{}') FROM audit_log
 		WHERE target_kind = 'booking' AND target_id = $1`, old.ID).Scan(&trail); err != nil {
 		t.Fatal(err)
@@ -137,7 +136,7 @@ func TestPurge(t *testing.T) {
 		t.Errorf("audit trail of the old booking (-want +got):\n%s", diff)
 	}
 	var status string
-	if err := f.store.Pool.QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, old.ID).Scan(&status); err != nil || status != "completed" {
+	if err := f.store.Pool.QueryRow(t.Context(), `SELECT status FROM bookings WHERE id = $1`, old.ID).Scan(&status); err != nil || status != "completed" {
 		t.Errorf("old booking: status %q, %v", status, err)
 	}
 
@@ -192,11 +191,11 @@ func TestPurgeBatch(t *testing.T) {
 	}
 	f.hk.PurgeBatch = 2
 	f.clk.Set(apitest.At("2027-05-01", "08:00"))
-	rep, err := f.hk.Tick(context.Background())
+	rep, err := f.hk.Tick(t.Context())
 	if err != nil || rep.Purged != 2 {
 		t.Fatalf("first tick: %+v, %v; want 2 purged", rep, err)
 	}
-	rep, err = f.hk.Tick(context.Background())
+	rep, err = f.hk.Tick(t.Context())
 	if err != nil || rep.Purged != 1 {
 		t.Fatalf("second tick: %+v, %v; want 1 purged", rep, err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"sort"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ type reminder struct {
 // one event, with the booking as it is and the kind, delivered to the sink.
 func (f *fixture) reminders(t *testing.T, names map[string]string) []reminder {
 	t.Helper()
-	rows, err := f.store.Pool.Query(context.Background(), `
+	rows, err := f.store.Pool.Query(t.Context(), `
 		SELECT booking_id::text, kind, starts_at FROM reminders ORDER BY queued_at, starts_at, kind`)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +84,7 @@ func TestReminders(t *testing.T) {
 	d := f.book(t, at("2027-03-01", "09:00")) // exactly 1 hour ahead: none
 	e := f.book(t, at("2027-03-02", "09:00")) // tomorrow, 25 hours ahead: both
 	x := f.book(t, at("2027-03-04", "11:00")) // cancelled: none
-	if _, err := f.store.Cancel(context.Background(), x.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), x.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	names := map[string]string{a.ID: "a", b.ID: "b", c.ID: "c", d.ID: "d", e.ID: "e", x.ID: "x"}
@@ -107,7 +106,7 @@ func TestReminders(t *testing.T) {
 	twice(at("2027-03-03", "10:30"))
 	// a moves to 12:00 the day after, more than 24 hours ahead.
 	f.clk.Set(at("2027-03-03", "10:40"))
-	if _, err := f.store.Reschedule(context.Background(), a.ManageToken, at("2027-03-04", "12:00")); err != nil {
+	if _, err := f.store.Reschedule(t.Context(), a.ManageToken, at("2027-03-04", "12:00")); err != nil {
 		t.Fatal(err)
 	}
 	twice(at("2027-03-03", "12:30"))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"sync"
 	"testing"
@@ -30,8 +29,8 @@ func TestRoomThroughItsWindow(t *testing.T) {
 	name := rooms.Name(c.ID)
 	roomstest.Cleanup(t, lk, name)
 	win := lk.Config.Window(c.Start, c.End) // 08:50 to 09:45
-	if err := f.store.InTx(context.Background(), func(tx *postgres.Tx) error {
-		_, err := tx.RecordRoom(context.Background(), mustUUID(t, c.ID), name, win, 0, false)
+	if err := f.store.InTx(t.Context(), func(tx *postgres.Tx) error {
+		_, err := tx.RecordRoom(t.Context(), mustUUID(t, c.ID), name, win, 0, false)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -39,7 +38,7 @@ func TestRoomThroughItsWindow(t *testing.T) {
 	tick := func(when time.Time) Report {
 		t.Helper()
 		f.clk.Set(when)
-		rep, err := f.hk.Tick(context.Background())
+		rep, err := f.hk.Tick(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +75,7 @@ func TestRoomThroughItsWindow(t *testing.T) {
 	// A data message reaches a participant whose connection is up: on a
 	// busy machine joining may take a moment more than Connect.
 	roomstest.Eventually(t, 20*time.Second, "the participant's connection is not up", func() bool {
-		ps, err := lk.Participants(context.Background(), name)
+		ps, err := lk.Participants(t.Context(), name)
 		return err == nil && len(ps) == 1 && ps[0].State == "ACTIVE"
 	})
 
@@ -124,14 +123,14 @@ func TestCancelledRoomsStayClosed(t *testing.T) {
 	name := rooms.Name(c.ID)
 	roomstest.Cleanup(t, lk, name)
 	win := lk.Config.Window(c.Start, c.End)
-	if err := f.store.InTx(context.Background(), func(tx *postgres.Tx) error {
-		_, err := tx.RecordRoom(context.Background(), mustUUID(t, c.ID), name, booking.Window{OpensAt: win.OpensAt, ClosesAt: win.ClosesAt}, 1, true)
+	if err := f.store.InTx(t.Context(), func(tx *postgres.Tx) error {
+		_, err := tx.RecordRoom(t.Context(), mustUUID(t, c.ID), name, booking.Window{OpensAt: win.OpensAt, ClosesAt: win.ClosesAt}, 1, true)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	f.clk.Set(win.OpensAt.Add(time.Minute))
-	rep, err := f.hk.Tick(context.Background())
+	rep, err := f.hk.Tick(t.Context())
 	if err != nil || rep.RoomsOpened != 0 || roomstest.Room(t, lk, name) != nil {
 		t.Fatalf("a cancelled booking's room: %+v, %v; on LiveKit: %v", rep, err, roomstest.Room(t, lk, name) != nil)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,7 +27,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 type fixture struct {
 	store   *postgres.Store
@@ -45,7 +44,7 @@ func newFixture(t testing.TB, now time.Time, svc pgtest.Service) *fixture {
 	store, clk := pgtest.Store(t, now)
 	_, id := pgtest.NewService(t, store.Pool, svc)
 	lk := roomstest.LiveKit(t)
-	return &fixture{store: store, clock: clk, service: id, lk: lk, h: apitest.Validated(t, newHandler(store, lk, slog.New(slog.DiscardHandler)))}
+	return &fixture{store: store, clock: clk, service: id, lk: lk, h: apitest.Validated(t, newHandler(store, lk, apitest.Discard))}
 }
 
 func (f *fixture) book(t testing.TB, start time.Time) booking.Confirmation {
@@ -58,14 +57,7 @@ func (f *fixture) book(t testing.TB, start time.Time) booking.Confirmation {
 // join posts to /api/join; an empty token sends no Authorization header,
 // an empty body none.
 func join(token, body string) *http.Request {
-	r := apitest.Post("/api/join", body, "")
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	return r
+	return apitest.Request(http.MethodPost, "/api/join", token, body)
 }
 
 // serve runs a request through join: never a 5xx, always no-store.
@@ -80,10 +72,7 @@ func joined(t *testing.T, rec *httptest.ResponseRecorder) JoinResponse {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d, want 200: %s", rec.Code, rec.Body)
 	}
-	var res JoinResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &res); err != nil {
-		t.Fatal(err)
-	}
+	res := apitest.Decode[JoinResponse](t, rec.Body.Bytes())
 	return res
 }
 
@@ -140,12 +129,8 @@ func TestCredentials(t *testing.T) {
 			}
 		})
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("wrote: %+v -> %+v", before, after)
-	}
-	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) != nil {
-		t.Error("a refused join created the room")
-	}
+	apitest.Unchanged(t, "the request", before)
+	roomstest.Absent(t, f.lk, rooms.Name(c.ID), "a refused join")
 }
 
 // TestBeforeWindow: before the window join answers 409 not_yet_open with
@@ -175,13 +160,9 @@ func TestBeforeWindow(t *testing.T) {
 		if got := rec.Header().Get("Retry-After"); got != tc.retryAfter {
 			t.Errorf("at %s: Retry-After %q, want %q", tc.now, got, tc.retryAfter)
 		}
-		if after := apitest.Snap(t); after != before {
-			t.Errorf("wrote: %+v -> %+v", before, after)
-		}
+		apitest.Unchanged(t, "the request", before)
 	}
-	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) != nil {
-		t.Error("a join before the window created the room")
-	}
+	roomstest.Absent(t, f.lk, rooms.Name(c.ID), "a join before the window")
 }
 
 // TestAfterWindow: from the end of the window join answers 410 expired;
@@ -202,9 +183,7 @@ func TestAfterWindow(t *testing.T) {
 			"detail": "the room closed at 2027-03-02T10:15:00+01:00",
 			"opens_at": "2027-03-02T09:20:00+01:00", "closes_at": "2027-03-02T10:15:00+01:00"}`)
 	}
-	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) != nil {
-		t.Error("a join after the window created the room")
-	}
+	roomstest.Absent(t, f.lk, rooms.Name(c.ID), "a join after the window")
 	f.clock.Set(closes.Add(-time.Second))
 	res := joined(t, f.serve(t, join(c.ManageToken, "")))
 	if !res.ExpiresAt.Equal(closes) {
@@ -216,7 +195,7 @@ func TestAfterWindow(t *testing.T) {
 func TestCancelled(t *testing.T) {
 	f := newFixture(t, apitest.Monday, pgtest.Service{})
 	c := f.book(t, apitest.At("2027-03-02", "10:00"))
-	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Set(apitest.At("2027-03-02", "10:00"))
@@ -225,9 +204,7 @@ func TestCancelled(t *testing.T) {
 	if got, want := apitest.VerdictOf(rec, p), apitest.Want(409, "conflict", "token"); got != want {
 		t.Errorf("got %+v, want %+v: %s", got, want, rec.Body)
 	}
-	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) != nil {
-		t.Error("joining a cancelled booking created its room")
-	}
+	roomstest.Absent(t, f.lk, rooms.Name(c.ID), "joining a cancelled booking")
 }
 
 // TestCompleted: once the office marks the appointment completed, the
@@ -235,7 +212,7 @@ func TestCancelled(t *testing.T) {
 func TestCompleted(t *testing.T) {
 	f := newFixture(t, apitest.Monday, pgtest.Service{})
 	c := f.book(t, apitest.At("2027-03-02", "10:00"))
-	if _, err := f.store.Pool.Exec(context.Background(), `UPDATE bookings SET status = 'completed' WHERE id = $1`, c.ID); err != nil {
+	if _, err := f.store.Pool.Exec(t.Context(), `UPDATE bookings SET status = 'completed' WHERE id = $1`, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Set(apitest.At("2027-03-02", "10:20"))
@@ -293,7 +270,7 @@ func TestInsideWindow(t *testing.T) {
 	}
 
 	// LiveKit dropped the room (empty timeout, restart): join brings it back.
-	if err := f.lk.Delete(context.Background(), name); err != nil {
+	if err := f.lk.Delete(t.Context(), name); err != nil {
 		t.Fatal(err)
 	}
 	joined(t, f.serve(t, join(c.ManageToken, "")))
@@ -353,7 +330,7 @@ func TestWindowFromRoomsRow(t *testing.T) {
 	f := newFixture(t, apitest.Monday, pgtest.Service{})
 	start := apitest.At("2027-03-02", "09:30")
 	c := f.book(t, start)
-	ctx := context.Background()
+	ctx := t.Context()
 	// provision-room ran with JOIN_OPENS_BEFORE=30m.
 	if _, err := f.store.Pool.Exec(ctx, `
 		INSERT INTO rooms (booking_id, name, opens_at, closes_at, sequence, updated_at) VALUES ($1, $2, $3, $4, 0, $5)`,
@@ -386,7 +363,7 @@ func TestLiveKitDown(t *testing.T) {
 	f.clock.Set(apitest.At("2027-03-02", "09:30"))
 	cfg := f.lk.Config
 	cfg.URL, cfg.Timeout = "http://127.0.0.1:1", 2*time.Second
-	h := apitest.Validated(t, newHandler(f.store, rooms.New(cfg), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(f.store, rooms.New(cfg), apitest.Discard))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, join(c.ManageToken, ""))
 	if rec.Code != http.StatusServiceUnavailable {
@@ -402,7 +379,7 @@ func TestLiveKitDown(t *testing.T) {
 func TestMethods(t *testing.T) {
 	f := newFixture(t, apitest.Monday, pgtest.Service{})
 	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/join", nil))
+	f.h.ServeHTTP(rec, apitest.Get("/api/join"))
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "POST" {
 		t.Errorf("GET: status %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
 	}
@@ -487,7 +464,7 @@ func TestCall(t *testing.T) {
 
 	// The other booking's room exists (join made it) and nobody is in it:
 	// the citizen's token took them to their own room only.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	ps, err := f.lk.Participants(ctx, otherRes.Room)
 	if err != nil {

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,18 +13,18 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 func newTestHandler(t testing.TB) (http.Handler, func(sql string, args ...any)) {
 	t.Helper()
 	store, _ := pgtest.Store(t, apitest.Monday)
 	exec := func(sql string, args ...any) {
 		t.Helper()
-		if _, err := store.Pool.Exec(context.Background(), sql, args...); err != nil {
+		if _, err := store.Pool.Exec(t.Context(), sql, args...); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler))), exec
+	return apitest.Validated(t, newHandler(store, apitest.Discard)), exec
 }
 
 // TestService: GET /api/services/{id} answers the service with its
@@ -46,7 +43,7 @@ func TestService(t *testing.T) {
 	})
 	suffix := svc[len("service-"):]
 
-	rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/services/"+svc, nil))
+	rec := apitest.Serve(t, h, apitest.Get("/api/services/"+svc))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -88,7 +85,7 @@ func TestOffices(t *testing.T) {
 			"opening_hours": [{"weekday": 2, "opens": "09:00", "closes": "10:00"}]
 		}]}`, office, suffix, svc, office, suffix)
 
-	rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices", nil))
+	rec := apitest.Serve(t, h, apitest.Get("/api/offices"))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -121,7 +118,7 @@ func TestOffices(t *testing.T) {
 		t.Errorf("office %s listed %d times, want once", office, found)
 	}
 
-	rec = apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, "/api/offices/"+office, nil))
+	rec = apitest.Serve(t, h, apitest.Get("/api/offices/"+office))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("GET /api/offices/%s: status %d: %s", office, rec.Code, rec.Body)
 	}

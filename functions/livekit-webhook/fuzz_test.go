@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/google/uuid"
@@ -21,7 +20,7 @@ func FuzzWebhook(f *testing.F) {
 	c := fx.book(f)
 	room := rooms.Name(c.ID)
 	citizen, operator := "citizen-"+c.ID, "operator-"+uuid.NewString()
-	h := function.Edge(fx.store, Name, slog.New(slog.DiscardHandler), fx.h)
+	h := function.Edge(fx.store, Name, apitest.Discard, fx.h)
 	for _, s := range apitest.Seeds(
 		string(encode(f, participant("participant_joined", room, citizen, t0, t0))),
 		string(encode(f, participant("participant_left", room, operator, t1, t2))),

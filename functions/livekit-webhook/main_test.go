@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +27,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // The key pair the handler under test trusts.
 const (
@@ -41,35 +38,17 @@ const (
 type fixture struct {
 	store   *postgres.Store
 	service string
-	logs    *syncBuffer
+	logs    *apitest.Logs
 	h       http.Handler
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	store, _ := pgtest.Store(t, apitest.Monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 4})
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := apitest.NewLogs(t)
 	return &fixture{store: store, service: svc, logs: logs,
-		h: apitest.Validated(t, newHandler(store, testKey, testSecret, log))}
+		h: apitest.Validated(t, newHandler(store, testKey, testSecret, logs.Logger))}
 }
 
 // book makes a confirmed booking at 09:00 on the fixture's Monday.
@@ -177,7 +156,7 @@ type written struct{ Attendance, Outbox, Processed int }
 func state(t *testing.T) written {
 	t.Helper()
 	var w written
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
+	err := pgtest.Pool(t).QueryRow(t.Context(), `
 		SELECT (SELECT count(*) FROM attendance), (SELECT count(*) FROM outbox),
 		       (SELECT count(*) FROM processed_events WHERE consumer = $1)`, Name).Scan(&w.Attendance, &w.Outbox, &w.Processed)
 	if err != nil {
@@ -190,7 +169,7 @@ func state(t *testing.T) written {
 // the order written.
 func emitted[T any](t *testing.T, bookingID, typ string) []T {
 	t.Helper()
-	rows, err := pgtest.Pool(t).Query(context.Background(),
+	rows, err := pgtest.Pool(t).Query(t.Context(),
 		`SELECT data FROM outbox WHERE subject = $1 AND type = $2 ORDER BY (data->>'at')::timestamptz`, bookingID, typ)
 	if err != nil {
 		t.Fatal(err)
@@ -202,10 +181,7 @@ func emitted[T any](t *testing.T, bookingID, typ string) []T {
 		if err := rows.Scan(&raw); err != nil {
 			t.Fatal(err)
 		}
-		var v T
-		if err := json.Unmarshal(raw, &v); err != nil {
-			t.Fatal(err)
-		}
+		v := apitest.Decode[T](t, raw)
 		out = append(out, v)
 	}
 	return out
@@ -262,7 +238,7 @@ func TestJoinedAndLeft(t *testing.T) {
 
 	f.post(t, participant("participant_joined", room, citizen, t0, t0), Recorded)
 	f.post(t, participant("participant_joined", room, operator, t1, t1), Recorded)
-	sessions, err := f.store.Attendance(context.Background(), c.ID)
+	sessions, err := f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +252,7 @@ func TestJoinedAndLeft(t *testing.T) {
 
 	f.post(t, participant("participant_left", room, operator, t1, t2), Recorded)
 	f.post(t, participant("participant_left", room, citizen, t0, t3), Recorded)
-	sessions, err = f.store.Attendance(context.Background(), c.ID)
+	sessions, err = f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +277,7 @@ func TestJoinedAndLeft(t *testing.T) {
 	}
 	// The display name LiveKit sends is personal data: nowhere.
 	var stored int
-	if err := f.store.Pool.QueryRow(context.Background(),
+	if err := f.store.Pool.QueryRow(t.Context(),
 		`SELECT count(*) FROM outbox WHERE subject = $1 AND data::text LIKE '%Rossi%'`, c.ID).Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +297,7 @@ func TestComesBack(t *testing.T) {
 	// The second stay: its leave is delivered first.
 	f.post(t, participant("participant_left", room, citizen, t2, t3), Recorded)
 	f.post(t, participant("participant_joined", room, citizen, t2, t2), Recorded)
-	sessions, err := f.store.Attendance(context.Background(), c.ID)
+	sessions, err := f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +346,7 @@ func TestDuplicate(t *testing.T) {
 	if diff := cmp.Diff(map[string]int{Recorded: 1, Duplicate: cap(results) - 1}, count); diff != "" {
 		t.Errorf("concurrent deliveries (-want +got):\n%s", diff)
 	}
-	sessions, err := f.store.Attendance(context.Background(), c.ID)
+	sessions, err := f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +373,7 @@ func TestRoomFinished(t *testing.T) {
 	end := finished(room, t3)
 	f.post(t, end, Recorded)
 	f.post(t, end, Duplicate)
-	sessions, err := f.store.Attendance(context.Background(), c.ID)
+	sessions, err := f.store.Attendance(t.Context(), c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -465,7 +441,7 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("too large (-want +got):\n%s", diff)
 	}
 	rec = httptest.NewRecorder()
-	f.h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/livekit/webhook", nil))
+	f.h.ServeHTTP(rec, apitest.Get("/api/livekit/webhook"))
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != http.MethodPost {
 		t.Errorf("GET: %d, Allow %q; want 405, POST", rec.Code, rec.Header().Get("Allow"))
 	}

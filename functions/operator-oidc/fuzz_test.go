@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,7 +17,7 @@ func fuzzEnv(f *testing.F) (*env, http.Handler) {
 	e := newEnv(f, nil)
 	email, _ := e.operator(operator.RoleOperator)
 	e.idp.signInAs(map[string]any{"sub": "idp-user-1", "email": email, "email_verified": true, "name": "Maria Rossi"})
-	return e, function.Edge(e.auth.Store, "operator-oidc", slog.New(slog.DiscardHandler), e.h)
+	return e, function.Edge(e.auth.Store, "operator-oidc", apitest.Discard, e.h)
 }
 
 // FuzzLogin: no query string makes GET /api/operator/oidc/login answer a

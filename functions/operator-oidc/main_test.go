@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +20,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 const (
 	clientID     = "sportello"
@@ -41,7 +37,7 @@ type env struct {
 	cfg  Config
 	auth *auth.Authenticator
 	clk  *clock.Fixed
-	logs *bytes.Buffer
+	logs *apitest.Logs
 }
 
 func newEnv(t testing.TB, change func(*Config)) *env {
@@ -56,19 +52,11 @@ func newEnv(t testing.TB, change func(*Config)) *env {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// Nothing personal or secret in the logs: no email, code or token.
+	logs := apitest.NewLogs(t, "@", "eyJ", "code=", "state=")
 	a := &auth.Authenticator{Store: store, Config: auth.DefaultConfig}
 	e := &env{t: t, idp: idp, cfg: cfg, auth: a, clk: clk, logs: logs,
-		h: apitest.Validated(t, newHandler(cfg, a, &http.Client{Timeout: cfg.Timeout}, log))}
-	t.Cleanup(func() {
-		// Nothing personal or secret in the logs: no email, code or token.
-		for _, s := range []string{"@", "eyJ", "code=", "state="} {
-			if strings.Contains(logs.String(), s) {
-				t.Errorf("the logs contain %q:\n%s", s, logs)
-			}
-		}
-	})
+		h: apitest.Validated(t, newHandler(cfg, a, &http.Client{Timeout: cfg.Timeout}, logs.Logger))}
 	return e
 }
 
@@ -78,7 +66,7 @@ func (e *env) operator(role string) (string, string) {
 	e.t.Helper()
 	office, _ := pgtest.NewService(e.t, pgtest.Pool(e.t), pgtest.Service{})
 	email := "op-" + pgtest.Suffix() + "@comune.example.it"
-	id, err := pgtest.CreateOperator(context.Background(), pgtest.Pool(e.t), e.clk.Now(), email, "Operatore di prova", "a password never used here", role, office)
+	id, err := pgtest.CreateOperator(e.t.Context(), pgtest.Pool(e.t), e.clk.Now(), email, "Operatore di prova", "a password never used here", role, office)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -86,7 +74,7 @@ func (e *env) operator(role string) (string, string) {
 }
 
 func get(target string, cookies ...*http.Cookie) *http.Request {
-	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r := apitest.Get(target)
 	for _, c := range cookies {
 		if c != nil {
 			r.AddCookie(c)
@@ -160,7 +148,7 @@ type written struct{ Sessions, Audit, Logins int }
 func (e *env) written() written {
 	e.t.Helper()
 	var w written
-	if err := pgtest.Pool(e.t).QueryRow(context.Background(), `
+	if err := pgtest.Pool(e.t).QueryRow(e.t.Context(), `
 		SELECT (SELECT count(*) FROM operator_sessions), (SELECT count(*) FROM audit_log), (SELECT count(*) FROM oidc_logins)`).
 		Scan(&w.Sessions, &w.Audit, &w.Logins); err != nil {
 		e.t.Fatal(err)
@@ -212,7 +200,7 @@ func TestSignIn(t *testing.T) {
 	}
 	// The cookie is a working session of that operator, with their role
 	// and offices as Sportello has them.
-	sess, err := e.auth.Authenticate(context.Background(), sc.Value)
+	sess, err := e.auth.Authenticate(t.Context(), sc.Value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,11 +252,11 @@ func TestSignInReplacesTheBrowsersSession(t *testing.T) {
 	if rec.Code != http.StatusFound || rec.Header().Get("Location") != "/" {
 		t.Fatalf("status %d, Location %q", rec.Code, rec.Header().Get("Location"))
 	}
-	if _, err := e.auth.Authenticate(context.Background(), first.Value); err == nil {
+	if _, err := e.auth.Authenticate(t.Context(), first.Value); err == nil {
 		t.Error("the browser's previous session still works")
 	}
 	second := cookieOf(rec, session.CookieName)
-	if sess, err := e.auth.Authenticate(context.Background(), second.Value); err != nil || !sess.Operator.Administrator() {
+	if sess, err := e.auth.Authenticate(t.Context(), second.Value); err != nil || !sess.Operator.Administrator() {
 		t.Errorf("second session: %+v, %v", sess.Operator, err)
 	}
 }
@@ -288,7 +276,7 @@ func TestOtherEmailClaim(t *testing.T) {
 	if rec.Code != http.StatusFound || sc == nil {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	if sess, err := e.auth.Authenticate(context.Background(), sc.Value); err != nil || sess.Operator.ID != id {
+	if sess, err := e.auth.Authenticate(t.Context(), sc.Value); err != nil || sess.Operator.ID != id {
 		t.Errorf("session %+v, %v", sess.Operator, err)
 	}
 }
@@ -299,7 +287,7 @@ func TestCallbackRefused(t *testing.T) {
 	e := newEnv(t, nil)
 	email, _ := e.operator(operator.RoleOperator)
 	inactive, inactiveID := e.operator(operator.RoleOperator)
-	if _, err := pgtest.Pool(t).Exec(context.Background(), `UPDATE operators SET active = false WHERE id = $1`, inactiveID); err != nil {
+	if _, err := pgtest.Pool(t).Exec(t.Context(), `UPDATE operators SET active = false WHERE id = $1`, inactiveID); err != nil {
 		t.Fatal(err)
 	}
 	user := map[string]any{"sub": "idp-user", "email": email, "email_verified": true}
@@ -433,7 +421,7 @@ func TestStateExpires(t *testing.T) {
 	// The next sign-in drops what expired.
 	e.login("/")
 	var stale int
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM oidc_logins WHERE expires_at <= $1`, e.clk.Now()).Scan(&stale); err != nil || stale != 0 {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT count(*) FROM oidc_logins WHERE expires_at <= $1`, e.clk.Now()).Scan(&stale); err != nil || stale != 0 {
 		t.Errorf("expired sign-ins kept: %d, %v", stale, err)
 	}
 }
@@ -441,7 +429,7 @@ func TestStateExpires(t *testing.T) {
 func TestLockedAccount(t *testing.T) {
 	e := newEnv(t, nil)
 	email, id := e.operator(operator.RoleOperator)
-	if _, err := pgtest.Pool(t).Exec(context.Background(), `UPDATE operators SET locked_until = $2 WHERE id = $1`, id, e.clk.Now().Add(5*time.Minute)); err != nil {
+	if _, err := pgtest.Pool(t).Exec(t.Context(), `UPDATE operators SET locked_until = $2 WHERE id = $1`, id, e.clk.Now().Add(5*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	e.idp.signInAs(map[string]any{"sub": "x", "email": email, "email_verified": true})
@@ -487,7 +475,7 @@ func TestReturnTo(t *testing.T) {
 	}
 	// Even a row written around ReturnTo could not hold another site: the
 	// table refuses it.
-	_, err := pgtest.Pool(t).Exec(context.Background(), `
+	_, err := pgtest.Pool(t).Exec(t.Context(), `
 		INSERT INTO oidc_logins (state_hash, nonce, code_verifier, return_to, created_at, expires_at)
 		VALUES (sha256('x'), repeat('n', 43), repeat('v', 43), '//evil.example', now(), now() + interval '1 minute')`)
 	if err == nil {
@@ -500,7 +488,7 @@ func TestConfigAndDisabled(t *testing.T) {
 	rec := apitest.Serve(t, e.h, get("/api/operator/oidc/config"), apitest.NoStore)
 	apitest.SameJSON(t, rec.Body.Bytes(), `{"enabled": true, "issuer": "`+e.idp.srv.URL+`"}`)
 
-	off := apitest.Validated(t, newHandler(Config{}, e.auth, http.DefaultClient, slog.New(slog.DiscardHandler)))
+	off := apitest.Validated(t, newHandler(Config{}, e.auth, http.DefaultClient, apitest.Discard))
 	rec = apitest.Serve(t, off, get("/api/operator/oidc/config"), apitest.NoStore)
 	if rec.Code != http.StatusOK {
 		t.Errorf("config: status %d", rec.Code)
@@ -520,7 +508,7 @@ func TestProviderUnreachable(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 	h := apitest.Validated(t, newHandler(Config{Issuer: dead.URL, ClientID: clientID, RedirectURL: redirectURL, Scopes: "openid", EmailClaim: "email",
-		LoginTTL: time.Minute, Timeout: time.Second}, e.auth, &http.Client{Timeout: time.Second}, slog.New(slog.DiscardHandler)))
+		LoginTTL: time.Minute, Timeout: time.Second}, e.auth, &http.Client{Timeout: time.Second}, apitest.Discard))
 	before := e.written()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, get("/api/operator/oidc/login?return_to=/"))

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -56,7 +54,7 @@ func newRoutes(bookingID, docID string) []struct{ method, path, body string } {
 func officeDocument(t *testing.T, store *postgres.Store, bookingID string) string {
 	t.Helper()
 	id := uuid.NewString()
-	if _, err := store.Pool.Exec(context.Background(), `
+	if _, err := store.Pool.Exec(t.Context(), `
 		INSERT INTO documents (id, booking_id, object_key, filename, content_type, size, uploaded_by, status, created_at, uploaded_at)
 		VALUES ($1, $2, $3, 'esito.pdf', 'application/pdf', 100, 'office', 'uploaded', $4, $4)`,
 		id, bookingID, documents.ObjectKey(bookingID, id), store.Clock.Now()); err != nil {
@@ -69,7 +67,7 @@ func officeDocument(t *testing.T, store *postgres.Store, bookingID string) strin
 func documentRows(t *testing.T) string {
 	t.Helper()
 	var s string
-	if err := pgtest.Pool(t).QueryRow(context.Background(),
+	if err := pgtest.Pool(t).QueryRow(t.Context(),
 		`SELECT count(*) || ':' || md5(coalesce(string_agg(d::text, ',' ORDER BY d.id), '')) FROM documents d`).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +194,7 @@ func TestJoinRefused(t *testing.T) {
 	email, _ := e.operator(operator.RoleOperator, office)
 	start := apitest.At("2027-03-02", "09:00")
 	cancelled := pgtest.Book(t, e.store, svc, start)
-	if _, err := e.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
+	if _, err := e.store.Cancel(t.Context(), cancelled.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	completed := pgtest.Book(t, e.store, svc, start)
@@ -229,7 +227,7 @@ func TestJoinRefused(t *testing.T) {
 
 	cfg := e.lk.Config
 	cfg.URL = "http://127.0.0.1:1"
-	down := apitest.Validated(t, newHandler(e.store, &auth.Authenticator{Store: e.store, Config: e.cfg}, &clients.Identifier{}, rooms.New(cfg), e.docs, slogDiscard()))
+	down := apitest.Validated(t, newHandler(e.store, &auth.Authenticator{Store: e.store, Config: e.cfg}, &clients.Identifier{}, rooms.New(cfg), e.docs, apitest.Discard))
 	rec := httptest.NewRecorder() // not apitest.Serve: this 5xx is expected
 	down.ServeHTTP(rec, apitestRequest("POST", "/api/operator/bookings/"+open.ID+"/join", "", c))
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" || rec.Header().Get("Retry-After") != "5" {
@@ -302,7 +300,7 @@ func TestDocuments(t *testing.T) {
 	apitest.SameJSON(t, rec.Body.Bytes(), want)
 
 	// The citizen sees it, from the office.
-	list, err := e.docs.List(context.Background(), b.ID)
+	list, err := e.docs.List(t.Context(), b.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +333,7 @@ func TestDocuments(t *testing.T) {
 	}
 
 	// A cancelled booking takes no more documents: 409 naming the booking.
-	if _, err := e.store.CancelByOperator(context.Background(), operator.Scope{OperatorID: opID, Offices: []string{office}}, b.ID); err != nil {
+	if _, err := e.store.CancelByOperator(t.Context(), operator.Scope{OperatorID: opID, Offices: []string{office}}, b.ID); err != nil {
 		t.Fatal(err)
 	}
 	docs := documentRows(t)
@@ -363,11 +361,11 @@ func TestReschedule(t *testing.T) {
 	pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "11:00")) // the 11:00 slot's one desk
 	started := pgtest.Book(t, e.store, svc, apitest.At("2027-03-01", "12:00"))
 	gone := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "12:00"))
-	if _, err := e.store.Cancel(context.Background(), gone.ManageToken); err != nil {
+	if _, err := e.store.Cancel(t.Context(), gone.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Set(apitest.At("2027-03-01", "12:10")) // inside the 24-hour cutoff of b
-	if _, err := e.store.Reschedule(context.Background(), b.ManageToken, apitest.At("2027-03-02", "10:00")); !apperrIs(err, "unprocessable") {
+	if _, err := e.store.Reschedule(t.Context(), b.ManageToken, apitest.At("2027-03-02", "10:00")); !apperrIs(err, "unprocessable") {
 		t.Fatalf("the citizen could still move it: %v", err)
 	}
 	c := e.signIn(email)
@@ -381,9 +379,7 @@ func TestReschedule(t *testing.T) {
 		!strings.Contains(rec.Body.String(), `"start":"2027-03-02T09:00:00+01:00"`) || !strings.Contains(rec.Body.String(), `"sequence":0`) {
 		t.Errorf("reschedule to the same time: status %d: %s", rec.Code, rec.Body)
 	}
-	if after := apitest.Snap(t); after != snap {
-		t.Errorf("a reschedule to the same time wrote: %+v -> %+v", snap, after)
-	}
+	apitest.Unchanged(t, "a reschedule to the same time", snap)
 	for _, tc := range []struct {
 		name, id, body string
 		want           apitest.Verdict
@@ -431,10 +427,10 @@ func TestReschedule(t *testing.T) {
 		t.Errorf("audit row (-want +got):\n%s", diff)
 	}
 	// The old slot is free, the new one taken.
-	if _, err := e.store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it"); err != nil {
+	if _, err := e.store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "09:00"), "it"); err != nil {
 		t.Errorf("the old slot is not free: %v", err)
 	}
-	if _, err := e.store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "10:00"), "it"); !apperrIs(err, "conflict") {
+	if _, err := e.store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "10:00"), "it"); !apperrIs(err, "conflict") {
 		t.Errorf("the new slot is still free: %v", err)
 	}
 
@@ -477,7 +473,7 @@ func TestRescheduleRace(t *testing.T) {
 			func() int { return e.do(op1, "POST", "/api/operator/bookings/"+a.ID+"/reschedule", body).Code },
 			func() int { return e.do(op2, "POST", "/api/operator/bookings/"+b.ID+"/reschedule", body).Code },
 			func() int {
-				_, err := e.store.Reschedule(context.Background(), cz.ManageToken, target)
+				_, err := e.store.Reschedule(t.Context(), cz.ManageToken, target)
 				switch {
 				case err == nil:
 					return http.StatusOK
@@ -511,7 +507,7 @@ func TestRescheduleRace(t *testing.T) {
 		}
 	}
 	var overlaps int
-	if err := e.store.Pool.QueryRow(context.Background(), `
+	if err := e.store.Pool.QueryRow(t.Context(), `
 		SELECT count(*) FROM bookings x JOIN bookings y ON x.desk_id = y.desk_id AND x.id < y.id
 		WHERE x.status IN ('held', 'confirmed') AND y.status IN ('held', 'confirmed') AND x.blocks && y.blocks`).Scan(&overlaps); err != nil || overlaps != 0 {
 		t.Errorf("overlapping active bookings: %d, %v", overlaps, err)
@@ -558,14 +554,9 @@ func TestNewRoutesIsolation(t *testing.T) {
 
 func apperrIs(err error, code string) bool { return apperr.Is(err, apperr.Code(code)) }
 
-func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 // apitestRequest is a request as the signed-in browser c sends it.
 func apitestRequest(method, path, body string, c *client) *http.Request {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
+	r := apitest.Request(method, path, "", body)
 	r.AddCookie(c.cookie)
 	r.Header.Set(session.CSRFHeader, c.csrf)
 	return r

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -36,7 +35,7 @@ func newFuzzEnv(f *testing.F, now time.Time) *fuzzEnv {
 	email, _ := e.operator(operator.RoleOperator, office)
 	b := pgtest.Book(f, e.store, svc, apitest.At("2027-03-02", "09:00"))
 	e.clk.Set(now) // before signing in: a session idles out
-	return &fuzzEnv{env: e, edge: function.Edge(e.store, "operators", slog.New(slog.DiscardHandler), e.h),
+	return &fuzzEnv{env: e, edge: function.Edge(e.store, "operators", apitest.Discard, e.h),
 		email: email, booking: b.ID, c: e.signIn(email)}
 }
 

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,7 +28,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 const password = "correct horse battery staple"
 
@@ -47,7 +43,7 @@ type env struct {
 	store    *postgres.Store
 	clk      *clock.Fixed
 	cfg      auth.Config
-	logs     *bytes.Buffer
+	logs     *apitest.Logs
 	lk       *rooms.LiveKit       // the real LiveKit of make test
 	docs     *documents.Documents // on the real object store of make test
 	addr     string               // RemoteAddr of its requests
@@ -91,22 +87,14 @@ func newAddr() string {
 func newEnv(t testing.TB, now time.Time, cfg auth.Config) *env {
 	t.Helper()
 	store, clk := pgtest.Store(t, now)
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// Nothing personal in the logs: no email, password or citizen data.
+	logs := apitest.NewLogs(t, "@", password, "Maria", "Rossi", "Sparano")
 	verified := &verifications{}
 	a := &auth.Authenticator{Store: store, Config: cfg, Verify: verified.verify}
 	lk := roomstest.LiveKit(t)
 	docs := &documents.Documents{Store: store, Objects: s3test.Store(t), MaxBytes: 20 << 20, MaxPerBooking: 20}
-	e := &env{t: t, h: apitest.Validated(t, newHandler(store, a, &clients.Identifier{}, lk, docs, log)), store: store, clk: clk, cfg: cfg, logs: logs,
+	e := &env{t: t, h: apitest.Validated(t, newHandler(store, a, &clients.Identifier{}, lk, docs, logs.Logger)), store: store, clk: clk, cfg: cfg, logs: logs,
 		lk: lk, docs: docs, addr: newAddr(), verified: verified}
-	t.Cleanup(func() {
-		// Nothing personal in the logs: no email, password or citizen data.
-		for _, s := range []string{"@", password, "Maria", "Rossi", "Sparano"} {
-			if strings.Contains(logs.String(), s) {
-				t.Errorf("the logs contain %q:\n%s", s, logs)
-			}
-		}
-	})
 	return e
 }
 
@@ -115,7 +103,7 @@ func newEnv(t testing.TB, now time.Time, cfg auth.Config) *env {
 func (e *env) operator(role string, offices ...string) (string, string) {
 	e.t.Helper()
 	email := "op-" + pgtest.Suffix() + "@comune.example.it"
-	id, err := pgtest.CreateOperator(context.Background(), e.store.Pool, e.clk.Now(), email, "Operatore di prova", password, role, offices...)
+	id, err := pgtest.CreateOperator(e.t.Context(), e.store.Pool, e.clk.Now(), email, "Operatore di prova", password, role, offices...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -131,13 +119,7 @@ type client struct {
 // do sends a request as c (nil: no cookie) with c's CSRF token.
 func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, path, nil)
-	} else {
-		r = httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
+	r := apitest.Request(method, path, "", body)
 	r.RemoteAddr = e.addr
 	if c != nil {
 		if c.cookie != nil {
@@ -162,10 +144,7 @@ func (e *env) signIn(email string) *client {
 	if rec.Code != http.StatusOK {
 		e.t.Fatalf("sign-in: status %d: %s", rec.Code, rec.Body)
 	}
-	var resp SessionResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		e.t.Fatal(err)
-	}
+	resp := apitest.Decode[SessionResponse](e.t, rec.Body.Bytes())
 	return &client{cookie: sessionCookie(e.t, rec), csrf: resp.CSRFToken}
 }
 
@@ -197,10 +176,7 @@ func TestSignIn(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
-		var resp SessionResponse
-		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-			t.Fatal(err)
-		}
+		resp := apitest.Decode[SessionResponse](t, rec.Body.Bytes())
 		if len(resp.CSRFToken) < 43 {
 			t.Errorf("csrf_token %q is too short", resp.CSRFToken)
 		}
@@ -226,13 +202,13 @@ func TestSignIn(t *testing.T) {
 			t.Error("the session token is in the body: scripts could read it")
 		}
 		var stored int
-		if err := e.store.Pool.QueryRow(context.Background(),
+		if err := e.store.Pool.QueryRow(t.Context(),
 			`SELECT count(*) FROM operator_sessions WHERE token_hash = sha256($1::bytea)`, []byte(c.Value)).Scan(&stored); err != nil || stored != 1 {
 			t.Errorf("sessions stored under the token's hash: %d, %v; want 1", stored, err)
 		}
 		// The sign-in is in the audit log, with its method.
 		var method string
-		if err := e.store.Pool.QueryRow(context.Background(), `
+		if err := e.store.Pool.QueryRow(t.Context(), `
 			SELECT detail->>'method' FROM audit_log
 			WHERE action = 'session.started' AND target_kind = 'session' AND actor_id = $1::uuid AND target_id = $1::text`, id).Scan(&method); err != nil || method != "password" {
 			t.Errorf("audit row of the sign-in: method %q, %v", method, err)
@@ -252,7 +228,7 @@ func TestSignInRefused(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
 	email, _ := e.operator(operator.RoleOperator)
 	inactive, id := e.operator(operator.RoleOperator)
-	if _, err := e.store.Pool.Exec(context.Background(), `UPDATE operators SET active = false WHERE id = $1`, id); err != nil {
+	if _, err := e.store.Pool.Exec(t.Context(), `UPDATE operators SET active = false WHERE id = $1`, id); err != nil {
 		t.Fatal(err)
 	}
 	var bodies []string
@@ -295,7 +271,7 @@ func TestSignInRefused(t *testing.T) {
 		})
 	}
 	var failed int
-	if err := e.store.Pool.QueryRow(context.Background(), `SELECT failed_logins FROM operators WHERE email = $1`, email).Scan(&failed); err != nil || failed != 1 {
+	if err := e.store.Pool.QueryRow(t.Context(), `SELECT failed_logins FROM operators WHERE email = $1`, email).Scan(&failed); err != nil || failed != 1 {
 		t.Errorf("failed_logins = %d, %v; want 1 (bad input counts for nothing)", failed, err)
 	}
 }
@@ -497,10 +473,7 @@ func agendaIDs(t *testing.T, rec *httptest.ResponseRecorder, keep map[string]boo
 	if rec.Code != http.StatusOK {
 		t.Fatalf("agenda: status %d: %s", rec.Code, rec.Body)
 	}
-	var resp AgendaResponse
-	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
-		t.Fatal(err)
-	}
+	resp := apitest.Decode[AgendaResponse](t, rec.Body.Bytes())
 	ids := []string{}
 	for _, b := range resp.Bookings {
 		if keep == nil || keep[b.ID] {
@@ -581,10 +554,10 @@ func TestAgenda(t *testing.T) {
 	sun := pgtest.Book(t, e.store, svc, apitest.At("2027-03-07", "12:30"))
 	nextMon := pgtest.Book(t, e.store, svc, apitest.At("2027-03-08", "09:00"))
 	gone := pgtest.Book(t, e.store, svc, apitest.At("2027-03-02", "10:00"))
-	if _, err := e.store.Cancel(context.Background(), gone.ManageToken); err != nil {
+	if _, err := e.store.Cancel(t.Context(), gone.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "11:00"), "it"); err != nil {
+	if _, err := e.store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "11:00"), "it"); err != nil {
 		t.Fatal(err) // a hold: not in the agenda
 	}
 	// Monday's appointment happened.
@@ -652,7 +625,7 @@ func TestBookingDetail(t *testing.T) {
 		id     uuid.UUID
 		status string
 	}{{doc, "uploaded"}, {uuid.New(), "pending"}, {uuid.New(), "deleted"}} {
-		if _, err := e.store.Pool.Exec(context.Background(), `
+		if _, err := e.store.Pool.Exec(t.Context(), `
 			INSERT INTO documents (id, booking_id, object_key, filename, content_type, size, uploaded_by, status, created_at, uploaded_at)
 			VALUES ($1, $2, $3, 'pianta.pdf', 'application/pdf', 1234, 'citizen', $4, $5, $5)`,
 			d.id, b.ID, "k/"+d.id.String(), d.status, uploaded); err != nil {
@@ -660,7 +633,7 @@ func TestBookingDetail(t *testing.T) {
 		}
 	}
 	// The citizen was in the room, and left; the operator is still there.
-	if _, err := e.store.Pool.Exec(context.Background(), `
+	if _, err := e.store.Pool.Exec(t.Context(), `
 		INSERT INTO attendance (booking_id, identity, role, joined_at, left_at) VALUES
 		  ($1::uuid, 'citizen-' || $1::text, 'citizen', $2, $3),
 		  ($1::uuid, 'operator-x', 'operator', $2, NULL)`,
@@ -693,14 +666,11 @@ func TestBookingDetail(t *testing.T) {
 func outboxData(t *testing.T, subject, typ string) map[string]any {
 	t.Helper()
 	var raw []byte
-	if err := pgtest.Pool(t).QueryRow(context.Background(),
+	if err := pgtest.Pool(t).QueryRow(t.Context(),
 		`SELECT data FROM outbox WHERE subject = $1 AND type = $2`, subject, typ).Scan(&raw); err != nil {
 		t.Fatalf("event %s of %s: %v", typ, subject, err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := apitest.Decode[map[string]any](t, raw)
 	return m
 }
 
@@ -716,7 +686,7 @@ func TestOutcome(t *testing.T) {
 	held := pgtest.Book(t, e.store, svc, start)
 	absent := pgtest.Book(t, e.store, svc, start)
 	cancelled := pgtest.Book(t, e.store, svc, start)
-	if _, err := e.store.Cancel(context.Background(), cancelled.ManageToken); err != nil {
+	if _, err := e.store.Cancel(t.Context(), cancelled.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.Set(start.Add(-time.Minute))
@@ -743,10 +713,7 @@ func TestOutcome(t *testing.T) {
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
-	var got operator.Booking
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
-		t.Fatal(err)
-	}
+	got := apitest.Decode[operator.Booking](t, rec.Body.Bytes())
 	at := apitest.RFC3339(start.Add(25 * time.Minute))
 	type outcome struct{ Status, Outcome, Note, At, By string }
 	str := func(p *string) string {
@@ -759,9 +726,7 @@ func TestOutcome(t *testing.T) {
 		outcome{got.Status.String(), str(got.Outcome), str(got.OutcomeNote), apitest.RFC3339(*got.OutcomeAt), str(got.OutcomeBy)}); diff != "" {
 		t.Errorf("recorded outcome (-want +got):\n%s", diff)
 	}
-	if after := apitest.Snap(t); after.Bookings != before.Bookings || after.Outbox != before.Outbox+1 {
-		t.Errorf("rows: outbox %d -> %d; want one more event", before.Outbox, after.Outbox)
-	}
+	apitest.Wrote(t, before, 0, 1)
 	wantEvent := map[string]any{"booking_id": held.ID, "office_id": office, "service_id": svc, "desk": held.Desk,
 		"start": "2027-03-02T09:00:00+01:00", "end": "2027-03-02T09:30:00+01:00", "sequence": float64(0), "locale": "it",
 		"outcome": "completed", "recorded_by": "operator"}
@@ -788,7 +753,7 @@ func TestOutcome(t *testing.T) {
 	refuse("second recording", held.ID, `{"outcome": "no_show"}`, apitest.Want(409, "conflict", "id"))
 	refuse("second no-show", absent.ID, `{"outcome": "no_show"}`, apitest.Want(409, "conflict", "id"))
 	// The database holds the note's limit too.
-	if _, err := e.store.Pool.Exec(context.Background(), `UPDATE bookings SET outcome_note = repeat('x', 501) WHERE id = $1`, held.ID); err == nil {
+	if _, err := e.store.Pool.Exec(t.Context(), `UPDATE bookings SET outcome_note = repeat('x', 501) WHERE id = $1`, held.ID); err == nil {
 		t.Error("the database took a 501-character note")
 	}
 }
@@ -825,7 +790,7 @@ func TestCancel(t *testing.T) {
 	if diff := cmp.Diff(auditRow{"operator", opID, "booking.cancelled", office}, lastAudit(t, b.ID)); diff != "" {
 		t.Errorf("audit row (-want +got):\n%s", diff)
 	}
-	if _, err := e.store.Reserve(context.Background(), svc, start, "it"); err != nil {
+	if _, err := e.store.Reserve(t.Context(), svc, start, "it"); err != nil {
 		t.Errorf("the slot is not free again: %v", err)
 	}
 	// A second cancel (a retry after a lost answer) answers the cancelled
@@ -835,9 +800,7 @@ func TestCancel(t *testing.T) {
 	if again.Code != http.StatusOK || !strings.Contains(again.Body.String(), `"status":"cancelled"`) || !strings.Contains(again.Body.String(), `"sequence":1`) {
 		t.Errorf("second cancel: status %d: %s", again.Code, again.Body)
 	}
-	if after := apitest.Snap(t); after != snap {
-		t.Errorf("a second cancel wrote: %+v -> %+v", snap, after)
-	}
+	apitest.Unchanged(t, "a second cancel", snap)
 	for _, tc := range []struct {
 		name, id string
 		want     apitest.Verdict
@@ -855,10 +818,10 @@ func TestCancel(t *testing.T) {
 // every office.
 func TestDemoAccounts(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
-	if err := postgres.LoadDemo(context.Background(), e.store.Pool); err != nil {
+	if err := postgres.LoadDemo(t.Context(), e.store.Pool); err != nil {
 		t.Fatal(err)
 	}
-	if err := postgres.LoadDemo(context.Background(), e.store.Pool); err != nil {
+	if err := postgres.LoadDemo(t.Context(), e.store.Pool); err != nil {
 		t.Fatalf("the demo data are not idempotent: %v", err)
 	}
 	for email, want := range map[string][]string{

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -71,7 +70,7 @@ func TestSignInTellsNothing(t *testing.T) {
 	known, _ := e.operator(operator.RoleOperator)
 	inactive, inactiveID := e.operator(operator.RoleOperator)
 	locked, lockedID := e.operator(operator.RoleOperator)
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := e.store.Pool.Exec(ctx, `UPDATE operators SET active = false WHERE id = $1`, inactiveID); err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +228,7 @@ func TestSignInRaceFromOneAddress(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", nil)
 			r.RemoteAddr = e.addr
 			var n int
-			if err := e.store.Pool.QueryRow(context.Background(), `SELECT n FROM sign_in_failures WHERE address = $1`,
+			if err := e.store.Pool.QueryRow(t.Context(), `SELECT n FROM sign_in_failures WHERE address = $1`,
 				(&clients.Identifier{}).Address(r)).Scan(&n); err != nil || n != tc.racing {
 				t.Errorf("the address's count: %d, %v; want %d", n, err, tc.racing)
 			}

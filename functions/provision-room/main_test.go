@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +24,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // fixture is a store with a fixed clock, a service and the provision-room
 // handler in front of the real LiveKit server.
@@ -49,7 +45,7 @@ func newFixture(t *testing.T) *fixture {
 	ps := *store
 	ps.Source, ps.Delivered = "/sportello/provision-room", func() { f.kicks++ }
 	p := &Provisioner{Store: &ps, LiveKit: f.lk}
-	f.h = function.Events(slog.New(slog.DiscardHandler), p.Handle)
+	f.h = function.Events(apitest.Discard, p.Handle)
 	return f
 }
 
@@ -62,25 +58,10 @@ func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	return c
 }
 
-// request posts ev in binary mode, as a Knative Trigger delivers it.
-func request(t *testing.T, ev cloudevents.Event) *http.Request {
-	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(ev.Data())))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set("Ce-Specversion", "1.0")
-	r.Header.Set("Ce-Id", ev.ID())
-	r.Header.Set("Ce-Source", ev.Source())
-	r.Header.Set("Ce-Type", ev.Type())
-	r.Header.Set("Ce-Subject", ev.Subject())
-	r.Header.Set("Ce-Time", ev.Time().Format(time.RFC3339Nano))
-	return r
-}
-
 // deliver posts ev to the handler and requires the given status.
 func (f *fixture) deliver(t *testing.T, ev cloudevents.Event, want int) {
 	t.Helper()
-	rec := httptest.NewRecorder()
-	f.h.ServeHTTP(rec, request(t, ev))
+	rec := apitest.Deliver(f.h, apitest.Binary(ev))
 	if rec.Code != want {
 		t.Fatalf("%s: status %d, want %d: %s", ev.Type(), rec.Code, want, rec.Body)
 	}
@@ -99,7 +80,7 @@ type row struct {
 func roomRow(t *testing.T, bookingID string) (row, bool) {
 	t.Helper()
 	var r row
-	err := pgtest.Pool(t).QueryRow(context.Background(), `
+	err := pgtest.Pool(t).QueryRow(t.Context(), `
 		SELECT name, opens_at, closes_at, sequence, deleted_at IS NOT NULL, updated_at FROM rooms WHERE booking_id = $1`, bookingID).
 		Scan(&r.Name, &r.OpensAt, &r.ClosesAt, &r.Sequence, &r.Deleted, &r.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -116,7 +97,7 @@ func roomRow(t *testing.T, bookingID string) (row, bool) {
 // booking, oldest first.
 func roomEvents(t *testing.T, bookingID, typ string) []events.RoomData {
 	t.Helper()
-	rows, err := pgtest.Pool(t).Query(context.Background(),
+	rows, err := pgtest.Pool(t).Query(t.Context(),
 		`SELECT data FROM outbox WHERE subject = $1 AND type = $2 ORDER BY time, id`, bookingID, typ)
 	if err != nil {
 		t.Fatal(err)
@@ -190,9 +171,7 @@ func TestProvision(t *testing.T) {
 	if again, _ := roomRow(t, c.ID); !again.UpdatedAt.Equal(apitest.Monday) {
 		t.Errorf("the duplicate delivery touched the row: %+v", again)
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("the duplicate delivery wrote: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "the duplicate delivery", before)
 
 	// Booked five minutes before its start: the window is open, the room
 	// is made now.
@@ -210,7 +189,7 @@ func TestProvision(t *testing.T) {
 		t.Errorf("empty timeout %ds ends before the window closes (%ds from now)", room.EmptyTimeout, need)
 	}
 	var opened *time.Time
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT opened_at FROM rooms WHERE booking_id = $1`, soon.ID).Scan(&opened); err != nil || opened == nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT opened_at FROM rooms WHERE booking_id = $1`, soon.ID).Scan(&opened); err != nil || opened == nil {
 		t.Errorf("the room made at once is not marked opened: %v, %v", opened, err)
 	}
 }
@@ -231,7 +210,7 @@ func TestThousandsOfFutureBookings(t *testing.T) {
 			}
 		}
 	}
-	held, err := f.lk.Rooms(context.Background(), names...)
+	held, err := f.lk.Rooms(t.Context(), names...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +218,7 @@ func TestThousandsOfFutureBookings(t *testing.T) {
 		t.Errorf("LiveKit holds %d rooms of %d future appointments, want none", len(held), len(names))
 	}
 	var rows int
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM rooms WHERE name = ANY($1) AND opened_at IS NULL`, names).Scan(&rows); err != nil || rows != len(names) {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT count(*) FROM rooms WHERE name = ANY($1) AND opened_at IS NULL`, names).Scan(&rows); err != nil || rows != len(names) {
 		t.Errorf("%d rooms recorded and waiting for their window, want %d (%v)", rows, len(names), err)
 	}
 }
@@ -259,7 +238,7 @@ func TestReschedule(t *testing.T) {
 	}
 
 	next := apitest.At("2027-03-30", "10:00") // a month later, across the DST change
-	if _, err := f.store.Reschedule(context.Background(), c.ManageToken, next); err != nil {
+	if _, err := f.store.Reschedule(t.Context(), c.ManageToken, next); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Hour)
@@ -291,9 +270,7 @@ func TestReschedule(t *testing.T) {
 	if got, _ := roomRow(t, c.ID); got.Sequence != 1 || !got.OpensAt.Equal(opens) {
 		t.Errorf("a stale event changed the row: %+v", got)
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("a stale event wrote an event: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "a stale event", before)
 }
 
 // TestCancel: a cancelled booking's room is removed from LiveKit, its row
@@ -309,7 +286,7 @@ func TestCancel(t *testing.T) {
 	if roomstest.Room(t, f.lk, name) == nil {
 		t.Fatal("room not created")
 	}
-	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	cancelled := pgtest.Emitted(t, c.ID, events.BookingCancelled)
@@ -335,9 +312,7 @@ func TestCancel(t *testing.T) {
 	replay := confirmed.Clone()
 	replay.SetID(uuid.NewString())
 	f.deliver(t, replay, http.StatusAccepted) // stale
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("a duplicate or stale event wrote: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "a duplicate or stale event", before)
 	if roomstest.Room(t, f.lk, name) != nil {
 		t.Error("a stale confirmed event brought the room back")
 	}
@@ -349,7 +324,7 @@ func TestCancel(t *testing.T) {
 func TestCancelledFirst(t *testing.T) {
 	f := newFixture(t)
 	c := f.book(t, apitest.At("2027-03-03", "09:00"))
-	if _, err := f.store.Cancel(context.Background(), c.ManageToken); err != nil {
+	if _, err := f.store.Cancel(t.Context(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}
 	f.deliver(t, pgtest.Emitted(t, c.ID, events.BookingCancelled), http.StatusAccepted)
@@ -358,9 +333,7 @@ func TestCancelledFirst(t *testing.T) {
 	if got, ok := roomRow(t, c.ID); !ok || !got.Deleted || got.Sequence != 1 {
 		t.Errorf("rooms row %+v (exists %v), want deleted at sequence 1", got, ok)
 	}
-	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) != nil {
-		t.Error("the late confirmation created the room of a cancelled booking")
-	}
+	roomstest.Absent(t, f.lk, rooms.Name(c.ID), "the late confirmation")
 	if n := len(roomEvents(t, c.ID, events.RoomProvisioned)); n != 0 {
 		t.Errorf("%d room.provisioned events, want none", n)
 	}
@@ -384,19 +357,16 @@ func TestLiveKitDown(t *testing.T) {
 	ps.Source = "/sportello/provision-room"
 	down := &Provisioner{Store: &ps, LiveKit: rooms.New(cfg)}
 	before := apitest.Snap(t)
-	rec := httptest.NewRecorder()
-	function.Events(slog.New(slog.DiscardHandler), down.Handle).ServeHTTP(rec, request(t, confirmed))
+	rec := apitest.Deliver(function.Events(apitest.Discard, down.Handle), apitest.Binary(confirmed))
 	if rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("status %d with LiveKit down, want 503: %s", rec.Code, rec.Body)
 	}
-	if after := apitest.Snap(t); after != before {
-		t.Errorf("a failed delivery wrote: %+v -> %+v", before, after)
-	}
+	apitest.Unchanged(t, "a failed delivery", before)
 	if _, ok := roomRow(t, c.ID); ok {
 		t.Error("a failed delivery left a rooms row")
 	}
 	var inboxed int
-	if err := pgtest.Pool(t).QueryRow(context.Background(),
+	if err := pgtest.Pool(t).QueryRow(t.Context(),
 		`SELECT count(*) FROM processed_events WHERE consumer = $1 AND id = $2`, Consumer, confirmed.ID()).Scan(&inboxed); err != nil {
 		t.Fatal(err)
 	}
@@ -443,17 +413,13 @@ func TestRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			before := apitest.Snap(t)
-			rec := apitest.Serve(t, f.h, request(t, ev))
+			rec := apitest.Serve(t, f.h, apitest.Binary(ev))
 			p := apitest.ProblemOf(t, rec)
 			if rec.Code != http.StatusBadRequest || p.Code != "invalid" {
 				t.Errorf("status %d code %q, want 400 invalid: %s", rec.Code, p.Code, rec.Body)
 			}
-			if after := apitest.Snap(t); after != before {
-				t.Errorf("wrote: %+v -> %+v", before, after)
-			}
+			apitest.Unchanged(t, "the request", before)
 		})
 	}
-	if roomstest.Room(t, f.lk, rooms.Name(unknown)) != nil {
-		t.Error("a room was created for an unknown booking")
-	}
+	roomstest.Absent(t, f.lk, rooms.Name(unknown), "a delivery about an unknown booking")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"testing"
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
@@ -12,9 +11,8 @@ import (
 // FuzzSlots: no query string makes GET /api/slots answer a 5xx.
 func FuzzSlots(f *testing.F) {
 	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	log := slog.New(slog.DiscardHandler)
 	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 5})
-	h := function.Edge(store, "query-slots", log, newHandler(store, log, 0))
+	h := function.Edge(store, "query-slots", apitest.Discard, newHandler(store, apitest.Discard, 0))
 	apitest.FuzzQuery(f, h, apitest.Endpoint{Method: "GET", Path: "/api/slots"},
 		"service_id="+svc, "service_id="+svc+"&from=2027-03-02&to=2027-03-09", "service_id="+svc+"&from=2027-03-09&to=2027-03-02")
 }

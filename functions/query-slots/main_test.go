@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +19,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // The expected response: each day's slots as the tests state them (start,
 // end, free desks), answered in the calendar's compact shape (MarshalJSON).
@@ -71,7 +68,7 @@ func query(params ...string) string {
 // out.
 func TestSlots(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler), 0))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard, 0))
 	pool := store.Pool
 	// Mondays and Tuesdays 09:00-10:00, two desks, 30-minute meetings.
 	_, monTue := pgtest.NewService(t, pool, pgtest.Service{Desks: 2,
@@ -153,7 +150,7 @@ func TestSlots(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := apitest.Snap(t)
-			rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			rec := apitest.Serve(t, h, apitest.Get(tc.target))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
@@ -164,9 +161,7 @@ func TestSlots(t *testing.T) {
 				t.Errorf("Cache-Control = %q, want no-cache", got)
 			}
 			apitest.SameJSONValue(t, rec.Body.Bytes(), tc.want)
-			if after := apitest.Snap(t); after != before {
-				t.Errorf("query-slots wrote to the database: %+v -> %+v", before, after)
-			}
+			apitest.Unchanged(t, "query-slots", before)
 		})
 	}
 }
@@ -175,10 +170,10 @@ func TestSlots(t *testing.T) {
 // out; a lapsed hold stops counting at once; today's past slots are gone.
 func TestSlotsCapacity(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler), 0))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard, 0))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2,
 		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}})
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, start := range []time.Time{apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-02", "09:30"), apitest.At("2027-03-02", "09:30")} {
 		if _, err := store.Reserve(ctx, svc, start, "it"); err != nil {
 			t.Fatal(err)
@@ -187,7 +182,7 @@ func TestSlotsCapacity(t *testing.T) {
 	target := query("service_id", svc, "from", "2027-03-01", "to", "2027-03-02")
 	get := func() []byte {
 		t.Helper()
-		rec := apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, target, nil))
+		rec := apitest.Serve(t, h, apitest.Get(target))
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
@@ -223,7 +218,7 @@ func TestSlotsCapacity(t *testing.T) {
 // parameter at fault, never a 5xx, and writes nothing.
 func TestBadQuery(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler), 0))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard, 0))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 
 	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
@@ -253,7 +248,7 @@ func TestBadQuery(t *testing.T) {
 		{"unknown path", "/api/slot?service_id=" + svc, apitest.Want(404, "not_found", "")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			apitest.RefusedServe(t, "", tc.want, h, httptest.NewRequest(http.MethodGet, tc.target, nil))
+			apitest.RefusedServe(t, "", tc.want, h, apitest.Get(tc.target))
 		})
 	}
 }
@@ -263,7 +258,7 @@ func TestBadQuery(t *testing.T) {
 // carries a weak ETag, and a client that has it gets a 304 without a body.
 func TestCalendarOnTheWire(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler), time.Second))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard, time.Second))
 	week := map[int][][2]string{}
 	for d := 1; d <= 5; d++ {
 		week[d] = [][2]string{{"09:00", "13:00"}, {"14:00", "17:00"}}
@@ -272,7 +267,7 @@ func TestCalendarOnTheWire(t *testing.T) {
 	target := query("service_id", svc, "from", "2027-03-01", "to", "2027-04-29")
 	get := func(header ...string) *httptest.ResponseRecorder {
 		t.Helper()
-		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r := apitest.Get(target)
 		for i := 0; i+1 < len(header); i += 2 {
 			r.Header.Set(header[i], header[i+1])
 		}
@@ -362,16 +357,16 @@ func TestCalendarReuse(t *testing.T) {
 
 	// Through the handler, on the database: a hold shows a second later.
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, slog.New(slog.DiscardHandler), time.Second))
+	h := apitest.Validated(t, newHandler(store, apitest.Discard, time.Second))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Hours: map[int][][2]string{2: {{"09:00", "09:30"}}}})
 	target := query("service_id", svc, "from", "2027-03-02", "to", "2027-03-02")
 	days := func() int {
-		return len(apitest.Decode[Calendar](t, apitest.Serve(t, h, httptest.NewRequest(http.MethodGet, target, nil)).Body.Bytes()).Days)
+		return len(apitest.Decode[Calendar](t, apitest.Serve(t, h, apitest.Get(target)).Body.Bytes()).Days)
 	}
 	if n := days(); n != 1 {
 		t.Fatalf("%d days free before the hold, want 1", n)
 	}
-	if _, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it"); err != nil {
+	if _, err := store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "09:00"), "it"); err != nil {
 		t.Fatal(err)
 	}
 	stale := days()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,46 +28,22 @@ var testKey, _ = signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
 // tests' key (and no waiting room opened by slow holds).
 func testHolds(store *postgres.Store) *holds {
 	return &holds{store: store, ids: &client.Identifier{Signer: testKey}, tickets: &admission.Tickets{Signer: testKey},
-		log: slog.New(slog.DiscardHandler)}
+		log: apitest.Discard}
 }
 
-// browser is a client as reserve sees it: its cookie (once it has one)
-// and its address.
-type browser struct {
-	h         http.Handler
-	cookie    *http.Cookie
-	admission *http.Cookie
-	address   string
+// browser is a client as reserve sees it: its cookies (once it has
+// them) and its address.
+type browser struct{ *apitest.Browser }
+
+func newBrowser(h http.Handler, address string) browser {
+	return browser{apitest.NewBrowser(h, address)}
 }
 
-func (b *browser) do(method, path, body, auth string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	if auth != "" {
-		r.Header.Set("Authorization", "Bearer "+auth)
-	}
-	if b.cookie != nil {
-		r.AddCookie(b.cookie)
-	}
-	if b.admission != nil {
-		r.AddCookie(b.admission)
-	}
-	r.Header.Set("X-Forwarded-For", b.address)
-	r.RemoteAddr = "10.1.2.3:41000" // the ingress, in the cluster
-	rec := httptest.NewRecorder()
-	b.h.ServeHTTP(rec, r)
-	for _, c := range rec.Result().Cookies() {
-		if c.Name == client.CookieName {
-			b.cookie = c
-		}
-	}
-	return rec
-}
+// cookie is the browser's client cookie, nil before its first answer.
+func (b browser) cookie() *http.Cookie { return b.Cookies[client.CookieName] }
 
-func (b *browser) hold(svc string, start time.Time) (*httptest.ResponseRecorder, heldJSON) {
-	rec := b.do("POST", "/api/holds", fmt.Sprintf(`{"service_id": %q, "start": %q}`, svc, apitest.RFC3339(start)), "")
+func (b browser) hold(svc string, start time.Time) (*httptest.ResponseRecorder, heldJSON) {
+	rec := b.Do("POST", "/api/holds", "", fmt.Sprintf(`{"service_id": %q, "start": %q}`, svc, apitest.RFC3339(start)))
 	var h heldJSON
 	_ = json.Unmarshal(rec.Body.Bytes(), &h)
 	return rec, h
@@ -78,7 +53,7 @@ func (b *browser) hold(svc string, start time.Time) (*httptest.ResponseRecorder,
 func statusOf(t *testing.T, store *postgres.Store, id string) string {
 	t.Helper()
 	var s string
-	if err := store.Pool.QueryRow(context.Background(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT status FROM bookings WHERE id = $1`, id).Scan(&s); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -87,7 +62,7 @@ func statusOf(t *testing.T, store *postgres.Store, id string) string {
 func liveHoldsOf(t *testing.T, store *postgres.Store, svc string) int {
 	t.Helper()
 	var n int
-	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&n); err != nil {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -99,13 +74,13 @@ func liveHoldsOf(t *testing.T, store *postgres.Store, svc string) int {
 func TestOneHoldPerClient(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	maria := &browser{h: h, address: "192.0.2.10"}
+	maria := newBrowser(h, "192.0.2.10")
 
 	rec, first := maria.hold(svc, apitest.At("2027-03-02", "09:00"))
-	if rec.Code != http.StatusCreated || maria.cookie == nil || !maria.cookie.HttpOnly || maria.cookie.Path != "/api" {
-		t.Fatalf("first hold: %d %s, cookie %+v", rec.Code, rec.Body, maria.cookie)
+	if rec.Code != http.StatusCreated || maria.cookie() == nil || !maria.cookie().HttpOnly || maria.cookie().Path != "/api" {
+		t.Fatalf("first hold: %d %s, cookie %+v", rec.Code, rec.Body, maria.cookie())
 	}
 	rec, second := maria.hold(svc, apitest.At("2027-03-02", "09:30"))
 	if rec.Code != http.StatusCreated {
@@ -121,12 +96,12 @@ func TestOneHoldPerClient(t *testing.T) {
 		t.Errorf("the second hold is %s", got)
 	}
 	// The slot given back is free for the next citizen at once.
-	luca := &browser{h: h, address: "192.0.2.11"}
+	luca := newBrowser(h, "192.0.2.11")
 	if rec, _ := luca.hold(svc, apitest.At("2027-03-02", "09:00")); rec.Code != http.StatusCreated {
 		t.Errorf("another citizen on the released slot: %d %s", rec.Code, rec.Body)
 	}
 	// An office may allow more: two for this one.
-	if _, err := store.Pool.Exec(context.Background(), `UPDATE offices SET max_holds_per_client = 2
+	if _, err := store.Pool.Exec(t.Context(), `UPDATE offices SET max_holds_per_client = 2
 		WHERE id = (SELECT office_id FROM services WHERE id = $1)`, svc); err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +119,9 @@ func TestOneHoldPerClient(t *testing.T) {
 func TestOneClientRacingForEverySlot(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	greedy := &browser{h: h, address: "198.51.100.7"}
+	greedy := newBrowser(h, "198.51.100.7")
 	if rec, _ := greedy.hold(svc, apitest.At("2027-03-03", "09:00")); rec.Code != http.StatusCreated { // its cookie
 		t.Fatalf("first: %d %s", rec.Code, rec.Body)
 	}
@@ -157,7 +132,8 @@ func TestOneClientRacingForEverySlot(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := &browser{h: h, cookie: greedy.cookie, address: greedy.address}
+			b := newBrowser(h, greedy.Address)
+			b.Cookies[client.CookieName] = greedy.cookie()
 			start := apitest.At("2027-03-02", "09:00").Add(time.Duration(i%8)*30*time.Minute).AddDate(0, 0, i/8)
 			rec, held := b.hold(svc, start)
 			if rec.Code == http.StatusCreated {
@@ -192,14 +168,14 @@ func TestOneClientRacingForEverySlot(t *testing.T) {
 func TestLimitsPerMinute(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 3, AddressPerMinute: 5}
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	at := func(i int) time.Time { // eight slots a day, from the next day on
 		return apitest.At("2027-03-02", "09:00").AddDate(0, 0, i/8).Add(time.Duration(i%8) * 30 * time.Minute)
 	}
 
-	one := &browser{h: h, address: "203.0.113.1"}
+	one := newBrowser(h, "203.0.113.1")
 	for i := range 3 {
 		if rec, _ := one.hold(svc, at(i)); rec.Code != http.StatusCreated {
 			t.Fatalf("hold %d: %d %s", i, rec.Code, rec.Body)
@@ -211,9 +187,7 @@ func TestLimitsPerMinute(t *testing.T) {
 		!strings.Contains(rec.Body.String(), `"limit":"client_per_minute"`) {
 		t.Errorf("the client's fourth hold in a minute: %d %v %s", rec.Code, rec.Header(), rec.Body)
 	}
-	if after := apitest.Snap(t); after != snap {
-		t.Errorf("a refused hold wrote: %+v -> %+v", snap, after)
-	}
+	apitest.Unchanged(t, "a refused hold", snap)
 
 	// Ten browsers behind one address, racing: five get through.
 	var wg sync.WaitGroup
@@ -222,7 +196,7 @@ func TestLimitsPerMinute(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := &browser{h: h, address: "203.0.113.2"}
+			b := newBrowser(h, "203.0.113.2")
 			rec, _ := b.hold(svc, at(4+i%4))
 			codes <- rec.Code
 		}()
@@ -240,12 +214,12 @@ func TestLimitsPerMinute(t *testing.T) {
 	if limited != 5 {
 		t.Errorf("%d of ten requests from one address refused, want 5 (the limit is 5 a minute)", limited)
 	}
-	other := &browser{h: h, address: "2001:db8:1:2::1"}
+	other := newBrowser(h, "2001:db8:1:2::1")
 	if rec, _ := other.hold(svc, at(9)); rec.Code != http.StatusCreated {
 		t.Errorf("another address: %d %s", rec.Code, rec.Body)
 	}
 	clk.Advance(time.Minute)
-	if rec, _ := (&browser{h: h, address: "203.0.113.2"}).hold(svc, at(10)); rec.Code != http.StatusCreated {
+	if rec, _ := newBrowser(h, "203.0.113.2").hold(svc, at(10)); rec.Code != http.StatusCreated {
 		t.Errorf("the next minute: %d %s", rec.Code, rec.Body)
 	}
 }
@@ -257,14 +231,14 @@ func TestLimitsPerMinute(t *testing.T) {
 func TestTakenSlotsDoNotCount(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 2, AddressPerMinute: 3}
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	taken := apitest.At("2027-03-02", "09:00")
-	if rec, _ := (&browser{h: h, address: "198.51.100.9"}).hold(svc, taken); rec.Code != http.StatusCreated {
+	if rec, _ := newBrowser(h, "198.51.100.9").hold(svc, taken); rec.Code != http.StatusCreated {
 		t.Fatalf("the first hold: %d %s", rec.Code, rec.Body)
 	}
-	anna := &browser{h: h, address: "203.0.113.7"}
+	anna := newBrowser(h, "203.0.113.7")
 	for i := range 5 {
 		if rec, _ := anna.hold(svc, taken); rec.Code != http.StatusConflict {
 			t.Fatalf("try %d at a taken time: %d %s, want 409", i, rec.Code, rec.Body)
@@ -282,7 +256,7 @@ func TestTakenSlotsDoNotCount(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rec, _ := (&browser{h: h, address: "203.0.113.7"}).hold(svc, taken.AddDate(0, 0, 1).Add(time.Duration(i)*30*time.Minute))
+			rec, _ := newBrowser(h, "203.0.113.7").hold(svc, taken.AddDate(0, 0, 1).Add(time.Duration(i)*30*time.Minute))
 			codes <- rec.Code
 		}()
 	}
@@ -296,7 +270,7 @@ func TestTakenSlotsDoNotCount(t *testing.T) {
 		t.Errorf("eight racing holds from an address with one left: %v, want 2 created and 6 refused", count)
 	}
 	var held int
-	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE status = 'held' AND service_id = $1`, svc).Scan(&held); err != nil {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM bookings WHERE status = 'held' AND service_id = $1`, svc).Scan(&held); err != nil {
 		t.Fatal(err)
 	}
 	if after := apitest.Snap(t); held != 4 || after.Outbox != snap.Outbox+2 {
@@ -310,28 +284,28 @@ func TestTakenSlotsDoNotCount(t *testing.T) {
 // 409, both writing nothing.
 func TestRelease(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	maria := &browser{h: h, address: "192.0.2.20"}
+	maria := newBrowser(h, "192.0.2.20")
 	start := apitest.At("2027-03-02", "09:00")
 	_, held := maria.hold(svc, start)
 
-	if rec := maria.do("DELETE", "/api/holds/"+held.HoldID, "", held.HoldSecret); rec.Code != http.StatusNoContent {
+	if rec := maria.Do("DELETE", "/api/holds/"+held.HoldID, held.HoldSecret, ""); rec.Code != http.StatusNoContent {
 		t.Fatalf("DELETE: %d %s", rec.Code, rec.Body)
 	}
-	if rec := maria.do("DELETE", "/api/holds/"+held.HoldID, "", held.HoldSecret); rec.Code != http.StatusNoContent {
+	if rec := maria.Do("DELETE", "/api/holds/"+held.HoldID, held.HoldSecret, ""); rec.Code != http.StatusNoContent {
 		t.Errorf("DELETE again: %d %s", rec.Code, rec.Body)
 	}
 	if n := apitest.EventsOf(t, held.HoldID, events.BookingReleased); n != 1 {
 		t.Errorf("%d released events, want 1", n)
 	}
-	luca := &browser{h: h, address: "192.0.2.21"}
+	luca := newBrowser(h, "192.0.2.21")
 	rec, lucas := luca.hold(svc, start)
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("the released slot: %d %s", rec.Code, rec.Body)
 	}
 	// The beacon's way.
-	if rec := luca.do("POST", "/api/holds/"+lucas.HoldID+"/release", `{"hold_secret": "`+lucas.HoldSecret+`"}`, ""); rec.Code != http.StatusNoContent {
+	if rec := luca.Do("POST", "/api/holds/"+lucas.HoldID+"/release", "", `{"hold_secret": "`+lucas.HoldSecret+`"}`); rec.Code != http.StatusNoContent {
 		t.Errorf("POST release: %d %s", rec.Code, rec.Body)
 	}
 	if got := statusOf(t, store, lucas.HoldID); got != "released" {
@@ -343,7 +317,7 @@ func TestRelease(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("the slot again: %d %s", rec.Code, rec.Body)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	gone := httptest.NewRequest("POST", "/api/holds/"+again.HoldID+"/release", strings.NewReader(`{"hold_secret": "`+again.HoldSecret+`"}`)).WithContext(ctx)
 	gone.Header.Set("Content-Type", "application/json")
@@ -353,11 +327,11 @@ func TestRelease(t *testing.T) {
 	}
 
 	_, other := maria.hold(svc, start)
-	confirmed, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "10:00"), "it")
+	confirmed, err := store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "10:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Confirm(context.Background(), confirmed.ID, confirmed.Secret, pgtest.Maria); err != nil {
+	if _, err := store.Confirm(t.Context(), confirmed.ID, confirmed.Secret, pgtest.Maria); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -390,15 +364,16 @@ func deleteHold(id, secret string) *http.Request {
 
 // admit gives the browser an admission to svc, as the waiting room does
 // when its turn comes.
-func (b *browser) admit(t *testing.T, svc string, now time.Time) {
+func (b browser) admit(t *testing.T, svc string, now time.Time) {
 	t.Helper()
-	f, err := testKey.Check(b.cookie.Value, "c1", now)
+	f, err := testKey.Check(b.cookie().Value, "c1", now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
 	(&admission.Tickets{Signer: testKey}).Grant(rec, httptest.NewRequest("POST", "/api/queue", nil), svc, f[0], now)
-	b.admission = rec.Result().Cookies()[0]
+	c := rec.Result().Cookies()[0]
+	b.Cookies[c.Name] = c
 }
 
 // TestWaitingRoomAtTheCounter: with a service's waiting room on, a hold
@@ -409,28 +384,26 @@ func (b *browser) admit(t *testing.T, svc string, now time.Time) {
 func TestWaitingRoomAtTheCounter(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	hs := testHolds(store)
-	h := apitest.Validated(t, newHandler(hs, slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(hs, apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
-	if _, err := store.Pool.Exec(context.Background(), `UPDATE services SET admission_per_minute = 30 WHERE id = $1`, svc); err != nil {
+	if _, err := store.Pool.Exec(t.Context(), `UPDATE services SET admission_per_minute = 30 WHERE id = $1`, svc); err != nil {
 		t.Fatal(err)
 	}
-	maria, luca := &browser{h: h, address: "192.0.2.30"}, &browser{h: h, address: "192.0.2.31"}
+	maria, luca := newBrowser(h, "192.0.2.30"), newBrowser(h, "192.0.2.31")
 	start := apitest.At("2027-03-02", "09:00")
 	snap := apitest.Snap(t)
 	rec, _ := maria.hold(svc, start)
 	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), `"code":"not_admitted"`) || !strings.Contains(rec.Body.String(), `"queue":"/api/queue"`) {
 		t.Fatalf("a hold without an admission: %d %s", rec.Code, rec.Body)
 	}
-	if after := apitest.Snap(t); after != snap {
-		t.Errorf("a refused hold wrote: %+v -> %+v", snap, after)
-	}
+	apitest.Unchanged(t, "a refused hold", snap)
 	luca.hold(svc, start) // its client cookie
 	maria.admit(t, "another-service", clk.Now())
 	if rec, _ := maria.hold(svc, start); rec.Code != http.StatusForbidden {
 		t.Errorf("with another service's admission: %d %s", rec.Code, rec.Body)
 	}
 	maria.admit(t, svc, clk.Now())
-	luca.admission = maria.admission // passed on
+	luca.Cookies[admission.CookieName] = maria.Cookies[admission.CookieName] // passed on
 	if rec, _ := luca.hold(svc, start); rec.Code != http.StatusForbidden {
 		t.Errorf("with another browser's admission: %d %s", rec.Code, rec.Body)
 	}
@@ -445,13 +418,13 @@ func TestWaitingRoomAtTheCounter(t *testing.T) {
 	// Slow holds open the room of a service without one.
 	_, calm := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	hs.slow, hs.autoFor, hs.autoRate = time.Nanosecond, 10*time.Minute, 100
-	if rec, _ := (&browser{h: h, address: "192.0.2.40"}).hold(calm, start); rec.Code != http.StatusCreated {
+	if rec, _ := newBrowser(h, "192.0.2.40").hold(calm, start); rec.Code != http.StatusCreated {
 		t.Fatalf("the slow hold: %d %s", rec.Code, rec.Body)
 	}
-	if rm, err := store.Room(context.Background(), calm); err != nil || !rm.On() || rm.Rate != 100 {
+	if rm, err := store.Room(t.Context(), calm); err != nil || !rm.On() || rm.Rate != 100 {
 		t.Errorf("after a slow hold the room is %+v, %v; want on at 100 a minute", rm, err)
 	}
-	if rec, _ := (&browser{h: h, address: "192.0.2.41"}).hold(calm, start); rec.Code != http.StatusForbidden {
+	if rec, _ := newBrowser(h, "192.0.2.41").hold(calm, start); rec.Code != http.StatusForbidden {
 		t.Errorf("a hold once the room opened: %d %s", rec.Code, rec.Body)
 	}
 }

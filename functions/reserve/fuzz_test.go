@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"testing"
 
@@ -14,9 +13,8 @@ import (
 // five desks, and the service's id.
 func fuzzHandler(f *testing.F) (http.Handler, string) {
 	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	log := slog.New(slog.DiscardHandler)
 	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 5})
-	return function.Edge(store, "reserve", log, newHandler(testHolds(store), log)), svc
+	return function.Edge(store, "reserve", apitest.Discard, newHandler(testHolds(store), apitest.Discard)), svc
 }
 
 // FuzzHold: no body makes POST /api/holds answer a 5xx, and a refused one

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +19,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // post builds a POST to reserve; an empty contentType sends no Content-Type.
 func post(body, contentType string) *http.Request {
@@ -54,10 +51,7 @@ func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJS
 	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	var keys map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &keys); err != nil {
-		t.Fatal(err)
-	}
+	keys := apitest.Decode[map[string]any](t, rec.Body.Bytes())
 	var got heldJSON
 	dec := json.NewDecoder(strings.NewReader(rec.Body.String()))
 	dec.DisallowUnknownFields()
@@ -78,7 +72,7 @@ func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJS
 		heldEvents int
 	)
 	pool := pgtest.Pool(t)
-	err := pool.QueryRow(context.Background(), `SELECT hold_secret_hash, status, locale, hold_expires_at,
+	err := pool.QueryRow(t.Context(), `SELECT hold_secret_hash, status, locale, hold_expires_at,
 		(SELECT count(*) FROM outbox WHERE subject = b.id::text AND type = $2)
 		FROM bookings b WHERE id = $1`, got.HoldID, events.BookingHeld).Scan(&hash, &status, &loc, &expires, &heldEvents)
 	if err != nil {
@@ -98,7 +92,7 @@ func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJS
 // even when the clock, as the system clock of a container, is in UTC.
 func TestReserve(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday.UTC())
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 
 	for _, tc := range []struct {
@@ -136,11 +130,7 @@ func TestReserve(t *testing.T) {
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("hold (-want +got):\n%s", diff)
 			}
-			after := apitest.Snap(t)
-			if after.Bookings != before.Bookings+1 || after.Outbox != before.Outbox+1 {
-				t.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want one more of each",
-					before.Bookings, after.Bookings, before.Outbox, after.Outbox)
-			}
+			apitest.Wrote(t, before, 1, 1)
 		})
 	}
 }
@@ -149,7 +139,7 @@ func TestReserve(t *testing.T) {
 // at fault with a stable code, never a 5xx, and writes nothing.
 func TestReserveBadInput(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	pool := store.Pool
 	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 1})
 	_, yearly := pgtest.NewService(t, pool, pgtest.Service{Horizon: 366})
@@ -225,7 +215,7 @@ func TestReserveBadInput(t *testing.T) {
 
 	t.Run("wrong method and path", func(t *testing.T) {
 		for _, r := range []*http.Request{
-			httptest.NewRequest(http.MethodGet, "/api/holds", nil),
+			apitest.Get("/api/holds"),
 			httptest.NewRequest(http.MethodPost, "/api/hold", strings.NewReader(body(svc, ok))),
 		} {
 			rec := apitest.Serve(t, h, r)
@@ -241,7 +231,7 @@ func TestReserveBadInput(t *testing.T) {
 // nothing is written; a lapsed hold no longer blocks.
 func TestReserveConflict(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
 	_, one := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	_, two := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	body := func(service string) string {
@@ -276,7 +266,7 @@ func TestReserveConflict(t *testing.T) {
 // service: two get a hold, the others a 409, nobody a 5xx.
 func TestReserveRace(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	srv := httptest.NewServer(apitest.Validated(t, newHandler(testHolds(store), slog.New(slog.DiscardHandler))))
+	srv := httptest.NewServer(apitest.Validated(t, newHandler(testHolds(store), apitest.Discard)))
 	defer srv.Close()
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	body := fmt.Sprintf(`{"service_id": %q, "start": "2027-03-03T10:00:00+01:00"}`, svc)
@@ -310,7 +300,7 @@ func TestReserveRace(t *testing.T) {
 		t.Errorf("statuses (-want +got):\n%s", diff)
 	}
 	var active int
-	if err := store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&active); err != nil {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc).Scan(&active); err != nil {
 		t.Fatal(err)
 	}
 	if active != 2 {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,7 +52,7 @@ func TestMain(m *testing.M) {
 			strings.Join(missing, ", "))
 		os.Exit(1)
 	}
-	os.Exit(pgtest.Main(m))
+	pgtest.Run(m)
 }
 
 const (
@@ -83,7 +82,7 @@ func newSender(t testing.TB, clk clock.Clock, smtpPort string, log *slog.Logger)
 		t.Fatal(err)
 	}
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		log = apitest.Discard
 	}
 	store, _ := pgtest.Store(t, time.Time{})
 	store.Clock = clk
@@ -116,28 +115,9 @@ func reminderOf(t *testing.T, b booking.Booking, kind string) cloudevents.Event 
 	return ev
 }
 
-// binary is the request a Knative broker makes to deliver ev in binary
-// mode; structured puts the whole event in the body.
-func binary(t *testing.T, ev cloudevents.Event) *http.Request {
-	t.Helper()
-	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(ev.Data()))
-	r.Header.Set("Ce-Specversion", ev.SpecVersion())
-	r.Header.Set("Ce-Id", ev.ID())
-	r.Header.Set("Ce-Source", ev.Source())
-	r.Header.Set("Ce-Type", ev.Type())
-	if ev.Subject() != "" {
-		r.Header.Set("Ce-Subject", ev.Subject())
-	}
-	if !ev.Time().IsZero() {
-		r.Header.Set("Ce-Time", ev.Time().Format(time.RFC3339Nano))
-	}
-	if ev.DataSchema() != "" {
-		r.Header.Set("Ce-Dataschema", ev.DataSchema())
-	}
-	r.Header.Set("Content-Type", ev.DataContentType())
-	return r
-}
-
+// structured is the request a Knative broker makes to deliver ev in
+// structured mode, the whole event in the body (apitest.Binary is the
+// binary mode).
 func structured(t *testing.T, ev cloudevents.Event) *http.Request {
 	t.Helper()
 	body, err := json.Marshal(ev)
@@ -149,18 +129,10 @@ func structured(t *testing.T, ev cloudevents.Event) *http.Request {
 	return r
 }
 
-// deliver posts ev to the handler and returns the response.
-func deliver(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, r)
-	return rec
-}
-
 // accepted delivers ev in binary mode and requires a 202.
 func accepted(t *testing.T, h http.Handler, ev cloudevents.Event) {
 	t.Helper()
-	if rec := deliver(t, h, binary(t, ev)); rec.Code != http.StatusAccepted {
+	if rec := apitest.Deliver(h, apitest.Binary(ev)); rec.Code != http.StatusAccepted {
 		t.Fatalf("%s: status %d, want 202: %s", ev.Type(), rec.Code, rec.Body)
 	}
 }
@@ -169,7 +141,7 @@ func accepted(t *testing.T, h http.Handler, ev cloudevents.Event) {
 func count(t *testing.T, sql string, args ...any) int {
 	t.Helper()
 	var n int
-	if err := pgtest.Pool(t).QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), sql, args...).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -488,7 +460,7 @@ func links(t *testing.T, store *postgres.Store, m received, bookingID string) (m
 		}
 	}
 	for _, tok := range []string{mt[1], rt[1]} {
-		b, err := store.Booking(context.Background(), tok)
+		b, err := store.Booking(t.Context(), tok)
 		if err != nil {
 			t.Fatalf("the mailed token does not open the booking: %v", err)
 		}
@@ -530,7 +502,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	maria := citizen("Maria", "Rossi", "it")
 	start, next := apitest.At("2027-03-02", "09:30"), apitest.At("2027-03-30", "10:00")
 	conf := pgtest.BookFor(t, store, svc, start, maria)
-	ctx := context.Background()
+	ctx := t.Context()
 	uid := conf.ID + "@sportello"
 
 	// Confirmation.
@@ -678,7 +650,7 @@ func TestCancelledByOffice(t *testing.T) {
 		{citizen("John", "Smith", "en"), "the office had to cancel your booking", "10:00"},
 	} {
 		conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", c.start), c.who)
-		if _, err := store.CancelByOperator(context.Background(), sc, conf.ID); err != nil {
+		if _, err := store.CancelByOperator(t.Context(), sc, conf.ID); err != nil {
 			t.Fatal(err)
 		}
 		accepted(t, h, pgtest.Emitted(t, conf.ID, events.BookingCancelled))
@@ -705,11 +677,11 @@ func TestDuplicateDelivery(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := binary(t, ev)
+			r := apitest.Binary(ev)
 			if i%2 == 1 {
 				r = structured(t, ev)
 			}
-			codes[i] = deliver(t, h, r).Code
+			codes[i] = apitest.Deliver(h, r).Code
 		}()
 	}
 	wg.Wait()
@@ -747,8 +719,8 @@ func closedPort(t *testing.T) string {
 // logged without the citizen's address or name.
 func TestSMTPDown(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	var logs bytes.Buffer
-	down := newHandler(newSender(t, clk, closedPort(t), slog.New(slog.NewJSONHandler(&logs, nil))))
+	logs := apitest.NewLogs(t)
+	down := newHandler(newSender(t, clk, closedPort(t), logs.Logger))
 	up := newHandler(newSender(t, clk, "", nil))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	giulia := citizen("Giulia", "Verdi", "it")
@@ -756,7 +728,7 @@ func TestSMTPDown(t *testing.T) {
 	ev := pgtest.Emitted(t, conf.ID, events.BookingConfirmed)
 
 	for i := 0; i < 2; i++ {
-		rec := deliver(t, down, binary(t, ev))
+		rec := apitest.Deliver(down, apitest.Binary(ev))
 		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "30" {
 			t.Fatalf("SMTP down: status %d, Retry-After %q, want 503 and 30: %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 		}
@@ -795,7 +767,7 @@ func TestOutdatedEvents(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 60})
 	paolo := citizen("Paolo", "Neri", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "09:00"), paolo)
-	ctx := context.Background()
+	ctx := t.Context()
 	moved, err := store.Reschedule(ctx, conf.ManageToken, apitest.At("2027-03-05", "12:00"))
 	if err != nil {
 		t.Fatal(err)
@@ -874,7 +846,7 @@ func TestPurged(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	elena := citizen("Elena", "Conti", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "10:30"), elena)
-	if _, err := store.Pool.Exec(context.Background(), `
+	if _, err := store.Pool.Exec(t.Context(), `
 		UPDATE bookings SET purged_at = $2, given_name = NULL, family_name = NULL, address = NULL,
 		       email = NULL, reason = NULL, details = NULL WHERE id = $1`, conf.ID, apitest.Monday); err != nil {
 		t.Fatal(err)
@@ -905,7 +877,7 @@ func TestRefused(t *testing.T) {
 		ev := good.Clone()
 		ev.SetID(uuid.NewString())
 		change(&ev)
-		return binary(t, ev)
+		return apitest.Binary(ev)
 	}
 	data := func(v string) func(ev *cloudevents.Event) {
 		return func(ev *cloudevents.Event) { ev.DataEncoded = []byte(v) }
@@ -973,7 +945,7 @@ func TestConcurrentMails(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = deliver(t, h, binary(t, ev)).Code
+			codes[i] = apitest.Deliver(h, apitest.Binary(ev)).Code
 		}()
 	}
 	wg.Wait()

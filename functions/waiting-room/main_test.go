@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +18,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 var testKey, _ = signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
 
@@ -30,45 +27,30 @@ func testRoom(store *postgres.Store, joins int) *room {
 }
 
 // browser is a citizen's browser: its cookies and its address.
-type browser struct {
-	h       http.Handler
-	cookies map[string]*http.Cookie
-	address string
+type browser struct{ *apitest.Browser }
+
+func newBrowser(h http.Handler, address string) browser {
+	return browser{apitest.NewBrowser(h, address)}
 }
 
-func newBrowser(h http.Handler, address string) *browser {
-	return &browser{h: h, cookies: map[string]*http.Cookie{}, address: address}
-}
-
-func (b *browser) do(method, path, body string) (*httptest.ResponseRecorder, Status) {
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	for _, c := range b.cookies {
-		r.AddCookie(c)
-	}
-	r.Header.Set("X-Forwarded-For", b.address)
-	r.RemoteAddr = "10.1.2.3:41000"
-	rec := httptest.NewRecorder()
-	b.h.ServeHTTP(rec, r)
-	for _, c := range rec.Result().Cookies() {
-		b.cookies[c.Name] = c
-	}
+// do sends a request and reads the answer as the queue's Status (zero
+// when it is not one).
+func (b browser) do(method, path, body string) (*httptest.ResponseRecorder, Status) {
+	rec := b.Do(method, path, "", body)
 	var st Status
 	_ = json.Unmarshal(rec.Body.Bytes(), &st)
 	return rec, st
 }
 
-func (b *browser) join(svc string) (*httptest.ResponseRecorder, Status) {
+func (b browser) join(svc string) (*httptest.ResponseRecorder, Status) {
 	return b.do("POST", "/api/queue", `{"service_id": "`+svc+`"}`)
 }
 
 // admitted tells whether the browser's admission cookie lets it hold a
 // slot of svc, as reserve checks it.
-func (b *browser) admitted(svc string, now time.Time) bool {
+func (b browser) admitted(svc string, now time.Time) bool {
 	r := httptest.NewRequest("POST", "/api/holds", nil)
-	for _, c := range b.cookies {
+	for _, c := range b.Cookies {
 		r.AddCookie(c)
 	}
 	who := (&client.Identifier{Signer: testKey}).Of(httptest.NewRecorder(), r, now)
@@ -77,7 +59,7 @@ func (b *browser) admitted(svc string, now time.Time) bool {
 
 func setRate(t testing.TB, store *postgres.Store, svc string, rate int) {
 	t.Helper()
-	if _, err := store.Pool.Exec(context.Background(), `UPDATE services SET admission_per_minute = $2 WHERE id = $1`, svc, rate); err != nil {
+	if _, err := store.Pool.Exec(t.Context(), `UPDATE services SET admission_per_minute = $2 WHERE id = $1`, svc, rate); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -86,7 +68,7 @@ func setRate(t testing.TB, store *postgres.Store, svc string, rate int) {
 // citizen at once, writing nothing.
 func TestNoRoomAdmitsAtOnce(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 60), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 60), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	maria := newBrowser(h, "192.0.2.1")
 	snap := apitest.Snap(t)
@@ -98,7 +80,7 @@ func TestNoRoomAdmitsAtOnce(t *testing.T) {
 		t.Error("the admission does not admit to this service only")
 	}
 	var rooms int
-	_ = store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM waiting_rooms WHERE service_id = $1`, svc).Scan(&rooms)
+	_ = store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM waiting_rooms WHERE service_id = $1`, svc).Scan(&rooms)
 	if after := apitest.Snap(t); after != snap || rooms != 0 {
 		t.Errorf("a join without a room wrote (%d rooms)", rooms)
 	}
@@ -110,11 +92,11 @@ func TestNoRoomAdmitsAtOnce(t *testing.T) {
 // use the token.
 func TestFirstComeFirstServed(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 60), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 60), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 60)
 	t0 := clk.Now()
-	var citizens []*browser
+	var citizens []browser
 	var tokens []string
 	for i := range 6 {
 		b := newBrowser(h, fmt.Sprintf("192.0.2.%d", 10+i))
@@ -151,7 +133,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		b    *browser
+		b    browser
 		tok  string
 	}{
 		{"another browser's token", newBrowser(h, "192.0.2.99"), tokens[3]},
@@ -159,7 +141,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 		{"garbage", citizens[3], "nonsense"},
 	} {
 		r := httptest.NewRequest("GET", "/api/queue/"+tc.tok, nil)
-		for _, c := range tc.b.cookies {
+		for _, c := range tc.b.Cookies {
 			r.AddCookie(c)
 		}
 		apitest.RefusedServe(t, tc.name, apitest.Want(404, "not_found", "queue_token"), h, r)
@@ -169,7 +151,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 // TestRacingJoins: forty browsers join at once; each takes its own place.
 func TestRacingJoins(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 0), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 1)
 	var wg sync.WaitGroup
@@ -208,7 +190,7 @@ func TestRacingJoins(t *testing.T) {
 // over, a 429 that takes no place.
 func TestJoinsPerAddress(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 3), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 3), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	setRate(t, store, svc, 10)
 	for i := range 3 {
@@ -222,7 +204,7 @@ func TestJoinsPerAddress(t *testing.T) {
 	r.RemoteAddr = "10.1.2.3:41000"
 	apitest.RefusedServe(t, "the fourth join in a minute", apitest.Want(429, "rate_limited", ""), h, r)
 	var next int64
-	_ = store.Pool.QueryRow(context.Background(), `SELECT next_position FROM waiting_rooms WHERE service_id = $1`, svc).Scan(&next)
+	_ = store.Pool.QueryRow(t.Context(), `SELECT next_position FROM waiting_rooms WHERE service_id = $1`, svc).Scan(&next)
 	if next != 3 {
 		t.Errorf("%d places taken, want 3", next)
 	}
@@ -232,9 +214,9 @@ func TestJoinsPerAddress(t *testing.T) {
 // citizens of a service that has no rate of its own, until it closes.
 func TestAutomaticRoom(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 0), slog.New(slog.DiscardHandler)))
+	h := apitest.Validated(t, newHandler(testRoom(store, 0), apitest.Discard))
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
-	if err := store.OpenRoom(context.Background(), svc, clk.Now().Add(10*time.Minute), 6); err != nil {
+	if err := store.OpenRoom(t.Context(), svc, clk.Now().Add(10*time.Minute), 6); err != nil {
 		t.Fatal(err)
 	}
 	if _, st := newBrowser(h, "192.0.2.1").join(svc); st.Admitted {

@@ -1,7 +1,6 @@
 package rooms_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -143,7 +142,7 @@ func TestEnsure(t *testing.T) {
 	lk := roomstest.LiveKit(t)
 	name := rooms.Name(uuid.NewString())
 	roomstest.Cleanup(t, lk, name)
-	ctx := context.Background()
+	ctx := t.Context()
 	// The domain's clock need not be LiveKit's: only durations cross over.
 	now := time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
 	w := booking.Window{OpensAt: now.Add(time.Hour), ClosesAt: now.Add(2 * time.Hour)}
@@ -202,10 +201,10 @@ func TestUnreachable(t *testing.T) {
 	}
 	lk := rooms.New(cfg)
 	now := time.Now()
-	if _, err := lk.Ensure(context.Background(), "sportello-x", booking.Window{OpensAt: now, ClosesAt: now.Add(time.Hour)}, now); err == nil {
+	if _, err := lk.Ensure(t.Context(), "sportello-x", booking.Window{OpensAt: now, ClosesAt: now.Add(time.Hour)}, now); err == nil {
 		t.Error("Ensure succeeded with LiveKit down")
 	}
-	if err := lk.Delete(context.Background(), "sportello-x"); err == nil {
+	if err := lk.Delete(t.Context(), "sportello-x"); err == nil {
 		t.Error("Delete succeeded with LiveKit down")
 	}
 }

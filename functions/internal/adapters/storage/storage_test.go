@@ -1,7 +1,6 @@
 package storage_test
 
 import (
-	"context"
 	"errors"
 	"mime"
 	"net"
@@ -53,7 +52,7 @@ func TestConfig(t *testing.T) {
 // store; DeletePrefix touches its prefix only.
 func TestObjects(t *testing.T) {
 	s := s3test.Store(t)
-	ctx := context.Background()
+	ctx := t.Context()
 	base := "test/" + uuid.NewString() + "/"
 	s3test.Put(t, s, base+"a/1", "application/pdf", []byte("one"))
 	s3test.Put(t, s, base+"a/2", "image/png", []byte("two!"))
@@ -106,7 +105,7 @@ func TestUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	for op, call := range map[string]func() error{
 		"head":          func() error { _, err := s.Head(ctx, "k"); return err },
 		"delete":        func() error { return s.Delete(ctx, "k") },

@@ -1,9 +1,7 @@
 package documents_test
 
 import (
-	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
@@ -18,7 +16,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // TestValidate: every problem of an upload request, each naming its field.
 func TestValidate(t *testing.T) {
@@ -56,11 +54,11 @@ func TestValidate(t *testing.T) {
 func TestCompleteAudit(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
-	h, err := store.Reserve(context.Background(), svc, apitest.At("2027-03-02", "09:00"), "it")
+	h, err := store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "09:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := store.Confirm(context.Background(), h.ID, h.Secret, booking.Citizen{GivenName: "Maria", FamilyName: "Rossi",
+	b, err := store.Confirm(t.Context(), h.ID, h.Secret, booking.Citizen{GivenName: "Maria", FamilyName: "Rossi",
 		Address: "Via Sparano 1, Bari", Email: "maria.rossi@example.it", PrivacyConsent: true})
 	if err != nil {
 		t.Fatal(err)
@@ -71,16 +69,16 @@ func TestCompleteAudit(t *testing.T) {
 		by    string
 		actor audit.Actor
 	}{{booking.DocumentByCitizen, audit.Citizen}, {booking.DocumentByOffice, audit.Operator(operator)}} {
-		up, err := docs.Create(context.Background(), b.ID, tc.by, documents.UploadRequest{Filename: "a.pdf", ContentType: "application/pdf", Size: 4})
+		up, err := docs.Create(t.Context(), b.ID, tc.by, documents.UploadRequest{Filename: "a.pdf", ContentType: "application/pdf", Size: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
 		s3test.Put(t, docs.Objects, documents.ObjectKey(b.ID, up.DocumentID), "application/pdf", []byte("%PDF"))
-		doc, err := docs.Complete(context.Background(), b.ID, up.DocumentID, tc.actor)
+		doc, err := docs.Complete(t.Context(), b.ID, up.DocumentID, tc.actor)
 		if err != nil || doc.UploadedBy != tc.by {
 			t.Fatalf("complete: %+v, %v", doc, err)
 		}
-		recs, err := store.AuditLog(context.Background(), audit.Filter{TargetKind: "booking", TargetID: b.ID, Limit: 1})
+		recs, err := store.AuditLog(t.Context(), audit.Filter{TargetKind: "booking", TargetID: b.ID, Limit: 1})
 		if err != nil || len(recs) != 1 {
 			t.Fatalf("audit: %v, %v", recs, err)
 		}

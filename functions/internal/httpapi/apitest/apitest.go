@@ -210,6 +210,26 @@ func Snap(tb testing.TB) Snapshot {
 	return s
 }
 
+// Unchanged fails the test when the database is no longer as it was in
+// before: what (say, "a repeated delivery") must have written nothing.
+func Unchanged(tb testing.TB, what string, before Snapshot) {
+	tb.Helper()
+	if after := Snap(tb); after != before {
+		tb.Errorf("%s wrote: %+v -> %+v", what, before, after)
+	}
+}
+
+// Wrote fails the test unless, since before, the database gained exactly
+// bookings booking rows (0 for a change of an existing booking) and events
+// outbox rows.
+func Wrote(tb testing.TB, before Snapshot, bookings, events int) {
+	tb.Helper()
+	if after := Snap(tb); after.Bookings != before.Bookings+bookings || after.Outbox != before.Outbox+events {
+		tb.Errorf("rows: bookings %d -> %d, outbox %d -> %d; want %d more bookings and %d more events",
+			before.Bookings, after.Bookings, before.Outbox, after.Outbox, bookings, events)
+	}
+}
+
 // EventsOf counts the outbox rows of one type about one booking (its
 // subject) in the package's pgtest database.
 func EventsOf(tb testing.TB, subject, typ string) int {

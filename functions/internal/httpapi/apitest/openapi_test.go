@@ -1,7 +1,6 @@
 package apitest
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,7 +21,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	if !strings.HasPrefix(a.Doc.OpenAPI, "3.1.") {
 		t.Errorf("openapi: %q, want 3.1.x", a.Doc.OpenAPI)
 	}
-	if err := a.Doc.Validate(context.Background()); err != nil {
+	if err := a.Doc.Validate(t.Context()); err != nil {
 		t.Fatalf("%s is not valid OpenAPI: %v", OpenAPIPath, err)
 	}
 	problem := a.Doc.Components.Schemas["Problem"]

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"testing"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -47,7 +46,7 @@ func TestRunServesHealthAndDrains(t *testing.T) {
 
 	started := make(chan struct{})
 	release := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
 		done <- function.Run(ctx, "test", func(env *function.Env) http.Handler {
@@ -106,7 +105,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		t.Run(tc.key, func(t *testing.T) {
 			t.Setenv("DATABASE_URL", pgtest.URL(t))
 			t.Setenv(tc.key, tc.value)
-			err := function.Run(context.Background(), "test", func(*function.Env) http.Handler { return http.NotFoundHandler() })
+			err := function.Run(t.Context(), "test", func(*function.Env) http.Handler { return http.NotFoundHandler() })
 			if err == nil {
 				t.Fatalf("%s=%s accepted", tc.key, tc.value)
 			}

@@ -111,7 +111,7 @@ func TestRunAnswers503WhileTheDatabaseIsUnreachable(t *testing.T) {
 	t.Setenv("K_SINK", "")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
 		done <- function.Run(ctx, "test", func(env *function.Env) http.Handler {

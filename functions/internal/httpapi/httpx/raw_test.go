@@ -146,7 +146,7 @@ func TestDecodeNamesMembersOfEmbeddedStructs(t *testing.T) {
 // cancelled context, is answered 499 (nobody reads it) and logged as
 // nothing of ours; the same error with the client still there is ours.
 func TestClientGone(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))

@@ -1,13 +1,10 @@
 package idempotency_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,7 +16,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // counter is a handler that counts the requests it runs, answers what its
 // status says and can be held until released.
@@ -61,7 +58,7 @@ func send(h http.Handler, method, path, key, body, auth string) *httptest.Respon
 func TestRetriesAnsweredOnce(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	c := &counter{status: http.StatusCreated}
-	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), slog.New(slog.DiscardHandler), c)
+	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), apitest.Discard, c)
 
 	first := send(h, "POST", "/api/things", "k-1", `{"a":1}`, "alice")
 	again := send(h, "POST", "/api/things", "k-1", `{"a":1}`, "alice")
@@ -107,7 +104,7 @@ func TestRetriesAnsweredOnce(t *testing.T) {
 func TestBadKeys(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	c := &counter{status: http.StatusOK}
-	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), slog.New(slog.DiscardHandler), c)
+	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), apitest.Discard, c)
 	for name, key := range map[string]string{"too long": strings.Repeat("k", 256), "not ASCII": "chiavè", "a tab": "a\tb"} {
 		r := httptest.NewRequest("POST", "/api/things", strings.NewReader("{}"))
 		r.Header.Set(idempotency.Header, key)
@@ -122,7 +119,7 @@ func TestBadKeys(t *testing.T) {
 func TestServerErrorsAreNotKept(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	c := &counter{status: http.StatusServiceUnavailable}
-	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), slog.New(slog.DiscardHandler), c)
+	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), apitest.Discard, c)
 	send(h, "POST", "/api/things", "k", "{}", "")
 	c.status = http.StatusCreated
 	if rec := send(h, "POST", "/api/things", "k", "{}", ""); rec.Code != 201 || c.runs.Load() != 2 {
@@ -136,7 +133,7 @@ func TestServerErrorsAreNotKept(t *testing.T) {
 func TestConcurrentRetries(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	c := &counter{status: http.StatusCreated, release: make(chan struct{})}
-	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), slog.New(slog.DiscardHandler), c)
+	h := idempotency.Wrap(store, "test-"+pgtest.Suffix(), apitest.Discard, c)
 	var wg sync.WaitGroup
 	codes := make(chan int, 20)
 	firstDone := make(chan *httptest.ResponseRecorder, 1)
@@ -171,7 +168,7 @@ func TestConcurrentRetries(t *testing.T) {
 		t.Errorf("the handler ran %d times, want 1", n)
 	}
 	var kept int
-	_ = store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM idempotency_keys WHERE key = 'race'`).Scan(&kept)
+	_ = store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM idempotency_keys WHERE key = 'race'`).Scan(&kept)
 	if kept != 1 {
 		t.Errorf("%d rows for the key, want 1", kept)
 	}

@@ -1,13 +1,11 @@
 package outbox_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +19,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 // sink is a CloudEvents receiver that records what it accepts and can be
 // told to fail.
@@ -57,7 +55,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func write(t *testing.T, clk clock.Clock, subject string, commit bool) string {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	tx, err := pgtest.Pool(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +80,7 @@ func write(t *testing.T, clk clock.Clock, subject string, commit bool) string {
 func pending(t *testing.T) int {
 	t.Helper()
 	var n int
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE delivered_at IS NULL`).Scan(&n); err != nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE delivered_at IS NULL`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -101,7 +99,7 @@ func newRelay(t *testing.T, url string, clk clock.Clock) *outbox.Relay {
 // starts by delivering what an earlier one left.
 func drain(t *testing.T) {
 	t.Helper()
-	if _, err := pgtest.Pool(t).Exec(context.Background(), `UPDATE outbox SET delivered_at = now() WHERE delivered_at IS NULL`); err != nil {
+	if _, err := pgtest.Pool(t).Exec(t.Context(), `UPDATE outbox SET delivered_at = now() WHERE delivered_at IS NULL`); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -118,7 +116,7 @@ func TestRelayDeliversCommittedEventsOnly(t *testing.T) {
 	id := write(t, clk, "booking-1", true)
 	write(t, clk, "booking-rolled-back", false)
 
-	n, err := newRelay(t, srv.URL, clk).DeliverPending(context.Background())
+	n, err := newRelay(t, srv.URL, clk).DeliverPending(t.Context())
 	if err != nil || n != 1 {
 		t.Fatalf("DeliverPending = %d, %v; want 1, nil", n, err)
 	}
@@ -158,13 +156,13 @@ func TestRelayRetriesUntilTheSinkAccepts(t *testing.T) {
 		if i > 0 {
 			clk.Advance(time.Hour) // past any backoff
 		}
-		if n, err := relay.DeliverPending(context.Background()); err != nil || n != 0 {
+		if n, err := relay.DeliverPending(t.Context()); err != nil || n != 0 {
 			t.Fatalf("attempt %d: %d, %v", i, n, err)
 		}
 	}
 	var attempts int
 	var lastErr string
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT attempts, last_error FROM outbox WHERE id = $1`, id).Scan(&attempts, &lastErr); err != nil {
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT attempts, last_error FROM outbox WHERE id = $1`, id).Scan(&attempts, &lastErr); err != nil {
 		t.Fatal(err)
 	}
 	if attempts != 3 || lastErr == "" {
@@ -175,14 +173,14 @@ func TestRelayRetriesUntilTheSinkAccepts(t *testing.T) {
 	// third failure): a relay right now sends only the new event.
 	s.status.Store(0)
 	write(t, clk, "booking-3", true)
-	if n, err := relay.DeliverPending(context.Background()); err != nil || n != 1 {
+	if n, err := relay.DeliverPending(t.Context()); err != nil || n != 1 {
 		t.Fatalf("before the backoff: delivered %d, %v; want only the new event", n, err)
 	}
 	clk.Advance(5 * time.Second)
-	if n, err := relay.DeliverPending(context.Background()); err != nil || n != 1 {
+	if n, err := relay.DeliverPending(t.Context()); err != nil || n != 1 {
 		t.Fatalf("after the backoff: delivered %d, %v; want the retried event", n, err)
 	}
-	if n, err := relay.DeliverPending(context.Background()); err != nil || n != 0 {
+	if n, err := relay.DeliverPending(t.Context()); err != nil || n != 0 {
 		t.Fatalf("nothing left: delivered %d, %v", n, err)
 	}
 	count := map[string]int{}
@@ -215,7 +213,7 @@ func TestConcurrentRelaysDeliverOnce(t *testing.T) {
 			defer wg.Done()
 			r := newRelay(t, srv.URL, clk)
 			r.Batch = 7
-			n, err := r.DeliverPending(context.Background())
+			n, err := r.DeliverPending(t.Context())
 			total.Add(int64(n))
 			if err != nil {
 				mu.Lock()
@@ -248,7 +246,7 @@ func TestRelayWithoutSinkKeepsEvents(t *testing.T) {
 	drain(t)
 	clk := clock.NewFixed(time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC))
 	write(t, clk, "booking-4", true)
-	n, err := newRelay(t, "", clk).DeliverPending(context.Background())
+	n, err := newRelay(t, "", clk).DeliverPending(t.Context())
 	if err != nil || n != 0 || pending(t) != 1 {
 		t.Fatalf("no sink: delivered %d, err %v, pending %d; want 0, nil, 1", n, err, pending(t))
 	}
@@ -256,7 +254,7 @@ func TestRelayWithoutSinkKeepsEvents(t *testing.T) {
 
 // TestWriteRefusesUnknownTypes: only catalogued event types can be written.
 func TestWriteRefusesUnknownTypes(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	tx, err := pgtest.Pool(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -186,3 +186,35 @@ func Emitted(tb testing.TB, subject, typ string) cloudevents.Event {
 	}
 	return ev
 }
+
+// CloseUnderLock closes office on day as the administration does, in a
+// transaction that holds the configuration lock, while change (say, a
+// reservation on that day) runs: change must wait for the lock, and the
+// test fails if it ends first. It returns change's error, which comes
+// once the closure is committed.
+func CloseUnderLock(tb testing.TB, pool *pgxpool.Pool, office, day, what string, change func() error) error {
+	tb.Helper()
+	ctx := tb.Context()
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('sportello.configuration', 0))`); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO closures (office_id, first_day, last_day) VALUES ($1, $2, $2)`, office, day); err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- change() }()
+	select {
+	case err := <-done:
+		tb.Fatalf("%s did not wait for the configuration lock: %v", what, err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Commit(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return <-done
+}

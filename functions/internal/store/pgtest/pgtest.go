@@ -2,7 +2,7 @@
 // database on the server named by DATABASE_URL (make test starts a
 // throwaway one), and fixtures that do not collide between tests.
 //
-//	func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+//	func TestMain(m *testing.M) { pgtest.Run(m) }
 //	func TestX(t *testing.T) { pool := pgtest.Pool(t) ... }
 package pgtest
 
@@ -77,6 +77,9 @@ func Main(m *testing.M) int {
 	return m.Run()
 }
 
+// Run is Main as a test package's TestMain: it exits with Main's code.
+func Run(m *testing.M) { os.Exit(Main(m)) }
+
 // dbName names the database after the test binary's package and a random
 // suffix, so parallel packages never share one.
 func dbName() string {
@@ -115,7 +118,7 @@ func withDatabase(admin, name string) (string, error) {
 func Pool(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
 	if pool == nil {
-		tb.Fatal("pgtest: call pgtest.Main from TestMain")
+		tb.Fatal("pgtest: call pgtest.Run (or Main) from TestMain")
 	}
 	return pool
 }

@@ -1,9 +1,7 @@
 package postgres_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -49,7 +47,7 @@ func TestValidateHours(t *testing.T) {
 // being made waits for it (the configuration lock), then finds the day
 // closed: refused, and the booking stays where it was.
 func TestRescheduleRacesClosure(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	store, _ := newStore(t, monday)
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
 	h, err := store.Reserve(ctx, svc, at("2027-03-02", "09:00"), "it")
@@ -60,31 +58,11 @@ func TestRescheduleRacesClosure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tx, err := store.Pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('sportello.configuration', 0))`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO closures (office_id, first_day, last_day) VALUES ($1, '2027-03-03', '2027-03-03')`, office); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
+	err = pgtest.CloseUnderLock(t, store.Pool, office, "2027-03-03", "the reschedule", func() error {
 		_, err := store.Reschedule(ctx, c.ManageToken, at("2027-03-03", "10:00"))
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		t.Fatalf("the reschedule did not wait for the configuration lock: %v", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	if err := tx.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-done; !apperr.Is(err, apperr.Invalid) {
+		return err
+	})
+	if !apperr.Is(err, apperr.Invalid) {
 		t.Fatalf("the reschedule onto the closed day: %v, want invalid (closed)", err)
 	}
 	b, err := store.Booking(ctx, c.ManageToken)

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -18,7 +17,7 @@ import (
 // attend records a session of identity in a booking's room.
 func attend(t *testing.T, store *postgres.Store, bookingID, identity, role string, joinedAt time.Time) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	err := store.InTx(ctx, func(tx *postgres.Tx) error {
 		_, err := tx.RecordJoined(ctx, bookingID, identity, role, joinedAt)
 		return err
@@ -38,7 +37,7 @@ type outcome struct {
 func outcomeOf(t *testing.T, store *postgres.Store, id string) outcome {
 	t.Helper()
 	var o outcome
-	err := store.Pool.QueryRow(context.Background(),
+	err := store.Pool.QueryRow(t.Context(),
 		`SELECT status, outcome, outcome_at, outcome_by::text FROM bookings WHERE id = $1`, id).Scan(&o.Status, &o.Outcome, &o.At, &o.By)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +47,7 @@ func outcomeOf(t *testing.T, store *postgres.Store, id string) outcome {
 
 func completedEvents(t *testing.T, store *postgres.Store, id string) []events.BookingCompletedData {
 	t.Helper()
-	rows, err := store.Pool.Query(context.Background(),
+	rows, err := store.Pool.Query(t.Context(),
 		`SELECT data FROM outbox WHERE subject = $1 AND type = $2`, id, events.BookingCompleted)
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +72,7 @@ func completedEvents(t *testing.T, store *postgres.Store, id string) []events.Bo
 // one stay as they are. An operator alone in the room does not make the
 // citizen present.
 func TestMarkNoShows(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	const grace = 15 * time.Minute
 	store, clk := newStore(t, monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})

@@ -19,7 +19,7 @@ import (
 func write(t *testing.T, store *postgres.Store, entries ...audit.Entry) {
 	t.Helper()
 	for _, e := range entries {
-		if err := store.InTx(context.Background(), func(tx *postgres.Tx) error { return tx.Audit(context.Background(), e) }); err != nil {
+		if err := store.InTx(t.Context(), func(tx *postgres.Tx) error { return tx.Audit(t.Context(), e) }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -50,7 +50,7 @@ func summarize(recs []audit.Record) []summary {
 func TestAuditLogFilters(t *testing.T) {
 	store, _ := pgtest.Store(t, monday)
 	pool := store.Pool
-	if _, err := pool.Exec(context.Background(), `TRUNCATE audit_log`); err != nil {
+	if _, err := pool.Exec(t.Context(), `TRUNCATE audit_log`); err != nil {
 		t.Fatal(err)
 	}
 	op := uuid.NewString()
@@ -62,7 +62,7 @@ func TestAuditLogFilters(t *testing.T) {
 		audit.Entry{Actor: audit.Citizen, Action: "booking.confirmed", TargetKind: "booking", TargetID: b2, OfficeID: "ambiente"},
 		audit.Entry{Actor: audit.Operator(op), Action: "operator.updated", TargetKind: "operator", TargetID: op},
 	)
-	all, err := store.AuditLog(context.Background(), audit.Filter{})
+	all, err := store.AuditLog(t.Context(), audit.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestAuditLogFilters(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := store.AuditLog(context.Background(), c.f)
+			got, err := store.AuditLog(t.Context(), c.f)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +113,7 @@ func TestAuditLogFilters(t *testing.T) {
 func TestRecordAndRollback(t *testing.T) {
 	store, _ := pgtest.Store(t, monday)
 	pool := store.Pool
-	ctx := context.Background()
+	ctx := t.Context()
 	id := uuid.NewString()
 	ev := outbox.Event{Type: events.BookingPurged, Subject: id, Data: events.BookingPurgedData{BookingID: id, PurgedAt: monday}}
 	count := func() (rows [2]int) {
@@ -177,7 +177,7 @@ func TestShortName(t *testing.T) {
 // unknown target kind or a system actor with an id, is refused.
 func TestBadAuditEntries(t *testing.T) {
 	store, _ := pgtest.Store(t, monday)
-	ctx := context.Background()
+	ctx := t.Context()
 	for name, e := range map[string]audit.Entry{
 		"no action":      {Actor: audit.System, TargetKind: "booking", TargetID: "x"},
 		"no target":      {Actor: audit.System, Action: "x", TargetKind: "booking"},

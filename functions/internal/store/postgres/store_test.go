@@ -1,10 +1,8 @@
 package postgres_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +19,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) { pgtest.Run(m) }
 
 var rome, _ = time.LoadLocation("Europe/Rome")
 
@@ -58,7 +56,7 @@ func citizen() booking.Citizen {
 func overlaps(t *testing.T, pool *pgxpool.Pool) int {
 	t.Helper()
 	var n int
-	err := pool.QueryRow(context.Background(), `
+	err := pool.QueryRow(t.Context(), `
 		SELECT count(*) FROM bookings a JOIN bookings b
 		  ON a.desk_id = b.desk_id AND a.id < b.id AND a.blocks && b.blocks
 		WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')`).Scan(&n)
@@ -71,7 +69,7 @@ func overlaps(t *testing.T, pool *pgxpool.Pool) int {
 func activeAt(t *testing.T, pool *pgxpool.Pool, serviceID string, start time.Time) int {
 	t.Helper()
 	var n int
-	err := pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings
+	err := pool.QueryRow(t.Context(), `SELECT count(*) FROM bookings
 		WHERE service_id = $1 AND starts_at = $2 AND status IN ('held', 'confirmed')`, serviceID, start).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +99,7 @@ func TestReserveRace(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-ready
-			h, err := store.Reserve(context.Background(), svc, start, "it")
+			h, err := store.Reserve(t.Context(), svc, start, "it")
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -127,14 +125,14 @@ func TestReserveRace(t *testing.T) {
 		t.Fatalf("%d overlapping active bookings", n)
 	}
 	var desks int
-	if err := pool.QueryRow(context.Background(), `SELECT count(DISTINCT desk_id) FROM bookings WHERE service_id = $1`, svc).Scan(&desks); err != nil {
+	if err := pool.QueryRow(t.Context(), `SELECT count(DISTINCT desk_id) FROM bookings WHERE service_id = $1`, svc).Scan(&desks); err != nil {
 		t.Fatal(err)
 	}
 	if desks != 3 {
 		t.Fatalf("winners used %d desks, want 3", desks)
 	}
 	var held int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE type = $1 AND subject = ANY($2)`,
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE type = $1 AND subject = ANY($2)`,
 		events.BookingHeld, []string{won[0].ID, won[1].ID, won[2].ID}).Scan(&held); err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +143,11 @@ func TestReserveRace(t *testing.T) {
 
 func confirmAt(t *testing.T, store *postgres.Store, svc string, start time.Time) booking.Confirmation {
 	t.Helper()
-	h, err := store.Reserve(context.Background(), svc, start, "it")
+	h, err := store.Reserve(t.Context(), svc, start, "it")
 	if err != nil {
 		t.Fatalf("reserve %s: %v", start, err)
 	}
-	c, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen())
+	c, err := store.Confirm(t.Context(), h.ID, h.Secret, citizen())
 	if err != nil {
 		t.Fatalf("confirm: %v", err)
 	}
@@ -189,7 +187,7 @@ func TestRescheduleRacesReservations(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-ready
-			_, err := store.Reschedule(context.Background(), c.ManageToken, b)
+			_, err := store.Reschedule(t.Context(), c.ManageToken, b)
 			record(err, &moved)
 		}()
 	}
@@ -198,7 +196,7 @@ func TestRescheduleRacesReservations(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-ready
-			_, err := store.Reserve(context.Background(), svc, b, "it")
+			_, err := store.Reserve(t.Context(), svc, b, "it")
 			record(err, &held)
 		}()
 	}
@@ -217,7 +215,7 @@ func TestRescheduleRacesReservations(t *testing.T) {
 		t.Fatalf("slot A has %d active bookings, want %d (those that did not move)", n, 2-moved)
 	}
 	for _, c := range mine {
-		got, err := store.Booking(context.Background(), c.ManageToken)
+		got, err := store.Booking(t.Context(), c.ManageToken)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,14 +234,14 @@ func TestExpiredHoldStopsBlocking(t *testing.T) {
 	store, clk := newStore(t, monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	start := at("2027-03-02", "09:30")
-	first, err := store.Reserve(context.Background(), svc, start, "it")
+	first, err := store.Reserve(t.Context(), svc, start, "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Reserve(context.Background(), svc, start, "it"); !apperr.Is(err, apperr.Conflict) {
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("second hold while the first is live: %v, want conflict", err)
 	}
-	_, free, err := store.FreeSlots(context.Background(), svc, schedule.DateOf(start), schedule.DateOf(start))
+	_, free, err := store.FreeSlots(t.Context(), svc, schedule.DateOf(start), schedule.DateOf(start))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,23 +252,23 @@ func TestExpiredHoldStopsBlocking(t *testing.T) {
 	}
 
 	clk.Advance(10*time.Minute + time.Second)
-	_, free, err = store.FreeSlots(context.Background(), svc, schedule.DateOf(start), schedule.DateOf(start))
+	_, free, err = store.FreeSlots(t.Context(), svc, schedule.DateOf(start), schedule.DateOf(start))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !containsStart(free, start) {
 		t.Fatal("slot of a lapsed hold not listed as free")
 	}
-	if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
 		t.Fatalf("hold after the first lapsed: %v", err)
 	}
-	_, err = store.Confirm(context.Background(), first.ID, first.Secret, citizen())
+	_, err = store.Confirm(t.Context(), first.ID, first.Secret, citizen())
 	if !apperr.Is(err, apperr.Gone) {
 		t.Fatalf("confirm of a lapsed hold: %v, want gone", err)
 	}
 	var status string
 	var expiredEvents int
-	if err := store.Pool.QueryRow(context.Background(), `SELECT status,
+	if err := store.Pool.QueryRow(t.Context(), `SELECT status,
 		(SELECT count(*) FROM outbox WHERE subject = $1::text AND type = $2) FROM bookings WHERE id = $1::uuid`,
 		first.ID, events.BookingExpired).Scan(&status, &expiredEvents); err != nil {
 		t.Fatal(err)
@@ -287,26 +285,26 @@ func TestExpireHolds(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	// Expire what earlier tests left, an hour on, then come back.
 	clk.Set(monday.Add(time.Hour))
-	if _, err := store.ExpireHolds(context.Background()); err != nil {
+	if _, err := store.ExpireHolds(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	clk.Set(monday)
-	a, _ := store.Reserve(context.Background(), svc, at("2027-03-02", "09:00"), "it")
-	b, _ := store.Reserve(context.Background(), svc, at("2027-03-02", "09:30"), "en")
+	a, _ := store.Reserve(t.Context(), svc, at("2027-03-02", "09:00"), "it")
+	b, _ := store.Reserve(t.Context(), svc, at("2027-03-02", "09:30"), "en")
 	kept := confirmAt(t, store, svc, at("2027-03-02", "10:00"))
 	clk.Advance(11 * time.Minute)
-	live, err := store.Reserve(context.Background(), svc, at("2027-03-02", "10:30"), "it")
+	live, err := store.Reserve(t.Context(), svc, at("2027-03-02", "10:30"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := store.ExpireHolds(context.Background())
+	n, err := store.ExpireHolds(t.Context())
 	if err != nil || n != 2 {
 		t.Fatalf("ExpireHolds = %d, %v; want 2", n, err)
 	}
-	if n, err := store.ExpireHolds(context.Background()); err != nil || n != 0 {
+	if n, err := store.ExpireHolds(t.Context()); err != nil || n != 0 {
 		t.Fatalf("second ExpireHolds = %d, %v; want 0", n, err)
 	}
-	rows, err := store.Pool.Query(context.Background(), `SELECT id::text, status FROM bookings WHERE service_id = $1 ORDER BY starts_at`, svc)
+	rows, err := store.Pool.Query(t.Context(), `SELECT id::text, status FROM bookings WHERE service_id = $1 ORDER BY starts_at`, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +319,7 @@ func TestExpireHolds(t *testing.T) {
 		t.Fatalf("statuses (-want +got):\n%s", diff)
 	}
 	var locale string
-	if err := store.Pool.QueryRow(context.Background(), `SELECT data->>'locale' FROM outbox WHERE subject = $1 AND type = $2`, b.ID, events.BookingExpired).Scan(&locale); err != nil || locale != "en" {
+	if err := store.Pool.QueryRow(t.Context(), `SELECT data->>'locale' FROM outbox WHERE subject = $1 AND type = $2`, b.ID, events.BookingExpired).Scan(&locale); err != nil || locale != "en" {
 		t.Fatalf("expired event of b: locale %q, %v", locale, err)
 	}
 }
@@ -344,7 +342,7 @@ func TestFreeSlotsCapacity(t *testing.T) {
 	confirmAt(t, store, svc, at("2027-03-02", "09:00"))
 	confirmAt(t, store, svc, at("2027-03-02", "09:00"))
 	confirmAt(t, store, svc, at("2027-03-02", "09:40"))
-	_, free, err := store.FreeSlots(context.Background(), svc, day, day)
+	_, free, err := store.FreeSlots(t.Context(), svc, day, day)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,11 +367,11 @@ func TestDesksSpreadLoad(t *testing.T) {
 	store, _ := newStore(t, monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
 	for _, hhmm := range []string{"09:00", "09:30", "10:00", "10:30", "11:00", "11:30"} {
-		if _, err := store.Reserve(context.Background(), svc, at("2027-03-02", hhmm), "it"); err != nil {
+		if _, err := store.Reserve(t.Context(), svc, at("2027-03-02", hhmm), "it"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rows, err := store.Pool.Query(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 GROUP BY desk_id`, svc)
+	rows, err := store.Pool.Query(t.Context(), `SELECT count(*) FROM bookings WHERE service_id = $1 GROUP BY desk_id`, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,25 +393,25 @@ func TestRescheduleKeepsOriginalOnFailure(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := confirmAt(t, store, svc, at("2027-03-02", "09:00"))
 	confirmAt(t, store, svc, at("2027-03-02", "10:00"))
-	_, err := store.Reschedule(context.Background(), mine.ManageToken, at("2027-03-02", "10:00"))
+	_, err := store.Reschedule(t.Context(), mine.ManageToken, at("2027-03-02", "10:00"))
 	if !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("move to a taken slot: %v, want conflict", err)
 	}
-	got, err := store.Booking(context.Background(), mine.ManageToken)
+	got, err := store.Booking(t.Context(), mine.ManageToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !got.Start.Equal(mine.Start) || got.Sequence != 0 || got.Status != booking.Confirmed {
 		t.Fatalf("after a failed move: %s seq %d %s", got.Start, got.Sequence, got.Status)
 	}
-	moved, err := store.Reschedule(context.Background(), mine.ManageToken, at("2027-03-02", "09:30"))
+	moved, err := store.Reschedule(t.Context(), mine.ManageToken, at("2027-03-02", "09:30"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if moved.Sequence != 1 || !moved.Start.Equal(at("2027-03-02", "09:30")) {
 		t.Fatalf("after a move: %s seq %d", moved.Start, moved.Sequence)
 	}
-	if _, free, _ := store.FreeSlots(context.Background(), svc, schedule.DateOf(mine.Start), schedule.DateOf(mine.Start)); !containsStart(free, mine.Start) {
+	if _, free, _ := store.FreeSlots(t.Context(), svc, schedule.DateOf(mine.Start), schedule.DateOf(mine.Start)); !containsStart(free, mine.Start) {
 		t.Fatal("the old slot is not free after the move")
 	}
 }
@@ -427,14 +425,14 @@ func TestCancelCutoff(t *testing.T) {
 	mine := confirmAt(t, store, svc, start)
 
 	clk.Set(start.Add(-23 * time.Hour))
-	if _, err := store.Cancel(context.Background(), mine.ManageToken); !apperr.Is(err, apperr.Unprocessable) {
+	if _, err := store.Cancel(t.Context(), mine.ManageToken); !apperr.Is(err, apperr.Unprocessable) {
 		t.Fatalf("cancel inside the cutoff: %v, want unprocessable", err)
 	}
-	if _, err := store.Reschedule(context.Background(), mine.ManageToken, at("2027-03-04", "09:00")); !apperr.Is(err, apperr.Unprocessable) {
+	if _, err := store.Reschedule(t.Context(), mine.ManageToken, at("2027-03-04", "09:00")); !apperr.Is(err, apperr.Unprocessable) {
 		t.Fatalf("reschedule inside the cutoff: %v, want unprocessable", err)
 	}
 	clk.Set(start.Add(-25 * time.Hour))
-	got, err := store.Cancel(context.Background(), mine.ManageToken)
+	got, err := store.Cancel(t.Context(), mine.ManageToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,18 +444,18 @@ func TestCancelCutoff(t *testing.T) {
 	clk.Set(start.Add(-time.Hour))
 	var events int
 	count := func() int {
-		_ = store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE subject = $1`, mine.ID).Scan(&events)
+		_ = store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE subject = $1`, mine.ID).Scan(&events)
 		return events
 	}
 	before := count()
-	again, err := store.Cancel(context.Background(), mine.ManageToken)
+	again, err := store.Cancel(t.Context(), mine.ManageToken)
 	if err != nil || again.Status != booking.Cancelled || again.Sequence != 1 {
 		t.Fatalf("second cancel: %v (%s seq %d), want the cancelled booking", err, again.Status, again.Sequence)
 	}
 	if after := count(); after != before {
 		t.Errorf("a second cancel wrote %d events", after-before)
 	}
-	if _, err := store.Reserve(context.Background(), svc, start, "it"); err != nil {
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
 		t.Fatalf("reserve a cancelled slot: %v", err)
 	}
 }
@@ -468,13 +466,13 @@ func TestEventsWrittenWithStateChanges(t *testing.T) {
 	store, _ := newStore(t, monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := confirmAt(t, store, svc, at("2027-03-02", "09:00"))
-	if _, err := store.Reschedule(context.Background(), mine.ManageToken, at("2027-03-02", "10:00")); err != nil {
+	if _, err := store.Reschedule(t.Context(), mine.ManageToken, at("2027-03-02", "10:00")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Cancel(context.Background(), mine.ManageToken); err != nil {
+	if _, err := store.Cancel(t.Context(), mine.ManageToken); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := store.Pool.Query(context.Background(), `
+	rows, err := store.Pool.Query(t.Context(), `
 		SELECT type, source, (data->>'sequence')::int FROM outbox WHERE subject = $1 ORDER BY time, type`, mine.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -508,11 +506,11 @@ func TestEventsWrittenWithStateChanges(t *testing.T) {
 func TestConfirmRefusals(t *testing.T) {
 	store, _ := newStore(t, monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	h, err := store.Reserve(context.Background(), svc, at("2027-03-02", "09:00"), "it")
+	h, err := store.Reserve(t.Context(), svc, at("2027-03-02", "09:00"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, _ := store.Reserve(context.Background(), svc, at("2027-03-02", "09:30"), "it")
+	other, _ := store.Reserve(t.Context(), svc, at("2027-03-02", "09:30"), "it")
 	bad := citizen()
 	bad.Email = "not-an-email"
 	tests := []struct {
@@ -529,7 +527,7 @@ func TestConfirmRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := store.Confirm(context.Background(), tc.id, tc.secret, tc.c)
+			_, err := store.Confirm(t.Context(), tc.id, tc.secret, tc.c)
 			var e *apperr.Error
 			if !errors.As(err, &e) || e.Code != tc.code || e.Field != tc.field {
 				t.Fatalf("got %v, want %s on %s", err, tc.code, tc.field)
@@ -537,22 +535,22 @@ func TestConfirmRefusals(t *testing.T) {
 		})
 	}
 	var confirmed int
-	_ = store.Pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status <> 'held'`, svc).Scan(&confirmed)
+	_ = store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM bookings WHERE service_id = $1 AND status <> 'held'`, svc).Scan(&confirmed)
 	if confirmed != 0 {
 		t.Fatalf("%d bookings changed by refused confirmations", confirmed)
 	}
-	first, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen())
+	first, err := store.Confirm(t.Context(), h.ID, h.Secret, citizen())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A retry with the same data answers the same booking with a new token.
-	again, err := store.Confirm(context.Background(), h.ID, h.Secret, citizen())
+	again, err := store.Confirm(t.Context(), h.ID, h.Secret, citizen())
 	if err != nil || again.ID != first.ID || again.ManageToken == first.ManageToken {
 		t.Fatalf("second confirm: %v (booking %s, first %s)", err, again.ID, first.ID)
 	}
 	moved := citizen()
 	moved.Address = "Via Argiro 2, Bari"
-	if _, err := store.Confirm(context.Background(), h.ID, h.Secret, moved); !apperr.Is(err, apperr.Conflict) {
+	if _, err := store.Confirm(t.Context(), h.ID, h.Secret, moved); !apperr.Is(err, apperr.Conflict) {
 		t.Fatalf("confirm with other data: %v, want conflict", err)
 	}
 }
@@ -566,7 +564,7 @@ func TestClosuresFromTheDatabase(t *testing.T) {
 	pgtest.Close(t, store.Pool, office, "2027-03-02", "2027-03-03", "Inventario")
 	pgtest.Close(t, store.Pool, other, "2027-03-04", "2027-03-04", "Altro ufficio")
 	pgtest.Close(t, store.Pool, "", "2027-03-05", "2027-03-05", "Sciopero")
-	_, free, err := store.FreeSlots(context.Background(), svc, schedule.Date{Year: 2027, Month: 3, Day: 2}, schedule.Date{Year: 2027, Month: 3, Day: 6})
+	_, free, err := store.FreeSlots(t.Context(), svc, schedule.Date{Year: 2027, Month: 3, Day: 2}, schedule.Date{Year: 2027, Month: 3, Day: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -578,7 +576,7 @@ func TestClosuresFromTheDatabase(t *testing.T) {
 	if diff := cmp.Diff(want, days); diff != "" {
 		t.Fatalf("slots per day (-want +got):\n%s", diff)
 	}
-	_, err = store.Reserve(context.Background(), svc, at("2027-03-03", "09:00"), "it")
+	_, err = store.Reserve(t.Context(), svc, at("2027-03-03", "09:00"), "it")
 	var e *apperr.Error
 	if !errors.As(err, &e) || e.Code != apperr.Invalid || e.Field != "start" {
 		t.Fatalf("reserve on a closed day: %v, want invalid start", err)
@@ -590,11 +588,11 @@ func TestClosuresFromTheDatabase(t *testing.T) {
 func TestDemoData(t *testing.T) {
 	store, _ := newStore(t, monday)
 	for i := 0; i < 2; i++ {
-		if err := postgres.LoadDemo(context.Background(), store.Pool); err != nil {
+		if err := postgres.LoadDemo(t.Context(), store.Pool); err != nil {
 			t.Fatalf("load %d: %v", i+1, err)
 		}
 	}
-	offices, err := store.Offices(context.Background())
+	offices, err := store.Offices(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -614,7 +612,7 @@ func TestDemoData(t *testing.T) {
 	if diff := cmp.Diff(want, services); diff != "" {
 		t.Fatalf("demo services (-want +got):\n%s", diff)
 	}
-	svc, free, err := store.FreeSlots(context.Background(), "sue", schedule.Date{Year: 2027, Month: 3, Day: 2}, schedule.Date{Year: 2027, Month: 3, Day: 2})
+	svc, free, err := store.FreeSlots(t.Context(), "sue", schedule.Date{Year: 2027, Month: 3, Day: 2}, schedule.Date{Year: 2027, Month: 3, Day: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -631,7 +629,7 @@ func TestDemoData(t *testing.T) {
 func TestReserveFollowsTheConfiguration(t *testing.T) {
 	store, _ := pgtest.Store(t, monday)
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
-	ctx := context.Background()
+	ctx := t.Context()
 	if _, err := store.Reserve(ctx, svc, at("2027-03-02", "09:00"), "it"); err != nil {
 		t.Fatal(err) // the service is now in the cache
 	}
@@ -659,7 +657,7 @@ func TestReserveFollowsTheConfiguration(t *testing.T) {
 // with few holds — then every confirmation read every live hold, thousands
 // on a click day. The index's reads are counted around the confirmations.
 func TestConfirmFindsTheHoldByItsKey(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	store, _ := newStore(t, monday)
 	if _, err := store.Pool.Exec(ctx, `ANALYZE bookings`); err != nil { // statistics from before the holds
 		t.Fatal(err)

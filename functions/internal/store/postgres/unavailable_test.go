@@ -26,7 +26,7 @@ func TestUnavailable(t *testing.T) {
 	}
 	closed := l.Addr().String()
 	l.Close()
-	_, refused := pgconn.Connect(context.Background(), "postgres://postgres@"+closed+"/x?sslmode=disable&connect_timeout=2")
+	_, refused := pgconn.Connect(t.Context(), "postgres://postgres@"+closed+"/x?sslmode=disable&connect_timeout=2")
 	if refused == nil {
 		t.Fatal("connected to a closed port")
 	}
@@ -97,7 +97,7 @@ func TestOpenBoundsTheWaitForAConnection(t *testing.T) {
 	}()
 	url := "postgres://postgres@" + l.Addr().String() + "/x?sslmode=disable"
 	start := time.Now()
-	_, err = postgres.Open(context.Background(), url, postgres.Options{Timeout: 300 * time.Millisecond})
+	_, err = postgres.Open(t.Context(), url, postgres.Options{Timeout: 300 * time.Millisecond})
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("Open waited %s for a silent server, want about the 300ms timeout", took)
 	}

@@ -58,6 +58,15 @@ func Room(tb testing.TB, lk *rooms.LiveKit, name string) *rooms.Room {
 	return nil
 }
 
+// Absent fails the test when LiveKit lists room name: what (say, "a
+// refused join") must not have created it.
+func Absent(tb testing.TB, lk *rooms.LiveKit, name, what string) {
+	tb.Helper()
+	if Room(tb, lk, name) != nil {
+		tb.Errorf("%s created the room %s", what, name)
+	}
+}
+
 // Cleanup deletes room name from LiveKit when the test ends.
 func Cleanup(tb testing.TB, lk *rooms.LiveKit, name string) {
 	tb.Cleanup(func() { _ = lk.Delete(context.Background(), name) })
