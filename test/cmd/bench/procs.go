@@ -101,6 +101,7 @@ type process struct {
 	name    string
 	base    string
 	cmd     *exec.Cmd
+	metrics string        // its /metrics (OpenTelemetry's Prometheus exporter)
 	ready   time.Duration // from exec to a 200 on readiness
 	profile string
 }
@@ -112,9 +113,14 @@ func start(bins, name string, env ...string) (*process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &process{name: name, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	metrics, err := pg.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	p := &process{name: name, base: fmt.Sprintf("http://127.0.0.1:%d", port), metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)}
 	p.cmd = exec.Command(filepath.Join(bins, name))
-	p.cmd.Env = append(os.Environ(), append([]string{fmt.Sprintf("PORT=%d", port), "LOG_LEVEL=warn"}, env...)...)
+	p.cmd.Env = append(os.Environ(), append([]string{fmt.Sprintf("PORT=%d", port), "LOG_LEVEL=warn",
+		"OTEL_EXPORTER_PROMETHEUS_HOST=127.0.0.1", fmt.Sprintf("OTEL_EXPORTER_PROMETHEUS_PORT=%d", metrics)}, env...)...)
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "CPU_PROFILE="); ok {
 			p.profile = v
