@@ -81,6 +81,24 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 }
 
 func migrateDB(ctx context.Context, db *sql.DB) ([]string, error) {
+	p, err := migrator(db)
+	if err != nil {
+		return nil, err
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	var applied []string
+	for _, r := range results {
+		applied = append(applied, r.Source.Path)
+	}
+	return applied, nil
+}
+
+// migrator is goose's provider of the schema's migrations on db, holding a
+// session lock so that concurrent migrators take turns.
+func migrator(db *sql.DB) (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, err
@@ -93,15 +111,7 @@ func migrateDB(ctx context.Context, db *sql.DB) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: migrate: %w", err)
-	}
-	var applied []string
-	for _, r := range results {
-		applied = append(applied, r.Source.Path)
-	}
-	return applied, nil
+	return p, nil
 }
 
 // LoadDemo loads the phase-1 offices and services of the Comune di Bari. It
