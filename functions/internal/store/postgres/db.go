@@ -21,7 +21,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/routines/*.sql migrations/parts/*.sql
 var migrations embed.FS
 
 //go:embed demo.sql
@@ -91,7 +91,7 @@ func migrateDB(ctx context.Context, db *sql.DB) ([]string, error) {
 	}
 	var applied []string
 	for _, r := range results {
-		applied = append(applied, r.Source.Path)
+		applied = append(applied, migrationName(r.Source))
 	}
 	return applied, nil
 }
@@ -107,7 +107,8 @@ func migrator(db *sql.DB) (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(goMigrations()...), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
