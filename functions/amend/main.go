@@ -44,8 +44,8 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	// manage answers a request on the booking its manage token names: act
 	// reads the rest of the request and does the work.
-	manage := func(pattern string, act func(r *http.Request, tok string) (booking.Booking, error)) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	manage := func(act func(r *http.Request, tok string) (booking.Booking, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
 			httpx.NoStore(w)
 			tok, err := httpx.BearerToken(r)
 			var b booking.Booking
@@ -57,12 +57,12 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 				return
 			}
 			httpx.JSON(w, http.StatusOK, local(b))
-		})
+		}
 	}
-	manage("GET /api/manage", func(r *http.Request, tok string) (booking.Booking, error) {
+	mux.HandleFunc("GET /api/manage", manage(func(r *http.Request, tok string) (booking.Booking, error) {
 		return store.Booking(r.Context(), tok)
-	})
-	manage("POST /api/manage/reschedule", func(r *http.Request, tok string) (booking.Booking, error) {
+	}))
+	mux.HandleFunc("POST /api/manage/reschedule", manage(func(r *http.Request, tok string) (booking.Booking, error) {
 		var req RescheduleRequest
 		if err := httpx.Decode(r, &req); err != nil {
 			return booking.Booking{}, err
@@ -75,14 +75,14 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 			return booking.Booking{}, apperr.Field("start", apperr.InvalidFormat, "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00")
 		}
 		return store.Reschedule(r.Context(), tok, start)
-	})
-	manage("POST /api/manage/cancel", func(r *http.Request, tok string) (booking.Booking, error) {
+	}))
+	mux.HandleFunc("POST /api/manage/cancel", manage(func(r *http.Request, tok string) (booking.Booking, error) {
 		// The body is optional; when there is one it must be {}.
 		if err := httpx.CheckOptional[CancelRequest](r); err != nil {
 			return booking.Booking{}, err
 		}
 		return store.Cancel(r.Context(), tok)
-	})
+	}))
 	mux.HandleFunc("/", httpx.NotFound)
 	return mux
 }
