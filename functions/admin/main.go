@@ -78,6 +78,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"os"
@@ -178,13 +179,7 @@ func newHandler(store *postgres.Store, a *auth.Authenticator, log *slog.Logger) 
 	add("PATCH /offices/{id}", change(h, "office", func(r *http.Request, req officePatchRequest, o admin.ChangeOptions) (admin.Office, admin.ChangeResult, error) {
 		return s.UpdateOffice(r.Context(), id(r), req.OfficePatch, o)
 	}))
-	add("GET /services", list(h, "services", func(r *http.Request) ([]admin.Service, error) {
-		office, err := officeFilter(r)
-		if err != nil {
-			return nil, err
-		}
-		return s.AdminServices(r.Context(), office)
-	}))
+	add("GET /services", list(h, "services", inOffice(s.AdminServices)))
 	add("POST /services", create(h, "service", func(r *http.Request, actor string, in admin.ServiceInput) (admin.Service, error) {
 		return s.CreateService(r.Context(), actor, in)
 	}))
@@ -203,13 +198,7 @@ func newHandler(store *postgres.Store, a *auth.Authenticator, log *slog.Logger) 
 	add("PATCH /desks/{id}", change(h, "desk", func(r *http.Request, req deskPatchRequest, o admin.ChangeOptions) (admin.Desk, admin.ChangeResult, error) {
 		return s.UpdateDesk(r.Context(), id(r), req.DeskPatch, o)
 	}))
-	add("GET /closures", list(h, "closures", func(r *http.Request) ([]admin.Closure, error) {
-		office, err := officeFilter(r)
-		if err != nil {
-			return nil, err
-		}
-		return s.AdminClosures(r.Context(), office)
-	}))
+	add("GET /closures", list(h, "closures", inOffice(s.AdminClosures)))
 	add("POST /closures", change(h, "closure", func(r *http.Request, req closureRequest, o admin.ChangeOptions) (admin.Closure, admin.ChangeResult, error) {
 		return s.AddClosure(r.Context(), req.ClosureInput, o)
 	}))
@@ -327,6 +316,18 @@ func officeFilter(r *http.Request) (string, error) {
 		return "", apperr.Field("office_id", apperr.InvalidFormat, "not an office id")
 	}
 	return id, nil
+}
+
+// inOffice lists with fn the items of the office of ?office_id, or of every
+// office without it.
+func inOffice[T any](fn func(ctx context.Context, office string) ([]T, error)) func(*http.Request) ([]T, error) {
+	return func(r *http.Request) ([]T, error) {
+		office, err := officeFilter(r)
+		if err != nil {
+			return nil, err
+		}
+		return fn(r.Context(), office)
+	}
 }
 
 // audit reads a page of the audit log: ?target_kind, target_id, actor,

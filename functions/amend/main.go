@@ -42,66 +42,47 @@ func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
 		return b
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/manage", func(w http.ResponseWriter, r *http.Request) {
-		httpx.NoStore(w)
-		tok, err := httpx.BearerToken(r)
-		if err != nil {
-			httpx.Error(w, r, log, err)
-			return
+	// manage answers a request on the booking its manage token names: act
+	// reads the rest of the request and does the work.
+	manage := func(act func(r *http.Request, tok string) (booking.Booking, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			httpx.NoStore(w)
+			tok, err := httpx.BearerToken(r)
+			var b booking.Booking
+			if err == nil {
+				b, err = act(r, tok)
+			}
+			if err != nil {
+				httpx.Error(w, r, log, err)
+				return
+			}
+			httpx.JSON(w, http.StatusOK, local(b))
 		}
-		b, err := store.Booking(r.Context(), tok)
-		if err != nil {
-			httpx.Error(w, r, log, err)
-			return
-		}
-		httpx.JSON(w, http.StatusOK, local(b))
-	})
-	mux.HandleFunc("POST /api/manage/reschedule", func(w http.ResponseWriter, r *http.Request) {
-		httpx.NoStore(w)
-		tok, err := httpx.BearerToken(r)
-		if err != nil {
-			httpx.Error(w, r, log, err)
-			return
-		}
+	}
+	mux.HandleFunc("GET /api/manage", manage(func(r *http.Request, tok string) (booking.Booking, error) {
+		return store.Booking(r.Context(), tok)
+	}))
+	mux.HandleFunc("POST /api/manage/reschedule", manage(func(r *http.Request, tok string) (booking.Booking, error) {
 		var req RescheduleRequest
 		if err := httpx.Decode(r, &req); err != nil {
-			httpx.Error(w, r, log, err)
-			return
+			return booking.Booking{}, err
 		}
 		if req.Start == "" {
-			httpx.Error(w, r, log, apperr.Field("start", apperr.Required, "required"))
-			return
+			return booking.Booking{}, apperr.Field("start", apperr.Required, "required")
 		}
 		start, err := time.Parse(time.RFC3339, req.Start)
 		if err != nil {
-			httpx.Error(w, r, log, apperr.Field("start", apperr.InvalidFormat, "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00"))
-			return
+			return booking.Booking{}, apperr.Field("start", apperr.InvalidFormat, "must be a date and time in RFC 3339, like 2027-03-02T09:30:00+01:00")
 		}
-		b, err := store.Reschedule(r.Context(), tok, start)
-		if err != nil {
-			httpx.Error(w, r, log, err)
-			return
-		}
-		httpx.JSON(w, http.StatusOK, local(b))
-	})
-	mux.HandleFunc("POST /api/manage/cancel", func(w http.ResponseWriter, r *http.Request) {
-		httpx.NoStore(w)
-		tok, err := httpx.BearerToken(r)
-		if err != nil {
-			httpx.Error(w, r, log, err)
-			return
-		}
+		return store.Reschedule(r.Context(), tok, start)
+	}))
+	mux.HandleFunc("POST /api/manage/cancel", manage(func(r *http.Request, tok string) (booking.Booking, error) {
 		// The body is optional; when there is one it must be {}.
-		if !httpx.DecodeOptional[CancelRequest](w, r, log) {
-			return
+		if err := httpx.CheckOptional[CancelRequest](r); err != nil {
+			return booking.Booking{}, err
 		}
-		b, err := store.Cancel(r.Context(), tok)
-		if err != nil {
-			httpx.Error(w, r, log, err)
-			return
-		}
-		httpx.JSON(w, http.StatusOK, local(b))
-	})
+		return store.Cancel(r.Context(), tok)
+	}))
 	mux.HandleFunc("/", httpx.NotFound)
 	return mux
 }

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/audit"
@@ -60,18 +56,8 @@ func (h *Housekeeper) purgeOne(ctx context.Context) (string, int, error) {
 	var id string
 	var objects int
 	err := h.Store.InTx(ctx, func(tx *postgres.Tx) error {
-		var bid uuid.UUID
-		var office string
-		err := tx.QueryRow(ctx, `
-			SELECT b.id, s.office_id FROM bookings b JOIN services s ON s.id = b.service_id
-			WHERE purged_at IS NULL AND status IN ('confirmed', 'cancelled', 'completed') AND ends_at < $1
-			ORDER BY ends_at, b.id
-			LIMIT 1
-			FOR UPDATE OF b SKIP LOCKED`, tx.Now.Add(-h.Retention)).Scan(&bid, &office)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		bid, office, ok, err := tx.DuePurge(ctx, tx.Now.Add(-h.Retention))
+		if err != nil || !ok {
 			return err
 		}
 		id = bid.String()
@@ -80,19 +66,7 @@ func (h *Housekeeper) purgeOne(ctx context.Context) (string, int, error) {
 		if objects, err = h.Objects.DeletePrefix(ctx, prefix(id)); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE documents SET status = 'deleted', filename = NULL
-			WHERE booking_id = $1 AND (status <> 'deleted' OR filename IS NOT NULL)`, bid); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `
-			UPDATE bookings SET given_name = NULL, family_name = NULL, address = NULL, email = NULL,
-			       reason = NULL, details = NULL, outcome_note = NULL, purged_at = $2, updated_at = $2
-			WHERE id = $1`, bid, tx.Now); err != nil {
-			return err
-		}
-		// The links in old mails stop working: a plain 404, like any unknown link.
-		if _, err := tx.Exec(ctx, `DELETE FROM manage_tokens WHERE booking_id = $1`, bid); err != nil {
+		if err := tx.ErasePersonalData(ctx, bid); err != nil {
 			return err
 		}
 		return tx.Record(ctx, audit.System, office, outbox.Event{
@@ -108,16 +82,7 @@ func (h *Housekeeper) purgeOne(ctx context.Context) (string, int, error) {
 // bookings purged in the last hour that had a document requested in the
 // hour before the purge are looked at: usually none.
 func (h *Housekeeper) sweepLateUploads(ctx context.Context) (int, error) {
-	now := h.Store.Clock.Now()
-	rows, err := h.Store.Pool.Query(ctx, `
-		SELECT b.id FROM bookings b
-		WHERE b.purged_at > $1
-		  AND EXISTS (SELECT 1 FROM documents d WHERE d.booking_id = b.id AND d.created_at > b.purged_at - $2 * interval '1 second')`,
-		now.Add(-lateUploads), lateUploads.Seconds())
-	if err != nil {
-		return 0, err
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	ids, err := h.Store.PurgedWithLateUploads(ctx, h.Store.Clock.Now().Add(-lateUploads), lateUploads)
 	if err != nil {
 		return 0, err
 	}

@@ -32,7 +32,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -40,7 +39,6 @@ import (
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
-	"github.com/sportello/sportello/functions/internal/domain/signed"
 	"github.com/sportello/sportello/functions/internal/httpapi/admission"
 	"github.com/sportello/sportello/functions/internal/httpapi/client"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
@@ -67,15 +65,7 @@ func main() {
 	if err == nil && (cfg.MaxHolds < 0 || cfg.ClientPerMinute < 0 || cfg.AddressPerMinute < 0) {
 		err = errors.New("MAX_HOLDS_PER_CLIENT, HOLDS_PER_MINUTE_PER_CLIENT and HOLDS_PER_MINUTE_PER_ADDRESS must not be negative (0: no limit)")
 	}
-	var ids *client.Identifier
-	var signer *signed.Signer
-	if err == nil {
-		ids, signer, err = cfg.Identifier()
-	}
-	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "reserve", "err", err)
-		os.Exit(1)
-	}
+	ids, signer := cfg.MustIdentifier("reserve", err)
 	function.Main("reserve", func(env *function.Env) http.Handler {
 		env.Store.Limits = booking.HoldLimits{PerClient: cfg.MaxHolds, ClientPerMinute: cfg.ClientPerMinute, AddressPerMinute: cfg.AddressPerMinute}
 		return newHandler(&holds{

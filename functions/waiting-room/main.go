@@ -27,14 +27,12 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/queue"
-	"github.com/sportello/sportello/functions/internal/domain/signed"
 	"github.com/sportello/sportello/functions/internal/httpapi/admission"
 	"github.com/sportello/sportello/functions/internal/httpapi/client"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
@@ -55,15 +53,7 @@ func main() {
 	if err == nil && (cfg.AdmissionTTL <= 0 || cfg.JoinsPerMinute < 0) {
 		err = errors.New("ADMISSION_TTL must be positive, QUEUE_JOINS_PER_MINUTE_PER_ADDRESS not negative (0: no limit)")
 	}
-	var ids *client.Identifier
-	var signer *signed.Signer
-	if err == nil {
-		ids, signer, err = cfg.Identifier()
-	}
-	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "waiting-room", "err", err)
-		os.Exit(1)
-	}
+	ids, signer := cfg.MustIdentifier("waiting-room", err)
 	function.Main("waiting-room", func(env *function.Env) http.Handler {
 		return newHandler(&room{
 			store:   env.Store,

@@ -9,9 +9,11 @@ package client
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -181,4 +183,20 @@ func (c Config) Identifier() (*Identifier, *signed.Signer, error) {
 	}
 	ids.Signer, ids.TTL = signer, c.ClientTokenTTL
 	return ids, signer, nil
+}
+
+// MustIdentifier is Identifier for a function's main, after the function's
+// own reading and checking of its configuration (err, nil when it is
+// fine): a configuration error of either is logged and ends the process.
+func (c Config) MustIdentifier(function string, err error) (*Identifier, *signed.Signer) {
+	var ids *Identifier
+	var signer *signed.Signer
+	if err == nil {
+		ids, signer, err = c.Identifier()
+	}
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", function, "err", err)
+		os.Exit(1)
+	}
+	return ids, signer
 }

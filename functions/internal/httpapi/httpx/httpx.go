@@ -383,14 +383,21 @@ func EmptyBody(r *http.Request) bool {
 // empty object, for the bodiless actions). It answers false once it has
 // written the problem.
 func DecodeOptional[T any](w http.ResponseWriter, r *http.Request, log *slog.Logger) bool {
-	if r.ContentLength != 0 && !EmptyBody(r) {
-		var body T
-		if err := Decode(r, &body); err != nil {
-			Error(w, r, log, err)
-			return false
-		}
+	if err := CheckOptional[T](r); err != nil {
+		Error(w, r, log, err)
+		return false
 	}
 	return true
+}
+
+// CheckOptional reads an optional body that must be empty or a T, as
+// DecodeOptional, and returns the problem instead of writing it.
+func CheckOptional[T any](r *http.Request) error {
+	if r.ContentLength != 0 && !EmptyBody(r) {
+		var body T
+		return Decode(r, &body)
+	}
+	return nil
 }
 
 // BearerToken reads the token of an Authorization: Bearer header (the

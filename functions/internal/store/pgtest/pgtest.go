@@ -135,3 +135,23 @@ func Suffix() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Database creates an empty database for tb alone, dropped when tb ends, and
+// returns its connection string: for a test that migrates a schema from
+// nothing, up and down.
+func Database(tb testing.TB) string {
+	tb.Helper()
+	ctx := context.Background()
+	name := pgx.Identifier{"test_empty_" + Suffix()}
+	if _, err := Pool(tb).Exec(ctx, "CREATE DATABASE "+name.Sanitize()); err != nil {
+		tb.Fatalf("pgtest: create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		_, _ = pool.Exec(ctx, "DROP DATABASE IF EXISTS "+name.Sanitize()+" WITH (FORCE)")
+	})
+	url, err := withDatabase(os.Getenv("DATABASE_URL"), name[0])
+	if err != nil {
+		tb.Fatalf("pgtest: %v", err)
+	}
+	return url
+}

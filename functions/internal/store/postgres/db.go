@@ -23,7 +23,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations/routines/*.sql migrations/parts/*.sql
 var migrations embed.FS
 
 //go:embed demo.sql
@@ -98,6 +98,24 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 }
 
 func migrateDB(ctx context.Context, db *sql.DB) ([]string, error) {
+	p, err := migrator(db)
+	if err != nil {
+		return nil, err
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
+	}
+	var applied []string
+	for _, r := range results {
+		applied = append(applied, migrationName(r.Source))
+	}
+	return applied, nil
+}
+
+// migrator is goose's provider of the schema's migrations on db, holding a
+// session lock so that concurrent migrators take turns.
+func migrator(db *sql.DB) (*goose.Provider, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return nil, err
@@ -106,19 +124,12 @@ func migrateDB(ctx context.Context, db *sql.DB) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithSessionLocker(locker),
+		goose.WithGoMigrations(goMigrations()...), goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: migrate: %w", err)
-	}
-	var applied []string
-	for _, r := range results {
-		applied = append(applied, r.Source.Path)
-	}
-	return applied, nil
+	return p, nil
 }
 
 // LoadDemo loads the phase-1 offices and services of the Comune di Bari. It

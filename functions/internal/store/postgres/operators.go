@@ -71,6 +71,16 @@ func (s *Store) AdminOperators(ctx context.Context) ([]admin.Operator, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (admin.Operator, error) { return scanAdminOperator(r) })
 }
 
+// emitOperator is the emit of a change to the account id: its
+// operator.changed event of kind change, the account read into *o.
+func emitOperator(o *admin.Operator, actor, change string, id uuid.UUID) func(context.Context, *Tx, admin.ChangeResult) error {
+	return func(ctx context.Context, tx *Tx, _ admin.ChangeResult) error {
+		var err error
+		*o, err = tx.operatorEvent(ctx, actor, change, id)
+		return err
+	}
+}
+
 // operatorEvent reads the account id as tx sees it and records its
 // operator.changed event.
 func (tx *Tx) operatorEvent(ctx context.Context, actor, change string, id uuid.UUID) (admin.Operator, error) {
@@ -129,11 +139,7 @@ func (s *Store) CreateOperator(ctx context.Context, actor string, in admin.Opera
 			}
 			return tx.setOffices(ctx, id, in.Offices)
 		},
-		emit: func(ctx context.Context, tx *Tx, res admin.ChangeResult) error {
-			var err error
-			o, err = tx.operatorEvent(ctx, actor, events.ChangeCreated, id)
-			return err
-		},
+		emit: emitOperator(&o, actor, events.ChangeCreated, id),
 	})
 	return o, err
 }
@@ -194,11 +200,7 @@ func (s *Store) UpdateOperator(ctx context.Context, actor, id string, p admin.Op
 			}
 			return err
 		},
-		emit: func(ctx context.Context, tx *Tx, res admin.ChangeResult) error {
-			var err error
-			o, err = tx.operatorEvent(ctx, actor, events.ChangeUpdated, oid)
-			return err
-		},
+		emit: emitOperator(&o, actor, events.ChangeUpdated, oid),
 	})
 	return o, err
 }
@@ -230,11 +232,7 @@ func (s *Store) ResetPassword(ctx context.Context, actor, id, pw string) (admin.
 			_, err = tx.Exec(ctx, `DELETE FROM operator_sessions WHERE operator_id = $1`, oid)
 			return err
 		},
-		emit: func(ctx context.Context, tx *Tx, res admin.ChangeResult) error {
-			var err error
-			o, err = tx.operatorEvent(ctx, actor, events.ChangePasswordReset, oid)
-			return err
-		},
+		emit: emitOperator(&o, actor, events.ChangePasswordReset, oid),
 	})
 	return o, err
 }

@@ -1,0 +1,13 @@
+CREATE INDEX bookings_confirmed_by_end ON bookings (ends_at) WHERE status = 'confirmed';
+DROP INDEX bookings_by_service;
+CREATE INDEX bookings_active_by_service ON bookings (service_id, starts_at) WHERE status IN ('held', 'confirmed');
+CREATE INDEX bookings_agenda ON bookings (service_id, starts_at) WHERE status IN ('confirmed', 'completed');
+DROP FUNCTION confirm_hold;
+DROP FUNCTION hold_slot;
+DROP TRIGGER closures_configuration ON closures;
+DROP TRIGGER opening_hours_configuration ON opening_hours;
+DROP TRIGGER desks_configuration ON desks;
+DROP TRIGGER services_configuration ON services;
+DROP TRIGGER offices_configuration ON offices;
+DROP FUNCTION bump_configuration;
+DROP TABLE configuration;
