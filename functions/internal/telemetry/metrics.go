@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -122,17 +123,14 @@ type Backlog func(ctx context.Context) (waiting int64, oldest time.Duration, err
 // sportello.outbox.oldest.age.
 func ObserveOutbox(backlog Backlog) error {
 	m := meter()
-	waiting, err := m.Int64ObservableGauge("sportello.outbox.backlog", metric.WithUnit("{event}"),
+	waiting, e1 := m.Int64ObservableGauge("sportello.outbox.backlog", metric.WithUnit("{event}"),
 		metric.WithDescription("Events written to the outbox and not yet delivered to the broker."))
-	if err != nil {
-		return err
-	}
-	age, err := m.Float64ObservableGauge("sportello.outbox.oldest.age", metric.WithUnit("s"),
+	age, e2 := m.Float64ObservableGauge("sportello.outbox.oldest.age", metric.WithUnit("s"),
 		metric.WithDescription("Age of the oldest event not yet delivered (0 when none)."))
-	if err != nil {
+	if err := errors.Join(e1, e2); err != nil {
 		return err
 	}
-	_, err = m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+	_, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		n, oldest, err := backlog(ctx)
@@ -154,30 +152,21 @@ func ObserveOutbox(backlog Backlog) error {
 // waited): their rates show a pool too small.
 func ObservePool(pool *pgxpool.Pool) error {
 	m := meter()
-	count, err := m.Int64ObservableUpDownCounter("db.client.connection.count", metric.WithUnit("{connection}"),
+	count, e1 := m.Int64ObservableUpDownCounter("db.client.connection.count", metric.WithUnit("{connection}"),
 		metric.WithDescription("Connections of the pool by state."))
-	if err != nil {
-		return err
-	}
-	max, err := m.Int64ObservableUpDownCounter("db.client.connection.max", metric.WithUnit("{connection}"),
+	max, e2 := m.Int64ObservableUpDownCounter("db.client.connection.max", metric.WithUnit("{connection}"),
 		metric.WithDescription("The most connections the pool opens."))
-	if err != nil {
-		return err
-	}
-	waits, err := m.Int64ObservableCounter("sportello.db.acquire.waits", metric.WithUnit("{acquire}"),
+	waits, e3 := m.Int64ObservableCounter("sportello.db.acquire.waits", metric.WithUnit("{acquire}"),
 		metric.WithDescription("Connection acquires that found no idle connection and waited."))
-	if err != nil {
-		return err
-	}
-	wait, err := m.Float64ObservableCounter("sportello.db.acquire.wait", metric.WithUnit("s"),
+	wait, e4 := m.Float64ObservableCounter("sportello.db.acquire.wait", metric.WithUnit("s"),
 		metric.WithDescription("Time spent by those acquires waiting for a connection."))
-	if err != nil {
+	if err := errors.Join(e1, e2, e3, e4); err != nil {
 		return err
 	}
 	state := func(s string) metric.ObserveOption {
 		return metric.WithAttributes(attribute.String("db.client.connection.state", s))
 	}
-	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	_, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := pool.Stat()
 		o.ObserveInt64(count, int64(st.IdleConns()), state("idle"))
 		o.ObserveInt64(count, int64(st.AcquiredConns()), state("used"))
