@@ -116,11 +116,12 @@ func (b *Broker) Publish(ev cloudevents.Event) error {
 	if err := ev.Validate(); err != nil {
 		return err
 	}
-	return b.ingest(ev, 0)
+	return b.ingest(ev, traceContext{}, 0)
 }
 
-// ingest routes ev, which arrived through hops replies.
-func (b *Broker) ingest(ev cloudevents.Event, hops int) error {
+// ingest routes ev, which arrived through hops replies with the trace
+// context tc.
+func (b *Broker) ingest(ev cloudevents.Event, tc traceContext, hops int) error {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -140,7 +141,7 @@ func (b *Broker) ingest(ev cloudevents.Event, hops int) error {
 	for _, t := range matched {
 		go func() {
 			defer b.wg.Done()
-			b.deliver(t, ev, hops)
+			b.deliver(t, ev, tc, hops)
 		}()
 	}
 	return nil

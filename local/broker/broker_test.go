@@ -796,3 +796,61 @@ func TestTriggersList(t *testing.T) {
 		t.Errorf("GET /triggers (-want +got):\n%s", diff)
 	}
 }
+
+// TestTraceHeadersPassUnchanged: the W3C trace context of the request that
+// brought an event (traceparent, tracestate) and every ce-* header, the
+// CloudEvents distributed-tracing extension among them, reach the
+// subscriber as they came, on a retry too.
+func TestTraceHeadersPassUnchanged(t *testing.T) {
+	s := newSubscriber(t, func(n int, _ *cloudevents.Event, w http.ResponseWriter) {
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	_, srv := serveTo(t, s, Trigger{Filter: map[string]string{"type": events.BookingConfirmed}, Delivery: fast})
+	in := http.Header{
+		"Ce-Specversion":      {"1.0"},
+		"Ce-Id":               {"e1"},
+		"Ce-Type":             {events.BookingConfirmed},
+		"Ce-Source":           {"/sportello/confirm"},
+		"Ce-Subject":          {"b1"},
+		"Ce-Time":             {"2027-03-02T09:30:00Z"},
+		"Ce-Traceparent":      {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		"Ce-Tracestate":       {"sportello=confirm,vendor=x"},
+		"Ce-Partitionkey":     {"b1"},
+		"Content-Type":        {"application/json"},
+		"Traceparent":         {"00-4bf92f3577b34da6a3ce929d0e0e4736-b7ad6b7169203331-01"},
+		"Tracestate":          {"sportello=relay"},
+		"X-Not-Forwarded-Hdr": {"x"},
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"booking_id":"b1"}`))
+	req.Header = in.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("ingress: %s", resp.Status)
+	}
+	eventually(t, "the second attempt", func() bool { return s.count() == 2 })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, got := range s.headers {
+		for k, v := range in {
+			if !strings.HasPrefix(k, "Ce-") && k != "Traceparent" && k != "Tracestate" {
+				continue
+			}
+			if !slices.Equal(got.Values(k), v) {
+				t.Errorf("attempt %d: %s = %q, want %q", i+1, k, got.Values(k), v)
+			}
+		}
+		for k := range got {
+			if strings.HasPrefix(k, "Ce-") && in.Get(k) == "" {
+				t.Errorf("attempt %d: %s added", i+1, k)
+			}
+		}
+	}
+}

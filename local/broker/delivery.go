@@ -56,9 +56,9 @@ type outcome struct {
 	bad    error              // a 2xx answer whose event is invalid
 }
 
-// deliver sends ev to t's subscriber until it succeeds, fails for good or
-// runs out of retries.
-func (b *Broker) deliver(t Trigger, ev cloudevents.Event, hops int) {
+// deliver sends ev, with the trace context tc, to t's subscriber until it
+// succeeds, fails for good or runs out of retries.
+func (b *Broker) deliver(t Trigger, ev cloudevents.Event, tc traceContext, hops int) {
 	attempts := 1 + max(t.Delivery.Retry, 0)
 	var last outcome
 	for n := 0; n < attempts; n++ {
@@ -68,11 +68,11 @@ func (b *Broker) deliver(t Trigger, ev cloudevents.Event, hops int) {
 			case <-wait.C:
 			case <-b.ctx.Done():
 				wait.Stop()
-				b.abandon(t, ev, n, last)
+				b.abandon(t, ev, tc, n, last)
 				return
 			}
 		}
-		last = b.attempt(t, ev)
+		last = b.attempt(t, ev, tc)
 		switch {
 		case last.status >= 200 && last.status < 300:
 			if last.bad != nil {
@@ -81,11 +81,11 @@ func (b *Broker) deliver(t Trigger, ev cloudevents.Event, hops int) {
 			}
 			b.Log.Info("delivered", "id", ev.ID(), "type", ev.Type(), "trigger", t.Name, "status", last.status, "attempts", n+1)
 			if last.reply != nil {
-				b.reply(t, ev, *last.reply, hops)
+				b.reply(t, ev, *last.reply, tc, hops)
 			}
 			return
 		case b.ctx.Err() != nil:
-			b.abandon(t, ev, n+1, last)
+			b.abandon(t, ev, tc, n+1, last)
 			return
 		case !Retryable(last.status):
 			b.deadLetter(t, ev, n+1, last, "not retryable")
@@ -97,20 +97,21 @@ func (b *Broker) deliver(t Trigger, ev cloudevents.Event, hops int) {
 	b.deadLetter(t, ev, attempts, last, "retries exhausted")
 }
 
-// reply ingests the event a subscriber answered with.
-func (b *Broker) reply(t Trigger, ev, reply cloudevents.Event, hops int) {
+// reply ingests the event a subscriber answered with; it travels on in the
+// trace context of the delivery that caused it.
+func (b *Broker) reply(t Trigger, ev, reply cloudevents.Event, tc traceContext, hops int) {
 	if hops+1 > MaxHops {
 		b.deadLetter(t, reply, 1, outcome{}, fmt.Sprintf("reply loop: more than %d replies in a row", MaxHops))
 		return
 	}
 	b.Log.Info("reply", "to", ev.ID(), "id", reply.ID(), "type", reply.Type(), "trigger", t.Name)
-	if err := b.ingest(reply, hops+1); err != nil {
+	if err := b.ingest(reply, tc, hops+1); err != nil {
 		b.Log.Warn("reply lost: the broker is stopping", "id", reply.ID(), "type", reply.Type(), "trigger", t.Name)
 	}
 }
 
 // attempt makes one delivery of ev to t's subscriber.
-func (b *Broker) attempt(t Trigger, ev cloudevents.Event) outcome {
+func (b *Broker) attempt(t Trigger, ev cloudevents.Event, tc traceContext) outcome {
 	u := b.subscriber(t.Function)
 	if u == nil {
 		return outcome{err: fmt.Errorf("%s is not running", t.Function)}
@@ -138,6 +139,7 @@ func (b *Broker) attempt(t Trigger, ev cloudevents.Event) outcome {
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(&ev), req); err != nil {
 		return outcome{err: err}
 	}
+	tc.set(req.Header)
 	req.Header.Set("Prefer", "reply")
 	resp, err := b.Client.Do(req)
 	if err != nil {

@@ -5,6 +5,7 @@ package broker
 
 import (
 	"net/http"
+	"strings"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
@@ -50,7 +51,7 @@ func (b *Broker) receive(w http.ResponseWriter, r *http.Request) {
 		httpjson.WriteProblem(w, http.StatusBadRequest, "invalid", "not a CloudEvent in binary or structured HTTP mode: "+err.Error())
 		return
 	}
-	if err := b.Publish(*ev); err != nil {
+	if err := b.ingest(*ev, traceOf(r.Header), 0); err != nil {
 		httpjson.WriteProblem(w, http.StatusServiceUnavailable, "unavailable", err.Error())
 		return
 	}
@@ -112,4 +113,30 @@ func (b *Broker) listTriggers(w http.ResponseWriter, r *http.Request) {
 		out = append(out, s)
 	}
 	httpjson.Write(w, out)
+}
+
+// traceContext is the W3C trace context (https://www.w3.org/TR/trace-context/)
+// of the request that brought an event: the broker passes it on to every
+// delivery of the event unchanged, as it passes the event's ce-* headers
+// (among them the CloudEvents distributed-tracing extension, ce-traceparent
+// and ce-tracestate).
+type traceContext struct {
+	Parent string `json:"traceparent,omitempty"`
+	State  string `json:"tracestate,omitempty"`
+}
+
+// traceOf is the trace context of h; the tracestate of several header
+// lines is their comma-separated list, as the standard joins them.
+func traceOf(h http.Header) traceContext {
+	return traceContext{Parent: h.Get("Traceparent"), State: strings.Join(h.Values("Tracestate"), ",")}
+}
+
+// set puts tc into h.
+func (tc traceContext) set(h http.Header) {
+	if tc.Parent != "" {
+		h.Set("Traceparent", tc.Parent)
+	}
+	if tc.State != "" {
+		h.Set("Tracestate", tc.State)
+	}
 }

@@ -17,12 +17,13 @@ import (
 type Pending struct {
 	Trigger string            `json:"trigger"`
 	Event   cloudevents.Event `json:"event"`
+	Trace   traceContext      `json:"trace,omitzero"`
 }
 
 // abandon records a delivery given up because the broker is stopping.
-func (b *Broker) abandon(t Trigger, ev cloudevents.Event, attempts int, last outcome) {
+func (b *Broker) abandon(t Trigger, ev cloudevents.Event, tc traceContext, attempts int, last outcome) {
 	b.mu.Lock()
-	b.abandoned = append(b.abandoned, Pending{Trigger: t.Name, Event: ev})
+	b.abandoned = append(b.abandoned, Pending{Trigger: t.Name, Event: ev, Trace: tc})
 	b.mu.Unlock()
 	b.Log.Warn("delivery abandoned: the broker is stopping", "id", ev.ID(), "type", ev.Type(), "subject", ev.Subject(),
 		"trigger", t.Name, "attempts", attempts, "last_status", last.status)
@@ -83,7 +84,7 @@ func (b *Broker) Resume() (int, error) {
 		b.mu.Unlock()
 		go func() {
 			defer b.wg.Done()
-			b.deliver(t, p.Event, 0)
+			b.deliver(t, p.Event, p.Trace, 0)
 		}()
 		n++
 	}

@@ -1,9 +1,10 @@
 // Package services runs the third-party servers of the local stack and of
 // the tests, each as a child process on loopback ports: Mailpit (an SMTP
 // sink with a web UI and an HTTP API), LiveKit (the video server, set up
-// for WebRTC on loopback) and MinIO (S3, with Sportello's bucket and the
-// CORS a browser upload needs). Their binaries are the pinned builds of
-// package tools.
+// for WebRTC on loopback), MinIO (S3, with Sportello's bucket and the
+// CORS a browser upload needs), Jaeger (the traces, in memory) and
+// VictoriaMetrics (the metrics, scraped from the targets listed in its
+// file_sd folder). Their binaries are the pinned builds of package tools.
 //
 // Each server has Start (which returns once it is ready), Stop, and Env: the
 // variables through which the functions and the tests find it, the same
@@ -12,8 +13,10 @@
 //	SMTP_HOST SMTP_PORT SMTP_TLS MAILPIT_URL
 //	LIVEKIT_URL LIVEKIT_API_KEY LIVEKIT_API_SECRET
 //	S3_ENDPOINT S3_REGION S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET
+//	OTEL_EXPORTER_OTLP_ENDPOINT JAEGER_URL
+//	METRICS_URL METRICS_TARGETS_DIR
 //
-// Set starts and stops the three together.
+// Set starts and stops several together.
 package services
 
 import (

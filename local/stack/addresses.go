@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/sportello/sportello/local/httpjson"
-	"github.com/sportello/sportello/local/services"
 )
 
 // publicURL is the site's origin as links carry it.
@@ -61,12 +60,23 @@ func (s *Stack) host() string {
 }
 
 // serviceEnv is what the functions need besides the database: the broker,
-// the site's origin, SMTP, LiveKit and S3.
+// the site's origin, SMTP, LiveKit, S3, where the traces go (every one is
+// kept: a newcomer sees the trace of the booking just made) and where the
+// metrics are scraped from.
 func (s *Stack) serviceEnv() []string {
 	// The gateway speaks plain http: the operators' session cookie cannot
 	// be Secure here (it is in a cluster, behind TLS).
-	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false", "CLIENT_KEY=" + s.clientKey()}
-	return append(env, services.Set{s.mailpit, s.livekit, s.minio}.Env()...)
+	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false", "CLIENT_KEY=" + s.clientKey(),
+		"OTEL_TRACES_SAMPLER=parentbased_always_on"}
+	return append(env, s.servers().Env()...)
+}
+
+// functionEnv is what the function called name gets besides serviceEnv:
+// its PORT, its service name in the traces and metrics, and the loopback
+// port of its own on which it serves GET /metrics.
+func functionEnv(name string, port, metricsPort int) []string {
+	return []string{"PORT=" + strconv.Itoa(port), "OTEL_SERVICE_NAME=" + name,
+		"OTEL_EXPORTER_PROMETHEUS_HOST=127.0.0.1", "OTEL_EXPORTER_PROMETHEUS_PORT=" + strconv.Itoa(metricsPort)}
 }
 
 // clientKey is the key that signs client tokens and admission tickets

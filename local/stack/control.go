@@ -70,7 +70,8 @@ func (s *Stack) StartServer(ctx context.Context, name string) error {
 
 // named is the server of the services package called name.
 func (s *Stack) named(name string) services.Server {
-	return map[string]services.Server{"mailpit": s.mailpit, "livekit": s.livekit, "minio": s.minio}[name]
+	return map[string]services.Server{"mailpit": s.mailpit, "livekit": s.livekit, "minio": s.minio,
+		"jaeger": s.jaeger, "victoria-metrics": s.metrics}[name]
 }
 
 // watch reports the server called name on svcExited when it exits by

@@ -272,7 +272,7 @@ code{background:#f3f3f3;padding:0 .25rem}td{padding:.2rem .8rem .2rem 0;vertical
 <ul>
 <li><a href="/_local/events"><code>/_local/events</code></a>: the events the broker took in (filters: <code>?type=</code>, <code>?subject=</code>, <code>?source=</code>)</li>
 <li><a href="/_local/dead-letters"><code>/_local/dead-letters</code></a>: the events the broker could not deliver</li>
-<li><a href="/_local/services"><code>/_local/services</code></a>: where the functions find the database, SMTP, LiveKit, S3 and the broker</li>
+<li><a href="/_local/services"><code>/_local/services</code></a>: where the functions find the database, SMTP, LiveKit, S3, the broker, Jaeger and VictoriaMetrics</li>
 <li><code>POST /_local/servers/{postgres,mailpit,livekit,minio}/{stop,start}</code>: stop a server as an outage would, and start it again (the fault tests)</li>
 <li><a href="/health"><code>/health</code></a>: the readiness of every function</li>
 {{range .Links}}<li><a href="{{.URL}}">{{.Name}}</a>: {{.Doc}}</li>

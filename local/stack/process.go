@@ -20,10 +20,11 @@ import (
 
 // process is one function running as a child process.
 type process struct {
-	name string
-	port int
-	cmd  *exec.Cmd
-	out  *LineWriter
+	name        string
+	port        int
+	metricsPort int // where it serves GET /metrics
+	cmd         *exec.Cmd
+	out         *LineWriter
 
 	stopping atomic.Bool
 	done     chan struct{} // closed when the process has exited

@@ -1,5 +1,6 @@
 // This file holds the start of the servers the functions need: Mailpit,
-// LiveKit and MinIO (package services), and PostgreSQL (package pg).
+// LiveKit, MinIO, Jaeger and VictoriaMetrics (package services), and
+// PostgreSQL (package pg).
 
 package stack
 
@@ -13,26 +14,52 @@ import (
 	"github.com/sportello/sportello/local/services"
 )
 
-// startServices starts Mailpit, LiveKit and MinIO together (building them
-// first when the tool cache lacks them) and watches for their exit.
+// serverNames are the servers of package services the stack runs, in the
+// order of servers().
+var serverNames = []string{"mailpit", "livekit", "minio", "jaeger", "victoria-metrics"}
+
+// servers are the servers of package services the stack runs.
+func (s *Stack) servers() services.Set {
+	return services.Set{s.mailpit, s.livekit, s.minio, s.jaeger, s.metrics}
+}
+
+// startServices starts Mailpit, LiveKit, MinIO, Jaeger and VictoriaMetrics
+// together (building them first when the tool cache lacks them) and
+// watches for their exit.
 func (s *Stack) startServices(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Join(s.cfg.Data, "mailpit"), 0o755); err != nil {
 		return err
 	}
-	s.log.Info("starting Mailpit, LiveKit and MinIO")
-	set := services.Set{s.mailpit, s.livekit, s.minio}
-	if err := set.Start(ctx); err != nil {
+	// The stack's own tools' ports are wishes: another stack on this
+	// machine (a test's) must not stop this one from starting. The
+	// functions and the banner get whichever port was taken.
+	for _, p := range []struct {
+		name string
+		port *int
+	}{{"jaeger", &s.jaeger.QueryPort}, {"jaeger-otlp", &s.jaeger.OTLPPort}, {"victoria-metrics", &s.metrics.Port}} {
+		if *p.port > 0 && portFree(*p.port) != nil {
+			s.log.Warn("port taken: using a free one", "server", p.name, "port", *p.port)
+			*p.port = 0
+		}
+	}
+	s.log.Info("starting Mailpit, LiveKit, MinIO, Jaeger and VictoriaMetrics")
+	if err := s.servers().Start(ctx); err != nil {
 		return err
 	}
 	s.svcUp = true
-	for _, name := range []string{"mailpit", "livekit", "minio"} {
+	for _, name := range serverNames {
 		go s.watch(name, s.named(name))
 	}
-	s.log.Info("servers ready", "mailpit", s.mailpit.URL(), "livekit", s.livekit.URL(), "minio", s.minio.Endpoint())
+	s.log.Info("servers ready", "mailpit", s.mailpit.URL(), "livekit", s.livekit.URL(), "minio", s.minio.Endpoint(),
+		"jaeger", s.jaeger.URL(), "victoria-metrics", s.metrics.URL())
 	links := []Link{{"Mailpit", s.mailpit.URL() + "/", "every mail the functions sent"}}
 	if u := s.minio.ConsoleURL(); u != "" {
 		links = append(links, Link{"MinIO console", u + "/", "the uploaded documents (user " + s.minio.AccessKey + ")"})
 	}
+	links = append(links, Link{"Jaeger", s.jaeger.URL() + "/", "every request's trace through the functions and the events, " +
+		"read through its query API (" + s.jaeger.URL() + "/api/traces?service=reserve): the UI of a go-built Jaeger is a placeholder"},
+		Link{"VictoriaMetrics", s.metrics.URL() + "/vmui/", "the functions' metrics, scraped every " + services.DefaultScrapeInterval.String() +
+			" (the Prometheus query API: " + s.metrics.URL() + "/api/v1/query)"})
 	s.gw.SetLinks(links)
 	// The site's scripts connect to LiveKit (WebSocket, and HTTP for its
 	// connection checks) and upload to and download from S3 directly.

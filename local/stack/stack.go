@@ -43,6 +43,9 @@ const (
 	DefaultLiveKitUDPPort   = 7882
 	DefaultMinIOPort        = 9000
 	DefaultMinIOConsolePort = 9001
+	DefaultJaegerPort       = 16686 // Jaeger's UI and query API
+	DefaultJaegerOTLPPort   = 4318  // OTLP over HTTP
+	DefaultMetricsPort      = 8428  // VictoriaMetrics
 )
 
 // Config is what the stack is started with.
@@ -65,6 +68,9 @@ type Config struct {
 	LiveKitUDPPort   int
 	MinIOPort        int
 	MinIOConsolePort int
+	JaegerPort       int // the UI and query API
+	JaegerOTLPPort   int // OTLP over HTTP (gRPC and the rest: free ports)
+	MetricsPort      int // VictoriaMetrics' API and UI
 
 	PublicURL    string              // the site's origin in links; http://127.0.0.1:<Port> when empty
 	Tick         time.Duration       // housekeeping ping interval; 0: none
@@ -89,10 +95,13 @@ type Stack struct {
 	mailpit   *services.Mailpit
 	livekit   *services.LiveKit
 	minio     *services.MinIO
+	jaeger    *services.Jaeger
+	metrics   *services.VictoriaMetrics
 	svcUp     bool
 	mu        sync.Mutex         // guards procs while the functions start, and env
 	env       []string           // what every function gets besides PORT
 	procs     []*process         // by function order; nil for one not started
+	targetsMu sync.Mutex         // serializes the writes of VictoriaMetrics' targets file
 	exited    chan *process      // functions that ended by themselves
 	svcExited chan string        // services that ended by themselves
 	stopping  chan struct{}      // closed when the stack stops
@@ -129,7 +138,7 @@ func New(cfg Config) *Stack {
 	}
 	s := &Stack{cfg: cfg, functions: fns, console: NewConsole(cfg.Out, width),
 		exited:    make(chan *process, (startAttempts+1)*len(fns)),
-		svcExited: make(chan string, 3), stopping: make(chan struct{}), kill: make(chan struct{}), stopped: map[string]bool{}}
+		svcExited: make(chan string, 5), stopping: make(chan struct{}), kill: make(chan struct{}), stopped: map[string]bool{}}
 	s.log = s.logger("stack")
 	s.broker = &broker.Broker{Triggers: triggersOf(fns), Log: s.logger("broker"), BackoffScale: cfg.BackoffScale,
 		StateFile: filepath.Join(cfg.Data, "broker-pending.json")}
@@ -139,6 +148,9 @@ func New(cfg Config) *Stack {
 		Dir: filepath.Join(cfg.Data, "livekit"), Log: s.output("livekit"), WebhookURL: s.webhookURL()}
 	s.minio = &services.MinIO{Port: cfg.MinIOPort, ConsolePort: cfg.MinIOConsolePort, Dir: filepath.Join(cfg.Data, "minio"),
 		CORSOrigins: s.origins(), Log: s.output("minio")}
+	s.jaeger = &services.Jaeger{QueryPort: cfg.JaegerPort, OTLPPort: cfg.JaegerOTLPPort, Dir: filepath.Join(cfg.Data, "jaeger"),
+		Log: s.output("jaeger")}
+	s.metrics = &services.VictoriaMetrics{Port: cfg.MetricsPort, Dir: filepath.Join(cfg.Data, "victoria-metrics"), Log: s.output("metrics")}
 	s.gw = &Gateway{Functions: fns, Events: s.broker.EventsHandler(),
 		DeadLetters: s.broker.DeadLettersHandler(), Services: http.HandlerFunc(s.serveServices),
 		Servers: http.HandlerFunc(s.serveServers), Log: s.logger("gateway")}
@@ -326,9 +338,10 @@ func (s *Stack) stop() {
 	}
 	s.log.Info("stopped the broker and the gateway")
 	if s.svcUp {
-		_ = services.Set{s.mailpit, s.livekit, s.minio}.Stop()
+		s.removeTargets()
+		_ = s.servers().Stop()
 		s.svcUp = false
-		s.log.Info("stopped Mailpit, LiveKit and MinIO")
+		s.log.Info("stopped Mailpit, LiveKit, MinIO, Jaeger and VictoriaMetrics")
 	}
 	if s.pgUp {
 		_ = s.pg.Stop()

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/manifest"
+	"github.com/sportello/sportello/local/services"
 )
 
 func TestPingEvent(t *testing.T) {
@@ -152,5 +155,77 @@ func TestGatewayLocalTools(t *testing.T) {
 	s.gw.SetLinks([]Link{{"Mailpit", "http://127.0.0.1:8025/", "every mail"}})
 	if _, body := get("/"); !strings.Contains(body, `href="http://127.0.0.1:8025/"`) || !strings.Contains(body, `href="/_local/dead-letters"`) {
 		t.Errorf("index lacks the local tools:\n%s", body)
+	}
+}
+
+// TestTelemetryEnv: every function is told where its spans go, that every
+// trace is kept, its own service name and its own loopback metrics port;
+// the servers' addresses are in the shared environment.
+func TestTelemetryEnv(t *testing.T) {
+	s := New(Config{Port: 8080, Out: io.Discard, Data: t.TempDir(), JaegerPort: 16686, JaegerOTLPPort: 4318, MetricsPort: 8428})
+	env := map[string]string{}
+	for _, kv := range s.serviceEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, want := range map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+		"OTEL_TRACES_SAMPLER":         "parentbased_always_on",
+		"JAEGER_URL":                  "http://127.0.0.1:16686",
+		"METRICS_URL":                 "http://127.0.0.1:8428",
+		"METRICS_TARGETS_DIR":         filepath.Join(s.cfg.Data, "victoria-metrics", "targets"),
+	} {
+		if env[k] != want {
+			t.Errorf("%s=%q, want %q", k, env[k], want)
+		}
+	}
+	want := []string{"PORT=8101", "OTEL_SERVICE_NAME=reserve", "OTEL_EXPORTER_PROMETHEUS_HOST=127.0.0.1", "OTEL_EXPORTER_PROMETHEUS_PORT=9101"}
+	if diff := cmp.Diff(want, functionEnv("reserve", 8101, 9101)); diff != "" {
+		t.Errorf("a function's own variables (-want +got):\n%s", diff)
+	}
+}
+
+// TestMetricsTargets: the targets file lists every started function's
+// metrics address with job=<function>, follows a restart on another port,
+// and goes when the stack stops.
+func TestMetricsTargets(t *testing.T) {
+	s := New(Config{Port: 8080, Out: io.Discard, Data: t.TempDir()})
+	dir := s.metrics.TargetsDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	read := func() []services.TargetGroup {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "functions.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []services.TargetGroup
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatalf("%v in %s", err, b)
+		}
+		return got
+	}
+	s.procs = []*process{{name: "reserve", metricsPort: 9101}, nil, {name: "send-email", metricsPort: 9103}}
+	if err := s.writeTargets(); err != nil {
+		t.Fatal(err)
+	}
+	want := []services.TargetGroup{
+		{Targets: []string{"127.0.0.1:9101"}, Labels: map[string]string{"job": "reserve"}},
+		{Targets: []string{"127.0.0.1:9103"}, Labels: map[string]string{"job": "send-email"}},
+	}
+	if diff := cmp.Diff(want, read()); diff != "" {
+		t.Errorf("targets (-want +got):\n%s", diff)
+	}
+	s.procs[0] = &process{name: "reserve", metricsPort: 9201} // started again
+	if err := s.writeTargets(); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got[0].Targets[0] != "127.0.0.1:9201" {
+		t.Errorf("after a restart: %v", got)
+	}
+	s.removeTargets()
+	if _, err := os.Stat(filepath.Join(dir, "functions.json")); !os.IsNotExist(err) {
+		t.Errorf("the targets file after the stop: %v", err)
 	}
 }

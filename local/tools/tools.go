@@ -1,7 +1,9 @@
 // Package tools provides the pinned third-party servers the local stack and
-// the tests run (Mailpit, LiveKit, MinIO): Ensure returns the path of a
-// tool's binary, building it once with `go install <package>@<version>`
-// into a cache folder outside the repository, keyed by version:
+// the tests run (Mailpit, LiveKit, MinIO, Jaeger, VictoriaMetrics): Ensure
+// returns the path of a tool's binary, building it once with `go install
+// <package>@<version>` (or, for a module go install refuses, with go build
+// inside the module's own source) into a cache folder outside the
+// repository, keyed by version:
 //
 //	$XDG_CACHE_HOME/sportello/tools/<name>-<version>/<name>   (~/.cache when unset)
 //
@@ -13,12 +15,14 @@
 package tools
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,15 +35,23 @@ type Tool struct {
 	Package string // what go install builds
 	Version string // the module version it is pinned at
 	Built   string // the name go install gives the binary; Name when empty
+	// Module, when set, is the module that holds Package, built as its own
+	// main module: go install refuses a module whose go.mod has replace
+	// directives (Jaeger's), go build inside its downloaded source honours
+	// them and its go.sum, as the project's own release build does.
+	Module string
 }
 
 // Pins are the tools and their versions (see DESIGN.md, "Verified on the
 // build machines"). Later LiveKit releases depend on forked modules the
-// module proxy refuses.
+// module proxy refuses; later VictoriaMetrics releases need a newer Go.
 var Pins = map[string]Tool{
 	"mailpit":        {Name: "mailpit", Package: "github.com/axllent/mailpit", Version: "v1.33.1"},
 	"livekit-server": {Name: "livekit-server", Package: "github.com/livekit/livekit-server/cmd/server", Version: "v1.13.5", Built: "server"},
 	"minio":          {Name: "minio", Package: "github.com/minio/minio", Version: "v0.0.0-20260212201848-7aac2a2c5b7c"},
+	"jaeger": {Name: "jaeger", Package: "github.com/jaegertracing/jaeger/cmd/jaeger", Version: "v1.75.0",
+		Module: "github.com/jaegertracing/jaeger"}, // its go.mod replaces sarama: go install refuses it
+	"victoria-metrics": {Name: "victoria-metrics", Package: "github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics", Version: "v1.151.0"},
 }
 
 // Names lists the pinned tools, sorted.
@@ -84,7 +96,11 @@ func Ensure(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return ensure(cache, t, goInstall)
+	build := goInstall
+	if t.Module != "" {
+		build = goBuildInModule
+	}
+	return ensure(cache, t, build)
 }
 
 // inProcess serialises the builds of this process (flock is per open
@@ -149,6 +165,37 @@ func goInstall(t Tool, gobin string) error {
 	cmd.Env = append(os.Environ(), "GOBIN="+gobin, "GOWORK=off", "GOFLAGS=-buildvcs=false")
 	cmd.Stdout, cmd.Stderr = Log, Log
 	return cmd.Run()
+}
+
+// goBuildInModule downloads t.Module at t.Version into the module cache and
+// builds t.Package there, as the main module (its go.mod and go.sum, its
+// replace directives), into gobin.
+func goBuildInModule(t Tool, gobin string) error {
+	rel, ok := strings.CutPrefix(t.Package, t.Module)
+	if !ok || (rel != "" && !strings.HasPrefix(rel, "/")) {
+		return fmt.Errorf("package %s is not in module %s", t.Package, t.Module)
+	}
+	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-buildvcs=false -mod=readonly")
+	download := exec.Command("go", "mod", "download", "-json", t.Module+"@"+t.Version)
+	download.Dir, download.Env, download.Stderr = gobin, env, Log
+	out, err := download.Output()
+	if err != nil {
+		return fmt.Errorf("go mod download: %w", err)
+	}
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil {
+		return fmt.Errorf("go mod download: %w", err)
+	}
+	if mod.Error != "" || mod.Dir == "" {
+		return fmt.Errorf("go mod download: %s", mod.Error)
+	}
+	built := t.Built
+	if built == "" {
+		built = t.Name
+	}
+	build := exec.Command("go", "build", "-o", filepath.Join(gobin, built), "."+rel)
+	build.Dir, build.Env, build.Stdout, build.Stderr = mod.Dir, env, Log, Log
+	return build.Run()
 }
 
 func isExecutable(path string) bool {

@@ -1,6 +1,7 @@
 // Command sportello-local runs Sportello on one machine with one command:
-// a private PostgreSQL (its data kept between runs), Mailpit, LiveKit and
-// MinIO (their pinned builds, made once into the tool cache), every
+// a private PostgreSQL (its data kept between runs), Mailpit, LiveKit,
+// MinIO, Jaeger and VictoriaMetrics (their pinned builds, made once into
+// the tool cache), every
 // function as its own process, the local broker that delivers their
 // CloudEvents by the manifest's triggers, a ticker that drives housekeeping,
 // and a gateway that routes /api and serves the site. Ctrl-C stops
@@ -10,6 +11,7 @@
 //	                [-broker-port 8081] [-mailpit-smtp-port 1025] [-mailpit-port 8025]
 //	                [-livekit-port 7880] [-livekit-tcp-port 7881] [-livekit-udp-port 7882]
 //	                [-minio-port 9000] [-minio-console-port 9001] [-mailpit-max 500]
+//	                [-jaeger-port 16686] [-jaeger-otlp-port 4318] [-metrics-port 8428]
 //	                [-public-url URL] [-tick 1m] [-backoff-scale 1]
 //	sportello-local -clean [-data DIR]
 //
@@ -52,6 +54,9 @@ func run() int {
 		livekitUDP   = flag.Int("livekit-udp-port", stack.DefaultLiveKitUDPPort, "LiveKit's WebRTC UDP port on 127.0.0.1")
 		minioPort    = flag.Int("minio-port", stack.DefaultMinIOPort, "MinIO's S3 port on 127.0.0.1")
 		minioConsole = flag.Int("minio-console-port", stack.DefaultMinIOConsolePort, "MinIO's console port on 127.0.0.1 (-1: no console)")
+		jaegerPort   = flag.Int("jaeger-port", stack.DefaultJaegerPort, "Jaeger's UI and query API port on 127.0.0.1")
+		jaegerOTLP   = flag.Int("jaeger-otlp-port", stack.DefaultJaegerOTLPPort, "Jaeger's OTLP over HTTP port on 127.0.0.1 (the functions' OTEL_EXPORTER_OTLP_ENDPOINT)")
+		metricsPort  = flag.Int("metrics-port", stack.DefaultMetricsPort, "VictoriaMetrics' API and UI port on 127.0.0.1")
 		mailpitMax   = flag.Int("mailpit-max", 0, "the messages Mailpit keeps, the oldest pruned beyond (0: Mailpit's default, 500; -1: all)")
 		publicURL    = flag.String("public-url", "", "the site's origin in mailed links (default http://127.0.0.1:<port>)")
 		restart      = flag.Bool("restart", false, "start again a function that exits by itself, as Kubernetes does (default: stop the stack)")
@@ -96,6 +101,7 @@ func run() int {
 		BrokerPort: *brokerPort, MailpitSMTPPort: *smtpPort, MailpitHTTPPort: *mailpitPort,
 		LiveKitPort: *livekitPort, LiveKitTCPPort: *livekitTCP, LiveKitUDPPort: *livekitUDP,
 		MinIOPort: *minioPort, MinIOConsolePort: *minioConsole, MailpitMax: *mailpitMax,
+		JaegerPort: *jaegerPort, JaegerOTLPPort: *jaegerOTLP, MetricsPort: *metricsPort,
 		PublicURL: *publicURL, Tick: *tick, BackoffScale: *backoffScale, Restart: *restart})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

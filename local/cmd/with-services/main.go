@@ -1,18 +1,21 @@
 // Command with-services runs a command against throwaway servers: a fresh
-// PostgreSQL, Mailpit, LiveKit and MinIO in a temporary folder, each on free
-// loopback ports, with the variables through which the functions (and their
-// tests) find them:
+// PostgreSQL, Mailpit, LiveKit, MinIO, Jaeger and VictoriaMetrics in a
+// temporary folder, each on free loopback ports, with the variables through
+// which the functions (and their tests) find them:
 //
 //	DATABASE_URL                                   (the admin database; tests make their own)
 //	SMTP_HOST SMTP_PORT SMTP_TLS MAILPIT_URL       (Mailpit; SMTP_TLS=none)
 //	LIVEKIT_URL LIVEKIT_API_KEY LIVEKIT_API_SECRET (LiveKit, set up for WebRTC on loopback)
 //	S3_ENDPOINT S3_REGION S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET
 //	                                               (MinIO; the bucket exists, any origin may upload)
+//	OTEL_EXPORTER_OTLP_ENDPOINT JAEGER_URL         (Jaeger: OTLP over HTTP in, the query API out)
+//	METRICS_URL METRICS_TARGETS_DIR                (VictoriaMetrics: the Prometheus query API, and the
+//	                                                folder of file_sd target files it scrapes)
 //
 // It runs the command, then stops every server and removes the folder. A
 // server whose first variable (DATABASE_URL, SMTP_HOST, LIVEKIT_URL,
-// S3_ENDPOINT) is already set is not started: the command uses the one
-// given. The pinned server binaries come from the tool cache, built there
+// S3_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT, METRICS_URL) is already set is
+// not started: the command uses the one given. The pinned server binaries come from the tool cache, built there
 // first when missing (minutes, once).
 //
 //	with-services go test ./...
@@ -104,6 +107,14 @@ func run(argv []string) int {
 		set = append(set, &services.MinIO{Dir: filepath.Join(dir, "minio"), ConsolePort: -1})
 		names = append(names, "minio")
 	}
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" {
+		set = append(set, &services.Jaeger{Dir: filepath.Join(dir, "jaeger")})
+		names = append(names, "jaeger")
+	}
+	if os.Getenv("METRICS_URL") == "" {
+		set = append(set, &services.VictoriaMetrics{Dir: filepath.Join(dir, "victoria-metrics")})
+		names = append(names, "victoria-metrics")
+	}
 	if err := set.Start(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "with-services:", err)
 		return 1
@@ -173,7 +184,7 @@ func describe(env []string) string {
 	for _, kv := range env {
 		k, v, _ := strings.Cut(kv, "=")
 		switch k {
-		case "DATABASE_URL", "SMTP_PORT", "MAILPIT_URL", "LIVEKIT_URL", "S3_ENDPOINT":
+		case "DATABASE_URL", "SMTP_PORT", "MAILPIT_URL", "LIVEKIT_URL", "S3_ENDPOINT", "JAEGER_URL", "METRICS_URL":
 			parts = append(parts, k+"="+v)
 		}
 	}

@@ -21,7 +21,8 @@ func TestMain(m *testing.M) {
 
 func helper(out string) int {
 	for _, url := range []string{os.Getenv("MAILPIT_URL") + "/readyz", os.Getenv("S3_ENDPOINT") + "/minio/health/ready",
-		"http" + strings.TrimPrefix(os.Getenv("LIVEKIT_URL"), "ws")} {
+		"http" + strings.TrimPrefix(os.Getenv("LIVEKIT_URL"), "ws"), os.Getenv("JAEGER_URL") + "/api/services",
+		os.Getenv("METRICS_URL") + "/health"} {
 		resp, err := http.Get(url)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -42,7 +43,7 @@ func helper(out string) int {
 // TestRun runs a command under with-services: it sees every variable, its
 // exit status comes back, and the servers are gone afterwards.
 func TestRun(t *testing.T) {
-	for _, k := range []string{"DATABASE_URL", "SMTP_HOST", "LIVEKIT_URL", "S3_ENDPOINT"} {
+	for _, k := range []string{"DATABASE_URL", "SMTP_HOST", "LIVEKIT_URL", "S3_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT", "METRICS_URL"} {
 		t.Setenv(k, "") // as make test sets them, this test must clear them
 	}
 	out := filepath.Join(t.TempDir(), "env")
@@ -61,7 +62,8 @@ func TestRun(t *testing.T) {
 		}
 	}
 	for _, k := range []string{"DATABASE_URL", "SMTP_HOST", "SMTP_PORT", "SMTP_TLS", "MAILPIT_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY",
-		"LIVEKIT_API_SECRET", "S3_ENDPOINT", "S3_REGION", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET"} {
+		"LIVEKIT_API_SECRET", "S3_ENDPOINT", "S3_REGION", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET",
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "JAEGER_URL", "METRICS_URL", "METRICS_TARGETS_DIR"} {
 		if env[k] == "" {
 			t.Errorf("%s not set for the command", k)
 		}
@@ -70,8 +72,13 @@ func TestRun(t *testing.T) {
 		t.Errorf("S3_BUCKET=%s SMTP_HOST=%s", env["S3_BUCKET"], env["SMTP_HOST"])
 	}
 	// Stopped afterwards.
-	if _, err := http.Get(env["MAILPIT_URL"] + "/readyz"); err == nil {
-		t.Error("Mailpit still answers after the run")
+	for _, url := range []string{env["MAILPIT_URL"] + "/readyz", env["JAEGER_URL"] + "/api/services", env["METRICS_URL"] + "/health"} {
+		if _, err := http.Get(url); err == nil {
+			t.Errorf("%s still answers after the run", url)
+		}
+	}
+	if _, err := os.Stat(env["METRICS_TARGETS_DIR"]); !os.IsNotExist(err) {
+		t.Errorf("the targets folder is still there after the run: %v", err)
 	}
 }
 
@@ -81,9 +88,14 @@ func TestRunUsesGivenServers(t *testing.T) {
 	t.Setenv("SMTP_HOST", "smtp.given")
 	t.Setenv("LIVEKIT_URL", "ws://given")
 	t.Setenv("S3_ENDPOINT", "http://given")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otlp.given")
+	t.Setenv("METRICS_URL", "http://metrics.given")
 	t.Setenv("MAILPIT_URL", "") // make test sets these too
 	t.Setenv("S3_BUCKET", "")
-	script := `test "$DATABASE_URL" = postgres://given && test "$SMTP_HOST" = smtp.given && test -z "$MAILPIT_URL" && test -z "$S3_BUCKET"`
+	t.Setenv("JAEGER_URL", "")
+	t.Setenv("METRICS_TARGETS_DIR", "")
+	script := `test "$DATABASE_URL" = postgres://given && test "$SMTP_HOST" = smtp.given && test -z "$MAILPIT_URL" && test -z "$S3_BUCKET" &&
+		test "$OTEL_EXPORTER_OTLP_ENDPOINT" = http://otlp.given && test -z "$JAEGER_URL" && test -z "$METRICS_TARGETS_DIR"`
 	if code := run([]string{"sh", "-c", script}); code != 0 {
 		t.Errorf("exit status %d: the given servers were replaced", code)
 	}
