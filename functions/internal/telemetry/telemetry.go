@@ -5,8 +5,7 @@
 // Traces: exported over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set and OTEL_TRACES_EXPORTER is not
 // "none"; sampled by OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, by
-// default parentbased_traceidratio at 0.1 (a trace begun upstream keeps its
-// decision). Without an endpoint no span is recorded (the tracer is
+// default DefaultSampler (one trace in ten, by trace id). Without an endpoint no span is recorded (the tracer is
 // OpenTelemetry's no-op) and the W3C trace context of a request still
 // travels on.
 //
@@ -56,9 +55,20 @@ type Config struct {
 	PrometheusPort  int    `envconfig:"OTEL_EXPORTER_PROMETHEUS_PORT" default:"9464"`
 }
 
-// DefaultRatio is the share of new traces kept when OTEL_TRACES_SAMPLER is
-// not set.
+// DefaultRatio is the share of traces kept when OTEL_TRACES_SAMPLER is not
+// set.
 const DefaultRatio = 0.1
+
+// DefaultSampler keeps DefaultRatio of the traces, deciding by the trace id
+// alone wherever a trace enters a function — a new request, a request
+// carrying a traceparent (the site's booking journey), an event carrying
+// the extension — so every function makes the same decision for a trace,
+// and a client's sampled flag cannot make the server record more; spans
+// within a function follow their parent.
+func DefaultSampler() sdktrace.Sampler {
+	ratio := sdktrace.TraceIDRatioBased(DefaultRatio)
+	return sdktrace.ParentBased(ratio, sdktrace.WithRemoteParentSampled(ratio), sdktrace.WithRemoteParentNotSampled(ratio))
+}
 
 // Telemetry is a function's running trace and metric pipelines.
 type Telemetry struct {
@@ -94,7 +104,7 @@ func Setup(ctx context.Context, name string) (*Telemetry, error) {
 		}
 		opts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(exp), sdktrace.WithResource(res)}
 		if cfg.Sampler == "" { // otherwise the SDK reads OTEL_TRACES_SAMPLER itself
-			opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(DefaultRatio))))
+			opts = append(opts, sdktrace.WithSampler(DefaultSampler()))
 		}
 		tp := sdktrace.NewTracerProvider(opts...)
 		otel.SetTracerProvider(tp)

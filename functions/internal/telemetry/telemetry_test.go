@@ -133,3 +133,34 @@ func TestLogsCarryTraceIDs(t *testing.T) {
 		t.Fatalf("second record %v", second)
 	}
 }
+
+// TestDefaultSamplerDecidesByTraceID: wherever a trace enters, the default
+// sampler keeps it or not by its id alone: a caller's sampled flag does
+// not force it, and every function decides alike for one trace.
+func TestDefaultSamplerDecidesByTraceID(t *testing.T) {
+	kept := trace.TraceID{0: 1}                                                                                  // low half 0: under any ratio
+	dropped := trace.TraceID{0: 1, 8: 0xff, 9: 0xff, 10: 0xff, 11: 0xff, 12: 0xff, 13: 0xff, 14: 0xff, 15: 0xff} // over it
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(telemetry.DefaultSampler()))
+	for _, c := range []struct {
+		id     trace.TraceID
+		flags  trace.TraceFlags
+		record bool
+	}{
+		{kept, trace.FlagsSampled, true},
+		{kept, 0, true},
+		{dropped, trace.FlagsSampled, false},
+		{dropped, 0, false},
+	} {
+		parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: c.id, SpanID: trace.SpanID{7: 1}, TraceFlags: c.flags, Remote: true})
+		ctx, span := tp.Tracer("test").Start(trace.ContextWithRemoteSpanContext(context.Background(), parent), "POST /holds")
+		if span.IsRecording() != c.record {
+			t.Errorf("trace %s flags %s: recording %v, want %v", c.id, c.flags, span.IsRecording(), c.record)
+		}
+		_, child := tp.Tracer("test").Start(ctx, "query")
+		if child.IsRecording() != c.record {
+			t.Errorf("trace %s: child recording %v, want its parent's %v", c.id, child.IsRecording(), c.record)
+		}
+		child.End()
+		span.End()
+	}
+}

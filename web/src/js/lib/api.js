@@ -14,6 +14,7 @@
 // is sent again with the same key — twice at most, a second apart — and the
 // server answers the first request's outcome instead of doing it again.
 // GETs revalidate (the calendar's ETag makes an unchanged answer a 304).
+// Within a booking (lib/trace.js) every request carries a W3C traceparent.
 //
 // A failure throws ApiError: status (0 when the network failed), code (the
 // problem's stable code: "invalid", "conflict", "gone", ..., "network"; from
@@ -23,6 +24,7 @@
 // English: for logs, never shown — lib/problems.js says it from code and
 // reasons), retryAfter (seconds, from Retry-After), problem (the whole body).
 import { getLang } from './i18n.js';
+import { traceparent } from './trace.js';
 
 export class ApiError extends Error {
   constructor(status, problem, retryAfter) {
@@ -90,6 +92,8 @@ export async function api(path, { method = 'GET', body, bearer, operator = false
   const unsafe = !['GET', 'HEAD'].includes(method);
   if (operator && unsafe && csrfToken()) h['X-CSRF-Token'] = csrfToken();
   if (unsafe) h['Idempotency-Key'] = idempotencyKey || newKey();
+  const tp = traceparent();
+  if (tp) h.traceparent = tp;
   const url = path.startsWith('/') ? path : `/api/${path}`;
   let resp;
   for (let attempt = 0; ; attempt++) {

@@ -28,8 +28,11 @@ import { problemText } from '../lib/problems.js';
 import { estimateText, forgetTicket, keepAdmission, keepToken, pollDelay, savedTicket, waitSeconds, worthSaying } from '../lib/queue.js';
 import { mountSlotPicker } from '../lib/slots.js';
 import { localDateTime, vtimezone } from '../lib/timezone.js';
+import { startJourney } from '../lib/trace.js';
 
 initPage();
+// One trace for this visit's booking: calendar, hold, confirmation.
+startJourney();
 
 const STEPS = ['office', 'service', 'slot', 'details', 'citizen', 'summary'];
 const state = {
