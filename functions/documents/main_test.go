@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/adapters/storage"
 	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
 	"github.com/sportello/sportello/functions/internal/app/documents"
@@ -148,7 +149,7 @@ func TestUploadJourney(t *testing.T) {
 		t.Errorf("download before upload: %+v, want %+v", got, want)
 	}
 
-	res := s3test.PostForm(t, up.Upload.URL, up.Upload.Fields, name, pdf)
+	res := clienttest.PostForm(t, up.Upload.URL, up.Upload.Fields, name, pdf)
 	if res.Status != http.StatusNoContent {
 		t.Fatalf("upload: status %d: %s", res.Status, res.Body)
 	}
@@ -186,7 +187,7 @@ func TestUploadJourney(t *testing.T) {
 	if d := dl.ExpiresAt.Sub(before); d < 4*time.Minute || d > 6*time.Minute {
 		t.Errorf("download expires_at %s is %s after now, want 5 minutes", dl.ExpiresAt, d)
 	}
-	got := s3test.Get(t, dl.URL)
+	got := clienttest.Get(t, dl.URL)
 	if got.Status != http.StatusOK || string(got.Body) != string(pdf) {
 		t.Fatalf("download: status %d, %d bytes, want the %d uploaded", got.Status, len(got.Body), len(pdf))
 	}
@@ -233,7 +234,7 @@ func TestObjectStoreEnforcesThePolicy(t *testing.T) {
 		{"another booking's key", with("key", otherKey), pdf, http.StatusForbidden, otherKey},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			res := s3test.PostForm(t, up.Upload.URL, c.fields, "domanda.pdf", c.file)
+			res := clienttest.PostForm(t, up.Upload.URL, c.fields, "domanda.pdf", c.file)
 			if res.Status != c.status {
 				t.Errorf("status %d, want %d: %s", res.Status, c.status, res.Body)
 			}
@@ -246,7 +247,7 @@ func TestObjectStoreEnforcesThePolicy(t *testing.T) {
 		t.Errorf("complete after refused uploads: %+v, want %+v", got, want)
 	}
 	// The same policy still takes a file that keeps to it.
-	if res := s3test.PostForm(t, up.Upload.URL, up.Upload.Fields, "domanda.pdf", pdf); res.Status != http.StatusNoContent {
+	if res := clienttest.PostForm(t, up.Upload.URL, up.Upload.Fields, "domanda.pdf", pdf); res.Status != http.StatusNoContent {
 		t.Fatalf("upload within the policy: status %d: %s", res.Status, res.Body)
 	}
 	if rec := f.complete(t, mine.ManageToken, up.DocumentID); rec.Code != http.StatusOK {
@@ -349,7 +350,7 @@ func TestIsolation(t *testing.T) {
 	f := newFixture(t, 20<<20, 20)
 	alice, bob := f.book(t, "12:00"), f.book(t, "12:30")
 	up := f.create(t, alice.ManageToken, "alice.pdf", "application/pdf", len(pdf))
-	if res := s3test.PostForm(t, up.Upload.URL, up.Upload.Fields, "alice.pdf", pdf); res.Status != http.StatusNoContent {
+	if res := clienttest.PostForm(t, up.Upload.URL, up.Upload.Fields, "alice.pdf", pdf); res.Status != http.StatusNoContent {
 		t.Fatalf("upload: %d %s", res.Status, res.Body)
 	}
 	pending := f.create(t, alice.ManageToken, "later.pdf", "application/pdf", 10)

@@ -10,6 +10,7 @@ import (
 
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms/roomstest"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
@@ -71,10 +72,10 @@ func TestRoomThroughItsWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roomstest.Connect(t, lk.PublicURL(), token, cb)
+	clienttest.Connect(t, lk.PublicURL(), token, cb)
 	// A data message reaches a participant whose connection is up: on a
 	// busy machine joining may take a moment more than Connect.
-	roomstest.Eventually(t, 20*time.Second, "the participant's connection is not up", func() bool {
+	clienttest.Eventually(t, 20*time.Second, "the participant's connection is not up", func() bool {
 		ps, err := lk.Participants(t.Context(), name)
 		return err == nil && len(ps) == 1 && ps[0].State == "ACTIVE"
 	})
@@ -86,7 +87,7 @@ func TestRoomThroughItsWindow(t *testing.T) {
 	if rep := tick(win.ClosesAt.Add(-lead + time.Second)); rep.RoomsWarned != 1 {
 		t.Fatalf("inside the warning's lead: %+v, want one room warned", rep)
 	}
-	roomstest.Eventually(t, 10*time.Second, "the participant was not told that the room closes", func() bool {
+	clienttest.Eventually(t, 10*time.Second, "the participant was not told that the room closes", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(closing) == 1

@@ -16,6 +16,7 @@ import (
 	"github.com/livekit/protocol/auth"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms/roomstest"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
@@ -432,8 +433,8 @@ func TestCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	citizen := roomstest.Connect(t, res.URL, res.Token, nil)
-	operator := roomstest.Connect(t, res.URL, opToken, opCallback)
+	citizen := clienttest.Connect(t, res.URL, res.Token, nil)
+	operator := clienttest.Connect(t, res.URL, opToken, opCallback)
 
 	if citizen.Name() != res.Room || operator.Name() != res.Room {
 		t.Fatalf("connected to %q and %q, want %q", citizen.Name(), operator.Name(), res.Room)
@@ -444,13 +445,13 @@ func TestCall(t *testing.T) {
 			return p != nil && p.Name() == name
 		}
 	}
-	roomstest.Eventually(t, 15*time.Second, "the citizen does not see the operator", sees(citizen, "operator-test", "Ufficio SUE"))
-	roomstest.Eventually(t, 15*time.Second, "the operator does not see the citizen", sees(operator, "citizen-"+mine.ID, "Maria R."))
+	clienttest.Eventually(t, 15*time.Second, "the citizen does not see the operator", sees(citizen, "operator-test", "Ufficio SUE"))
+	clienttest.Eventually(t, 15*time.Second, "the operator does not see the citizen", sees(operator, "citizen-"+mine.ID, "Maria R."))
 	if n := len(citizen.GetRemoteParticipants()); n != 1 {
 		t.Errorf("the citizen sees %d remote participants, want 1", n)
 	}
 
-	roomstest.Eventually(t, 15*time.Second, "the operator did not receive the citizen's message", func() bool {
+	clienttest.Eventually(t, 15*time.Second, "the operator did not receive the citizen's message", func() bool {
 		_ = citizen.LocalParticipant.PublishDataPacket(lksdk.UserData([]byte("buongiorno")), lksdk.WithDataPublishReliable(true))
 		mu.Lock()
 		defer mu.Unlock()

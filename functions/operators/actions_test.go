@@ -15,9 +15,9 @@ import (
 	lkauth "github.com/livekit/protocol/auth"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms/roomstest"
-	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
 	"github.com/sportello/sportello/functions/internal/app/auth"
 	"github.com/sportello/sportello/functions/internal/app/documents"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
@@ -176,7 +176,7 @@ func TestJoin(t *testing.T) {
 			t.Fatalf("at %s the room is not on LiveKit", now)
 		}
 		if now.Equal(apitest.At("2027-03-02", "09:44")) {
-			lr := roomstest.Connect(t, res.URL, res.Token, nil)
+			lr := clienttest.Connect(t, res.URL, res.Token, nil)
 			if id := lr.LocalParticipant.Identity(); id != "operator-"+opID {
 				t.Errorf("connected as %q", id)
 			}
@@ -288,7 +288,7 @@ func TestDocuments(t *testing.T) {
 	if got := apitest.VerdictNoStore(t, e.do(c, "POST", base+"/"+up.DocumentID+"/complete", "")); got != apitest.Want(409, "conflict", "doc") {
 		t.Errorf("complete before the upload: %+v", got)
 	}
-	if res := s3test.PostForm(t, up.Upload.URL, up.Upload.Fields, name, pdf); res.Status != http.StatusNoContent {
+	if res := clienttest.PostForm(t, up.Upload.URL, up.Upload.Fields, name, pdf); res.Status != http.StatusNoContent {
 		t.Fatalf("upload: status %d: %s", res.Status, res.Body)
 	}
 	want := fmt.Sprintf(`{"id": %q, "filename": %q, "content_type": "application/pdf", "size": %d,
@@ -320,7 +320,7 @@ func TestDocuments(t *testing.T) {
 		t.Fatalf("download: status %d: %s", rec.Code, rec.Body)
 	}
 	dl := apitest.Decode[documents.Download](t, rec.Body.Bytes())
-	if got := s3test.Get(t, dl.URL); got.Status != http.StatusOK || string(got.Body) != string(pdf) {
+	if got := clienttest.Get(t, dl.URL); got.Status != http.StatusOK || string(got.Body) != string(pdf) {
 		t.Errorf("download: status %d, %d bytes", got.Status, len(got.Body))
 	}
 	if got := apitest.VerdictNoStore(t, e.do(c, "GET", base+"/"+uuid.NewString(), "")); got != apitest.Want(404, "not_found", "doc") {

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms"
 	"github.com/sportello/sportello/functions/internal/adapters/rooms/roomstest"
-	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
 	"github.com/sportello/sportello/functions/internal/app/auth"
 	"github.com/sportello/sportello/functions/internal/app/documents"
 	"github.com/sportello/sportello/functions/internal/domain/operator"
@@ -114,7 +114,7 @@ func FuzzCompleteDocument(f *testing.F) {
 		f.Fatalf("create: status %d: %s", rec.Code, rec.Body)
 	}
 	up := apitest.Decode[documents.Upload](f, rec.Body.Bytes())
-	if res := s3test.PostForm(f, up.Upload.URL, up.Upload.Fields, "esito.pdf", pdf); res.Status != http.StatusNoContent {
+	if res := clienttest.PostForm(f, up.Upload.URL, up.Upload.Fields, "esito.pdf", pdf); res.Status != http.StatusNoContent {
 		f.Fatalf("upload: status %d: %s", res.Status, res.Body)
 	}
 	e.fuzzBooking(f, "/documents/"+up.DocumentID+"/complete", `{}`)

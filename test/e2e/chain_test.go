@@ -6,9 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -27,6 +25,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/clienttest"
 )
 
 // How long the chain test waits for what the events set off (a mail, a
@@ -194,7 +193,7 @@ func TestEventChain(t *testing.T) {
 
 	// provision-room makes the room on the confirmation, before anyone
 	// asks to join (join would make it too).
-	eventually(t, chainWait, "provision-room did not create room "+room, func() bool { return listRoom(t, lk, room) != nil })
+	clienttest.Eventually(t, chainWait, "provision-room did not create room "+room, func() bool { return listRoom(t, lk, room) != nil })
 	if lr := listRoom(t, lk, room); lr.MaxParticipants == 0 || lr.EmptyTimeout == 0 {
 		t.Errorf("room %s has max participants %d, empty timeout %d: want both set", room, lr.MaxParticipants, lr.EmptyTimeout)
 	}
@@ -219,14 +218,14 @@ func TestEventChain(t *testing.T) {
 	gone := make(chan struct{})
 	citizenCB := lksdk.NewRoomCallback()
 	citizenCB.OnDisconnected = func() { citizenGone.Do(func() { close(gone) }) }
-	citizenRoom := connect(t, joined.URL, joined.Token, citizenCB)
+	citizenRoom := clienttest.Connect(t, joined.URL, joined.Token, citizenCB)
 	opToken, err := auth.NewAccessToken(env["LIVEKIT_API_KEY"], env["LIVEKIT_API_SECRET"]).
 		SetIdentity("operator-e2e").SetName("Ufficio di prova").SetValidFor(10 * time.Minute).
 		SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room}).ToJWT()
 	if err != nil {
 		t.Fatal(err)
 	}
-	operatorRoom := connect(t, joined.URL, opToken, nil)
+	operatorRoom := clienttest.Connect(t, joined.URL, opToken, nil)
 	if citizenRoom.Name() != room || operatorRoom.Name() != room {
 		t.Fatalf("connected to %q and %q, want %q", citizenRoom.Name(), operatorRoom.Name(), room)
 	}
@@ -236,8 +235,8 @@ func TestEventChain(t *testing.T) {
 			return p != nil && p.Name() == name
 		}
 	}
-	eventually(t, chainWait, "the citizen does not see the operator", sees(citizenRoom, "operator-e2e", "Ufficio di prova"))
-	eventually(t, chainWait, "the operator does not see the citizen", sees(operatorRoom, "citizen-"+now.BookingID, teresa.GivenName))
+	clienttest.Eventually(t, chainWait, "the citizen does not see the operator", sees(citizenRoom, "operator-e2e", "Ufficio di prova"))
+	clienttest.Eventually(t, chainWait, "the operator does not see the citizen", sees(operatorRoom, "citizen-"+now.BookingID, teresa.GivenName))
 
 	// 5. Documents. Over the limit, the function refuses the declaration.
 	filename := "integrazione-" + teresa.FamilyName + ".pdf"
@@ -331,7 +330,7 @@ func TestEventChain(t *testing.T) {
 	if links.manage.MatchString(cancellation.Text) || links.room.MatchString(cancellation.Text) {
 		t.Error("the cancellation mail carries a manage or room link")
 	}
-	eventually(t, chainWait, "room "+room+" is still on LiveKit after the cancellation", func() bool { return listRoom(t, lk, room) == nil })
+	clienttest.Eventually(t, chainWait, "room "+room+" is still on LiveKit after the cancellation", func() bool { return listRoom(t, lk, room) == nil })
 	select {
 	case <-gone:
 	case <-time.After(chainWait):
@@ -482,18 +481,6 @@ func randomHex(t *testing.T, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// eventually polls cond until it holds, failing the test after timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // listRoom returns the room called name as LiveKit lists it, or nil.
 func listRoom(t *testing.T, lk *lksdk.RoomServiceClient, name string) *livekit.Room {
 	t.Helper()
@@ -511,77 +498,20 @@ func listRoom(t *testing.T, lk *lksdk.RoomServiceClient, name string) *livekit.R
 	return nil
 }
 
-// connect joins a LiveKit room with a token, as the room page will, and
-// leaves it when the test ends.
-func connect(t *testing.T, url, token string, cb *lksdk.RoomCallback) *lksdk.Room {
-	t.Helper()
-	if cb == nil {
-		cb = lksdk.NewRoomCallback()
-	}
-	room, err := lksdk.ConnectToRoomWithToken(url, token, cb, lksdk.WithAutoSubscribe(false))
-	if err != nil {
-		t.Fatalf("connect to LiveKit: %v", err)
-	}
-	t.Cleanup(room.Disconnect)
-	return room
-}
-
-// postForm uploads file as a browser does with a presigned POST: every
-// field, then the file in the part "file", last.
+// postForm uploads file as a browser does with a presigned POST.
 func postForm(t *testing.T, target string, fields map[string]string, filename string, file []byte) response {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := mw.WriteField(k, fields[k]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fw, err := mw.CreateFormFile("file", filename)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fw.Write(file); err != nil {
-		t.Fatal(err)
-	}
-	if err := mw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, target, &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	return do(t, req)
+	return fromClient(clienttest.PostForm(t, target, fields, filename, file))
 }
 
 // httpGet fetches a URL outside the gateway (a presigned download).
 func httpGet(t *testing.T, target string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, target, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return do(t, req)
+	return fromClient(clienttest.Get(t, target))
 }
 
-func do(t *testing.T, req *http.Request) response {
-	t.Helper()
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", req.Method, req.URL.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+func fromClient(r clienttest.Response) response {
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 // mailpit reads the stack's Mailpit over its HTTP API.
@@ -756,7 +686,7 @@ func (l mailLinks) tokens(t *testing.T, msg message) (manage, room string) {
 func (s *localStack) checkEvents(t *testing.T, subject string, want map[string]string, count map[string]int, secrets []string) {
 	t.Helper()
 	var evs []event
-	eventually(t, chainWait, "the broker's event log lacks events of "+subject, func() bool {
+	clienttest.Eventually(t, chainWait, "the broker's event log lacks events of "+subject, func() bool {
 		r := s.call("GET", "/_local/events?subject="+subject, nil, "")
 		expect(t, "GET /_local/events", r, http.StatusOK)
 		evs = nil

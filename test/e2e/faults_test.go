@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/clienttest"
 )
 
 // faultTimeout is the stack's DATABASE_TIMEOUT in the fault test: no
@@ -212,7 +213,7 @@ func (s *localStack) postgresRestarted(t *testing.T, mail *mailpit, run string) 
 	s.control(t, "postgres", "stop")
 	stopped := time.Now()
 	// Readiness fails, liveness does not.
-	eventually(t, 5*time.Second, "the gateway's /health still says every function is ready", func() bool {
+	clienttest.Eventually(t, 5*time.Second, "the gateway's /health still says every function is ready", func() bool {
 		return s.try("GET", "/health", nil).status == http.StatusServiceUnavailable
 	})
 	if r := httpGet(t, reserve+"/health/readiness"); r.status != http.StatusServiceUnavailable {
@@ -224,7 +225,7 @@ func (s *localStack) postgresRestarted(t *testing.T, mail *mailpit, run string) 
 	time.Sleep(3 * time.Second)
 	s.control(t, "postgres", "start")
 	t.Logf("PostgreSQL down for %s", time.Since(stopped).Round(100*time.Millisecond))
-	eventually(t, 15*time.Second, "the functions are not all ready again", func() bool {
+	clienttest.Eventually(t, 15*time.Second, "the functions are not all ready again", func() bool {
 		return s.try("GET", "/health", nil).status == http.StatusOK
 	})
 	time.Sleep(3 * time.Second) // the load goes on, recovered
@@ -365,7 +366,7 @@ func (s *localStack) functionURL(t *testing.T, name string) string {
 	t.Helper()
 	re := regexp.MustCompile(`msg=ready function=` + name + ` url=(http://127\.0\.0\.1:\d+)`)
 	var m []string
-	eventually(t, 10*time.Second, "the stack's console does not say where "+name+" serves", func() bool {
+	clienttest.Eventually(t, 10*time.Second, "the stack's console does not say where "+name+" serves", func() bool {
 		m = re.FindStringSubmatch(s.out.String())
 		return m != nil
 	})

@@ -14,6 +14,7 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/local/stack"
 )
 
@@ -136,13 +137,13 @@ func TestOfficeDay(t *testing.T) {
 	if opTicket.Room != room || citizenTicket.Room != room || opTicket.Identity != opIdentity || opTicket.URL != env["LIVEKIT_URL"] {
 		t.Fatalf("tickets: operator %+v, citizen room %s; want room %s, identity %s", opTicket, citizenTicket.Room, room, opIdentity)
 	}
-	operatorRoom := connect(t, opTicket.URL, opTicket.Token, nil)
-	citizenRoom := connect(t, citizenTicket.URL, citizenTicket.Token, nil)
-	eventually(t, chainWait, "the citizen does not see the operator", func() bool {
+	operatorRoom := clienttest.Connect(t, opTicket.URL, opTicket.Token, nil)
+	citizenRoom := clienttest.Connect(t, citizenTicket.URL, citizenTicket.Token, nil)
+	clienttest.Eventually(t, chainWait, "the citizen does not see the operator", func() bool {
 		p := citizenRoom.GetParticipantByIdentity(opIdentity)
 		return p != nil && p.Name() == "Operatrice E2E"
 	})
-	eventually(t, chainWait, "the operator does not see the citizen", func() bool {
+	clienttest.Eventually(t, chainWait, "the operator does not see the citizen", func() bool {
 		return operatorRoom.GetParticipantByIdentity("citizen-"+b.BookingID) != nil
 	})
 	type detail struct {
@@ -165,7 +166,7 @@ func TestOfficeDay(t *testing.T) {
 		} `json:"history"`
 	}
 	var d detail
-	eventually(t, chainWait, "LiveKit's webhooks did not record both participants", func() bool {
+	clienttest.Eventually(t, chainWait, "LiveKit's webhooks did not record both participants", func() bool {
 		d = detail{}
 		op.expect(t, "GET", "/bookings/"+b.BookingID, nil, http.StatusOK).json(t, &d)
 		roles := map[string]string{}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/adapters/storage"
 	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
@@ -87,7 +88,7 @@ func TestObjects(t *testing.T) {
 	if err != nil || time.Until(exp) > time.Minute {
 		t.Fatalf("PresignGet: %v, expires %s", err, exp)
 	}
-	if res := s3test.Get(t, url); res.Status != 404 {
+	if res := clienttest.Get(t, url); res.Status != 404 {
 		t.Errorf("download of a missing object: status %d", res.Status)
 	}
 }

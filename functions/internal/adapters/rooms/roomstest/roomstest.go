@@ -1,18 +1,14 @@
 // Package roomstest connects tests to the real LiveKit server that make test
-// starts (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET), and joins rooms
-// as a participant would. It is for tests only: its functions fail the test
-// they are given.
+// starts (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET); package
+// clienttest joins rooms as a participant would. It is for tests only: its
+// functions fail the test they are given.
 package roomstest
 
 import (
 	"context"
 	"os"
-	"sync"
 	"testing"
 	"time"
-
-	protologger "github.com/livekit/protocol/logger"
-	lksdk "github.com/livekit/server-sdk-go/v2"
 
 	"github.com/sportello/sportello/functions/internal/adapters/rooms"
 )
@@ -70,35 +66,4 @@ func Absent(tb testing.TB, lk *rooms.LiveKit, name, what string) {
 // Cleanup deletes room name from LiveKit when the test ends.
 func Cleanup(tb testing.TB, lk *rooms.LiveKit, name string) {
 	tb.Cleanup(func() { _ = lk.Delete(context.Background(), name) })
-}
-
-var quiet sync.Once
-
-// Connect joins a room with a token as a client would (the room is the
-// token's), and leaves it when the test ends. The SDK's own logging (every
-// WebRTC state change) is silenced.
-func Connect(tb testing.TB, url, token string, cb *lksdk.RoomCallback) *lksdk.Room {
-	tb.Helper()
-	quiet.Do(func() { lksdk.SetLogger(protologger.GetDiscardLogger()) })
-	if cb == nil {
-		cb = lksdk.NewRoomCallback()
-	}
-	room, err := lksdk.ConnectToRoomWithToken(url, token, cb, lksdk.WithAutoSubscribe(false))
-	if err != nil {
-		tb.Fatalf("connect to LiveKit: %v", err)
-	}
-	tb.Cleanup(room.Disconnect)
-	return room
-}
-
-// Eventually waits up to timeout for cond, failing the test with what.
-func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %s: %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

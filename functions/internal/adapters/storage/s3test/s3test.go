@@ -1,7 +1,7 @@
 // Package s3test gives tests the real object store named by the S3_*
 // variables (make test starts a throwaway MinIO and exports them), with the
-// bucket created when it is missing, and the browser side of presigned
-// requests: a multipart form POST and a GET.
+// bucket created when it is missing. The browser side of presigned requests
+// is in package clienttest.
 //
 // It is for tests only: its functions fail the test they are given.
 package s3test
@@ -9,11 +9,7 @@ package s3test
 import (
 	"bytes"
 	"context"
-	"io"
-	"mime/multipart"
-	"net/http"
 	"os"
-	"sort"
 	"testing"
 	"time"
 
@@ -70,71 +66,4 @@ func Exists(tb testing.TB, s *storage.Store, key string) bool {
 		tb.Fatalf("s3test: head %s: %v", key, err)
 	}
 	return true
-}
-
-// Response is what the object store answered a browser-like request.
-type Response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-// PostForm uploads file as a browser does with a presigned POST: a
-// multipart/form-data body with every field (in a stable order), then the
-// file in the part "file", last.
-func PostForm(tb testing.TB, url string, fields map[string]string, filename string, file []byte) Response {
-	tb.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := mw.WriteField(k, fields[k]); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	fw, err := mw.CreateFormFile("file", filename)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := fw.Write(file); err != nil {
-		tb.Fatal(err)
-	}
-	if err := mw.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, url, &body)
-	if err != nil {
-		tb.Fatalf("s3test: upload URL %q: %v", url, err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	return do(tb, req)
-}
-
-// Get fetches url as a browser follows a presigned download link.
-func Get(tb testing.TB, url string) Response {
-	tb.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		tb.Fatalf("s3test: download URL %q: %v", url, err)
-	}
-	return do(tb, req)
-}
-
-func do(tb testing.TB, req *http.Request) Response {
-	tb.Helper()
-	c := &http.Client{Timeout: 30 * time.Second}
-	res, err := c.Do(req)
-	if err != nil {
-		tb.Fatalf("s3test: %s %s: %v", req.Method, req.URL.Redacted(), err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return Response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
