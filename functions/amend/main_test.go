@@ -29,21 +29,9 @@ func serve(t *testing.T, h http.Handler, r *http.Request) *httptest.ResponseReco
 	return apitest.Serve(t, h, r, apitest.NoStore)
 }
 
-// request builds a request to amend; an empty token sends no
-// Authorization header, and an empty contentType no Content-Type.
-func request(method, path, token, body, contentType string) *http.Request {
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, path, nil)
-	} else {
-		r = httptest.NewRequest(method, path, strings.NewReader(body))
-	}
-	if token != "" {
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
-	if contentType != "" {
-		r.Header.Set("Content-Type", contentType)
-	}
+// chunked gives r body as a chunked body, without a Content-Length.
+func chunked(r *http.Request, body string) *http.Request {
+	r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), -1
 	return r
 }
 
@@ -77,7 +65,7 @@ func TestShow(t *testing.T) {
 	mine := pgtest.Book(t, store, svc, start)
 
 	before := apitest.Snap(t)
-	rec := serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
+	rec := serve(t, h, apitest.Send(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
@@ -100,7 +88,7 @@ func TestReschedule(t *testing.T) {
 	mine := pgtest.Book(t, store, svc, start)
 
 	before := apitest.Snap(t)
-	rec := serve(t, h, request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken,
+	rec := serve(t, h, apitest.Send(http.MethodPost, "/api/manage/reschedule", mine.ManageToken,
 		`{"start": "2027-03-30T10:00:00+02:00"}`, "application/json"))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -116,7 +104,7 @@ func TestReschedule(t *testing.T) {
 	}
 
 	// The manage link shows the new time; the old slot is free again.
-	rec = serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
+	rec = serve(t, h, apitest.Send(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
 	apitest.SameJSON(t, rec.Body.Bytes(), want)
 	if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
 		t.Errorf("the old slot is not free after the move: %v", err)
@@ -125,7 +113,7 @@ func TestReschedule(t *testing.T) {
 	// The same request again (a retry after a lost answer): the booking as
 	// it is now, no second event.
 	snap := apitest.Snap(t)
-	rec = serve(t, h, request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken,
+	rec = serve(t, h, apitest.Send(http.MethodPost, "/api/manage/reschedule", mine.ManageToken,
 		`{"start": "2027-03-30T10:00:00+02:00"}`, "application/json"))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("the same reschedule again: status %d: %s", rec.Code, rec.Body)
@@ -156,7 +144,7 @@ func TestCancel(t *testing.T) {
 			start := apitest.At("2027-03-03", "09:00").Add(time.Duration(i) * 30 * time.Minute)
 			mine := pgtest.Book(t, store, svc, start)
 			before := apitest.Snap(t)
-			rec := serve(t, h, request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, tc.body, tc.contentType))
+			rec := serve(t, h, apitest.Send(http.MethodPost, "/api/manage/cancel", mine.ManageToken, tc.body, tc.contentType))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d: %s", rec.Code, rec.Body)
 			}
@@ -168,18 +156,18 @@ func TestCancel(t *testing.T) {
 			}
 
 			// Shown as cancelled; no longer changeable.
-			rec = serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
+			rec = serve(t, h, apitest.Send(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
 			apitest.SameJSON(t, rec.Body.Bytes(), want)
 			// Cancelled again (a retry after a lost answer): the same answer,
 			// nothing written. Moved: refused.
 			snap := apitest.Snap(t)
-			rec = serve(t, h, request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""))
+			rec = serve(t, h, apitest.Send(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""))
 			if rec.Code != http.StatusOK {
 				t.Fatalf("second cancel: status %d: %s", rec.Code, rec.Body)
 			}
 			apitest.SameJSON(t, rec.Body.Bytes(), want)
 			apitest.Unchanged(t, "a second cancel", snap)
-			r := request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-04T09:00:00+01:00"}`, "application/json")
+			r := apitest.Send(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-04T09:00:00+01:00"}`, "application/json")
 			apitest.RefusedServe(t, r.URL.Path, apitest.Want(409, "conflict", "token"), h, r)
 			if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
 				t.Errorf("the slot is not free after the cancellation: %v", err)
@@ -241,10 +229,10 @@ func TestRescheduleBadInput(t *testing.T) {
 		{"tampered token", tamper(tok), body("2027-03-03T09:00:00+01:00"), json, apitest.Want(404, "not_found", "token")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			apitest.RefusedServe(t, "", tc.want, h, request(http.MethodPost, "/api/manage/reschedule", tc.token, tc.body, tc.contentType))
+			apitest.RefusedServe(t, "", tc.want, h, apitest.Send(http.MethodPost, "/api/manage/reschedule", tc.token, tc.body, tc.contentType))
 		})
 	}
-	rec := serve(t, h, request(http.MethodGet, "/api/manage", tok, "", ""))
+	rec := serve(t, h, apitest.Send(http.MethodGet, "/api/manage", tok, "", ""))
 	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", apitest.At("2027-03-02", "09:00"), 0, 0, ""))
 }
 
@@ -276,10 +264,10 @@ func TestCancelBadInput(t *testing.T) {
 		{"tampered token", tamper(tok), "", "", apitest.Want(404, "not_found", "token")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			apitest.RefusedServe(t, "", tc.want, h, request(http.MethodPost, "/api/manage/cancel", tc.token, tc.body, tc.contentType))
+			apitest.RefusedServe(t, "", tc.want, h, apitest.Send(http.MethodPost, "/api/manage/cancel", tc.token, tc.body, tc.contentType))
 		})
 	}
-	rec := serve(t, h, request(http.MethodGet, "/api/manage", tok, "", ""))
+	rec := serve(t, h, apitest.Send(http.MethodGet, "/api/manage", tok, "", ""))
 	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", apitest.At("2027-03-02", "09:00"), 0, 0, ""))
 }
 
@@ -341,7 +329,7 @@ func TestTokens(t *testing.T) {
 				{"the hold secret", "Bearer " + held.Secret, apitest.Want(404, "not_found", "token")},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
-					r := request(rt.method, rt.path, "", rt.body, "application/json")
+					r := apitest.Send(rt.method, rt.path, "", rt.body, "application/json")
 					if tc.authorization != "-" {
 						r.Header["Authorization"] = []string{tc.authorization}
 					}
@@ -377,19 +365,19 @@ func TestCutoff(t *testing.T) {
 
 	clk.Set(start.Add(-24*time.Hour + time.Second))
 	for _, r := range []*http.Request{
-		request(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-05T09:00:00+01:00"}`, "application/json"),
-		request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""),
+		apitest.Send(http.MethodPost, "/api/manage/reschedule", mine.ManageToken, `{"start": "2027-03-05T09:00:00+01:00"}`, "application/json"),
+		apitest.Send(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""),
 	} {
 		apitest.RefusedServe(t, r.URL.Path, apitest.Want(422, "unprocessable", "token"), h, r)
 	}
-	rec := serve(t, h, request(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
+	rec := serve(t, h, apitest.Send(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
 	if rec.Code != http.StatusOK {
 		t.Errorf("show inside the cutoff: status %d: %s", rec.Code, rec.Body)
 	}
 
 	// At the cutoff instant itself a change is still allowed.
 	clk.Set(apitest.At("2027-03-02", "10:00"))
-	rec = serve(t, h, request(http.MethodPost, "/api/manage/cancel", other.ManageToken, "", ""))
+	rec = serve(t, h, apitest.Send(http.MethodPost, "/api/manage/cancel", other.ManageToken, "", ""))
 	if rec.Code != http.StatusOK {
 		t.Errorf("cancel at the cutoff instant: status %d: %s", rec.Code, rec.Body)
 	}
@@ -400,9 +388,9 @@ func TestUnknownRoutes(t *testing.T) {
 	store, _ := pgtest.Store(t, apitest.Monday)
 	h := apitest.Validated(t, newHandler(store, apitest.Discard))
 	for _, r := range []*http.Request{
-		httptest.NewRequest(http.MethodDelete, "/api/manage", nil),
+		apitest.Send(http.MethodDelete, "/api/manage", "", "", ""),
 		apitest.Get("/api/manage/cancel"),
-		httptest.NewRequest(http.MethodPost, "/api/manage/delete", io.NopCloser(strings.NewReader("{}"))),
+		chunked(apitest.Post("/api/manage/delete", "", ""), "{}"),
 	} {
 		rec := serve(t, h, r)
 		p := apitest.ProblemOf(t, rec)
@@ -420,14 +408,13 @@ func TestLenientTransport(t *testing.T) {
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
 	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "10:00"))
 
-	r := request(http.MethodGet, "/api/manage", "", "", "")
+	r := apitest.Send(http.MethodGet, "/api/manage", "", "", "")
 	r.Header.Set("Authorization", "bearer "+mine.ManageToken)
 	if rec := serve(t, h, r); rec.Code != http.StatusOK {
 		t.Fatalf("lower-case bearer: status %d: %s", rec.Code, rec.Body)
 	}
 
-	r = request(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", "")
-	r.Body, r.ContentLength = io.NopCloser(strings.NewReader("")), -1 // chunked, empty
+	r = chunked(apitest.Send(http.MethodPost, "/api/manage/cancel", mine.ManageToken, "", ""), "") // chunked, empty
 	rec := serve(t, h, r)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("empty chunked cancel: status %d: %s", rec.Code, rec.Body)

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -108,16 +107,6 @@ func Serve(tb testing.TB, h http.Handler, r *http.Request, opts ...Option) *http
 		}
 	}
 	return rec
-}
-
-// Post builds a POST of body to target; an empty contentType sends no
-// Content-Type header. The body is sent even when empty.
-func Post(target, body, contentType string) *http.Request {
-	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
-	if contentType != "" {
-		r.Header.Set("Content-Type", contentType)
-	}
-	return r
 }
 
 // ProblemOf decodes a problem response and checks that it is consistent.

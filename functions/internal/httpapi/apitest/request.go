@@ -15,9 +15,26 @@ import (
 // non-empty token goes in the Authorization header as a bearer token (the
 // secret of a manage or join link).
 func Request(method, target, token, body string) *http.Request {
-	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	contentType := ""
 	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
+		contentType = "application/json"
+	}
+	return Send(method, target, token, body, contentType)
+}
+
+// Post builds a POST of body to target; an empty contentType sends no
+// Content-Type header. The body is sent even when empty.
+func Post(target, body, contentType string) *http.Request {
+	return Send(http.MethodPost, target, "", body, contentType)
+}
+
+// Send builds any request: body sent as contentType (an empty contentType
+// sends no Content-Type header) and a non-empty token in the Authorization
+// header as a bearer token.
+func Send(method, target, token, body, contentType string) *http.Request {
+	r := httptest.NewRequest(method, target, strings.NewReader(body))
+	if contentType != "" {
+		r.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
