@@ -150,6 +150,21 @@ func daysOf(t *testing.T, slots []Slot) []string {
 // notice and past filtering do not interfere unless a test wants them to.
 func longAgo(t *testing.T) time.Time { return at(t, 2025, time.January, 2, 8, 0) }
 
+// slotsOn is c's slots of r from day from to day to (YYYY-MM-DD, both
+// included), asked longAgo.
+func slotsOn(t *testing.T, c *Calendar, r Rules, from, to string) []Slot {
+	t.Helper()
+	return c.Slots(r, mustDate(t, from), mustDate(t, to), longAgo(t))
+}
+
+// wantStarts fails the test unless the slots start at want (RFC 3339).
+func wantStarts(t *testing.T, want []string, got []Slot) {
+	t.Helper()
+	if diff := cmp.Diff(want, starts(got)); diff != "" {
+		t.Errorf("starts mismatch (-want +got):\n%s", diff)
+	}
+}
+
 // ---------------------------------------------------------------------------
 // Slots: ordinary days, buffers, several intervals
 // ---------------------------------------------------------------------------
@@ -194,8 +209,7 @@ func TestSlotsOrdinaryDay(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCal(t, nil)
-			d := mustDate(t, tc.day)
-			got := c.Slots(r, d, d, longAgo(t))
+			got := slotsOn(t, c, r, tc.day, tc.day)
 			if diff := cmp.Diff(tc.want, spans(got)); diff != "" {
 				t.Errorf("Slots(%s) mismatch (-want +got):\n%s", tc.day, diff)
 			}
@@ -272,9 +286,7 @@ func TestSlotsBufferAndClosing(t *testing.T) {
 			for _, s := range tc.want {
 				want = append(want, "2027-02-10T"+s+":00+01:00")
 			}
-			if diff := cmp.Diff(want, starts(got)); diff != "" {
-				t.Errorf("starts mismatch (-want +got):\n%s", diff)
-			}
+			wantStarts(t, want, got)
 			closing := d.In(rome(t), tc.iv.Closes)
 			for i, s := range got {
 				if want := s.Start.Add(time.Duration(tc.duration) * time.Minute); !s.End.Equal(want) {
@@ -342,11 +354,7 @@ func TestSlotsSeveralIntervals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newCal(t, nil)
-			d := mustDate(t, tc.day)
-			got := c.Slots(tc.r, d, d, longAgo(t))
-			if diff := cmp.Diff(tc.want, starts(got)); diff != "" {
-				t.Errorf("starts mismatch (-want +got):\n%s", diff)
-			}
+			wantStarts(t, tc.want, slotsOn(t, c, tc.r, tc.day, tc.day))
 		})
 	}
 }
@@ -355,7 +363,6 @@ func TestSlotsSeveralDaysInOrder(t *testing.T) {
 	c := newCal(t, nil)
 	r := rules(60, 0, hours(monToFri, iv("09:00", "11:00")))
 	// Friday 12 Feb to Tuesday 16 Feb 2027: the weekend is skipped.
-	got := c.Slots(r, mustDate(t, "2027-02-12"), mustDate(t, "2027-02-16"), longAgo(t))
 	want := []string{
 		"2027-02-12T09:00:00+01:00",
 		"2027-02-12T10:00:00+01:00",
@@ -364,16 +371,13 @@ func TestSlotsSeveralDaysInOrder(t *testing.T) {
 		"2027-02-16T09:00:00+01:00",
 		"2027-02-16T10:00:00+01:00",
 	}
-	if diff := cmp.Diff(want, starts(got)); diff != "" {
-		t.Errorf("starts mismatch (-want +got):\n%s", diff)
-	}
+	wantStarts(t, want, slotsOn(t, c, r, "2027-02-12", "2027-02-16"))
 }
 
 func TestSlotsNoDurationNoSlots(t *testing.T) {
 	c := newCal(t, nil)
 	r := rules(0, 0, hours(monToFri, iv("09:00", "12:00")))
-	d := mustDate(t, "2027-02-10")
-	if got := c.Slots(r, d, d, longAgo(t)); len(got) != 0 {
+	if got := slotsOn(t, c, r, "2027-02-10", "2027-02-10"); len(got) != 0 {
 		t.Errorf("Slots with zero duration = %v, want none", starts(got))
 	}
 }
@@ -419,8 +423,7 @@ func TestSlotsDSTWholeDay(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := noHolidays(t)
-			d := mustDate(t, tc.day)
-			got := c.Slots(r, d, d, longAgo(t))
+			got := slotsOn(t, c, r, tc.day, tc.day)
 			if diff := cmp.Diff(tc.want, starts(got)); diff != "" {
 				t.Fatalf("starts mismatch (-want +got):\n%s", diff)
 			}
@@ -465,11 +468,7 @@ func TestSlotsDSTOrdinaryHours(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := noHolidays(t)
-			d := mustDate(t, tc.day)
-			got := c.Slots(r, d, d, longAgo(t))
-			if diff := cmp.Diff(tc.want, starts(got)); diff != "" {
-				t.Errorf("starts mismatch (-want +got):\n%s", diff)
-			}
+			wantStarts(t, tc.want, slotsOn(t, c, r, tc.day, tc.day))
 		})
 	}
 }
@@ -478,7 +477,6 @@ func TestSlotsAcrossDSTWeekend(t *testing.T) {
 	// A range spanning the spring change keeps each day's wall-clock hours.
 	c := noHolidays(t)
 	r := rules(60, 0, hours(allWeek, iv("09:00", "10:00")))
-	got := c.Slots(r, mustDate(t, "2027-03-26"), mustDate(t, "2027-03-30"), longAgo(t))
 	want := []string{
 		"2027-03-26T09:00:00+01:00",
 		"2027-03-27T09:00:00+01:00",
@@ -486,9 +484,7 @@ func TestSlotsAcrossDSTWeekend(t *testing.T) {
 		"2027-03-29T09:00:00+02:00",
 		"2027-03-30T09:00:00+02:00",
 	}
-	if diff := cmp.Diff(want, starts(got)); diff != "" {
-		t.Errorf("starts mismatch (-want +got):\n%s", diff)
-	}
+	wantStarts(t, want, slotsOn(t, c, r, "2027-03-26", "2027-03-30"))
 }
 
 // ---------------------------------------------------------------------------
@@ -731,7 +727,7 @@ func TestClosures(t *testing.T) {
 			c := newCal(t, nil)
 			r := rules(60, 0, base)
 			r.Closures = tc.closures
-			got := c.Slots(r, mustDate(t, tc.from), mustDate(t, tc.to), longAgo(t))
+			got := slotsOn(t, c, r, tc.from, tc.to)
 			if diff := cmp.Diff(tc.wantDays, daysOf(t, got)); diff != "" {
 				t.Errorf("days with slots mismatch (-want +got):\n%s", diff)
 			}
@@ -886,9 +882,7 @@ func TestSlotsNoticeAndPast(t *testing.T) {
 			r.MinNotice = tc.minNotice
 			now := mustTime(t, tc.now)
 			got := c.Slots(r, mustDate(t, tc.from), mustDate(t, tc.to), now)
-			if diff := cmp.Diff(tc.want, starts(got)); diff != "" {
-				t.Errorf("starts mismatch (-want +got):\n%s", diff)
-			}
+			wantStarts(t, tc.want, got)
 			for _, s := range got {
 				if !s.Start.After(now) || s.Start.Before(now.Add(tc.minNotice)) {
 					t.Errorf("slot %s offered before now+notice %s", s.Start.Format(time.RFC3339), now.Add(tc.minNotice).Format(time.RFC3339))
@@ -1324,8 +1318,7 @@ func TestOpenOnHolidays(t *testing.T) {
 	r := rules(60, 0, hours(allWeek, iv("09:00", "11:00")))
 	r.OpenOnHolidays = true
 	for _, day := range []string{"2027-12-25", "2027-12-06", "2027-03-29"} {
-		d := mustDate(t, day)
-		if got := c.Slots(r, d, d, longAgo(t)); len(got) != 2 {
+		if got := slotsOn(t, c, r, day, day); len(got) != 2 {
 			t.Errorf("%s: %d slots, want 2 on a holiday for a service open on holidays", day, len(got))
 		}
 	}
