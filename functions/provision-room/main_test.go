@@ -58,6 +58,21 @@ func (f *fixture) book(t *testing.T, start time.Time) booking.Confirmation {
 	return c
 }
 
+// made books at start and delivers its confirmation, the clock being in
+// the room's window: LiveKit must hold the room then. It returns the
+// booking, its room's name and the confirmation.
+func (f *fixture) made(t *testing.T, start time.Time) (booking.Confirmation, string, cloudevents.Event) {
+	t.Helper()
+	c := f.book(t, start)
+	name := rooms.Name(c.ID)
+	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
+	f.deliver(t, confirmed, http.StatusAccepted)
+	if roomstest.Room(t, f.lk, name) == nil {
+		t.Fatalf("no room %s in the window", name)
+	}
+	return c, name, confirmed
+}
+
 // deliver posts ev to the handler and requires the given status.
 func (f *fixture) deliver(t *testing.T, ev cloudevents.Event, want int) {
 	t.Helper()
@@ -229,13 +244,7 @@ func TestThousandsOfFutureBookings(t *testing.T) {
 func TestReschedule(t *testing.T) {
 	f := newFixture(t)
 	f.clock.Set(apitest.At("2027-03-01", "09:25")) // the window is open: the room is made
-	c := f.book(t, apitest.At("2027-03-01", "09:30"))
-	name := rooms.Name(c.ID)
-	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
-	f.deliver(t, confirmed, http.StatusAccepted)
-	if roomstest.Room(t, f.lk, name) == nil {
-		t.Fatal("no room in the window")
-	}
+	c, name, confirmed := f.made(t, apitest.At("2027-03-01", "09:30"))
 
 	next := apitest.At("2027-03-30", "10:00") // a month later, across the DST change
 	if _, err := f.store.Reschedule(t.Context(), c.ManageToken, next); err != nil {
@@ -279,13 +288,7 @@ func TestReschedule(t *testing.T) {
 func TestCancel(t *testing.T) {
 	f := newFixture(t)
 	f.clock.Set(apitest.At("2027-03-02", "10:52")) // the window is open: the room is made
-	c := f.book(t, apitest.At("2027-03-02", "11:00"))
-	name := rooms.Name(c.ID)
-	confirmed := pgtest.Emitted(t, c.ID, events.BookingConfirmed)
-	f.deliver(t, confirmed, http.StatusAccepted)
-	if roomstest.Room(t, f.lk, name) == nil {
-		t.Fatal("room not created")
-	}
+	c, name, confirmed := f.made(t, apitest.At("2027-03-02", "11:00"))
 	if _, err := f.store.Cancel(t.Context(), c.ManageToken); err != nil {
 		t.Fatal(err)
 	}

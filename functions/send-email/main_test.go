@@ -61,6 +61,16 @@ const (
 )
 
 // newSender is a Sender on the package's database and the test Mailpit,
+// opened is one test's send-email: the package's store with its clock at
+// apitest.Monday, a new service of svc, and the handler, mailing through the
+// real Mailpit.
+func opened(t *testing.T, svc pgtest.Service) (*postgres.Store, *clock.Fixed, http.Handler, string) {
+	t.Helper()
+	store, clk := pgtest.Store(t, apitest.Monday)
+	_, id := pgtest.NewService(t, store.Pool, svc)
+	return store, clk, newHandler(newSender(t, clk, "", nil)), id
+}
+
 // or on smtpPort when it is not "" (a closed port plays an SMTP outage).
 func newSender(t testing.TB, clk clock.Clock, smtpPort string, log *slog.Logger) *Sender {
 	t.Helper()
@@ -603,9 +613,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 // TestEnglish: a citizen who chose English gets the mail in English; an
 // apostrophe in the name survives the HTML and the invite.
 func TestEnglish(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(newSender(t, clk, "", nil))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Duration: 90, Hours: map[int][][2]string{2: {{"14:00", "18:00"}}}})
+	store, _, h, svc := opened(t, pgtest.Service{Duration: 90, Hours: map[int][][2]string{2: {{"14:00", "18:00"}}}})
 	suffix := strings.TrimPrefix(svc, "service-")
 	anna := citizen("Anna", "D'Amico", "en")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "14:00"), anna)
@@ -637,9 +645,7 @@ func TestEnglish(t *testing.T) {
 // TestCancelledByOffice: when the office cancels, the mail says so and
 // apologises, in the citizen's language.
 func TestCancelledByOffice(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(newSender(t, clk, "", nil))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, _, h, svc := opened(t, pgtest.Service{})
 	sc := operator.Scope{OperatorID: uuid.NewString(), All: true}
 	for _, c := range []struct {
 		who    booking.Citizen
@@ -664,9 +670,7 @@ func TestCancelledByOffice(t *testing.T) {
 // TestDuplicateDelivery: the same event delivered many times, at once and
 // in both modes, sends one mail and issues one token.
 func TestDuplicateDelivery(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(newSender(t, clk, "", nil))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, _, h, svc := opened(t, pgtest.Service{})
 	luca := citizen("Luca", "Bianchi", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-03", "10:00"), luca)
 	ev := pgtest.Emitted(t, conf.ID, events.BookingConfirmed)
@@ -762,9 +766,7 @@ func TestSMTPDown(t *testing.T) {
 // nothing (the later event mailed the current state); a mail never shows
 // an outdated time.
 func TestOutdatedEvents(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(newSender(t, clk, "", nil))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 60})
+	store, _, h, svc := opened(t, pgtest.Service{Cutoff: 60})
 	paolo := citizen("Paolo", "Neri", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "09:00"), paolo)
 	ctx := t.Context()
@@ -801,9 +803,7 @@ func TestOutdatedEvents(t *testing.T) {
 // invite of the current state; a reminder that arrives after the start
 // mails nothing.
 func TestReminders(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(newSender(t, clk, "", nil))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, clk, h, svc := opened(t, pgtest.Service{})
 	sara := citizen("Sara", "Gallo", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "09:30"), sara)
 	suffix := strings.TrimPrefix(svc, "service-")
@@ -841,9 +841,7 @@ func TestReminders(t *testing.T) {
 // TestPurged: a booking whose personal data were erased gets no mail; the
 // event is acknowledged.
 func TestPurged(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(newSender(t, clk, "", nil))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, _, h, svc := opened(t, pgtest.Service{})
 	elena := citizen("Elena", "Conti", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "10:30"), elena)
 	if _, err := store.Pool.Exec(t.Context(), `
@@ -866,9 +864,7 @@ func TestPurged(t *testing.T) {
 // dead-letters them at once), naming the field at fault, and leave nothing
 // behind.
 func TestRefused(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(newSender(t, clk, "", nil))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, _, h, svc := opened(t, pgtest.Service{})
 	marco := citizen("Marco", "Ferri", "it")
 	conf := pgtest.BookFor(t, store, svc, apitest.At("2027-03-02", "11:30"), marco)
 	good := pgtest.Emitted(t, conf.ID, events.BookingConfirmed)
@@ -929,9 +925,7 @@ func TestRefused(t *testing.T) {
 // TestConcurrentMails: confirmations of different bookings delivered at
 // once each send their own mail (one SMTP client serves them all).
 func TestConcurrentMails(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := newHandler(newSender(t, clk, "", nil))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 6})
+	store, _, h, svc := opened(t, pgtest.Service{Desks: 6})
 	var people []booking.Citizen
 	var evs []cloudevents.Event
 	for i := 0; i < 6; i++ {
