@@ -17,9 +17,13 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/secret"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
+
+// handler is the function on store, as the tests open it (apitest.Open).
+func handler(store *postgres.Store) http.Handler { return newHandler(store, apitest.Discard) }
 
 // serve runs one request through h with apitest.Serve, which fails the
 // test on a 5xx. Every answer of amend carries personal data or is about a
@@ -58,9 +62,7 @@ func bookingJSON(c booking.Confirmation, status string, start time.Time, sequenc
 // TestShow: GET /api/manage with the token answers the booking and the
 // citizen's data (never the token again), not cacheable.
 func TestShow(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Cutoff: 120})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{Cutoff: 120}, handler)
 	start := apitest.At("2027-03-02", "09:30")
 	mine := pgtest.Book(t, store, svc, start)
 
@@ -81,9 +83,7 @@ func TestShow(t *testing.T) {
 // the old slot free again; the same request again answers the same and
 // writes nothing.
 func TestReschedule(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 60})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{Desks: 1, Cutoff: 60}, handler)
 	start, next := apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-30", "10:00")
 	mine := pgtest.Book(t, store, svc, start)
 
@@ -239,9 +239,7 @@ func TestRescheduleBadInput(t *testing.T) {
 // TestCancelBadInput: a cancel with a bad body or token is a 4xx problem
 // and the booking stays confirmed.
 func TestCancelBadInput(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{Desks: 1}, handler)
 	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	tok := mine.ManageToken
 
@@ -291,9 +289,7 @@ func tamper(tok string) string {
 // malformed or tampered token it is one and the same plain 404, which
 // tells nothing about why; a hold secret is not a manage token.
 func TestTokens(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{Desks: 1}, handler)
 	held, err := store.Reserve(t.Context(), svc, apitest.At("2027-03-02", "09:00"), "it")
 	if err != nil {
 		t.Fatal(err)
@@ -356,9 +352,7 @@ func TestTokens(t *testing.T) {
 // TestCutoff: inside the service's cutoff the booking can be shown but not
 // moved or cancelled (422 on token); up to the cutoff instant it can.
 func TestCutoff(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1, Cutoff: 24 * 60})
+	store, clk, h, svc := apitest.Open(t, pgtest.Service{Desks: 1, Cutoff: 24 * 60}, handler)
 	start := apitest.At("2027-03-03", "09:00")
 	mine := pgtest.Book(t, store, svc, start)
 	other := pgtest.Book(t, store, svc, apitest.At("2027-03-03", "10:00"))
@@ -403,9 +397,7 @@ func TestUnknownRoutes(t *testing.T) {
 // TestLenientTransport: the Bearer scheme is case-insensitive, and a cancel
 // with an empty chunked body (no Content-Length) is a cancel without body.
 func TestLenientTransport(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{Desks: 1}, handler)
 	mine := pgtest.Book(t, store, svc, apitest.At("2027-03-02", "10:00"))
 
 	r := apitest.Send(http.MethodGet, "/api/manage", "", "", "")

@@ -23,6 +23,9 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
 
+// handler is the function on store, as the tests open it (apitest.Open).
+func handler(store *postgres.Store) http.Handler { return newHandler(store, apitest.Discard) }
+
 // post builds a POST to confirm; an empty contentType sends no Content-Type.
 func post(body, contentType string) *http.Request {
 	return apitest.Post("/api/bookings", body, contentType)
@@ -138,9 +141,7 @@ func TestConfirm(t *testing.T) {
 // at fault with a stable code, never a 5xx, not cacheable, and writes
 // nothing.
 func TestConfirmBadInput(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{Desks: 1}, handler)
 	held := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	other := hold(t, store, svc, apitest.At("2027-03-02", "09:30"))
 	randomSecret, _ := secret.New()
@@ -261,9 +262,7 @@ func tamper(tok string) string {
 
 // TestConfirmListsEveryProblem: one answer names every field at fault.
 func TestConfirmListsEveryProblem(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{Desks: 1}, handler)
 	held := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 
 	rec := apitest.Serve(t, h, post(request(held, `{"email": "nope", "reason": "`+strings.Repeat("r", 201)+`", "locale": "de"}`), ""))
@@ -287,9 +286,7 @@ func TestConfirmListsEveryProblem(t *testing.T) {
 // taken the slot since; a confirmed hold cannot be confirmed again (409).
 // None of these refusals writes anything.
 func TestConfirmHoldLifetime(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, clk, h, svc := apitest.Open(t, pgtest.Service{Desks: 1}, handler)
 	early := hold(t, store, svc, apitest.At("2027-03-02", "09:00"))
 	lapsed := hold(t, store, svc, apitest.At("2027-03-02", "09:30"))
 	exact := hold(t, store, svc, apitest.At("2027-03-02", "10:00"))

@@ -80,16 +80,6 @@ func (f fixture) complete(t *testing.T, token, id string) *httptest.ResponseReco
 	return f.serve(t, http.MethodPost, "/api/documents/"+id+"/complete", token, "")
 }
 
-func documentRows(t *testing.T) string {
-	t.Helper()
-	var s string
-	if err := pgtest.Pool(t).QueryRow(t.Context(),
-		`SELECT count(*) || ':' || md5(coalesce(string_agg(d::text, ',' ORDER BY d.id), '')) FROM documents d`).Scan(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func publicEndpoint() string {
 	if p := os.Getenv("S3_PUBLIC_ENDPOINT"); p != "" {
 		return strings.TrimSuffix(p, "/")
@@ -315,12 +305,12 @@ func TestBadRequests(t *testing.T) {
 		{"too long", mine.ManageToken, body(strings.Repeat("à", 197)+".pdf", "application/pdf", 10), apitest.Want(400, "invalid", "filename")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before, rows := apitest.Snap(t), documentRows(t)
+			before, rows := apitest.Snap(t), pgtest.Digest(t, "documents")
 			rec := f.serve(t, http.MethodPost, "/api/documents", c.token, c.body)
 			if got := apitest.VerdictNoStore(t, rec); got != c.want {
 				t.Errorf("got %+v, want %+v: %s", got, c.want, rec.Body)
 			}
-			if apitest.Snap(t) != before || documentRows(t) != rows {
+			if apitest.Snap(t) != before || pgtest.Digest(t, "documents") != rows {
 				t.Error("a refused request wrote to the database")
 			}
 		})
@@ -401,12 +391,12 @@ func TestClosedBookings(t *testing.T) {
 	f.create(t, full.ManageToken, "1.pdf", "application/pdf", 1)
 	f.create(t, full.ManageToken, "2.pdf", "application/pdf", 1)
 	for _, token := range []string{cancelled.ManageToken, purged.ManageToken, full.ManageToken} {
-		before, rows := apitest.Snap(t), documentRows(t)
+		before, rows := apitest.Snap(t), pgtest.Digest(t, "documents")
 		rec := f.serve(t, http.MethodPost, "/api/documents", token, `{"filename": "a.pdf", "content_type": "application/pdf", "size": 10}`)
 		if got, want := apitest.VerdictNoStore(t, rec), apitest.Want(409, "conflict", "token"); got != want {
 			t.Errorf("got %+v, want %+v: %s", got, want, rec.Body)
 		}
-		if apitest.Snap(t) != before || documentRows(t) != rows {
+		if apitest.Snap(t) != before || pgtest.Digest(t, "documents") != rows {
 			t.Error("a refused request wrote to the database")
 		}
 	}

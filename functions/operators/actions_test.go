@@ -63,17 +63,6 @@ func officeDocument(t *testing.T, store *postgres.Store, bookingID string) strin
 	return id
 }
 
-// documentRows is a digest of the documents table.
-func documentRows(t *testing.T) string {
-	t.Helper()
-	var s string
-	if err := pgtest.Pool(t).QueryRow(t.Context(),
-		`SELECT count(*) || ':' || md5(coalesce(string_agg(d::text, ',' ORDER BY d.id), '')) FROM documents d`).Scan(&s); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // auditRow is the gist of an audit row.
 type auditRow struct{ Kind, ActorID, Action, Office string }
 
@@ -263,12 +252,12 @@ func TestDocuments(t *testing.T) {
 		{"unknown field", `{"filename": "x.pdf", "content_type": "application/pdf", "size": 10, "key": "bookings/x"}`, apitest.Want(400, "invalid", "key")},
 		{"no body", ``, apitest.Want(400, "invalid", "")},
 	} {
-		before, docs := apitest.Snap(t), documentRows(t)
+		before, docs := apitest.Snap(t), pgtest.Digest(t, "documents")
 		rec := e.do(c, "POST", base, tc.body)
 		if diff := cmp.Diff(tc.want, apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
-		if apitest.Snap(t) != before || documentRows(t) != docs {
+		if apitest.Snap(t) != before || pgtest.Digest(t, "documents") != docs {
 			t.Errorf("%s wrote to the database", tc.name)
 		}
 	}
@@ -336,11 +325,11 @@ func TestDocuments(t *testing.T) {
 	if _, err := e.store.CancelByOperator(t.Context(), operator.Scope{OperatorID: opID, Offices: []string{office}}, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	docs := documentRows(t)
+	docs := pgtest.Digest(t, "documents")
 	if got := apitest.VerdictNoStore(t, e.do(c, "POST", base, `{"filename": "x.pdf", "content_type": "application/pdf", "size": 10}`)); got != apitest.Want(409, "conflict", "id") {
 		t.Errorf("cancelled booking: %+v", got)
 	}
-	if documentRows(t) != docs {
+	if pgtest.Digest(t, "documents") != docs {
 		t.Error("a refused upload wrote a row")
 	}
 }
@@ -530,12 +519,12 @@ func TestNewRoutesIsolation(t *testing.T) {
 	opA, admin := e.signIn(emailA), e.signIn(emailAdmin)
 	unknown := e.do(opA, "GET", "/api/operator/bookings/"+uuid.NewString(), "").Body.String()
 	for _, rt := range newRoutes(b.ID, doc) {
-		before, docs := apitest.Snap(t), documentRows(t)
+		before, docs := apitest.Snap(t), pgtest.Digest(t, "documents")
 		rec := e.do(opA, rt.method, rt.path, rt.body)
 		if rec.Code != http.StatusNotFound || rec.Body.String() != unknown {
 			t.Errorf("A's operator, %s %s: %d %s; want %s", rt.method, rt.path, rec.Code, rec.Body, unknown)
 		}
-		if apitest.Snap(t) != before || documentRows(t) != docs {
+		if apitest.Snap(t) != before || pgtest.Digest(t, "documents") != docs {
 			t.Errorf("A's operator, %s %s wrote to the database", rt.method, rt.path)
 		}
 	}

@@ -17,9 +17,13 @@ import (
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
+
+// handler is the function on store, as the tests open it (apitest.Open).
+func handler(store *postgres.Store) http.Handler { return newHandler(store, apitest.Discard, 0) }
 
 // The expected response: each day's slots as the tests state them (start,
 // end, free desks), answered in the calendar's compact shape (MarshalJSON).
@@ -169,10 +173,8 @@ func TestSlots(t *testing.T) {
 // TestSlotsCapacity: each slot counts its free desks; a full slot is left
 // out; a lapsed hold stops counting at once; today's past slots are gone.
 func TestSlotsCapacity(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard, 0))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2,
-		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}})
+	store, clk, h, svc := apitest.Open(t, pgtest.Service{Desks: 2,
+		Hours: map[int][][2]string{1: {{"09:00", "10:00"}}, 2: {{"09:00", "10:00"}}}}, handler)
 	ctx := t.Context()
 	for _, start := range []time.Time{apitest.At("2027-03-02", "09:00"), apitest.At("2027-03-02", "09:30"), apitest.At("2027-03-02", "09:30")} {
 		if _, err := store.Reserve(ctx, svc, start, "it"); err != nil {
@@ -217,9 +219,7 @@ func TestSlotsCapacity(t *testing.T) {
 // TestBadQuery: every malformed query is a 4xx problem naming the
 // parameter at fault, never a 5xx, and writes nothing.
 func TestBadQuery(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(store, apitest.Discard, 0))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	_, _, h, svc := apitest.Open(t, pgtest.Service{}, handler)
 
 	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
 	notFound := apitest.Want(404, "not_found", "service_id")

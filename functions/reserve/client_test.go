@@ -283,9 +283,7 @@ func TestTakenSlotsDoNotCount(t *testing.T) {
 // again is a quiet 204; a wrong secret is a 404 and a confirmed booking a
 // 409, both writing nothing.
 func TestRelease(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{Desks: 1}, handler)
 	maria := newBrowser(h, "192.0.2.20")
 	start := apitest.At("2027-03-02", "09:00")
 	_, held := maria.hold(svc, start)

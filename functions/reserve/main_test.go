@@ -17,9 +17,15 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/secret"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
+
+// handler is the function on store, as the tests open it (apitest.Open).
+func handler(store *postgres.Store) http.Handler {
+	return newHandler(testHolds(store), apitest.Discard)
+}
 
 // post builds a POST to reserve; an empty contentType sends no Content-Type.
 func post(body, contentType string) *http.Request {
@@ -230,9 +236,7 @@ func TestReserveBadInput(t *testing.T) {
 // TestReserveConflict: when no desk is free the answer is 409 on start and
 // nothing is written; a lapsed hold no longer blocks.
 func TestReserveConflict(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
-	_, one := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, clk, h, one := apitest.Open(t, pgtest.Service{Desks: 1}, handler)
 	_, two := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	body := func(service string) string {
 		return fmt.Sprintf(`{"service_id": %q, "start": "2027-03-02T11:00:00+01:00"}`, service)

@@ -18,7 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // Rome is the municipality's time zone, Europe/Rome.
@@ -271,4 +273,15 @@ func Refused(tb testing.TB, label string, want Verdict, do func() *httptest.Resp
 func RefusedServe(tb testing.TB, label string, want Verdict, h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	tb.Helper()
 	return Refused(tb, label, want, func() *httptest.ResponseRecorder { return Serve(tb, h, r) })
+}
+
+// Open is one test's function on the package's pgtest database: its store
+// with the clock at Monday, the handler that handler makes on the store
+// (Validated), and a new service of svc (its id).
+func Open(tb testing.TB, svc pgtest.Service, handler func(*postgres.Store) http.Handler) (*postgres.Store, *clock.Fixed, http.Handler, string) {
+	tb.Helper()
+	store, clk := pgtest.Store(tb, Monday)
+	h := Validated(tb, handler(store))
+	_, id := pgtest.NewService(tb, store.Pool, svc)
+	return store, clk, h, id
 }

@@ -123,6 +123,18 @@ func Pool(tb testing.TB) *pgxpool.Pool {
 	return pool
 }
 
+// Digest is the number of rows of table and a digest of their contents
+// ("count:md5"), so that a test can see a table left exactly as it was.
+func Digest(tb testing.TB, table string) string {
+	tb.Helper()
+	var s string
+	if err := Pool(tb).QueryRow(context.Background(),
+		`SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, ',' ORDER BY t.id), '')) FROM `+table+` t`).Scan(&s); err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 // URL returns the connection string of the package's database.
 func URL(tb testing.TB) string {
 	Pool(tb)
