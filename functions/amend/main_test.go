@@ -68,12 +68,7 @@ func TestShow(t *testing.T) {
 
 	before := apitest.Snap(t)
 	rec := serve(t, h, apitest.Send(http.MethodGet, "/api/manage", mine.ManageToken, "", ""))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q", ct)
-	}
+	apitest.JSONAnswer(t, rec, http.StatusOK, "")
 	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", start, 0, 2*time.Hour, ""))
 	apitest.Unchanged(t, "showing a booking", before)
 }
@@ -194,13 +189,7 @@ func TestRescheduleBadInput(t *testing.T) {
 	body := func(start string) string { return fmt.Sprintf(`{"start": %q}`, start) }
 	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
 	const json = "application/json" // shadows the package: only the media type is needed here
-	for _, tc := range []struct {
-		name        string
-		token       string
-		body        string
-		contentType string
-		want        apitest.Verdict
-	}{
+	refuseAll(t, h, "/api/manage/reschedule", []refusal{
 		// The body.
 		{"empty body", tok, "", json, bad("")},
 		{"malformed JSON", tok, `{"start": "2027-03-03T09:00:00+01:00"`, json, bad("")},
@@ -227,13 +216,25 @@ func TestRescheduleBadInput(t *testing.T) {
 		{"no Authorization", "", body("2027-03-03T09:00:00+01:00"), json, apitest.Want(401, "unauthorized", "Authorization")},
 		{"unknown token", randomToken(), body("2027-03-03T09:00:00+01:00"), json, apitest.Want(404, "not_found", "token")},
 		{"tampered token", tamper(tok), body("2027-03-03T09:00:00+01:00"), json, apitest.Want(404, "not_found", "token")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			apitest.RefusedServe(t, "", tc.want, h, apitest.Send(http.MethodPost, "/api/manage/reschedule", tc.token, tc.body, tc.contentType))
-		})
-	}
+	})
 	rec := serve(t, h, apitest.Send(http.MethodGet, "/api/manage", tok, "", ""))
 	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", apitest.At("2027-03-02", "09:00"), 0, 0, ""))
+}
+
+// refusal is a request that must be refused with want, writing nothing.
+type refusal struct {
+	name, token, body, contentType string
+	want                           apitest.Verdict
+}
+
+// refuseAll POSTs each refusal to path with h.
+func refuseAll(t *testing.T, h http.Handler, path string, cases []refusal) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			apitest.RefusedServe(t, "", tc.want, h, apitest.Send(http.MethodPost, path, tc.token, tc.body, tc.contentType))
+		})
+	}
 }
 
 // TestCancelBadInput: a cancel with a bad body or token is a 4xx problem
@@ -244,13 +245,7 @@ func TestCancelBadInput(t *testing.T) {
 	tok := mine.ManageToken
 
 	bad := func(field string) apitest.Verdict { return apitest.Want(400, "invalid", field) }
-	for _, tc := range []struct {
-		name        string
-		token       string
-		body        string
-		contentType string
-		want        apitest.Verdict
-	}{
+	refuseAll(t, h, "/api/manage/cancel", []refusal{
 		{"unknown field", tok, `{"reason": "impegno"}`, "application/json", bad("reason")},
 		{"malformed JSON", tok, `{`, "application/json", bad("")},
 		{"an array", tok, `[]`, "application/json", bad("")},
@@ -260,11 +255,7 @@ func TestCancelBadInput(t *testing.T) {
 		{"no Authorization", "", "", "", apitest.Want(401, "unauthorized", "Authorization")},
 		{"unknown token", randomToken(), "", "", apitest.Want(404, "not_found", "token")},
 		{"tampered token", tamper(tok), "", "", apitest.Want(404, "not_found", "token")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			apitest.RefusedServe(t, "", tc.want, h, apitest.Send(http.MethodPost, "/api/manage/cancel", tc.token, tc.body, tc.contentType))
-		})
-	}
+	})
 	rec := serve(t, h, apitest.Send(http.MethodGet, "/api/manage", tok, "", ""))
 	apitest.SameJSON(t, rec.Body.Bytes(), bookingJSON(mine, "confirmed", apitest.At("2027-03-02", "09:00"), 0, 0, ""))
 }

@@ -87,15 +87,7 @@ func TestConfirm(t *testing.T) {
 			held := hold(t, store, svc, start)
 			before := apitest.Snap(t)
 			rec := apitest.Serve(t, h, post(request(held, tc.citizen), "application/json"))
-			if rec.Code != http.StatusCreated {
-				t.Fatalf("status %d, want 201: %s", rec.Code, rec.Body)
-			}
-			if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
-				t.Errorf("Cache-Control = %q, want no-store (personal data and a secret)", cc)
-			}
-			if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-				t.Errorf("Content-Type = %q", ct)
-			}
+			apitest.JSONAnswer(t, rec, http.StatusCreated, "no-store") // personal data and a secret
 			var got struct {
 				ManageToken string `json:"manage_token"`
 			}

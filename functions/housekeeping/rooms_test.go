@@ -18,17 +18,25 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
+// bookOnLiveKit makes the housekeeping of f work on the real LiveKit of
+// make test and books at start; the booking's room is removed from LiveKit
+// when the test ends. It returns LiveKit, the booking and its room's name.
+func (f *fixture) bookOnLiveKit(t *testing.T, start time.Time) (*rooms.LiveKit, booking.Confirmation, string) {
+	t.Helper()
+	f.hk.LiveKit = roomstest.LiveKit(t)
+	c := f.book(t, start)
+	name := rooms.Name(c.ID)
+	roomstest.Cleanup(t, f.hk.LiveKit, name)
+	return f.hk.LiveKit, c, name
+}
+
 // TestRoomThroughItsWindow: a booking's room is not on LiveKit until its
 // window opens; the tick that finds it open creates it; the one inside the
 // warning's lead tells the people in the room when it closes; the one
 // after the window deletes it, which disconnects them.
 func TestRoomThroughItsWindow(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
-	lk := roomstest.LiveKit(t)
-	f.hk.LiveKit = lk
-	c := f.book(t, apitest.At("2027-03-02", "09:00"))
-	name := rooms.Name(c.ID)
-	roomstest.Cleanup(t, lk, name)
+	lk, c, name := f.bookOnLiveKit(t, apitest.At("2027-03-02", "09:00"))
 	win := lk.Config.Window(c.Start, c.End) // 08:50 to 09:45
 	if err := f.store.InTx(t.Context(), func(tx *postgres.Tx) error {
 		_, err := tx.RecordRoom(t.Context(), mustUUID(t, c.ID), name, win, 0, false)
@@ -118,11 +126,7 @@ func TestRoomThroughItsWindow(t *testing.T) {
 // opened, even inside its window.
 func TestCancelledRoomsStayClosed(t *testing.T) {
 	f := newFixture(t, apitest.Monday)
-	lk := roomstest.LiveKit(t)
-	f.hk.LiveKit = lk
-	c := f.book(t, apitest.At("2027-03-02", "10:00"))
-	name := rooms.Name(c.ID)
-	roomstest.Cleanup(t, lk, name)
+	lk, c, name := f.bookOnLiveKit(t, apitest.At("2027-03-02", "10:00"))
 	win := lk.Config.Window(c.Start, c.End)
 	if err := f.store.InTx(t.Context(), func(tx *postgres.Tx) error {
 		_, err := tx.RecordRoom(t.Context(), mustUUID(t, c.ID), name, booking.Window{OpensAt: win.OpensAt, ClosesAt: win.ClosesAt}, 1, true)

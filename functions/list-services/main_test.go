@@ -44,12 +44,7 @@ func TestService(t *testing.T) {
 	suffix := svc[len("service-"):]
 
 	rec := apitest.Serve(t, h, apitest.Get("/api/services/"+svc))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("status %d: %s", rec.Code, rec.Body)
-	}
-	if got := rec.Header().Get("Content-Type"); got != "application/json" {
-		t.Errorf("Content-Type = %q", got)
-	}
+	apitest.JSONAnswer(t, rec, http.StatusOK, "")
 	apitest.SameJSON(t, rec.Body.Bytes(), fmt.Sprintf(`{
 		"id": %q, "office_id": %q, "name": "Servizio %s", "description": "",
 		"duration_minutes": 45, "buffer_minutes": 15, "min_notice_minutes": 120, "horizon_days": 30,

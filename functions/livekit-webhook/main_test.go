@@ -133,6 +133,16 @@ func request(body []byte, authorization string) *http.Request {
 	return r
 }
 
+// attendance is what the store recorded of the booking's call.
+func (f *fixture) attendance(t *testing.T, bookingID string) []booking.Attendance {
+	t.Helper()
+	sessions, err := f.store.Attendance(t.Context(), bookingID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sessions
+}
+
 func (f *fixture) serve(t *testing.T, r *http.Request) *httptest.ResponseRecorder {
 	t.Helper()
 	return apitest.Serve(t, f.h, r, apitest.NoStore)
@@ -238,10 +248,7 @@ func TestJoinedAndLeft(t *testing.T) {
 
 	f.post(t, participant("participant_joined", room, citizen, t0, t0), Recorded)
 	f.post(t, participant("participant_joined", room, operator, t1, t1), Recorded)
-	sessions, err := f.store.Attendance(t.Context(), c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sessions := f.attendance(t, c.ID)
 	want := []booking.Attendance{
 		{Identity: citizen, Role: "citizen", JoinedAt: t0},
 		{Identity: operator, Role: "operator", JoinedAt: t1},
@@ -252,10 +259,7 @@ func TestJoinedAndLeft(t *testing.T) {
 
 	f.post(t, participant("participant_left", room, operator, t1, t2), Recorded)
 	f.post(t, participant("participant_left", room, citizen, t0, t3), Recorded)
-	sessions, err = f.store.Attendance(t.Context(), c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sessions = f.attendance(t, c.ID)
 	want[0].LeftAt, want[1].LeftAt = ptr(sec(t3)), ptr(sec(t2))
 	if diff := cmp.Diff(want, sessions); diff != "" {
 		t.Errorf("attendance after the leaves (-want +got):\n%s", diff)
@@ -297,10 +301,7 @@ func TestComesBack(t *testing.T) {
 	// The second stay: its leave is delivered first.
 	f.post(t, participant("participant_left", room, citizen, t2, t3), Recorded)
 	f.post(t, participant("participant_joined", room, citizen, t2, t2), Recorded)
-	sessions, err := f.store.Attendance(t.Context(), c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sessions := f.attendance(t, c.ID)
 	want := []booking.Attendance{
 		{Identity: citizen, Role: "citizen", JoinedAt: t0, LeftAt: ptr(sec(t1))},
 		{Identity: citizen, Role: "citizen", JoinedAt: t2, LeftAt: ptr(sec(t3))},
@@ -346,10 +347,7 @@ func TestDuplicate(t *testing.T) {
 	if diff := cmp.Diff(map[string]int{Recorded: 1, Duplicate: cap(results) - 1}, count); diff != "" {
 		t.Errorf("concurrent deliveries (-want +got):\n%s", diff)
 	}
-	sessions, err := f.store.Attendance(t.Context(), c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sessions := f.attendance(t, c.ID)
 	if diff := cmp.Diff([]booking.Attendance{{Identity: "citizen-" + c.ID, Role: "citizen", JoinedAt: t0, LeftAt: ptr(sec(t1))}}, sessions); diff != "" {
 		t.Errorf("attendance (-want +got):\n%s", diff)
 	}
@@ -373,10 +371,7 @@ func TestRoomFinished(t *testing.T) {
 	end := finished(room, t3)
 	f.post(t, end, Recorded)
 	f.post(t, end, Duplicate)
-	sessions, err := f.store.Attendance(t.Context(), c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sessions := f.attendance(t, c.ID)
 	want := []booking.Attendance{
 		{Identity: "citizen-" + c.ID, Role: "citizen", JoinedAt: t0, LeftAt: ptr(sec(t3))},
 		{Identity: operator, Role: "operator", JoinedAt: t1, LeftAt: ptr(sec(t2))},

@@ -155,15 +155,7 @@ func TestSlots(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := apitest.Snap(t)
 			rec := apitest.Serve(t, h, apitest.Get(tc.target))
-			if rec.Code != http.StatusOK {
-				t.Fatalf("status %d: %s", rec.Code, rec.Body)
-			}
-			if got := rec.Header().Get("Content-Type"); got != "application/json" {
-				t.Errorf("Content-Type = %q", got)
-			}
-			if got := rec.Header().Get("Cache-Control"); got != "no-cache" {
-				t.Errorf("Cache-Control = %q, want no-cache", got)
-			}
+			apitest.JSONAnswer(t, rec, http.StatusOK, "no-cache")
 			apitest.SameJSONValue(t, rec.Body.Bytes(), tc.want)
 			apitest.Unchanged(t, "query-slots", before)
 		})

@@ -48,15 +48,7 @@ type heldJSON struct {
 // the hold with its id and secret blanked, for comparison.
 func created(t *testing.T, rec *httptest.ResponseRecorder, locale string) heldJSON {
 	t.Helper()
-	if rec.Code != http.StatusCreated {
-		t.Fatalf("status %d, want 201: %s", rec.Code, rec.Body)
-	}
-	if cc := rec.Header().Get("Cache-Control"); cc != "no-store" {
-		t.Errorf("Cache-Control = %q, want no-store (the answer holds a secret)", cc)
-	}
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Errorf("Content-Type = %q", ct)
-	}
+	apitest.JSONAnswer(t, rec, http.StatusCreated, "no-store") // the answer holds a secret
 	keys := apitest.Decode[map[string]any](t, rec.Body.Bytes())
 	var got heldJSON
 	dec := json.NewDecoder(strings.NewReader(rec.Body.String()))

@@ -9,6 +9,16 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 )
 
+// decode reads a JSON body into a T, failing the test when it cannot.
+func decode[T any](t *testing.T, body string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func fieldsOf(err error) []string {
 	var out []string
 	if e, ok := err.(*apperr.Error); ok {
@@ -40,10 +50,7 @@ func TestOfficeLimitsPatch(t *testing.T) {
 			[]string{"limits.max_holds_per_client out_of_range", "limits.holds_per_minute_per_client out_of_range", "limits.holds_per_minute_per_address out_of_range"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var p OfficePatch
-			if err := json.Unmarshal([]byte(tc.body), &p); err != nil {
-				t.Fatal(err)
-			}
+			p := decode[OfficePatch](t, tc.body)
 			if diff := cmp.Diff(tc.fields, fieldsOf(p.Validate())); diff != "" {
 				t.Errorf("fields at fault (-want +got):\n%s", diff)
 			}
@@ -74,10 +81,7 @@ func TestAdmissionPerMinute(t *testing.T) {
 		{"too many", `{"admission_per_minute":100001}`, nil, nil, []string{"admission_per_minute out_of_range"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var p ServicePatch
-			if err := json.Unmarshal([]byte(tc.body), &p); err != nil {
-				t.Fatal(err)
-			}
+			p := decode[ServicePatch](t, tc.body)
 			if diff := cmp.Diff(tc.fields, fieldsOf(p.Validate())); diff != "" {
 				t.Errorf("patch: fields at fault (-want +got):\n%s", diff)
 			}

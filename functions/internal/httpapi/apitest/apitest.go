@@ -285,3 +285,19 @@ func Open(tb testing.TB, svc pgtest.Service, handler func(*postgres.Store) http.
 	_, id := pgtest.NewService(tb, store.Pool, svc)
 	return store, clk, h, id
 }
+
+// JSONAnswer fails the test unless rec is a JSON answer (Content-Type
+// application/json) of status, stopping it on another status; with a
+// cacheControl other than "" the answer must also carry that Cache-Control.
+func JSONAnswer(tb testing.TB, rec *httptest.ResponseRecorder, status int, cacheControl string) {
+	tb.Helper()
+	if rec.Code != status {
+		tb.Fatalf("status %d, want %d: %s", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		tb.Errorf("Content-Type = %q, want application/json", ct)
+	}
+	if cc := rec.Header().Get("Cache-Control"); cacheControl != "" && cc != cacheControl {
+		tb.Errorf("Cache-Control = %q, want %s", cc, cacheControl)
+	}
+}

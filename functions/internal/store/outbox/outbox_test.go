@@ -45,6 +45,17 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
+// newSink is a sink listening at url until the test ends.
+func newSink(t *testing.T) (s *sink, url string) {
+	s = &sink{}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return s, srv.URL
+}
+
+// monday is a clock fixed at 2027-03-01 08:00 UTC.
+func monday() *clock.Fixed { return clock.NewFixed(time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)) }
+
 func (s *sink) events() []cloudevents.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -108,15 +119,13 @@ func drain(t *testing.T) {
 // with its CloudEvents attributes; a rolled-back one never exists.
 func TestRelayDeliversCommittedEventsOnly(t *testing.T) {
 	drain(t)
-	clk := clock.NewFixed(time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC))
-	s := &sink{}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
+	clk := monday()
+	s, url := newSink(t)
 
 	id := write(t, clk, "booking-1", true)
 	write(t, clk, "booking-rolled-back", false)
 
-	n, err := newRelay(t, srv.URL, clk).DeliverPending(t.Context())
+	n, err := newRelay(t, url, clk).DeliverPending(t.Context())
 	if err != nil || n != 1 {
 		t.Fatalf("DeliverPending = %d, %v; want 1, nil", n, err)
 	}
@@ -144,12 +153,10 @@ func TestRelayDeliversCommittedEventsOnly(t *testing.T) {
 // passed, the event is delivered exactly once, with the same id.
 func TestRelayRetriesUntilTheSinkAccepts(t *testing.T) {
 	drain(t)
-	clk := clock.NewFixed(time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC))
-	s := &sink{}
+	clk := monday()
+	s, url := newSink(t)
 	s.status.Store(http.StatusServiceUnavailable)
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	relay := newRelay(t, srv.URL, clk)
+	relay := newRelay(t, url, clk)
 
 	id := write(t, clk, "booking-2", true)
 	for i := 0; i < 3; i++ {
@@ -196,10 +203,8 @@ func TestRelayRetriesUntilTheSinkAccepts(t *testing.T) {
 // once deliver each of 200 events exactly once.
 func TestConcurrentRelaysDeliverOnce(t *testing.T) {
 	drain(t)
-	clk := clock.NewFixed(time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC))
-	s := &sink{}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
+	clk := monday()
+	s, url := newSink(t)
 	for i := 0; i < 200; i++ {
 		write(t, clk, "booking-many", true)
 	}
@@ -211,7 +216,7 @@ func TestConcurrentRelaysDeliverOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := newRelay(t, srv.URL, clk)
+			r := newRelay(t, url, clk)
 			r.Batch = 7
 			n, err := r.DeliverPending(t.Context())
 			total.Add(int64(n))
@@ -244,7 +249,7 @@ func TestConcurrentRelaysDeliverOnce(t *testing.T) {
 // TestRelayWithoutSinkKeepsEvents: with no K_SINK nothing is sent or lost.
 func TestRelayWithoutSinkKeepsEvents(t *testing.T) {
 	drain(t)
-	clk := clock.NewFixed(time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC))
+	clk := monday()
 	write(t, clk, "booking-4", true)
 	n, err := newRelay(t, "", clk).DeliverPending(t.Context())
 	if err != nil || n != 0 || pending(t) != 1 {

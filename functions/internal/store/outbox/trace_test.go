@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 	"github.com/sportello/sportello/functions/internal/telemetry"
@@ -46,7 +45,7 @@ func TestEventCarriesTraceOfItsWriter(t *testing.T) {
 	defer srv.Close()
 
 	ctx, request := tp.Tracer("test").Start(context.Background(), "POST /holds/{id}/confirm")
-	clk := clock.NewFixed(time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC))
+	clk := monday()
 	tx, err := pgtest.Pool(t).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -110,16 +109,14 @@ func TestEventCarriesTraceOfItsWriter(t *testing.T) {
 func TestUntracedEventCarriesNoTraceContext(t *testing.T) {
 	drain(t)
 	otel.SetTracerProvider(noop.NewTracerProvider())
-	s := &sink{}
-	srv := httptest.NewServer(s)
-	defer srv.Close()
-	clk := clock.NewFixed(time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC))
+	s, url := newSink(t)
+	clk := monday()
 	id := write(t, clk, "booking-untraced", true)
 	var stored *string
 	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT traceparent FROM outbox WHERE id = $1`, id).Scan(&stored); err != nil || stored != nil {
 		t.Fatalf("traceparent = %v, %v; want NULL", stored, err)
 	}
-	if n, err := newRelay(t, srv.URL, clk).DeliverPending(context.Background()); err != nil || n != 1 {
+	if n, err := newRelay(t, url, clk).DeliverPending(context.Background()); err != nil || n != 1 {
 		t.Fatalf("DeliverPending = %d, %v", n, err)
 	}
 	if ext := outbox.TraceOf(s.events()[0]); ext.TraceParent != "" {
