@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -74,7 +73,7 @@ func TestBrowser(t *testing.T) {
 
 	// 1. The browser and the npm packages, before the stack: a machine
 	// that cannot have them fails in seconds.
-	logw := newLineLogger(t, "")
+	logw := newLineLogger(t, "chromium")
 	start := time.Now()
 	chromium.Log = logw
 	defer func() { chromium.Log = os.Stderr }()
@@ -139,7 +138,7 @@ func TestBrowser(t *testing.T) {
 		"SPORTELLO_PERSONAL="+personalFile,
 		"FORCE_COLOR=0", "NO_COLOR=1",
 	)
-	nodeLog := newLineLogger(t, "node: ")
+	nodeLog := newLineLogger(t, "node")
 	cmd.Stdout, cmd.Stderr = nodeLog, nodeLog
 	// node and the browsers it starts share a process group: a timeout
 	// kills them all.
@@ -210,39 +209,16 @@ func readPersonal(t *testing.T, file string) []string {
 	return out
 }
 
-// lineLogger writes each line it receives to the test log as it comes.
-type lineLogger struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	buf    []byte
+// newLineLogger writes each line it receives to the test log as it comes,
+// under name (the stack's console and line writer, on the test log).
+func newLineLogger(t *testing.T, name string) *stack.LineWriter {
+	return &stack.LineWriter{Console: stack.NewConsole(testLog{t}, len(name)), Name: name}
 }
 
-func newLineLogger(t *testing.T, prefix string) *lineLogger {
-	return &lineLogger{t: t, prefix: prefix}
-}
+// testLog writes the whole lines of a console to the test log.
+type testLog struct{ t *testing.T }
 
-func (l *lineLogger) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.t.Log(l.prefix + strings.TrimRight(string(l.buf[:i]), "\r"))
-		l.buf = l.buf[i+1:]
-	}
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
-}
-
-// Flush logs a last line without its newline.
-func (l *lineLogger) Flush() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.buf) > 0 {
-		l.t.Log(l.prefix + string(l.buf))
-		l.buf = nil
-	}
 }
