@@ -5,18 +5,16 @@ import (
 	"testing"
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
-	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
 // fuzzManage is the endpoint path of amend as the network sees it,
 // authorized by the manage token of a booking of its own.
 func fuzzManage(f *testing.F, path string) (http.Handler, apitest.Endpoint) {
-	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 2})
+	store, h, svc := apitest.OpenEdge(f, "amend", pgtest.Service{Desks: 2}, handler)
 	mine := pgtest.Book(f, store, svc, apitest.At("2027-03-02", "09:30"))
 	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+mine.ManageToken) }
-	return function.Edge(store, "amend", apitest.Discard, newHandler(store, apitest.Discard)), apitest.Endpoint{Method: "POST", Path: path, Prepare: bearer}
+	return h, apitest.Endpoint{Method: "POST", Path: path, Prepare: bearer}
 }
 
 // FuzzReschedule: no body makes POST /api/manage/reschedule answer a

@@ -4,15 +4,12 @@ import (
 	"testing"
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
-	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
 // FuzzSlots: no query string makes GET /api/slots answer a 5xx.
 func FuzzSlots(f *testing.F) {
-	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 5})
-	h := function.Edge(store, "query-slots", apitest.Discard, newHandler(store, apitest.Discard, 0))
+	_, h, svc := apitest.OpenEdge(f, "query-slots", pgtest.Service{Desks: 5}, handler)
 	apitest.FuzzQuery(f, h, apitest.Endpoint{Method: "GET", Path: "/api/slots"},
 		"service_id="+svc, "service_id="+svc+"&from=2027-03-02&to=2027-03-09", "service_id="+svc+"&from=2027-03-09&to=2027-03-02")
 }

@@ -5,16 +5,14 @@ import (
 	"testing"
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
-	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
 // fuzzHandler is reserve as it serves the network, on a service with
 // five desks, and the service's id.
 func fuzzHandler(f *testing.F) (http.Handler, string) {
-	store, _ := pgtest.Store(f, apitest.Monday.UTC())
-	_, svc := pgtest.NewService(f, store.Pool, pgtest.Service{Desks: 5})
-	return function.Edge(store, "reserve", apitest.Discard, newHandler(testHolds(store), apitest.Discard)), svc
+	_, h, svc := apitest.OpenEdge(f, "reserve", pgtest.Service{Desks: 5}, handler)
+	return h, svc
 }
 
 // FuzzHold: no body makes POST /api/holds answer a 5xx, and a refused one

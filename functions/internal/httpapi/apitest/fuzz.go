@@ -11,7 +11,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 // Endpoint is one route that a fuzz target sends its inputs to.
@@ -208,4 +210,14 @@ func replaceQueryValues(q, bad string) string {
 		}
 	}
 	return strings.Join(parts, "&")
+}
+
+// OpenEdge is Open for a fuzz target: the store, the handler as it serves
+// the network (function.Edge under name, not Validated: most fuzz inputs
+// are not requests of the API) and a new service of svc.
+func OpenEdge(tb testing.TB, name string, svc pgtest.Service, handler func(*postgres.Store) http.Handler) (*postgres.Store, http.Handler, string) {
+	tb.Helper()
+	store, _ := pgtest.Store(tb, Monday.UTC())
+	_, id := pgtest.NewService(tb, store.Pool, svc)
+	return store, function.Edge(store, name, Discard, handler(store)), id
 }
