@@ -10,7 +10,6 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/operator"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
-	"github.com/sportello/sportello/functions/internal/httpapi/session"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
@@ -43,10 +42,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 
 // endpoint is method on Prefix+path as the signed-in administrator.
 func (e *fuzzEnv) endpoint(method, path string) apitest.Endpoint {
-	return apitest.Endpoint{Method: method, Path: Prefix + path, Prepare: func(r *http.Request) {
-		r.AddCookie(e.adm.cookie)
-		r.Header.Set(session.CSRFHeader, e.adm.csrf)
-	}}
+	return apitest.Endpoint{Method: method, Path: Prefix + path, Prepare: func(r *http.Request) { e.adm.On(r) }}
 }
 
 // fuzzBody runs f against method on Prefix+path, from the valid bodies.

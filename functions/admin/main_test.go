@@ -46,11 +46,10 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, h: apitest.Validated(t, newHandler(store, a, logs.Logger)), store: store, auth: a, clk: clk}
 }
 
-// client is a signed-in browser.
+// client is a signed-in browser of operator id.
 type client struct {
-	id     string
-	cookie *http.Cookie
-	csrf   string
+	id string
+	apitest.Session
 }
 
 // account creates an account with role and offices and signs it in.
@@ -65,17 +64,14 @@ func (e *env) account(role string, offices ...string) *client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &client{id: id, cookie: session.Cookie(e.auth.Config, sess.Token), csrf: sess.CSRFToken}
+	return &client{id, apitest.Session{Cookie: session.Cookie(e.auth.Config, sess.Token), CSRF: sess.CSRFToken}}
 }
 
 func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorder {
 	e.t.Helper()
 	r := apitest.Request(method, Prefix+path, "", body)
 	if c != nil {
-		r.AddCookie(c.cookie)
-		if c.csrf != "" {
-			r.Header.Set(session.CSRFHeader, c.csrf)
-		}
+		c.On(r)
 	}
 	return apitest.Serve(e.t, e.h, r, apitest.NoStore)
 }
@@ -138,7 +134,7 @@ func TestAccess(t *testing.T) {
 	office, _ := pgtest.NewService(t, e.store.Pool, pgtest.Service{})
 	op := e.account(operator.RoleOperator, office)
 	adm := e.account(operator.RoleAdministrator)
-	noCSRF := &client{cookie: adm.cookie}
+	noCSRF := &client{Session: apitest.Session{Cookie: adm.Cookie}}
 	body := `{"id":"nuovo-` + pgtest.Suffix() + `","name":"Nuovo"}`
 	before := written(t)
 	for _, tc := range []struct {
@@ -575,7 +571,7 @@ func TestOperators(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	op := &client{id: id, cookie: session.Cookie(e.auth.Config, sess.Token), csrf: sess.CSRFToken}
+	op := &client{id, apitest.Session{Cookie: session.Cookie(e.auth.Config, sess.Token), CSRF: sess.CSRFToken}}
 	if v := apitest.VerdictNoStore(t, e.do(op, "GET", "/operators", "")); v != apitest.Want(403, "forbidden", "session") {
 		t.Errorf("operator lists operators: %+v", v)
 	}

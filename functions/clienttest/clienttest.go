@@ -118,3 +118,32 @@ func Eventually(tb testing.TB, timeout time.Duration, what string, cond func() b
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Race runs f(0) … f(n-1) at once, each in its own goroutine, all released
+// together, and returns their results in order: many clients racing for
+// the same thing.
+func Race[T any](n int, f func(i int) T) []T {
+	out := make([]T, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-gate
+			out[i] = f(i)
+		}()
+	}
+	close(gate)
+	wg.Wait()
+	return out
+}
+
+// Tally counts how many times each result came.
+func Tally[T comparable](results []T) map[T]int {
+	count := map[T]int{}
+	for _, r := range results {
+		count[r]++
+	}
+	return count
+}

@@ -26,7 +26,6 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/operator"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	clients "github.com/sportello/sportello/functions/internal/httpapi/client"
-	"github.com/sportello/sportello/functions/internal/httpapi/session"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
@@ -95,7 +94,7 @@ func TestJoin(t *testing.T) {
 	room := rooms.Name(b.ID)
 	roomstest.Cleanup(t, e.lk, room)
 	path := "/api/operator/bookings/" + b.ID + "/join"
-	var c *client
+	var c *apitest.Session
 
 	outside := func(name string, now time.Time, want apitest.Verdict, retryAfter string) {
 		t.Helper()
@@ -544,11 +543,8 @@ func TestNewRoutesIsolation(t *testing.T) {
 func apperrIs(err error, code string) bool { return apperr.Is(err, apperr.Code(code)) }
 
 // apitestRequest is a request as the signed-in browser c sends it.
-func apitestRequest(method, path, body string, c *client) *http.Request {
-	r := apitest.Request(method, path, "", body)
-	r.AddCookie(c.cookie)
-	r.Header.Set(session.CSRFHeader, c.csrf)
-	return r
+func apitestRequest(method, path, body string, c *apitest.Session) *http.Request {
+	return c.On(apitest.Request(method, path, "", body))
 }
 
 // windowProblem is the problem of a join outside the room's window: the

@@ -14,7 +14,6 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/operator"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
-	"github.com/sportello/sportello/functions/internal/httpapi/session"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
@@ -26,7 +25,7 @@ type fuzzEnv struct {
 	edge    http.Handler
 	email   string
 	booking string
-	c       *client
+	c       *apitest.Session
 }
 
 func newFuzzEnv(f *testing.F, now time.Time) *fuzzEnv {
@@ -41,8 +40,7 @@ func newFuzzEnv(f *testing.F, now time.Time) *fuzzEnv {
 
 // signedIn sends a request with the operator's session and CSRF token.
 func (e *fuzzEnv) signedIn(r *http.Request) {
-	r.AddCookie(e.c.cookie)
-	r.Header.Set(session.CSRFHeader, e.c.csrf)
+	e.c.On(r)
 }
 
 // fuzzBooking runs f against POST /api/operator/bookings/{id}+suffix,

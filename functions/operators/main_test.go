@@ -110,25 +110,11 @@ func (e *env) operator(role string, offices ...string) (string, string) {
 	return email, id
 }
 
-// client is a signed-in browser: its cookie and CSRF token.
-type client struct {
-	cookie *http.Cookie
-	csrf   string
-}
-
 // do sends a request as c (nil: no cookie) with c's CSRF token.
-func (e *env) do(c *client, method, path, body string) *httptest.ResponseRecorder {
+func (e *env) do(c *apitest.Session, method, path, body string) *httptest.ResponseRecorder {
 	e.t.Helper()
-	r := apitest.Request(method, path, "", body)
+	r := c.On(apitest.Request(method, path, "", body))
 	r.RemoteAddr = e.addr
-	if c != nil {
-		if c.cookie != nil {
-			r.AddCookie(c.cookie)
-		}
-		if c.csrf != "" {
-			r.Header.Set(session.CSRFHeader, c.csrf)
-		}
-	}
 	return apitest.Serve(e.t, e.h, r, apitest.NoStore)
 }
 
@@ -138,14 +124,14 @@ func signInBody(email, pw string) string {
 }
 
 // signIn signs in and fails the test unless it succeeds.
-func (e *env) signIn(email string) *client {
+func (e *env) signIn(email string) *apitest.Session {
 	e.t.Helper()
 	rec := e.do(nil, http.MethodPost, "/api/operator/session", signInBody(email, password))
 	if rec.Code != http.StatusOK {
 		e.t.Fatalf("sign-in: status %d: %s", rec.Code, rec.Body)
 	}
 	resp := apitest.Decode[SessionResponse](e.t, rec.Body.Bytes())
-	return &client{cookie: sessionCookie(e.t, rec), csrf: resp.CSRFToken}
+	return &apitest.Session{Cookie: sessionCookie(e.t, rec), CSRF: resp.CSRFToken}
 }
 
 func sessionCookie(t testing.TB, rec *httptest.ResponseRecorder) *http.Cookie {
@@ -214,7 +200,7 @@ func TestSignIn(t *testing.T) {
 			t.Errorf("audit row of the sign-in: method %q, %v", method, err)
 		}
 
-		me := e.do(&client{cookie: c}, http.MethodGet, "/api/operator/me", "")
+		me := e.do(&apitest.Session{Cookie: c}, http.MethodGet, "/api/operator/me", "")
 		if me.Code != http.StatusOK {
 			t.Fatalf("me: status %d: %s", me.Code, me.Body)
 		}
@@ -327,8 +313,8 @@ func TestSessionEnds(t *testing.T) {
 	cfg.TTL, cfg.Idle = time.Hour, 30*time.Minute
 	e := newEnv(t, apitest.Monday, cfg)
 	email, _ := e.operator(operator.RoleOperator)
-	me := func(c *client) int { return e.do(c, http.MethodGet, "/api/operator/me", "").Code }
-	ended := func(c *client, when string) {
+	me := func(c *apitest.Session) int { return e.do(c, http.MethodGet, "/api/operator/me", "").Code }
+	ended := func(c *apitest.Session, when string) {
 		t.Helper()
 		rec := e.do(c, http.MethodGet, "/api/operator/me", "")
 		if diff := cmp.Diff(apitest.Want(401, "unauthorized", "session"), apitest.VerdictNoStore(t, rec)); diff != "" {
@@ -451,9 +437,9 @@ func TestCSRF(t *testing.T) {
 		{"POST", "/api/operator/bookings/" + b.ID + "/documents", `{"filename": "a.pdf", "content_type": "application/pdf", "size": 10}`},
 		{"POST", "/api/operator/bookings/" + b.ID + "/documents/" + uuid.NewString() + "/complete", ""},
 	} {
-		for name, token := range map[string]string{"none": "", "wrong": "x" + c.csrf[1:], "another session's": other.csrf, "the session token": c.cookie.Value} {
+		for name, token := range map[string]string{"none": "", "wrong": "x" + c.CSRF[1:], "another session's": other.CSRF, "the session token": c.Cookie.Value} {
 			apitest.Refused(t, rt.method+" "+rt.path+" with "+name+" token", apitest.Want(403, "csrf", "X-CSRF-Token"), func() *httptest.ResponseRecorder {
-				return e.do(&client{cookie: c.cookie, csrf: token}, rt.method, rt.path, rt.body)
+				return e.do(&apitest.Session{Cookie: c.Cookie, CSRF: token}, rt.method, rt.path, rt.body)
 			})
 		}
 	}
@@ -504,7 +490,7 @@ func TestRoleIsolation(t *testing.T) {
 	if diff := cmp.Diff([]string{a.ID}, agendaIDs(t, e.do(opA, "GET", agenda, ""), nil)); diff != "" {
 		t.Errorf("agenda of A's operator (-want +got):\n%s", diff)
 	}
-	for who, c := range map[string]*client{"both offices' operator": opAB, "administrator": admin} {
+	for who, c := range map[string]*apitest.Session{"both offices' operator": opAB, "administrator": admin} {
 		if diff := cmp.Diff([]string{a.ID, b.ID}, agendaIDs(t, e.do(c, "GET", agenda, ""), mine)); diff != "" {
 			t.Errorf("agenda of the %s (-want +got):\n%s", who, diff)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/signed"
 	"github.com/sportello/sportello/functions/internal/httpapi/admission"
@@ -190,21 +191,12 @@ func TestLimitsPerMinute(t *testing.T) {
 	apitest.Unchanged(t, "a refused hold", snap)
 
 	// Ten browsers behind one address, racing: five get through.
-	var wg sync.WaitGroup
-	codes := make(chan int, 10)
-	for i := range 10 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := newBrowser(h, "203.0.113.2")
-			rec, _ := b.hold(svc, at(4+i%4))
-			codes <- rec.Code
-		}()
-	}
-	wg.Wait()
-	close(codes)
+	codes := clienttest.Race(10, func(i int) int {
+		rec, _ := newBrowser(h, "203.0.113.2").hold(svc, at(4+i%4))
+		return rec.Code
+	})
 	limited := 0
-	for c := range codes {
+	for _, c := range codes {
 		if c == http.StatusTooManyRequests {
 			limited++
 		} else if c >= 500 {
@@ -250,22 +242,10 @@ func TestTakenSlotsDoNotCount(t *testing.T) {
 	// Eight browsers behind the same address race for free times: two more
 	// holds are kept (the address's third and fourth would be over three).
 	snap := apitest.Snap(t)
-	var wg sync.WaitGroup
-	codes := make(chan int, 8)
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rec, _ := newBrowser(h, "203.0.113.7").hold(svc, taken.AddDate(0, 0, 1).Add(time.Duration(i)*30*time.Minute))
-			codes <- rec.Code
-		}()
-	}
-	wg.Wait()
-	close(codes)
-	count := map[int]int{}
-	for c := range codes {
-		count[c]++
-	}
+	count := clienttest.Tally(clienttest.Race(8, func(i int) int {
+		rec, _ := newBrowser(h, "203.0.113.7").hold(svc, taken.AddDate(0, 0, 1).Add(time.Duration(i)*30*time.Minute))
+		return rec.Code
+	}))
 	if count[http.StatusCreated] != 2 || count[http.StatusTooManyRequests] != 6 {
 		t.Errorf("eight racing holds from an address with one left: %v, want 2 created and 6 refused", count)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/sportello/sportello/functions/internal/httpapi/session"
 )
 
 // Request builds a request as the site sends it: body is JSON (sent with
@@ -105,4 +106,27 @@ func (b *Browser) Do(method, target, token, body string) *httptest.ResponseRecor
 		b.Cookies[c.Name] = c
 	}
 	return rec
+}
+
+// Session is an operator's signed-in browser: its session cookie and the
+// CSRF token it sends with every change (a test may leave either out, to
+// see what is refused without it).
+type Session struct {
+	Cookie *http.Cookie
+	CSRF   string
+}
+
+// On gives r the session's cookie and CSRF token, those it has (nothing
+// for a nil session), and returns r.
+func (s *Session) On(r *http.Request) *http.Request {
+	if s == nil {
+		return r
+	}
+	if s.Cookie != nil {
+		r.AddCookie(s.Cookie)
+	}
+	if s.CSRF != "" {
+		r.Header.Set(session.CSRFHeader, s.CSRF)
+	}
+	return r
 }
