@@ -1,13 +1,14 @@
 package main
 
 import (
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 )
 
 // TestSite: the pages with the CSP naming LiveKit's and S3's public
@@ -23,8 +24,7 @@ func TestSite(t *testing.T) {
 		t.Errorf("connect sources (-want +got):\n%s", diff)
 	}
 	h := newHandler(cfg)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	rec := apitest.Deliver(h, apitest.Get("/"))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Sportello") {
 		t.Fatalf("GET /: %d %s", rec.Code, rec.Body)
 	}
@@ -35,8 +35,7 @@ func TestSite(t *testing.T) {
 		t.Errorf("Referrer-Policy %q", rp)
 	}
 	for _, p := range []string{"/health/readiness", "/health/liveness"} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		rec := apitest.Deliver(h, apitest.Get(p))
 		if rec.Code != 200 {
 			t.Errorf("%s: %d", p, rec.Code)
 		}

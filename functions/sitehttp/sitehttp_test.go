@@ -2,13 +2,14 @@ package sitehttp
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 )
 
 func TestOrigins(t *testing.T) {
@@ -30,8 +31,7 @@ func TestFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := Files(dir, []string{"wss://video.example.it"})
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/sala/", nil))
+	rec := apitest.Deliver(h, apitest.Get("/sala/"))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Sala") {
 		t.Fatalf("GET /sala/: %d %s", rec.Code, rec.Body)
 	}
@@ -47,8 +47,7 @@ func TestFiles(t *testing.T) {
 	if cc := rec.Header().Get("Cache-Control"); cc != "no-cache" {
 		t.Errorf("Cache-Control %q", cc)
 	}
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", "/sala/", nil))
+	rec = apitest.Deliver(h, apitest.Post("/sala/", "", ""))
 	if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST: %d, Allow %q", rec.Code, rec.Header().Get("Allow"))
 	}
