@@ -14,6 +14,7 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/domain/signed"
 	"github.com/sportello/sportello/functions/internal/httpapi/admission"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
@@ -50,6 +51,14 @@ func (b browser) hold(svc string, start time.Time) (*httptest.ResponseRecorder, 
 	return rec, h
 }
 
+// openLimited is apitest.Open with the store's hold limits set first.
+func openLimited(t *testing.T, limits booking.HoldLimits, svc pgtest.Service) (*postgres.Store, *clock.Fixed, http.Handler, string) {
+	return apitest.Open(t, svc, func(store *postgres.Store) http.Handler {
+		store.Limits = limits
+		return handler(store)
+	})
+}
+
 // statusOf reads a booking's status.
 func statusOf(t *testing.T, store *postgres.Store, id string) string {
 	t.Helper()
@@ -73,10 +82,7 @@ func liveHoldsOf(t *testing.T, store *postgres.Store, svc string) int {
 // one it held, in the same statement, with a booking.released.v1; its
 // cookie is an opaque signed token, not a database row.
 func TestOneHoldPerClient(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, _, h, svc := openLimited(t, booking.HoldLimits{PerClient: 1}, pgtest.Service{Desks: 1})
 	maria := newBrowser(h, "192.0.2.10")
 
 	rec, first := maria.hold(svc, apitest.At("2027-03-02", "09:00"))
@@ -118,10 +124,7 @@ func TestOneHoldPerClient(t *testing.T) {
 // it holds one slot, every other hold it won was released with its event,
 // and the other slots are free.
 func TestOneClientRacingForEverySlot(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	store.Limits = booking.HoldLimits{PerClient: 1}
-	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, _, h, svc := openLimited(t, booking.HoldLimits{PerClient: 1}, pgtest.Service{Desks: 1})
 	greedy := newBrowser(h, "198.51.100.7")
 	if rec, _ := greedy.hold(svc, apitest.At("2027-03-03", "09:00")); rec.Code != http.StatusCreated { // its cookie
 		t.Fatalf("first: %d %s", rec.Code, rec.Body)
@@ -167,10 +170,7 @@ func TestOneClientRacingForEverySlot(t *testing.T) {
 // minute and writes no hold; another address is not affected; the next
 // minute the address may ask again.
 func TestLimitsPerMinute(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 3, AddressPerMinute: 5}
-	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
+	_, clk, h, svc := openLimited(t, booking.HoldLimits{PerClient: 1, ClientPerMinute: 3, AddressPerMinute: 5}, pgtest.Service{Desks: 3})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	at := func(i int) time.Time { // eight slots a day, from the next day on
 		return apitest.At("2027-03-02", "09:00").AddDate(0, 0, i/8).Add(time.Duration(i%8) * 30 * time.Minute)
@@ -221,10 +221,7 @@ func TestLimitsPerMinute(t *testing.T) {
 // whole allowance for the time it then finds free, and the holds over it,
 // racing, are not kept.
 func TestTakenSlotsDoNotCount(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	store.Limits = booking.HoldLimits{PerClient: 1, ClientPerMinute: 2, AddressPerMinute: 3}
-	h := apitest.Validated(t, newHandler(testHolds(store), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	store, clk, h, svc := openLimited(t, booking.HoldLimits{PerClient: 1, ClientPerMinute: 2, AddressPerMinute: 3}, pgtest.Service{Desks: 1})
 	clk.Set(apitest.At("2027-03-01", "08:00").Add(15 * time.Second))
 	taken := apitest.At("2027-03-02", "09:00")
 	if rec, _ := newBrowser(h, "198.51.100.9").hold(svc, taken); rec.Code != http.StatusCreated {

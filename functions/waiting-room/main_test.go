@@ -26,6 +26,12 @@ func testRoom(store *postgres.Store, joins int) *room {
 	return &room{store: store, ids: &client.Identifier{Signer: testKey}, tickets: &admission.Tickets{Signer: testKey}, joins: joins}
 }
 
+// handlerOf makes the function on a store (as apitest.Open takes it), its
+// room taking at most joins joins a minute from one address.
+func handlerOf(joins int) func(*postgres.Store) http.Handler {
+	return func(store *postgres.Store) http.Handler { return newHandler(testRoom(store, joins), apitest.Discard) }
+}
+
 // browser is a citizen's browser: its cookies and its address.
 type browser struct{ *apitest.Browser }
 
@@ -67,9 +73,7 @@ func setRate(t testing.TB, store *postgres.Store, svc string, rate int) {
 // TestNoRoomAdmitsAtOnce: a service without a waiting room admits every
 // citizen at once, writing nothing.
 func TestNoRoomAdmitsAtOnce(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 60), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{}, handlerOf(60))
 	maria := newBrowser(h, "192.0.2.1")
 	snap := apitest.Snap(t)
 	rec, st := maria.join(svc)
@@ -91,9 +95,7 @@ func TestNoRoomAdmitsAtOnce(t *testing.T) {
 // came; a reload (the same token) keeps the place; another browser cannot
 // use the token.
 func TestFirstComeFirstServed(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 60), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, clk, h, svc := apitest.Open(t, pgtest.Service{}, handlerOf(60))
 	setRate(t, store, svc, 60)
 	t0 := clk.Now()
 	var citizens []browser
@@ -150,9 +152,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 
 // TestRacingJoins: forty browsers join at once; each takes its own place.
 func TestRacingJoins(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 0), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{}, handlerOf(0))
 	setRate(t, store, svc, 1)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -189,9 +189,7 @@ func TestRacingJoins(t *testing.T) {
 // TestJoinsPerAddress: one address joins at most so many times a minute;
 // over, a 429 that takes no place.
 func TestJoinsPerAddress(t *testing.T) {
-	store, _ := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 3), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, _, h, svc := apitest.Open(t, pgtest.Service{}, handlerOf(3))
 	setRate(t, store, svc, 10)
 	for i := range 3 {
 		if rec, _ := newBrowser(h, "203.0.113.5").join(svc); rec.Code != http.StatusOK {
@@ -213,9 +211,7 @@ func TestJoinsPerAddress(t *testing.T) {
 // TestAutomaticRoom: a room opened because holds got slow queues the
 // citizens of a service that has no rate of its own, until it closes.
 func TestAutomaticRoom(t *testing.T) {
-	store, clk := pgtest.Store(t, apitest.Monday)
-	h := apitest.Validated(t, newHandler(testRoom(store, 0), apitest.Discard))
-	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	store, clk, h, svc := apitest.Open(t, pgtest.Service{}, handlerOf(0))
 	if err := store.OpenRoom(t.Context(), svc, clk.Now().Add(10*time.Minute), 6); err != nil {
 		t.Fatal(err)
 	}
