@@ -15,7 +15,6 @@ import (
 	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/clock"
-	"github.com/sportello/sportello/functions/internal/domain/signed"
 	"github.com/sportello/sportello/functions/internal/httpapi/admission"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/client"
@@ -23,13 +22,10 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-// testKey signs the tests' client tokens and admission tickets.
-var testKey, _ = signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
-
 // testHolds is reserve's counter on store, as main builds it, with the
 // tests' key (and no waiting room opened by slow holds).
 func testHolds(store *postgres.Store) *holds {
-	return &holds{store: store, ids: &client.Identifier{Signer: testKey}, tickets: &admission.Tickets{Signer: testKey},
+	return &holds{store: store, ids: &client.Identifier{Signer: apitest.Key}, tickets: &admission.Tickets{Signer: apitest.Key},
 		log: apitest.Discard}
 }
 
@@ -341,12 +337,12 @@ func deleteHold(id, secret string) *http.Request {
 // when its turn comes.
 func (b browser) admit(t *testing.T, svc string, now time.Time) {
 	t.Helper()
-	f, err := testKey.Check(b.cookie().Value, "c1", now)
+	f, err := apitest.Key.Check(b.cookie().Value, "c1", now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	(&admission.Tickets{Signer: testKey}).Grant(rec, httptest.NewRequest("POST", "/api/queue", nil), svc, f[0], now)
+	(&admission.Tickets{Signer: apitest.Key}).Grant(rec, httptest.NewRequest("POST", "/api/queue", nil), svc, f[0], now)
 	c := rec.Result().Cookies()[0]
 	b.Cookies[c.Name] = c
 }

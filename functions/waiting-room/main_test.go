@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sportello/sportello/functions/internal/domain/signed"
 	"github.com/sportello/sportello/functions/internal/httpapi/admission"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/client"
@@ -20,10 +19,8 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
 
-var testKey, _ = signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
-
 func testRoom(store *postgres.Store, joins int) *room {
-	return &room{store: store, ids: &client.Identifier{Signer: testKey}, tickets: &admission.Tickets{Signer: testKey}, joins: joins}
+	return &room{store: store, ids: &client.Identifier{Signer: apitest.Key}, tickets: &admission.Tickets{Signer: apitest.Key}, joins: joins}
 }
 
 // handlerOf makes the function on a store (as apitest.Open takes it), its
@@ -55,12 +52,12 @@ func (b browser) join(svc string) (*httptest.ResponseRecorder, Status) {
 // admitted tells whether the browser's admission cookie lets it hold a
 // slot of svc, as reserve checks it.
 func (b browser) admitted(svc string, now time.Time) bool {
-	r := httptest.NewRequest("POST", "/api/holds", nil)
+	r := apitest.Post("/api/holds", "", "")
 	for _, c := range b.Cookies {
 		r.AddCookie(c)
 	}
-	who := (&client.Identifier{Signer: testKey}).Of(httptest.NewRecorder(), r, now)
-	return (&admission.Tickets{Signer: testKey}).Admitted(r, svc, who.ID, now)
+	who := (&client.Identifier{Signer: apitest.Key}).Of(httptest.NewRecorder(), r, now)
+	return (&admission.Tickets{Signer: apitest.Key}).Admitted(r, svc, who.ID, now)
 }
 
 func setRate(t testing.TB, store *postgres.Store, svc string, rate int) {
@@ -142,7 +139,7 @@ func TestFirstComeFirstServed(t *testing.T) {
 		{"a forged token", citizens[3], forge(tokens[3])},
 		{"garbage", citizens[3], "nonsense"},
 	} {
-		r := httptest.NewRequest("GET", "/api/queue/"+tc.tok, nil)
+		r := apitest.Get("/api/queue/" + tc.tok)
 		for _, c := range tc.b.Cookies {
 			r.AddCookie(c)
 		}
@@ -196,8 +193,7 @@ func TestJoinsPerAddress(t *testing.T) {
 			t.Fatalf("join %d: %d %s", i, rec.Code, rec.Body)
 		}
 	}
-	r := httptest.NewRequest("POST", "/api/queue", strings.NewReader(`{"service_id": "`+svc+`"}`))
-	r.Header.Set("Content-Type", "application/json")
+	r := apitest.Request("POST", "/api/queue", "", `{"service_id": "`+svc+`"}`)
 	r.Header.Set("X-Forwarded-For", "203.0.113.5")
 	r.RemoteAddr = "10.1.2.3:41000"
 	apitest.RefusedServe(t, "the fourth join in a minute", apitest.Want(429, "rate_limited", ""), h, r)

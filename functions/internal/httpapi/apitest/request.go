@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/sportello/sportello/functions/internal/domain/signed"
 	"github.com/sportello/sportello/functions/internal/httpapi/session"
 )
 
@@ -130,3 +131,12 @@ func (s *Session) On(r *http.Request) *http.Request {
 	}
 	return r
 }
+
+// Key signs the tests' client tokens and admission tickets.
+var Key = func() *signed.Signer {
+	k, err := signed.New([]byte(strings.Repeat("sportello-test-key-", 2)))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
