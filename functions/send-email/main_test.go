@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	netmail "net/mail"
-	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -28,6 +27,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/domain/operator"
@@ -165,101 +165,32 @@ func tokens(t *testing.T, bookingID string) int {
 	return count(t, `SELECT count(*) FROM manage_tokens WHERE booking_id = $1`, bookingID)
 }
 
-// Mailpit's HTTP API (MAILPIT_URL), read-only.
-
-type address struct{ Name, Address string }
-
-type attachment struct{ PartID, FileName, ContentType string }
-
-// received is a message as Mailpit stored it, with its raw form and its
-// calendar attachment.
-type received struct {
-	ID          string
-	Subject     string
-	From        address
-	To          []address
-	Text, HTML  string
-	Attachments []attachment
-	Created     time.Time
-
-	raw []byte
-	ics []byte
-}
-
-func mailpitGet(t *testing.T, path string) []byte {
-	t.Helper()
-	resp, err := http.Get(strings.TrimRight(os.Getenv("MAILPIT_URL"), "/") + path)
-	if err != nil {
-		t.Fatalf("mailpit: %v", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("mailpit GET %s: %d %v: %s", path, resp.StatusCode, err, body)
-	}
-	return body
-}
-
-// mailsTo lists the ids of the messages to one address, oldest first.
-func mailsTo(t *testing.T, to string) []string {
-	t.Helper()
-	var res struct {
-		Messages []struct {
-			ID      string
-			To      []address
-			Created time.Time
-		} `json:"messages"`
-	}
-	body := mailpitGet(t, "/api/v1/search?limit=100&query="+url.QueryEscape(`to:"`+to+`"`))
-	if err := json.Unmarshal(body, &res); err != nil {
-		t.Fatalf("mailpit search: %v", err)
-	}
-	sort.SliceStable(res.Messages, func(i, j int) bool { return res.Messages[i].Created.Before(res.Messages[j].Created) })
-	var ids []string
-	for _, m := range res.Messages {
-		for _, a := range m.To {
-			if strings.EqualFold(a.Address, to) { // the search matches substrings
-				ids = append(ids, m.ID)
-				break
-			}
-		}
-	}
-	return ids
-}
+// mailpit is the Mailpit of make test (MAILPIT_URL).
+func mailpit() clienttest.Mailpit { return clienttest.Mailpit{URL: os.Getenv("MAILPIT_URL")} }
 
 // mailbox waits until exactly n messages reached to, then a moment more to
 // see that no further one arrives, and returns them oldest first.
-func mailbox(t *testing.T, to string, n int) []received {
+func mailbox(t *testing.T, to string, n int) []clienttest.Mail {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	var ids []string
+	var found []clienttest.Mail
 	for {
-		ids = mailsTo(t, to)
-		if len(ids) >= n || time.Now().After(deadline) {
+		found = mailpit().To(t, to)
+		if len(found) >= n || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if len(ids) == n {
+	if len(found) == n {
 		time.Sleep(300 * time.Millisecond) // a late duplicate would show up now
-		ids = mailsTo(t, to)
+		found = mailpit().To(t, to)
 	}
-	if len(ids) != n {
-		t.Fatalf("%d mails to the citizen, want %d", len(ids), n)
+	if len(found) != n {
+		t.Fatalf("%d mails to the citizen, want %d", len(found), n)
 	}
-	out := make([]received, len(ids))
-	for i, id := range ids {
-		var m received
-		if err := json.Unmarshal(mailpitGet(t, "/api/v1/message/"+id), &m); err != nil {
-			t.Fatalf("mailpit message: %v", err)
-		}
-		m.raw = mailpitGet(t, "/api/v1/message/"+id+"/raw")
-		for _, a := range m.Attachments {
-			if strings.HasPrefix(a.ContentType, "text/calendar") {
-				m.ics = mailpitGet(t, "/api/v1/message/"+id+"/part/"+a.PartID)
-			}
-		}
-		out[i] = m
+	out := make([]clienttest.Mail, len(found))
+	for i, m := range found {
+		out[i] = mailpit().Message(t, m.ID)
 	}
 	return out
 }
@@ -458,7 +389,7 @@ var (
 
 // links returns the manage and room tokens of a mail, which must be the
 // same in its text and HTML bodies, and checks they open the booking.
-func links(t *testing.T, store *postgres.Store, m received, bookingID string) (manage, room string) {
+func links(t *testing.T, store *postgres.Store, m clienttest.Mail, bookingID string) (manage, room string) {
 	t.Helper()
 	mt, rt := manageLink.FindStringSubmatch(m.Text), roomLink.FindStringSubmatch(m.Text)
 	if mt == nil || rt == nil {
@@ -521,10 +452,10 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	if diff := cmp.Diff("Conferma prenotazione – Servizio "+suffix+" – 2 marzo 2027 ore 09:30", m.Subject); diff != "" {
 		t.Errorf("subject (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]address{{"Maria Rossi", maria.Email}}, m.To); diff != "" {
+	if diff := cmp.Diff([]clienttest.Address{{Name: "Maria Rossi", Address: maria.Email}}, m.To); diff != "" {
 		t.Errorf("To (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(address{"Sportello virtuale", "noreply@sportello.test"}, m.From); diff != "" {
+	if diff := cmp.Diff(clienttest.Address{Name: "Sportello virtuale", Address: "noreply@sportello.test"}, m.From); diff != "" {
 		t.Errorf("From (-want +got):\n%s", diff)
 	}
 	for what, body := range map[string]string{"text": m.Text, "HTML": m.HTML} {
@@ -542,10 +473,10 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	want := invite{Method: "REQUEST", UID: uid, Status: "CONFIRMED", Sequence: 0,
 		Location: publicURL + "/sala#" + room, Organizer: "mailto:noreply@sportello.test", Attendee: "mailto:" + maria.Email,
 		Start: time.Date(2027, 3, 2, 8, 30, 0, 0, time.UTC), End: time.Date(2027, 3, 2, 9, 0, 0, 0, time.UTC)}
-	if diff := cmp.Diff(want, parseInvite(t, m.ics)); diff != "" {
+	if diff := cmp.Diff(want, parseInvite(t, m.ICS)); diff != "" {
 		t.Errorf("invite (-want +got):\n%s", diff)
 	}
-	header, parts := structure(t, m.raw)
+	header, parts := structure(t, m.Raw)
 	wantParts := []mimePart{
 		{Type: "multipart/mixed", Params: map[string]string{}},
 		{Type: "multipart/alternative", Params: map[string]string{}},
@@ -576,7 +507,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	_, room = links(t, store, m, conf.ID)
 	want.Sequence, want.Location = 1, publicURL+"/sala#"+room
 	want.Start, want.End = time.Date(2027, 3, 30, 8, 0, 0, 0, time.UTC), time.Date(2027, 3, 30, 8, 30, 0, 0, time.UTC)
-	if diff := cmp.Diff(want, parseInvite(t, m.ics)); diff != "" {
+	if diff := cmp.Diff(want, parseInvite(t, m.ICS)); diff != "" {
 		t.Errorf("invite (-want +got):\n%s", diff)
 	}
 
@@ -597,14 +528,14 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	if n := tokens(t, conf.ID); n != before {
 		t.Errorf("the cancellation issued %d tokens, want none", n-before)
 	}
-	got := parseInvite(t, m.ics)
+	got := parseInvite(t, m.ICS)
 	want = invite{Method: "CANCEL", UID: uid, Status: "CANCELLED", Sequence: 2,
 		Location: "Sportello virtuale – Ufficio " + suffix, Organizer: "mailto:noreply@sportello.test", Attendee: "mailto:" + maria.Email,
 		Start: want.Start, End: want.End}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("invite (-want +got):\n%s", diff)
 	}
-	_, parts = structure(t, m.raw)
+	_, parts = structure(t, m.Raw)
 	if p := parts[len(parts)-1]; p.Type != "text/calendar" || p.Params["method"] != "CANCEL" {
 		t.Errorf("calendar part %+v, want text/calendar; method=CANCEL", p)
 	}
@@ -630,14 +561,14 @@ func TestEnglish(t *testing.T) {
 	contains(t, "text", m.Text, "Dear Anna D'Amico,")
 	contains(t, "HTML", m.HTML, "Dear Anna D&#39;Amico,", `lang="en"`)
 	links(t, store, m, conf.ID)
-	header, parts := structure(t, m.raw)
+	header, parts := structure(t, m.Raw)
 	if header.Get("Content-Language") != "en" || parts[len(parts)-1].Params["name"] != "invite.ics" {
 		t.Errorf("Content-Language %q, attachment %+v", header.Get("Content-Language"), parts[len(parts)-1])
 	}
-	if unfolded := strings.ReplaceAll(string(m.ics), "\r\n ", ""); !strings.Contains(unfolded, "ATTENDEE;CN=Anna D’Amico;") {
-		t.Errorf("the attendee's CN is not the name with a plain apostrophe:\n%s", m.ics)
+	if unfolded := strings.ReplaceAll(string(m.ICS), "\r\n ", ""); !strings.Contains(unfolded, "ATTENDEE;CN=Anna D’Amico;") {
+		t.Errorf("the attendee's CN is not the name with a plain apostrophe:\n%s", m.ICS)
 	}
-	if inv := parseInvite(t, m.ics); !inv.End.Equal(inv.Start.Add(90 * time.Minute)) {
+	if inv := parseInvite(t, m.ICS); !inv.End.Equal(inv.Start.Add(90 * time.Minute)) {
 		t.Errorf("invite %+v does not last 90 minutes", inv)
 	}
 }
@@ -824,7 +755,7 @@ func TestReminders(t *testing.T) {
 	}
 	for _, m := range ms {
 		links(t, store, m, conf.ID)
-		if inv := parseInvite(t, m.ics); inv.Method != "REQUEST" || inv.Sequence != 0 || !inv.Start.Equal(conf.Start) {
+		if inv := parseInvite(t, m.ICS); inv.Method != "REQUEST" || inv.Sequence != 0 || !inv.Start.Equal(conf.Start) {
 			t.Errorf("reminder invite %+v", inv)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,7 +116,7 @@ func TestEventChain(t *testing.T) {
 	for what, tok := range map[string]string{"manage link": manageTok, "room link": roomTok} {
 		s.opens(t, "the confirmation's "+what, tok, demo.BookingID)
 	}
-	inv := confirmation.invite(t)
+	inv := inviteOf(t, confirmation)
 	uid := demo.BookingID + "@sportello"
 	if inv.Method != "REQUEST" || inv.UID != uid || inv.Sequence != 0 || inv.Status != "CONFIRMED" ||
 		!inv.Start.Equal(first.Start) || !inv.End.Equal(first.End) {
@@ -137,7 +136,7 @@ func TestEventChain(t *testing.T) {
 	keep(changeTok, changeRoomTok)
 	s.opens(t, "the change mail's manage link", changeTok, demo.BookingID)
 	s.opens(t, "the change mail's room link", changeRoomTok, demo.BookingID)
-	inv = change.invite(t)
+	inv = inviteOf(t, change)
 	if inv.Method != "REQUEST" || inv.UID != uid || inv.Sequence != 1 || !inv.Start.Equal(second.Start) || !inv.End.Equal(second.End) {
 		t.Errorf("change invite = %+v, want REQUEST, UID %s, SEQUENCE 1, %s–%s", inv, uid, second.Start, second.End)
 	}
@@ -187,7 +186,7 @@ func TestEventChain(t *testing.T) {
 	otherTok := now.ManageToken
 	keep(cancelTok, citizenTok)
 	nowUID := now.BookingID + "@sportello"
-	if inv := nowMail.invite(t); inv.Method != "REQUEST" || inv.UID != nowUID || inv.Sequence != 0 || !inv.Start.Equal(soon.Start) {
+	if inv := inviteOf(t, nowMail); inv.Method != "REQUEST" || inv.UID != nowUID || inv.Sequence != 0 || !inv.Start.Equal(soon.Start) {
 		t.Errorf("zero-notice confirmation invite = %+v, want REQUEST, UID %s, SEQUENCE 0 at %s", inv, nowUID, soon.Start)
 	}
 
@@ -323,7 +322,7 @@ func TestEventChain(t *testing.T) {
 		t.Errorf("cancelled = %s, want cancelled, sequence 1", r.body)
 	}
 	cancellation := mail.wait(teresa.Email, "Prenotazione annullata")
-	if inv := cancellation.invite(t); inv.Method != "CANCEL" || inv.UID != nowUID || inv.Sequence != 1 || inv.Status != "CANCELLED" ||
+	if inv := inviteOf(t, cancellation); inv.Method != "CANCEL" || inv.UID != nowUID || inv.Sequence != 1 || inv.Status != "CANCELLED" ||
 		!inv.Start.Equal(soon.Start) {
 		t.Errorf("cancellation invite = %+v, want CANCEL, UID %s, SEQUENCE 1, CANCELLED at %s", inv, nowUID, soon.Start)
 	}
@@ -520,58 +519,15 @@ type mailpit struct {
 	url string
 }
 
-// mailSummary is a message as Mailpit's search lists it.
-type mailSummary struct {
-	ID      string
-	Subject string
-	To      []struct{ Address string }
-	Created time.Time
-}
-
-// message is a message as Mailpit stores it, with its calendar attachment.
-type message struct {
-	ID          string
-	Subject     string
-	Text, HTML  string
-	Attachments []struct{ PartID, FileName, ContentType string }
-
-	ics []byte
-}
-
-func (m *mailpit) get(path string) []byte {
-	m.t.Helper()
-	r := httpGet(m.t, m.url+path)
-	if r.status != http.StatusOK {
-		m.t.Fatalf("Mailpit GET %s: %d: %s", path, r.status, r.body)
-	}
-	return r.body
-}
-
 // search lists the messages to one address, oldest first.
-func (m *mailpit) search(to string) []mailSummary {
+func (m *mailpit) search(to string) []clienttest.Mail {
 	m.t.Helper()
-	var res struct {
-		Messages []mailSummary `json:"messages"`
-	}
-	if err := json.Unmarshal(m.get("/api/v1/search?limit=100&query="+url.QueryEscape(`to:"`+to+`"`)), &res); err != nil {
-		m.t.Fatalf("Mailpit search: %v", err)
-	}
-	var out []mailSummary
-	for _, x := range res.Messages {
-		for _, a := range x.To {
-			if strings.EqualFold(a.Address, to) { // the search matches substrings
-				out = append(out, x)
-				break
-			}
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
-	return out
+	return clienttest.Mailpit{URL: m.url}.To(m.t, to)
 }
 
 // wait polls up to chainWait for the message to `to` whose subject starts
 // with prefix, and returns it with its invite.
-func (m *mailpit) wait(to, prefix string) message {
+func (m *mailpit) wait(to, prefix string) clienttest.Mail {
 	m.t.Helper()
 	deadline := time.Now().Add(chainWait)
 	for {
@@ -579,16 +535,10 @@ func (m *mailpit) wait(to, prefix string) message {
 			if !strings.HasPrefix(x.Subject, prefix) {
 				continue
 			}
-			var msg message
-			if err := json.Unmarshal(m.get("/api/v1/message/"+x.ID), &msg); err != nil {
-				m.t.Fatalf("Mailpit message: %v", err)
-			}
+			msg := clienttest.Mailpit{URL: m.url}.Message(m.t, x.ID)
 			for _, a := range msg.Attachments {
-				if strings.HasPrefix(a.ContentType, "text/calendar") {
-					if a.FileName != "invito.ics" {
-						m.t.Errorf("mail %q: invite named %q, want invito.ics", prefix, a.FileName)
-					}
-					msg.ics = m.get("/api/v1/message/" + x.ID + "/part/" + a.PartID)
+				if strings.HasPrefix(a.ContentType, "text/calendar") && a.FileName != "invito.ics" {
+					m.t.Errorf("mail %q: invite named %q, want invito.ics", prefix, a.FileName)
 				}
 			}
 			return msg
@@ -607,15 +557,15 @@ type invite struct {
 	Start, End          time.Time
 }
 
-// invite parses the message's calendar attachment (RFC 5545).
-func (msg message) invite(t *testing.T) invite {
+// inviteOf parses the message's calendar attachment (RFC 5545).
+func inviteOf(t *testing.T, msg clienttest.Mail) invite {
 	t.Helper()
-	if msg.ics == nil {
+	if msg.ICS == nil {
 		t.Fatalf("mail %q has no text/calendar attachment", msg.Subject)
 	}
-	cal, err := ics.ParseCalendar(bytes.NewReader(msg.ics))
+	cal, err := ics.ParseCalendar(bytes.NewReader(msg.ICS))
 	if err != nil {
-		t.Fatalf("mail %q: invite: %v\n%s", msg.Subject, err, msg.ics)
+		t.Fatalf("mail %q: invite: %v\n%s", msg.Subject, err, msg.ICS)
 	}
 	var inv invite
 	for _, p := range cal.CalendarProperties {
@@ -661,7 +611,7 @@ func newLinks(publicURL string) mailLinks {
 
 // tokens returns the tokens of the manage link and of the room link in
 // the mail's plain text, which must be in its HTML too.
-func (l mailLinks) tokens(t *testing.T, msg message) (manage, room string) {
+func (l mailLinks) tokens(t *testing.T, msg clienttest.Mail) (manage, room string) {
 	t.Helper()
 	for _, c := range []struct {
 		re  *regexp.Regexp
