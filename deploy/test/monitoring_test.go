@@ -21,10 +21,7 @@ import (
 // entry where it has one.
 func TestChartTelemetry(t *testing.T) {
 	m, _ := loadManifest(t)
-	base := map[string]string{
-		"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1",
-		"OTEL_METRICS_EXPORTER": "prometheus", "OTEL_EXPORTER_PROMETHEUS_PORT": "9464",
-	}
+	base := map[string]string{"OTEL_METRICS_EXPORTER": "prometheus", "OTEL_EXPORTER_PROMETHEUS_PORT": "9464"}
 	with := func(kv ...string) map[string]string {
 		out := map[string]string{}
 		for k, v := range base {
@@ -45,7 +42,7 @@ func TestChartTelemetry(t *testing.T) {
 		want map[string]string            // every function's OTEL_* (and OTEL_SERVICE_NAME its name)
 		own  map[string]map[string]string // a function's differences
 	}{
-		{"defaults: tracing off, Prometheus on its port", nil, base, nil},
+		{"defaults: tracing off, Sportello's sampler, Prometheus on its port", nil, base, nil},
 		{"traces to a collector, all sampled, metrics pushed",
 			[]string{"--set", "telemetry.otlpEndpoint=http://collector.observability:4318", "--set", "telemetry.traces.sampler=always_on",
 				"--set", "telemetry.traces.samplerArg=1", "--set", "telemetry.metrics.exporter=otlp"},

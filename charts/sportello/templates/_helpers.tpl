@@ -140,7 +140,8 @@ env entries; a variable the function's own env sets (list . 2) is left to it.
 {{- if and (eq $t.metrics.exporter "otlp") (not $t.otlpEndpoint) -}}
 {{- fail "telemetry.metrics.exporter otlp needs telemetry.otlpEndpoint" -}}
 {{- end -}}
-{{- $env := dict "OTEL_SERVICE_NAME" $name "OTEL_TRACES_SAMPLER" $t.traces.sampler "OTEL_TRACES_SAMPLER_ARG" ($t.traces.samplerArg | toString) "OTEL_METRICS_EXPORTER" $t.metrics.exporter -}}
+{{- $env := dict "OTEL_SERVICE_NAME" $name "OTEL_METRICS_EXPORTER" $t.metrics.exporter -}}
+{{- with $t.traces.sampler }}{{ $_ := set $env "OTEL_TRACES_SAMPLER" . }}{{ $_ := set $env "OTEL_TRACES_SAMPLER_ARG" ($t.traces.samplerArg | toString) }}{{ end -}}
 {{- with $t.otlpEndpoint }}{{ $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" . }}{{ end -}}
 {{- if eq $t.metrics.exporter "prometheus" }}{{ $_ := set $env "OTEL_EXPORTER_PROMETHEUS_PORT" ($t.metrics.port | toString) }}{{ end -}}
 {{- range $k, $v := $env }}
