@@ -38,10 +38,16 @@ func renderings(t *testing.T) map[string][]string {
 		skaffold = append(skaffold, "--set", fmt.Sprintf("functions.%s.image=registry.example.org/sportello/%s:abc@sha256:%064x", f.Name, f.Name, len(f.Name)))
 	}
 	skaffold = append(skaffold, "--set", "migrations.image=registry.example.org/sportello/migrate:abc")
+	monitoring, err := filepath.Abs(filepath.Join("testdata", "monitoring.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	production := []string{"-f", filepath.Join(root(t), "charts", "sportello", "values-production.yaml")}
 	return map[string][]string{
-		"default":    nil,
-		"production": {"-f", filepath.Join(root(t), "charts", "sportello", "values-production.yaml")},
-		"options":    skaffold,
+		"default":                nil,
+		"production":             production,
+		"options":                skaffold,
+		"production, monitoring": append(append([]string{}, production...), "-f", monitoring),
 	}
 }
 
@@ -59,6 +65,10 @@ type Rendered struct {
 	Secrets         map[string]*corev1.Secret
 	Jobs            map[string]*batchv1.Job
 	EventTypes      map[string]*eventingv1beta2.EventType
+	// Kubernetes Services (the metrics Service), by name.
+	KubeServices map[string]*corev1.Service
+	// The Prometheus Operator's objects, by kind and name.
+	Monitors map[string]Object
 }
 
 // validationContext is what the Knative webhooks validate a creation in:
@@ -82,7 +92,8 @@ func decodeAll(t *testing.T, objs []Object) *Rendered {
 		SinkBindings: map[string]*sourcesv1.SinkBinding{}, PingSources: map[string]*sourcesv1.PingSource{},
 		HTTPRoutes: map[string]*gatewayv1.HTTPRoute{}, ReferenceGrants: map[string]*gatewayv1beta1.ReferenceGrant{},
 		ConfigMaps: map[string]*corev1.ConfigMap{}, Secrets: map[string]*corev1.Secret{}, Jobs: map[string]*batchv1.Job{},
-		EventTypes: map[string]*eventingv1beta2.EventType{},
+		EventTypes:   map[string]*eventingv1beta2.EventType{},
+		KubeServices: map[string]*corev1.Service{}, Monitors: map[string]Object{},
 	}
 	seen := map[string]bool{}
 	for _, o := range objs {
@@ -141,6 +152,15 @@ func decodeAll(t *testing.T, objs []Object) *Rendered {
 				checkKeys(t, o, v.StringData)
 				r.Secrets[v.Name] = v
 			}
+		case "v1/Service":
+			v := &corev1.Service{}
+			if err = strictDecode(o, v); err == nil {
+				r.KubeServices[v.Name] = v
+			}
+		case "monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PodMonitor", "monitoring.coreos.com/v1/PrometheusRule":
+			// Checked by TestChartMonitoring, and against the Prometheus
+			// Operator's CRDs by TestKube.
+			r.Monitors[o.String()] = o
 		case "batch/v1/Job":
 			v := &batchv1.Job{}
 			if err = strictDecode(o, v); err == nil {

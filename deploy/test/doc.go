@@ -9,7 +9,8 @@
 //
 // TestKube applies the chart to a real kube-apiserver (etcd behind it) with
 // the CRDs of the Knative and Gateway API releases infra/knative installs
-// and Knative Serving's and Eventing's admission webhooks running out of
+// (and the Prometheus Operator's ServiceMonitor, PodMonitor and
+// PrometheusRule, for the chart's monitoring) and Knative Serving's and Eventing's admission webhooks running out of
 // cluster: every profile installed by server-side apply with strict field
 // validation (a warning fails it), read back, uninstalled; an upgrade
 // through several value sets; the EventTypes compared with the event
@@ -21,6 +22,11 @@
 // dependencies must not move the functions' versions): run it with
 //
 //	cd deploy/test && GOWORK=off go test ./...
+//
+// The alerts' and dashboards' PromQL is parsed by tools/promql, a module of
+// its own pinning Prometheus's parser (its dependencies would move this
+// module's Kubernetes versions), and checked against the one list of
+// metrics in metrics_test.go.
 //
 // It reads the manifest by running functions/manifest/cmd/manifest-json in
 // the workspace, and builds Helm once into the tool cache

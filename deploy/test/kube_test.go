@@ -35,22 +35,35 @@ const FieldManager = "helm"
 
 // CRDSource is where the CRDs of one project are: a folder of a Go
 // module's zip, at the version this module requires (the release
-// infra/knative/install.sh installs).
+// infra/knative/install.sh installs) or at Version.
 type CRDSource struct {
 	Module string
 	Dir    string
+	// Version, for a module this one does not require; empty: go.mod's.
+	Version string
+	// Files is the glob of the CRD files in Dir; empty: *.yaml.
+	Files string
 }
 
 // CRDSources are the CRDs installed in the API server: Knative Serving's
-// and Eventing's core resources and Gateway API's standard channel.
+// and Eventing's core resources, Gateway API's standard channel, and the
+// Prometheus Operator's ServiceMonitor, PodMonitor and PrometheusRule
+// (the chart's monitoring; the operator's module is not required here, its
+// zip carries the CRDs).
 var CRDSources = []CRDSource{
-	{"knative.dev/serving", "config/core/300-resources"},
-	{"knative.dev/eventing", "config/core/resources"},
-	{"sigs.k8s.io/gateway-api", "config/crd/standard"},
+	{Module: "knative.dev/serving", Dir: "config/core/300-resources"},
+	{Module: "knative.dev/eventing", Dir: "config/core/resources"},
+	{Module: "sigs.k8s.io/gateway-api", Dir: "config/crd/standard"},
+	{Module: "github.com/prometheus-operator/prometheus-operator", Dir: "example/prometheus-operator-crd",
+		Version: PrometheusOperatorVersion, Files: "monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml"},
 }
 
-// moduleDirs downloads (or finds in the module cache) the modules this
-// module requires and returns their folder and version by path.
+// PrometheusOperatorVersion is the Prometheus Operator whose CRDs the
+// chart's monitoring objects are applied against.
+const PrometheusOperatorVersion = "v0.85.0"
+
+// moduleDirs downloads (or finds in the module cache) the modules (path or
+// path@version) and returns their folder and version by path.
 func moduleDirs(t *testing.T, paths ...string) map[string][2]string {
 	t.Helper()
 	cmd := exec.Command("go", append([]string{"mod", "download", "-json"}, paths...)...)
@@ -81,7 +94,11 @@ func (k *Kube) installCRDs(t *testing.T) map[string]string {
 	t.Helper()
 	var paths []string
 	for _, s := range CRDSources {
-		paths = append(paths, s.Module)
+		if s.Version != "" {
+			paths = append(paths, s.Module+"@"+s.Version)
+		} else {
+			paths = append(paths, s.Module)
+		}
 	}
 	mods := moduleDirs(t, paths...)
 	versions := map[string]string{}
@@ -89,7 +106,7 @@ func (k *Kube) installCRDs(t *testing.T) map[string]string {
 	ctx := context.Background()
 	for _, s := range CRDSources {
 		versions[s.Module] = mods[s.Module][1]
-		files, err := filepath.Glob(filepath.Join(mods[s.Module][0], s.Dir, "*.yaml"))
+		files, err := crdFiles(filepath.Join(mods[s.Module][0], s.Dir), s.Files)
 		if err != nil || len(files) == 0 {
 			t.Fatalf("%s: no CRDs in %s (%v)", s.Module, s.Dir, err)
 		}
@@ -128,6 +145,28 @@ func (k *Kube) installCRDs(t *testing.T) map[string]string {
 	}
 	k.Mapper.Reset()
 	return versions
+}
+
+// crdFiles lists the files of dir matching glob (*.yaml when empty), which
+// may hold one {a,b,c} alternative.
+func crdFiles(dir, glob string) ([]string, error) {
+	if glob == "" {
+		glob = "*.yaml"
+	}
+	pre, rest, ok := strings.Cut(glob, "{")
+	if !ok {
+		return filepath.Glob(filepath.Join(dir, glob))
+	}
+	alts, post, _ := strings.Cut(rest, "}")
+	var out []string
+	for _, a := range strings.Split(alts, ",") {
+		m, err := filepath.Glob(filepath.Join(dir, pre+a+post))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m...)
+	}
+	return out, nil
 }
 
 // readYAMLFile decodes every document of a YAML file.
@@ -500,8 +539,9 @@ func TestKube(t *testing.T) {
 	k := startKube(t)
 	start := time.Now()
 	versions := k.installCRDs(t)
-	t.Logf("CRDs established in %s: knative.dev/serving %s, knative.dev/eventing %s, sigs.k8s.io/gateway-api %s",
-		time.Since(start).Round(10*time.Millisecond), versions["knative.dev/serving"], versions["knative.dev/eventing"], versions["sigs.k8s.io/gateway-api"])
+	t.Logf("CRDs established in %s: knative.dev/serving %s, knative.dev/eventing %s, sigs.k8s.io/gateway-api %s, prometheus-operator %s",
+		time.Since(start).Round(10*time.Millisecond), versions["knative.dev/serving"], versions["knative.dev/eventing"], versions["sigs.k8s.io/gateway-api"],
+		versions["github.com/prometheus-operator/prometheus-operator"])
 	rel := knativeReleases(t)
 	for name, want := range map[string][2]string{
 		"knative.dev/serving":     {rel["SERVING"], moduleOfRelease(rel["SERVING"])},
@@ -562,6 +602,20 @@ func TestKube(t *testing.T) {
 		if err := k.Delete(ctx, job); err != nil {
 			t.Fatal(err)
 		}
+
+		// The Prometheus Operator's CRDs are as strict: a misspelt field
+		// of a rule is refused.
+		rule := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+			"metadata": map[string]any{"name": "misspelt", "namespace": Namespace},
+			"spec": map[string]any{"groups": []any{map[string]any{"name": "g", "rules": []any{
+				map[string]any{"alert": "A", "expresion": "up == 0"}}}}},
+		}}
+		err = k.Apply(ctx, rule, Namespace)
+		if err == nil || !strings.Contains(err.Error(), "expresion") {
+			t.Fatalf("a PrometheusRule with a misspelt field: %v, want a refusal naming it", err)
+		}
+		t.Logf("misspelt PrometheusRule field refused: %v", err)
 	})
 
 	t.Run("profiles", func(t *testing.T) {

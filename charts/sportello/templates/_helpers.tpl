@@ -129,3 +129,25 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/*
+The OpenTelemetry variables of function list . 1 (telemetry in values), as
+env entries; a variable the function's own env sets (list . 2) is left to it.
+*/}}
+{{- define "sportello.telemetryEnv" -}}
+{{- $root := index . 0 -}}{{- $name := index . 1 -}}{{- $own := index . 2 | default dict -}}
+{{- $t := $root.Values.telemetry -}}
+{{- if and (eq $t.metrics.exporter "otlp") (not $t.otlpEndpoint) -}}
+{{- fail "telemetry.metrics.exporter otlp needs telemetry.otlpEndpoint" -}}
+{{- end -}}
+{{- $env := dict "OTEL_SERVICE_NAME" $name "OTEL_METRICS_EXPORTER" $t.metrics.exporter -}}
+{{- with $t.traces.sampler }}{{ $_ := set $env "OTEL_TRACES_SAMPLER" . }}{{ $_ := set $env "OTEL_TRACES_SAMPLER_ARG" ($t.traces.samplerArg | toString) }}{{ end -}}
+{{- with $t.otlpEndpoint }}{{ $_ := set $env "OTEL_EXPORTER_OTLP_ENDPOINT" . }}{{ end -}}
+{{- if eq $t.metrics.exporter "prometheus" }}{{ $_ := set $env "OTEL_EXPORTER_PROMETHEUS_PORT" ($t.metrics.port | toString) }}{{ end -}}
+{{- range $k, $v := $env }}
+{{- if not (hasKey $own $k) }}
+- name: {{ $k }}
+  value: {{ $v | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}

@@ -10,13 +10,17 @@
 //  2. The calendar: a 60-day answer of a 5-desk, 15-minute service — its
 //     size on the wire, the server CPU it costs, its latency one request
 //     after another.
-//  3. The whole click day on the local stack (every function, the broker,
+//  3. What telemetry costs: bookings (a hold and its confirmation) through
+//     reserve and confirm with telemetry off, with metrics only, with
+//     traces at the default sampling sent to a real Jaeger, and with every
+//     trace kept — in turns, the medians compared with telemetry off.
+//  4. The whole click day on the local stack (every function, the broker,
 //     Mailpit, LiveKit, MinIO, the gateway): N citizens, C at a time, each
 //     reading the catalog and the calendar, holding a slot (another one on
 //  409. and confirming it; bookings/s, latency per step, no 5xx, no
 //     overlap, every confirmation mailed exactly once, no idle room left on
 //     LiveKit.
-//  4. Lean functions: each function's stripped static binary, its idle
+//  5. Lean functions: each function's stripped static binary, its idle
 //     memory and its start-to-ready time.
 //
 // It prints Markdown (docs/performance.md keeps a copy) and exits non-zero
@@ -42,6 +46,8 @@ type config struct {
 	clickdayLimit                 time.Duration
 	parts                         string
 	keep                          string // a folder to keep the profiles in
+	telemetryBookings             int    // bookings a run of the telemetry part
+	telemetryRounds               int    // rounds of its settings
 }
 
 func main() {
@@ -55,7 +61,9 @@ func main() {
 	flag.IntVar(&c.citizens, "citizens", 10000, "citizens of the click day")
 	flag.IntVar(&c.concurrency, "concurrency", 200, "citizens at a time on the click day")
 	flag.DurationVar(&c.clickdayLimit, "clickday-limit", 15*time.Minute, "the click day's time limit")
-	flag.StringVar(&c.parts, "parts", "holds,calendar,clickday,lean", "the parts to run")
+	flag.IntVar(&c.telemetryBookings, "telemetry-bookings", 1500, "bookings a run of the telemetry part")
+	flag.IntVar(&c.telemetryRounds, "telemetry-rounds", 3, "rounds of the telemetry part's settings (the median is reported)")
+	flag.StringVar(&c.parts, "parts", "holds,calendar,telemetry,clickday,lean", "the parts to run")
 	flag.StringVar(&c.keep, "profiles", "", "keep the CPU profiles in this folder (default: a temporary one)")
 	flag.Parse()
 	for _, s := range strings.Split(clients, ",") {
@@ -114,7 +122,7 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	if c.part("holds") || c.part("calendar") {
+	if c.part("holds") || c.part("calendar") || c.part("telemetry") {
 		db, err := startPostgres(tmp)
 		if err != nil {
 			return err
@@ -127,6 +135,11 @@ func run(c config) error {
 		}
 		if c.part("calendar") {
 			if err := calendar(db, bins); err != nil {
+				return err
+			}
+		}
+		if c.part("telemetry") {
+			if err := tracing(c, db, bins, tmp); err != nil {
 				return err
 			}
 		}

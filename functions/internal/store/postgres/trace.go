@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sportello/sportello/functions/internal/telemetry"
 )
@@ -18,11 +19,16 @@ const stampSQL = `SELECT set_config('sportello.traceparent', $1, true), set_conf
 // trace context on the transaction when tracing is on: both statements go
 // in one batch, one round trip and one implicit transaction, so the
 // setting holds for the statement and ends with it.
+//
+// Only a sampled trace is stamped: the setting is a second statement, which
+// nine requests in ten would pay for a trace nobody keeps. The events of an
+// unsampled request carry no trace context, so their consumers decide
+// afresh (and may keep a trace of the delivery alone).
 func (s *Store) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	tc := telemetry.ContextOf(ctx)
-	if !s.Traced || tc.TraceParent == "" {
+	if !s.stamps(ctx) {
 		return s.Pool.QueryRow(ctx, sql, args...)
 	}
+	tc := telemetry.ContextOf(ctx)
 	b := &pgx.Batch{}
 	b.Queue(stampSQL, tc.TraceParent, tc.TraceState)
 	b.Queue(sql, args...)
@@ -37,12 +43,18 @@ func (s *Store) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 // stamp sets ctx's trace context on tx, before a server-side function
 // writes outbox rows in it.
 func (tx *Tx) stamp(ctx context.Context) error {
-	tc := telemetry.ContextOf(ctx)
-	if !tx.store.Traced || tc.TraceParent == "" {
+	if !tx.store.stamps(ctx) {
 		return nil
 	}
+	tc := telemetry.ContextOf(ctx)
 	_, err := tx.Exec(ctx, stampSQL, tc.TraceParent, tc.TraceState)
 	return err
+}
+
+// stamps tells whether the trace of ctx goes on the outbox rows that the
+// server-side functions write: tracing is on and ctx's trace is sampled.
+func (s *Store) stamps(ctx context.Context) bool {
+	return s.Traced && trace.SpanContextFromContext(ctx).IsSampled()
 }
 
 // batchRow is the last row of a batch: scanning it closes the batch.
