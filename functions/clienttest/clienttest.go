@@ -60,7 +60,7 @@ func PostForm(tb testing.TB, url string, fields map[string]string, filename stri
 		tb.Fatalf("clienttest: upload URL %q: %v", url, err)
 	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	return do(tb, req)
+	return Do(tb, req)
 }
 
 // Get fetches url as a browser follows a link (say, a presigned download).
@@ -70,10 +70,11 @@ func Get(tb testing.TB, url string) Response {
 	if err != nil {
 		tb.Fatalf("clienttest: URL %q: %v", url, err)
 	}
-	return do(tb, req)
+	return Do(tb, req)
 }
 
-func do(tb testing.TB, req *http.Request) Response {
+// Do sends req as a browser does and reads the whole answer.
+func Do(tb testing.TB, req *http.Request) Response {
 	tb.Helper()
 	c := &http.Client{Timeout: 30 * time.Second}
 	res, err := c.Do(req)

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/sportello/sportello/functions/clienttest"
 )
 
 // TestOneBookingOneTrace: a booking whose requests carry one trace context
@@ -81,10 +83,10 @@ func TestOneBookingOneTrace(t *testing.T) {
 		`sum(http_server_request_duration_seconds_count{service_name="confirm",http_request_method="POST",http_route="/api/bookings",http_response_status_code="201"})`: 1,
 		`max(db_client_connection_max{service_name="reserve"})`:                                                                                                         1,
 	} {
-		eventually(t, 60*time.Second, q, func() bool { return queryMetric(t, metrics, q) >= min })
+		clienttest.Eventually(t, 60*time.Second, q, func() bool { return queryMetric(t, metrics, q) >= min })
 	}
 	if v := queryMetric(t, metrics, `max(sportello_outbox_backlog)`); v != 0 {
-		eventually(t, 30*time.Second, "the outbox drained", func() bool { return queryMetric(t, metrics, `max(sportello_outbox_backlog)`) == 0 })
+		clienttest.Eventually(t, 30*time.Second, "the outbox drained", func() bool { return queryMetric(t, metrics, `max(sportello_outbox_backlog)`) == 0 })
 	}
 	s.stopClean(t, []string{who.Email, h.HoldSecret})
 }
@@ -103,7 +105,7 @@ func (s *localStack) traced(t *testing.T, traceID, method, path string, body any
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+traceID+"-"+randomHex(t, 8)+"-01")
-	return do(t, req)
+	return fromClient(clienttest.Do(t, req))
 }
 
 type jaegerSpan struct {
