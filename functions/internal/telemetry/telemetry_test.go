@@ -36,6 +36,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	port := freePort(t)
 	t.Setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
 	t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", strconv.Itoa(port))
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "") // with-services sets its Jaeger's
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tel, err := telemetry.Setup(ctx, "reserve")

@@ -131,7 +131,8 @@ channel has a message for each mode.
 **Attributes.** ` + "`id`" + ` is fixed when the change is written; ` + "`source`" + ` is
 ` + "`/sportello/<function>`" + `; ` + "`subject`" + ` is the booking id (the changed entity's id for the
 administration's events); ` + "`time`" + ` is when the change was committed; ` + "`dataschema`" + ` is the
-URL of the data's JSON Schema.
+URL of the data's JSON Schema; ` + "`traceparent`" + ` and ` + "`tracestate`" + ` (the distributed-tracing
+extension, when the change was traced) put your handling in the trace of the request that made the change.
 
 **Delivery.** At least once: a redelivery carries the same ` + "`source`" + ` and ` + "`id`" + `, so
 deduplicate on the pair, in the same transaction as your side effect. Ordering is not guaranteed,
@@ -365,6 +366,10 @@ func attributes(typ, dataschema, subject string, sources []string) envelope {
 			"time":            map[string]any{"type": "string", "format": "date-time", "description": "When the change was committed."},
 			"dataschema":      constant(dataschema),
 			"datacontenttype": constant("application/json"),
+			// The CloudEvents distributed-tracing extension: optional.
+			"traceparent": map[string]any{"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+				"description": "W3C trace context of the span that published the event, itself under the request that made the change (CloudEvents distributed-tracing extension): start your handling's span under it to join the booking's trace. Absent when the change was not traced."},
+			"tracestate": map[string]any{"type": "string", "description": "W3C tracestate that goes with traceparent, when there is one."},
 		},
 		required: []string{"specversion", "id", "source", "type", "subject", "time", "dataschema", "datacontenttype"},
 	}
