@@ -1,5 +1,7 @@
 // Package apitest holds what the functions' handler tests share: the
-// fixed moments they run at (Monday in Rome), running a request through a
+// fixed moments they run at (Monday in Rome), opening a test's function on
+// its store with a service (Open, OpenEdge), building requests as the site,
+// a browser or a signed-in operator sends them, running a request through a
 // handler with the checks every answer must pass, decoding and checking a
 // problem answer, comparing JSON bodies exactly, and reading the written
 // state of the package's pgtest database (bookings and outbox).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+
 	"github.com/sportello/sportello/functions/internal/domain/signed"
 	"github.com/sportello/sportello/functions/internal/httpapi/session"
 )
