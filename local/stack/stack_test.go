@@ -153,8 +153,20 @@ func TestGatewayLocalTools(t *testing.T) {
 		t.Errorf("GET /_local/services (-want +got):\n%s", diff)
 	}
 	s.gw.SetLinks([]Link{{"Mailpit", "http://127.0.0.1:8025/", "every mail"}})
-	if _, body := get("/"); !strings.Contains(body, `href="http://127.0.0.1:8025/"`) || !strings.Contains(body, `href="/_local/dead-letters"`) {
-		t.Errorf("index lacks the local tools:\n%s", body)
+	for _, path := range []string{"/", "/_local/"} {
+		if _, body := get(path); !strings.Contains(body, `href="http://127.0.0.1:8025/"`) || !strings.Contains(body, `href="/_local/dead-letters"`) ||
+			!strings.Contains(body, `then open <a href="/_local/traces">`) {
+			t.Errorf("%s lacks the local tools:\n%s", path, body)
+		}
+	}
+	// The traces' pages, through the gateway: Jaeger is not started yet.
+	for _, path := range []string{"/_local/traces", "/_local/traces/5b8efff798038103d269b633813fc60c"} {
+		if code, body := get(path); code != http.StatusServiceUnavailable || !strings.Contains(body, "Jaeger is not running") {
+			t.Errorf("GET %s before Jaeger runs: %d %s", path, code, body)
+		}
+	}
+	if code, body := get("/_local/traces/not-a-trace"); code != http.StatusBadRequest || !strings.Contains(body, "Not a trace id") {
+		t.Errorf("GET /_local/traces/not-a-trace: %d %s", code, body)
 	}
 }
 
