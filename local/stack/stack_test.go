@@ -197,11 +197,12 @@ func TestTelemetryEnv(t *testing.T) {
 	}
 }
 
-// TestMetricsTargets: the targets file lists every started function's
-// metrics address with job=<function>, follows a restart on another port,
-// and goes when the stack stops.
+// TestMetricsTargets: the targets file lists the broker's address
+// (job=broker) and every started function's metrics address with
+// job=<function>, follows a restart on another port, and goes when the
+// stack stops.
 func TestMetricsTargets(t *testing.T) {
-	s := New(Config{Port: 8080, Out: io.Discard, Data: t.TempDir()})
+	s := New(Config{Port: 8080, BrokerPort: 8081, Out: io.Discard, Data: t.TempDir()})
 	dir := s.metrics.TargetsDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -223,6 +224,7 @@ func TestMetricsTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []services.TargetGroup{
+		{Targets: []string{"127.0.0.1:8081"}, Labels: map[string]string{"job": "broker"}},
 		{Targets: []string{"127.0.0.1:9101"}, Labels: map[string]string{"job": "reserve"}},
 		{Targets: []string{"127.0.0.1:9103"}, Labels: map[string]string{"job": "send-email"}},
 	}
@@ -233,7 +235,7 @@ func TestMetricsTargets(t *testing.T) {
 	if err := s.writeTargets(); err != nil {
 		t.Fatal(err)
 	}
-	if got := read(); got[0].Targets[0] != "127.0.0.1:9201" {
+	if got := read(); got[1].Targets[0] != "127.0.0.1:9201" {
 		t.Errorf("after a restart: %v", got)
 	}
 	s.removeTargets()
