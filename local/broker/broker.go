@@ -13,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/sportello/sportello/local/httpjson"
@@ -50,6 +53,10 @@ type Broker struct {
 	events      []Event
 	dead        []DeadLetter
 	abandoned   []Pending
+	// deadTotal counts the dead letters, served at GET /metrics (every one,
+	// not only those the list keeps).
+	deadTotal *prometheus.CounterVec
+	registry  *prometheus.Registry
 }
 
 func (b *Broker) init() {
@@ -79,8 +86,14 @@ func (b *Broker) init() {
 		mux.Handle("/events", http.HandlerFunc(b.listEvents))
 		mux.Handle("/dead-letters", http.HandlerFunc(b.listDeadLetters))
 		mux.Handle("GET /triggers", http.HandlerFunc(b.listTriggers))
+		b.deadTotal = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sportello_broker_dead_letters_total",
+			Help: "Events a trigger could not deliver (retries exhausted, not retryable, invalid reply), by trigger, subscriber and reason."},
+			[]string{"trigger", "subscriber", "reason"})
+		b.registry = prometheus.NewRegistry()
+		b.registry.MustRegister(b.deadTotal)
+		mux.Handle("GET /metrics", promhttp.HandlerFor(b.registry, promhttp.HandlerOpts{}))
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-			httpjson.WriteProblem(w, http.StatusNotFound, "not_found", "the broker serves POST / (ingress), GET /events, GET /dead-letters and GET /triggers")
+			httpjson.WriteProblem(w, http.StatusNotFound, "not_found", "the broker serves POST / (ingress), GET /events, GET /dead-letters, GET /triggers and GET /metrics")
 		})
 		b.mux = mux
 	})

@@ -405,6 +405,16 @@ func TestNoRetryOn400BecomesADeadLetter(t *testing.T) {
 	if d.Event.ID != "bad1" || d.Event.Subject != "b9" || d.Time.IsZero() {
 		t.Errorf("dead letter event = %+v at %s", d.Event, d.Time)
 	}
+	// Counted for the metrics store (the stack lists the broker as a target).
+	m, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Body.Close()
+	text, _ := io.ReadAll(m.Body)
+	if want := `sportello_broker_dead_letters_total{reason="not retryable",subscriber="send-email",trigger="send-email-booking-confirmed"} 1`; !strings.Contains(string(text), want) {
+		t.Errorf("GET /metrics lacks %s:\n%s", want, text)
+	}
 	line := log.String()
 	for _, want := range []string{"dead letter", "id=bad1", "type=" + events.BookingConfirmed, "source=/sportello/confirm", "subject=b9",
 		"trigger=send-email-booking-confirmed", "last_status=400"} {

@@ -33,6 +33,7 @@ func (b *Broker) deadLetter(t Trigger, ev cloudevents.Event, attempts int, last 
 	b.mu.Lock()
 	b.dead = keep(b.dead, d, b.keep())
 	b.mu.Unlock()
+	b.deadTotal.WithLabelValues(t.Name, t.Function, reason).Inc()
 	b.Log.Error("dead letter", "id", ev.ID(), "type", ev.Type(), "source", ev.Source(), "subject", ev.Subject(),
 		"trigger", t.Name, "reason", reason, "attempts", attempts, "last_status", last.status, "error", d.LastError)
 }

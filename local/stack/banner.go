@@ -45,8 +45,8 @@ func (s *Stack) banner() {
 		"  mail          " + s.mailpit.URL() + "/   Mailpit: every mail sent (SMTP 127.0.0.1:" + strconv.Itoa(s.mailpit.SMTPPort) + ")",
 		"  video         " + s.livekit.URL() + "   LiveKit (API key " + services.DevAPIKey + ")",
 		"  documents     " + s.minio.Endpoint() + "   MinIO, bucket " + s.minio.Bucket + "; " + console,
-		"  traces        " + s.jaeger.URL() + "/   Jaeger, every trace (OTLP in at " + s.jaeger.OTLPEndpoint() + "; the go-built UI is a placeholder)",
-		"                curl -s '" + s.jaeger.URL() + "/api/traces?service=reserve&limit=5'   (then /api/traces/<trace id>)",
+		"  traces        " + gw + "/_local/traces   book once, then open it: the booking's whole trace, span by span",
+		"                Jaeger keeps them: " + s.jaeger.URL() + "/api/traces?service=reserve (OTLP in at " + s.jaeger.OTLPEndpoint() + ")",
 		"  metrics       " + s.metrics.URL() + "/vmui/   VictoriaMetrics: every function scraped each " + services.DefaultScrapeInterval.String() +
 			"; API: curl -s '" + s.metrics.URL() + "/api/v1/query?query=up'",
 		"  events        curl -s " + gw + "/_local/events",

@@ -96,11 +96,11 @@ func (s *Stack) startFunction(ctx context.Context, i int, name, bin string, env 
 const targetsName = "functions"
 
 // targets lists the metrics address of every function started, labelled
-// job=<function>.
+// job=<function>, and the broker's (its dead letters), job=broker.
 func (s *Stack) targets() []services.TargetGroup {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []services.TargetGroup
+	out := []services.TargetGroup{{Targets: []string{"127.0.0.1:" + strconv.Itoa(s.cfg.BrokerPort)}, Labels: map[string]string{"job": "broker"}}}
 	for _, p := range s.procs {
 		if p != nil {
 			out = append(out, services.TargetGroup{Targets: []string{"127.0.0.1:" + strconv.Itoa(p.metricsPort)},

@@ -25,14 +25,16 @@ import (
 // Gateway is the local stand-in for the ingress in front of the functions:
 // it routes /api/... to the function that manifest.Route names, serves the
 // static site (or an index page when there is none), the local tools under
-// /_local/ (the broker's event log and dead letters, the services' URLs),
-// and /health, which answers 200 once every function is ready.
+// /_local/ (the broker's event log and dead letters, the traces, the
+// services' URLs), and /health, which answers 200 once every function is
+// ready.
 type Gateway struct {
 	Site        string              // folder of the built static site; "" for the index page (see SetSite)
 	Functions   []manifest.Function // the functions it routes to and checks; manifest.Functions when nil
 	Events      http.Handler        // served at /_local/events
 	DeadLetters http.Handler        // served at /_local/dead-letters
 	Services    http.Handler        // served at /_local/services
+	Traces      http.Handler        // served at /_local/traces and under it (package traces)
 	Servers     http.Handler        // served at POST /_local/servers/{name}/{action} (see Stack.StopServer)
 	Log         *slog.Logger        // nil: no log
 
@@ -139,7 +141,8 @@ func (g *Gateway) init() {
 		mux.HandleFunc("/api/", g.api)
 		mux.HandleFunc("/api", g.api)
 		mux.HandleFunc("GET /health", g.health)
-		for path, h := range map[string]http.Handler{"/_local/events": g.Events, "/_local/dead-letters": g.DeadLetters, "/_local/services": g.Services} {
+		for path, h := range map[string]http.Handler{"/_local/events": g.Events, "/_local/dead-letters": g.DeadLetters, "/_local/services": g.Services,
+			"/_local/traces": g.Traces, "/_local/traces/": g.Traces} {
 			if h != nil {
 				mux.Handle(path, h)
 			}
@@ -269,7 +272,10 @@ code{background:#f3f3f3;padding:0 .25rem}td{padding:.2rem .8rem .2rem 0;vertical
 <p>Try <a href="/api/offices"><code>/api/offices</code></a> or
 <a href="/api/slots?service_id=sue"><code>/api/slots?service_id=sue</code></a>.</p>
 <h2>Local tools</h2>
+<p>Book once on the site, then open <a href="/_local/traces"><code>/_local/traces</code></a>: the booking's whole trace, from reserve
+and confirm through the events to the mail and the video room.</p>
 <ul>
+<li><a href="/_local/traces"><code>/_local/traces</code></a>: the recent traces of every function, newest first, each as a waterfall of its spans (read from Jaeger)</li>
 <li><a href="/_local/events"><code>/_local/events</code></a>: the events the broker took in (filters: <code>?type=</code>, <code>?subject=</code>, <code>?source=</code>)</li>
 <li><a href="/_local/dead-letters"><code>/_local/dead-letters</code></a>: the events the broker could not deliver</li>
 <li><a href="/_local/services"><code>/_local/services</code></a>: where the functions find the database, SMTP, LiveKit, S3, the broker, Jaeger and VictoriaMetrics</li>

@@ -56,11 +56,12 @@ func (s *Stack) startServices(ctx context.Context) error {
 	if u := s.minio.ConsoleURL(); u != "" {
 		links = append(links, Link{"MinIO console", u + "/", "the uploaded documents (user " + s.minio.AccessKey + ")"})
 	}
-	links = append(links, Link{"Jaeger", s.jaeger.URL() + "/", "every request's trace through the functions and the events, " +
-		"read through its query API (" + s.jaeger.URL() + "/api/traces?service=reserve): the UI of a go-built Jaeger is a placeholder"},
+	links = append(links, Link{"Jaeger", s.jaeger.URL() + "/api/services", "its query API (" + s.jaeger.URL() +
+		"/api/traces?service=reserve), which /_local/traces shows: the UI of a go-built Jaeger is a placeholder"},
 		Link{"VictoriaMetrics", s.metrics.URL() + "/vmui/", "the functions' metrics, scraped every " + services.DefaultScrapeInterval.String() +
 			" (the Prometheus query API: " + s.metrics.URL() + "/api/v1/query)"})
 	s.gw.SetLinks(links)
+	s.traces.SetJaeger(s.jaeger.URL())
 	// The site's scripts connect to LiveKit (WebSocket, and HTTP for its
 	// connection checks) and upload to and download from S3 directly.
 	s.gw.SetConnectSources(s.livekit.URL(), s.livekit.HTTPURL(), s.minio.Endpoint(),

@@ -21,6 +21,7 @@ import (
 	"github.com/sportello/sportello/local/broker"
 	"github.com/sportello/sportello/local/pg"
 	"github.com/sportello/sportello/local/services"
+	"github.com/sportello/sportello/local/traces"
 )
 
 // Database is the name of the stack's database.
@@ -97,6 +98,7 @@ type Stack struct {
 	minio     *services.MinIO
 	jaeger    *services.Jaeger
 	metrics   *services.VictoriaMetrics
+	traces    *traces.Handler // /_local/traces, reading Jaeger once it runs
 	svcUp     bool
 	mu        sync.Mutex         // guards procs while the functions start, and env
 	env       []string           // what every function gets besides PORT
@@ -151,7 +153,8 @@ func New(cfg Config) *Stack {
 	s.jaeger = &services.Jaeger{QueryPort: cfg.JaegerPort, OTLPPort: cfg.JaegerOTLPPort, Dir: filepath.Join(cfg.Data, "jaeger"),
 		Log: s.output("jaeger")}
 	s.metrics = &services.VictoriaMetrics{Port: cfg.MetricsPort, Dir: filepath.Join(cfg.Data, "victoria-metrics"), Log: s.output("metrics")}
-	s.gw = &Gateway{Functions: fns, Events: s.broker.EventsHandler(),
+	s.traces = &traces.Handler{}
+	s.gw = &Gateway{Functions: fns, Events: s.broker.EventsHandler(), Traces: s.traces,
 		DeadLetters: s.broker.DeadLettersHandler(), Services: http.HandlerFunc(s.serveServices),
 		Servers: http.HandlerFunc(s.serveServers), Log: s.logger("gateway")}
 	return s

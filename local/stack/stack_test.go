@@ -153,8 +153,20 @@ func TestGatewayLocalTools(t *testing.T) {
 		t.Errorf("GET /_local/services (-want +got):\n%s", diff)
 	}
 	s.gw.SetLinks([]Link{{"Mailpit", "http://127.0.0.1:8025/", "every mail"}})
-	if _, body := get("/"); !strings.Contains(body, `href="http://127.0.0.1:8025/"`) || !strings.Contains(body, `href="/_local/dead-letters"`) {
-		t.Errorf("index lacks the local tools:\n%s", body)
+	for _, path := range []string{"/", "/_local/"} {
+		if _, body := get(path); !strings.Contains(body, `href="http://127.0.0.1:8025/"`) || !strings.Contains(body, `href="/_local/dead-letters"`) ||
+			!strings.Contains(body, `then open <a href="/_local/traces">`) {
+			t.Errorf("%s lacks the local tools:\n%s", path, body)
+		}
+	}
+	// The traces' pages, through the gateway: Jaeger is not started yet.
+	for _, path := range []string{"/_local/traces", "/_local/traces/5b8efff798038103d269b633813fc60c"} {
+		if code, body := get(path); code != http.StatusServiceUnavailable || !strings.Contains(body, "Jaeger is not running") {
+			t.Errorf("GET %s before Jaeger runs: %d %s", path, code, body)
+		}
+	}
+	if code, body := get("/_local/traces/not-a-trace"); code != http.StatusBadRequest || !strings.Contains(body, "Not a trace id") {
+		t.Errorf("GET /_local/traces/not-a-trace: %d %s", code, body)
 	}
 }
 
@@ -185,11 +197,12 @@ func TestTelemetryEnv(t *testing.T) {
 	}
 }
 
-// TestMetricsTargets: the targets file lists every started function's
-// metrics address with job=<function>, follows a restart on another port,
-// and goes when the stack stops.
+// TestMetricsTargets: the targets file lists the broker's address
+// (job=broker) and every started function's metrics address with
+// job=<function>, follows a restart on another port, and goes when the
+// stack stops.
 func TestMetricsTargets(t *testing.T) {
-	s := New(Config{Port: 8080, Out: io.Discard, Data: t.TempDir()})
+	s := New(Config{Port: 8080, BrokerPort: 8081, Out: io.Discard, Data: t.TempDir()})
 	dir := s.metrics.TargetsDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -211,6 +224,7 @@ func TestMetricsTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []services.TargetGroup{
+		{Targets: []string{"127.0.0.1:8081"}, Labels: map[string]string{"job": "broker"}},
 		{Targets: []string{"127.0.0.1:9101"}, Labels: map[string]string{"job": "reserve"}},
 		{Targets: []string{"127.0.0.1:9103"}, Labels: map[string]string{"job": "send-email"}},
 	}
@@ -221,7 +235,7 @@ func TestMetricsTargets(t *testing.T) {
 	if err := s.writeTargets(); err != nil {
 		t.Fatal(err)
 	}
-	if got := read(); got[0].Targets[0] != "127.0.0.1:9201" {
+	if got := read(); got[1].Targets[0] != "127.0.0.1:9201" {
 		t.Errorf("after a restart: %v", got)
 	}
 	s.removeTargets()

@@ -33,7 +33,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -49,6 +48,7 @@ type Config struct {
 	Endpoint        string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 	TracesEndpoint  string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
 	TracesExporter  string `envconfig:"OTEL_TRACES_EXPORTER" default:"otlp"`
+	Timeout         int    `envconfig:"OTEL_EXPORTER_OTLP_TIMEOUT"` // milliseconds
 	Sampler         string `envconfig:"OTEL_TRACES_SAMPLER"`
 	MetricsExporter string `envconfig:"OTEL_METRICS_EXPORTER" default:"prometheus"`
 	PrometheusHost  string `envconfig:"OTEL_EXPORTER_PROMETHEUS_HOST" default:"0.0.0.0"`
@@ -84,8 +84,9 @@ type Telemetry struct {
 }
 
 // Setup reads the environment and installs the global tracer provider,
-// meter provider and W3C propagators for the function called name.
-func Setup(ctx context.Context, name string) (*Telemetry, error) {
+// meter provider and W3C propagators for the function called name; the
+// pipelines' own failures are logged to log.
+func Setup(ctx context.Context, name string, log *slog.Logger) (*Telemetry, error) {
 	var cfg Config
 	if err := envconfig.Process("", &cfg); err != nil {
 		return nil, err
@@ -93,12 +94,15 @@ func Setup(ctx context.Context, name string) (*Telemetry, error) {
 	if cfg.ServiceName == "" {
 		cfg.ServiceName = name
 	}
+	// The pipelines' own failures (an export refused, a collector away)
+	// go to the function's log, not the standard logger.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("telemetry", "err", err) }))
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	res := resource.NewSchemaless(semconv.ServiceName(cfg.ServiceName), semconv.ServiceNamespace("sportello"))
 	t := &Telemetry{}
 
 	if (cfg.Endpoint != "" || cfg.TracesEndpoint != "") && cfg.TracesExporter != "none" {
-		exp, err := otlptracehttp.New(ctx)
+		exp, err := newTraceExporter(ctx, cfg)
 		if err != nil {
 			return nil, fmt.Errorf("traces exporter: %w", err)
 		}

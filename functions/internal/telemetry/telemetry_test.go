@@ -39,7 +39,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "") // with-services sets its Jaeger's
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tel, err := telemetry.Setup(ctx, "reserve")
+	tel, err := telemetry.Setup(ctx, "reserve", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

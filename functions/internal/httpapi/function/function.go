@@ -110,7 +110,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		return err
 	}
 	log := slog.New(telemetry.LogHandler{Handler: slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel})}).With("function", name)
-	tel, err := telemetry.Setup(ctx, name)
+	tel, err := telemetry.Setup(ctx, name, log)
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
