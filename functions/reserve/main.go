@@ -207,18 +207,12 @@ func newHandler(h *holds, log *slog.Logger) http.Handler {
 	// navigator.sendBeacon can only POST, with a body and no headers of
 	// its own: the page a citizen leaves gives its hold back this way.
 	mux.HandleFunc("POST /api/holds/{id}/release", func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			HoldSecret string `json:"hold_secret"`
-		}
-		if err := httpx.Decode(r, &req); err != nil {
+		secret, err := httpx.DecodeString(r, "hold_secret")
+		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		if req.HoldSecret == "" {
-			httpx.Error(w, r, log, apperr.Field("hold_secret", apperr.Required, "required"))
-			return
-		}
-		release(w, r, req.HoldSecret)
+		release(w, r, secret)
 	})
 	mux.HandleFunc("/", httpx.NotFound)
 	return mux

@@ -367,6 +367,37 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 		Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Detail: fmt.Sprintf("%s is not allowed here", r.Method)})
 }
 
+// PostOnly is the handler of a function with one route, POST path: other
+// methods on path are 405 (with Allow: POST), other paths 404.
+func PostOnly(path string, post http.HandlerFunc) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+path, post)
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		MethodNotAllowed(w, r)
+	})
+	mux.HandleFunc("/", NotFound)
+	return mux
+}
+
+// DecodeString reads a body of one member, named field, a string that must
+// not be empty ({"service_id": "..."}), strictly as Decode, and answers it.
+// Errors: those of Decode; Required (field: missing or "").
+func DecodeString(r *http.Request, field string) (string, error) {
+	// A struct of one string field tagged field, as if declared in place.
+	body := reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "Value", Type: reflect.TypeFor[string](), Tag: reflect.StructTag(`json:"` + field + `"`)},
+	}))
+	if err := Decode(r, body.Interface()); err != nil {
+		return "", err
+	}
+	s := body.Elem().Field(0).String()
+	if s == "" {
+		return "", apperr.Field(field, apperr.Required, "required")
+	}
+	return s, nil
+}
+
 // EmptyBody reports whether the request body is empty, reading at most one
 // byte; when it is not, the body is left whole for Decode.
 func EmptyBody(r *http.Request) bool {
