@@ -90,7 +90,9 @@ type handler struct {
 
 func newHandler(store *postgres.Store, lk *rooms.LiveKit, log *slog.Logger) http.Handler {
 	h := &handler{store: store, lk: lk, log: log}
-	return httpx.PostOnly("/api/join", h.join)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/join", h.join)
+	return httpx.OneRoute(mux, http.MethodPost, "/api/join")
 }
 
 func (h *handler) join(w http.ResponseWriter, r *http.Request) {

@@ -105,7 +105,9 @@ type handler struct {
 
 func newHandler(store *postgres.Store, apiKey, apiSecret string, log *slog.Logger) http.Handler {
 	h := &handler{store: store, apiKey: apiKey, apiSecret: apiSecret, log: log}
-	return httpx.PostOnly("/api/livekit/webhook", h.receive)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/livekit/webhook", h.receive)
+	return httpx.OneRoute(mux, http.MethodPost, "/api/livekit/webhook")
 }
 
 func (h *handler) receive(w http.ResponseWriter, r *http.Request) {

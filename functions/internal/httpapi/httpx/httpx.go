@@ -367,13 +367,12 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 		Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Detail: fmt.Sprintf("%s is not allowed here", r.Method)})
 }
 
-// PostOnly is the handler of a function with one route, POST path: other
-// methods on path are 405 (with Allow: POST), other paths 404.
-func PostOnly(path string, post http.HandlerFunc) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+path, post)
+// OneRoute completes mux, where a function registered its one route (method
+// path): other methods on path are 405 (with Allow: method), other paths
+// 404.
+func OneRoute(mux *http.ServeMux, method, path string) http.Handler {
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", http.MethodPost)
+		w.Header().Set("Allow", method)
 		MethodNotAllowed(w, r)
 	})
 	mux.HandleFunc("/", NotFound)
