@@ -127,10 +127,5 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 // forgetProcessed deletes the consumers' records of events processed
 // longer than InboxRetention ago: the broker's retries are long over.
 func (h *Housekeeper) forgetProcessed(ctx context.Context) (int, error) {
-	tag, err := h.Store.Pool.Exec(ctx, `DELETE FROM processed_events WHERE processed_at < $1`,
-		h.Store.Clock.Now().Add(-h.InboxRetention))
-	if err != nil {
-		return 0, err
-	}
-	return int(tag.RowsAffected()), nil
+	return h.Store.ForgetProcessed(ctx, h.Store.Clock.Now().Add(-h.InboxRetention))
 }

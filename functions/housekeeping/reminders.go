@@ -49,29 +49,7 @@ func (h *Housekeeper) queueReminders(ctx context.Context) (n24, n1 int, err erro
 func (h *Housekeeper) queue(ctx context.Context, kind string, lead, floor time.Duration) (int, error) {
 	var n int
 	err := h.Store.InTx(ctx, func(tx *postgres.Tx) error {
-		// ON CONFLICT DO NOTHING: a reminder already queued (by an earlier or
-		// a concurrent tick) is not queued again.
-		rows, err := tx.Query(ctx, `
-			WITH due AS (
-			    INSERT INTO reminders (booking_id, kind, starts_at, queued_at)
-			    SELECT b.id, $1, b.starts_at, $2
-			    FROM bookings b
-			    WHERE b.status = 'confirmed' AND b.purged_at IS NULL
-			      AND b.starts_at > $3 AND b.starts_at <= $4
-			      AND b.starts_at - b.updated_at > make_interval(secs => $5)
-			    ON CONFLICT DO NOTHING
-			    RETURNING booking_id)
-			SELECT `+postgres.EventColumns+`
-			FROM due
-			JOIN bookings b ON b.id = due.booking_id
-			JOIN services s ON s.id = b.service_id
-			JOIN desks d ON d.id = b.desk_id
-			ORDER BY b.starts_at, b.id`,
-			kind, tx.Now, tx.Now.Add(floor), tx.Now.Add(lead), lead.Seconds())
-		if err != nil {
-			return err
-		}
-		due, err := h.Store.CollectEvents(rows)
+		due, err := tx.QueueReminders(ctx, kind, lead, floor)
 		if err != nil {
 			return err
 		}

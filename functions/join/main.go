@@ -92,12 +92,7 @@ func newHandler(store *postgres.Store, lk *rooms.LiveKit, log *slog.Logger) http
 	h := &handler{store: store, lk: lk, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/join", h.join)
-	mux.HandleFunc("/api/join", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", http.MethodPost)
-		httpx.MethodNotAllowed(w, r)
-	})
-	mux.HandleFunc("/", httpx.NotFound)
-	return mux
+	return httpx.OneRoute(mux, http.MethodPost, "/api/join")
 }
 
 func (h *handler) join(w http.ResponseWriter, r *http.Request) {

@@ -107,12 +107,7 @@ func newHandler(store *postgres.Store, apiKey, apiSecret string, log *slog.Logge
 	h := &handler{store: store, apiKey: apiKey, apiSecret: apiSecret, log: log}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/livekit/webhook", h.receive)
-	mux.HandleFunc("/api/livekit/webhook", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", http.MethodPost)
-		httpx.MethodNotAllowed(w, r)
-	})
-	mux.HandleFunc("/", httpx.NotFound)
-	return mux
+	return httpx.OneRoute(mux, http.MethodPost, "/api/livekit/webhook")
 }
 
 func (h *handler) receive(w http.ResponseWriter, r *http.Request) {

@@ -185,41 +185,31 @@ func newHandler(h *holds, log *slog.Logger) http.Handler {
 		httpx.NoStore(w) // the hold secret
 		httpx.JSON(w, http.StatusCreated, hold)
 	})
-	release := func(w http.ResponseWriter, r *http.Request, secret string) {
-		// The page that sends the beacon is gone, and its connection may go
-		// before the answer: the hold is given back all the same.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), releaseTimeout)
-		defer cancel()
-		if err := store.Release(ctx, r.PathValue("id"), secret); err != nil {
-			httpx.Error(w, r, log, err)
-			return
+	// release gives a hold back, its secret read by secretOf.
+	release := func(secretOf func(*http.Request) (string, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			secret, err := secretOf(r)
+			if err != nil {
+				httpx.Error(w, r, log, err)
+				return
+			}
+			// The page that sends the beacon is gone, and its connection may
+			// go before the answer: the hold is given back all the same.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), releaseTimeout)
+			defer cancel()
+			if err := store.Release(ctx, r.PathValue("id"), secret); err != nil {
+				httpx.Error(w, r, log, err)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
 		}
-		w.WriteHeader(http.StatusNoContent)
 	}
-	mux.HandleFunc("DELETE /api/holds/{id}", func(w http.ResponseWriter, r *http.Request) {
-		secret, err := httpx.BearerToken(r)
-		if err != nil {
-			httpx.Error(w, r, log, err)
-			return
-		}
-		release(w, r, secret)
-	})
+	mux.HandleFunc("DELETE /api/holds/{id}", release(httpx.BearerToken))
 	// navigator.sendBeacon can only POST, with a body and no headers of
 	// its own: the page a citizen leaves gives its hold back this way.
-	mux.HandleFunc("POST /api/holds/{id}/release", func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			HoldSecret string `json:"hold_secret"`
-		}
-		if err := httpx.Decode(r, &req); err != nil {
-			httpx.Error(w, r, log, err)
-			return
-		}
-		if req.HoldSecret == "" {
-			httpx.Error(w, r, log, apperr.Field("hold_secret", apperr.Required, "required"))
-			return
-		}
-		release(w, r, req.HoldSecret)
-	})
+	mux.HandleFunc("POST /api/holds/{id}/release", release(func(r *http.Request) (string, error) {
+		return httpx.DecodeString(r, "hold_secret")
+	}))
 	mux.HandleFunc("/", httpx.NotFound)
 	return mux
 }

@@ -174,7 +174,7 @@ var (
 func init() {
 	for _, l := range Locales {
 		textTemplates[l] = texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/"+l+".txt"))
-		htmlTemplates[l] = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/"+l+".html"))
+		htmlTemplates[l] = htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/layout.html", "templates/"+l+".html"))
 	}
 }
 

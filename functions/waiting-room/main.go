@@ -103,19 +103,13 @@ func (q *room) status(w http.ResponseWriter, r *http.Request, serviceID string, 
 func newHandler(q *room, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/queue", func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			ServiceID string `json:"service_id"`
-		}
-		if err := httpx.Decode(r, &req); err != nil {
+		serviceID, err := httpx.DecodeString(r, "service_id")
+		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
 		}
-		if req.ServiceID == "" {
-			httpx.Error(w, r, log, apperr.Field("service_id", apperr.Required, "required"))
-			return
-		}
 		who := q.ids.Of(w, r, q.store.Clock.Now())
-		rm, err := q.store.Room(r.Context(), req.ServiceID)
+		rm, err := q.store.Room(r.Context(), serviceID)
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
@@ -130,7 +124,7 @@ func newHandler(q *room, log *slog.Logger) http.Handler {
 				err = e
 			}
 			if err == nil {
-				rm, position, err = q.store.JoinQueue(r.Context(), req.ServiceID)
+				rm, position, err = q.store.JoinQueue(r.Context(), serviceID)
 			}
 			if err != nil {
 				httpx.Error(w, r, log, err)
@@ -138,7 +132,7 @@ func newHandler(q *room, log *slog.Logger) http.Handler {
 			}
 		}
 		httpx.NoStore(w)
-		httpx.JSON(w, http.StatusOK, q.status(w, r, req.ServiceID, rm, position, who.ID))
+		httpx.JSON(w, http.StatusOK, q.status(w, r, serviceID, rm, position, who.ID))
 	})
 	mux.HandleFunc("GET /api/queue/{token}", func(w http.ResponseWriter, r *http.Request) {
 		who := q.ids.Of(w, r, q.store.Clock.Now())

@@ -68,6 +68,21 @@ async function holdShown(page, start) {
     .catch(async () => assert.fail(`#slot-status ${JSON.stringify(await page.textContent('#slot-status'))} does not name the held time ${romeTime(start)}`));
 }
 
+/**
+ * holdFirstFree holds the first free time of the first free day, as a
+ * citizen would, and checks the 201 (what names the hold in the message)
+ * and the banner: {start, held}, held being clickTime's answer.
+ */
+async function holdFirstFree(page, what = "the page's hold") {
+  await firstFreeDay(page);
+  const time = page.locator('#slots-times .slot-time:enabled').first();
+  const start = await time.getAttribute('data-start');
+  const held = await clickTime(page, time);
+  assert.equal(held.status, 201, `${what}: HTTP ${held.status} ${JSON.stringify(held.json)}`);
+  await holdShown(page, start);
+  return { start, held };
+}
+
 test('an expired hold sends the citizen back to the times, with a message', async () => {
   const office = offices.find((o) => o.id === 'urbanistica' && o.services?.length) ?? offices.find((o) => o.services?.length);
   const service = office.services.find((s) => s.id === 'sue') ?? office.services[0];
@@ -77,12 +92,7 @@ test('an expired hold sends the citizen back to the times, with a message', asyn
   await inPage(browser, 'hold-expired', async (page) => {
     await page.goto(`/prenota/?ufficio=${office.id}&servizio=${service.id}`);
     await onStep(page, 'slot', { moved: false });
-    await firstFreeDay(page);
-    const time = page.locator('#slots-times .slot-time:enabled').first();
-    const start = await time.getAttribute('data-start');
-    const first = await clickTime(page, time);
-    assert.equal(first.status, 201, `the page's hold: HTTP ${first.status} ${JSON.stringify(first.json)}`);
-    await holdShown(page, start);
+    const { start, held: first } = await holdFirstFree(page);
     assert.equal(await page.locator('#flow-message').isVisible(), false, '#flow-message shown with a fresh hold');
 
     // On to the details: the expiry must bring the citizen back.
@@ -125,13 +135,8 @@ test('an expired hold sends the citizen back to the times, with a message', asyn
     assert.equal(await page.locator('#step-slot').isVisible(), true, 'the flow went on without a hold');
 
     // A new choice takes a new hold.
-    await firstFreeDay(page);
-    const again = page.locator('#slots-times .slot-time:enabled').first();
-    const start2 = await again.getAttribute('data-start');
-    const second = await clickTime(page, again);
-    assert.equal(second.status, 201, `the new hold: HTTP ${second.status} ${JSON.stringify(second.json)}`);
+    const { held: second } = await holdFirstFree(page, 'the new hold');
     assert.notEqual(second.json.hold_id, first.json.hold_id, 'the same hold again');
-    await holdShown(page, start2);
     await page.locator('#flow-message').waitFor({ state: 'hidden' });
     await page.locator('#slot-next').click();
     await onStep(page, 'details');
@@ -222,12 +227,7 @@ test('a hold is given back when the citizen goes to another office, or leaves th
   await inPage(browser, 'hold-given-back', async (page) => {
     await page.goto(`/prenota/?servizio=${own.id}`);
     await onStep(page, 'slot', { moved: false });
-    await firstFreeDay(page);
-    const time = page.locator('#slots-times .slot-time:enabled').first();
-    const start = await time.getAttribute('data-start');
-    const held = await clickTime(page, time);
-    assert.equal(held.status, 201, `the page's hold: HTTP ${held.status} ${JSON.stringify(held.json)}`);
-    await holdShown(page, start);
+    const { start, held } = await holdFirstFree(page);
     const taken = await api('POST', '/api/holds', { service_id: own.id, start });
     assert.equal(taken.status, 409, `the held time is not taken for others: ${taken.text}`);
 
@@ -248,12 +248,7 @@ test('a hold is given back when the citizen goes to another office, or leaves th
   await inPage(browser, 'hold-left', async (page) => {
     await page.goto(`/prenota/?servizio=${own.id}`);
     await onStep(page, 'slot', { moved: false });
-    await firstFreeDay(page);
-    const time = page.locator('#slots-times .slot-time:enabled').first();
-    const start = await time.getAttribute('data-start');
-    const held = await clickTime(page, time);
-    assert.equal(held.status, 201, `the page's hold: HTTP ${held.status} ${JSON.stringify(held.json)}`);
-    await holdShown(page, start);
+    const { start } = await holdFirstFree(page);
     // Leaving: the page's beacon gives the hold back.
     await page.goto('about:blank');
     await freedSoon(start, 'after leaving the page');

@@ -102,8 +102,7 @@ func checkID(v *apperr.Validation, field, id string) {
 func (in OfficeInput) Validate() error {
 	var v apperr.Validation
 	checkID(&v, "id", in.ID)
-	line(&v, "name", in.Name, true, MaxName)
-	long(&v, "description", in.Description, MaxDescription)
+	checkNamed(&v, &in.Name, &in.Description)
 	line(&v, "address", in.Address, false, MaxAddress)
 	checkRange(&v, "position", in.Position, -1000000, 1000000)
 	checkLimits(&v, in.Limits)
@@ -113,12 +112,7 @@ func (in OfficeInput) Validate() error {
 // Validate checks an office patch.
 func (p OfficePatch) Validate() error {
 	var v apperr.Validation
-	if p.Name != nil {
-		line(&v, "name", *p.Name, true, MaxName)
-	}
-	if p.Description != nil {
-		long(&v, "description", *p.Description, MaxDescription)
-	}
+	checkNamed(&v, p.Name, p.Description)
 	if p.Address != nil {
 		line(&v, "address", *p.Address, false, MaxAddress)
 	}
@@ -130,6 +124,17 @@ func (p OfficePatch) Validate() error {
 		checkLimits(&v, p.Limits.Apply(OfficeLimits{}))
 	}
 	return v.Err()
+}
+
+// checkNamed checks the name and the description of an office or a
+// service, those that are there (not nil).
+func checkNamed(v *apperr.Validation, name, description *string) {
+	if name != nil {
+		line(v, "name", *name, true, MaxName)
+	}
+	if description != nil {
+		long(v, "description", *description, MaxDescription)
+	}
 }
 
 func checkServiceNumbers(v *apperr.Validation, duration, buffer, notice, horizon, cutoff, position *int) {
@@ -156,8 +161,7 @@ func (in ServiceInput) Validate() error {
 	var v apperr.Validation
 	checkID(&v, "id", in.ID)
 	checkID(&v, "office_id", in.OfficeID)
-	line(&v, "name", in.Name, true, MaxName)
-	long(&v, "description", in.Description, MaxDescription)
+	checkNamed(&v, &in.Name, &in.Description)
 	checkServiceNumbers(&v, &in.DurationMinutes, &in.BufferMinutes, &in.MinNoticeMinutes, &in.HorizonDays, &in.CancelCutoffMinutes, &in.Position)
 	long(&v, "what_to_bring", in.WhatToBring, MaxDescription)
 	checkOptional(&v, "admission_per_minute", in.AdmissionPerMinute, MaxAdmissionPerMinute)
@@ -167,12 +171,7 @@ func (in ServiceInput) Validate() error {
 // Validate checks a service patch.
 func (p ServicePatch) Validate() error {
 	var v apperr.Validation
-	if p.Name != nil {
-		line(&v, "name", *p.Name, true, MaxName)
-	}
-	if p.Description != nil {
-		long(&v, "description", *p.Description, MaxDescription)
-	}
+	checkNamed(&v, p.Name, p.Description)
 	checkServiceNumbers(&v, p.DurationMinutes, p.BufferMinutes, p.MinNoticeMinutes, p.HorizonDays, p.CancelCutoffMinutes, p.Position)
 	if p.WhatToBring != nil {
 		long(&v, "what_to_bring", *p.WhatToBring, MaxDescription)

@@ -367,6 +367,36 @@ func MethodNotAllowed(w http.ResponseWriter, r *http.Request) {
 		Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Detail: fmt.Sprintf("%s is not allowed here", r.Method)})
 }
 
+// OneRoute completes mux, where a function registered its one route (method
+// path): other methods on path are 405 (with Allow: method), other paths
+// 404.
+func OneRoute(mux *http.ServeMux, method, path string) http.Handler {
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", method)
+		MethodNotAllowed(w, r)
+	})
+	mux.HandleFunc("/", NotFound)
+	return mux
+}
+
+// DecodeString reads a body of one member, named field, a string that must
+// not be empty ({"service_id": "..."}), strictly as Decode, and answers it.
+// Errors: those of Decode; Required (field: missing or "").
+func DecodeString(r *http.Request, field string) (string, error) {
+	// A struct of one string field tagged field, as if declared in place.
+	body := reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "Value", Type: reflect.TypeFor[string](), Tag: reflect.StructTag(`json:"` + field + `"`)},
+	}))
+	if err := Decode(r, body.Interface()); err != nil {
+		return "", err
+	}
+	s := body.Elem().Field(0).String()
+	if s == "" {
+		return "", apperr.Field(field, apperr.Required, "required")
+	}
+	return s, nil
+}
+
 // EmptyBody reports whether the request body is empty, reading at most one
 // byte; when it is not, the body is left whole for Decode.
 func EmptyBody(r *http.Request) bool {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -158,46 +157,15 @@ func (s *Store) serviceAt(ctx context.Context, q querier, id, field string) (boo
 // configuration version it was read at, so that the click day's holds and
 // calendars do not read the same service thousands of times a second. A
 // stale entry is harmless: hold_slot refuses a hold checked against an
-// older version, and the cache is then emptied (Reset).
+// older version, and the cache is then emptied (Reset). Its MaxAge is the
+// calendar's staleness.
 type Services struct {
-	mu      sync.RWMutex
-	entries map[string]cachedService
-	// MaxAge bounds how long an entry is used without asking the database
-	// (the calendar's staleness); default 1s.
-	MaxAge time.Duration
+	cache[versionedService]
 }
 
-type cachedService struct {
+type versionedService struct {
 	svc     booking.Service
 	version int64
-	read    time.Time
-}
-
-// Reset forgets every service.
-func (c *Services) Reset() {
-	c.mu.Lock()
-	c.entries = nil
-	c.mu.Unlock()
-}
-
-func (c *Services) get(id string, now time.Time) (cachedService, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	e, ok := c.entries[id]
-	max := c.MaxAge
-	if max <= 0 {
-		max = time.Second
-	}
-	return e, ok && now.Sub(e.read) < max && now.Sub(e.read) >= 0
-}
-
-func (c *Services) put(id string, e cachedService) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]cachedService{}
-	}
-	c.entries[id] = e
 }
 
 // cachedService is Service through the store's cache (when it has one),
@@ -214,7 +182,7 @@ func (s *Store) cachedService(ctx context.Context, id, field string) (booking.Se
 	}
 	v, version, err := s.serviceAt(ctx, nil, id, field)
 	if err == nil {
-		s.Services.put(id, cachedService{svc: v, version: version, read: now})
+		s.Services.put(id, versionedService{svc: v, version: version}, now)
 	}
 	return v, version, err
 }

@@ -83,10 +83,6 @@ var downLeaves = map[int64]struct{ missing, extra []string }{
 	// 00001 creates btree_gist if it is not there and leaves it: the
 	// extension may serve more than this schema.
 	1: {extra: []string{"extension btree_gist"}},
-	// 00002's Down adds manage_token_hash back, but not the CHECK that
-	// dropping the column dropped with it.
-	2: {missing: []string{"constraint bookings bookings_check2 CHECK (((status <> ALL (ARRAY['confirmed'::text, 'completed'::text])) " +
-		"OR ((manage_token_hash IS NOT NULL) AND (email IS NOT NULL) AND (privacy_consent_at IS NOT NULL))))"}},
 }
 
 // afterDown is the schema a Down should leave: the version before's,

@@ -101,6 +101,16 @@ func (s *Store) Consume(ctx context.Context, consumer string, ev cloudevents.Eve
 	return ran && err == nil, err
 }
 
+// ForgetProcessed deletes the consumers' records (Consume) of the events
+// processed before before, and answers how many it deleted.
+func (s *Store) ForgetProcessed(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM processed_events WHERE processed_at < $1`, before)
+	if err != nil {
+		return 0, err
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // Emit writes ev to the outbox: it is delivered if tx commits.
 func (tx *Tx) Emit(ctx context.Context, ev outbox.Event) error {
 	if _, err := outbox.Write(ctx, tx.Tx, tx.store.Source, tx.Now, ev); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,34 +21,7 @@ import (
 
 // Rooms keeps the rooms read in memory for MaxAge (default 1s).
 type Rooms struct {
-	mu      sync.Mutex
-	entries map[string]cachedRoom
-	MaxAge  time.Duration
-}
-
-type cachedRoom struct {
-	room queue.Room
-	read time.Time
-}
-
-func (c *Rooms) get(id string, now time.Time) (queue.Room, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[id]
-	max := c.MaxAge
-	if max <= 0 {
-		max = time.Second
-	}
-	return e.room, ok && now.Sub(e.read) < max && now.Sub(e.read) >= 0
-}
-
-func (c *Rooms) put(id string, r queue.Room, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.entries == nil {
-		c.entries = map[string]cachedRoom{}
-	}
-	c.entries[id] = cachedRoom{room: r, read: now}
+	cache[queue.Room]
 }
 
 // roomSelect reads a service's room at $2: its rate in effect and its

@@ -84,4 +84,9 @@ ALTER TABLE bookings DROP COLUMN purged_at;
 ALTER TABLE bookings ADD COLUMN manage_token_hash bytea UNIQUE;
 UPDATE bookings b SET manage_token_hash = (SELECT token_hash FROM manage_tokens t
     WHERE t.booking_id = b.id ORDER BY issued_at LIMIT 1);
+-- The CHECK that dropping the column dropped, under its name in 00001. A
+-- confirmed booking purged since has neither token nor email: version 1
+-- cannot hold it, and this refuses to go down.
+ALTER TABLE bookings ADD CONSTRAINT bookings_check2
+    CHECK (status NOT IN ('confirmed', 'completed') OR (manage_token_hash IS NOT NULL AND email IS NOT NULL AND privacy_consent_at IS NOT NULL));
 DROP TABLE manage_tokens;
