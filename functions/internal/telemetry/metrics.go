@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/sportello/sportello/events"
 )
@@ -27,6 +28,13 @@ var (
 	once sync.Once
 	inst instruments
 )
+
+// dropped are the instruments of the libraries that nobody reads but every
+// request would pay for: otelhttp's request and response body sizes.
+var dropped = []sdkmetric.View{
+	sdkmetric.NewView(sdkmetric.Instrument{Name: "http.server.request.body.size"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}}),
+	sdkmetric.NewView(sdkmetric.Instrument{Name: "http.server.response.body.size"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}}),
+}
 
 func meter() metric.Meter { return otel.Meter("github.com/sportello/sportello/functions") }
 

@@ -123,7 +123,7 @@ func Setup(ctx context.Context, name string, log *slog.Logger) (*Telemetry, erro
 		if err != nil {
 			return nil, fmt.Errorf("metrics exporter: %w", err)
 		}
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)), sdkmetric.WithResource(res))
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)), sdkmetric.WithResource(res), sdkmetric.WithView(dropped...))
 		otel.SetMeterProvider(mp)
 		t.shutdown = append(t.shutdown, mp.Shutdown)
 	case "prometheus":
@@ -133,7 +133,7 @@ func Setup(ctx context.Context, name string, log *slog.Logger) (*Telemetry, erro
 		if err != nil {
 			return nil, fmt.Errorf("metrics exporter: %w", err)
 		}
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res))
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res), sdkmetric.WithView(dropped...))
 		otel.SetMeterProvider(mp)
 		t.shutdown = append(t.shutdown, mp.Shutdown)
 		t.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})

@@ -8,10 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -59,6 +61,9 @@ func TestPrometheusMetrics(t *testing.T) {
 	telemetry.Mail(ctx, false)
 	telemetry.Delivered(ctx, events.BookingConfirmed, true)
 	telemetry.RoomStep(ctx, "opened_at")
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/holds", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
+	otelhttp.NewHandler(mux, "request").ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/holds", strings.NewReader("{}")))
 
 	res, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
 	if err != nil {
@@ -75,10 +80,14 @@ func TestPrometheusMetrics(t *testing.T) {
 		`sportello_mails_total{outcome="failed",service_name="reserve"} 1`,
 		`sportello_events_delivered_total{outcome="delivered",service_name="reserve",type="` + events.BookingConfirmed + `"} 1`,
 		`sportello_rooms_total{outcome="opened",service_name="reserve"} 1`,
+		`http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="201",http_route="/api/holds",network_protocol_name="http",network_protocol_version="1.1",server_address="example.com",service_name="reserve",url_scheme="http"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	if strings.Contains(text, "body_size") {
+		t.Errorf("the body-size histograms are exported:\n%s", text)
 	}
 	if strings.Contains(text, "document") {
 		t.Errorf("an uploaded document counted:\n%s", text)
