@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 )
 
@@ -101,18 +99,12 @@ func (j *Jaeger) start(ctx context.Context) error {
 	if j.Dir == "" {
 		return errors.New("jaeger: no folder for its configuration")
 	}
-	bin, err := binary(j.Bin, "jaeger")
+	bin, err := prepare("jaeger", j.Bin, "jaeger", j.ports()...)
 	if err != nil {
 		return err
 	}
-	if err := pickPorts("jaeger", j.ports()...); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(j.Dir, 0o755); err != nil {
-		return err
-	}
-	conf := filepath.Join(j.Dir, "jaeger.yaml")
-	if err := os.WriteFile(conf, []byte(j.Config()), 0o600); err != nil {
+	conf, err := writeConfig(j.Dir, "jaeger.yaml", j.Config())
+	if err != nil {
 		return err
 	}
 	// OTEL_* variables configure an OpenTelemetry SDK: ours (the functions'

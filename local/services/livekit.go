@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -128,11 +126,8 @@ func (l *LiveKit) start(ctx context.Context) error {
 	if err := checkWebhookURL(l.WebhookURL); err != nil {
 		return err
 	}
-	bin, err := binary(l.Bin, "livekit-server")
+	bin, err := prepare("livekit", l.Bin, "livekit-server", &l.Port, &l.TCPPort)
 	if err != nil {
-		return err
-	}
-	if err := pickPorts("livekit", &l.Port, &l.TCPPort); err != nil {
 		return err
 	}
 	if l.UDPPort == 0 {
@@ -140,11 +135,8 @@ func (l *LiveKit) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
-		return err
-	}
-	conf := filepath.Join(l.Dir, "livekit.yaml")
-	if err := os.WriteFile(conf, []byte(l.Config()), 0o600); err != nil {
+	conf, err := writeConfig(l.Dir, "livekit.yaml", l.Config())
+	if err != nil {
 		return err
 	}
 	// Variables that livekit-server reads override the file: ours must not

@@ -27,11 +27,8 @@ func (m *Mailpit) Start(ctx context.Context) error {
 }
 
 func (m *Mailpit) start(ctx context.Context) error {
-	bin, err := binary(m.Bin, "mailpit")
+	bin, err := prepare("mailpit", m.Bin, "mailpit", &m.SMTPPort, &m.HTTPPort)
 	if err != nil {
-		return err
-	}
-	if err := pickPorts("mailpit", &m.SMTPPort, &m.HTTPPort); err != nil {
 		return err
 	}
 	args := []string{

@@ -73,15 +73,12 @@ func (m *MinIO) start(ctx context.Context) error {
 	if len(m.SecretKey) < 8 || len(m.AccessKey) < 3 {
 		return errors.New("minio: the access key needs 3 characters or more, the secret key 8 or more")
 	}
-	bin, err := binary(m.Bin, "minio")
-	if err != nil {
-		return err
-	}
 	ports := []*int{&m.Port}
 	if m.ConsolePort >= 0 {
 		ports = append(ports, &m.ConsolePort)
 	}
-	if err := pickPorts("minio", ports...); err != nil {
+	bin, err := prepare("minio", m.Bin, "minio", ports...)
+	if err != nil {
 		return err
 	}
 	for _, d := range []string{m.Dir, m.CertsDir} {

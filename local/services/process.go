@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -264,6 +265,26 @@ func binary(bin, tool string) (string, error) {
 		return bin, nil
 	}
 	return tools.Ensure(tool)
+}
+
+// prepare finds the binary of tool (bin when given) and picks the server's
+// ports, as every server's Start begins.
+func prepare(server, bin, tool string, ports ...*int) (string, error) {
+	path, err := binary(bin, tool)
+	if err != nil {
+		return "", err
+	}
+	return path, pickPorts(server, ports...)
+}
+
+// writeConfig writes a server's configuration file called name into dir,
+// making dir first, and answers its path.
+func writeConfig(dir, name, text string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	return path, os.WriteFile(path, []byte(text), 0o600)
 }
 
 // prefix matches the variables whose names start with p.

@@ -60,18 +60,15 @@ func (v *VictoriaMetrics) start(ctx context.Context) error {
 	if v.Dir == "" {
 		return errors.New("victoria-metrics: no data folder")
 	}
-	bin, err := binary(v.Bin, "victoria-metrics")
+	bin, err := prepare("victoria-metrics", v.Bin, "victoria-metrics", &v.Port)
 	if err != nil {
-		return err
-	}
-	if err := pickPorts("victoria-metrics", &v.Port); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(v.TargetsDir(), 0o755); err != nil {
 		return err
 	}
-	conf := filepath.Join(v.Dir, "scrape.yaml")
-	if err := os.WriteFile(conf, []byte(v.ScrapeConfig()), 0o600); err != nil {
+	conf, err := writeConfig(v.Dir, "scrape.yaml", v.ScrapeConfig())
+	if err != nil {
 		return err
 	}
 	retention := v.Retention

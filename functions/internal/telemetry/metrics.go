@@ -59,32 +59,37 @@ func outcome(o string) metric.AddOption {
 	return metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
 }
 
+// counted says which counter an event type counts, with which outcome.
+var counted = map[string]struct {
+	counter func(*instruments) metric.Int64Counter
+	outcome string
+}{
+	events.BookingHeld:        {holdsOf, "taken"},
+	events.BookingExpired:     {holdsOf, "expired"},
+	events.BookingReleased:    {holdsOf, "released"},
+	events.BookingConfirmed:   {bookingsOf, "confirmed"},
+	events.BookingRescheduled: {bookingsOf, "rescheduled"},
+	events.BookingCancelled:   {bookingsOf, "cancelled"},
+	events.BookingCompleted:   {bookingsOf, "completed"}, // or no_show, by its data
+}
+
+func holdsOf(m *instruments) metric.Int64Counter    { return m.holds }
+func bookingsOf(m *instruments) metric.Int64Counter { return m.bookings }
+
 // Committed counts the state change that an event of type typ with data
 // reports, once its transaction has committed: holds taken, expired and
 // released; bookings confirmed, rescheduled, cancelled, completed and
 // no-shows. Other types count nothing.
 func Committed(ctx context.Context, typ string, data any) {
-	m := get()
-	switch typ {
-	case events.BookingHeld:
-		m.holds.Add(ctx, 1, outcome("taken"))
-	case events.BookingExpired:
-		m.holds.Add(ctx, 1, outcome("expired"))
-	case events.BookingReleased:
-		m.holds.Add(ctx, 1, outcome("released"))
-	case events.BookingConfirmed:
-		m.bookings.Add(ctx, 1, outcome("confirmed"))
-	case events.BookingRescheduled:
-		m.bookings.Add(ctx, 1, outcome("rescheduled"))
-	case events.BookingCancelled:
-		m.bookings.Add(ctx, 1, outcome("cancelled"))
-	case events.BookingCompleted:
-		o := "completed"
-		if d, ok := data.(events.BookingCompletedData); ok && d.Outcome == events.OutcomeNoShow {
-			o = "no_show"
-		}
-		m.bookings.Add(ctx, 1, outcome(o))
+	c, ok := counted[typ]
+	if !ok {
+		return
 	}
+	o := c.outcome
+	if d, ok := data.(events.BookingCompletedData); ok && d.Outcome == events.OutcomeNoShow {
+		o = "no_show"
+	}
+	c.counter(get()).Add(ctx, 1, outcome(o))
 }
 
 // RoomStep counts a step of a video room's life, done and committed:
