@@ -281,14 +281,11 @@ func startLocal(root, tmp string) (*localStack, error) {
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("go build sportello-local: %w", err)
 	}
-	port, err := pg.FreePort()
+	ports, err := freePorts(2) // the gateway's, PostgreSQL's
 	if err != nil {
 		return nil, err
 	}
-	pgPort, err := pg.FreePort()
-	if err != nil {
-		return nil, err
-	}
+	port, pgPort := ports[0], ports[1]
 	s := &localStack{gateway: fmt.Sprintf("http://127.0.0.1:%d", port), pgPort: pgPort, done: make(chan struct{})}
 	log, err := os.Create(filepath.Join(tmp, "clickday-stack.log"))
 	if err != nil {
@@ -380,13 +377,7 @@ func (s *localStack) doCtx(ctx context.Context, client *http.Client, method, pat
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return send(client, req)
 }
 
 // admin sends a request of the demo administrator under /api/operator.

@@ -380,6 +380,11 @@ func postAs(client *http.Client, url string, body []byte, address string) (int, 
 	if address != "" {
 		req.Header.Set("X-Forwarded-For", address)
 	}
+	return send(client, req)
+}
+
+// send sends req and answers the status and the body.
+func send(client *http.Client, req *http.Request) (int, []byte, error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -106,17 +106,27 @@ type process struct {
 	profile string
 }
 
+// freePorts answers n free loopback ports.
+func freePorts(n int) ([]int, error) {
+	out := make([]int, n)
+	for i := range out {
+		p, err := pg.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
 // start runs a function binary on a free port with env, and waits until
 // it is ready.
 func start(bins, name string, env ...string) (*process, error) {
-	port, err := pg.FreePort()
+	ports, err := freePorts(2) // HTTP, metrics
 	if err != nil {
 		return nil, err
 	}
-	metrics, err := pg.FreePort()
-	if err != nil {
-		return nil, err
-	}
+	port, metrics := ports[0], ports[1]
 	p := &process{name: name, base: fmt.Sprintf("http://127.0.0.1:%d", port), metrics: fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics)}
 	p.cmd = exec.Command(filepath.Join(bins, name))
 	p.cmd.Env = append(os.Environ(), append([]string{fmt.Sprintf("PORT=%d", port), "LOG_LEVEL=warn",

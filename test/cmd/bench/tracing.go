@@ -68,7 +68,10 @@ func tracing(c config, db *database, bins, tmp string) error {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}}
 	// Every booking a slot and a citizen (a network address) of its own.
 	first, n := time.Now().Add(48*time.Hour).Truncate(time.Hour), 0
-	citizen := func() (time.Time, string) { n++; return first.Add(time.Duration(n) * 30 * time.Minute), citizenAddress(n) }
+	citizen := func() (time.Time, string) {
+		n++
+		return first.Add(time.Duration(n) * 30 * time.Minute), citizenAddress(n)
+	}
 
 	type run struct{ rps, cpu float64 } // bookings/s; function CPU µs a booking
 	runs := make([][]run, len(settings))
