@@ -17,36 +17,40 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// otlpHTTP sends spans over OTLP/HTTP in protobuf, as the client of
-// OpenTelemetry's own exporter (otlptrace: batching, retries of the batch,
-// and the conversion of the SDK's spans into OTLP's messages are its). It
-// stands in for otlptracehttp, whose collector package links gRPC and
-// grpc-gateway although only HTTP is spoken: about 7 MiB more in every
-// function's binary.
+// otlpHTTP posts one signal's export requests over OTLP/HTTP in protobuf.
+// It stands in for the SDK's otlptracehttp and otlpmetrichttp, whose
+// collector packages link gRPC and grpc-gateway although only HTTP is
+// spoken: a few MiB more in every function's binary.
 //
-// It reads OpenTelemetry's variables: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
-// (used as it is), else OTEL_EXPORTER_OTLP_ENDPOINT followed by
-// /v1/traces; OTEL_EXPORTER_OTLP_HEADERS and
-// OTEL_EXPORTER_OTLP_TRACES_HEADERS (key=value pairs, comma separated,
+// It reads OpenTelemetry's variables, SIGNAL being TRACES or METRICS:
+// OTEL_EXPORTER_OTLP_SIGNAL_ENDPOINT (used as it is), else
+// OTEL_EXPORTER_OTLP_ENDPOINT followed by /v1/signal (http://localhost:4318
+// when neither is set); OTEL_EXPORTER_OTLP_HEADERS and
+// OTEL_EXPORTER_OTLP_SIGNAL_HEADERS (key=value pairs, comma separated,
 // values URL-encoded); OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds, 10 s by
-// default).
+// default). A refused request is not retried: the next batch of spans, the
+// next (cumulative) metrics push, follows.
 type otlpHTTP struct {
 	url     string
 	headers map[string]string
 	client  *http.Client
 }
 
-// newTraceExporter returns the OTLP/HTTP span exporter the environment
-// asks for.
-func newTraceExporter(ctx context.Context, cfg Config) (*otlptrace.Exporter, error) {
-	c := &otlpHTTP{url: cfg.TracesEndpoint, headers: map[string]string{}, client: &http.Client{Timeout: 10 * time.Second}}
+// newOTLPHTTP returns the client of signal ("traces" or "metrics"), whose
+// own endpoint, if set, is endpoint.
+func newOTLPHTTP(cfg Config, signal, endpoint string) (*otlpHTTP, error) {
+	c := &otlpHTTP{url: endpoint, headers: map[string]string{}, client: &http.Client{Timeout: 10 * time.Second}}
 	if c.url == "" {
-		c.url = strings.TrimSuffix(cfg.Endpoint, "/") + "/v1/traces"
+		base := cfg.Endpoint
+		if base == "" {
+			base = "http://localhost:4318"
+		}
+		c.url = strings.TrimSuffix(base, "/") + "/v1/" + signal
 	}
-	if _, err := url.ParseRequestURI(c.url); err != nil {
-		return nil, fmt.Errorf("OTLP traces endpoint: %w", err)
+	if u, err := url.Parse(c.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("OTLP %s endpoint %q: not an http(s) URL", signal, c.url)
 	}
-	for _, v := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"} {
+	for _, v := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_" + strings.ToUpper(signal) + "_HEADERS"} {
 		for _, kv := range strings.Split(os.Getenv(v), ",") {
 			k, val, ok := strings.Cut(kv, "=")
 			if !ok {
@@ -60,25 +64,27 @@ func newTraceExporter(ctx context.Context, cfg Config) (*otlptrace.Exporter, err
 	if ms := cfg.Timeout; ms > 0 {
 		c.client.Timeout = time.Duration(ms) * time.Millisecond
 	}
-	return otlptrace.New(ctx, c)
+	return c, nil
 }
 
-func (c *otlpHTTP) Start(context.Context) error { return nil }
-
-func (c *otlpHTTP) Stop(context.Context) error { return nil }
-
-// UploadTraces posts an ExportTraceServiceRequest: its one field,
-// resource_spans (1), repeated.
-func (c *otlpHTTP) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSpans) error {
+// exportRequest encodes an OTLP export request (ExportTraceServiceRequest,
+// ExportMetricsServiceRequest): its one field (1) repeated, one message a
+// resource. Encoding it by hand spares the collector packages.
+func exportRequest[M proto.Message](resources []M) ([]byte, error) {
 	var body []byte
-	for _, rs := range spans {
-		b, err := proto.Marshal(rs)
+	for _, r := range resources {
+		b, err := proto.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("OTLP: encode spans: %w", err)
+			return nil, fmt.Errorf("OTLP: encode: %w", err)
 		}
 		body = protowire.AppendTag(body, 1, protowire.BytesType)
 		body = protowire.AppendBytes(body, b)
 	}
+	return body, nil
+}
+
+// post sends an export request's body.
+func (c *otlpHTTP) post(ctx context.Context, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -97,4 +103,32 @@ func (c *otlpHTTP) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSp
 		return fmt.Errorf("OTLP: %s answered %s", c.url, res.Status)
 	}
 	return nil
+}
+
+// traceClient is otlpHTTP as the client of OpenTelemetry's own span
+// exporter (otlptrace: batching, and the conversion of the SDK's spans into
+// OTLP's messages are its).
+type traceClient struct{ *otlpHTTP }
+
+// newTraceExporter returns the OTLP/HTTP span exporter the environment
+// asks for.
+func newTraceExporter(ctx context.Context, cfg Config) (*otlptrace.Exporter, error) {
+	c, err := newOTLPHTTP(cfg, "traces", cfg.TracesEndpoint)
+	if err != nil {
+		return nil, err
+	}
+	return otlptrace.New(ctx, traceClient{c})
+}
+
+func (traceClient) Start(context.Context) error { return nil }
+
+func (traceClient) Stop(context.Context) error { return nil }
+
+// UploadTraces posts an ExportTraceServiceRequest.
+func (c traceClient) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSpans) error {
+	body, err := exportRequest(spans)
+	if err != nil {
+		return err
+	}
+	return c.post(ctx, body)
 }

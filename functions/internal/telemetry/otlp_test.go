@@ -88,7 +88,7 @@ func TestOTLPHeadersAndRefusal(t *testing.T) {
 		t.Fatalf("posted to %q with Authorization %q, Content-Type %q", path, auth, ctype)
 	}
 	status = http.StatusServiceUnavailable
-	c := &otlpHTTP{url: srv.URL + "/v1/traces", client: http.DefaultClient}
+	c := traceClient{&otlpHTTP{url: srv.URL + "/v1/traces", client: http.DefaultClient}}
 	if err := c.UploadTraces(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("a 503 gave %v", err)
 	}
