@@ -32,7 +32,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -42,11 +41,12 @@ import (
 )
 
 // Config is OpenTelemetry's environment, as far as Sportello reads it
-// (the exporters read the rest of OTEL_EXPORTER_OTLP_* themselves).
+// (the OTLP clients read the headers themselves, see otlpHTTP).
 type Config struct {
 	ServiceName     string `envconfig:"OTEL_SERVICE_NAME"`
 	Endpoint        string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 	TracesEndpoint  string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	MetricsEndpoint string `envconfig:"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"`
 	TracesExporter  string `envconfig:"OTEL_TRACES_EXPORTER" default:"otlp"`
 	Timeout         int    `envconfig:"OTEL_EXPORTER_OTLP_TIMEOUT"` // milliseconds
 	Sampler         string `envconfig:"OTEL_TRACES_SAMPLER"`
@@ -119,7 +119,7 @@ func Setup(ctx context.Context, name string, log *slog.Logger) (*Telemetry, erro
 	switch cfg.MetricsExporter {
 	case "none":
 	case "otlp":
-		exp, err := otlpmetrichttp.New(ctx)
+		exp, err := newMetricExporter(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("metrics exporter: %w", err)
 		}
