@@ -148,11 +148,10 @@ func numberPoints[N int64 | float64](points []metricdata.DataPoint[N]) []*metric
 			TimeUnixNano:      unixNano(p.Time),
 			Exemplars:         exemplars(p.Exemplars),
 		}
-		switch v := any(p.Value).(type) {
-		case int64:
+		if v, ok := any(p.Value).(int64); ok {
 			np.Value = &metricpb.NumberDataPoint_AsInt{AsInt: v}
-		case float64:
-			np.Value = &metricpb.NumberDataPoint_AsDouble{AsDouble: v}
+		} else {
+			np.Value = &metricpb.NumberDataPoint_AsDouble{AsDouble: float64(p.Value)}
 		}
 		out = append(out, np)
 	}
@@ -203,11 +202,10 @@ func exemplars[N int64 | float64](es []metricdata.Exemplar[N]) []*metricpb.Exemp
 			SpanId:             e.SpanID,
 			TraceId:            e.TraceID,
 		}
-		switch v := any(e.Value).(type) {
-		case int64:
+		if v, ok := any(e.Value).(int64); ok {
 			pe.Value = &metricpb.Exemplar_AsInt{AsInt: v}
-		case float64:
-			pe.Value = &metricpb.Exemplar_AsDouble{AsDouble: v}
+		} else {
+			pe.Value = &metricpb.Exemplar_AsDouble{AsDouble: float64(e.Value)}
 		}
 		out = append(out, pe)
 	}

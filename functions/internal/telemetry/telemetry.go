@@ -12,9 +12,15 @@
 // Metrics: OTEL_METRICS_EXPORTER picks the exporter: "prometheus" (the
 // default) serves GET /metrics in the Prometheus text format on
 // OTEL_EXPORTER_PROMETHEUS_HOST:OTEL_EXPORTER_PROMETHEUS_PORT (0.0.0.0:9464),
-// a port of its own, apart from the function's; "otlp" pushes them to the
-// OTLP endpoint every OTEL_METRIC_EXPORT_INTERVAL; "none" records nothing.
-// Every series carries the function's name as the label service_name.
+// a port of its own, apart from the function's; "otlp" pushes them over
+// OTLP/HTTP every OTEL_METRIC_EXPORT_INTERVAL to
+// OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, else to OTEL_EXPORTER_OTLP_ENDPOINT
+// followed by /v1/metrics (see metricExporter); "none" records nothing.
+// Every series carries the function's name: as the label service_name in
+// the Prometheus format, as the resource attribute service.name over OTLP
+// (which the backend names: VictoriaMetrics keeps service.name and
+// sportello.holds as they are, and makes them service_name and
+// sportello_holds_total with -opentelemetry.usePrometheusNaming).
 package telemetry
 
 import (
