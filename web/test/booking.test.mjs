@@ -222,6 +222,19 @@ test('the whole booking journey, in Italian on a PC', async () => {
     assert.equal(Date.parse(r.json.start), Date.parse(start), 'the booked start');
     assert.equal(r.json.status, 'confirmed');
     assert.equal(r.json.citizen?.details, details, 'the details sent');
+
+    // The visit is one trace (lib/trace.js): its hold, its confirmation and
+    // the mail the confirmation caused, as the stack's Jaeger keeps them.
+    const jaeger = (await (await fetch(`${BASE_URL}/_local/services`)).json()).JAEGER_URL;
+    assert.ok(jaeger, '/_local/services names no JAEGER_URL');
+    const wanted = [['reserve', 'POST /api/holds'], ['confirm', 'POST /api/bookings'], ['send-email', 'smtp send']];
+    let found = null;
+    for (let tries = 0; tries < 60 && !found; tries++) {
+      const traces = (await (await fetch(`${jaeger}/api/traces?service=confirm&operation=${encodeURIComponent('POST /api/bookings')}&limit=20&lookback=1h`)).json()).data ?? [];
+      found = traces.find((tr) => wanted.every(([svc, op]) => tr.spans.some((sp) => tr.processes[sp.processID]?.serviceName === svc && sp.operationName === op)));
+      if (!found) await new Promise((ok) => setTimeout(ok, 500));
+    }
+    assert.ok(found, `no trace in Jaeger holds ${wanted.map((w) => w.join(': ')).join(', ')}`);
     booked = { bookingId, start, end, who, mail: m, service, office };
   });
 });
