@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
@@ -20,17 +19,7 @@ func TestConfirmedEventInTheMunicipalityZone(t *testing.T) {
 	ctx := t.Context()
 	store, _ := newStore(t, monday)
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
-	utc, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer utc.Close()
+	utc := onePool(t, "timezone", "UTC")
 	onUTC := &postgres.Store{Pool: utc, Clock: store.Clock, Calendar: store.Calendar, Source: store.Source}
 
 	h, err := onUTC.Reserve(ctx, svc, at("2027-03-02", "09:00"), "it")

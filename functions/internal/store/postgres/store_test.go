@@ -678,17 +678,7 @@ func TestConfirmFindsTheHoldByItsKey(t *testing.T) {
 			}
 		}
 	}
-	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.MaxConns = 1
-	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	generic, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer generic.Close()
+	generic := onePool(t, "plan_cache_mode", "force_generic_plan")
 	reads := func() int64 {
 		t.Helper()
 		var n int64
@@ -722,4 +712,22 @@ func TestConfirmFindsTheHoldByItsKey(t *testing.T) {
 	if after := reads(); after != before {
 		t.Errorf("10 confirmations read %d entries of bookings_holds_by_expiry (%d live holds), want none", after-before, len(holds)-10)
 	}
+}
+
+// onePool is a pool of one connection to the test database whose session
+// has the run-time parameter set to value; closed when the test ends.
+func onePool(t *testing.T, param, value string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	cfg.ConnConfig.RuntimeParams[param] = value
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
