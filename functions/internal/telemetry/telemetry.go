@@ -108,7 +108,7 @@ func Setup(ctx context.Context, name string, log *slog.Logger) (*Telemetry, erro
 	t := &Telemetry{}
 
 	if (cfg.Endpoint != "" || cfg.TracesEndpoint != "") && cfg.TracesExporter != "none" {
-		exp, err := newTraceExporter(ctx, cfg)
+		exp, err := newTraceExporter(cfg)
 		if err != nil {
 			return nil, fmt.Errorf("traces exporter: %w", err)
 		}
