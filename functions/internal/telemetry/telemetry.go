@@ -34,11 +34,7 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -133,16 +129,11 @@ func Setup(ctx context.Context, name string, log *slog.Logger) (*Telemetry, erro
 		otel.SetMeterProvider(mp)
 		t.shutdown = append(t.shutdown, mp.Shutdown)
 	case "prometheus":
-		reg := prometheus.NewRegistry()
-		exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(),
-			otelprom.WithResourceAsConstantLabels(attribute.NewAllowKeysFilter(semconv.ServiceNameKey)))
-		if err != nil {
-			return nil, fmt.Errorf("metrics exporter: %w", err)
-		}
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithResource(res), sdkmetric.WithView(dropped...))
+		reader := sdkmetric.NewManualReader()
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res), sdkmetric.WithView(dropped...))
 		otel.SetMeterProvider(mp)
 		t.shutdown = append(t.shutdown, mp.Shutdown)
-		t.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		t.Metrics = promExporter{reader: reader}
 		t.MetricsAddr = net.JoinHostPort(cfg.PrometheusHost, strconv.Itoa(cfg.PrometheusPort))
 	default:
 		return nil, fmt.Errorf("OTEL_METRICS_EXPORTER: %q is none of prometheus, otlp, none", cfg.MetricsExporter)
