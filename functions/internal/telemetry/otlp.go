@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,15 +28,17 @@ import (
 // default). A refused request is not retried: the next batch of spans, the
 // next (cumulative) metrics push, follows.
 type otlpHTTP struct {
+	signal  string
 	url     string
 	headers map[string]string
 	client  *http.Client
+	closed  atomic.Bool
 }
 
 // newOTLPHTTP returns the client of signal ("traces" or "metrics"), whose
 // own endpoint, if set, is endpoint.
 func newOTLPHTTP(cfg Config, signal, endpoint string) (*otlpHTTP, error) {
-	c := &otlpHTTP{url: endpoint, headers: map[string]string{}, client: &http.Client{Timeout: 10 * time.Second}}
+	c := &otlpHTTP{signal: signal, url: endpoint, headers: map[string]string{}, client: &http.Client{Timeout: 10 * time.Second}}
 	if c.url == "" {
 		base := cfg.Endpoint
 		if base == "" {
@@ -63,8 +66,11 @@ func newOTLPHTTP(cfg Config, signal, endpoint string) (*otlpHTTP, error) {
 	return c, nil
 }
 
-// post sends an export request's body.
+// post sends an export request's body, unless the exporter is shut down.
 func (c *otlpHTTP) post(ctx context.Context, body []byte) error {
+	if c.closed.Load() {
+		return fmt.Errorf("OTLP %s: exporter shut down", c.signal)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -83,4 +89,11 @@ func (c *otlpHTTP) post(ctx context.Context, body []byte) error {
 		return fmt.Errorf("OTLP: %s answered %s", c.url, res.Status)
 	}
 	return nil
+}
+
+// Shutdown refuses the exports that follow (the SDK has flushed before
+// calling it): it is the span and metric exporters'.
+func (c *otlpHTTP) Shutdown(ctx context.Context) error {
+	c.closed.Store(true)
+	return ctx.Err()
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sync/atomic"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -21,12 +20,7 @@ import (
 // and their exemplars are converted; exponential histograms and summaries,
 // which our views and instruments do not produce, are dropped with an
 // error naming them.
-type metricExporter struct {
-	client *otlpHTTP
-	closed atomic.Bool
-}
-
-var errExporterClosed = errors.New("OTLP metrics: exporter shut down")
+type metricExporter struct{ *otlpHTTP }
 
 // newMetricExporter returns the OTLP/HTTP metric exporter the environment
 // asks for.
@@ -35,7 +29,7 @@ func newMetricExporter(cfg Config) (*metricExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &metricExporter{client: c}, nil
+	return &metricExporter{c}, nil
 }
 
 func (*metricExporter) Temporality(sdkmetric.InstrumentKind) metricdata.Temporality {
@@ -49,9 +43,6 @@ func (*metricExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggrega
 // Export posts rm as an ExportMetricsServiceRequest. What cannot be
 // converted is left out and reported in the error, after the rest is sent.
 func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	if e.closed.Load() {
-		return errExporterClosed
-	}
 	var errs []error
 	body := appendMessage(nil, 1, func(b []byte) []byte { // ExportMetricsServiceRequest.resource_metrics
 		b = appendResource(b, 1, rm.Resource) // ResourceMetrics.resource
@@ -70,16 +61,11 @@ func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetr
 		}
 		return appendString(b, 3, rm.Resource.SchemaURL()) // .schema_url
 	})
-	return errors.Join(e.client.post(ctx, body), errors.Join(errs...))
+	return errors.Join(e.post(ctx, body), errors.Join(errs...))
 }
 
 // ForceFlush has nothing to flush: Export holds nothing back.
 func (*metricExporter) ForceFlush(ctx context.Context) error { return ctx.Err() }
-
-func (e *metricExporter) Shutdown(ctx context.Context) error {
-	e.closed.Store(true)
-	return ctx.Err()
-}
 
 // exported says whether appendMetric converts an aggregation.
 func exported(a metricdata.Aggregation) bool {

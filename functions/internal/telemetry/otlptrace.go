@@ -2,8 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"errors"
-	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -19,12 +17,7 @@ import (
 // batch, encoded as the SDK's otlptrace exporter converts them (its
 // internal/tracetransform package). The batching is the SDK's
 // (sdktrace.WithBatcher).
-type traceExporter struct {
-	client *otlpHTTP
-	closed atomic.Bool
-}
-
-var errTraceExporterClosed = errors.New("OTLP traces: exporter shut down")
+type traceExporter struct{ *otlpHTTP }
 
 // newTraceExporter returns the OTLP/HTTP span exporter the environment
 // asks for.
@@ -33,24 +26,15 @@ func newTraceExporter(cfg Config) (*traceExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &traceExporter{client: c}, nil
+	return &traceExporter{c}, nil
 }
 
 // ExportSpans posts spans, unless there are none.
 func (e *traceExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	if e.closed.Load() {
-		return errTraceExporterClosed
-	}
 	if len(spans) == 0 {
 		return nil
 	}
-	return e.client.post(ctx, traceRequest(spans))
-}
-
-// Shutdown stops the exporter: the batcher has flushed before calling it.
-func (e *traceExporter) Shutdown(ctx context.Context) error {
-	e.closed.Store(true)
-	return ctx.Err()
+	return e.post(ctx, traceRequest(spans))
 }
 
 // scopeSpans are the spans of one instrumentation scope; resourceSpans the

@@ -44,8 +44,12 @@ func TestTraceRequest(t *testing.T) {
 	wantReserve := &resourcepb.Resource{Attributes: []*commonpb.KeyValue{kv("service.name", str("reserve")), kv("service.namespace", str("sportello"))}}
 	wantScope := &commonpb.InstrumentationScope{Name: scope.Name, Version: scope.Version}
 	ids := func(s *tracepb.Span) *tracepb.Span { s.TraceId, s.SpanId = tid[:], sid[:]; return s }
-	intV := func(i int64) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: i}} }
-	doubleV := func(f float64) *commonpb.AnyValue { return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: f}} }
+	intV := func(i int64) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: i}}
+	}
+	doubleV := func(f float64) *commonpb.AnyValue {
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: f}}
+	}
 	const sampledLocal, sampledRemote = 0x101, 0x301 // W3C flags | has-is-remote | is-remote
 
 	for _, tc := range []struct {
