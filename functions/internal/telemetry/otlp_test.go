@@ -67,7 +67,8 @@ func TestOTLPReachesJaeger(t *testing.T) {
 }
 
 // TestOTLPHeadersAndRefusal: the endpoint's path, the headers of
-// OTEL_EXPORTER_OTLP_HEADERS, and a refusal reported as an error.
+// OTEL_EXPORTER_OTLP_HEADERS, a refusal reported as an error, nothing
+// posted for no spans, and nothing exported after Shutdown.
 func TestOTLPHeadersAndRefusal(t *testing.T) {
 	var path, auth, ctype string
 	status := http.StatusOK
