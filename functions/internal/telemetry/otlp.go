@@ -9,18 +9,15 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
-
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 )
 
-// otlpHTTP posts one signal's export requests over OTLP/HTTP in protobuf.
-// It stands in for the SDK's otlptracehttp and otlpmetrichttp, whose
-// collector packages link gRPC and grpc-gateway although only HTTP is
-// spoken: a few MiB more in every function's binary.
+// otlpHTTP posts one signal's export requests over OTLP/HTTP in protobuf,
+// encoded by traceExporter and metricExporter. It stands in for the SDK's
+// otlptracehttp and otlpmetrichttp, whose collector packages link gRPC and
+// grpc-gateway although only HTTP is spoken, and whose generated types
+// link protobuf's reflection (see the package comment).
 //
 // It reads OpenTelemetry's variables, SIGNAL being TRACES or METRICS:
 // OTEL_EXPORTER_OTLP_SIGNAL_ENDPOINT (used as it is), else
@@ -31,15 +28,17 @@ import (
 // default). A refused request is not retried: the next batch of spans, the
 // next (cumulative) metrics push, follows.
 type otlpHTTP struct {
+	signal  string
 	url     string
 	headers map[string]string
 	client  *http.Client
+	closed  atomic.Bool
 }
 
 // newOTLPHTTP returns the client of signal ("traces" or "metrics"), whose
 // own endpoint, if set, is endpoint.
 func newOTLPHTTP(cfg Config, signal, endpoint string) (*otlpHTTP, error) {
-	c := &otlpHTTP{url: endpoint, headers: map[string]string{}, client: &http.Client{Timeout: 10 * time.Second}}
+	c := &otlpHTTP{signal: signal, url: endpoint, headers: map[string]string{}, client: &http.Client{Timeout: 10 * time.Second}}
 	if c.url == "" {
 		base := cfg.Endpoint
 		if base == "" {
@@ -67,24 +66,11 @@ func newOTLPHTTP(cfg Config, signal, endpoint string) (*otlpHTTP, error) {
 	return c, nil
 }
 
-// exportRequest encodes an OTLP export request (ExportTraceServiceRequest,
-// ExportMetricsServiceRequest): its one field (1) repeated, one message a
-// resource. Encoding it by hand spares the collector packages.
-func exportRequest[M proto.Message](resources []M) ([]byte, error) {
-	var body []byte
-	for _, r := range resources {
-		b, err := proto.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("OTLP: encode: %w", err)
-		}
-		body = protowire.AppendTag(body, 1, protowire.BytesType)
-		body = protowire.AppendBytes(body, b)
-	}
-	return body, nil
-}
-
-// post sends an export request's body.
+// post sends an export request's body, unless the exporter is shut down.
 func (c *otlpHTTP) post(ctx context.Context, body []byte) error {
+	if c.closed.Load() {
+		return fmt.Errorf("OTLP %s: exporter shut down", c.signal)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -105,30 +91,9 @@ func (c *otlpHTTP) post(ctx context.Context, body []byte) error {
 	return nil
 }
 
-// traceClient is otlpHTTP as the client of OpenTelemetry's own span
-// exporter (otlptrace: batching, and the conversion of the SDK's spans into
-// OTLP's messages are its).
-type traceClient struct{ *otlpHTTP }
-
-// newTraceExporter returns the OTLP/HTTP span exporter the environment
-// asks for.
-func newTraceExporter(ctx context.Context, cfg Config) (*otlptrace.Exporter, error) {
-	c, err := newOTLPHTTP(cfg, "traces", cfg.TracesEndpoint)
-	if err != nil {
-		return nil, err
-	}
-	return otlptrace.New(ctx, traceClient{c})
-}
-
-func (traceClient) Start(context.Context) error { return nil }
-
-func (traceClient) Stop(context.Context) error { return nil }
-
-// UploadTraces posts an ExportTraceServiceRequest.
-func (c traceClient) UploadTraces(ctx context.Context, spans []*tracepb.ResourceSpans) error {
-	body, err := exportRequest(spans)
-	if err != nil {
-		return err
-	}
-	return c.post(ctx, body)
+// Shutdown refuses the exports that follow (the SDK has flushed before
+// calling it): it is the span and metric exporters'.
+func (c *otlpHTTP) Shutdown(ctx context.Context) error {
+	c.closed.Store(true)
+	return ctx.Err()
 }

@@ -21,7 +21,7 @@ func TestOTLPReachesJaeger(t *testing.T) {
 	if endpoint == "" || jaeger == "" {
 		t.Skip("no Jaeger: run under with-services")
 	}
-	exp, err := newTraceExporter(t.Context(), Config{Endpoint: endpoint})
+	exp, err := newTraceExporter(Config{Endpoint: endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,8 @@ func TestOTLPReachesJaeger(t *testing.T) {
 }
 
 // TestOTLPHeadersAndRefusal: the endpoint's path, the headers of
-// OTEL_EXPORTER_OTLP_HEADERS, and a refusal reported as an error.
+// OTEL_EXPORTER_OTLP_HEADERS, a refusal reported as an error, nothing
+// posted for no spans, and nothing exported after Shutdown.
 func TestOTLPHeadersAndRefusal(t *testing.T) {
 	var path, auth, ctype string
 	status := http.StatusOK
@@ -77,7 +78,7 @@ func TestOTLPHeadersAndRefusal(t *testing.T) {
 	}))
 	defer srv.Close()
 	t.Setenv("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer%20abc,broken")
-	exp, err := newTraceExporter(t.Context(), Config{Endpoint: srv.URL + "/"})
+	exp, err := newTraceExporter(Config{Endpoint: srv.URL + "/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +89,20 @@ func TestOTLPHeadersAndRefusal(t *testing.T) {
 		t.Fatalf("posted to %q with Authorization %q, Content-Type %q", path, auth, ctype)
 	}
 	status = http.StatusServiceUnavailable
-	c := traceClient{&otlpHTTP{url: srv.URL + "/v1/traces", client: http.DefaultClient}}
-	if err := c.UploadTraces(t.Context(), nil); err == nil || !strings.Contains(err.Error(), "503") {
+	if err := exp.ExportSpans(t.Context(), []sdktrace.ReadOnlySpan{span.(sdktrace.ReadOnlySpan)}); err == nil || !strings.Contains(err.Error(), "503") {
 		t.Fatalf("a 503 gave %v", err)
 	}
-	if _, err := newTraceExporter(t.Context(), Config{TracesEndpoint: "not a url"}); err == nil {
+	path = ""
+	if err := exp.ExportSpans(t.Context(), nil); err != nil || path != "" {
+		t.Fatalf("no spans gave %v, posted to %q", err, path)
+	}
+	if err := exp.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.ExportSpans(t.Context(), []sdktrace.ReadOnlySpan{span.(sdktrace.ReadOnlySpan)}); err == nil {
+		t.Fatal("exported after Shutdown")
+	}
+	if _, err := newTraceExporter(Config{TracesEndpoint: "not a url"}); err == nil {
 		t.Fatal("a malformed endpoint was taken")
 	}
 }

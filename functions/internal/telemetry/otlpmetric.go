@@ -4,32 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
-	"time"
+	"math"
 
-	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // metricExporter pushes the SDK's metrics over OTLP/HTTP in protobuf (see
 // otlpHTTP for the variables it reads), in cumulative temporality — what
 // Prometheus-compatible backends want — with the default aggregations. It
 // stands in for otlpmetrichttp, which links gRPC (see otlpHTTP); the
-// conversion into OTLP's messages follows the SDK's own (its
+// encoding of OTLP's messages follows the SDK's conversion (its
 // internal/transform package). Sums, gauges, explicit-bucket histograms
 // and their exemplars are converted; exponential histograms and summaries,
 // which our views and instruments do not produce, are dropped with an
 // error naming them.
-type metricExporter struct {
-	client *otlpHTTP
-	closed atomic.Bool
-}
-
-var errExporterClosed = errors.New("OTLP metrics: exporter shut down")
+type metricExporter struct{ *otlpHTTP }
 
 // newMetricExporter returns the OTLP/HTTP metric exporter the environment
 // asks for.
@@ -38,7 +29,7 @@ func newMetricExporter(cfg Config) (*metricExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &metricExporter{client: c}, nil
+	return &metricExporter{c}, nil
 }
 
 func (*metricExporter) Temporality(sdkmetric.InstrumentKind) metricdata.Temporality {
@@ -52,219 +43,154 @@ func (*metricExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggrega
 // Export posts rm as an ExportMetricsServiceRequest. What cannot be
 // converted is left out and reported in the error, after the rest is sent.
 func (e *metricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	if e.closed.Load() {
-		return errExporterClosed
-	}
-	m, convErr := resourceMetrics(rm)
-	body, err := exportRequest([]*metricpb.ResourceMetrics{m})
-	if err != nil {
-		return err
-	}
-	return errors.Join(e.client.post(ctx, body), convErr)
+	var errs []error
+	body := appendMessage(nil, 1, func(b []byte) []byte { // ExportMetricsServiceRequest.resource_metrics
+		b = appendResource(b, 1, rm.Resource) // ResourceMetrics.resource
+		for _, sm := range rm.ScopeMetrics {
+			b = appendMessage(b, 2, func(b []byte) []byte { // .scope_metrics
+				b = appendScope(b, 1, sm.Scope) // ScopeMetrics.scope
+				for _, m := range sm.Metrics {
+					if !exported(m.Data) {
+						errs = append(errs, fmt.Errorf("OTLP metrics: %s: aggregation %T not exported", m.Name, m.Data))
+						continue
+					}
+					b = appendMessage(b, 2, func(b []byte) []byte { return appendMetric(b, m) }) // .metrics
+				}
+				return appendString(b, 3, sm.Scope.SchemaURL) // .schema_url
+			})
+		}
+		return appendString(b, 3, rm.Resource.SchemaURL()) // .schema_url
+	})
+	return errors.Join(e.post(ctx, body), errors.Join(errs...))
 }
 
 // ForceFlush has nothing to flush: Export holds nothing back.
 func (*metricExporter) ForceFlush(ctx context.Context) error { return ctx.Err() }
 
-func (e *metricExporter) Shutdown(ctx context.Context) error {
-	e.closed.Store(true)
-	return ctx.Err()
+// exported says whether appendMetric converts an aggregation.
+func exported(a metricdata.Aggregation) bool {
+	switch a.(type) {
+	case metricdata.Sum[int64], metricdata.Sum[float64], metricdata.Gauge[int64], metricdata.Gauge[float64],
+		metricdata.Histogram[int64], metricdata.Histogram[float64]:
+		return true
+	}
+	return false
 }
 
-// resourceMetrics converts the SDK's metrics of a resource into OTLP's.
-func resourceMetrics(rm *metricdata.ResourceMetrics) (*metricpb.ResourceMetrics, error) {
-	var errs []error
-	out := &metricpb.ResourceMetrics{
-		Resource:  &resourcepb.Resource{Attributes: keyValues(rm.Resource.Attributes())},
-		SchemaUrl: rm.Resource.SchemaURL(),
-	}
-	for _, sm := range rm.ScopeMetrics {
-		s := &metricpb.ScopeMetrics{
-			Scope: &commonpb.InstrumentationScope{
-				Name:       sm.Scope.Name,
-				Version:    sm.Scope.Version,
-				Attributes: keyValues(sm.Scope.Attributes.ToSlice()),
-			},
-			SchemaUrl: sm.Scope.SchemaURL,
-		}
-		for _, m := range sm.Metrics {
-			pm, err := otlpMetric(m)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s.Metrics = append(s.Metrics, pm)
-		}
-		out.ScopeMetrics = append(out.ScopeMetrics, s)
-	}
-	return out, errors.Join(errs...)
-}
-
-func otlpMetric(m metricdata.Metrics) (*metricpb.Metric, error) {
-	out := &metricpb.Metric{Name: m.Name, Description: m.Description, Unit: m.Unit}
+// appendMetric appends the body of a Metric.
+func appendMetric(b []byte, m metricdata.Metrics) []byte {
+	b = appendString(b, 1, m.Name)        // Metric.name
+	b = appendString(b, 2, m.Description) // .description
+	b = appendString(b, 3, m.Unit)        // .unit
 	switch a := m.Data.(type) {
 	case metricdata.Sum[int64]:
-		out.Data = sum(a)
+		return appendSum(b, a)
 	case metricdata.Sum[float64]:
-		out.Data = sum(a)
+		return appendSum(b, a)
 	case metricdata.Gauge[int64]:
-		out.Data = &metricpb.Metric_Gauge{Gauge: &metricpb.Gauge{DataPoints: numberPoints(a.DataPoints)}}
+		return appendMessage(b, 5, func(b []byte) []byte { return appendNumberPoints(b, a.DataPoints) }) // .gauge
 	case metricdata.Gauge[float64]:
-		out.Data = &metricpb.Metric_Gauge{Gauge: &metricpb.Gauge{DataPoints: numberPoints(a.DataPoints)}}
+		return appendMessage(b, 5, func(b []byte) []byte { return appendNumberPoints(b, a.DataPoints) })
 	case metricdata.Histogram[int64]:
-		out.Data = histogram(a)
+		return appendHistogram(b, a)
 	case metricdata.Histogram[float64]:
-		out.Data = histogram(a)
-	default:
-		return nil, fmt.Errorf("OTLP metrics: %s: aggregation %T not exported", m.Name, a)
+		return appendHistogram(b, a)
 	}
-	return out, nil
+	return b
 }
 
-func temporality(t metricdata.Temporality) metricpb.AggregationTemporality {
+// temporality is OTLP's number of an AggregationTemporality.
+func temporality(t metricdata.Temporality) uint64 {
 	switch t {
-	case metricdata.CumulativeTemporality:
-		return metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE
 	case metricdata.DeltaTemporality:
-		return metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
+		return 1
+	case metricdata.CumulativeTemporality:
+		return 2
 	}
-	return metricpb.AggregationTemporality_AGGREGATION_TEMPORALITY_UNSPECIFIED
+	return 0
 }
 
-func sum[N int64 | float64](s metricdata.Sum[N]) *metricpb.Metric_Sum {
-	return &metricpb.Metric_Sum{Sum: &metricpb.Sum{
-		DataPoints:             numberPoints(s.DataPoints),
-		AggregationTemporality: temporality(s.Temporality),
-		IsMonotonic:            s.IsMonotonic,
-	}}
+func appendSum[N int64 | float64](b []byte, s metricdata.Sum[N]) []byte {
+	return appendMessage(b, 7, func(b []byte) []byte { // Metric.sum
+		b = appendNumberPoints(b, s.DataPoints)                        // Sum.data_points
+		b = appendVarint(b, 2, temporality(s.Temporality))             // .aggregation_temporality
+		return appendVarint(b, 3, protowire.EncodeBool(s.IsMonotonic)) // .is_monotonic
+	})
 }
 
-func numberPoints[N int64 | float64](points []metricdata.DataPoint[N]) []*metricpb.NumberDataPoint {
-	out := make([]*metricpb.NumberDataPoint, 0, len(points))
+// appendNumberPoints appends points as field 1 (Sum's and Gauge's
+// data_points), each a NumberDataPoint.
+func appendNumberPoints[N int64 | float64](b []byte, points []metricdata.DataPoint[N]) []byte {
 	for _, p := range points {
-		np := &metricpb.NumberDataPoint{
-			Attributes:        keyValues(p.Attributes.ToSlice()),
-			StartTimeUnixNano: unixNano(p.StartTime),
-			TimeUnixNano:      unixNano(p.Time),
-			Exemplars:         exemplars(p.Exemplars),
-		}
-		if v, ok := any(p.Value).(int64); ok {
-			np.Value = &metricpb.NumberDataPoint_AsInt{AsInt: v}
-		} else {
-			np.Value = &metricpb.NumberDataPoint_AsDouble{AsDouble: float64(p.Value)}
-		}
-		out = append(out, np)
+		b = appendMessage(b, 1, func(b []byte) []byte {
+			b = appendFixed64(b, 2, unixNano(p.StartTime))       // NumberDataPoint.start_time_unix_nano
+			b = appendFixed64(b, 3, unixNano(p.Time))            // .time_unix_nano
+			b = appendNumber(b, 4, 6, p.Value)                   // .as_double, .as_int
+			b = appendExemplars(b, 5, p.Exemplars)               // .exemplars
+			return appendKeyValues(b, 7, p.Attributes.ToSlice()) // .attributes
+		})
 	}
-	return out
+	return b
 }
 
-func histogram[N int64 | float64](h metricdata.Histogram[N]) *metricpb.Metric_Histogram {
-	points := make([]*metricpb.HistogramDataPoint, 0, len(h.DataPoints))
-	for _, p := range h.DataPoints {
-		hp := &metricpb.HistogramDataPoint{
-			Attributes:        keyValues(p.Attributes.ToSlice()),
-			StartTimeUnixNano: unixNano(p.StartTime),
-			TimeUnixNano:      unixNano(p.Time),
-			Count:             p.Count,
-			Sum:               float(p.Sum, true),
-			BucketCounts:      p.BucketCounts,
-			ExplicitBounds:    p.Bounds,
-			Exemplars:         exemplars(p.Exemplars),
+// appendNumber appends v as the oneof of a double (field asDouble) or an
+// int64 (field asInt, sfixed64).
+func appendNumber[N int64 | float64](b []byte, asDouble, asInt protowire.Number, v N) []byte {
+	if i, ok := any(v).(int64); ok {
+		b = protowire.AppendTag(b, asInt, protowire.Fixed64Type)
+		return protowire.AppendFixed64(b, uint64(i))
+	}
+	return appendDouble(b, asDouble, float64(v))
+}
+
+func appendHistogram[N int64 | float64](b []byte, h metricdata.Histogram[N]) []byte {
+	return appendMessage(b, 9, func(b []byte) []byte { // Metric.histogram
+		for _, p := range h.DataPoints {
+			b = appendMessage(b, 1, func(b []byte) []byte { // Histogram.data_points
+				b = appendFixed64(b, 2, unixNano(p.StartTime))                             // HistogramDataPoint.start_time_unix_nano
+				b = appendFixed64(b, 3, unixNano(p.Time))                                  // .time_unix_nano
+				b = appendFixed64(b, 4, p.Count)                                           // .count
+				b = appendDouble(b, 5, float64(p.Sum))                                     // .sum
+				b = appendPacked(b, 6, p.BucketCounts, func(c uint64) uint64 { return c }) // .bucket_counts
+				b = appendPacked(b, 7, p.Bounds, math.Float64bits)                         // .explicit_bounds
+				b = appendExemplars(b, 8, p.Exemplars)                                     // .exemplars
+				b = appendKeyValues(b, 9, p.Attributes.ToSlice())                          // .attributes
+				if v, ok := p.Min.Value(); ok {
+					b = appendDouble(b, 11, float64(v)) // .min
+				}
+				if v, ok := p.Max.Value(); ok {
+					b = appendDouble(b, 12, float64(v)) // .max
+				}
+				return b
+			})
 		}
-		hp.Min = float(p.Min.Value())
-		hp.Max = float(p.Max.Value())
-		points = append(points, hp)
-	}
-	return &metricpb.Metric_Histogram{Histogram: &metricpb.Histogram{
-		DataPoints:             points,
-		AggregationTemporality: temporality(h.Temporality),
-	}}
+		return appendVarint(b, 2, temporality(h.Temporality)) // .aggregation_temporality
+	})
 }
 
-// float is v as an optional field of OTLP's: nil when not ok.
-func float[N int64 | float64](v N, ok bool) *float64 {
-	if !ok {
-		return nil
+// appendPacked appends vs as a packed repeated field of fixed64s.
+func appendPacked[T any](b []byte, num protowire.Number, vs []T, bits func(T) uint64) []byte {
+	if len(vs) == 0 {
+		return b
 	}
-	f := float64(v)
-	return &f
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(8*len(vs)))
+	for _, v := range vs {
+		b = protowire.AppendFixed64(b, bits(v))
+	}
+	return b
 }
 
-func exemplars[N int64 | float64](es []metricdata.Exemplar[N]) []*metricpb.Exemplar {
-	if len(es) == 0 {
-		return nil
-	}
-	out := make([]*metricpb.Exemplar, 0, len(es))
+// appendExemplars appends each of es as field num, an Exemplar.
+func appendExemplars[N int64 | float64](b []byte, num protowire.Number, es []metricdata.Exemplar[N]) []byte {
 	for _, e := range es {
-		pe := &metricpb.Exemplar{
-			FilteredAttributes: keyValues(e.FilteredAttributes),
-			TimeUnixNano:       unixNano(e.Time),
-			SpanId:             e.SpanID,
-			TraceId:            e.TraceID,
-		}
-		if v, ok := any(e.Value).(int64); ok {
-			pe.Value = &metricpb.Exemplar_AsInt{AsInt: v}
-		} else {
-			pe.Value = &metricpb.Exemplar_AsDouble{AsDouble: float64(e.Value)}
-		}
-		out = append(out, pe)
+		b = appendMessage(b, num, func(b []byte) []byte {
+			b = appendFixed64(b, 2, unixNano(e.Time))          // Exemplar.time_unix_nano
+			b = appendNumber(b, 3, 6, e.Value)                 // .as_double, .as_int
+			b = appendBytes(b, 4, e.SpanID)                    // .span_id
+			b = appendBytes(b, 5, e.TraceID)                   // .trace_id
+			return appendKeyValues(b, 7, e.FilteredAttributes) // .filtered_attributes
+		})
 	}
-	return out
-}
-
-// unixNano is t in nanoseconds since the Unix epoch, 0 for the zero time.
-func unixNano(t time.Time) uint64 {
-	if t.IsZero() {
-		return 0
-	}
-	return uint64(max(0, t.UnixNano()))
-}
-
-func keyValues(kvs []attribute.KeyValue) []*commonpb.KeyValue {
-	if len(kvs) == 0 {
-		return nil
-	}
-	out := make([]*commonpb.KeyValue, 0, len(kvs))
-	for _, kv := range kvs {
-		out = append(out, &commonpb.KeyValue{Key: string(kv.Key), Value: anyValue(kv.Value)})
-	}
-	return out
-}
-
-// anyValue converts an attribute's value; an empty one is an AnyValue with
-// no value set.
-func anyValue(v attribute.Value) *commonpb.AnyValue {
-	switch v.Type() {
-	case attribute.BOOL:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v.AsBool()}}
-	case attribute.INT64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v.AsInt64()}}
-	case attribute.FLOAT64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v.AsFloat64()}}
-	case attribute.STRING:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v.AsString()}}
-	case attribute.BYTESLICE:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: v.AsByteSlice()}}
-	case attribute.BOOLSLICE:
-		return array(v.AsBoolSlice(), attribute.BoolValue)
-	case attribute.INT64SLICE:
-		return array(v.AsInt64Slice(), attribute.Int64Value)
-	case attribute.FLOAT64SLICE:
-		return array(v.AsFloat64Slice(), attribute.Float64Value)
-	case attribute.STRINGSLICE:
-		return array(v.AsStringSlice(), attribute.StringValue)
-	case attribute.SLICE:
-		return array(v.AsSlice(), func(v attribute.Value) attribute.Value { return v })
-	case attribute.MAP:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: keyValues(v.AsMap())}}}
-	}
-	return &commonpb.AnyValue{}
-}
-
-func array[T any](items []T, value func(T) attribute.Value) *commonpb.AnyValue {
-	a := &commonpb.ArrayValue{Values: make([]*commonpb.AnyValue, 0, len(items))}
-	for _, it := range items {
-		a.Values = append(a.Values, anyValue(value(it)))
-	}
-	return &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: a}}
+	return b
 }
