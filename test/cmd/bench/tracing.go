@@ -66,11 +66,13 @@ func tracing(c config, db *database, bins, tmp string) error {
 	env := []string{"DATABASE_URL=" + url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", c.conns), "HOLD_TTL=24h", "K_SINK=",
 		"CLIENT_KEY=" + strings.Repeat("bench-client-key-", 2)}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}}
-	// Every booking a slot and a citizen (a network address) of its own.
+	// Every booking a desk-slot and a citizen (a network address) of its
+	// own: four bookings a slot, one on each desk, so that every run's
+	// slots fit in the service's horizon.
 	first, n := time.Now().Add(48*time.Hour).Truncate(time.Hour), 0
 	citizen := func() (time.Time, string) {
 		n++
-		return first.Add(time.Duration(n) * 30 * time.Minute), citizenAddress(n)
+		return first.Add(time.Duration(n/4) * 30 * time.Minute), citizenAddress(n)
 	}
 
 	type run struct{ rps, cpu float64 } // bookings/s; function CPU µs a booking
