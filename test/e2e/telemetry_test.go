@@ -46,8 +46,8 @@ func TestOneBookingOneTrace(t *testing.T) {
 	// The trace, once every function has exported its spans (batched:
 	// within about five seconds of the mail).
 	want := map[string][]string{
-		"reserve":        {"POST /api/holds", "SELECT", "publish booking.held"},
-		"confirm":        {"POST /api/bookings", "SELECT", "publish booking.confirmed"},
+		"reserve":        {"POST /api/holds", "publish booking.held"},
+		"confirm":        {"POST /api/bookings", "publish booking.confirmed"},
 		"send-email":     {"POST /{$}", "process booking.confirmed", "smtp send", "INSERT"},
 		"provision-room": {"POST /{$}", "process booking.confirmed", "publish room.provisioned"},
 	}
@@ -59,6 +59,12 @@ func TestOneBookingOneTrace(t *testing.T) {
 	}
 	if missing := tr.missing(want); len(missing) > 0 {
 		t.Fatalf("trace %s lacks %v; it has %v", traceID, missing, tr.names())
+	}
+	// PostgreSQL's statements are spans of the requests that ran them.
+	for _, fn := range []string{"reserve", "confirm", "send-email", "provision-room"} {
+		if tr.statements(fn) == 0 {
+			t.Errorf("no PostgreSQL span of %s: %v", fn, tr.names())
+		}
 	}
 	// The chain: each consumer's handling is under confirm's publish span,
 	// which is under the confirmation request.
@@ -112,6 +118,10 @@ type jaegerSpan struct {
 	SpanID        string `json:"spanID"`
 	OperationName string `json:"operationName"`
 	ProcessID     string `json:"processID"`
+	Tags          []struct {
+		Key   string `json:"key"`
+		Value any    `json:"value"`
+	} `json:"tags"`
 	References    []struct {
 		RefType string `json:"refType"`
 		SpanID  string `json:"spanID"`
@@ -170,6 +180,19 @@ func (tr jaegerTrace) count(service, name string) int {
 	for _, sp := range tr.Spans {
 		if tr.service(sp) == service && sp.OperationName == name {
 			n++
+		}
+	}
+	return n
+}
+
+// statements counts service's spans of PostgreSQL statements.
+func (tr jaegerTrace) statements(service string) int {
+	n := 0
+	for _, sp := range tr.Spans {
+		for _, tag := range sp.Tags {
+			if tr.service(sp) == service && tag.Key == "db.system.name" && tag.Value == "postgresql" {
+				n++
+			}
 		}
 	}
 	return n
