@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"cmp"
+	"compress/gzip"
 	"fmt"
 	"maps"
 	"net/http"
@@ -38,7 +39,29 @@ func (p promExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		otel.Handle(err) // a callback failed, say: what was collected is served
 	}
 	w.Header().Set("Content-Type", promContentType)
-	_, _ = w.Write(promText(&rm))
+	w.Header().Add("Vary", "Accept-Encoding")
+	body := promText(&rm)
+	if !acceptsGzip(r) {
+		_, _ = w.Write(body)
+		return
+	}
+	// Scrapers ask for gzip (Prometheus, VictoriaMetrics): the page is
+	// mostly repeated label names, a tenth of its size compressed.
+	w.Header().Set("Content-Encoding", "gzip")
+	gz := gzip.NewWriter(w)
+	_, _ = gz.Write(body)
+	_ = gz.Close()
+}
+
+// acceptsGzip tells whether the request's Accept-Encoding takes gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") && strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 // promFamily is a metric's series, under one name.

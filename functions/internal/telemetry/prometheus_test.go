@@ -1,9 +1,11 @@
 package telemetry
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -137,6 +139,47 @@ func TestPromExporter(t *testing.T) {
 				t.Errorf("(-want +got)\n%s", d)
 			}
 		})
+	}
+}
+
+// TestPromGzip: a scraper that takes gzip gets the same page compressed;
+// one that refuses it (q=0) or says nothing gets it plain.
+func TestPromGzip(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(resource.Empty()))
+	c, _ := mp.Meter("test").Int64Counter("sportello.holds")
+	c.Add(t.Context(), 3)
+	scrape := func(accept string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		rec := httptest.NewRecorder()
+		promExporter{reader: reader}.ServeHTTP(rec, req)
+		return rec
+	}
+	plain := scrape("").Body.String()
+	if !strings.Contains(plain, "sportello_holds_total 3") {
+		t.Fatalf("plain page:\n%s", plain)
+	}
+	for _, accept := range []string{"gzip", "deflate, gzip;q=1.0, *;q=0.5", "GZIP"} {
+		rec := scrape(accept)
+		if rec.Header().Get("Content-Encoding") != "gzip" {
+			t.Fatalf("Accept-Encoding %q: Content-Encoding %q", accept, rec.Header().Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(rec.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(zr)
+		if string(got) != plain {
+			t.Fatalf("Accept-Encoding %q: the page unzipped differs:\n%s", accept, got)
+		}
+	}
+	for _, accept := range []string{"gzip;q=0", "br", "identity"} {
+		if rec := scrape(accept); rec.Header().Get("Content-Encoding") != "" || rec.Body.String() != plain {
+			t.Fatalf("Accept-Encoding %q: encoded %q", accept, rec.Header().Get("Content-Encoding"))
+		}
 	}
 }
 
