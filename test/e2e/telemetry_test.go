@@ -122,7 +122,7 @@ type jaegerSpan struct {
 		Key   string `json:"key"`
 		Value any    `json:"value"`
 	} `json:"tags"`
-	References    []struct {
+	References []struct {
 		RefType string `json:"refType"`
 		SpanID  string `json:"spanID"`
 	} `json:"references"`
