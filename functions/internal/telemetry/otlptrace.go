@@ -126,7 +126,7 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 	b = appendVarint(b, 6, spanKind(s.SpanKind()))        // .kind
 	b = appendFixed64(b, 7, unixNano(s.StartTime()))      // .start_time_unix_nano
 	b = appendFixed64(b, 8, unixNano(s.EndTime()))        // .end_time_unix_nano
-	b = appendKeyValues(b, 9, s.Attributes())             // .attributes
+	b = appendKeyValues(b, 9, impersonal(s.Attributes())) // .attributes
 	b = appendVarint(b, 10, count(s.DroppedAttributes())) // .dropped_attributes_count
 	for _, ev := range s.Events() {
 		b = appendMessage(b, 11, func(b []byte) []byte { // .events
@@ -160,6 +160,25 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 
 // spanKind is OTLP's number of a span kind: the SDK's own, an unknown one
 // unspecified.
+// personal are the attributes otelhttp puts on every server and client
+// span that say who the caller is: the citizen's network address and
+// browser. They never leave the function, as they never go in a log.
+var personal = map[attribute.Key]bool{
+	"client.address": true, "client.port": true, "network.peer.address": true, "network.peer.port": true,
+	"user_agent.original": true,
+}
+
+// impersonal is attrs without the personal ones.
+func impersonal(attrs []attribute.KeyValue) []attribute.KeyValue {
+	out := attrs[:0:0]
+	for _, kv := range attrs {
+		if !personal[kv.Key] {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
 func spanKind(k trace.SpanKind) uint64 {
 	if k > trace.SpanKindConsumer {
 		return 0

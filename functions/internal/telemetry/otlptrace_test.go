@@ -1,6 +1,7 @@
 package telemetry
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -128,5 +129,28 @@ func TestTraceRequest(t *testing.T) {
 				t.Fatalf("decoded (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestSpansLeaveWithoutPersonalData: the caller's address and browser,
+// which otelhttp records on every request's span, are not exported; the
+// rest of the span's attributes are.
+func TestSpansLeaveWithoutPersonalData(t *testing.T) {
+	span := tracetest.SpanStub{Name: "POST /api/holds", Attributes: []attribute.KeyValue{
+		attribute.String("http.route", "/api/holds"), attribute.String("client.address", "203.0.113.7"),
+		attribute.Int("client.port", 51000), attribute.String("network.peer.address", "10.0.0.9"),
+		attribute.Int("network.peer.port", 40000), attribute.String("user_agent.original", "Mozilla/5.0 (Maria's phone)"),
+		attribute.Int("http.response.status_code", 201),
+	}}
+	got := &collectorpb.ExportTraceServiceRequest{}
+	if err := proto.Unmarshal(traceRequest(tracetest.SpanStubs{span}.Snapshots()), got); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, kv := range got.ResourceSpans[0].ScopeSpans[0].Spans[0].Attributes {
+		keys = append(keys, kv.Key)
+	}
+	if want := []string{"http.route", "http.response.status_code"}; !slices.Equal(keys, want) {
+		t.Fatalf("exported attributes %v, want %v", keys, want)
 	}
 }
