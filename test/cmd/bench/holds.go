@@ -169,15 +169,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 					WITH u AS (UPDATE baseline SET email = 'w' WHERE blocks && tstzrange($1, $2) AND status = 'expired' RETURNING id)
 					INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, '{}' FROM u`, at, at.Add(time.Minute))
 			}
-			body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": at.Format(time.RFC3339)})
-			status, msg, err2 := post(client, reserve.base+"/api/holds", body)
-			if err2 == nil && status == http.StatusCreated {
-				var h map[string]string
-				_ = json.Unmarshal(msg, &h)
-				body, _ = json.Marshal(map[string]any{"hold_id": h["hold_id"], "hold_secret": h["hold_secret"],
-					"citizen": map[string]any{"given_name": "W", "family_name": "W", "address": "W", "email": "w@example.it", "privacy_consent": true}})
-				_, _, err2 = post(client, confirm.base+"/api/bookings", body)
-			}
+			_, err2 := bookOne(client, reserve.base, confirm.base, at, "")
 			return true, errors.Join(err, err2)
 		})
 		if err := db.exec(url, `DELETE FROM baseline`, `DELETE FROM baseline_outbox`); err != nil {
