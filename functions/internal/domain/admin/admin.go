@@ -159,17 +159,6 @@ func Stranded(field string, bookings []Affected) *apperr.Error {
 	return e
 }
 
-// StrandedBookings returns the bookings a Stranded refusal lists, or nil
-// when err is not one.
-func StrandedBookings(err error) []Affected {
-	if e, ok := err.(*apperr.Error); ok {
-		if b, ok := e.Members["bookings"].([]Affected); ok {
-			return b
-		}
-	}
-	return nil
-}
-
 // Office is an office as the administration sees it.
 type Office struct {
 	ID          string       `json:"id"`

@@ -214,9 +214,6 @@ func (f *FieldError) With(limit int64) { f.Limit = ptr(limit) }
 // Fields lists the problems added so far.
 func (v *Validation) Fields() []FieldError { return v.fields }
 
-// Empty reports whether nothing was added.
-func (v *Validation) Empty() bool { return len(v.fields) == 0 }
-
 func ptr(n int64) *int64 { return &n }
 
 // Err returns nil when nothing was added, or an Invalid *Error naming the
