@@ -38,7 +38,9 @@ FUZZ     ?= Fuzz[A-Za-z]*
 fuzz: tools
 	$(BIN)/with-services test/fuzz.sh $(FUZZTIME) '$(FUZZ)'
 
-## vet: go vet on every module, every Go file as gofmt leaves it, every go.mod as `go mod tidy` leaves it
+## vet: go vet on every module, every Go file as gofmt leaves it, every go.mod as `go mod tidy` leaves it,
+## no function of the workspace's modules that nothing calls (deadcode, tests counted as callers)
+DEADCODE := golang.org/x/tools/cmd/deadcode@v0.40.0
 GOMODS := events functions local test deploy/test deploy/test/tools/etcd deploy/test/tools/kube-apiserver \
           deploy/test/tools/promql examples/subscriber
 vet:
@@ -47,6 +49,7 @@ vet:
 	cd examples/subscriber && GOWORK=off go vet ./...
 	@unformatted=$$(git ls-files '*.go' | xargs gofmt -l); if [ -n "$$unformatted" ]; then echo "not gofmt-formatted:"; echo "$$unformatted"; exit 1; fi
 	@for m in $(GOMODS); do (cd $$m && GOWORK=off go mod tidy -diff) || { echo "$$m: go.mod is not tidy (run go mod tidy there)"; exit 1; }; done
+	@dead=$$(go run $(DEADCODE) -test $(MODULES)); if [ -n "$$dead" ]; then echo "unreachable functions (delete them, or call them):"; echo "$$dead"; exit 1; fi
 
 ## site: build the website (web/) into functions/site/kodata, for the site's image (skaffold runs it)
 site:
