@@ -11,7 +11,6 @@ import (
 const (
 	MaxNameLen    = 100
 	MaxAddressLen = 200
-	MaxEmailLen   = text.MaxEmail
 	MaxReasonLen  = 200 // motivo
 	MaxDetailsLen = 200 // dettagli
 )
