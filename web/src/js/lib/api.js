@@ -68,7 +68,7 @@ export function setCsrfToken(token) {
   }
 }
 
-export function csrfToken() {
+function csrfToken() {
   try {
     return sessionStorage.getItem(CSRF_KEY) || '';
   } catch {
@@ -79,7 +79,7 @@ export function csrfToken() {
 // How often an unsafe request is sent again after a network failure.
 const RETRIES = 2;
 
-export function newKey() {
+function newKey() {
   if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');

@@ -27,13 +27,13 @@ import { clear, h } from './dom.js';
 import { formatTime } from './format.js';
 import { t } from './i18n.js';
 
-export const CHAT_TOPIC = 'chat';
-export const DOCUMENTS_TOPIC = 'documents';
+const CHAT_TOPIC = 'chat';
+const DOCUMENTS_TOPIC = 'documents';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function sendChat(room, text) {
+function sendChat(room, text) {
   return room.localParticipant.publishData(encoder.encode(text), { reliable: true, topic: CHAT_TOPIC });
 }
 

@@ -52,7 +52,7 @@ export function documentsApi(base, opts) {
 }
 
 /** upload sends file with the presigned POST, reporting progress(0..1). */
-export function uploadPresigned(presigned, file, type, progress = () => {}) {
+function uploadPresigned(presigned, file, type, progress = () => {}) {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     for (const [k, v] of Object.entries(presigned.fields || {})) form.append(k, v);

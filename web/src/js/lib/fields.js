@@ -74,7 +74,7 @@ function group(prefix, g, values) {
   );
 }
 
-export function readFields(prefix, fields) {
+function readFields(prefix, fields) {
   const out = {};
   for (const f of fields) {
     if (f.type === 'group') {

@@ -71,7 +71,7 @@ export function clearErrors(root) {
   for (const el of $$('.alert[role=alert]', root)) show(el, false);
 }
 
-export function focusFirstInvalid(root) {
+function focusFirstInvalid(root) {
   const first = $$('[aria-invalid="true"]', root)[0];
   focus(first);
   return first;

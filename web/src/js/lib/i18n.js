@@ -16,7 +16,7 @@
 import it from '../../i18n/it.json' with { type: 'json' };
 import en from '../../i18n/en.json' with { type: 'json' };
 
-export const LANGS = ['it', 'en'];
+const LANGS = ['it', 'en'];
 const STORAGE_KEY = 'sportello.lang';
 const dicts = { it: structuredClone(it), en: structuredClone(en) };
 const listeners = [];

@@ -16,7 +16,7 @@
 import { $, $$ } from './dom.js';
 import { getLang, onLangChange, setLang, t } from './i18n.js';
 
-export const SPRITE = '/assets/bootstrap-italia/svg/sprites.svg';
+const SPRITE = '/assets/bootstrap-italia/svg/sprites.svg';
 const SVG = 'http://www.w3.org/2000/svg';
 
 export function icon(name, cls = 'icon icon-sm') {

@@ -666,7 +666,7 @@ function fold(line) {
   return out.join('\r\n ');
 }
 
-export function bookingICS(b, now = new Date()) {
+function bookingICS(b, now = new Date()) {
   const lines = [
     'BEGIN:VCALENDAR',
     'VERSION:2.0',
