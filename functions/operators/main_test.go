@@ -18,6 +18,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/adapters/storage/s3test"
 	"github.com/sportello/sportello/functions/internal/app/auth"
 	"github.com/sportello/sportello/functions/internal/app/documents"
+	"github.com/sportello/sportello/functions/internal/domain/audit"
 	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/domain/operator"
 	pwhash "github.com/sportello/sportello/functions/internal/domain/password"
@@ -265,10 +266,30 @@ func TestSignInRefused(t *testing.T) {
 // TestLockout: after 5 wrong passwords in a row the account is locked for
 // 15 minutes — even the right password gets the 401 of a wrong one, with
 // no Retry-After (a 429 told an attacker the account existed) — and opens
-// again after them with a fresh count; a success resets the count.
+// again after them with a fresh count; a success resets the count. Each
+// lock, and nothing else, is an operator.locked row of the audit log.
 func TestLockout(t *testing.T) {
 	e := newEnv(t, apitest.Monday, auth.DefaultConfig)
-	email, _ := e.operator(operator.RoleOperator)
+	email, id := e.operator(operator.RoleOperator)
+	locks := func(want int) {
+		t.Helper()
+		recs, err := pgtest.AuditLog(t, audit.Filter{TargetKind: "operator", TargetID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range recs {
+			got = append(got, r.Actor.Kind+" "+r.Action+" "+string(r.Detail))
+		}
+		var w []string
+		for range want {
+			until, _ := json.Marshal(e.clk.Now().Add(15 * time.Minute))
+			w = append(w, `system operator.locked {"until": `+string(until)+`, "failed_sign_ins": 5}`)
+		}
+		if diff := cmp.Diff(w, got); diff != "" {
+			t.Errorf("audit rows of the operator (-want +got):\n%s", diff)
+		}
+	}
 	wrong := func(n int) {
 		t.Helper()
 		for i := 0; i < n; i++ {
@@ -288,7 +309,9 @@ func TestLockout(t *testing.T) {
 	if rec := right(); rec.Code != http.StatusOK {
 		t.Fatalf("status %d after 4 failures: %s", rec.Code, rec.Body)
 	}
+	locks(0)
 	wrong(5)
+	locks(1)
 	for _, advance := range []time.Duration{0, 14*time.Minute + 59*time.Second} {
 		e.clk.Advance(advance)
 		// No 429, no Retry-After: they would tell that the account exists.

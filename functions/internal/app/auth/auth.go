@@ -235,16 +235,33 @@ func (a *Authenticator) OpenSession(ctx context.Context, operatorID string) (Ses
 
 // failed counts a failed sign-in on the account of email, unless it is
 // locked; the MaxFailures-th in a row locks it for Lockout and starts the
-// count again. The same statement runs for every failure, an unknown
-// email's included (it changes no row), so that it takes as long.
+// count again, and the audit log records the lock (operator.locked, by the
+// system, with its end) in the same transaction. The same statement runs
+// for every failure, an unknown email's included (it changes no row), so
+// that it takes as long.
 func (a *Authenticator) failed(ctx context.Context, email string, now time.Time) error {
-	_, err := a.Store.Pool.Exec(ctx, `
-		UPDATE operators SET
-		  failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
-		  locked_until  = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
-		WHERE email = $1 AND (locked_until IS NULL OR locked_until <= $4)`,
-		email, orDefault(a.Config.MaxFailures, DefaultConfig.MaxFailures), now.Add(orDefault(a.Config.Lockout, DefaultConfig.Lockout)), now)
-	return err
+	limit := orDefault(a.Config.MaxFailures, DefaultConfig.MaxFailures)
+	until := now.Add(orDefault(a.Config.Lockout, DefaultConfig.Lockout))
+	return a.Store.InTx(ctx, func(tx *postgres.Tx) error {
+		var id string
+		err := tx.QueryRow(ctx, `
+			UPDATE operators SET
+			  failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END,
+			  locked_until  = CASE WHEN failed_logins + 1 >= $2 THEN $3 ELSE locked_until END
+			WHERE email = $1 AND (locked_until IS NULL OR locked_until <= $4)
+			RETURNING CASE WHEN locked_until = $3 THEN id::text ELSE '' END`,
+			email, limit, until, now).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && id == "") {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return tx.Audit(ctx, audit.Entry{
+			Actor: audit.System, Action: "operator.locked", TargetKind: "operator", TargetID: id,
+			Detail: map[string]any{"failed_sign_ins": limit, "until": until},
+		})
+	})
 }
 
 func orDefault[T int | time.Duration](v, def T) T {
