@@ -159,9 +159,7 @@ func (tx *Tx) loadState(ctx context.Context, id string) (serviceState, error) {
 	today := tx.store.Calendar.Today(tx.Now)
 	err := tx.QueryRow(ctx, `SELECT `+serviceColumns+`, s.active, o.active
 		FROM services s JOIN offices o ON o.id = s.office_id WHERE s.id = $1`, id).Scan(
-		&st.svc.ID, &st.svc.OfficeID, &st.svc.Name, &st.svc.Description, &st.svc.DurationMinutes, &st.svc.BufferMinutes,
-		&st.svc.MinNoticeMinutes, &st.svc.HorizonDays, &st.svc.CancelCutoffMinutes, &st.svc.WhatToBring, &st.svc.Desks,
-		&st.svc.OpenOnHolidays, &st.active, &st.officeActive)
+		append(serviceFields(&st.svc), &st.active, &st.officeActive)...)
 	if err != nil {
 		return st, fmt.Errorf("service %s: %w", id, err)
 	}
