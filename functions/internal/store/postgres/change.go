@@ -55,6 +55,19 @@ type change struct {
 	emit func(ctx context.Context, tx *Tx, res admin.ChangeResult) error
 }
 
+// checkChange checks a change to the office, service, … id before it
+// reads anything: invalid (what validating its input found) comes first,
+// then an id that cannot name anything is notFound.
+func checkChange(invalid error, id string, notFound func(field, id string) error) error {
+	if invalid != nil {
+		return invalid
+	}
+	if !booking.ValidID(id) {
+		return notFound("id", id)
+	}
+	return nil
+}
+
 // administer runs c in a transaction and commits it (rolls it back in a
 // dry run), retrying a few times on a deadlock or serialization failure.
 func (s *Store) administer(ctx context.Context, opts admin.ChangeOptions, c *change) (admin.ChangeResult, error) {

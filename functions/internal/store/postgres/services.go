@@ -155,11 +155,8 @@ func (s *Store) CreateService(ctx context.Context, actor string, in admin.Servic
 // open_on_holidays).
 func (s *Store) UpdateService(ctx context.Context, id string, p admin.ServicePatch, opts admin.ChangeOptions) (admin.Service, admin.ChangeResult, error) {
 	var v admin.Service
-	if err := p.Validate(); err != nil {
+	if err := checkChange(p.Validate(), id, admin.ServiceNotFound); err != nil {
 		return v, admin.ChangeResult{}, err
-	}
-	if !booking.ValidID(id) {
-		return v, admin.ChangeResult{}, admin.ServiceNotFound("id", id)
 	}
 	c := &change{}
 	c.services = func(ctx context.Context, tx *Tx) ([]string, error) {
@@ -218,11 +215,8 @@ func hoursOf(ctx context.Context, q querier, serviceID string) ([]booking.Hours,
 // (hours[i].*), NotFound (id), Stranded (hours).
 func (s *Store) ReplaceHours(ctx context.Context, id string, hours []booking.Hours, opts admin.ChangeOptions) (admin.Service, admin.ChangeResult, error) {
 	var v admin.Service
-	if err := admin.ValidateHours("hours", hours); err != nil {
+	if err := checkChange(admin.ValidateHours("hours", hours), id, admin.ServiceNotFound); err != nil {
 		return v, admin.ChangeResult{}, err
-	}
-	if !booking.ValidID(id) {
-		return v, admin.ChangeResult{}, admin.ServiceNotFound("id", id)
 	}
 	res, err := s.administer(ctx, opts, &change{
 		field: "hours",
