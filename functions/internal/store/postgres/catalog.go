@@ -17,8 +17,9 @@ import (
 // The catalog: offices and services as citizens see them.
 
 // termsColumns are the columns of a service's terms, in the order of
-// termsFields. Only services has them, so they need no table's name, and
-// they serve in writes too.
+// termsFields. They are named without a table (only services has such
+// columns, also in the queries that join offices), so that reads and
+// writes (INSERT, UPDATE) share them.
 const termsColumns = `duration_minutes, buffer_minutes, min_notice_minutes, horizon_days, cancel_cutoff_minutes,
 	what_to_bring, open_on_holidays`
 
