@@ -207,57 +207,56 @@ type DeskPatch struct {
 
 // Service is a service as the administration sees it.
 type Service struct {
-	ID                  string          `json:"id"`
-	OfficeID            string          `json:"office_id"`
-	Name                string          `json:"name"`
-	Description         string          `json:"description"`
-	DurationMinutes     int             `json:"duration_minutes"`
-	BufferMinutes       int             `json:"buffer_minutes"`
-	MinNoticeMinutes    int             `json:"min_notice_minutes"`
-	HorizonDays         int             `json:"horizon_days"`
-	CancelCutoffMinutes int             `json:"cancel_cutoff_minutes"`
-	WhatToBring         string          `json:"what_to_bring"`
-	OpenOnHolidays      bool            `json:"open_on_holidays"`
-	Active              bool            `json:"active"`
-	Position            int             `json:"position"`
-	AdmissionPerMinute  *int            `json:"admission_per_minute"` // nil: no waiting room of its own
-	Hours               []booking.Hours `json:"opening_hours"`
-	Desks               []Desk          `json:"desks"`
+	ID          string `json:"id"`
+	OfficeID    string `json:"office_id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	booking.Terms
+	Active             bool            `json:"active"`
+	Position           int             `json:"position"`
+	AdmissionPerMinute *int            `json:"admission_per_minute"` // nil: no waiting room of its own
+	Hours              []booking.Hours `json:"opening_hours"`
+	Desks              []Desk          `json:"desks"`
 }
 
 // ServiceInput creates a service (active, without desks or hours: add
 // them). AdmissionPerMinute left out or null: no waiting room of its own.
 type ServiceInput struct {
-	ID                  string `json:"id"`
-	OfficeID            string `json:"office_id"`
-	Name                string `json:"name"`
-	Description         string `json:"description"`
-	DurationMinutes     int    `json:"duration_minutes"`
-	BufferMinutes       int    `json:"buffer_minutes"`
-	MinNoticeMinutes    int    `json:"min_notice_minutes"`
-	HorizonDays         int    `json:"horizon_days"`
-	CancelCutoffMinutes int    `json:"cancel_cutoff_minutes"`
-	WhatToBring         string `json:"what_to_bring"`
-	OpenOnHolidays      bool   `json:"open_on_holidays"`
-	Position            int    `json:"position"`
-	AdmissionPerMinute  *int   `json:"admission_per_minute"`
+	ID          string `json:"id"`
+	OfficeID    string `json:"office_id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	booking.Terms
+	Position           int  `json:"position"`
+	AdmissionPerMinute *int `json:"admission_per_minute"`
 }
 
 // ServicePatch changes a service: nil fields stay as they are, and so
 // does AdmissionPerMinute left out (null: no waiting room of its own).
 type ServicePatch struct {
-	Name                *string       `json:"name"`
-	Description         *string       `json:"description"`
-	DurationMinutes     *int          `json:"duration_minutes"`
-	BufferMinutes       *int          `json:"buffer_minutes"`
-	MinNoticeMinutes    *int          `json:"min_notice_minutes"`
-	HorizonDays         *int          `json:"horizon_days"`
-	CancelCutoffMinutes *int          `json:"cancel_cutoff_minutes"`
-	WhatToBring         *string       `json:"what_to_bring"`
-	OpenOnHolidays      *bool         `json:"open_on_holidays"`
-	Active              *bool         `json:"active"`
-	Position            *int          `json:"position"`
-	AdmissionPerMinute  Nullable[int] `json:"admission_per_minute"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	TermsPatch
+	Active             *bool         `json:"active"`
+	Position           *int          `json:"position"`
+	AdmissionPerMinute Nullable[int] `json:"admission_per_minute"`
+}
+
+// TermsPatch changes a service's terms: nil fields stay as they are.
+type TermsPatch struct {
+	DurationMinutes     *int    `json:"duration_minutes"`
+	BufferMinutes       *int    `json:"buffer_minutes"`
+	MinNoticeMinutes    *int    `json:"min_notice_minutes"`
+	HorizonDays         *int    `json:"horizon_days"`
+	CancelCutoffMinutes *int    `json:"cancel_cutoff_minutes"`
+	WhatToBring         *string `json:"what_to_bring"`
+	OpenOnHolidays      *bool   `json:"open_on_holidays"`
+}
+
+// patchOf is the patch that sets every term to t's.
+func patchOf(t *booking.Terms) TermsPatch {
+	return TermsPatch{&t.DurationMinutes, &t.BufferMinutes, &t.MinNoticeMinutes, &t.HorizonDays,
+		&t.CancelCutoffMinutes, &t.WhatToBring, &t.OpenOnHolidays}
 }
 
 // StrandingField names the first field of p that may strand bookings of
@@ -278,19 +277,28 @@ func (p ServicePatch) StrandingField(cur Service) string {
 func (p ServicePatch) Apply(cur Service) Service {
 	setText(&cur.Name, p.Name)
 	setText(&cur.Description, p.Description)
-	setText(&cur.WhatToBring, p.WhatToBring)
+	cur.Terms = p.TermsPatch.Apply(cur.Terms)
+	if p.Position != nil {
+		cur.Position = *p.Position
+	}
+	setBool(&cur.Active, p.Active)
+	cur.AdmissionPerMinute = p.AdmissionPerMinute.Apply(cur.AdmissionPerMinute)
+	return cur
+}
+
+// Apply returns cur with the terms p sets (what to bring trimmed).
+func (p TermsPatch) Apply(cur booking.Terms) booking.Terms {
 	for _, f := range []struct{ dst, src *int }{
 		{&cur.DurationMinutes, p.DurationMinutes}, {&cur.BufferMinutes, p.BufferMinutes},
 		{&cur.MinNoticeMinutes, p.MinNoticeMinutes}, {&cur.HorizonDays, p.HorizonDays},
-		{&cur.CancelCutoffMinutes, p.CancelCutoffMinutes}, {&cur.Position, p.Position},
+		{&cur.CancelCutoffMinutes, p.CancelCutoffMinutes},
 	} {
 		if f.src != nil {
 			*f.dst = *f.src
 		}
 	}
+	setText(&cur.WhatToBring, p.WhatToBring)
 	setBool(&cur.OpenOnHolidays, p.OpenOnHolidays)
-	setBool(&cur.Active, p.Active)
-	cur.AdmissionPerMinute = p.AdmissionPerMinute.Apply(cur.AdmissionPerMinute)
 	return cur
 }
 

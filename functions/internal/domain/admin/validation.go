@@ -137,22 +137,27 @@ func checkNamed(v *apperr.Validation, name, description *string) {
 	}
 }
 
-func checkServiceNumbers(v *apperr.Validation, duration, buffer, notice, horizon, cutoff, position *int) {
+// checkTerms checks the terms p sets (not nil) and the service's position
+// when set, in the order a service's fields are listed.
+func checkTerms(v *apperr.Validation, p TermsPatch, position *int) {
 	for _, c := range []struct {
 		field    string
 		n        *int
 		min, max int
 	}{
-		{"duration_minutes", duration, 5, 480},
-		{"buffer_minutes", buffer, 0, 240},
-		{"min_notice_minutes", notice, 0, 43200},
-		{"horizon_days", horizon, 1, 366},
-		{"cancel_cutoff_minutes", cutoff, 0, 43200},
+		{"duration_minutes", p.DurationMinutes, 5, 480},
+		{"buffer_minutes", p.BufferMinutes, 0, 240},
+		{"min_notice_minutes", p.MinNoticeMinutes, 0, 43200},
+		{"horizon_days", p.HorizonDays, 1, 366},
+		{"cancel_cutoff_minutes", p.CancelCutoffMinutes, 0, 43200},
 		{"position", position, -1000000, 1000000},
 	} {
 		if c.n != nil {
 			checkRange(v, c.field, *c.n, c.min, c.max)
 		}
+	}
+	if p.WhatToBring != nil {
+		long(v, "what_to_bring", *p.WhatToBring, MaxDescription)
 	}
 }
 
@@ -162,8 +167,7 @@ func (in ServiceInput) Validate() error {
 	checkID(&v, "id", in.ID)
 	checkID(&v, "office_id", in.OfficeID)
 	checkNamed(&v, &in.Name, &in.Description)
-	checkServiceNumbers(&v, &in.DurationMinutes, &in.BufferMinutes, &in.MinNoticeMinutes, &in.HorizonDays, &in.CancelCutoffMinutes, &in.Position)
-	long(&v, "what_to_bring", in.WhatToBring, MaxDescription)
+	checkTerms(&v, patchOf(&in.Terms), &in.Position)
 	checkOptional(&v, "admission_per_minute", in.AdmissionPerMinute, MaxAdmissionPerMinute)
 	return v.Err()
 }
@@ -172,10 +176,7 @@ func (in ServiceInput) Validate() error {
 func (p ServicePatch) Validate() error {
 	var v apperr.Validation
 	checkNamed(&v, p.Name, p.Description)
-	checkServiceNumbers(&v, p.DurationMinutes, p.BufferMinutes, p.MinNoticeMinutes, p.HorizonDays, p.CancelCutoffMinutes, p.Position)
-	if p.WhatToBring != nil {
-		long(&v, "what_to_bring", *p.WhatToBring, MaxDescription)
-	}
+	checkTerms(&v, p.TermsPatch, p.Position)
 	checkOptional(&v, "admission_per_minute", p.AdmissionPerMinute.Value, MaxAdmissionPerMinute)
 	return v.Err()
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
+	"github.com/sportello/sportello/functions/internal/domain/booking"
 )
 
 // decode reads a JSON body into a T, failing the test when it cannot.
@@ -85,7 +86,7 @@ func TestAdmissionPerMinute(t *testing.T) {
 			if diff := cmp.Diff(tc.fields, fieldsOf(p.Validate())); diff != "" {
 				t.Errorf("patch: fields at fault (-want +got):\n%s", diff)
 			}
-			in := ServiceInput{ID: "s", OfficeID: "o", Name: "S", DurationMinutes: 30, HorizonDays: 30}
+			in := ServiceInput{ID: "s", OfficeID: "o", Name: "S", Terms: booking.Terms{DurationMinutes: 30, HorizonDays: 30}}
 			if err := json.Unmarshal([]byte(tc.body), &in); err != nil {
 				t.Fatal(err)
 			}

@@ -93,23 +93,33 @@ type Office struct {
 }
 
 // Service is what a citizen books: a meeting of a fixed duration with one of
-// the service's desks.
+// the service's desks, on the service's terms.
 type Service struct {
-	ID                  string     `json:"id"`
-	OfficeID            string     `json:"office_id"`
-	Name                string     `json:"name"`
-	Description         string     `json:"description"`
-	DurationMinutes     int        `json:"duration_minutes"`
-	BufferMinutes       int        `json:"buffer_minutes"`
-	MinNoticeMinutes    int        `json:"min_notice_minutes"`
-	HorizonDays         int        `json:"horizon_days"`
-	CancelCutoffMinutes int        `json:"cancel_cutoff_minutes"`
-	Desks               int        `json:"desks"`
-	WhatToBring         string     `json:"what_to_bring"`
-	OpenOnHolidays      bool       `json:"open_on_holidays"`
-	Hours               []Hours    `json:"opening_hours"`
-	Limits              HoldLimits `json:"-"` // the office's own limits (zero: the counter's defaults)
-	closures            []schedule.Closure
+	ID          string `json:"id"`
+	OfficeID    string `json:"office_id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Terms
+	Desks    int        `json:"desks"`
+	Hours    []Hours    `json:"opening_hours"`
+	Limits   HoldLimits `json:"-"` // the office's own limits (zero: the counter's defaults)
+	closures []schedule.Closure
+}
+
+// Terms are the terms on which a service is booked: how long a meeting
+// lasts and the free time kept after it, how late and how far ahead it can
+// be booked, until when it can be changed, what the citizen brings, and
+// whether the service opens on public holidays. A service (as citizens and
+// as the administration see it) embeds them, so its JSON carries them as
+// members of its own.
+type Terms struct {
+	DurationMinutes     int    `json:"duration_minutes"`
+	BufferMinutes       int    `json:"buffer_minutes"`        // free time kept after each meeting
+	MinNoticeMinutes    int    `json:"min_notice_minutes"`    // how long before its start a meeting can still be booked
+	HorizonDays         int    `json:"horizon_days"`          // how many days ahead it can be booked
+	CancelCutoffMinutes int    `json:"cancel_cutoff_minutes"` // how long before its start a booking can still be changed
+	WhatToBring         string `json:"what_to_bring"`
+	OpenOnHolidays      bool   `json:"open_on_holidays"`
 }
 
 // Hours is one weekly opening period of a service, in local wall-clock time.
@@ -119,12 +129,13 @@ type Hours struct {
 	Closes  string `json:"closes"`  // "12:30"
 }
 
-// Rules returns the scheduling rules of the service.
+// Rules returns the scheduling rules of the service: its terms, weekly
+// hours and closures.
 func (s Service) Rules() schedule.Rules {
 	r := schedule.Rules{
-		Duration:       time.Duration(s.DurationMinutes) * time.Minute,
-		Buffer:         time.Duration(s.BufferMinutes) * time.Minute,
-		MinNotice:      time.Duration(s.MinNoticeMinutes) * time.Minute,
+		Duration:       inMinutes(s.DurationMinutes),
+		Buffer:         s.Buffer(),
+		MinNotice:      inMinutes(s.MinNoticeMinutes),
 		HorizonDays:    s.HorizonDays,
 		OpenOnHolidays: s.OpenOnHolidays,
 		Hours:          map[time.Weekday][]schedule.Interval{},
@@ -144,12 +155,12 @@ func (s Service) WithClosures(c []schedule.Closure) Service {
 }
 
 // CancelCutoff is how long before the start a booking can still be changed.
-func (s Service) CancelCutoff() time.Duration {
-	return time.Duration(s.CancelCutoffMinutes) * time.Minute
-}
+func (t Terms) CancelCutoff() time.Duration { return inMinutes(t.CancelCutoffMinutes) }
 
 // Buffer is the free time kept after each meeting.
-func (s Service) Buffer() time.Duration { return time.Duration(s.BufferMinutes) * time.Minute }
+func (t Terms) Buffer() time.Duration { return inMinutes(t.BufferMinutes) }
+
+func inMinutes(n int) time.Duration { return time.Duration(n) * time.Minute }
 
 // minutes reads a wall-clock time "HH:MM" as minutes from midnight.
 func minutes(hhmm string) int {

@@ -16,14 +16,33 @@ import (
 
 // The catalog: offices and services as citizens see them.
 
-const serviceColumns = `s.id, s.office_id, s.name, s.description, s.duration_minutes, s.buffer_minutes,
-	s.min_notice_minutes, s.horizon_days, s.cancel_cutoff_minutes, s.what_to_bring,
-	(SELECT count(*) FROM desks d WHERE d.service_id = s.id AND d.active)::int, s.open_on_holidays`
+// termsColumns are the columns of a service's terms, in the order of
+// termsFields. They are named without a table (only services has such
+// columns, also in the queries that join offices), so that reads and
+// writes (INSERT, UPDATE) share them.
+const termsColumns = `duration_minutes, buffer_minutes, min_notice_minutes, horizon_days, cancel_cutoff_minutes,
+	what_to_bring, open_on_holidays`
+
+// termsFields are the fields of t in the order of termsColumns: where a
+// scan reads them, or the values a write stores.
+func termsFields(t *booking.Terms) []any {
+	return []any{&t.DurationMinutes, &t.BufferMinutes, &t.MinNoticeMinutes, &t.HorizonDays, &t.CancelCutoffMinutes,
+		&t.WhatToBring, &t.OpenOnHolidays}
+}
+
+// serviceColumns are the columns of a service as citizens see it (the
+// services row s), in the order of serviceFields.
+const serviceColumns = `s.id, s.office_id, s.name, s.description,
+	(SELECT count(*) FROM desks d WHERE d.service_id = s.id AND d.active)::int, ` + termsColumns
+
+// serviceFields are the fields of v in the order of serviceColumns.
+func serviceFields(v *booking.Service) []any {
+	return append([]any{&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.Desks}, termsFields(&v.Terms)...)
+}
 
 func scanService(row pgx.Row) (booking.Service, error) {
 	var v booking.Service
-	err := row.Scan(&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
-		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays)
+	err := row.Scan(serviceFields(&v)...)
 	return v, err
 }
 
@@ -122,9 +141,7 @@ func (s *Store) serviceAt(ctx context.Context, q querier, id, field string) (boo
 		(SELECT version FROM configuration),
 		coalesce(o.max_holds_per_client, 0), coalesce(o.holds_per_minute_per_client, 0), coalesce(o.holds_per_minute_per_address, 0)
 		FROM services s JOIN offices o ON o.id = s.office_id WHERE s.id = $1 AND s.active`, id, today.String()).Scan(
-		&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes,
-		&v.MinNoticeMinutes, &v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.Desks, &v.OpenOnHolidays,
-		&hours, &closures, &version, &v.Limits.PerClient, &v.Limits.ClientPerMinute, &v.Limits.AddressPerMinute)
+		append(serviceFields(&v), &hours, &closures, &version, &v.Limits.PerClient, &v.Limits.ClientPerMinute, &v.Limits.AddressPerMinute)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return v, 0, apperr.New(apperr.NotFound, field, "no service with id %q", id)
 	}

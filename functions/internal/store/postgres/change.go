@@ -55,6 +55,19 @@ type change struct {
 	emit func(ctx context.Context, tx *Tx, res admin.ChangeResult) error
 }
 
+// checkChange checks a change to the office, service, … id before it
+// reads anything: invalid (what validating its input found) comes first,
+// then an id that cannot name anything is notFound.
+func checkChange(invalid error, id string, notFound func(field, id string) error) error {
+	if invalid != nil {
+		return invalid
+	}
+	if !booking.ValidID(id) {
+		return notFound("id", id)
+	}
+	return nil
+}
+
 // administer runs c in a transaction and commits it (rolls it back in a
 // dry run), retrying a few times on a deadlock or serialization failure.
 func (s *Store) administer(ctx context.Context, opts admin.ChangeOptions, c *change) (admin.ChangeResult, error) {
@@ -159,9 +172,7 @@ func (tx *Tx) loadState(ctx context.Context, id string) (serviceState, error) {
 	today := tx.store.Calendar.Today(tx.Now)
 	err := tx.QueryRow(ctx, `SELECT `+serviceColumns+`, s.active, o.active
 		FROM services s JOIN offices o ON o.id = s.office_id WHERE s.id = $1`, id).Scan(
-		&st.svc.ID, &st.svc.OfficeID, &st.svc.Name, &st.svc.Description, &st.svc.DurationMinutes, &st.svc.BufferMinutes,
-		&st.svc.MinNoticeMinutes, &st.svc.HorizonDays, &st.svc.CancelCutoffMinutes, &st.svc.WhatToBring, &st.svc.Desks,
-		&st.svc.OpenOnHolidays, &st.active, &st.officeActive)
+		append(serviceFields(&st.svc), &st.active, &st.officeActive)...)
 	if err != nil {
 		return st, fmt.Errorf("service %s: %w", id, err)
 	}

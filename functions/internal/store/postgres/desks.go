@@ -12,21 +12,25 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/admin"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/audit"
-	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 )
 
 // The administration of desks: how many bookings a service takes at once.
 
+const deskSelect = `SELECT id, service_id, label, active FROM desks`
+
+func scanDesk(row pgx.Row) (admin.Desk, error) {
+	var d admin.Desk
+	err := row.Scan(&d.ID, &d.ServiceID, &d.Label, &d.Active)
+	return d, err
+}
+
 func desksOf(ctx context.Context, q querier, serviceID string) ([]admin.Desk, error) {
-	rows, err := q.Query(ctx, `SELECT id, service_id, label, active FROM desks WHERE service_id = $1 ORDER BY label`, serviceID)
+	rows, err := q.Query(ctx, deskSelect+` WHERE service_id = $1 ORDER BY label`, serviceID)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (admin.Desk, error) {
-		var d admin.Desk
-		return d, r.Scan(&d.ID, &d.ServiceID, &d.Label, &d.Active)
-	})
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (admin.Desk, error) { return scanDesk(r) })
 }
 
 func (tx *Tx) deskEvent(ctx context.Context, actor, change string, d admin.Desk, res admin.ChangeResult) error {
@@ -50,11 +54,8 @@ func labelTaken(label string) error {
 // the service has a desk with that label).
 func (s *Store) AddDesk(ctx context.Context, actor, serviceID, label string) (admin.Desk, error) {
 	label = strings.TrimSpace(label)
-	if err := admin.ValidateLabel(label); err != nil {
+	if err := checkChange(admin.ValidateLabel(label), serviceID, admin.ServiceNotFound); err != nil {
 		return admin.Desk{}, err
-	}
-	if !booking.ValidID(serviceID) {
-		return admin.Desk{}, admin.ServiceNotFound("id", serviceID)
 	}
 	d := admin.Desk{ServiceID: serviceID, Label: label, Active: true}
 	_, err := s.administer(ctx, admin.ChangeOptions{Actor: actor}, &change{
@@ -93,8 +94,8 @@ func (s *Store) UpdateDesk(ctx context.Context, id string, p admin.DeskPatch, op
 	res, err := s.administer(ctx, opts, &change{
 		field: "active",
 		services: func(ctx context.Context, tx *Tx) ([]string, error) {
-			err := tx.QueryRow(ctx, `SELECT id, service_id, label, active FROM desks WHERE id = $1 FOR UPDATE`, deskID).
-				Scan(&d.ID, &d.ServiceID, &d.Label, &d.Active)
+			var err error
+			d, err = scanDesk(tx.QueryRow(ctx, deskSelect+` WHERE id = $1 FOR UPDATE`, deskID))
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil, admin.DeskNotFound(id)
 			}

@@ -9,7 +9,6 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/admin"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
-	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 )
 
@@ -83,11 +82,8 @@ func (s *Store) CreateOffice(ctx context.Context, actor string, in admin.OfficeI
 // (active).
 func (s *Store) UpdateOffice(ctx context.Context, id string, p admin.OfficePatch, opts admin.ChangeOptions) (admin.Office, admin.ChangeResult, error) {
 	var o admin.Office
-	if err := p.Validate(); err != nil {
+	if err := checkChange(p.Validate(), id, admin.OfficeNotFound); err != nil {
 		return o, admin.ChangeResult{}, err
-	}
-	if !booking.ValidID(id) {
-		return o, admin.ChangeResult{}, admin.OfficeNotFound("id", id)
 	}
 	var deactivated []string
 	res, err := s.administer(ctx, opts, &change{

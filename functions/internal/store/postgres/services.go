@@ -16,16 +16,13 @@ import (
 // The administration of services and their weekly opening hours.
 
 const adminServiceSelect = `
-	SELECT s.id, s.office_id, s.name, s.description, s.duration_minutes, s.buffer_minutes, s.min_notice_minutes,
-	       s.horizon_days, s.cancel_cutoff_minutes, s.what_to_bring, s.open_on_holidays, s.active, s.position,
-	       s.admission_per_minute
+	SELECT s.id, s.office_id, s.name, s.description, s.active, s.position, s.admission_per_minute, ` + termsColumns + `
 	FROM services s`
 
 func scanAdminService(row pgx.Row) (admin.Service, error) {
 	var v admin.Service
-	err := row.Scan(&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.DurationMinutes, &v.BufferMinutes, &v.MinNoticeMinutes,
-		&v.HorizonDays, &v.CancelCutoffMinutes, &v.WhatToBring, &v.OpenOnHolidays, &v.Active, &v.Position,
-		&v.AdmissionPerMinute)
+	err := row.Scan(append([]any{&v.ID, &v.OfficeID, &v.Name, &v.Description, &v.Active, &v.Position, &v.AdmissionPerMinute},
+		termsFields(&v.Terms)...)...)
 	return v, err
 }
 
@@ -132,12 +129,10 @@ func (s *Store) CreateService(ctx context.Context, actor string, in admin.Servic
 				return apperr.New(apperr.Conflict, "office_id", "the office is inactive: reactivate it first")
 			}
 			_, err = tx.Exec(ctx, `
-				INSERT INTO services (id, office_id, name, description, duration_minutes, buffer_minutes, min_notice_minutes,
-				                      horizon_days, cancel_cutoff_minutes, what_to_bring, open_on_holidays, position,
-				                      admission_per_minute)
+				INSERT INTO services (id, office_id, name, description, position, admission_per_minute, `+termsColumns+`)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
-				in.ID, in.OfficeID, in.Name, in.Description, in.DurationMinutes, in.BufferMinutes, in.MinNoticeMinutes,
-				in.HorizonDays, in.CancelCutoffMinutes, in.WhatToBring, in.OpenOnHolidays, in.Position, in.AdmissionPerMinute)
+				append([]any{in.ID, in.OfficeID, in.Name, in.Description, in.Position, in.AdmissionPerMinute},
+					termsFields(&in.Terms)...)...)
 			if isConflict(err) {
 				return apperr.New(apperr.Conflict, "id", "a service with id %q exists", in.ID)
 			}
@@ -160,11 +155,8 @@ func (s *Store) CreateService(ctx context.Context, actor string, in admin.Servic
 // open_on_holidays).
 func (s *Store) UpdateService(ctx context.Context, id string, p admin.ServicePatch, opts admin.ChangeOptions) (admin.Service, admin.ChangeResult, error) {
 	var v admin.Service
-	if err := p.Validate(); err != nil {
+	if err := checkChange(p.Validate(), id, admin.ServiceNotFound); err != nil {
 		return v, admin.ChangeResult{}, err
-	}
-	if !booking.ValidID(id) {
-		return v, admin.ChangeResult{}, admin.ServiceNotFound("id", id)
 	}
 	c := &change{}
 	c.services = func(ctx context.Context, tx *Tx) ([]string, error) {
@@ -189,11 +181,10 @@ func (s *Store) UpdateService(ctx context.Context, id string, p admin.ServicePat
 		}
 		v = p.Apply(v)
 		_, err := tx.Exec(ctx, `
-			UPDATE services SET name = $2, description = $3, duration_minutes = $4, buffer_minutes = $5,
-			       min_notice_minutes = $6, horizon_days = $7, cancel_cutoff_minutes = $8, what_to_bring = $9,
-			       open_on_holidays = $10, active = $11, position = $12, admission_per_minute = $13
-			WHERE id = $1`, v.ID, v.Name, v.Description, v.DurationMinutes, v.BufferMinutes, v.MinNoticeMinutes,
-			v.HorizonDays, v.CancelCutoffMinutes, v.WhatToBring, v.OpenOnHolidays, v.Active, v.Position, v.AdmissionPerMinute)
+			UPDATE services SET (name, description, active, position, admission_per_minute, `+termsColumns+`)
+			       = ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			WHERE id = $1`, append([]any{v.ID, v.Name, v.Description, v.Active, v.Position, v.AdmissionPerMinute},
+			termsFields(&v.Terms)...)...)
 		return err
 	}
 	c.emit = func(ctx context.Context, tx *Tx, res admin.ChangeResult) error {
@@ -224,11 +215,8 @@ func hoursOf(ctx context.Context, q querier, serviceID string) ([]booking.Hours,
 // (hours[i].*), NotFound (id), Stranded (hours).
 func (s *Store) ReplaceHours(ctx context.Context, id string, hours []booking.Hours, opts admin.ChangeOptions) (admin.Service, admin.ChangeResult, error) {
 	var v admin.Service
-	if err := admin.ValidateHours("hours", hours); err != nil {
+	if err := checkChange(admin.ValidateHours("hours", hours), id, admin.ServiceNotFound); err != nil {
 		return v, admin.ChangeResult{}, err
-	}
-	if !booking.ValidID(id) {
-		return v, admin.ChangeResult{}, admin.ServiceNotFound("id", id)
 	}
 	res, err := s.administer(ctx, opts, &change{
 		field: "hours",
