@@ -287,13 +287,19 @@ func deref(p *string) string {
 	return *p
 }
 
+// changeableUntil is when the booking stops being changeable by its
+// citizen: its service's cancellation cutoff before its start.
+func (r record) changeableUntil() time.Time {
+	return r.start.Add(-time.Duration(r.cutoffMinutes) * time.Minute)
+}
+
 // toBooking converts a stored record into what the citizen sees.
 func (r record) toBooking() booking.Booking {
 	return booking.Booking{
 		ID: r.id.String(), Status: r.status,
 		OfficeID: r.officeID, OfficeName: r.officeName, ServiceID: r.serviceID, ServiceName: r.serviceName,
 		Start: r.start, End: r.end, Desk: r.desk, Sequence: r.sequence, WhatToBring: r.whatToBring,
-		ChangeableUntil: r.start.Add(-time.Duration(r.cutoffMinutes) * time.Minute),
+		ChangeableUntil: r.changeableUntil(),
 		Citizen: booking.Citizen{
 			GivenName: deref(r.givenName), FamilyName: deref(r.familyName), Address: deref(r.address),
 			Email: deref(r.email), Reason: deref(r.reason), Details: deref(r.details),
@@ -480,7 +486,7 @@ func (tx *Tx) changeable(ctx context.Context, token string) (record, error) {
 	if r.status != booking.Confirmed {
 		return r, apperr.New(apperr.Conflict, "token", "the booking is %s and can no longer be changed", r.status)
 	}
-	until := r.start.Add(-time.Duration(r.cutoffMinutes) * time.Minute)
+	until := r.changeableUntil()
 	if tx.Now.After(until) {
 		return r, apperr.New(apperr.Unprocessable, "token", "the booking can be changed only until %s", tx.store.local(until).Format(time.RFC3339))
 	}
