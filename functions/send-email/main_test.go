@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	ics "github.com/arran4/golang-ical"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
@@ -243,145 +242,6 @@ func structure(t *testing.T, raw []byte) (netmail.Header, []mimePart) {
 	return msg.Header, parts
 }
 
-// invite is what a test checks of a calendar attachment.
-type invite struct {
-	Method, UID, Status, Location, Organizer, Attendee string
-	Sequence                                           int
-	Start, End                                         time.Time
-}
-
-func parseInvite(t *testing.T, data []byte) invite {
-	t.Helper()
-	cal, err := ics.ParseCalendar(bytes.NewReader(data))
-	if err != nil {
-		t.Fatalf("ICS: %v\n%s", err, data)
-	}
-	var inv invite
-	for _, p := range cal.CalendarProperties {
-		if p.IANAToken == string(ics.PropertyMethod) {
-			inv.Method = p.Value
-		}
-	}
-	evs := cal.Events()
-	if len(evs) != 1 {
-		t.Fatalf("%d VEVENTs, want 1", len(evs))
-	}
-	ev := evs[0]
-	get := func(p ics.ComponentProperty) string {
-		if prop := ev.GetProperty(p); prop != nil {
-			return prop.Value
-		}
-		return ""
-	}
-	inv.UID, inv.Status, inv.Location = ev.Id(), get(ics.ComponentPropertyStatus), ics.FromText(get(ics.ComponentPropertyLocation))
-	inv.Organizer, inv.Attendee = get(ics.ComponentPropertyOrganizer), get(ics.ComponentPropertyAttendee)
-	if inv.Sequence, err = strconv.Atoi(get(ics.ComponentPropertySequence)); err != nil {
-		t.Errorf("SEQUENCE %q: %v", get(ics.ComponentPropertySequence), err)
-	}
-	inv.Start = localTime(t, cal, ev.GetProperty(ics.ComponentPropertyDtStart))
-	inv.End = localTime(t, cal, ev.GetProperty(ics.ComponentPropertyDtEnd))
-	if start, err := ev.GetStartAt(); err != nil || !start.Equal(inv.Start) {
-		t.Errorf("DTSTART read with the zone database: %v (%v), with the VTIMEZONE: %v", start, err, inv.Start)
-	}
-	if _, err := ev.GetDtStampTime(); err != nil {
-		t.Errorf("DTSTAMP: %v", err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if !strings.HasSuffix(line, "\r") && line != "" {
-			t.Errorf("ICS line not ended by CRLF: %q", line)
-			break
-		}
-	}
-	return inv
-}
-
-// localTime is the instant of a DTSTART or DTEND in local time with its
-// TZID, read as a calendar client without a zone database reads it: from
-// the calendar's VTIMEZONE of that TZID alone (the observance in force at
-// the time gives the offset). A UTC time or a TZID without its VTIMEZONE
-// fails the test.
-func localTime(t *testing.T, cal *ics.Calendar, p *ics.IANAProperty) time.Time {
-	t.Helper()
-	if p == nil || strings.HasSuffix(p.Value, "Z") || len(p.ICalParameters["TZID"]) != 1 {
-		t.Fatalf("%+v: want a local time with one TZID", p)
-	}
-	tzid := p.ICalParameters["TZID"][0]
-	wall, err := time.Parse("20060102T150405", p.Value)
-	if err != nil {
-		t.Fatalf("%s: %v", p.Value, err)
-	}
-	type observance struct {
-		onset    time.Time // UTC
-		from, to time.Duration
-	}
-	var obs []observance
-	for _, tz := range cal.Timezones() {
-		if id := tz.GetProperty(ics.ComponentPropertyTzid); id == nil || id.Value != tzid {
-			continue
-		}
-		for _, c := range tz.Components {
-			var props []ics.IANAProperty // STANDARD and DAYLIGHT are read alike
-			switch o := c.(type) {
-			case *ics.Standard:
-				props = o.Properties
-			case *ics.Daylight:
-				props = o.Properties
-			}
-			v := map[string]string{}
-			for _, pr := range props {
-				v[pr.IANAToken] = pr.Value
-			}
-			from, to := utcOffset(t, v["TZOFFSETFROM"]), utcOffset(t, v["TZOFFSETTO"])
-			start, err := time.Parse("20060102T150405", v["DTSTART"])
-			if err != nil {
-				t.Fatalf("observance DTSTART %q: %v", v["DTSTART"], err)
-			}
-			obs = append(obs, observance{start.Add(-from), from, to})
-		}
-	}
-	if len(obs) == 0 {
-		t.Fatalf("no VTIMEZONE %q in the calendar", tzid)
-	}
-	offsetAt := func(u time.Time) (time.Duration, bool) {
-		var best *observance
-		for i := range obs {
-			if !obs[i].onset.After(u) && (best == nil || obs[i].onset.After(best.onset)) {
-				best = &obs[i]
-			}
-		}
-		if best == nil {
-			return 0, false
-		}
-		return best.to, true
-	}
-	for _, o := range obs {
-		if u := wall.Add(-o.to); func() bool { off, ok := offsetAt(u); return ok && off == o.to }() {
-			return u
-		}
-	}
-	t.Fatalf("%s %s: no observance of the VTIMEZONE gives it an offset", tzid, p.Value)
-	return time.Time{}
-}
-
-// utcOffset reads an RFC 5545 UTC-OFFSET: +0100, -0330, +053028.
-func utcOffset(t *testing.T, s string) time.Duration {
-	t.Helper()
-	if len(s) != 5 && len(s) != 7 {
-		t.Fatalf("UTC offset %q", s)
-	}
-	h, _ := strconv.Atoi(s[1:3])
-	m, _ := strconv.Atoi(s[3:5])
-	sec := 0
-	if len(s) == 7 {
-		sec, _ = strconv.Atoi(s[5:7])
-	}
-	d := time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second
-	if s[0] == '-' {
-		d = -d
-	}
-	return d
-}
-
 var (
 	manageLink = regexp.MustCompile(regexp.QuoteMeta(publicURL) + `/prenotazione/gestisci#([A-Za-z0-9_-]{43})`)
 	roomLink   = regexp.MustCompile(regexp.QuoteMeta(publicURL) + `/sala#([A-Za-z0-9_-]{43})`)
@@ -470,10 +330,10 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	if manage == conf.ManageToken {
 		t.Errorf("the mail repeats the token confirm showed: it must issue a fresh one")
 	}
-	want := invite{Method: "REQUEST", UID: uid, Status: "CONFIRMED", Sequence: 0,
+	want := clienttest.Invite{Method: "REQUEST", UID: uid, Status: "CONFIRMED", Sequence: 0,
 		Location: publicURL + "/sala#" + room, Organizer: "mailto:noreply@sportello.test", Attendee: "mailto:" + maria.Email,
 		Start: time.Date(2027, 3, 2, 8, 30, 0, 0, time.UTC), End: time.Date(2027, 3, 2, 9, 0, 0, 0, time.UTC)}
-	if diff := cmp.Diff(want, parseInvite(t, m.ICS)); diff != "" {
+	if diff := cmp.Diff(want, clienttest.ParseInvite(t, m.ICS)); diff != "" {
 		t.Errorf("invite (-want +got):\n%s", diff)
 	}
 	header, parts := structure(t, m.Raw)
@@ -507,7 +367,7 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	_, room = links(t, store, m, conf.ID)
 	want.Sequence, want.Location = 1, publicURL+"/sala#"+room
 	want.Start, want.End = time.Date(2027, 3, 30, 8, 0, 0, 0, time.UTC), time.Date(2027, 3, 30, 8, 30, 0, 0, time.UTC)
-	if diff := cmp.Diff(want, parseInvite(t, m.ICS)); diff != "" {
+	if diff := cmp.Diff(want, clienttest.ParseInvite(t, m.ICS)); diff != "" {
 		t.Errorf("invite (-want +got):\n%s", diff)
 	}
 
@@ -528,8 +388,8 @@ func TestConfirmRescheduleCancel(t *testing.T) {
 	if n := tokens(t, conf.ID); n != before {
 		t.Errorf("the cancellation issued %d tokens, want none", n-before)
 	}
-	got := parseInvite(t, m.ICS)
-	want = invite{Method: "CANCEL", UID: uid, Status: "CANCELLED", Sequence: 2,
+	got := clienttest.ParseInvite(t, m.ICS)
+	want = clienttest.Invite{Method: "CANCEL", UID: uid, Status: "CANCELLED", Sequence: 2,
 		Location: "Sportello virtuale – Ufficio " + suffix, Organizer: "mailto:noreply@sportello.test", Attendee: "mailto:" + maria.Email,
 		Start: want.Start, End: want.End}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -568,7 +428,7 @@ func TestEnglish(t *testing.T) {
 	if unfolded := strings.ReplaceAll(string(m.ICS), "\r\n ", ""); !strings.Contains(unfolded, "ATTENDEE;CN=Anna D’Amico;") {
 		t.Errorf("the attendee's CN is not the name with a plain apostrophe:\n%s", m.ICS)
 	}
-	if inv := parseInvite(t, m.ICS); !inv.End.Equal(inv.Start.Add(90 * time.Minute)) {
+	if inv := clienttest.ParseInvite(t, m.ICS); !inv.End.Equal(inv.Start.Add(90 * time.Minute)) {
 		t.Errorf("invite %+v does not last 90 minutes", inv)
 	}
 }
@@ -755,7 +615,7 @@ func TestReminders(t *testing.T) {
 	}
 	for _, m := range ms {
 		links(t, store, m, conf.ID)
-		if inv := parseInvite(t, m.ICS); inv.Method != "REQUEST" || inv.Sequence != 0 || !inv.Start.Equal(conf.Start) {
+		if inv := clienttest.ParseInvite(t, m.ICS); inv.Method != "REQUEST" || inv.Sequence != 0 || !inv.Start.Equal(conf.Start) {
 			t.Errorf("reminder invite %+v", inv)
 		}
 	}

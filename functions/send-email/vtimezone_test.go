@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 )
@@ -32,7 +33,7 @@ func TestInviteInLocalTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		inv := parseInvite(t, data)
+		inv := clienttest.ParseInvite(t, data)
 		if !inv.Start.Equal(start) || !inv.End.Equal(a.End) {
 			t.Errorf("%s %s: the VTIMEZONE reads %v – %v, want %v – %v\n%s", tc.day, tc.hhmm, inv.Start, inv.End, start, a.End, data)
 		}

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	ics "github.com/arran4/golang-ical"
 	"github.com/jackc/pgx/v5"
 	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
@@ -116,7 +115,7 @@ func TestEventChain(t *testing.T) {
 	for what, tok := range map[string]string{"manage link": manageTok, "room link": roomTok} {
 		s.opens(t, "the confirmation's "+what, tok, demo.BookingID)
 	}
-	inv := inviteOf(t, confirmation)
+	inv := confirmation.Invite(t)
 	uid := demo.BookingID + "@sportello"
 	if inv.Method != "REQUEST" || inv.UID != uid || inv.Sequence != 0 || inv.Status != "CONFIRMED" ||
 		!inv.Start.Equal(first.Start) || !inv.End.Equal(first.End) {
@@ -136,7 +135,7 @@ func TestEventChain(t *testing.T) {
 	keep(changeTok, changeRoomTok)
 	s.opens(t, "the change mail's manage link", changeTok, demo.BookingID)
 	s.opens(t, "the change mail's room link", changeRoomTok, demo.BookingID)
-	inv = inviteOf(t, change)
+	inv = change.Invite(t)
 	if inv.Method != "REQUEST" || inv.UID != uid || inv.Sequence != 1 || !inv.Start.Equal(second.Start) || !inv.End.Equal(second.End) {
 		t.Errorf("change invite = %+v, want REQUEST, UID %s, SEQUENCE 1, %s–%s", inv, uid, second.Start, second.End)
 	}
@@ -186,7 +185,7 @@ func TestEventChain(t *testing.T) {
 	otherTok := now.ManageToken
 	keep(cancelTok, citizenTok)
 	nowUID := now.BookingID + "@sportello"
-	if inv := inviteOf(t, nowMail); inv.Method != "REQUEST" || inv.UID != nowUID || inv.Sequence != 0 || !inv.Start.Equal(soon.Start) {
+	if inv := nowMail.Invite(t); inv.Method != "REQUEST" || inv.UID != nowUID || inv.Sequence != 0 || !inv.Start.Equal(soon.Start) {
 		t.Errorf("zero-notice confirmation invite = %+v, want REQUEST, UID %s, SEQUENCE 0 at %s", inv, nowUID, soon.Start)
 	}
 
@@ -322,7 +321,7 @@ func TestEventChain(t *testing.T) {
 		t.Errorf("cancelled = %s, want cancelled, sequence 1", r.body)
 	}
 	cancellation := mail.wait(teresa.Email, "Prenotazione annullata")
-	if inv := inviteOf(t, cancellation); inv.Method != "CANCEL" || inv.UID != nowUID || inv.Sequence != 1 || inv.Status != "CANCELLED" ||
+	if inv := cancellation.Invite(t); inv.Method != "CANCEL" || inv.UID != nowUID || inv.Sequence != 1 || inv.Status != "CANCELLED" ||
 		!inv.Start.Equal(soon.Start) {
 		t.Errorf("cancellation invite = %+v, want CANCEL, UID %s, SEQUENCE 1, CANCELLED at %s", inv, nowUID, soon.Start)
 	}
@@ -548,54 +547,6 @@ func (m *mailpit) wait(to, prefix string) clienttest.Mail {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// invite is what the chain test reads of a calendar attachment.
-type invite struct {
-	Method, UID, Status string
-	Sequence            int
-	Start, End          time.Time
-}
-
-// inviteOf parses the message's calendar attachment (RFC 5545).
-func inviteOf(t *testing.T, msg clienttest.Mail) invite {
-	t.Helper()
-	if msg.ICS == nil {
-		t.Fatalf("mail %q has no text/calendar attachment", msg.Subject)
-	}
-	cal, err := ics.ParseCalendar(bytes.NewReader(msg.ICS))
-	if err != nil {
-		t.Fatalf("mail %q: invite: %v\n%s", msg.Subject, err, msg.ICS)
-	}
-	var inv invite
-	for _, p := range cal.CalendarProperties {
-		if p.IANAToken == string(ics.PropertyMethod) {
-			inv.Method = p.Value
-		}
-	}
-	evs := cal.Events()
-	if len(evs) != 1 {
-		t.Fatalf("mail %q: %d events in the invite, want 1", msg.Subject, len(evs))
-	}
-	ev := evs[0]
-	inv.UID = ev.Id()
-	if p := ev.GetProperty(ics.ComponentPropertyStatus); p != nil {
-		inv.Status = p.Value
-	}
-	if p := ev.GetProperty(ics.ComponentPropertySequence); p != nil {
-		if inv.Sequence, err = strconv.Atoi(p.Value); err != nil {
-			t.Errorf("mail %q: SEQUENCE %q", msg.Subject, p.Value)
-		}
-	} else {
-		inv.Sequence = -1
-	}
-	if inv.Start, err = ev.GetStartAt(); err != nil {
-		t.Errorf("mail %q: DTSTART: %v", msg.Subject, err)
-	}
-	if inv.End, err = ev.GetEndAt(); err != nil {
-		t.Errorf("mail %q: DTEND: %v", msg.Subject, err)
-	}
-	return inv
 }
 
 // mailLinks finds the manage and room links of the site in a mail.
