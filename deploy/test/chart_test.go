@@ -545,7 +545,7 @@ func checkEventTypes(t *testing.T, m manifest.Document, broker string, got map[s
 	type row struct{ Type, Source, Schema, Description, Broker string }
 	catalog := map[string]manifest.Event{}
 	for _, e := range m.Events {
-		catalog[e.Type] = e
+		catalog[e.Name] = e
 	}
 	var want, have []row
 	for _, f := range m.Functions {
@@ -554,7 +554,7 @@ func checkEventTypes(t *testing.T, m manifest.Document, broker string, got map[s
 			if !ok {
 				t.Errorf("%s emits %s, not in the event catalog", f.Name, typ)
 			}
-			want = append(want, row{typ, "/sportello/" + f.Name, e.Schema, e.Description, broker})
+			want = append(want, row{typ, "/sportello/" + f.Name, e.DataSchema(), e.Description, broker})
 		}
 	}
 	for _, et := range got {

@@ -17,13 +17,18 @@ type Document struct {
 	Events    []Event    `json:"events"`
 }
 
-// Event is an entry of the event catalog (package events) as the chart
-// reads it: the chart makes a Knative EventType of it for each function
-// that emits it.
-type Event struct {
-	Type        string `json:"type"`
-	Description string `json:"description"`
-	Schema      string `json:"schema"` // the dataschema attribute
+// Event is an entry of the event catalog (package events), for the chart:
+// it makes a Knative EventType of it for each function that emits it.
+type Event struct{ events.Type }
+
+// MarshalJSON writes the entry's type, description and dataschema (the
+// payload example is not written).
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Type        string `json:"type"`
+		Description string `json:"description"`
+		Schema      string `json:"schema"`
+	}{e.Name, e.Description, e.DataSchema()})
 }
 
 // NewDocument returns Functions and the event catalog as a Document.
@@ -36,7 +41,7 @@ func NewDocument() Document {
 		d.Functions = append(d.Functions, f)
 	}
 	for _, t := range events.Catalog {
-		d.Events = append(d.Events, Event{Type: t.Name, Description: t.Description, Schema: t.DataSchema()})
+		d.Events = append(d.Events, Event{t})
 	}
 	return d
 }
