@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/sportello/sportello/functions/manifest"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -27,7 +28,7 @@ import (
 
 // renderings are the value sets every chart test runs with.
 func renderings(t *testing.T) map[string][]string {
-	m, _ := loadManifest(t)
+	m := manifest.NewDocument()
 	// As skaffold does: every image set by setValueTemplates.
 	opts, err := filepath.Abs(filepath.Join("testdata", "options.yaml"))
 	if err != nil {
@@ -218,7 +219,7 @@ func checkKeys(t *testing.T, o Object, data map[string]string) {
 // into its Go type, validates it as the webhooks would, and checks it
 // against the function manifest.
 func TestChart(t *testing.T) {
-	m, _ := loadManifest(t)
+	m := manifest.NewDocument()
 	for name, args := range renderings(t) {
 		t.Run(name, func(t *testing.T) {
 			objs, err := helmTemplate(t, args...)
@@ -253,7 +254,7 @@ func brokerName(r *Rendered) string {
 // checkTriggers: the rendered Triggers are exactly the manifest's, with
 // their filters and delivery policies: no consumer without a trigger, no
 // trigger without a consumer.
-func checkTriggers(t *testing.T, m Manifest, r *Rendered) {
+func checkTriggers(t *testing.T, m manifest.Document, r *Rendered) {
 	t.Helper()
 	if len(r.Brokers) != 1 {
 		t.Fatalf("%d brokers, want 1", len(r.Brokers))
@@ -270,7 +271,7 @@ func checkTriggers(t *testing.T, m Manifest, r *Rendered) {
 	for _, f := range m.Functions {
 		for _, tr := range f.Consumes {
 			want = append(want, row{tr.Name, brokerName(r), f.Name, tr.Filter, tr.Delivery.Retry,
-				tr.Delivery.BackoffPolicy, tr.Delivery.BackoffDelay, tr.Delivery.Timeout, true})
+				tr.Delivery.BackoffPolicy, manifest.ISO8601(tr.Delivery.BackoffDelay), manifest.ISO8601(tr.Delivery.Timeout), true})
 		}
 	}
 	for _, tr := range r.Triggers {
@@ -307,7 +308,7 @@ func checkTriggers(t *testing.T, m Manifest, r *Rendered) {
 // checkServices: one Knative Service per function, non-root with a
 // read-only root file system, probes on the health endpoints, autoscaling
 // annotations, cluster-local.
-func checkServices(t *testing.T, m Manifest, r *Rendered) {
+func checkServices(t *testing.T, m manifest.Document, r *Rendered) {
 	t.Helper()
 	known := map[string]bool{}
 	for _, f := range m.Functions {
@@ -360,8 +361,8 @@ func checkServices(t *testing.T, m Manifest, r *Rendered) {
 		}
 		// A Trigger's per-attempt timeout must fit in the revision's.
 		for _, tr := range f.Consumes {
-			if d, err := parseISOSeconds(tr.Delivery.Timeout); err != nil || spec.TimeoutSeconds == nil || d > float64(*spec.TimeoutSeconds) {
-				t.Errorf("%s: trigger %s timeout %s exceeds timeoutSeconds %v (%v)", f.Name, tr.Name, tr.Delivery.Timeout, spec.TimeoutSeconds, err)
+			if spec.TimeoutSeconds == nil || tr.Delivery.Timeout.Seconds() > float64(*spec.TimeoutSeconds) {
+				t.Errorf("%s: trigger %s timeout %v exceeds timeoutSeconds %v", f.Name, tr.Name, tr.Delivery.Timeout, spec.TimeoutSeconds)
 			}
 		}
 	}
@@ -372,17 +373,9 @@ func checkServices(t *testing.T, m Manifest, r *Rendered) {
 	}
 }
 
-func parseISOSeconds(s string) (float64, error) {
-	var v float64
-	if _, err := fmt.Sscanf(s, "PT%gS", &v); err != nil {
-		return 0, fmt.Errorf("%q: %v", s, err)
-	}
-	return v, nil
-}
-
 // checkSinkBindings: exactly the functions that emit events have K_SINK
 // bound to the Broker.
-func checkSinkBindings(t *testing.T, m Manifest, r *Rendered) {
+func checkSinkBindings(t *testing.T, m manifest.Document, r *Rendered) {
 	t.Helper()
 	var want, got []string
 	for _, f := range m.Functions {
@@ -407,7 +400,7 @@ func checkSinkBindings(t *testing.T, m Manifest, r *Rendered) {
 // checkRoutes: every route of the manifest is a PathPrefix of one
 // HTTPRoute on the public host, rewritten to its function's cluster-local
 // host; the site has "/".
-func checkRoutes(t *testing.T, m Manifest, r *Rendered) {
+func checkRoutes(t *testing.T, m manifest.Document, r *Rendered) {
 	t.Helper()
 	want := map[string]string{}
 	for _, f := range m.Functions {
@@ -450,7 +443,7 @@ func checkRoutes(t *testing.T, m Manifest, r *Rendered) {
 
 // checkPing: a PingSource to the Broker exactly when a Trigger listens to
 // pings.
-func checkPing(t *testing.T, m Manifest, r *Rendered) {
+func checkPing(t *testing.T, m manifest.Document, r *Rendered) {
 	t.Helper()
 	want := 0
 	for _, f := range m.Functions {
@@ -473,7 +466,7 @@ func checkPing(t *testing.T, m Manifest, r *Rendered) {
 // checkMigrations: the migration Job is a pre-install/pre-upgrade hook,
 // non-root, and the Secret it reads (when the chart makes it) is a hook made
 // before it.
-func checkMigrations(t *testing.T, m Manifest, r *Rendered) {
+func checkMigrations(t *testing.T, m manifest.Document, r *Rendered) {
 	t.Helper()
 	if len(r.Jobs) != 1 {
 		t.Fatalf("%d Jobs, want the migration Job", len(r.Jobs))
@@ -547,12 +540,12 @@ func checkReferences(t *testing.T, r *Rendered) {
 // checkEventTypes: the EventTypes are the event registry of the catalog:
 // one for each event type a function emits and each function emitting it,
 // with the catalog's description and schema, on the Broker.
-func checkEventTypes(t *testing.T, m Manifest, broker string, got map[string]*eventingv1beta2.EventType) {
+func checkEventTypes(t *testing.T, m manifest.Document, broker string, got map[string]*eventingv1beta2.EventType) {
 	t.Helper()
 	type row struct{ Type, Source, Schema, Description, Broker string }
-	catalog := map[string]Event{}
+	catalog := map[string]manifest.Event{}
 	for _, e := range m.Events {
-		catalog[e.Type] = e
+		catalog[e.Name] = e
 	}
 	var want, have []row
 	for _, f := range m.Functions {
@@ -561,7 +554,7 @@ func checkEventTypes(t *testing.T, m Manifest, broker string, got map[string]*ev
 			if !ok {
 				t.Errorf("%s emits %s, not in the event catalog", f.Name, typ)
 			}
-			want = append(want, row{typ, "/sportello/" + f.Name, e.Schema, e.Description, broker})
+			want = append(want, row{typ, "/sportello/" + f.Name, e.DataSchema(), e.Description, broker})
 		}
 	}
 	for _, et := range got {
@@ -584,9 +577,12 @@ func checkEventTypes(t *testing.T, m Manifest, broker string, got map[string]*ev
 }
 
 // TestChartManifestFresh: the chart's files/manifest.json is the current
-// output of manifest-json.
+// manifest (what manifest-json prints).
 func TestChartManifestFresh(t *testing.T) {
-	_, want := loadManifest(t)
+	want, err := manifest.NewDocument().JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, err := os.ReadFile(filepath.Join(root(t), "charts", "sportello", "files", "manifest.json"))
 	if err != nil {
 		t.Fatal(err)

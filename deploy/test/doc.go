@@ -23,12 +23,17 @@
 //
 //	cd deploy/test && GOWORK=off go test ./...
 //
+// It imports package manifest from the functions module (a replace to
+// ../../functions, as local and test do), so the functions' versions of
+// the dependencies they share with Knative apply here too: after changing
+// functions/go.mod, run `GOWORK=off go mod tidy` here as well.
+//
 // The alerts' and dashboards' PromQL is parsed by tools/promql, a module of
 // its own pinning Prometheus's parser (its dependencies would move this
 // module's Kubernetes versions), and checked against the one list of
 // metrics in metrics_test.go.
 //
-// It reads the manifest by running functions/manifest/cmd/manifest-json in
-// the workspace, and builds Helm once into the tool cache
-// ($XDG_CACHE_HOME/sportello/tools/helm-<version>/helm).
+// It takes the manifest from package manifest (manifest.Document, which
+// the chart embeds as files/manifest.json), and builds Helm once into the
+// tool cache ($XDG_CACHE_HOME/sportello/tools/helm-<version>/helm).
 package deploy

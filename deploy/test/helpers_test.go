@@ -28,42 +28,6 @@ const KubeVersion = "1.30.0"
 // Namespace is the release's namespace in the tests.
 const Namespace = "sportello"
 
-// Manifest is the output of functions/manifest/cmd/manifest-json.
-type Manifest struct {
-	Migrate   string     `json:"migrate"`
-	Site      string     `json:"site"`
-	Functions []Function `json:"functions"`
-	Events    []Event    `json:"events"`
-}
-
-// Event is one event type of the catalog (package events).
-type Event struct {
-	Type        string `json:"type"`
-	Description string `json:"description"`
-	Schema      string `json:"schema"`
-}
-
-// Function is one function of the manifest.
-type Function struct {
-	Name     string    `json:"name"`
-	Doc      string    `json:"doc"`
-	Routes   []string  `json:"routes"`
-	Emits    []string  `json:"emits"`
-	Consumes []Trigger `json:"consumes"`
-}
-
-// Trigger is one subscription of the manifest.
-type Trigger struct {
-	Name     string            `json:"name"`
-	Filter   map[string]string `json:"filter"`
-	Delivery struct {
-		Retry         int    `json:"retry"`
-		BackoffPolicy string `json:"backoffPolicy"`
-		BackoffDelay  string `json:"backoffDelay"`
-		Timeout       string `json:"timeout"`
-	} `json:"delivery"`
-}
-
 func root(t testing.TB) string {
 	t.Helper()
 	r, err := filepath.Abs(filepath.Join("..", ".."))
@@ -84,39 +48,6 @@ func workspaceEnv(extra ...string) []string {
 		env = append(env, kv)
 	}
 	return append(append(env, "GOFLAGS=-buildvcs=false"), extra...)
-}
-
-var (
-	manifestOnce sync.Once
-	manifestJSON []byte
-	manifestErr  error
-)
-
-// loadManifest runs the manifest-json command once per test binary.
-func loadManifest(t testing.TB) (Manifest, []byte) {
-	t.Helper()
-	manifestOnce.Do(func() {
-		cmd := exec.Command("go", "run", "./functions/manifest/cmd/manifest-json")
-		cmd.Dir = root(t)
-		cmd.Env = workspaceEnv()
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		manifestJSON, manifestErr = cmd.Output()
-		if manifestErr != nil {
-			manifestErr = fmt.Errorf("manifest-json: %v\n%s", manifestErr, stderr.String())
-		}
-	})
-	if manifestErr != nil {
-		t.Fatal(manifestErr)
-	}
-	var m Manifest
-	if err := json.Unmarshal(manifestJSON, &m); err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Functions) == 0 {
-		t.Fatal("the manifest lists no function")
-	}
-	return m, manifestJSON
 }
 
 func cacheDir() (string, error) {

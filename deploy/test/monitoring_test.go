@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sportello/sportello/functions/manifest"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -20,7 +21,7 @@ import (
 // the telemetry values, its name as OTEL_SERVICE_NAME, and its own env
 // entry where it has one.
 func TestChartTelemetry(t *testing.T) {
-	m, _ := loadManifest(t)
+	m := manifest.NewDocument()
 	base := map[string]string{"OTEL_METRICS_EXPORTER": "prometheus", "OTEL_EXPORTER_PROMETHEUS_PORT": "9464"}
 	with := func(kv ...string) map[string]string {
 		out := map[string]string{}
@@ -182,7 +183,7 @@ var Alerts = []string{"SportelloDatabasePoolExhausted", "SportelloDeadLetter", "
 // dashboards/, labelled for Grafana's sidecar. Off (the default), none of
 // them renders.
 func TestChartMonitoring(t *testing.T) {
-	m, _ := loadManifest(t)
+	m := manifest.NewDocument()
 	args := renderings(t)["production, monitoring"]
 	objs, err := helmTemplate(t, args...)
 	if err != nil {

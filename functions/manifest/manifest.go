@@ -19,11 +19,11 @@ import (
 
 // Function is one Knative function.
 type Function struct {
-	Name     string    // also its directory under functions/
-	Routes   []string  // path prefixes it serves, longest match wins
-	Emits    []string  // CloudEvents types it writes to the outbox
-	Consumes []Trigger // its subscriptions; events arrive as POST / (binary or structured mode)
-	Doc      string
+	Name     string    `json:"name"` // also its directory under functions/
+	Doc      string    `json:"doc"`
+	Routes   []string  `json:"routes"`   // path prefixes it serves, longest match wins
+	Emits    []string  `json:"emits"`    // CloudEvents types it writes to the outbox
+	Consumes []Trigger `json:"consumes"` // its subscriptions; events arrive as POST / (binary or structured mode)
 }
 
 // Trigger is one subscription of a function to the broker, in the shape of
@@ -46,7 +46,7 @@ type Delivery struct {
 }
 
 // MarshalJSON writes d as Knative's delivery spec does, with the durations
-// in ISO 8601 (PT1S), for the JSON forms of the manifest (manifest-json,
+// in ISO 8601 (PT1S), for the JSON forms of the manifest (Document,
 // asyncapi).
 func (d Delivery) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {

@@ -1,9 +1,12 @@
 package manifest
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/sportello/sportello/events"
 )
@@ -71,5 +74,56 @@ func TestTriggers(t *testing.T) {
 	}
 	if !names["send-email-booking-confirmed"] || !names["housekeeping-ping"] {
 		t.Errorf("trigger names: %v", names)
+	}
+}
+
+// TestDocument: the document lists every function and catalog entry, writes
+// every list (the chart ranges over them: [] where empty, never null), and
+// does not share its lists with Functions.
+func TestDocument(t *testing.T) {
+	d := NewDocument()
+	if len(d.Functions) != len(Functions) || len(d.Events) != len(events.Catalog) {
+		t.Fatalf("%d functions and %d events, want %d and %d", len(d.Functions), len(d.Events), len(Functions), len(events.Catalog))
+	}
+	b, err := d.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Functions []map[string]any `json:"functions"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range doc.Functions {
+		for _, key := range []string{"routes", "emits", "consumes"} {
+			if _, ok := f[key].([]any); !ok {
+				t.Errorf("function %v: %s is %v, want a list", f["name"], key, f[key])
+			}
+		}
+	}
+	if !bytes.HasSuffix(b, []byte("}\n")) {
+		t.Errorf("the document does not end with a newline")
+	}
+	for i, f := range d.Functions {
+		if len(f.Routes) > 0 && &f.Routes[0] == &Functions[i].Routes[0] {
+			t.Errorf("function %s: the document shares its routes with Functions", f.Name)
+		}
+	}
+}
+
+func TestISO8601(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{time.Second, "PT1S"},
+		{50 * time.Second, "PT50S"},
+		{1500 * time.Millisecond, "PT1.5S"},
+	}
+	for _, tc := range tests {
+		if got := ISO8601(tc.d); got != tc.want {
+			t.Errorf("ISO8601(%v) = %q, want %q", tc.d, got, tc.want)
+		}
 	}
 }

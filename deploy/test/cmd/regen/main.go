@@ -10,13 +10,13 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/sportello/sportello/functions/manifest"
 )
 
 const skaffold = `# Skaffold: builds every function of functions/manifest with ko into a
@@ -122,26 +122,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "run", "./functions/manifest/cmd/manifest-json")
-	cmd.Dir = root
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GOWORK=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	m := manifest.NewDocument()
+	out, err := m.JSON()
 	if err != nil {
-		return err
-	}
-	var m struct {
-		Migrate   string `json:"migrate"`
-		Site      string `json:"site"`
-		Functions []struct {
-			Name string `json:"name"`
-		} `json:"functions"`
-	}
-	if err := json.Unmarshal(out, &m); err != nil {
 		return err
 	}
 	data := struct {
