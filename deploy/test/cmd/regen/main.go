@@ -63,7 +63,7 @@ build:
         flags: [-trimpath]
         ldflags: [-s, -w]
         dependencies:
-          paths: [functions/{{ .Site }}/**, functions/sitehttp/**, web/src/**, web/build.mjs, web/package.json, web/package-lock.json]
+          paths: [functions/{{ .Site }}/**, functions/sitehttp/**, web/src/**, web/build.mjs, web/openapi-page.mjs, web/package.json, web/package-lock.json]
 deploy:
   helm:
     releases:
@@ -122,10 +122,25 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	files, err := render()
+	if err != nil {
+		return err
+	}
+	for path, data := range files {
+		if err := os.WriteFile(filepath.Join(root, path), data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// render answers what regen writes: each file's path from the
+// repository's root, and its content.
+func render() (map[string][]byte, error) {
 	m := manifest.NewDocument()
 	out, err := m.JSON()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data := struct {
 		Migrate   string
@@ -141,14 +156,14 @@ func run() error {
 		"sanitize": strings.NewReplacer("/", "_", "-", "_", ".", "_").Replace,
 	}).Parse(skaffold)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
-		return err
+		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(root, "charts", "sportello", "files", "manifest.json"), out, 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(root, "skaffold.yaml"), buf.Bytes(), 0o644)
+	return map[string][]byte{
+		filepath.Join("charts", "sportello", "files", "manifest.json"): out,
+		"skaffold.yaml": buf.Bytes(),
+	}, nil
 }
