@@ -3,7 +3,6 @@ module github.com/sportello/sportello/test
 go 1.26.8
 
 require (
-	github.com/arran4/golang-ical v0.3.4
 	github.com/cloudevents/sdk-go/v2 v2.16.2
 	github.com/google/go-cmp v0.7.0
 	github.com/italia/publiccode-parser-go/v5 v5.3.1
@@ -23,6 +22,7 @@ require (
 	cel.dev/expr v0.25.3 // indirect
 	github.com/alranel/go-vcsurl/v2 v2.1.1 // indirect
 	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
+	github.com/arran4/golang-ical v0.3.4 // indirect
 	github.com/aws/aws-sdk-go-v2 v1.48.0 // indirect
 	github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream v1.7.27 // indirect
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0 // indirect
