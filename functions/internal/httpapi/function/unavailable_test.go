@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,13 +91,11 @@ func (d *dbLink) set(state string) {
 	}
 }
 
-// TestRunAnswers503WhileTheDatabaseIsUnreachable: while the database cannot
-// be reached — connections cut, or a server that never answers — a request
-// that needs it answers 503 problem+json with Retry-After within
-// DATABASE_TIMEOUT, never a 500 and never hanging; readiness fails and
-// liveness does not; when the database is back, the function recovers by
-// itself.
-func TestRunAnswers503WhileTheDatabaseIsUnreachable(t *testing.T) {
+// onLink runs a function on the package's database through a dbLink (with
+// DATABASE_TIMEOUT 1s), serving what handler makes of its Env and the link;
+// it answers the function's base URL once the function is ready.
+func onLink(t *testing.T, handler func(env *function.Env, link *dbLink) http.Handler) (string, *dbLink) {
+	t.Helper()
 	u, err := url.Parse(pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
@@ -114,23 +113,46 @@ func TestRunAnswers503WhileTheDatabaseIsUnreachable(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() {
-		done <- function.Run(ctx, "test", func(env *function.Env) http.Handler {
-			mux := http.NewServeMux()
-			mux.HandleFunc("POST /api/write", func(w http.ResponseWriter, r *http.Request) {
-				err := env.Store.InTx(r.Context(), func(tx *postgres.Tx) error {
-					_, err := tx.Exec(r.Context(), `SELECT 1`)
-					return err
-				})
-				if err != nil {
-					httpx.Error(w, r, env.Log, err)
-					return
-				}
-				w.WriteHeader(http.StatusNoContent)
-			})
-			return mux
-		})
+		done <- function.Run(ctx, "test", func(env *function.Env) http.Handler { return handler(env, link) })
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for get(base+"/health/readiness") != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("never ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return base, link
+}
+
+// write is the handler of POST /api/write: one transaction on the database.
+func write(env *function.Env) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := env.Store.InTx(r.Context(), func(tx *postgres.Tx) error {
+			_, err := tx.Exec(r.Context(), `SELECT 1`)
+			return err
+		})
+		if err != nil {
+			httpx.Error(w, r, env.Log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// TestRunAnswers503WhileTheDatabaseIsUnreachable: while the database cannot
+// be reached — connections cut, or a server that never answers — a request
+// that needs it answers 503 problem+json with Retry-After within
+// DATABASE_TIMEOUT, never a 500 and never hanging; readiness fails and
+// liveness does not; when the database is back, the function recovers by
+// itself.
+func TestRunAnswers503WhileTheDatabaseIsUnreachable(t *testing.T) {
+	base, link := onLink(t, func(env *function.Env, _ *dbLink) http.Handler {
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /api/write", write(env))
+		return mux
+	})
 	client := &http.Client{Timeout: 10 * time.Second}
 	status := func(method, path string) (int, http.Header, []byte, time.Duration) {
 		start := time.Now()
@@ -142,13 +164,6 @@ func TestRunAnswers503WhileTheDatabaseIsUnreachable(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, resp.Header, b, time.Since(start)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for get(base+"/health/readiness") != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("never ready")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	if s, _, b, _ := status("POST", "/api/write"); s != http.StatusNoContent {
 		t.Fatalf("with the database up: %d %s", s, b)
@@ -192,6 +207,79 @@ func TestRunAnswers503WhileTheDatabaseIsUnreachable(t *testing.T) {
 			}
 			if s, _, _, _ := status("GET", "/health/readiness"); s != http.StatusOK {
 				t.Errorf("readiness after the database came back: %d", s)
+			}
+		})
+	}
+}
+
+// TestIdempotencyKeyOutlivesAnOutage: a request with an Idempotency-Key
+// whose end the database missed — its 5xx could not release the key, or its
+// answer could not be kept — does not leave its retries refused as in
+// progress until the key is abandoned (postgres.AbandonedKey, a minute):
+// once the database is back the instance records its end, and a retry runs
+// again after the 5xx, or gets the kept answer.
+func TestIdempotencyKeyOutlivesAnOutage(t *testing.T) {
+	var runs atomic.Int32
+	base, link := onLink(t, func(env *function.Env, link *dbLink) http.Handler {
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /api/write", func(w http.ResponseWriter, r *http.Request) {
+			runs.Add(1)
+			switch r.Header.Get("X-Cut") {
+			case "before": // the database goes as the request starts: a 503
+				link.set("down")
+				write(env)(w, r)
+			case "after": // the database goes as the answer leaves
+				write(env)(w, r)
+				link.set("down")
+			default:
+				write(env)(w, r)
+			}
+		})
+		return mux
+	})
+	client := &http.Client{Timeout: 10 * time.Second}
+	post := func(key, cut string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/write", nil)
+		req.Header.Set("Idempotency-Key", key)
+		req.Header.Set("X-Cut", cut)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for _, tc := range []struct {
+		cut            string
+		first, retried int
+		runs           int32
+		replayed       string
+	}{
+		{cut: "before", first: http.StatusServiceUnavailable, retried: http.StatusNoContent, runs: 2},
+		{cut: "after", first: http.StatusNoContent, retried: http.StatusNoContent, runs: 1, replayed: "true"},
+	} {
+		t.Run(tc.cut, func(t *testing.T) {
+			runs.Store(0)
+			key := fmt.Sprintf("outage-%s-%d", tc.cut, time.Now().UnixNano())
+			if got := post(key, tc.cut).StatusCode; got != tc.first {
+				t.Fatalf("the request the outage met: %d, want %d", got, tc.first)
+			}
+			link.set("up")
+			// Without the instance trying again, every retry is a 409 for
+			// a minute; with it, a few seconds at most.
+			deadline := time.Now().Add(postgres.AbandonedKey / 3)
+			resp := post(key, "")
+			for resp.StatusCode == http.StatusConflict || resp.StatusCode == http.StatusServiceUnavailable {
+				if time.Now().After(deadline) {
+					t.Fatalf("retries still %d after %s", resp.StatusCode, postgres.AbandonedKey/3)
+				}
+				time.Sleep(200 * time.Millisecond)
+				resp = post(key, "")
+			}
+			if resp.StatusCode != tc.retried || resp.Header.Get("Idempotent-Replayed") != tc.replayed || runs.Load() != tc.runs {
+				t.Errorf("retry: %d, Idempotent-Replayed %q, the handler ran %d times; want %d, %q, %d",
+					resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), runs.Load(), tc.retried, tc.replayed, tc.runs)
 			}
 		})
 	}

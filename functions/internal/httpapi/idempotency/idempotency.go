@@ -6,7 +6,9 @@
 // marked Idempotent-Replayed: true, and runs nothing. The same key with
 // another request is 422 (reason reused); while the first still runs, 409
 // (reason in_progress, Retry-After: 1). A 5xx is not kept: its retry runs
-// again. Requests without the header run as before.
+// again. An end the database missed (the answer not kept, or the key of a
+// 5xx not released) is recorded again by the instance, backing off, once
+// the database is back. Requests without the header run as before.
 //
 // A key belongs to a function and to the caller's credentials (the
 // Authorization header and Sportello's cookies): another caller's key is
@@ -97,21 +99,53 @@ func Wrap(store *postgres.Store, name string, log *slog.Logger, next http.Handle
 		// The answer is kept (or the key released) even when the client has
 		// gone: that is when the retry comes.
 		ctx := context.WithoutCancel(r.Context())
-		if rec.status >= 500 {
-			err = store.ReleaseKey(ctx, scope, key)
-		} else {
+		record := func(ctx context.Context) error { return store.ReleaseKey(ctx, scope, key) }
+		if rec.status < 500 {
 			a := postgres.KeptAnswer{Status: rec.status, Header: map[string]string{}, Body: rec.body.Bytes()}
 			for _, k := range kept {
 				if v := w.Header().Get(k); v != "" {
 					a.Header[k] = v
 				}
 			}
-			err = store.KeepAnswer(ctx, scope, key, a)
+			record = func(ctx context.Context) error { return store.KeepAnswer(ctx, scope, key, a) }
 		}
-		if err != nil && log != nil {
-			log.Warn("idempotency key not recorded", "pattern", r.Pattern, "err", err)
+		if err := record(ctx); err != nil {
+			if log != nil {
+				log.Warn("idempotency key not recorded: trying again", "pattern", r.Pattern, "err", err)
+			}
+			go retry(ctx, record, log, r.Pattern)
 		}
 	})
+}
+
+// Retrying: a request whose answer could not be kept (or whose key could
+// not be released after a 5xx) — the database away as it ended — leaves
+// its key claimed, and every retry of it refused as in progress until
+// postgres.AbandonedKey has passed. So the instance tries again, backing
+// off from retryFirst to retryMost, for half of that time (a retry may
+// claim the key once it has passed).
+const (
+	retryFirst = 250 * time.Millisecond
+	retryMost  = 4 * time.Second
+)
+
+// retry calls record until it succeeds or half of postgres.AbandonedKey
+// has passed.
+func retry(ctx context.Context, record func(context.Context) error, log *slog.Logger, pattern string) {
+	deadline := time.Now().Add(postgres.AbandonedKey / 2)
+	for wait := retryFirst; time.Now().Add(wait).Before(deadline); wait = min(2*wait, retryMost) {
+		time.Sleep(wait)
+		attempt, cancel := context.WithTimeout(ctx, retryMost)
+		err := record(attempt)
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	if log != nil {
+		log.Warn("idempotency key still not recorded: its retries wait until it is abandoned", "pattern", pattern,
+			"after", postgres.AbandonedKey)
+	}
 }
 
 // check refuses a key that is empty, too long or not printable ASCII.

@@ -30,9 +30,9 @@ const (
 	KeyReused                     // the key was used with another request
 )
 
-// abandonedKey is how long a claimed key whose request never finished (the
+// AbandonedKey is how long a claimed key whose request never finished (the
 // instance stopped) blocks its retries.
-const abandonedKey = time.Minute
+const AbandonedKey = time.Minute
 
 // ClaimKey claims key in scope for the request whose digest is hash, or
 // says why not; for KeyAnswered it returns the kept answer.
@@ -43,7 +43,7 @@ func (s *Store) ClaimKey(ctx context.Context, scope, key string, hash []byte) (K
 		INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at
 		WHERE idempotency_keys.status IS NULL AND idempotency_keys.created_at < $5`,
-		scope, key, hash, now, now.Add(-abandonedKey))
+		scope, key, hash, now, now.Add(-AbandonedKey))
 	if err != nil {
 		return 0, kept, err
 	}
