@@ -91,6 +91,27 @@ func (c *Calendar) daySlots(r Rules, d Date) []Slot {
 	return out
 }
 
+// slotAt is the slot of day d (open: its closure checked before) that
+// starts at start, if there is one: one of daySlots, found by arithmetic on
+// the time grid of each opening interval instead of listing them (a hold's
+// check, on the click day's path).
+func (c *Calendar) slotAt(r Rules, d Date, start time.Time) (Slot, bool) {
+	if r.Duration <= 0 {
+		return Slot{}, false
+	}
+	step := r.Duration + r.Buffer
+	for _, iv := range r.Hours[d.Weekday()] {
+		opens, closes := d.In(c.Location, iv.Opens), d.In(c.Location, iv.Closes)
+		since := start.Sub(opens)
+		if since < 0 || since%step != 0 || start.Add(r.Duration).After(closes) {
+			continue
+		}
+		s := opens.Add(since) // start, in the calendar's zone
+		return Slot{Start: s, End: s.Add(r.Duration)}, true
+	}
+	return Slot{}, false
+}
+
 // Today returns the date of now in the calendar's time zone.
 func (c *Calendar) Today(now time.Time) Date { return DateOf(now.In(c.Location)) }
 
@@ -136,13 +157,11 @@ func (c *Calendar) Check(r Rules, start time.Time, now time.Time, field string) 
 	if why := c.ClosedOn(r, d); why != "" {
 		return Slot{}, apperr.Field(field, apperr.Closed, "the office is closed on %s (%s)", d, why)
 	}
-	for _, s := range c.daySlots(r, d) {
-		if s.Start.Equal(start) {
-			if start.Before(now.Add(r.MinNotice)) {
-				return Slot{}, apperr.Field(field, apperr.TooSoon, "%s is too soon: this service needs %s notice", local.Format(time.RFC3339), r.MinNotice)
-			}
-			return s, nil
+	if s, ok := c.slotAt(r, d, start); ok {
+		if start.Before(now.Add(r.MinNotice)) {
+			return Slot{}, apperr.Field(field, apperr.TooSoon, "%s is too soon: this service needs %s notice", local.Format(time.RFC3339), r.MinNotice)
 		}
+		return s, nil
 	}
 	return Slot{}, apperr.Field(field, apperr.NotASlot, "%s is not a slot of this service: outside opening hours or off its time grid", local.Format(time.RFC3339))
 }

@@ -1327,3 +1327,45 @@ func TestOpenOnHolidays(t *testing.T) {
 		t.Errorf("closure on a holiday: ClosedOn = %q, want the closure", got)
 	}
 }
+
+// TestSlotAtFindsTheDaySlots: the hold's check finds a slot by arithmetic
+// on the time grid (slotAt); the calendar lists them (daySlots). For every
+// minute of ordinary days and of both daylight-saving days, under rules of
+// several durations, buffers and split or whole-day hours, the two agree:
+// the same slots, in the calendar's zone, and nothing between them.
+func TestSlotAtFindsTheDaySlots(t *testing.T) {
+	c := noHolidays(t)
+	days := []string{"2027-03-26", "2027-03-28", "2027-10-31", "2027-12-01"}
+	for _, r := range []Rules{
+		rules(30, 0, hours(allWeek, iv("09:00", "13:00"), iv("14:00", "17:00"))),
+		rules(15, 10, hours(allWeek, iv("08:30", "12:20"))),
+		rules(45, 5, hours(allWeek, iv("00:00", "24:00"))),
+		rules(60, 0, hours(allWeek, iv("01:00", "04:00"))), // across the changes at 02:00 and 03:00
+		rules(0, 0, hours(allWeek, iv("09:00", "10:00"))),
+	} {
+		for _, day := range days {
+			d := mustDate(t, day)
+			want := map[time.Time]Slot{}
+			for _, s := range c.daySlots(r, d) {
+				want[s.Start] = s
+			}
+			found := 0
+			from := d.In(c.Location, 0)
+			for m := time.Duration(-60); m <= 25*60; m++ {
+				start := from.Add(m * time.Minute)
+				got, ok := c.slotAt(r, d, start)
+				w, isSlot := want[start]
+				if ok != isSlot || (ok && (got != w || got.Start.Location() != c.Location)) {
+					t.Errorf("%s %v (duration %s, buffer %s): slotAt = %v, %v; daySlots has %v, %v",
+						day, start, r.Duration, r.Buffer, got, ok, w, isSlot)
+				}
+				if ok {
+					found++
+				}
+			}
+			if found != len(want) {
+				t.Errorf("%s (duration %s): slotAt found %d slots, daySlots lists %d", day, r.Duration, found, len(want))
+			}
+		}
+	}
+}
