@@ -51,13 +51,13 @@ func CheckJSON(data []byte) error {
 			top = stack[len(stack)-1]
 		}
 		isKey := top != nil && top.object && !top.hasKey
-		path := pathOf(stack)
+		path := func() string { return pathOf(stack) } // only for a problem: most tokens have none
 		switch v := tok.(type) {
 		case json.Delim:
 			switch v {
 			case '{', '[':
 				if len(stack) >= MaxDepth {
-					return apperr.Field(path, apperr.InvalidFormat, "nested deeper than %d levels", MaxDepth)
+					return apperr.Field(path(), apperr.InvalidFormat, "nested deeper than %d levels", MaxDepth)
 				}
 				stack = append(stack, &level{object: v == '{', index: -1, seen: map[string]bool{}})
 				continue
@@ -71,27 +71,27 @@ func CheckJSON(data []byte) error {
 			raw := bytes.TrimLeft(data[start:dec.InputOffset()], " \t\r\n,:")
 			if isKey {
 				if msg := badString(raw); msg != "" {
-					return apperr.Field(path, apperr.InvalidText, "a member name %s", msg)
+					return apperr.Field(path(), apperr.InvalidText, "a member name %s", msg)
 				}
 				folded := strings.ToLower(v)
 				if top.seen[folded] {
-					return apperr.Field(join(path, v), apperr.Duplicate, "%s is given twice", join(path, v))
+					return apperr.Field(join(path(), v), apperr.Duplicate, "%s is given twice", join(path(), v))
 				}
 				top.seen[folded] = true
 				top.key, top.hasKey = v, true
 				continue
 			}
 			if msg := badString(raw); msg != "" {
-				return apperr.Field(path, apperr.InvalidText, "%s", msg)
+				return apperr.Field(path(), apperr.InvalidText, "%s", msg)
 			}
 			if n := utf8.RuneCountInString(v); n > MaxString {
-				e := apperr.Field(path, apperr.TooLong, "longer than %d characters", MaxString)
+				e := apperr.Field(path(), apperr.TooLong, "longer than %d characters", MaxString)
 				e.Fields[0].With(MaxString)
 				return e
 			}
 		case json.Number:
 			if _, err := strconv.ParseFloat(string(v), 64); err != nil { // ErrRange: beyond ±1.8e308
-				return apperr.Field(path, apperr.OutOfRange, "the number %.20s… is out of range", string(v))
+				return apperr.Field(path(), apperr.OutOfRange, "the number %.20s… is out of range", string(v))
 			}
 		}
 		top.took()
