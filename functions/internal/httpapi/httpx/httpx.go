@@ -150,7 +150,8 @@ func writeProblem(w http.ResponseWriter, status int, p Problem) {
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(p)
+	b, _ := p.MarshalJSON() // directly: an Encoder would compact its output again
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // JSON writes v with the given status.
