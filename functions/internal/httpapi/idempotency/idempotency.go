@@ -109,7 +109,7 @@ func Wrap(store *postgres.Store, name string, log *slog.Logger, next http.Handle
 			}
 			record = func(ctx context.Context) error { return store.KeepAnswer(ctx, scope, key, a) }
 		}
-		if err := record(ctx); err != nil {
+		if err := attempt(ctx, record); err != nil {
 			if log != nil {
 				log.Warn("idempotency key not recorded: trying again", "pattern", r.Pattern, "err", err)
 			}
@@ -135,10 +135,7 @@ func retry(ctx context.Context, record func(context.Context) error, log *slog.Lo
 	deadline := time.Now().Add(postgres.AbandonedKey / 2)
 	for wait := retryFirst; time.Now().Add(wait).Before(deadline); wait = min(2*wait, retryMost) {
 		time.Sleep(wait)
-		attempt, cancel := context.WithTimeout(ctx, retryMost)
-		err := record(attempt)
-		cancel()
-		if err == nil {
+		if attempt(ctx, record) == nil {
 			return
 		}
 	}
@@ -146,6 +143,14 @@ func retry(ctx context.Context, record func(context.Context) error, log *slog.Lo
 		log.Warn("idempotency key still not recorded: its retries wait until it is abandoned", "pattern", pattern,
 			"after", postgres.AbandonedKey)
 	}
+}
+
+// attempt calls record once, for at most retryMost: a database that has
+// stopped answering must not hold the request's goroutine.
+func attempt(ctx context.Context, record func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, retryMost)
+	defer cancel()
+	return record(ctx)
 }
 
 // check refuses a key that is empty, too long or not printable ASCII.
