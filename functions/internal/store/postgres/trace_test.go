@@ -29,7 +29,8 @@ func traceparentOf(t *testing.T, subject, typ string) string {
 // TestServerSideFunctionsStampTheTrace: the outbox rows that hold_slot and
 // confirm_hold write in SQL carry the trace of the request when the store
 // is Traced, and the setting ends with its statement: the pool's next
-// untraced statements on the same connections write none.
+// untraced statements on the same connections write none; nor do they
+// stamp a trace that is not sampled.
 func TestServerSideFunctionsStampTheTrace(t *testing.T) {
 	store, _ := pgtest.Store(t, monday)
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
@@ -58,6 +59,25 @@ func TestServerSideFunctionsStampTheTrace(t *testing.T) {
 			t.Fatalf("an untraced hold carries %q: the setting outlived its statement", tp)
 		}
 	}
+	// A trace not sampled is not stamped by them (the setting would cost a
+	// statement for a trace nobody keeps): neither hold_slot's row nor
+	// the confirmation's.
+	unsampled, span2 := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample())).Tracer("test").
+		Start(context.Background(), "POST /holds")
+	defer span2.End()
+	h3, err := store.Reserve(unsampled, svc, at("2027-03-05", "09:00"), "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Confirm(unsampled, h3.ID, h3.Secret, citizen()); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{events.BookingHeld, events.BookingConfirmed} {
+		if tp := traceparentOf(t, h3.ID, typ); tp != "" {
+			t.Errorf("%s of a trace not sampled carries %q", typ, tp)
+		}
+	}
+
 	store.Traced = false
 	h2, err := store.Reserve(ctx, svc, at("2027-03-04", "09:00"), "it")
 	if err != nil {
