@@ -65,7 +65,7 @@ func TestServerSideFunctionsStampTheTrace(t *testing.T) {
 	unsampled, span2 := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample())).Tracer("test").
 		Start(context.Background(), "POST /holds")
 	defer span2.End()
-	h3, err := store.Reserve(unsampled, svc, at("2027-03-05", "09:00"), "it")
+	h3, err := store.Reserve(unsampled, svc, at("2027-03-02", "09:30"), "it")
 	if err != nil {
 		t.Fatal(err)
 	}
