@@ -30,10 +30,10 @@ var (
 )
 
 // dropped are the instruments of the libraries that nobody reads but every
-// request would pay for: otelhttp's request and response body sizes.
+// request would pay for: otelhttp's request and response body sizes, of the
+// server and of the clients (S3, LiveKit) alike.
 var dropped = []sdkmetric.View{
-	sdkmetric.NewView(sdkmetric.Instrument{Name: "http.server.request.body.size"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}}),
-	sdkmetric.NewView(sdkmetric.Instrument{Name: "http.server.response.body.size"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}}),
+	sdkmetric.NewView(sdkmetric.Instrument{Name: "http.*.body.size"}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}}),
 }
 
 func meter() metric.Meter { return otel.Meter("github.com/sportello/sportello/functions") }

@@ -158,14 +158,14 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 	return protowire.AppendFixed32(b, spanFlags(sc.TraceFlags(), parent))
 }
 
-// spanKind is OTLP's number of a span kind: the SDK's own, an unknown one
-// unspecified.
 // personal are the attributes otelhttp puts on every server and client
 // span that say who the caller is: the citizen's network address and
-// browser. They never leave the function, as they never go in a log.
+// browser, and the request's path, which may hold a token of its own (a
+// place in a waiting room, GET /api/queue/{token}); http.route names the
+// route. They never leave the function, as they never go in a log.
 var personal = map[attribute.Key]bool{
 	"client.address": true, "client.port": true, "network.peer.address": true, "network.peer.port": true,
-	"user_agent.original": true,
+	"user_agent.original": true, "url.path": true,
 }
 
 // impersonal is attrs without the personal ones.
@@ -179,6 +179,8 @@ func impersonal(attrs []attribute.KeyValue) []attribute.KeyValue {
 	return out
 }
 
+// spanKind is OTLP's number of a span kind: the SDK's own, an unknown one
+// unspecified.
 func spanKind(k trace.SpanKind) uint64 {
 	if k > trace.SpanKindConsumer {
 		return 0

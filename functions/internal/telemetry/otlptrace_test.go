@@ -132,15 +132,16 @@ func TestTraceRequest(t *testing.T) {
 	}
 }
 
-// TestSpansLeaveWithoutPersonalData: the caller's address and browser,
-// which otelhttp records on every request's span, are not exported; the
-// rest of the span's attributes are.
+// TestSpansLeaveWithoutPersonalData: the caller's address and browser and
+// the request's path (which may hold a token), which otelhttp records on
+// every request's span, are not exported; the rest of the span's
+// attributes are.
 func TestSpansLeaveWithoutPersonalData(t *testing.T) {
 	span := tracetest.SpanStub{Name: "POST /api/holds", Attributes: []attribute.KeyValue{
 		attribute.String("http.route", "/api/holds"), attribute.String("client.address", "203.0.113.7"),
 		attribute.Int("client.port", 51000), attribute.String("network.peer.address", "10.0.0.9"),
 		attribute.Int("network.peer.port", 40000), attribute.String("user_agent.original", "Mozilla/5.0 (Maria's phone)"),
-		attribute.Int("http.response.status_code", 201),
+		attribute.String("url.path", "/api/queue/v1.c2VjcmV0"), attribute.Int("http.response.status_code", 201),
 	}}
 	got := &collectorpb.ExportTraceServiceRequest{}
 	if err := proto.Unmarshal(traceRequest(tracetest.SpanStubs{span}.Snapshots()), got); err != nil {
