@@ -101,6 +101,18 @@ func drive(n, c int, do func(i int) (won bool, err error)) result {
 	return res
 }
 
+// benchService is the SQL that makes the bench's service: office and
+// service "bench", 30-minute slots bookable round the clock every day of
+// the coming year, on desks desks.
+func benchService(desks int) []string {
+	return []string{
+		`INSERT INTO offices (id, name) VALUES ('bench', 'Bench')`,
+		`INSERT INTO services (id, office_id, name, duration_minutes, horizon_days, open_on_holidays) VALUES ('bench', 'bench', 'Bench', 30, 366, true)`,
+		`INSERT INTO opening_hours (service_id, weekday, opens, closes) SELECT 'bench', d, '00:00', '24:00' FROM generate_series(1, 7) d`,
+		fmt.Sprintf(`INSERT INTO desks (service_id, label) SELECT 'bench', 'D' || n FROM generate_series(1, %d) n`, desks),
+	}
+}
+
 // holds measures reserve and confirm under contention next to the bare SQL
 // that writes the same rows, at each number of clients.
 func holds(c config, db *database, bins string) ([]string, error) {
@@ -118,17 +130,13 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := db.exec(url,
-			`INSERT INTO offices (id, name) VALUES ('bench', 'Bench')`,
-			`INSERT INTO services (id, office_id, name, duration_minutes, horizon_days, open_on_holidays) VALUES ('bench', 'bench', 'Bench', 30, 366, true)`,
-			`INSERT INTO opening_hours (service_id, weekday, opens, closes) SELECT 'bench', d, '00:00', '24:00' FROM generate_series(1, 7) d`,
-			fmt.Sprintf(`INSERT INTO desks (service_id, label) SELECT 'bench', 'D' || n FROM generate_series(1, %d) n`, c.desks),
+		if err := db.exec(url, append(benchService(c.desks),
 			// The baseline: the same exclusion constraint, and an outbox.
 			`CREATE TABLE baseline (id bigserial PRIMARY KEY, desk int NOT NULL, blocks tstzrange NOT NULL,
 			   status text NOT NULL DEFAULT 'held', email text,
 			   EXCLUDE USING gist (desk WITH =, blocks WITH &&) WHERE (status IN ('held', 'confirmed')))`,
 			`CREATE TABLE baseline_outbox (id uuid PRIMARY KEY, subject bigint NOT NULL, data jsonb NOT NULL)`,
-		); err != nil {
+		)...); err != nil {
 			return nil, err
 		}
 		poolURL := url + "&pool_max_conns=" + fmt.Sprint(c.conns)

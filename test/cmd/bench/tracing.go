@@ -44,9 +44,11 @@ func tracing(c config, db *database, bins, tmp string) error {
 	}
 	defer jaeger.Stop()
 	otlp := "OTEL_EXPORTER_OTLP_ENDPOINT=" + jaeger.OTLPEndpoint()
+	// No traces where none are meant, whatever the shell exports (the
+	// functions inherit its environment; the last of a name wins).
 	settings := []telemetrySetting{
-		{"telemetry off", []string{"OTEL_METRICS_EXPORTER=none"}},
-		{"metrics (Prometheus), no traces", nil},
+		{"telemetry off", []string{"OTEL_METRICS_EXPORTER=none", "OTEL_TRACES_EXPORTER=none"}},
+		{"metrics (Prometheus), no traces", []string{"OTEL_TRACES_EXPORTER=none"}},
 		{"metrics and traces, default sampling (1 in 10)", []string{otlp}},
 		{"metrics and every trace", []string{otlp, "OTEL_TRACES_SAMPLER=always_on"}},
 	}
@@ -55,12 +57,7 @@ func tracing(c config, db *database, bins, tmp string) error {
 	if err != nil {
 		return err
 	}
-	if err := db.exec(url,
-		`INSERT INTO offices (id, name) VALUES ('bench', 'Bench')`,
-		`INSERT INTO services (id, office_id, name, duration_minutes, horizon_days, open_on_holidays) VALUES ('bench', 'bench', 'Bench', 30, 366, true)`,
-		`INSERT INTO opening_hours (service_id, weekday, opens, closes) SELECT 'bench', d, '00:00', '24:00' FROM generate_series(1, 7) d`,
-		`INSERT INTO desks (service_id, label) SELECT 'bench', 'D' || n FROM generate_series(1, 4) n`,
-	); err != nil {
+	if err := db.exec(url, benchService(4)...); err != nil {
 		return err
 	}
 	env := []string{"DATABASE_URL=" + url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", c.conns), "HOLD_TTL=24h", "K_SINK=",
