@@ -70,7 +70,7 @@ func Wrap(store *postgres.Store, name string, log *slog.Logger, next http.Handle
 			return
 		}
 		scope := name + ":" + caller(r)
-		state, answer, err := store.ClaimKey(r.Context(), scope, key, digest(r, body))
+		state, answer, claim, err := store.ClaimKey(r.Context(), scope, key, digest(r, body))
 		if err != nil {
 			httpx.Error(w, r, log, err)
 			return
@@ -99,7 +99,7 @@ func Wrap(store *postgres.Store, name string, log *slog.Logger, next http.Handle
 		// The answer is kept (or the key released) even when the client has
 		// gone: that is when the retry comes.
 		ctx := context.WithoutCancel(r.Context())
-		record := func(ctx context.Context) error { return store.ReleaseKey(ctx, scope, key) }
+		record := func(ctx context.Context) error { return store.ReleaseKey(ctx, claim) }
 		if rec.status < 500 {
 			a := postgres.KeptAnswer{Status: rec.status, Header: map[string]string{}, Body: rec.body.Bytes()}
 			for _, k := range kept {
@@ -107,13 +107,20 @@ func Wrap(store *postgres.Store, name string, log *slog.Logger, next http.Handle
 					a.Header[k] = v
 				}
 			}
-			record = func(ctx context.Context) error { return store.KeepAnswer(ctx, scope, key, a) }
+			record = func(ctx context.Context) error { return store.KeepAnswer(ctx, claim, a) }
 		}
 		if err := attempt(ctx, record); err != nil {
 			if log != nil {
 				log.Warn("idempotency key not recorded: trying again", "pattern", r.Pattern, "err", err)
 			}
-			go retry(ctx, record, log, r.Pattern)
+			select {
+			case retrying <- struct{}{}:
+				go func() {
+					defer func() { <-retrying }()
+					retry(ctx, record, log, r.Pattern)
+				}()
+			default: // enough already wait for the database: this key waits until it is abandoned
+			}
 		}
 	})
 }
@@ -122,12 +129,17 @@ func Wrap(store *postgres.Store, name string, log *slog.Logger, next http.Handle
 // not be released after a 5xx) — the database away as it ended — leaves
 // its key claimed, and every retry of it refused as in progress until
 // postgres.AbandonedKey has passed. So the instance tries again, backing
-// off from retryFirst to retryMost, for half of that time (a retry may
-// claim the key once it has passed).
+// off from retryFirst to retryMost, for half of that time; each attempt
+// ends only the request's own claim (postgres.Claim), never a later one.
 const (
 	retryFirst = 250 * time.Millisecond
 	retryMost  = 4 * time.Second
 )
+
+// retrying bounds the requests of an instance whose end is being recorded
+// again at once: an outage on a busy day must not leave thousands of
+// goroutines, each with its answer, to fall on the pool when it ends.
+var retrying = make(chan struct{}, 64)
 
 // retry calls record until it succeeds or half of postgres.AbandonedKey
 // has passed.

@@ -14,6 +14,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/idempotency"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
@@ -171,5 +172,39 @@ func TestConcurrentRetries(t *testing.T) {
 	_ = store.Pool.QueryRow(t.Context(), `SELECT count(*) FROM idempotency_keys WHERE key = 'race'`).Scan(&kept)
 	if kept != 1 {
 		t.Errorf("%d rows for the key, want 1", kept)
+	}
+}
+
+// TestALateEndLeavesALaterClaim: a request's claim ended late — its end
+// recorded again after the database was away, by then the key abandoned
+// and claimed by a retry — ends only its own claim: the retry's stays in
+// progress, and its answer is the one kept.
+func TestALateEndLeavesALaterClaim(t *testing.T) {
+	store, clk := pgtest.Store(t, apitest.Monday)
+	scope, key, hash := "test-"+pgtest.Suffix(), "k", []byte("request")
+	state, _, first, err := store.ClaimKey(t.Context(), scope, key, hash)
+	if err != nil || state != postgres.KeyClaimed {
+		t.Fatalf("first claim: %v, %v", state, err)
+	}
+	clk.Advance(postgres.AbandonedKey + time.Second)
+	state, _, second, err := store.ClaimKey(t.Context(), scope, key, hash)
+	if err != nil || state != postgres.KeyClaimed {
+		t.Fatalf("the abandoned key claimed again: %v, %v", state, err)
+	}
+	if err := store.ReleaseKey(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.KeepAnswer(t.Context(), first, postgres.KeptAnswer{Status: 500}); err != nil {
+		t.Fatal(err)
+	}
+	if state, _, _, err := store.ClaimKey(t.Context(), scope, key, hash); err != nil || state != postgres.KeyInProgress {
+		t.Fatalf("after the first claim's late end: %v, %v; want the second still in progress", state, err)
+	}
+	if err := store.KeepAnswer(t.Context(), second, postgres.KeptAnswer{Status: 201, Body: []byte("second")}); err != nil {
+		t.Fatal(err)
+	}
+	state, kept, _, err := store.ClaimKey(t.Context(), scope, key, hash)
+	if err != nil || state != postgres.KeyAnswered || kept.Status != 201 || string(kept.Body) != "second" {
+		t.Fatalf("after the second claim's end: %v %d %q, %v; want its answer", state, kept.Status, kept.Body, err)
 	}
 }

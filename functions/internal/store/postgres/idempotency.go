@@ -34,21 +34,31 @@ const (
 // instance stopped) blocks its retries.
 const AbandonedKey = time.Minute
 
+// Claim is a request's hold on its key, which KeepAnswer or ReleaseKey
+// ends. It is told apart by its time from a later claim of the same key
+// (once this one is abandoned), so that ending it late (a retry after the
+// database was away) cannot end another request's.
+type Claim struct {
+	Scope, Key string
+	At         time.Time
+}
+
 // ClaimKey claims key in scope for the request whose digest is hash, or
-// says why not; for KeyAnswered it returns the kept answer.
-func (s *Store) ClaimKey(ctx context.Context, scope, key string, hash []byte) (KeyState, KeptAnswer, error) {
+// says why not; for KeyClaimed it returns the claim, for KeyAnswered the
+// kept answer.
+func (s *Store) ClaimKey(ctx context.Context, scope, key string, hash []byte) (KeyState, KeptAnswer, Claim, error) {
 	var kept KeptAnswer
-	now := s.Clock.Now()
+	now := s.Clock.Now().Truncate(time.Microsecond) // as PostgreSQL keeps it
 	tag, err := s.Pool.Exec(ctx, `
 		INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (scope, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, created_at = EXCLUDED.created_at
 		WHERE idempotency_keys.status IS NULL AND idempotency_keys.created_at < $5`,
 		scope, key, hash, now, now.Add(-AbandonedKey))
 	if err != nil {
-		return 0, kept, err
+		return 0, kept, Claim{}, err
 	}
 	if tag.RowsAffected() == 1 {
-		return KeyClaimed, kept, nil
+		return KeyClaimed, kept, Claim{Scope: scope, Key: key, At: now}, nil
 	}
 	var stored []byte
 	var status *int
@@ -58,27 +68,30 @@ func (s *Store) ClaimKey(ctx context.Context, scope, key string, hash []byte) (K
 	case errors.Is(err, pgx.ErrNoRows): // forgotten meanwhile (a 5xx): claim it again
 		return s.ClaimKey(ctx, scope, key, hash)
 	case err != nil:
-		return 0, kept, err
+		return 0, kept, Claim{}, err
 	case !bytes.Equal(stored, hash):
-		return KeyReused, KeptAnswer{}, nil
+		return KeyReused, KeptAnswer{}, Claim{}, nil
 	case status == nil:
-		return KeyInProgress, KeptAnswer{}, nil
+		return KeyInProgress, KeptAnswer{}, Claim{}, nil
 	}
 	kept.Status = *status
-	return KeyAnswered, kept, nil
+	return KeyAnswered, kept, Claim{}, nil
 }
 
-// KeepAnswer records the answer of the request that claimed key.
-func (s *Store) KeepAnswer(ctx context.Context, scope, key string, a KeptAnswer) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, header = $4, body = $5 WHERE scope = $1 AND key = $2`,
-		scope, key, a.Status, a.Header, a.Body)
+// KeepAnswer records the answer of the request that holds claim c (once:
+// a claim already ended, or no longer there, is left alone).
+func (s *Store) KeepAnswer(ctx context.Context, c Claim, a KeptAnswer) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE idempotency_keys SET status = $4, header = $5, body = $6
+		WHERE scope = $1 AND key = $2 AND created_at = $3 AND status IS NULL`,
+		c.Scope, c.Key, c.At, a.Status, a.Header, a.Body)
 	return err
 }
 
-// ReleaseKey forgets a claimed key whose request failed on the server's
-// side (a 5xx), so that a retry runs again.
-func (s *Store) ReleaseKey(ctx context.Context, scope, key string) error {
-	_, err := s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL`, scope, key)
+// ReleaseKey forgets claim c, whose request failed on the server's side
+// (a 5xx), so that a retry runs again; a later claim of the key stays.
+func (s *Store) ReleaseKey(ctx context.Context, c Claim) error {
+	_, err := s.Pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at = $3 AND status IS NULL`,
+		c.Scope, c.Key, c.At)
 	return err
 }
 
