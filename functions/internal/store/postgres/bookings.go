@@ -354,7 +354,7 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 		c.Email, c.Reason, c.Details, s.Calendar.Location.String(), ev.ID, ev.Type, s.Source, ev.DataSchema}
 	r, err := scanRecord(s.Pool.QueryRow(ctx, confirmLive, append(args, tc.TraceParent, tc.TraceState)...), &outcome)
 	if errors.Is(err, pgx.ErrNoRows) {
-		r, err = scanRecord(s.queryRow(ctx, `SELECT * FROM confirm_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		r, err = scanRecord(s.Pool.QueryRow(ctx, `SELECT * FROM confirm_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			args...), &outcome)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
