@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -573,24 +572,6 @@ func checkEventTypes(t *testing.T, m manifest.Document, broker string, got map[s
 	less := func(a, b row) bool { return a.Type+" "+a.Source < b.Type+" "+b.Source }
 	if diff := cmp.Diff(want, have, cmpopts.SortSlices(less)); diff != "" {
 		t.Errorf("EventTypes differ from the event catalog and the emitters (-manifest +EventTypes):\n%s", diff)
-	}
-}
-
-// TestChartManifestFresh: the chart's files/manifest.json is the current
-// manifest (what manifest-json prints).
-func TestChartManifestFresh(t *testing.T) {
-	want, err := manifest.NewDocument().JSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join(root(t), "charts", "sportello", "files", "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("charts/sportello/files/manifest.json is out of date with functions/manifest; regenerate it:\n"+
-			"  cd deploy/test && GOWORK=off go run ./cmd/regen\n%s",
-			cmp.Diff(string(want), string(got)))
 	}
 }
 

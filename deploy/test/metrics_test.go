@@ -1,7 +1,5 @@
 package deploy
 
-import "strings"
-
 // Metric is one metric the alerts and dashboards may name, as it appears in
 // the Prometheus format.
 type Metric struct {
@@ -97,10 +95,4 @@ func lookupMetric(series string) (Metric, bool) {
 		}
 	}
 	return Metric{}, false
-}
-
-// fromKnative says whether a metric is Knative's.
-func (m Metric) fromKnative() bool {
-	return strings.HasPrefix(m.Name, "revision_") || strings.HasPrefix(m.Name, "activator_") ||
-		strings.HasPrefix(m.Name, "autoscaler_") || strings.HasPrefix(m.Name, "mt_broker_")
 }
