@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,27 +125,20 @@ func TestOneClientRacingForEverySlot(t *testing.T) {
 	if rec, _ := greedy.hold(svc, apitest.At("2027-03-03", "09:00")); rec.Code != http.StatusCreated { // its cookie
 		t.Fatalf("first: %d %s", rec.Code, rec.Body)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var won []string
-	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b := newBrowser(h, greedy.Address)
-			b.Cookies[client.CookieName] = greedy.cookie()
-			start := apitest.At("2027-03-02", "09:00").Add(time.Duration(i%8)*30*time.Minute).AddDate(0, 0, i/8)
-			rec, held := b.hold(svc, start)
-			if rec.Code == http.StatusCreated {
-				mu.Lock()
-				won = append(won, held.HoldID)
-				mu.Unlock()
-			} else if rec.Code >= 500 {
-				t.Errorf("status %d: %s", rec.Code, rec.Body)
-			}
-		}()
-	}
-	wg.Wait()
+	held := clienttest.Race(20, func(i int) string {
+		b := newBrowser(h, greedy.Address)
+		b.Cookies[client.CookieName] = greedy.cookie()
+		start := apitest.At("2027-03-02", "09:00").Add(time.Duration(i%8)*30*time.Minute).AddDate(0, 0, i/8)
+		rec, held := b.hold(svc, start)
+		if rec.Code >= 500 {
+			t.Errorf("status %d: %s", rec.Code, rec.Body)
+		}
+		if rec.Code != http.StatusCreated {
+			return ""
+		}
+		return held.HoldID
+	})
+	won := slices.DeleteFunc(held, func(id string) bool { return id == "" })
 	if n := liveHoldsOf(t, store, svc); n != 1 {
 		t.Errorf("the client holds %d slots after the race, want 1", n)
 	}

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/httpapi/admission"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/client"
@@ -151,28 +151,29 @@ func TestFirstComeFirstServed(t *testing.T) {
 func TestRacingJoins(t *testing.T) {
 	store, _, h, svc := apitest.Open(t, pgtest.Service{}, handlerOf(0))
 	setRate(t, store, svc, 1)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
+	type joined struct {
+		code     int
+		admitted bool
+		position int64
+	}
+	joins := clienttest.Race(40, func(i int) joined {
+		rec, st := newBrowser(h, fmt.Sprintf("198.51.100.%d", i)).join(svc)
+		if rec.Code != http.StatusOK {
+			t.Errorf("join: %d %s", rec.Code, rec.Body)
+		}
+		return joined{rec.Code, st.Admitted, st.Position}
+	})
 	seen := map[int64]int{}
 	admitted := 0
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rec, st := newBrowser(h, fmt.Sprintf("198.51.100.%d", i)).join(svc)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case rec.Code != http.StatusOK:
-				t.Errorf("join: %d %s", rec.Code, rec.Body)
-			case st.Admitted:
-				admitted++
-			default:
-				seen[st.Position]++
-			}
-		}()
+	for _, j := range joins {
+		switch {
+		case j.code != http.StatusOK:
+		case j.admitted:
+			admitted++
+		default:
+			seen[j.position]++
+		}
 	}
-	wg.Wait()
 	if admitted != 1 || len(seen) != 39 {
 		t.Errorf("%d admitted and %d distinct places for 39 waiting", admitted, len(seen))
 	}
