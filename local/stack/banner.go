@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sportello/sportello/local/services"
+	"github.com/sportello/sportello/local/traces"
 )
 
 // DemoPassword is the password of every demo account of the demo data
@@ -45,7 +46,7 @@ func (s *Stack) banner() {
 		"  mail          " + s.mailpit.URL() + "/   Mailpit: every mail sent (SMTP 127.0.0.1:" + strconv.Itoa(s.mailpit.SMTPPort) + ")",
 		"  video         " + s.livekit.URL() + "   LiveKit (API key " + services.DevAPIKey + ")",
 		"  documents     " + s.minio.Endpoint() + "   MinIO, bucket " + s.minio.Bucket + "; " + console,
-		"  traces        " + gw + "/_local/traces   book once, then open it: the booking's whole trace, span by span",
+		"  traces        " + gw + traces.Path + "   book once, then open it: the booking's whole trace, span by span",
 		"                Jaeger keeps them: " + s.jaeger.URL() + "/api/traces?service=reserve (OTLP in at " + s.jaeger.OTLPEndpoint() + ")",
 		"  metrics       " + s.metrics.URL() + "/vmui/   VictoriaMetrics: every function scraped each " + services.DefaultScrapeInterval.String() +
 			"; API: curl -s '" + s.metrics.URL() + "/api/v1/query?query=up'",

@@ -20,6 +20,7 @@ import (
 	"github.com/sportello/sportello/functions/manifest"
 	"github.com/sportello/sportello/functions/sitehttp"
 	"github.com/sportello/sportello/local/httpjson"
+	"github.com/sportello/sportello/local/traces"
 )
 
 // Gateway is the local stand-in for the ingress in front of the functions:
@@ -142,7 +143,7 @@ func (g *Gateway) init() {
 		mux.HandleFunc("/api", g.api)
 		mux.HandleFunc("GET /health", g.health)
 		for path, h := range map[string]http.Handler{"/_local/events": g.Events, "/_local/dead-letters": g.DeadLetters, "/_local/services": g.Services,
-			"/_local/traces": g.Traces, "/_local/traces/": g.Traces} {
+			traces.Path: g.Traces, traces.Path + "/": g.Traces} {
 			if h != nil {
 				mux.Handle(path, h)
 			}

@@ -21,8 +21,8 @@ import (
 	"time"
 )
 
-// DefaultPath is where the gateway serves the pages.
-const DefaultPath = "/_local/traces"
+// Path is where the gateway serves the pages.
+const Path = "/_local/traces"
 
 // How many traces the list shows, unless ?limit= says otherwise, and at most.
 const (
@@ -43,10 +43,6 @@ var Periods = []string{"1h", "15m", "6h", "24h"}
 // Jaeger not running (no SetJaeger yet) a 503 page and Jaeger not answering
 // a 502 page.
 type Handler struct {
-	Path string           // DefaultPath when ""
-	HTTP *http.Client     // to Jaeger; nil: a client with a 5 s timeout
-	Now  func() time.Time // nil: time.Now
-
 	once   sync.Once
 	mux    *http.ServeMux
 	mu     sync.RWMutex
@@ -61,16 +57,14 @@ func (h *Handler) SetJaeger(url string) {
 	h.mu.Unlock()
 }
 
-func (h *Handler) path() string { return cmp.Or(h.Path, DefaultPath) }
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.once.Do(func() {
 		h.mux = http.NewServeMux()
-		h.mux.HandleFunc("GET "+h.path(), h.list)
-		h.mux.HandleFunc("GET "+h.path()+"/{$}", func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, h.path(), http.StatusMovedPermanently)
+		h.mux.HandleFunc("GET "+Path, h.list)
+		h.mux.HandleFunc("GET "+Path+"/{$}", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, Path, http.StatusMovedPermanently)
 		})
-		h.mux.HandleFunc("GET "+h.path()+"/{id}", h.trace)
+		h.mux.HandleFunc("GET "+Path+"/{id}", h.trace)
 	})
 	w.Header().Set("Content-Security-Policy", csp)
 	w.Header().Set("Cache-Control", "no-store")
@@ -84,7 +78,7 @@ func (h *Handler) client() *Client {
 	if h.jaeger == "" {
 		return nil
 	}
-	return &Client{URL: h.jaeger, HTTP: h.HTTP}
+	return &Client{URL: h.jaeger}
 }
 
 // listPage is what the list's template shows.
@@ -100,7 +94,7 @@ type listPage struct {
 
 func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	p := listPage{Path: h.path(), Service: q.Get("service"), Since: cmp.Or(q.Get("since"), Periods[0]), Periods: Periods, Limit: DefaultLimit}
+	p := listPage{Path: Path, Service: q.Get("service"), Since: cmp.Or(q.Get("since"), Periods[0]), Periods: Periods, Limit: DefaultLimit}
 	period, err := time.ParseDuration(p.Since)
 	if err != nil || !slices.Contains(Periods, p.Since) {
 		h.problem(w, http.StatusBadRequest, "Not a period", "?since= is one of "+strings.Join(Periods, ", ")+", not "+strconv.Quote(p.Since)+".")
@@ -119,7 +113,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Jaeger = c.URL
-	p.Refreshed = h.now()
+	p.Refreshed = time.Now()
 	p.Services, err = c.Services(r.Context())
 	if err == nil {
 		p.Traces, err = recent(r.Context(), c, p.Services, p.Service, p.Refreshed.Add(-period), p.Limit)
@@ -193,14 +187,7 @@ func (h *Handler) trace(w http.ResponseWriter, r *http.Request) {
 		h.unavailable(w, err)
 		return
 	}
-	h.render(w, http.StatusOK, "trace", tracePage{Path: h.path(), Jaeger: c.URL, Waterfall: NewWaterfall(t)})
-}
-
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
+	h.render(w, http.StatusOK, "trace", tracePage{Path: Path, Jaeger: c.URL, Waterfall: NewWaterfall(t)})
 }
 
 // unavailable answers 503 when Jaeger is not running (err is nil), 502 when
@@ -221,7 +208,7 @@ type problemPage struct {
 }
 
 func (h *Handler) problem(w http.ResponseWriter, status int, title, detail string) {
-	h.render(w, status, "problem", problemPage{Path: h.path(), Title: title, Detail: detail})
+	h.render(w, status, "problem", problemPage{Path: Path, Title: title, Detail: detail})
 }
 
 // render answers the page called name with status.

@@ -128,7 +128,7 @@ func TestTracePages(t *testing.T) {
 	var list string
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		status, body, _ := page(t, srv.URL+DefaultPath)
+		status, body, _ := page(t, srv.URL+Path)
 		list = body
 		if status == http.StatusOK && strings.Contains(body, bookingTrace) && strings.Contains(body, olderTrace) {
 			break
@@ -154,7 +154,7 @@ func TestTracePages(t *testing.T) {
 	}
 
 	// The waterfall: reserve's span, then send-email's under it.
-	status, trace, header := page(t, srv.URL+DefaultPath+"/"+bookingTrace)
+	status, trace, header := page(t, srv.URL+Path+"/"+bookingTrace)
 	if status != http.StatusOK {
 		t.Fatalf("the trace's page: %d\n%s", status, trace)
 	}
@@ -208,15 +208,15 @@ func TestTracePages(t *testing.T) {
 		{"the folder", "/", 301, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body, header := page(t, srv.URL+DefaultPath+tc.path)
+			status, body, header := page(t, srv.URL+Path+tc.path)
 			if status != tc.status || !strings.Contains(body, tc.want) || tc.not != "" && strings.Contains(body, tc.not) {
 				t.Errorf("GET %s: %d, want %d with %q and without %q:\n%s", tc.path, status, tc.status, tc.want, tc.not, body)
 			}
 			if ct := header.Get("Content-Type"); status != 301 && ct != "text/html; charset=utf-8" {
 				t.Errorf("Content-Type = %q", ct)
 			}
-			if status == 301 && header.Get("Location") != DefaultPath {
-				t.Errorf("Location = %q, want %s", header.Get("Location"), DefaultPath)
+			if status == 301 && header.Get("Location") != Path {
+				t.Errorf("Location = %q, want %s", header.Get("Location"), Path)
 			}
 		})
 	}
@@ -228,25 +228,25 @@ func TestTracePagesWithoutJaeger(t *testing.T) {
 	h := &Handler{}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	for _, path := range []string{DefaultPath, DefaultPath + "/" + bookingTrace} {
+	for _, path := range []string{Path, Path + "/" + bookingTrace} {
 		if status, body, _ := page(t, srv.URL+path); status != http.StatusServiceUnavailable || !strings.Contains(body, "Jaeger is not running") {
 			t.Errorf("GET %s before SetJaeger: %d\n%s", path, status, body)
 		}
 	}
 	// A malformed id is refused before Jaeger is asked.
-	if status, _, _ := page(t, srv.URL+DefaultPath+"/xyz"); status != http.StatusBadRequest {
+	if status, _, _ := page(t, srv.URL+Path+"/xyz"); status != http.StatusBadRequest {
 		t.Errorf("a malformed id without Jaeger: %d, want 400", status)
 	}
 
 	j := startJaeger(t)
 	h.SetJaeger(j.URL())
-	if status, body, _ := page(t, srv.URL+DefaultPath); status != http.StatusOK || !strings.Contains(body, "No trace started in the last 1h") {
+	if status, body, _ := page(t, srv.URL+Path); status != http.StatusOK || !strings.Contains(body, "No trace started in the last 1h") {
 		t.Errorf("an empty Jaeger: %d\n%s", status, body)
 	}
 	if err := j.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{DefaultPath, DefaultPath + "/" + bookingTrace} {
+	for _, path := range []string{Path, Path + "/" + bookingTrace} {
 		status, body, _ := page(t, srv.URL+path)
 		if status != http.StatusBadGateway || !strings.Contains(body, "Jaeger is not answering") || !strings.Contains(body, j.URL()) {
 			t.Errorf("GET %s with Jaeger stopped: %d\n%s", path, status, body)
