@@ -92,6 +92,15 @@ test('the whole booking journey, in Italian on a PC', async () => {
   const service = office.services.find((s) => s.id === 'sue') ?? office.services[0];
   const who = citizen('it');
   await inPage(browser, 'booking-it', async (page) => {
+    // The trace of each hold and confirmation the page sends (traceparent's
+    // trace id), to find this visit's trace in Jaeger at the end.
+    const traceOf = {};
+    page.on('request', (req) => {
+      const path = new URL(req.url()).pathname;
+      if (req.method() === 'POST' && (path === '/api/holds' || path === '/api/bookings')) {
+        (traceOf[path] ??= []).push(req.headers().traceparent?.split('-')[1] ?? '');
+      }
+    });
     // From the home page.
     await page.goto('/');
     await page.locator('#start-booking').click();
@@ -227,14 +236,21 @@ test('the whole booking journey, in Italian on a PC', async () => {
     // the mail the confirmation caused, as the stack's Jaeger keeps them.
     const jaeger = (await (await fetch(`${BASE_URL}/_local/services`)).json()).JAEGER_URL;
     assert.ok(jaeger, '/_local/services names no JAEGER_URL');
+    // Every hold and the confirmation carried one trace id: the visit's.
+    const ids = new Set([...(traceOf['/api/holds'] ?? []), ...(traceOf['/api/bookings'] ?? [])]);
+    assert.ok(traceOf['/api/holds']?.length && traceOf['/api/bookings']?.length, `no hold or no confirmation seen: ${JSON.stringify(traceOf)}`);
+    assert.equal(ids.size, 1, `the visit's requests carry ${ids.size} trace ids: ${JSON.stringify(traceOf)}`);
+    const [traceId] = ids;
+    assert.match(traceId, /^[0-9a-f]{32}$/, 'the trace id the page sent');
     const wanted = [['reserve', 'POST /api/holds'], ['confirm', 'POST /api/bookings'], ['send-email', 'smtp send']];
-    let found = null;
-    for (let tries = 0; tries < 60 && !found; tries++) {
-      const traces = (await (await fetch(`${jaeger}/api/traces?service=confirm&operation=${encodeURIComponent('POST /api/bookings')}&limit=20&lookback=1h`)).json()).data ?? [];
-      found = traces.find((tr) => wanted.every(([svc, op]) => tr.spans.some((sp) => tr.processes[sp.processID]?.serviceName === svc && sp.operationName === op)));
-      if (!found) await new Promise((ok) => setTimeout(ok, 500));
+    let missing = wanted;
+    for (let tries = 0; tries < 60 && missing.length; tries++) {
+      const res = await fetch(`${jaeger}/api/traces/${traceId}`);
+      const tr = res.ok ? ((await res.json()).data ?? [])[0] : undefined;
+      missing = wanted.filter(([svc, op]) => !tr?.spans.some((sp) => tr.processes[sp.processID]?.serviceName === svc && sp.operationName === op));
+      if (missing.length) await new Promise((ok) => setTimeout(ok, 500));
     }
-    assert.ok(found, `no trace in Jaeger holds ${wanted.map((w) => w.join(': ')).join(', ')}`);
+    assert.deepEqual(missing, [], `the visit's trace ${traceId} in Jaeger lacks ${missing.map((w) => w.join(': ')).join(', ')}`);
     booked = { bookingId, start, end, who, mail: m, service, office };
   });
 });
