@@ -187,18 +187,25 @@ type Hold struct {
 	End       time.Time `json:"end"`
 }
 
+// Appointment is where and when a booking stands: its office, service and
+// desk, its time, and its sequence, which grows with every change (as in
+// iCalendar). The citizen's view of a booking and the office's share it.
+type Appointment struct {
+	OfficeID    string    `json:"office_id"`
+	OfficeName  string    `json:"office_name"`
+	ServiceID   string    `json:"service_id"`
+	ServiceName string    `json:"service_name"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	Desk        string    `json:"desk"`
+	Sequence    int       `json:"sequence"`
+}
+
 // Booking is a booking as its citizen sees it through the manage link.
 type Booking struct {
-	ID              string     `json:"booking_id"`
-	Status          Status     `json:"status"`
-	OfficeID        string     `json:"office_id"`
-	OfficeName      string     `json:"office_name"`
-	ServiceID       string     `json:"service_id"`
-	ServiceName     string     `json:"service_name"`
-	Start           time.Time  `json:"start"`
-	End             time.Time  `json:"end"`
-	Desk            string     `json:"desk"`
-	Sequence        int        `json:"sequence"`
+	ID     string `json:"booking_id"`
+	Status Status `json:"status"`
+	Appointment
 	WhatToBring     string     `json:"what_to_bring"`
 	ChangeableUntil time.Time  `json:"changeable_until"`
 	Citizen         Citizen    `json:"citizen"`

@@ -123,16 +123,9 @@ type Citizen struct {
 
 // Booking is a booking in full, as the office sees it.
 type Booking struct {
-	ID          string               `json:"id"`
-	Status      booking.Status       `json:"status"`
-	OfficeID    string               `json:"office_id"`
-	OfficeName  string               `json:"office_name"`
-	ServiceID   string               `json:"service_id"`
-	ServiceName string               `json:"service_name"`
-	Start       time.Time            `json:"start"`
-	End         time.Time            `json:"end"`
-	Desk        string               `json:"desk"`
-	Sequence    int                  `json:"sequence"`
+	ID     string         `json:"id"`
+	Status booking.Status `json:"status"`
+	booking.Appointment
 	Citizen     Citizen              `json:"citizen"`
 	ConfirmedAt *time.Time           `json:"confirmed_at"`
 	CancelledAt *time.Time           `json:"cancelled_at"`

@@ -297,8 +297,11 @@ func (r record) changeableUntil() time.Time {
 func (r record) toBooking() booking.Booking {
 	return booking.Booking{
 		ID: r.id.String(), Status: r.status,
-		OfficeID: r.officeID, OfficeName: r.officeName, ServiceID: r.serviceID, ServiceName: r.serviceName,
-		Start: r.start, End: r.end, Desk: r.desk, Sequence: r.sequence, WhatToBring: r.whatToBring,
+		Appointment: booking.Appointment{
+			OfficeID: r.officeID, OfficeName: r.officeName, ServiceID: r.serviceID, ServiceName: r.serviceName,
+			Start: r.start, End: r.end, Desk: r.desk, Sequence: r.sequence,
+		},
+		WhatToBring:     r.whatToBring,
 		ChangeableUntil: r.changeableUntil(),
 		Citizen: booking.Citizen{
 			GivenName: deref(r.givenName), FamilyName: deref(r.familyName), Address: deref(r.address),
