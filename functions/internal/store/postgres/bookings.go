@@ -348,8 +348,12 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 	}
 	token, tokenHash := secret.New()
 	now := s.Clock.Now()
+	// The confirmation's row carries the trace even when it is not
+	// sampled: its columns cost nothing more in confirmLive, and the
+	// consumers then continue the trace unsampled instead of starting new
+	// ones of their own.
 	var tc telemetry.Context
-	if s.stamps(ctx) {
+	if s.Traced {
 		tc = telemetry.ContextOf(ctx)
 	}
 	var outcome string

@@ -59,9 +59,11 @@ func TestServerSideFunctionsStampTheTrace(t *testing.T) {
 			t.Fatalf("an untraced hold carries %q: the setting outlived its statement", tp)
 		}
 	}
-	// A trace not sampled is not stamped by them (the setting would cost a
-	// statement for a trace nobody keeps): neither hold_slot's row nor
-	// the confirmation's.
+	// A trace not sampled is not stamped by hold_slot (the setting would
+	// cost a statement for a trace nobody keeps); the confirmation, whose
+	// columns cost nothing more, stamps it, not sampled, so that its
+	// consumers follow the request's decision instead of starting traces
+	// of their own.
 	unsampled, span2 := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample())).Tracer("test").
 		Start(context.Background(), "POST /holds")
 	defer span2.End()
@@ -72,10 +74,11 @@ func TestServerSideFunctionsStampTheTrace(t *testing.T) {
 	if _, err := store.Confirm(unsampled, h3.ID, h3.Secret, citizen()); err != nil {
 		t.Fatal(err)
 	}
-	for _, typ := range []string{events.BookingHeld, events.BookingConfirmed} {
-		if tp := traceparentOf(t, h3.ID, typ); tp != "" {
-			t.Errorf("%s of a trace not sampled carries %q", typ, tp)
-		}
+	if tp := traceparentOf(t, h3.ID, events.BookingHeld); tp != "" {
+		t.Errorf("the hold of a trace not sampled carries %q", tp)
+	}
+	if tp, want := traceparentOf(t, h3.ID, events.BookingConfirmed), span2.SpanContext().TraceID().String(); !strings.Contains(tp, want) || !strings.HasSuffix(tp, "-00") {
+		t.Errorf("the confirmation of a trace not sampled carries %q, want trace %s, not sampled (-00)", tp, want)
 	}
 
 	store.Traced = false
