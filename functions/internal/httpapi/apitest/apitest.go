@@ -3,8 +3,9 @@
 // its store with a service (Open, OpenEdge), building requests as the site,
 // a browser or a signed-in operator sends them, running a request through a
 // handler with the checks every answer must pass, decoding and checking a
-// problem answer, comparing JSON bodies exactly, and reading the written
-// state of the package's pgtest database (bookings and outbox).
+// problem answer, comparing JSON bodies exactly, reading the written
+// state of the package's pgtest database (bookings and outbox), and a free
+// port for a test's own server.
 //
 // It is for tests only: its functions fail the test they are given.
 package apitest
