@@ -371,16 +371,7 @@ func TestDesksSpreadLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows, err := store.Pool.Query(t.Context(), `SELECT count(*) FROM bookings WHERE service_id = $1 GROUP BY desk_id`, svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var counts []int
-	for rows.Next() {
-		var n int
-		_ = rows.Scan(&n)
-		counts = append(counts, n)
-	}
+	counts := pgtest.Column[int](t, `SELECT count(*) FROM bookings WHERE service_id = $1 GROUP BY desk_id`, svc)
 	if diff := cmp.Diff([]int{2, 2, 2}, counts); diff != "" {
 		t.Fatalf("bookings per desk (-want +got):\n%s", diff)
 	}
