@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -427,12 +429,7 @@ func subsetDiff(path string, want, got any) []string {
 			return []string{fmt.Sprintf("%s: %v, want an object", path, got)}
 		}
 		var out []string
-		keys := make([]string, 0, len(w))
-		for k := range w {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(w)) {
 			gv, ok := g[k]
 			if !ok {
 				if isEmpty(w[k]) {
@@ -812,12 +809,7 @@ func addedPaths(path string, want, got any) []string {
 	case map[string]any:
 		w, _ := want.(map[string]any)
 		var out []string
-		keys := make([]string, 0, len(g))
-		for k := range g {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(g)) {
 			if wv, ok := w[k]; ok {
 				out = append(out, addedPaths(path+"."+k, wv, g[k])...)
 			} else {

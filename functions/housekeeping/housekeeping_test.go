@@ -13,7 +13,6 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/adapters/storage"
@@ -203,20 +202,8 @@ func (f *fixture) tick(t *testing.T) {
 // ("" for any), in order of writing.
 func outboxIDs(t *testing.T, typ, subject string) []string {
 	t.Helper()
-	rows, err := pgtest.Pool(t).Query(t.Context(),
+	return pgtest.Column[string](t,
 		`SELECT id::text FROM outbox WHERE type = $1 AND ($2 = '' OR subject = $2) ORDER BY time, id`, typ, subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	return ids
 }
 
 // TestPing: the ping's data are informational: any body, even one that is
@@ -358,16 +345,7 @@ func TestInboxForgotten(t *testing.T) {
 		}
 	}
 	f.tick(t)
-	rows, err := f.store.Pool.Query(t.Context(), `SELECT id FROM processed_events ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var left []string
-	for rows.Next() {
-		var id string
-		_ = rows.Scan(&id)
-		left = append(left, id)
-	}
+	left := pgtest.Column[string](t, `SELECT id FROM processed_events ORDER BY id`)
 	if diff := cmp.Diff([]string{"recent"}, left); diff != "" {
 		t.Errorf("processed events left (-want +got):\n%s", diff)
 	}
@@ -398,40 +376,15 @@ func TestIdempotencyKeysForgotten(t *testing.T) {
 		}
 	}
 	f.tick(t)
-	arows, err := f.store.Pool.Query(t.Context(), `SELECT address FROM sign_in_failures WHERE address LIKE '192.0.2.%' ORDER BY address`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addresses, err := pgx.CollectRows(arows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
+	addresses := pgtest.Column[string](t, `SELECT address FROM sign_in_failures WHERE address LIKE '192.0.2.%' ORDER BY address`)
 	if diff := cmp.Diff([]string{"192.0.2.2"}, addresses); diff != "" {
 		t.Errorf("failed sign-in windows left (-want +got):\n%s", diff)
 	}
-	var counters []string
-	crows, err := f.store.Pool.Query(t.Context(), `SELECT key FROM rate_counters WHERE key LIKE 'client:%' ORDER BY key`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for crows.Next() {
-		var k string
-		_ = crows.Scan(&k)
-		counters = append(counters, k)
-	}
+	counters := pgtest.Column[string](t, `SELECT key FROM rate_counters WHERE key LIKE 'client:%' ORDER BY key`)
 	if diff := cmp.Diff([]string{"client:now"}, counters); diff != "" {
 		t.Errorf("request counters left (-want +got):\n%s", diff)
 	}
-	var left []string
-	rows, err := f.store.Pool.Query(t.Context(), `SELECT key FROM idempotency_keys WHERE scope = 'confirm:x' ORDER BY key`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var k string
-		_ = rows.Scan(&k)
-		left = append(left, k)
-	}
+	left := pgtest.Column[string](t, `SELECT key FROM idempotency_keys WHERE scope = 'confirm:x' ORDER BY key`)
 	if diff := cmp.Diff([]string{"recent"}, left); diff != "" {
 		t.Errorf("keys left (-want +got):\n%s", diff)
 	}

@@ -230,8 +230,7 @@ func TestSignIn(t *testing.T) {
 	// signs no one in.
 	after := e.written()
 	rec = apitest.Serve(t, e.h, get(callback, state), apitest.NoStore)
-	p := apitest.ProblemOf(t, rec, apitest.NoStore)
-	if diff := cmp.Diff(apitest.Want(400, "invalid", "state"), apitest.VerdictOf(rec, p)); diff != "" {
+	if diff := cmp.Diff(apitest.Want(400, "invalid", "state"), apitest.VerdictNoStore(t, rec)); diff != "" {
 		t.Errorf("replay (-want +got):\n%s", diff)
 	}
 	if got := e.written(); got != after {
@@ -411,8 +410,7 @@ func TestStateExpires(t *testing.T) {
 	e.clk.Set(apitest.Monday.Add(e.cfg.LoginTTL))
 	before := e.written()
 	rec := apitest.Serve(t, e.h, get(callback, state), apitest.NoStore)
-	p := apitest.ProblemOf(t, rec, apitest.NoStore)
-	if diff := cmp.Diff(apitest.Want(400, "invalid", "state"), apitest.VerdictOf(rec, p)); diff != "" {
+	if diff := cmp.Diff(apitest.Want(400, "invalid", "state"), apitest.VerdictNoStore(t, rec)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if got := e.written(); got.Sessions != before.Sessions || got.Audit != before.Audit {
@@ -435,8 +433,7 @@ func TestLockedAccount(t *testing.T) {
 	e.idp.signInAs(map[string]any{"sub": "x", "email": email, "email_verified": true})
 	before := e.written()
 	rec := e.signIn("/")
-	p := apitest.ProblemOf(t, rec, apitest.NoStore)
-	if diff := cmp.Diff(apitest.Want(429, "locked", "email"), apitest.VerdictOf(rec, p)); diff != "" {
+	if diff := cmp.Diff(apitest.Want(429, "locked", "email"), apitest.VerdictNoStore(t, rec)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if rec.Header().Get("Retry-After") != "300" {
@@ -456,8 +453,7 @@ func TestReturnTo(t *testing.T) {
 		t.Run(fmt.Sprintf("%d %.30q", i, bad), func(t *testing.T) {
 			before := e.written()
 			rec := apitest.Serve(t, e.h, get("/api/operator/oidc/login?return_to="+url.QueryEscape(bad)), apitest.NoStore)
-			p := apitest.ProblemOf(t, rec, apitest.NoStore)
-			if diff := cmp.Diff(apitest.Want(400, "invalid", "return_to"), apitest.VerdictOf(rec, p)); diff != "" {
+			if diff := cmp.Diff(apitest.Want(400, "invalid", "return_to"), apitest.VerdictNoStore(t, rec)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 			if cookieOf(rec, StateCookie) != nil || rec.Header().Get("Location") != "" {
@@ -496,8 +492,7 @@ func TestConfigAndDisabled(t *testing.T) {
 	apitest.SameJSON(t, rec.Body.Bytes(), `{"enabled": false, "issuer": ""}`)
 	for _, path := range []string{"/api/operator/oidc/login?return_to=/", "/api/operator/oidc/callback?code=c&state=s", "/api/operator/oidc/other"} {
 		rec := apitest.Serve(t, off, get(path), apitest.NoStore)
-		p := apitest.ProblemOf(t, rec, apitest.NoStore)
-		if diff := cmp.Diff(apitest.Want(404, "not_found", ""), apitest.VerdictOf(rec, p)); diff != "" {
+		if diff := cmp.Diff(apitest.Want(404, "not_found", ""), apitest.VerdictNoStore(t, rec)); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", path, diff)
 		}
 	}
@@ -512,8 +507,7 @@ func TestProviderUnreachable(t *testing.T) {
 	before := e.written()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, get("/api/operator/oidc/login?return_to=/"))
-	p := apitest.ProblemOf(t, rec, apitest.NoStore)
-	if diff := cmp.Diff(apitest.Want(502, "bad_gateway", ""), apitest.VerdictOf(rec, p)); diff != "" {
+	if diff := cmp.Diff(apitest.Want(502, "bad_gateway", ""), apitest.VerdictNoStore(t, rec)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if got := e.written(); got != before {
@@ -553,8 +547,7 @@ func TestTokenEndpointDown(t *testing.T) {
 	before := e.written()
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, get(callback, state))
-	p := apitest.ProblemOf(t, rec, apitest.NoStore)
-	if diff := cmp.Diff(apitest.Want(502, "bad_gateway", ""), apitest.VerdictOf(rec, p)); diff != "" {
+	if diff := cmp.Diff(apitest.Want(502, "bad_gateway", ""), apitest.VerdictNoStore(t, rec)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if got := e.written(); got.Sessions != before.Sessions || got.Audit != before.Audit {

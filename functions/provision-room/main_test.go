@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -108,29 +107,6 @@ func roomRow(t *testing.T, bookingID string) (row, bool) {
 	return r, true
 }
 
-// roomEvents are the payloads of the room events of one type about a
-// booking, oldest first.
-func roomEvents(t *testing.T, bookingID, typ string) []events.RoomData {
-	t.Helper()
-	rows, err := pgtest.Pool(t).Query(t.Context(),
-		`SELECT data FROM outbox WHERE subject = $1 AND type = $2 ORDER BY time, id`, bookingID, typ)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.RoomData, error) {
-		var data []byte
-		var d events.RoomData
-		if err := r.Scan(&data); err != nil {
-			return d, err
-		}
-		return d, json.Unmarshal(data, &d)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // sameInstants compares times as instants, whatever their zone.
 var sameInstants = cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
 
@@ -165,7 +141,7 @@ func TestProvision(t *testing.T) {
 		t.Error("LiveKit holds the room of an appointment tomorrow")
 	}
 	wantEvents := []events.RoomData{{BookingID: c.ID, Room: name, OpensAt: opens, ClosesAt: closes, Sequence: 0}}
-	if diff := cmp.Diff(wantEvents, roomEvents(t, c.ID, events.RoomProvisioned), sameInstants); diff != "" {
+	if diff := cmp.Diff(wantEvents, pgtest.EventData[events.RoomData](t, c.ID, events.RoomProvisioned), sameInstants); diff != "" {
 		t.Errorf("room.provisioned events (-want +got):\n%s", diff)
 	}
 	if f.kicks != 1 {
@@ -180,7 +156,7 @@ func TestProvision(t *testing.T) {
 	f.clock.Advance(time.Minute)
 	before := apitest.Snap(t)
 	f.deliver(t, confirmed, http.StatusAccepted)
-	if n := len(roomEvents(t, c.ID, events.RoomProvisioned)); n != 1 {
+	if n := len(pgtest.EventData[events.RoomData](t, c.ID, events.RoomProvisioned)); n != 1 {
 		t.Errorf("%d room.provisioned events after a duplicate delivery, want 1", n)
 	}
 	if again, _ := roomRow(t, c.ID); !again.UpdatedAt.Equal(apitest.Monday) {
@@ -259,7 +235,7 @@ func TestReschedule(t *testing.T) {
 	if diff := cmp.Diff(want, got, sameInstants); diff != "" {
 		t.Errorf("rooms row (-want +got):\n%s", diff)
 	}
-	provisioned := roomEvents(t, c.ID, events.RoomProvisioned)
+	provisioned := pgtest.EventData[events.RoomData](t, c.ID, events.RoomProvisioned)
 	if len(provisioned) != 2 {
 		t.Fatalf("%d room.provisioned events, want 2", len(provisioned))
 	}
@@ -306,7 +282,7 @@ func TestCancel(t *testing.T) {
 		t.Errorf("rooms row (-want +got):\n%s", diff)
 	}
 	wantDeleted := []events.RoomData{{BookingID: c.ID, Room: name, OpensAt: opens, ClosesAt: closes, Sequence: 1}}
-	if diff := cmp.Diff(wantDeleted, roomEvents(t, c.ID, events.RoomDeleted), sameInstants); diff != "" {
+	if diff := cmp.Diff(wantDeleted, pgtest.EventData[events.RoomData](t, c.ID, events.RoomDeleted), sameInstants); diff != "" {
 		t.Errorf("room.deleted events (-want +got):\n%s", diff)
 	}
 
@@ -337,10 +313,10 @@ func TestCancelledFirst(t *testing.T) {
 		t.Errorf("rooms row %+v (exists %v), want deleted at sequence 1", got, ok)
 	}
 	roomstest.Absent(t, f.lk, rooms.Name(c.ID), "the late confirmation")
-	if n := len(roomEvents(t, c.ID, events.RoomProvisioned)); n != 0 {
+	if n := len(pgtest.EventData[events.RoomData](t, c.ID, events.RoomProvisioned)); n != 0 {
 		t.Errorf("%d room.provisioned events, want none", n)
 	}
-	if n := len(roomEvents(t, c.ID, events.RoomDeleted)); n != 1 {
+	if n := len(pgtest.EventData[events.RoomData](t, c.ID, events.RoomDeleted)); n != 1 {
 		t.Errorf("%d room.deleted events, want 1", n)
 	}
 }
@@ -381,7 +357,7 @@ func TestLiveKitDown(t *testing.T) {
 	if roomstest.Room(t, f.lk, rooms.Name(c.ID)) == nil {
 		t.Error("the retry did not create the room")
 	}
-	if n := len(roomEvents(t, c.ID, events.RoomProvisioned)); n != 1 {
+	if n := len(pgtest.EventData[events.RoomData](t, c.ID, events.RoomProvisioned)); n != 1 {
 		t.Errorf("%d room.provisioned events after the retry, want 1", n)
 	}
 }

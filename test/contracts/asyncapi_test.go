@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/local/stack"
 	"github.com/sportello/sportello/local/syncbuf"
 	"github.com/sportello/sportello/local/web"
 )
@@ -20,12 +21,9 @@ import (
 // repoRoot is the repository holding this package (test/contracts).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := stack.RepoRoot(".")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
-		t.Fatalf("no go.work under %s: %v", root, err)
 	}
 	return root
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -18,24 +17,15 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/telemetry"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // TestPrometheusMetrics: the default exporter serves the counters on a
 // port of its own, in the Prometheus format, each series labelled with the
 // function's name. (Setup installs global providers: one test a process.)
 func TestPrometheusMetrics(t *testing.T) {
-	port := freePort(t)
+	port := apitest.FreePort(t)
 	t.Setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
 	t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", strconv.Itoa(port))
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "") // with-services sets its Jaeger's

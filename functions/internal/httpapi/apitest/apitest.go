@@ -3,8 +3,9 @@
 // its store with a service (Open, OpenEdge), building requests as the site,
 // a browser or a signed-in operator sends them, running a request through a
 // handler with the checks every answer must pass, decoding and checking a
-// problem answer, comparing JSON bodies exactly, and reading the written
-// state of the package's pgtest database (bookings and outbox).
+// problem answer, comparing JSON bodies exactly, reading the written
+// state of the package's pgtest database (bookings and outbox), and a free
+// port for a test's own server.
 //
 // It is for tests only: its functions fail the test they are given.
 package apitest
@@ -25,27 +26,16 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
-// Rome is the municipality's time zone, Europe/Rome.
-var Rome = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/Rome")
-	if err != nil {
-		panic(err)
-	}
-	return loc
-}()
-
-// Monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
-var Monday = time.Date(2027, 3, 1, 8, 0, 0, 0, Rome)
-
-// At is the moment hhmm ("09:30") of day ("2027-03-02") in Rome; it panics
-// on a malformed day or time.
-func At(day, hhmm string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hhmm, Rome)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+// Rome, Monday and At are the fixed moments of the store's tests
+// (pgtest's), which the handler tests run at too: Rome is Europe/Rome,
+// Monday 2027-03-01 08:00 in Rome (an ordinary Monday), and At the moment
+// hhmm ("09:30") of day ("2027-03-02") in Rome, panicking on a malformed
+// day or time.
+var (
+	Rome   = pgtest.Rome
+	Monday = pgtest.Monday
+	At     = pgtest.At
+)
 
 // Problem is the RFC 9457 document the functions answer on errors.
 type Problem struct {

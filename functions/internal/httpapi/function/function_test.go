@@ -3,26 +3,16 @@ package function_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 func get(url string) int {
 	resp, err := http.Get(url)
@@ -37,7 +27,7 @@ func get(url string) int {
 // health endpoints, serves the handler, finishes a request in flight when
 // told to stop, and returns cleanly.
 func TestRunServesHealthAndDrains(t *testing.T) {
-	port := freePort(t)
+	port := apitest.FreePort(t)
 	t.Setenv("DATABASE_URL", pgtest.URL(t))
 	t.Setenv("PORT", fmt.Sprint(port))
 	t.Setenv("DRAIN_QUIET_PERIOD", "200ms")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
 	"github.com/sportello/sportello/functions/internal/httpapi/httpx"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
@@ -102,7 +103,7 @@ func onLink(t *testing.T, handler func(env *function.Env, link *dbLink) http.Han
 	}
 	link := newDBLink(t, u.Host)
 	u.Host = link.ln.Addr().String()
-	port := freePort(t)
+	port := apitest.FreePort(t)
 	t.Setenv("DATABASE_URL", u.String())
 	t.Setenv("DATABASE_TIMEOUT", "1s")
 	t.Setenv("PORT", fmt.Sprint(port))

@@ -50,15 +50,8 @@ func TestRescheduleRacesClosure(t *testing.T) {
 	ctx := t.Context()
 	store, _ := newStore(t, monday)
 	office, svc := pgtest.NewService(t, store.Pool, pgtest.Service{})
-	h, err := store.Reserve(ctx, svc, at("2027-03-02", "09:00"), "it")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := store.Confirm(ctx, h.ID, h.Secret, citizen())
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = pgtest.CloseUnderLock(t, store.Pool, office, "2027-03-03", "the reschedule", func() error {
+	c := confirmAt(t, store, svc, at("2027-03-02", "09:00"))
+	err := pgtest.CloseUnderLock(t, store.Pool, office, "2027-03-03", "the reschedule", func() error {
 		_, err := store.Reschedule(ctx, c.ManageToken, at("2027-03-03", "10:00"))
 		return err
 	})

@@ -1,12 +1,10 @@
 package postgres_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
@@ -43,27 +41,6 @@ func outcomeOf(t *testing.T, store *postgres.Store, id string) outcome {
 		t.Fatal(err)
 	}
 	return o
-}
-
-func completedEvents(t *testing.T, store *postgres.Store, id string) []events.BookingCompletedData {
-	t.Helper()
-	rows, err := store.Pool.Query(t.Context(),
-		`SELECT data FROM outbox WHERE subject = $1 AND type = $2`, id, events.BookingCompleted)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.BookingCompletedData, error) {
-		var raw []byte
-		var d events.BookingCompletedData
-		if err := r.Scan(&raw); err != nil {
-			return d, err
-		}
-		return d, json.Unmarshal(raw, &d)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestMarkNoShows: a confirmed booking whose window closed (end + grace)
@@ -137,7 +114,7 @@ func TestMarkNoShows(t *testing.T) {
 			Start: absent.Start, End: absent.End, Sequence: absent.Sequence, Locale: "it"},
 		Outcome: events.OutcomeNoShow, RecordedBy: "system",
 	}}
-	if diff := cmp.Diff(wantEvent, completedEvents(t, store, absent.ID)); diff != "" {
+	if diff := cmp.Diff(wantEvent, pgtest.EventData[events.BookingCompletedData](t, absent.ID, events.BookingCompleted)); diff != "" {
 		t.Errorf("event of the absent citizen (-want +got):\n%s", diff)
 	}
 	for _, c := range []struct {
@@ -145,7 +122,7 @@ func TestMarkNoShows(t *testing.T) {
 		id   string
 		want int
 	}{{"operatorOnly", operatorOnly.ID, 1}, {"came", came.ID, 0}, {"cancelled", cancelled.ID, 0}, {"open", open.ID, 0}} {
-		if got := len(completedEvents(t, store, c.id)); got != c.want {
+		if got := len(pgtest.EventData[events.BookingCompletedData](t, c.id, events.BookingCompleted)); got != c.want {
 			t.Errorf("%s: %d booking.completed events, want %d", c.name, got, c.want)
 		}
 	}
@@ -167,7 +144,7 @@ func TestMarkNoShows(t *testing.T) {
 	if diff := cmp.Diff(wantAfter("", &outcome{Status: "completed", Outcome: &noShow, At: &closed}), got()); diff != "" {
 		t.Errorf("bookings at the end (-want +got):\n%s", diff)
 	}
-	if got := len(completedEvents(t, store, absent.ID)); got != 1 {
+	if got := len(pgtest.EventData[events.BookingCompletedData](t, absent.ID, events.BookingCompleted)); got != 1 {
 		t.Errorf("absent: %d booking.completed events, want 1", got)
 	}
 }

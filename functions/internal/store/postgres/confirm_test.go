@@ -22,14 +22,7 @@ func TestConfirmedEventInTheMunicipalityZone(t *testing.T) {
 	utc := onePool(t, "timezone", "UTC")
 	onUTC := &postgres.Store{Pool: utc, Clock: store.Clock, Calendar: store.Calendar, Source: store.Source}
 
-	h, err := onUTC.Reserve(ctx, svc, at("2027-03-02", "09:00"), "it")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := onUTC.Confirm(ctx, h.ID, h.Secret, citizen())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := confirmAt(t, onUTC, svc, at("2027-03-02", "09:00"))
 	want := map[string]any{"booking_id": c.ID, "office_id": office, "service_id": svc, "desk": c.Desk,
 		"start": "2027-03-02T09:00:00+01:00", "end": "2027-03-02T09:30:00+01:00", "sequence": 0.0, "locale": "it"}
 	var event, detail []byte

@@ -21,18 +21,13 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
 
-var rome, _ = time.LoadLocation("Europe/Rome")
-
-// monday is 2027-03-01 08:00 in Rome, an ordinary Monday.
-var monday = time.Date(2027, 3, 1, 8, 0, 0, 0, rome)
-
-func at(day, hhmm string) time.Time {
-	t, err := time.ParseInLocation("2006-01-02 15:04", day+" "+hhmm, rome)
-	if err != nil {
-		panic(err)
-	}
-	return t
-}
+// The package's tests run at pgtest's moments: monday is 2027-03-01 08:00
+// in Rome, an ordinary Monday; at(day, hhmm) a moment of a day in Rome.
+var (
+	rome   = pgtest.Rome
+	monday = pgtest.Monday
+	at     = pgtest.At
+)
 
 func newStore(t *testing.T, now time.Time) (*postgres.Store, *clock.Fixed) {
 	t.Helper()
@@ -371,16 +366,7 @@ func TestDesksSpreadLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows, err := store.Pool.Query(t.Context(), `SELECT count(*) FROM bookings WHERE service_id = $1 GROUP BY desk_id`, svc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var counts []int
-	for rows.Next() {
-		var n int
-		_ = rows.Scan(&n)
-		counts = append(counts, n)
-	}
+	counts := pgtest.Column[int](t, `SELECT count(*) FROM bookings WHERE service_id = $1 GROUP BY desk_id`, svc)
 	if diff := cmp.Diff([]int{2, 2, 2}, counts); diff != "" {
 		t.Fatalf("bookings per desk (-want +got):\n%s", diff)
 	}
