@@ -102,9 +102,9 @@ func newSender(t testing.TB, clk clock.Clock, smtpPort string, log *slog.Logger)
 // citizen is a citizen with an address of their own, so that tests (and
 // other packages) sharing Mailpit never see each other's mail.
 func citizen(given, family, locale string) booking.Citizen {
-	return booking.Citizen{GivenName: given, FamilyName: family, Address: "Via Sparano 1, Bari",
+	return booking.Citizen{Applicant: booking.Applicant{GivenName: given, FamilyName: family, Address: "Via Sparano 1, Bari",
 		Email:  strings.ToLower(given) + "." + pgtest.Suffix() + "@example.it",
-		Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true, Locale: locale}
+		Reason: "SCIA", Details: "Pratica 12/2027"}, PrivacyConsent: true, Locale: locale}
 }
 
 // reminderOf is a reminder event as housekeeping writes it.

@@ -58,8 +58,8 @@ func TestCompleteAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := store.Confirm(t.Context(), h.ID, h.Secret, booking.Citizen{GivenName: "Maria", FamilyName: "Rossi",
-		Address: "Via Sparano 1, Bari", Email: "maria.rossi@example.it", PrivacyConsent: true})
+	b, err := store.Confirm(t.Context(), h.ID, h.Secret, booking.Citizen{Applicant: booking.Applicant{GivenName: "Maria", FamilyName: "Rossi",
+		Address: "Via Sparano 1, Bari", Email: "maria.rossi@example.it"}, PrivacyConsent: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,16 +15,23 @@ const (
 	MaxDetailsLen = 200 // dettagli
 )
 
-// Citizen is the personal data a booking needs (nome, cognome, indirizzo di
-// residenza, email), the optional reason and details, the privacy consent
-// and the language for messages. It is personal data: never log it.
+// Applicant is who asks for a booking and what for: the personal data a
+// booking needs (nome, cognome, indirizzo di residenza, email) and the
+// optional reason and details, as the citizen gives them and the office
+// reads them. It is personal data: never log it.
+type Applicant struct {
+	GivenName  string `json:"given_name"`
+	FamilyName string `json:"family_name"`
+	Address    string `json:"address"`
+	Email      string `json:"email"`
+	Reason     string `json:"reason"`
+	Details    string `json:"details"`
+}
+
+// Citizen is what a citizen gives to confirm a booking: the applicant,
+// the privacy consent and the language for messages.
 type Citizen struct {
-	GivenName      string `json:"given_name"`
-	FamilyName     string `json:"family_name"`
-	Address        string `json:"address"`
-	Email          string `json:"email"`
-	Reason         string `json:"reason"`
-	Details        string `json:"details"`
+	Applicant
 	PrivacyConsent bool   `json:"privacy_consent"`
 	Locale         string `json:"locale"`
 }

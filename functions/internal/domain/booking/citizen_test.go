@@ -11,8 +11,8 @@ import (
 )
 
 func valid() Citizen {
-	return Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-		Email: "maria.rossi@example.it", PrivacyConsent: true, Locale: "it"}
+	return Citizen{Applicant: Applicant{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
+		Email: "maria.rossi@example.it"}, PrivacyConsent: true, Locale: "it"}
 }
 
 func TestCitizenValidate(t *testing.T) {
@@ -65,7 +65,7 @@ func TestCitizenValidate(t *testing.T) {
 }
 
 func TestCitizenNormalize(t *testing.T) {
-	c := Citizen{GivenName: "  Maria ", Email: " Maria.Rossi@Example.IT ", Locale: ""}.Normalize()
+	c := Citizen{Applicant: Applicant{GivenName: "  Maria ", Email: " Maria.Rossi@Example.IT "}, Locale: ""}.Normalize()
 	if c.GivenName != "Maria" || c.Email != "Maria.Rossi@example.it" || c.Locale != "it" {
 		t.Fatalf("normalized: %+v", c)
 	}

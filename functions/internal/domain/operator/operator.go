@@ -110,15 +110,11 @@ type AgendaEntry struct {
 	Citizen     AgendaCitizen  `json:"citizen"`
 }
 
-// Citizen is the citizen's data as the office sees them.
+// Citizen is the citizen's data as the office sees them: the applicant
+// and the language the citizen reads.
 type Citizen struct {
-	GivenName  string `json:"given_name"`
-	FamilyName string `json:"family_name"`
-	Address    string `json:"address"`
-	Email      string `json:"email"`
-	Reason     string `json:"reason"`
-	Details    string `json:"details"`
-	Locale     string `json:"locale"`
+	booking.Applicant
+	Locale string `json:"locale"`
 }
 
 // Booking is a booking in full, as the office sees it.

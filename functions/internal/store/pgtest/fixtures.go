@@ -140,8 +140,8 @@ func AuditLog(tb testing.TB, f audit.Filter) ([]audit.Record, error) {
 }
 
 // Maria is the citizen of the tests' bookings.
-var Maria = booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027", PrivacyConsent: true}
+var Maria = booking.Citizen{Applicant: booking.Applicant{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
+	Email: "maria.rossi@example.it", Reason: "SCIA", Details: "Pratica 12/2027"}, PrivacyConsent: true}
 
 // Book makes a confirmed booking of service svc at start, for Maria, through
 // the store at its current time.

@@ -304,8 +304,10 @@ func (r record) toBooking() booking.Booking {
 		WhatToBring:     r.whatToBring,
 		ChangeableUntil: r.changeableUntil(),
 		Citizen: booking.Citizen{
-			GivenName: deref(r.givenName), FamilyName: deref(r.familyName), Address: deref(r.address),
-			Email: deref(r.email), Reason: deref(r.reason), Details: deref(r.details),
+			Applicant: booking.Applicant{
+				GivenName: deref(r.givenName), FamilyName: deref(r.familyName), Address: deref(r.address),
+				Email: deref(r.email), Reason: deref(r.reason), Details: deref(r.details),
+			},
 			PrivacyConsent: r.confirmedAt != nil, Locale: r.locale,
 		},
 		ConfirmedAt: r.confirmedAt, CancelledAt: r.cancelledAt,

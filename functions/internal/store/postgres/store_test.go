@@ -42,8 +42,8 @@ func newStore(t *testing.T, now time.Time) (*postgres.Store, *clock.Fixed) {
 }
 
 func citizen() booking.Citizen {
-	return booking.Citizen{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
-		Email: "maria.rossi@example.it", PrivacyConsent: true}
+	return booking.Citizen{Applicant: booking.Applicant{GivenName: "Maria", FamilyName: "Rossi", Address: "Via Sparano 1, Bari",
+		Email: "maria.rossi@example.it"}, PrivacyConsent: true}
 }
 
 // overlaps counts pairs of active bookings on one desk whose blocked times
