@@ -322,9 +322,14 @@ func TraceOf(ev cloudevents.Event) telemetry.Context {
 
 // send delivers x in a producer span under the trace of the request that
 // wrote it; the event carries that span's context as its extension, so its
-// consumers' spans join the trace.
+// consumers' spans join the trace. A row written with no trace is sent
+// under untraced: it starts no trace and carries none.
 func (r *Relay) send(ctx context.Context, x row) (err error) {
-	ctx, span := telemetry.Tracer().Start(x.trace.Into(ctx), "publish "+audit.ShortName(x.typ),
+	parent := x.trace.Into(ctx)
+	if x.trace.TraceParent == "" {
+		parent = untraced(ctx, x.id)
+	}
+	ctx, span := telemetry.Tracer().Start(parent, "publish "+audit.ShortName(x.typ),
 		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
 			attribute.String("messaging.system", "cloudevents"), attribute.String("messaging.message.id", x.id),
 			attribute.String("cloudevents.event_type", x.typ)))
@@ -332,7 +337,7 @@ func (r *Relay) send(ctx context.Context, x row) (err error) {
 		telemetry.Delivered(ctx, x.typ, err == nil)
 		telemetry.End(span, err)
 	}()
-	if span.SpanContext().IsValid() {
+	if x.trace.TraceParent != "" && span.SpanContext().IsValid() {
 		x.trace = telemetry.ContextOf(ctx)
 	}
 	ev, err := x.event()
@@ -350,6 +355,22 @@ func (r *Relay) send(ctx context.Context, x row) (err error) {
 		return fmt.Errorf("sink refused: %w", res)
 	}
 	return nil
+}
+
+// untraced is ctx under a local parent span that is not sampled, its ids
+// the event's id. A row written with no trace (hold_slot's, for a request
+// whose trace is not sampled: nine holds in ten) is then published by spans
+// that are not recorded, the relay's and its HTTP client's, as their
+// parent is not, instead of starting a trace of its own that the sampler
+// would keep one time in ten.
+func untraced(ctx context.Context, eventID string) context.Context {
+	id, err := uuid.Parse(eventID)
+	if err != nil {
+		return ctx
+	}
+	return trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID(id), SpanID: trace.SpanID(id[8:]),
+	}))
 }
 
 func truncate(s string, n int) string {

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 	"github.com/sportello/sportello/functions/internal/telemetry"
@@ -111,15 +112,44 @@ func TestUntracedEventCarriesNoTraceContext(t *testing.T) {
 	otel.SetTracerProvider(noop.NewTracerProvider())
 	s, url := newSink(t)
 	clk := monday()
-	id := write(t, clk, "booking-untraced", true)
-	var stored *string
-	if err := pgtest.Pool(t).QueryRow(context.Background(), `SELECT traceparent FROM outbox WHERE id = $1`, id).Scan(&stored); err != nil || stored != nil {
-		t.Fatalf("traceparent = %v, %v; want NULL", stored, err)
-	}
-	if n, err := newRelay(t, url, clk).DeliverPending(context.Background()); err != nil || n != 1 {
-		t.Fatalf("DeliverPending = %d, %v", n, err)
-	}
+	deliverUntraced(t, url, clk, write(t, clk, "booking-untraced", true))
 	if ext := outbox.TraceOf(s.events()[0]); ext.TraceParent != "" {
 		t.Fatalf("untraced event carries %q", ext.TraceParent)
+	}
+}
+
+// TestRowWithoutTraceStartsNone: with tracing on and every new trace kept,
+// a row written with no trace (hold_slot's, for a request whose trace is
+// not sampled) is published by spans that are not recorded — the relay's
+// and its HTTP client's — and the event carries no trace context: the
+// relay starts no trace of its own.
+func TestRowWithoutTraceStartsNone(t *testing.T) {
+	drain(t)
+	spans := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample()))))
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	s, url := newSink(t)
+	clk := monday()
+	deliverUntraced(t, url, clk, write(t, clk, "booking-no-trace", true))
+	if got := spans.Ended(); len(got) != 0 {
+		t.Errorf("the relay recorded %d spans for a row without a trace, the first %q", len(got), got[0].Name())
+	}
+	if ext := outbox.TraceOf(s.events()[0]); ext.TraceParent != "" {
+		t.Errorf("an event written without a trace carries %q", ext.TraceParent)
+	}
+}
+
+// deliverUntraced checks that the row id was stored with no trace context,
+// then delivers it, the only pending row, to url.
+func deliverUntraced(t *testing.T, url string, clk *clock.Fixed, id string) {
+	t.Helper()
+	var stored *string
+	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT traceparent FROM outbox WHERE id = $1`, id).Scan(&stored); err != nil || stored != nil {
+		t.Fatalf("traceparent = %v, %v; want NULL", stored, err)
+	}
+	if n, err := newRelay(t, url, clk).DeliverPending(t.Context()); err != nil || n != 1 {
+		t.Fatalf("DeliverPending = %d, %v", n, err)
 	}
 }

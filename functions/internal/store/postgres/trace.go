@@ -54,9 +54,8 @@ func (tx *Tx) stamp(ctx context.Context) error {
 // stamps tells whether the trace of ctx goes on the outbox rows that
 // hold_slot writes: tracing is on and ctx's trace is sampled. The setting
 // is a statement of its own, which nine requests in ten would pay for a
-// trace nobody keeps (docs/performance.md), so the relay publishes such a
-// row in a trace of its own, which the sampler keeps one time in ten
-// (booking.held has no consumer among the functions). outbox.Write, and
+// trace nobody keeps (docs/performance.md); the relay publishes a row
+// without a trace in none (outbox's untraced). outbox.Write, and
 // the confirmation, whose columns cost nothing more in their INSERT, stamp
 // every trace, so that a consumer's logs still carry the request's trace
 // id and its spans follow the request's sampling.
