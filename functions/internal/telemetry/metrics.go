@@ -3,7 +3,6 @@ package telemetry
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,20 +13,21 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/sportello/sportello/events"
+	"github.com/sportello/sportello/functions/metrics"
 )
 
-// The instruments, made on first use from the global meter provider (Setup
-// installs it; until then, and in unit tests, they record nothing). In the
-// Prometheus format a counter gains _total and a unit in seconds _seconds:
-// sportello.holds is sportello_holds_total.
+// instruments are the counters the functions record, made from a meter by
+// their declarations (package metrics). In the Prometheus format a counter
+// gains _total and a unit in seconds _seconds: sportello.holds is
+// sportello_holds_total.
 type instruments struct {
-	holds, bookings, mails, rooms, delivered metric.Int64Counter
+	holds, bookings, mails, rooms, deliveries metric.Int64Counter
 }
 
-var (
-	once sync.Once
-	inst instruments
-)
+// global are the instruments of the global meter provider, made on first
+// use (Setup installs it; until then, and in unit tests, they record
+// nothing).
+var global = sync.OnceValue(func() *instruments { return newInstruments(meter()) })
 
 // dropped are the instruments of the libraries that nobody reads but every
 // request would pay for: otelhttp's request and response body sizes, of the
@@ -38,92 +38,125 @@ var dropped = []sdkmetric.View{
 
 func meter() metric.Meter { return otel.Meter("github.com/sportello/sportello/functions") }
 
-func get() *instruments {
-	once.Do(func() {
-		m := meter()
-		inst.holds, _ = m.Int64Counter("sportello.holds", metric.WithUnit("{hold}"),
-			metric.WithDescription("Holds by outcome: taken, refused (with reason), expired, released."))
-		inst.bookings, _ = m.Int64Counter("sportello.bookings", metric.WithUnit("{booking}"),
-			metric.WithDescription("Bookings by outcome: confirmed, rescheduled, cancelled, completed, no_show."))
-		inst.mails, _ = m.Int64Counter("sportello.mails", metric.WithUnit("{mail}"),
-			metric.WithDescription("Mails by outcome: sent, failed."))
-		inst.rooms, _ = m.Int64Counter("sportello.rooms", metric.WithUnit("{room}"),
-			metric.WithDescription("Video rooms' steps: opened, warned, closed."))
-		inst.delivered, _ = m.Int64Counter("sportello.events.delivered", metric.WithUnit("{event}"),
-			metric.WithDescription("Outbox deliveries to the broker by event type and outcome: delivered, failed."))
-	})
-	return &inst
+func newInstruments(m metric.Meter) *instruments {
+	counter := func(d metrics.Metric) metric.Int64Counter {
+		c, _ := m.Int64Counter(declared(d))
+		return c // a no-op counter if the name were invalid
+	}
+	return &instruments{
+		holds:      counter(metrics.Holds),
+		bookings:   counter(metrics.Bookings),
+		mails:      counter(metrics.Mails),
+		rooms:      counter(metrics.Rooms),
+		deliveries: counter(metrics.EventsDelivered),
+	}
 }
 
-func outcome(o string) metric.AddOption {
-	return metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", o)))
+// declared are the name, unit and description of d's instrument, as
+// arguments of the meter's methods.
+func declared(d metrics.Metric) (string, metric.InstrumentOption, metric.InstrumentOption) {
+	return d.Instrument, metric.WithUnit(d.Unit), metric.WithDescription(d.Help)
 }
 
-// counted says which counter an event type counts, with which outcome.
-var counted = map[string]struct {
-	counter func(*instruments) metric.Int64Counter
-	outcome string
-}{
-	events.BookingHeld:        {holdsOf, "taken"},
-	events.BookingExpired:     {holdsOf, "expired"},
-	events.BookingReleased:    {holdsOf, "released"},
-	events.BookingConfirmed:   {bookingsOf, "confirmed"},
-	events.BookingRescheduled: {bookingsOf, "rescheduled"},
-	events.BookingCancelled:   {bookingsOf, "cancelled"},
-	events.BookingCompleted:   {bookingsOf, "completed"}, // or no_show, by its data
-}
+// The attributes' keys: the Prometheus format's labels as they are, but
+// the pool's state, there db_client_connection_state.
+const (
+	outcomeKey = "outcome"
+	reasonKey  = "reason"
+	typeKey    = "type"
+	stateKey   = "db.client.connection.state"
+)
 
-func holdsOf(m *instruments) metric.Int64Counter    { return m.holds }
-func bookingsOf(m *instruments) metric.Int64Counter { return m.bookings }
+func outcome(o metrics.Outcome) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String(outcomeKey, o.String())))
+}
 
 // Committed counts the state change that an event of type typ with data
 // reports, once its transaction has committed: holds taken, expired and
 // released; bookings confirmed, rescheduled, cancelled, completed and
 // no-shows. Other types count nothing.
-func Committed(ctx context.Context, typ string, data any) {
-	c, ok := counted[typ]
-	if !ok {
+func Committed(ctx context.Context, typ string, data any) { global().committed(ctx, typ, data) }
+
+func (in *instruments) committed(ctx context.Context, typ string, data any) {
+	var c metric.Int64Counter
+	var o metrics.Outcome
+	switch typ {
+	case events.BookingHeld:
+		c, o = in.holds, metrics.Taken
+	case events.BookingExpired:
+		c, o = in.holds, metrics.Expired
+	case events.BookingReleased:
+		c, o = in.holds, metrics.Released
+	case events.BookingConfirmed:
+		c, o = in.bookings, metrics.Confirmed
+	case events.BookingRescheduled:
+		c, o = in.bookings, metrics.Rescheduled
+	case events.BookingCancelled:
+		c, o = in.bookings, metrics.Cancelled
+	case events.BookingCompleted:
+		c, o = in.bookings, metrics.Completed
+		if d, ok := data.(events.BookingCompletedData); ok && d.Outcome == events.OutcomeNoShow {
+			o = metrics.NoShow
+		}
+	default:
 		return
 	}
-	o := c.outcome
-	if d, ok := data.(events.BookingCompletedData); ok && d.Outcome == events.OutcomeNoShow {
-		o = "no_show"
-	}
-	c.counter(get()).Add(ctx, 1, outcome(o))
+	c.Add(ctx, 1, outcome(o))
 }
 
 // RoomStep counts a step of a video room's life, done and committed:
-// opened_at (made in LiveKit as its window opened), closed_at (deleted as
-// it closed) or warned_at (its participants told it closes soon), as
-// sportello.rooms with outcome opened, closed or warned.
-func RoomStep(ctx context.Context, column string) {
-	get().rooms.Add(ctx, 1, outcome(strings.TrimSuffix(column, "_at")))
+// opened_at (made in LiveKit as its window opened), warned_at (its
+// participants told it closes soon) or closed_at (deleted as it closed),
+// as sportello.rooms with outcome opened, warned or closed. Another column
+// counts nothing.
+func RoomStep(ctx context.Context, column string) { global().roomStep(ctx, column) }
+
+func (in *instruments) roomStep(ctx context.Context, column string) {
+	var o metrics.Outcome
+	switch column {
+	case "opened_at":
+		o = metrics.Opened
+	case "warned_at":
+		o = metrics.Warned
+	case "closed_at":
+		o = metrics.Closed
+	default:
+		return
+	}
+	in.rooms.Add(ctx, 1, outcome(o))
 }
 
-// HoldRefused counts a hold not taken, for reason: "taken" (no desk free),
-// "rate_limited", "stale" or "lapsed".
-func HoldRefused(ctx context.Context, reason string) {
-	get().holds.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("outcome", "refused"), attribute.String("reason", reason))))
+// HoldRefused counts a hold not taken, for reason: no desk free
+// (metrics.ReasonTaken) or the client or its address over its limits
+// (metrics.ReasonRateLimited).
+func HoldRefused(ctx context.Context, reason metrics.Reason) { global().holdRefused(ctx, reason) }
+
+func (in *instruments) holdRefused(ctx context.Context, reason metrics.Reason) {
+	in.holds.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
+		attribute.String(outcomeKey, metrics.Refused.String()), attribute.String(reasonKey, reason.String()))))
 }
 
 // Mail counts a mail sent (ok) or failed.
-func Mail(ctx context.Context, ok bool) {
-	o := "failed"
+func Mail(ctx context.Context, ok bool) { global().mail(ctx, ok) }
+
+func (in *instruments) mail(ctx context.Context, ok bool) {
+	o := metrics.Failed
 	if ok {
-		o = "sent"
+		o = metrics.Sent
 	}
-	get().mails.Add(ctx, 1, outcome(o))
+	in.mails.Add(ctx, 1, outcome(o))
 }
 
 // Delivered counts an outbox row sent to the broker (ok) or refused.
-func Delivered(ctx context.Context, typ string, ok bool) {
-	o := "failed"
+func Delivered(ctx context.Context, typ string, ok bool) { global().delivered(ctx, typ, ok) }
+
+func (in *instruments) delivered(ctx context.Context, typ string, ok bool) {
+	o := metrics.Failed
 	if ok {
-		o = "delivered"
+		o = metrics.Delivered
 	}
-	get().delivered.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("outcome", o), attribute.String("type", typ))))
+	in.deliveries.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(
+		attribute.String(outcomeKey, o.String()), attribute.String(typeKey, typ))))
 }
 
 // Backlog reports the outbox: how many events wait for delivery and the age
@@ -134,12 +167,11 @@ type Backlog func(ctx context.Context) (waiting int64, oldest time.Duration, err
 // ObserveOutbox registers the outbox gauges, read from backlog at each
 // collection (each scrape): sportello.outbox.backlog and
 // sportello.outbox.oldest.age.
-func ObserveOutbox(backlog Backlog) error {
-	m := meter()
-	waiting, e1 := m.Int64ObservableGauge("sportello.outbox.backlog", metric.WithUnit("{event}"),
-		metric.WithDescription("Events written to the outbox and not yet delivered to the broker."))
-	age, e2 := m.Float64ObservableGauge("sportello.outbox.oldest.age", metric.WithUnit("s"),
-		metric.WithDescription("Age of the oldest event not yet delivered (0 when none)."))
+func ObserveOutbox(backlog Backlog) error { return observeOutbox(meter(), backlog) }
+
+func observeOutbox(m metric.Meter, backlog Backlog) error {
+	waiting, e1 := m.Int64ObservableGauge(declared(metrics.OutboxBacklog))
+	age, e2 := m.Float64ObservableGauge(declared(metrics.OutboxOldestAge))
 	if err := errors.Join(e1, e2); err != nil {
 		return err
 	}
@@ -163,26 +195,23 @@ func ObserveOutbox(backlog Backlog) error {
 // waiting now, the cumulative sportello.db.acquire.waits (acquires that
 // found no idle connection) and sportello.db.acquire.wait (seconds they
 // waited): their rates show a pool too small.
-func ObservePool(pool *pgxpool.Pool) error {
-	m := meter()
-	count, e1 := m.Int64ObservableUpDownCounter("db.client.connection.count", metric.WithUnit("{connection}"),
-		metric.WithDescription("Connections of the pool by state."))
-	max, e2 := m.Int64ObservableUpDownCounter("db.client.connection.max", metric.WithUnit("{connection}"),
-		metric.WithDescription("The most connections the pool opens."))
-	waits, e3 := m.Int64ObservableCounter("sportello.db.acquire.waits", metric.WithUnit("{acquire}"),
-		metric.WithDescription("Connection acquires that found no idle connection and waited."))
-	wait, e4 := m.Float64ObservableCounter("sportello.db.acquire.wait", metric.WithUnit("s"),
-		metric.WithDescription("Time spent by those acquires waiting for a connection."))
+func ObservePool(pool *pgxpool.Pool) error { return observePool(meter(), pool) }
+
+func observePool(m metric.Meter, pool *pgxpool.Pool) error {
+	count, e1 := m.Int64ObservableUpDownCounter(declared(metrics.DBConnections))
+	max, e2 := m.Int64ObservableUpDownCounter(declared(metrics.DBConnectionsMax))
+	waits, e3 := m.Int64ObservableCounter(declared(metrics.DBAcquireWaits))
+	wait, e4 := m.Float64ObservableCounter(declared(metrics.DBAcquireWait))
 	if err := errors.Join(e1, e2, e3, e4); err != nil {
 		return err
 	}
-	state := func(s string) metric.ObserveOption {
-		return metric.WithAttributes(attribute.String("db.client.connection.state", s))
+	state := func(s metrics.ConnectionState) metric.ObserveOption {
+		return metric.WithAttributes(attribute.String(stateKey, s.String()))
 	}
 	_, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := pool.Stat()
-		o.ObserveInt64(count, int64(st.IdleConns()), state("idle"))
-		o.ObserveInt64(count, int64(st.AcquiredConns()), state("used"))
+		o.ObserveInt64(count, int64(st.IdleConns()), state(metrics.Idle))
+		o.ObserveInt64(count, int64(st.AcquiredConns()), state(metrics.Used))
 		o.ObserveInt64(max, int64(st.MaxConns()))
 		o.ObserveInt64(waits, st.EmptyAcquireCount())
 		o.ObserveFloat64(wait, st.EmptyAcquireWaitTime().Seconds())

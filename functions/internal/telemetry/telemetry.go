@@ -20,7 +20,10 @@
 // the Prometheus format, as the resource attribute service.name over OTLP
 // (which the backend names: VictoriaMetrics keeps service.name and
 // sportello.holds as they are, and makes them service_name and
-// sportello_holds_total with -opentelemetry.usePrometheusNaming).
+// sportello_holds_total with -opentelemetry.usePrometheusNaming). What
+// the functions export, with the values of outcome and reason, is declared
+// once in package metrics (functions/metrics): the instruments are made
+// from it and a test checks the exported page against it.
 //
 // The encoders are ours: the OTLP requests are written with protowire
 // (wire.go, otlptrace.go, otlpmetric.go) and the Prometheus text by
@@ -136,12 +139,12 @@ func Setup(ctx context.Context, name string, log *slog.Logger) (*Telemetry, erro
 		if err != nil {
 			return nil, fmt.Errorf("metrics exporter: %w", err)
 		}
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)), sdkmetric.WithResource(res), sdkmetric.WithView(dropped...))
+		mp := meterProvider(sdkmetric.NewPeriodicReader(exp), res)
 		otel.SetMeterProvider(mp)
 		t.shutdown = append(t.shutdown, mp.Shutdown)
 	case "prometheus":
 		reader := sdkmetric.NewManualReader()
-		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res), sdkmetric.WithView(dropped...))
+		mp := meterProvider(reader, res)
 		otel.SetMeterProvider(mp)
 		t.shutdown = append(t.shutdown, mp.Shutdown)
 		t.Metrics = promExporter{reader: reader}
@@ -150,6 +153,12 @@ func Setup(ctx context.Context, name string, log *slog.Logger) (*Telemetry, erro
 		return nil, fmt.Errorf("OTEL_METRICS_EXPORTER: %q is none of prometheus, otlp, none", cfg.MetricsExporter)
 	}
 	return t, nil
+}
+
+// meterProvider is a function's meter provider: read by reader, every
+// series carrying res, the libraries' instruments nobody reads dropped.
+func meterProvider(reader sdkmetric.Reader, res *resource.Resource) *sdkmetric.MeterProvider {
+	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res), sdkmetric.WithView(dropped...))
 }
 
 // Serve serves GET /metrics on MetricsAddr until ctx ends; it does nothing

@@ -19,6 +19,7 @@ import (
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/telemetry"
+	"github.com/sportello/sportello/functions/metrics"
 )
 
 // TestPrometheusMetrics: the default exporter serves the counters on a
@@ -44,7 +45,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	}
 	telemetry.Committed(ctx, events.BookingHeld, nil)
 	telemetry.Committed(ctx, events.BookingHeld, nil)
-	telemetry.HoldRefused(ctx, "taken")
+	telemetry.HoldRefused(ctx, metrics.ReasonTaken)
 	telemetry.Committed(ctx, events.BookingCompleted, events.BookingCompletedData{Outcome: events.OutcomeNoShow})
 	telemetry.Committed(ctx, events.BookingCompleted, events.BookingCompletedData{Outcome: events.OutcomeCompleted})
 	telemetry.Committed(ctx, events.DocumentUploaded, nil) // counts nothing

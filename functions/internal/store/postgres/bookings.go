@@ -17,6 +17,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/secret"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 	"github.com/sportello/sportello/functions/internal/telemetry"
+	"github.com/sportello/sportello/functions/metrics"
 )
 
 // The citizen's booking: a hold, its confirmation, and what the manage
@@ -114,7 +115,7 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 		case clientLimit > 0 && client.Since.Truncate(time.Minute).Equal(now.Truncate(time.Minute)):
 			// In the minute of its token, whose first request counts too.
 			if clientLimit--; clientLimit == 0 {
-				telemetry.HoldRefused(ctx, "rate_limited")
+				telemetry.HoldRefused(ctx, metrics.ReasonRateLimited)
 				return booking.Hold{}, rateLimited(now, "client", limits.ClientPerMinute)
 			}
 		}
@@ -136,13 +137,13 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 			telemetry.Committed(ctx, events.BookingHeld, nil)
 			return hold, nil
 		case "limited_client":
-			telemetry.HoldRefused(ctx, "rate_limited")
+			telemetry.HoldRefused(ctx, metrics.ReasonRateLimited)
 			return booking.Hold{}, rateLimited(now, "client", limits.ClientPerMinute)
 		case "limited_address":
-			telemetry.HoldRefused(ctx, "rate_limited")
+			telemetry.HoldRefused(ctx, metrics.ReasonRateLimited)
 			return booking.Hold{}, rateLimited(now, "address", limits.AddressPerMinute)
 		case "taken":
-			telemetry.HoldRefused(ctx, "taken")
+			telemetry.HoldRefused(ctx, metrics.ReasonTaken)
 			return booking.Hold{}, apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
 		case "stale":
 			if s.Services != nil {
@@ -156,7 +157,7 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 		// busy counter: the transactional path.
 		hold, err = s.reserveInTx(ctx, clientID, serviceID, start, locale)
 		if apperr.CodeOf(err) == apperr.Conflict {
-			telemetry.HoldRefused(ctx, "taken")
+			telemetry.HoldRefused(ctx, metrics.ReasonTaken)
 		}
 		return hold, err
 	}
