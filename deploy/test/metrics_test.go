@@ -1,56 +1,33 @@
 package deploy
 
+import (
+	"slices"
+
+	contract "github.com/sportello/sportello/functions/metrics"
+)
+
 // Metric is one metric the alerts and dashboards may name, as it appears in
-// the Prometheus format.
-type Metric struct {
-	Name string
-	// Kind: counter, gauge or histogram (named with _bucket, _count and
-	// _sum).
-	Kind   string
-	Labels []string
-	// Values are the values some labels take (outcome), where they are
-	// fixed.
-	Values map[string][]string
-	// Source says who exports it.
-	Source string
-}
+// the Prometheus format: its Name, Kind (a histogram is named with _bucket,
+// _count and _sum), Labels, the Values some labels take where they are
+// fixed (outcome), and its Source, who exports it. The functions declare
+// theirs in package metrics; Knative's are written below in the same type.
+type Metric = contract.Metric
 
 // targetLabels are the labels a scrape adds (the Prometheus Operator's
 // ServiceMonitor and PodMonitor) and the histograms' bucket bound.
 var targetLabels = []string{"namespace", "pod", "container", "service", "endpoint", "job", "instance", "le"}
 
 // metrics are every metric the chart's alerts and dashboards may name: the
-// functions' telemetry contract (functions/internal/telemetry; every
-// series carries service_name; as main's telemetry package exports them,
-// which differs from the first contract in the rooms' outcomes and the pool's
-// waits) and Knative's, as Knative Serving 1.15's
-// queue-proxy, activator and autoscaler and Eventing 1.15's broker filter
-// export them (OpenCensus views in knative.dev/serving v0.42.2 and
+// functions' telemetry contract (contract.All, which a test of
+// functions/internal/telemetry checks against what the functions export;
+// every series carries service_name) and Knative's, as Knative Serving
+// 1.15's queue-proxy, activator and autoscaler and Eventing 1.15's broker
+// filter export them (OpenCensus views in knative.dev/serving v0.42.2 and
 // knative.dev/eventing v0.42.3, named <component>_<view>).
-var metrics = []Metric{
-	// The functions (OpenTelemetry).
-	{Name: "http_server_request_duration_seconds", Kind: "histogram", Source: "functions",
-		Labels: []string{"service_name", "http_request_method", "http_route", "http_response_status_code"}},
-	{Name: "sportello_holds_total", Kind: "counter", Source: "reserve", Labels: []string{"service_name", "outcome", "reason"},
-		Values: map[string][]string{"outcome": {"taken", "refused", "expired", "released"}, "reason": {"taken", "rate_limited", "stale", "lapsed"}}},
-	{Name: "sportello_bookings_total", Kind: "counter", Source: "functions", Labels: []string{"service_name", "outcome"},
-		Values: map[string][]string{"outcome": {"confirmed", "rescheduled", "cancelled", "completed", "no_show"}}},
-	{Name: "sportello_mails_total", Kind: "counter", Source: "send-email", Labels: []string{"service_name", "outcome"},
-		Values: map[string][]string{"outcome": {"sent", "failed"}}},
-	{Name: "sportello_rooms_total", Kind: "counter", Source: "provision-room, housekeeping", Labels: []string{"service_name", "outcome"},
-		Values: map[string][]string{"outcome": {"opened", "closed", "warned"}}},
-	{Name: "sportello_events_delivered_total", Kind: "counter", Source: "outbox relay", Labels: []string{"service_name", "outcome", "type"},
-		Values: map[string][]string{"outcome": {"delivered", "failed"}}},
-	{Name: "sportello_outbox_backlog", Kind: "gauge", Source: "outbox relay", Labels: []string{"service_name"}},
-	{Name: "sportello_outbox_oldest_age_seconds", Kind: "gauge", Source: "outbox relay", Labels: []string{"service_name"}},
-	{Name: "db_client_connection_count", Kind: "gauge", Source: "pgx pool", Labels: []string{"service_name", "db_client_connection_state"},
-		Values: map[string][]string{"db_client_connection_state": {"idle", "used"}}},
-	{Name: "db_client_connection_max", Kind: "gauge", Source: "pgx pool", Labels: []string{"service_name"}},
-	// pgxpool counts no waiting requests: acquires that found no idle
-	// connection, and the seconds they waited.
-	{Name: "sportello_db_acquire_waits_total", Kind: "counter", Source: "pgx pool", Labels: []string{"service_name"}},
-	{Name: "sportello_db_acquire_wait_seconds_total", Kind: "counter", Source: "pgx pool", Labels: []string{"service_name"}},
+var metrics = slices.Concat(contract.All, knative)
 
+// knative are Knative's metrics.
+var knative = []Metric{
 	// Knative Serving's queue-proxy, beside every function (port
 	// http-usermetric); latencies in milliseconds.
 	{Name: "revision_request_count", Kind: "counter", Source: "queue-proxy", Labels: append(revisionLabels, "response_code", "response_code_class", "route_tag")},
