@@ -158,12 +158,13 @@ func TestPromQL(t *testing.T) {
 // TestPromQLCatches: the checks above fail on what they are for.
 func TestPromQLCatches(t *testing.T) {
 	bad := map[string]string{
-		"does not parse":   `sum(rate(sportello_mails_total[5m])`,
-		"unknown metric":   `rate(sportello_mail_total[5m])`,
-		"unknown label":    `rate(sportello_mails_total{route="x"}[5m])`,
-		"unknown outcome":  `rate(sportello_holds_total{outcome="confirmed"}[5m])`,
-		"unknown grouping": `sum by (trigger_name) (rate(sportello_mails_total[5m]))`,
-		"not a histogram":  `rate(sportello_mails_total_bucket[5m])`,
+		"does not parse":     `sum(rate(sportello_mails_total[5m])`,
+		"unknown metric":     `rate(sportello_mail_total[5m])`,
+		"unknown label":      `rate(sportello_mails_total{route="x"}[5m])`,
+		"unknown outcome":    `rate(sportello_holds_total{outcome="confirmed"}[5m])`,
+		"reason not emitted": `rate(sportello_holds_total{outcome="refused",reason="stale"}[5m])`,
+		"unknown grouping":   `sum by (trigger_name) (rate(sportello_mails_total[5m]))`,
+		"not a histogram":    `rate(sportello_mails_total_bucket[5m])`,
 	}
 	var names, exprs []string
 	for n, e := range bad {
