@@ -52,7 +52,11 @@ func (o Outcome) String() string { return o.value }
 // The outcomes, by counter (Failed is both mails' and deliveries').
 var (
 	// sportello_holds_total: a hold taken, refused (see Reason), expired
-	// (lapsed after its time) or released (given back).
+	// (lapsed after its time) or released (given back by its citizen). A
+	// hold that the same client's next one replaces is released inside
+	// hold_slot, which tells the function nothing of it: it is counted
+	// only as a delivered event (sportello_events_delivered_total, type
+	// io.github.sportello.booking.released.v1, which counts both).
 	Taken    = Outcome{"taken"}
 	Refused  = Outcome{"refused"}
 	Expired  = Outcome{"expired"}
