@@ -581,10 +581,17 @@ $('#join-call').addEventListener('click', async () => {
   const id = state.bookingId;
   $('#join-call').disabled = true;
   callStatus(t('operator.call.connecting'));
+  // The panel shows before the connection: the citizen, usually in the
+  // room already, is then attached to a tile that can be seen (LiveKit's
+  // adaptive stream pauses the data of a video attached out of sight until
+  // it is seen, and the SFU must then resume it with a new key frame).
+  show($('#call-panel'), true);
+  chat.clear();
   try {
     const j = await post(`${OP}/bookings/${encodeURIComponent(id)}/join`, {}, opts);
     await call.connect(j.url, j.token);
   } catch (err) {
+    show($('#call-panel'), false);
     $('#join-call').disabled = false;
     if (sessionLost(err)) return;
     // Not an ApiError: LiveKit's own connection failed.
@@ -601,8 +608,6 @@ $('#join-call').addEventListener('click', async () => {
     );
     return;
   }
-  show($('#call-panel'), true);
-  chat.clear();
   callStatus('');
   focus($('#call-panel-title'));
   await call.publish();

@@ -387,9 +387,17 @@ async function join(e) {
   const devices = { camera: $('#device-camera').value || undefined, microphone: $('#device-microphone').value || undefined, speaker: $('#device-speaker').value || undefined };
   stopPreview();
   clearTimers();
+  // The call shows before the connection: the operator, when already in
+  // the room, is then attached to a tile that can be seen (LiveKit's
+  // adaptive stream pauses the data of a video attached out of sight until
+  // it is seen, and the SFU must then resume it with a new key frame).
+  view('call');
+  focus($('#call-title'));
+  chat.clear();
   try {
     await call.connect(answer.url, answer.token, { devices });
   } catch {
+    view('prejoin');
     btn.disabled = false;
     btn.textContent = t('room.join.button');
     showAlert($('#join-error'), t('room.join.connect_failed'), { focus: true });
@@ -397,9 +405,6 @@ async function join(e) {
   }
   btn.disabled = false;
   btn.textContent = t('room.join.button');
-  view('call');
-  chat.clear();
-  focus($('#call-title'));
   announce(t('room.call.joined'));
   // The devices the check found (all of them when it was not run).
   await call.publish({ microphone: have.microphone, camera: have.camera });
