@@ -581,14 +581,16 @@ $('#join-call').addEventListener('click', async () => {
   const id = state.bookingId;
   $('#join-call').disabled = true;
   callStatus(t('operator.call.connecting'));
-  // The panel shows before the connection: the citizen, usually in the
-  // room already, is then attached to a tile that can be seen (LiveKit's
-  // adaptive stream pauses the data of a video attached out of sight until
-  // it is seen, and the SFU must then resume it with a new key frame).
-  show($('#call-panel'), true);
-  chat.clear();
   try {
     const j = await post(`${OP}/bookings/${encodeURIComponent(id)}/join`, {}, opts);
+    // The panel shows, at the top of the window, before the connection:
+    // the citizen, usually in the room already, is then attached to a tile
+    // that can be seen (LiveKit's adaptive stream pauses the data of a
+    // video out of sight until it is seen, and the SFU must then resume it
+    // with a new key frame).
+    show($('#call-panel'), true);
+    $('#call-panel').scrollIntoView({ block: 'start' });
+    chat.clear();
     await call.connect(j.url, j.token);
   } catch (err) {
     show($('#call-panel'), false);
