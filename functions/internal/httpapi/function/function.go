@@ -156,6 +156,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	if err != nil {
 		return err
 	}
+	relay.Traced = tel.Tracing
 	if err := telemetry.ObserveOutbox(relay.Backlog); err != nil {
 		return err
 	}

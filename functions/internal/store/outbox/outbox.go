@@ -94,6 +94,9 @@ type Relay struct {
 	Parallel   int           // deliveries under way at once; default 8
 	Timeout    time.Duration // per delivery; default 5s
 	MaxBackoff time.Duration // default 5m
+	// Traced: spans are exported (telemetry's Tracing). A row written
+	// with no trace is then sent under untraced, so that it starts none.
+	Traced bool
 
 	kick chan struct{}
 	once sync.Once
@@ -322,11 +325,13 @@ func TraceOf(ev cloudevents.Event) telemetry.Context {
 
 // send delivers x in a producer span under the trace of the request that
 // wrote it; the event carries that span's context as its extension, so its
-// consumers' spans join the trace. A row written with no trace is sent
-// under untraced: it starts no trace and carries none.
+// consumers' spans join the trace. A row written with no trace is sent,
+// when tracing is on, under untraced: it starts no trace, and its event
+// carries no extension (the HTTP request's traceparent header says "not
+// sampled").
 func (r *Relay) send(ctx context.Context, x row) (err error) {
 	parent := x.trace.Into(ctx)
-	if x.trace.TraceParent == "" {
+	if x.trace.TraceParent == "" && r.Traced {
 		parent = untraced(ctx, x.id)
 	}
 	ctx, span := telemetry.Tracer().Start(parent, "publish "+audit.ShortName(x.typ),

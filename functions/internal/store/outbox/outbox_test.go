@@ -24,9 +24,10 @@ func TestMain(m *testing.M) { pgtest.Run(m) }
 // sink is a CloudEvents receiver that records what it accepts and can be
 // told to fail.
 type sink struct {
-	mu     sync.Mutex
-	got    []cloudevents.Event
-	status atomic.Int32 // answered status; 0 means 202
+	mu      sync.Mutex
+	got     []cloudevents.Event
+	headers []http.Header // of the requests of got
+	status  atomic.Int32  // answered status; 0 means 202
 }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -41,6 +42,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.got = append(s.got, *ev)
+	s.headers = append(s.headers, r.Header.Clone())
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusAccepted)
 }
@@ -60,6 +62,13 @@ func (s *sink) events() []cloudevents.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]cloudevents.Event(nil), s.got...)
+}
+
+// header is the header of the request that brought the i-th event.
+func (s *sink) header(i int) http.Header {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.headers[i]
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

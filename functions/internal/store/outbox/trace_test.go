@@ -16,7 +16,6 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/sportello/sportello/events"
-	"github.com/sportello/sportello/functions/internal/domain/clock"
 	"github.com/sportello/sportello/functions/internal/store/outbox"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
 	"github.com/sportello/sportello/functions/internal/telemetry"
@@ -106,15 +105,19 @@ func TestEventCarriesTraceOfItsWriter(t *testing.T) {
 
 // TestUntracedEventCarriesNoTraceContext: with tracing off (OpenTelemetry's
 // no-op provider, as when no OTLP endpoint is set) the row's columns stay
-// empty and the event has no extension.
+// empty, and neither the event nor its request carries a trace context.
 func TestUntracedEventCarriesNoTraceContext(t *testing.T) {
 	drain(t)
 	otel.SetTracerProvider(noop.NewTracerProvider())
+	otel.SetTextMapPropagator(propagation.TraceContext{})
 	s, url := newSink(t)
 	clk := monday()
-	deliverUntraced(t, url, clk, write(t, clk, "booking-untraced", true))
+	deliverUntraced(t, newRelay(t, url, clk), write(t, clk, "booking-untraced", true))
 	if ext := outbox.TraceOf(s.events()[0]); ext.TraceParent != "" {
-		t.Fatalf("untraced event carries %q", ext.TraceParent)
+		t.Errorf("untraced event carries %q", ext.TraceParent)
+	}
+	if h := s.header(0).Get("Traceparent"); h != "" {
+		t.Errorf("untraced event's request carries traceparent %q", h)
 	}
 }
 
@@ -132,24 +135,29 @@ func TestRowWithoutTraceStartsNone(t *testing.T) {
 	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
 	s, url := newSink(t)
 	clk := monday()
-	deliverUntraced(t, url, clk, write(t, clk, "booking-no-trace", true))
+	relay := newRelay(t, url, clk)
+	relay.Traced = true
+	deliverUntraced(t, relay, write(t, clk, "booking-no-trace", true))
 	if got := spans.Ended(); len(got) != 0 {
 		t.Errorf("the relay recorded %d spans for a row without a trace, the first %q", len(got), got[0].Name())
 	}
 	if ext := outbox.TraceOf(s.events()[0]); ext.TraceParent != "" {
 		t.Errorf("an event written without a trace carries %q", ext.TraceParent)
 	}
+	if h := s.header(0).Get("Traceparent"); !strings.HasSuffix(h, "-00") {
+		t.Errorf("its request's traceparent %q, want one not sampled (-00)", h)
+	}
 }
 
 // deliverUntraced checks that the row id was stored with no trace context,
-// then delivers it, the only pending row, to url.
-func deliverUntraced(t *testing.T, url string, clk *clock.Fixed, id string) {
+// then delivers it, the only pending row, with relay.
+func deliverUntraced(t *testing.T, relay *outbox.Relay, id string) {
 	t.Helper()
 	var stored *string
 	if err := pgtest.Pool(t).QueryRow(t.Context(), `SELECT traceparent FROM outbox WHERE id = $1`, id).Scan(&stored); err != nil || stored != nil {
 		t.Fatalf("traceparent = %v, %v; want NULL", stored, err)
 	}
-	if n, err := newRelay(t, url, clk).DeliverPending(t.Context()); err != nil || n != 1 {
+	if n, err := relay.DeliverPending(t.Context()); err != nil || n != 1 {
 		t.Fatalf("DeliverPending = %d, %v", n, err)
 	}
 }
