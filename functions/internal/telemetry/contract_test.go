@@ -115,8 +115,8 @@ func recordAll(t *testing.T, mp *sdkmetric.MeterProvider) {
 	in.committed(ctx, events.BookingCompleted, events.BookingCompletedData{Outcome: events.OutcomeNoShow})
 	in.holdRefused(ctx, metrics.ReasonTaken)
 	in.holdRefused(ctx, metrics.ReasonRateLimited)
-	for _, column := range []string{"opened_at", "warned_at", "closed_at"} {
-		in.roomStep(ctx, column)
+	for _, o := range []metrics.Outcome{metrics.Opened, metrics.Warned, metrics.Closed} {
+		in.roomStep(ctx, o)
 	}
 	for _, ok := range []bool{true, false} {
 		in.mail(ctx, ok)

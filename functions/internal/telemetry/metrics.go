@@ -104,25 +104,13 @@ func (in *instruments) committed(ctx context.Context, typ string, data any) {
 	c.Add(ctx, 1, outcome(o))
 }
 
-// RoomStep counts a step of a video room's life, done and committed:
-// opened_at (made in LiveKit as its window opened), warned_at (its
-// participants told it closes soon) or closed_at (deleted as it closed),
-// as sportello.rooms with outcome opened, warned or closed. Another column
-// counts nothing.
-func RoomStep(ctx context.Context, column string) { global().roomStep(ctx, column) }
+// RoomStep counts a step of a video room's life, done and committed, as
+// sportello.rooms with its outcome: metrics.Opened (made in LiveKit as its
+// window opened), metrics.Warned (its participants told it closes soon) or
+// metrics.Closed (deleted as it closed).
+func RoomStep(ctx context.Context, o metrics.Outcome) { global().roomStep(ctx, o) }
 
-func (in *instruments) roomStep(ctx context.Context, column string) {
-	var o metrics.Outcome
-	switch column {
-	case "opened_at":
-		o = metrics.Opened
-	case "warned_at":
-		o = metrics.Warned
-	case "closed_at":
-		o = metrics.Closed
-	default:
-		return
-	}
+func (in *instruments) roomStep(ctx context.Context, o metrics.Outcome) {
 	in.rooms.Add(ctx, 1, outcome(o))
 }
 

@@ -51,7 +51,7 @@ func TestPrometheusMetrics(t *testing.T) {
 	telemetry.Committed(ctx, events.DocumentUploaded, nil) // counts nothing
 	telemetry.Mail(ctx, false)
 	telemetry.Delivered(ctx, events.BookingConfirmed, true)
-	telemetry.RoomStep(ctx, "opened_at")
+	telemetry.RoomStep(ctx, metrics.Opened)
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/holds", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) })
 	otelhttp.NewHandler(mux, "request").ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", "/api/holds", strings.NewReader("{}")))

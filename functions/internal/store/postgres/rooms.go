@@ -13,6 +13,7 @@ import (
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/domain/booking"
 	"github.com/sportello/sportello/functions/internal/telemetry"
+	"github.com/sportello/sportello/functions/metrics"
 )
 
 // The video rooms of bookings: their windows (provision-room) and their
@@ -56,20 +57,21 @@ func (tx *Tx) RecordRoom(ctx context.Context, id uuid.UUID, name string, w booki
 
 // A RoomStep is a step of a room's life on LiveKit.
 type RoomStep struct {
-	column string // set when done
-	when   string // the rooms due, as a condition on rooms r with $1 = now (and $2 = the warning's lead)
-	lead   bool   // the condition reads the lead
+	column  string          // set when done
+	when    string          // the rooms due, as a condition on rooms r with $1 = now (and $2 = the warning's lead)
+	lead    bool            // the condition reads the lead
+	outcome metrics.Outcome // what sportello_rooms_total counts when done
 }
 
 // The steps of a room's life, in the order housekeeping takes them.
 var (
 	// CloseRoom: the window has closed.
-	CloseRoom = RoomStep{"closed_at", `r.closes_at <= $1 AND r.closed_at IS NULL`, false}
+	CloseRoom = RoomStep{"closed_at", `r.closes_at <= $1 AND r.closed_at IS NULL`, false, metrics.Closed}
 	// OpenRoom: the window has opened.
-	OpenRoom = RoomStep{"opened_at", `r.opened_at IS NULL AND r.opens_at <= $1 AND r.closes_at > $1`, false}
+	OpenRoom = RoomStep{"opened_at", `r.opened_at IS NULL AND r.opens_at <= $1 AND r.closes_at > $1`, false, metrics.Opened}
 	// WarnRoom: the window closes within the warning's lead.
 	WarnRoom = RoomStep{"warned_at", `r.warned_at IS NULL AND r.closed_at IS NULL AND r.closes_at > $1
-	                                 AND r.closes_at <= $1 + $2 * interval '1 microsecond'`, true}
+	                                 AND r.closes_at <= $1 + $2 * interval '1 microsecond'`, true, metrics.Warned}
 )
 
 // RoomDue is a room due for a step.
@@ -103,7 +105,7 @@ func (tx *Tx) DueRoom(ctx context.Context, step RoomStep, lead time.Duration) (r
 func (tx *Tx) RoomDone(ctx context.Context, step RoomStep, id uuid.UUID) error {
 	_, err := tx.Exec(ctx, `UPDATE rooms SET `+step.column+` = $2 WHERE booking_id = $1`, id, tx.Now)
 	if err == nil {
-		tx.afterCommit = append(tx.afterCommit, func() { telemetry.RoomStep(ctx, step.column) })
+		tx.afterCommit = append(tx.afterCommit, func() { telemetry.RoomStep(ctx, step.outcome) })
 	}
 	return err
 }
