@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	netmail "net/mail"
@@ -497,16 +496,7 @@ func TestDuplicateDelivery(t *testing.T) {
 }
 
 // closedPort is a local port nobody listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	return strconv.Itoa(port)
-}
+func closedPort(t *testing.T) string { return strconv.Itoa(apitest.FreePort(t)) }
 
 // TestSMTPDown: with the SMTP server unreachable the event answers 503
 // with Retry-After (the broker retries) and leaves nothing behind: no inbox row, no token. When
