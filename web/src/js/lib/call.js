@@ -55,6 +55,7 @@ function roleOf(identity) {
 export function mountCall(ui) {
   const { tiles, remoteTiles = tiles } = ui;
   let room = null;
+  let connecting = false; // the call shows, the connection is not made yet
   let leaving = false;
   let busy = false;
   let quality = ConnectionQuality.Unknown;
@@ -184,7 +185,7 @@ export function mountCall(ui) {
   // LiveKit actually did: a device that failed stays as it was, and the
   // user is told.
   async function toggle(kind) {
-    if (!room || busy) return;
+    if (!room || busy || connecting) return;
     busy = true;
     const lp = room.localParticipant;
     const mic = kind === 'mic';
@@ -215,13 +216,23 @@ export function mountCall(ui) {
     quality = ConnectionQuality.Unknown;
     showError(null);
     wire(r);
+    // Until the connection is made the controls do nothing: a leave or a
+    // mute then would race the connection's own outcome.
+    setConnecting(true);
     try {
       await r.connect(url, token);
     } catch (err) {
       room = null;
       throw err;
+    } finally {
+      setConnecting(false);
     }
     render();
+  }
+
+  function setConnecting(on) {
+    connecting = on;
+    for (const b of [ui.mic, ui.camera, ui.leave]) b.disabled = on;
   }
 
   async function publish({ microphone = true, camera = true } = {}) {
@@ -241,7 +252,7 @@ export function mountCall(ui) {
   }
 
   async function leave() {
-    if (!room) return;
+    if (!room || connecting) return;
     leaving = true;
     await room.disconnect();
   }
@@ -261,7 +272,7 @@ export function mountCall(ui) {
     leave,
     render,
     get room() {
-      return room;
+      return connecting ? null : room;
     },
   };
 }

@@ -596,6 +596,7 @@ $('#join-call').addEventListener('click', async () => {
     show($('#call-panel'), false);
     $('#join-call').disabled = false;
     if (sessionLost(err)) return;
+    focus($('#join-call')); // back where the panel was: the status beside it says why
     // Not an ApiError: LiveKit's own connection failed.
     callStatus(
       !(err instanceof ApiError)

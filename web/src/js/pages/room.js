@@ -393,6 +393,7 @@ async function join(e) {
   // it is seen, and the SFU must then resume it with a new key frame).
   view('call');
   focus($('#call-title'));
+  announce(t('room.join.joining'));
   chat.clear();
   try {
     await call.connect(answer.url, answer.token, { devices });
