@@ -117,7 +117,7 @@ var (
 		Instrument: "http.server.request.duration", Unit: "s", Help: "Duration of HTTP server requests."}
 	// HTTPClientDuration is otelhttp's, around the functions' calls: the
 	// broker (outbox relay), S3 and LiveKit (error_type when no response
-	// came).
+	// came, or its status was 400 or more).
 	HTTPClientDuration = Metric{Name: "http_client_request_duration_seconds", Kind: Histogram, Source: "functions (otelhttp)",
 		Labels: []string{"service_name", "http_request_method", "http_response_status_code", "error_type",
 			"url_scheme", "server_address", "server_port", "network_protocol_name", "network_protocol_version"},

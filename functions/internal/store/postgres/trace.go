@@ -21,9 +21,10 @@ const stampSQL = `SELECT set_config('sportello.traceparent', $1, true), set_conf
 // setting holds for the statement and ends with it.
 //
 // Only a sampled trace is stamped: the setting is a second statement, which
-// nine requests in ten would pay for a trace nobody keeps. The events of an
-// unsampled request carry no trace context, so their consumers decide
-// afresh (and may keep a trace of the delivery alone).
+// nine requests in ten would pay for a trace nobody keeps. The rows that
+// hold_slot and release_client_holds write for an unsampled request carry
+// no trace context, and the relay publishes them in no trace (outbox's
+// untraced).
 func (s *Store) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	if !s.stamps(ctx) {
 		return s.Pool.QueryRow(ctx, sql, args...)
@@ -52,7 +53,8 @@ func (tx *Tx) stamp(ctx context.Context) error {
 }
 
 // stamps tells whether the trace of ctx goes on the outbox rows that
-// hold_slot writes: tracing is on and ctx's trace is sampled. The setting
+// hold_slot and release_client_holds write: tracing is on and ctx's trace
+// is sampled. The setting
 // is a statement of its own, which nine requests in ten would pay for a
 // trace nobody keeps (docs/performance.md); the relay publishes a row
 // without a trace in none (outbox's untraced). outbox.Write, and
