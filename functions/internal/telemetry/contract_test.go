@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -240,86 +242,26 @@ func checkContract(declared []metrics.Metric, page string) []string {
 	return problems
 }
 
-// parsePage reads a page of the Prometheus text format by families: each
-// # TYPE line opens one, whose samples follow (a histogram's named
-// <name>_bucket, _sum and _count).
+// parsePage reads a page of the Prometheus text format by families, with
+// the Prometheus client's own parser: each family's TYPE, HELP and the
+// values its series give each label (a histogram's le aside).
 func parsePage(page string) (map[string]*scraped, []string) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	parsed, err := parser.TextToMetricFamilies(strings.NewReader(page))
+	if err != nil {
+		return nil, []string{fmt.Sprintf("the page does not parse: %v", err)}
+	}
 	families := map[string]*scraped{}
-	help := map[string]string{}
-	var problems []string
-	var name string
-	for _, line := range strings.Split(strings.TrimSuffix(page, "\n"), "\n") {
-		if rest, ok := strings.CutPrefix(line, "# HELP "); ok {
-			n, text, _ := strings.Cut(rest, " ")
-			help[n] = strings.NewReplacer(`\\`, `\`, `\n`, "\n").Replace(text)
-			continue
-		}
-		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
-			var kind string
-			name, kind, _ = strings.Cut(rest, " ")
-			families[name] = &scraped{kind: kind, help: help[name], labels: map[string][]string{}}
-			continue
-		}
-		f := families[name]
-		sample, labels, err := parseSample(line)
-		histogram := f != nil && f.kind == "histogram" && slices.Contains([]string{name + "_bucket", name + "_sum", name + "_count"}, sample)
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Sprintf("%q: %v", line, err))
-			continue
-		case f == nil || (sample != name && !histogram):
-			problems = append(problems, fmt.Sprintf("%q: a sample outside its family %s", line, name))
-			continue
-		}
-		for l, v := range labels {
-			if l == "le" && sample == name+"_bucket" {
-				continue
-			}
-			if !slices.Contains(f.labels[l], v) {
-				f.labels[l] = append(f.labels[l], v)
-			}
-		}
-	}
-	return families, problems
-}
-
-// parseSample reads a sample's line: name{label="value",...} value.
-func parseSample(line string) (name string, labels map[string]string, err error) {
-	i := strings.IndexAny(line, "{ ")
-	if i <= 0 {
-		return "", nil, fmt.Errorf("no name")
-	}
-	name, rest := line[:i], line[i:]
-	labels = map[string]string{}
-	if strings.HasPrefix(rest, "{") {
-		rest = rest[1:]
-		for !strings.HasPrefix(rest, "}") {
-			l, after, ok := strings.Cut(rest, `="`)
-			if !ok {
-				return "", nil, fmt.Errorf("a label without a value")
-			}
-			var v strings.Builder
-			j := 0
-			for ; j < len(after) && after[j] != '"'; j++ {
-				if after[j] == '\\' && j+1 < len(after) {
-					j++
-					if after[j] == 'n' {
-						v.WriteByte('\n')
-						continue
-					}
+	for name, mf := range parsed {
+		f := &scraped{kind: strings.ToLower(mf.GetType().String()), help: mf.GetHelp(), labels: map[string][]string{}}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if !slices.Contains(f.labels[lp.GetName()], lp.GetValue()) {
+					f.labels[lp.GetName()] = append(f.labels[lp.GetName()], lp.GetValue())
 				}
-				v.WriteByte(after[j])
 			}
-			if j == len(after) {
-				return "", nil, fmt.Errorf("a value unclosed")
-			}
-			labels[l] = v.String()
-			rest = strings.TrimPrefix(after[j+1:], ",")
 		}
-		rest = rest[1:]
+		families[name] = f
 	}
-	if !strings.HasPrefix(rest, " ") || strings.TrimSpace(rest) == "" {
-		return "", nil, fmt.Errorf("no value")
-	}
-	return name, labels, nil
+	return families, nil
 }
