@@ -160,6 +160,12 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			reserve.stop()
 			return nil, err
 		}
+		bare, err := start(bins, "bare-confirm", "DATABASE_URL="+url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", c.conns))
+		if err != nil {
+			reserve.stop()
+			confirm.stop()
+			return nil, err
+		}
 		slots := make([]time.Time, (c.requests+c.group-1)/c.group)
 		first := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
 		for i := range slots {
@@ -178,7 +184,8 @@ func holds(c config, db *database, bins string) ([]string, error) {
 					INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, '{}' FROM u`, at, at.Add(time.Minute))
 			}
 			_, err2 := bookOne(client, reserve.base, confirm.base, at, "")
-			return true, errors.Join(err, err2)
+			_, err3 := bookOne(client, reserve.base, bare.base, at, "")
+			return true, errors.Join(err, err2, err3)
 		})
 		if err := db.exec(url, `DELETE FROM baseline`, `DELETE FROM baseline_outbox`); err != nil {
 			return nil, err
@@ -306,36 +313,47 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			})
 		})
 		tableConfirm.name = "the same on Sportello's tables"
-		ourConfirm := measured(db, confirm, func() result {
-			return drive(len(held), clients, func(i int) (bool, error) {
-				body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
-					"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
-						"email": fmt.Sprintf("c%d@example.it", i), "privacy_consent": true}})
-				status, msg, err := post(client, confirm.base+"/api/bookings", body)
-				if err == nil && status != http.StatusCreated {
-					err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
-				}
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-				return err == nil, err
+		// Half the holds won are confirmed by confirm as it ships, the other
+		// half by its store behind a bare handler: the floor of the Go path.
+		confirmAll := func(fn *process, held []map[string]string) result {
+			return measured(db, fn, func() result {
+				return drive(len(held), clients, func(i int) (bool, error) {
+					body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
+						"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
+							"email": fmt.Sprintf("c%d@example.it", i), "privacy_consent": true}})
+					status, msg, err := post(client, fn.base+"/api/bookings", body)
+					if err == nil && status != http.StatusCreated {
+						err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
+					}
+					if err != nil {
+						firstErr.CompareAndSwap(nil, err.Error())
+					}
+					return err == nil, err
+				})
 			})
-		})
+		}
+		bareConfirm := confirmAll(bare, held[len(held)/2:])
+		bareConfirm.name = "confirm's store behind a bare net/http handler (Go floor)"
+		ourConfirm := confirmAll(confirm, held[:len(held)/2])
 		ourConfirm.name = "confirm (HTTP)"
 		if e := firstErr.Load(); e != nil {
 			fmt.Fprintln(os.Stderr, "first error:", e)
 		}
 		reserve.stop()
 		confirm.stop()
+		bare.stop()
 
-		for _, run := range [][]result{{baseHold, ourHold}, {baseConfirm, floorConfirm, tableConfirm, ourConfirm}} {
+		for _, run := range [][]result{{baseHold, ourHold}, {baseConfirm, floorConfirm, tableConfirm, bareConfirm, ourConfirm}} {
 			for k, r := range run {
 				ratio := ""
-				if k == len(run)-1 {
+				switch {
+				case k == len(run)-1:
 					ratio = fmt.Sprintf("**%.2f**", r.rps()/run[0].rps())
-					if len(run) == 4 {
-						ratio += fmt.Sprintf(" (floor %.2f, Sportello's tables %.2f)", r.rps()/run[1].rps(), r.rps()/run[2].rps())
+					if len(run) == 5 {
+						ratio += fmt.Sprintf(" (floor %.2f, Sportello's tables %.2f, Go floor %.2f)", r.rps()/run[1].rps(), r.rps()/run[2].rps(), r.rps()/run[3].rps())
 					}
+				case r.name == bareConfirm.name:
+					ratio = fmt.Sprintf("%.2f", r.rps()/run[0].rps())
 				}
 				fmt.Printf("| %d | %s | %.0f | %s | %s | %s | %d | %d | %d | %s | %s |\n", clients, r.name, r.rps(),
 					ms(r.latencies.pct(0.5)), ms(r.latencies.pct(0.95)), ms(r.latencies.pct(0.99)), r.won, r.lost, r.errors, r.perRequest(), ratio)
@@ -347,9 +365,9 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')`).Scan(&doubles); err != nil {
 			return nil, err
 		}
-		if doubles != 0 || ourHold.errors != 0 || ourConfirm.errors != 0 || ourHold.won != baseHold.won {
-			failures = append(failures, fmt.Sprintf("%d clients: %d double bookings, %d+%d errors, %d holds won (baseline %d)",
-				clients, doubles, ourHold.errors, ourConfirm.errors, ourHold.won, baseHold.won))
+		if errs := ourHold.errors + ourConfirm.errors + bareConfirm.errors; doubles != 0 || errs != 0 || ourHold.won != baseHold.won {
+			failures = append(failures, fmt.Sprintf("%d clients: %d double bookings, %d errors, %d holds won (baseline %d)",
+				clients, doubles, errs, ourHold.won, baseHold.won))
 		}
 		pool.Close()
 		profiles = append(profiles, fmt.Sprintf("reserve, %d clients|%s", clients, reserveProf), fmt.Sprintf("confirm, %d clients|%s", clients, confirmProf))

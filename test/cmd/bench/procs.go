@@ -29,7 +29,8 @@ func buildAll(root, tmp string) (string, error) {
 	for _, f := range manifest.Functions {
 		args = append(args, "./functions/"+f.Name)
 	}
-	args = append(args, "./functions/migrate")
+	// migrate, and confirm's store behind a bare handler (the Go floor).
+	args = append(args, "./functions/migrate", "./functions/internal/cmd/bare-confirm")
 	fmt.Fprintln(os.Stderr, "building the functions (static, stripped)…")
 	build := exec.Command("go", args...)
 	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
