@@ -8,6 +8,10 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"os"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
 	"github.com/sportello/sportello/functions/internal/httpapi/function"
@@ -15,8 +19,27 @@ import (
 	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
+// Config is list-services' own configuration.
+type Config struct {
+	// MaxAge is how long an instance reuses the catalog it read: how long
+	// an administrator's change may take to show. 0: read it for every
+	// request.
+	MaxAge time.Duration `envconfig:"CATALOG_MAX_AGE" default:"1s"`
+}
+
 func main() {
-	function.Main("list-services", func(env *function.Env) http.Handler { return newHandler(env.Store, env.Log) })
+	var cfg Config
+	if err := envconfig.Process("", &cfg); err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "function", "list-services", "err", err)
+		os.Exit(1)
+	}
+	function.Main("list-services", func(env *function.Env) http.Handler {
+		if cfg.MaxAge > 0 {
+			env.Store.Catalog = &postgres.Catalog{}
+			env.Store.Catalog.MaxAge = cfg.MaxAge
+		}
+		return newHandler(env.Store, env.Log)
+	})
 }
 
 func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {

@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
 	"github.com/sportello/sportello/functions/internal/store/pgtest"
+	"github.com/sportello/sportello/functions/internal/store/postgres"
 )
 
 func TestMain(m *testing.M) { pgtest.Run(m) }
@@ -153,5 +155,55 @@ func TestNotFound(t *testing.T) {
 				t.Errorf("(-want +got):\n%s\nbody: %s", diff, rec.Body)
 			}
 		})
+	}
+}
+
+// TestCatalogReuse: with a Catalog, an instance answers the catalog it
+// read until its MaxAge has passed, then reads it again; without one,
+// every request reads it.
+func TestCatalogReuse(t *testing.T) {
+	listed := func(h http.Handler, office string) bool {
+		t.Helper()
+		rec := apitest.Serve(t, h, apitest.Get("/api/offices"))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		var list struct {
+			Offices []struct {
+				ID string `json:"id"`
+			} `json:"offices"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list.Offices {
+			if o.ID == office {
+				return true
+			}
+		}
+		return false
+	}
+	store, _ := pgtest.Store(t, apitest.Monday)
+	uncached := newHandler(store, apitest.Discard)
+	cachedStore := *store
+	cachedStore.Catalog = &postgres.Catalog{}
+	cachedStore.Catalog.MaxAge = 300 * time.Millisecond
+	cached := newHandler(&cachedStore, apitest.Discard)
+
+	first, _ := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	if !listed(cached, first) || !listed(uncached, first) {
+		t.Fatalf("office %s is not listed", first)
+	}
+	read := time.Now()
+	second, _ := pgtest.NewService(t, store.Pool, pgtest.Service{})
+	if !listed(uncached, second) {
+		t.Errorf("without a catalog cache, office %s is not listed at once", second)
+	}
+	if listed(cached, second) && time.Since(read) < cachedStore.Catalog.MaxAge {
+		t.Errorf("office %s is listed within the MaxAge: the catalog was read again", second)
+	}
+	time.Sleep(time.Until(read.Add(cachedStore.Catalog.MaxAge)))
+	if !listed(cached, second) {
+		t.Errorf("office %s is still not listed after the MaxAge", second)
 	}
 }

@@ -46,9 +46,35 @@ func scanService(row pgx.Row) (booking.Service, error) {
 	return v, err
 }
 
+// Catalog keeps the catalog Offices answers in memory, so that a click
+// day's citizens, who each begin with it, do not read it from the database
+// thousands of times a second. An administrator's change is seen within
+// its MaxAge (default 1s).
+type Catalog struct {
+	cache[[]booking.Office]
+}
+
 // Offices returns every office with its active services, in display order.
-// Offices without active services are left out.
+// Offices without active services are left out. Through the store's Catalog
+// (when it has one), the answer may be up to its MaxAge old, measured on
+// the wall clock; callers must not change it.
 func (s *Store) Offices(ctx context.Context) ([]booking.Office, error) {
+	if s.Catalog == nil {
+		return s.offices(ctx)
+	}
+	now := time.Now()
+	if offices, ok := s.Catalog.get("", now); ok {
+		return offices, nil
+	}
+	offices, err := s.offices(ctx)
+	if err == nil {
+		s.Catalog.put("", offices, now)
+	}
+	return offices, err
+}
+
+// offices reads the catalog from the database.
+func (s *Store) offices(ctx context.Context) ([]booking.Office, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT id, name, description FROM offices ORDER BY position, name`)
 	if err != nil {
 		return nil, err

@@ -26,6 +26,9 @@ type Store struct {
 	// Services, when set, keeps the services read for holds and calendars
 	// in memory (see Services). May be nil: every read asks the database.
 	Services *Services
+	// Catalog, when set, keeps the offices and services that Offices
+	// answers in memory for its MaxAge (see Catalog). May be nil.
+	Catalog *Catalog
 	// Limits are the counter's defaults for a client's holds (an office may
 	// set its own); zero: no limit.
 	Limits booking.HoldLimits
