@@ -9,11 +9,13 @@ import (
 	htmltemplate "html/template"
 	netmail "net/mail"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
 	"github.com/google/uuid"
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
@@ -22,11 +24,36 @@ import (
 )
 
 // SMTP sends mails through the configured relay. It is safe for
-// concurrent use: every Send has its own connection.
+// concurrent use: each mail takes a connection of its own, one this
+// instance kept open after an earlier mail (each for up to
+// connectionIdle between mails and connectionMails mails; at most
+// idleConnections of them) or a new one. A kept connection the server has
+// since closed fails go-mail's check (a NOOP) before the mail's first
+// command, and the mail is sent on a new connection.
 type SMTP struct {
 	client  *gomail.Client
 	timeout time.Duration
+
+	mu   sync.Mutex
+	idle []*connection // the newest last
 }
+
+// connection is an open SMTP connection: when it was last used and how
+// many mails it has carried.
+type connection struct {
+	smtp  *smtp.Client
+	used  time.Time
+	mails int
+}
+
+// How long and for how many mails a connection is kept, and how many are
+// kept idle: servers close idle connections after minutes (RFC 5321 asks
+// for at least five) and some take only so many mails on one.
+const (
+	connectionIdle  = 30 * time.Second
+	connectionMails = 100
+	idleConnections = 8
+)
 
 // tlsPolicy reads SMTP_TLS: "none" (plain text, e.g. Mailpit on
 // loopback), "starttls" (STARTTLS required) or "tls" (implicit TLS, as on
@@ -79,7 +106,7 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) (err error) {
 		telemetry.Mail(ctx, err == nil)
 		telemetry.End(span, err)
 	}()
-	if err := s.client.DialAndSendWithContext(ctx, msg); err != nil {
+	if err := s.send(ctx, msg); err != nil {
 		if temporary(err) {
 			// The broker retries a 503 with backoff, as it would a 500,
 			// but the log and the metrics tell an outage from a bug.
@@ -88,6 +115,63 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) (err error) {
 		return scrub(err, m.To.Address)
 	}
 	return nil
+}
+
+// send sends msg on a kept connection, or on a new one when none is kept
+// or the kept one turns out closed. The connection is kept again after a
+// mail it carried, and closed after any other outcome.
+func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
+	c := s.take(time.Now())
+	if c != nil {
+		err := s.client.SendWithSMTPClient(c.smtp, msg)
+		var se *gomail.SendError
+		if err == nil || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
+			return s.done(c, err)
+		}
+		_ = s.client.CloseWithSMTPClient(c.smtp) // closed by the server: nothing was sent on it
+	}
+	conn, err := s.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return fmt.Errorf("dial failed: %w", err)
+	}
+	c = &connection{smtp: conn}
+	return s.done(c, s.client.SendWithSMTPClient(conn, msg))
+}
+
+// take answers the newest kept connection, or nil; it closes those kept
+// too long.
+func (s *SMTP) take(now time.Time) *connection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.idle) > 0 {
+		c := s.idle[len(s.idle)-1]
+		s.idle = s.idle[:len(s.idle)-1]
+		if now.Sub(c.used) < connectionIdle {
+			return c
+		}
+		go func() { _ = s.client.CloseWithSMTPClient(c.smtp) }()
+	}
+	return nil
+}
+
+// done keeps c for the next mail after err, the outcome of a mail it
+// carried, when err is nil and c may carry more; otherwise it closes it.
+func (s *SMTP) done(c *connection, err error) error {
+	c.used, c.mails = time.Now(), c.mails+1
+	if err == nil && c.mails < connectionMails {
+		s.mu.Lock()
+		if len(s.idle) < idleConnections {
+			s.idle = append(s.idle, c)
+			c = nil
+		}
+		s.mu.Unlock()
+	}
+	if c != nil {
+		// A QUIT that fails after the mail was accepted changes nothing:
+		// the mail is sent (answering an error would send it twice).
+		_ = s.client.CloseWithSMTPClient(c.smtp)
+	}
+	return err
 }
 
 // smtpRetry is the Retry-After of a mail the server could not take now.

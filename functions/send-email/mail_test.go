@@ -3,13 +3,21 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	netmail "net/mail"
+	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/sportello/sportello/functions/clienttest"
 	"github.com/sportello/sportello/functions/internal/httpapi/apitest"
+	"github.com/sportello/sportello/functions/internal/store/pgtest"
 )
 
 // TestDates: days and times as the mails write them, in Italian and
@@ -126,5 +134,115 @@ func TestScrub(t *testing.T) {
 	}
 	if err := scrub(errors.New("dial tcp 127.0.0.1:1: connect: connection refused"), addr); !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("scrubbed error %q", err)
+	}
+}
+
+// smtpProxy forwards connections to the test Mailpit's SMTP side,
+// counting them; drop closes every connection open, as a server does to
+// idle ones.
+type smtpProxy struct {
+	port     int
+	accepted atomic.Int64
+	mu       sync.Mutex
+	open     []net.Conn
+}
+
+func newSMTPProxy(t *testing.T) *smtpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &smtpProxy{port: ln.Addr().(*net.TCPAddr).Port}
+	upstream := net.JoinHostPort(os.Getenv("SMTP_HOST"), os.Getenv("SMTP_PORT"))
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.accepted.Add(1)
+			u, err := net.Dial("tcp", upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.open = append(p.open, c, u)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.drop)
+	return p
+}
+
+func (p *smtpProxy) drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.open {
+		c.Close()
+	}
+	p.open = nil
+}
+
+// TestConnectionsKept: mails one after another share one SMTP connection;
+// when the server has closed it meanwhile, the next mail goes on a new one,
+// delivered once; mails at the same time each have a connection.
+func TestConnectionsKept(t *testing.T) {
+	proxy := newSMTPProxy(t)
+	s, err := NewSMTP(Config{SMTPHost: "127.0.0.1", SMTPPort: proxy.port, SMTPTLS: "none", SMTPTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailpit := clienttest.Mailpit{URL: os.Getenv("MAILPIT_URL")}
+	from := &netmail.Address{Name: "Sportello", Address: "noreply@sportello.test"}
+	mailTo := func(to string) *Mail {
+		return &Mail{From: from, To: &netmail.Address{Address: to}, Locale: "it", Subject: "Prova", Text: "Prova", HTML: "<p>Prova</p>",
+			ICS: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"), Method: "REQUEST", Date: time.Now()}
+	}
+	send := func(to string) {
+		t.Helper()
+		if err := s.Send(t.Context(), mailTo(to)); err != nil {
+			t.Fatalf("mail to %s: %v", to, err)
+		}
+	}
+	rcpt := func(n int) string { return fmt.Sprintf("kept-%d.%s@example.it", n, pgtest.Suffix()) }
+
+	var sent []string
+	for i := range 3 {
+		sent = append(sent, rcpt(i))
+		send(sent[i])
+	}
+	if n := proxy.accepted.Load(); n != 1 {
+		t.Errorf("3 mails one after another took %d connections, want 1", n)
+	}
+	proxy.drop()
+	sent = append(sent, rcpt(3))
+	send(sent[3])
+	if n := proxy.accepted.Load(); n != 2 {
+		t.Errorf("after the server closed the kept connection: %d connections, want 2", n)
+	}
+	var wg sync.WaitGroup
+	for i := 4; i < 8; i++ {
+		sent = append(sent, rcpt(i))
+		wg.Add(1)
+		go func(to string) {
+			defer wg.Done()
+			if err := s.Send(t.Context(), mailTo(to)); err != nil {
+				t.Errorf("mail to %s: %v", to, err)
+			}
+		}(sent[i])
+	}
+	wg.Wait()
+	if n := proxy.accepted.Load(); n < 3 || n > 6 {
+		t.Errorf("4 mails at once after 2 connections: %d connections in all, want 3 to 6", n)
+	}
+	for _, to := range sent {
+		if got := len(mailpit.To(t, to)); got != 1 {
+			t.Errorf("%s got %d mails, want 1", to, got)
+		}
 	}
 }
