@@ -62,7 +62,7 @@ func main() {
 	flag.IntVar(&c.concurrency, "concurrency", 200, "citizens at a time on the click day")
 	flag.DurationVar(&c.clickdayLimit, "clickday-limit", 15*time.Minute, "the click day's time limit")
 	flag.IntVar(&c.telemetryBookings, "telemetry-bookings", 1500, "bookings a run of the telemetry part")
-	flag.IntVar(&c.telemetryRounds, "telemetry-rounds", 3, "rounds of the telemetry part's settings (the median is reported)")
+	flag.IntVar(&c.telemetryRounds, "telemetry-rounds", 5, "rounds of the telemetry part's settings (the median is reported)")
 	flag.StringVar(&c.parts, "parts", "holds,calendar,telemetry,clickday,lean", "the parts to run")
 	flag.StringVar(&c.keep, "profiles", "", "keep the CPU profiles in this folder (default: a temporary one)")
 	flag.Parse()
