@@ -156,9 +156,17 @@ func (s *SMTP) take(now time.Time) *connection {
 
 // done keeps c for the next mail after err, the outcome of a mail it
 // carried, when err is nil and c may carry more; otherwise it closes it.
+// go-mail ends each mail with RSET: when only that fails, the server had
+// already accepted the mail, which is sent (answering an error would send
+// it twice), and the connection is closed.
 func (s *SMTP) done(c *connection, err error) error {
 	c.used, c.mails = time.Now(), c.mails+1
-	if err == nil && c.mails < connectionMails {
+	var se *gomail.SendError
+	accepted := errors.As(err, &se) && se.Reason == gomail.ErrSMTPReset
+	if accepted {
+		err = nil
+	}
+	if err == nil && !accepted && c.mails < connectionMails {
 		s.mu.Lock()
 		if len(s.idle) < idleConnections {
 			s.idle = append(s.idle, c)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -139,12 +140,15 @@ func TestScrub(t *testing.T) {
 
 // smtpProxy forwards connections to the test Mailpit's SMTP side,
 // counting them; drop closes every connection open, as a server does to
-// idle ones.
+// idle ones. With failReset it answers the next RSET itself with a 421
+// and closes the connection, as a server going away right after taking a
+// mail.
 type smtpProxy struct {
-	port     int
-	accepted atomic.Int64
-	mu       sync.Mutex
-	open     []net.Conn
+	port      int
+	accepted  atomic.Int64
+	failReset atomic.Bool
+	mu        sync.Mutex
+	open      []net.Conn
 }
 
 func newSMTPProxy(t *testing.T) *smtpProxy {
@@ -171,12 +175,32 @@ func newSMTPProxy(t *testing.T) *smtpProxy {
 			p.mu.Lock()
 			p.open = append(p.open, c, u)
 			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { p.forward(c, u); u.Close() }()
 			go func() { _, _ = io.Copy(c, u); c.Close() }()
 		}
 	}()
 	t.Cleanup(p.drop)
 	return p
+}
+
+// forward copies the client's lines to the server but for a RSET when
+// failReset is set.
+func (p *smtpProxy) forward(c, u net.Conn) {
+	r := bufio.NewReader(c)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		if strings.EqualFold(strings.TrimSpace(line), "RSET") && p.failReset.CompareAndSwap(true, false) {
+			_, _ = io.WriteString(c, "421 4.3.0 closing\r\n")
+			c.Close()
+			return
+		}
+		if _, err := io.WriteString(u, line); err != nil {
+			return
+		}
+	}
 }
 
 func (p *smtpProxy) drop() {
@@ -190,7 +214,8 @@ func (p *smtpProxy) drop() {
 
 // TestConnectionsKept: mails one after another share one SMTP connection;
 // when the server has closed it meanwhile, the next mail goes on a new one,
-// delivered once; mails at the same time each have a connection.
+// delivered once; a mail whose RSET after it fails is sent, once, and its
+// connection not kept; mails at the same time each have a connection.
 func TestConnectionsKept(t *testing.T) {
 	proxy := newSMTPProxy(t)
 	s, err := NewSMTP(Config{SMTPHost: "127.0.0.1", SMTPPort: proxy.port, SMTPTLS: "none", SMTPTimeout: 5 * time.Second})
@@ -225,8 +250,21 @@ func TestConnectionsKept(t *testing.T) {
 	if n := proxy.accepted.Load(); n != 2 {
 		t.Errorf("after the server closed the kept connection: %d connections, want 2", n)
 	}
+	// The server accepts a mail, then fails the RSET after it: the mail
+	// is sent (no error, no second mail), the connection is not kept.
+	proxy.failReset.Store(true)
+	sent = append(sent, rcpt(4))
+	send(sent[4])
+	if proxy.failReset.Load() {
+		t.Fatal("no RSET came after the mail")
+	}
+	sent = append(sent, rcpt(5))
+	send(sent[5])
+	if n := proxy.accepted.Load(); n != 3 {
+		t.Errorf("after a failed RSET: %d connections, want 3", n)
+	}
 	var wg sync.WaitGroup
-	for i := 4; i < 8; i++ {
+	for i := 6; i < 10; i++ {
 		sent = append(sent, rcpt(i))
 		wg.Add(1)
 		go func(to string) {
@@ -237,8 +275,8 @@ func TestConnectionsKept(t *testing.T) {
 		}(sent[i])
 	}
 	wg.Wait()
-	if n := proxy.accepted.Load(); n < 3 || n > 6 {
-		t.Errorf("4 mails at once after 2 connections: %d connections in all, want 3 to 6", n)
+	if n := proxy.accepted.Load(); n < 4 || n > 7 {
+		t.Errorf("4 mails at once after 3 connections: %d connections in all, want 4 to 7", n)
 	}
 	for _, to := range sent {
 		if got := len(mailpit.To(t, to)); got != 1 {
