@@ -128,7 +128,7 @@ func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
 		if err == nil || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
 			return s.done(c, err)
 		}
-		_ = s.client.CloseWithSMTPClient(c.smtp) // closed by the server: nothing was sent on it
+		s.close(c) // closed by the server: nothing was sent on it
 	}
 	conn, err := s.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
@@ -149,7 +149,7 @@ func (s *SMTP) take(now time.Time) *connection {
 		if now.Sub(c.used) < connectionIdle {
 			return c
 		}
-		go func() { _ = s.client.CloseWithSMTPClient(c.smtp) }()
+		go s.close(c)
 	}
 	return nil
 }
@@ -177,9 +177,19 @@ func (s *SMTP) done(c *connection, err error) error {
 	if c != nil {
 		// A QUIT that fails after the mail was accepted changes nothing:
 		// the mail is sent (answering an error would send it twice).
-		_ = s.client.CloseWithSMTPClient(c.smtp)
+		s.close(c)
 	}
 	return err
+}
+
+// close ends c with QUIT, within the SMTP timeout, and closes its socket
+// whatever the answer: go-mail leaves the socket open when QUIT fails (a
+// server that already closed it, a deadline passed while it was idle).
+func (s *SMTP) close(c *connection) {
+	_ = c.smtp.UpdateDeadline(s.timeout)
+	if err := c.smtp.Quit(); err != nil {
+		_ = c.smtp.Close()
+	}
 }
 
 // smtpRetry is the Retry-After of a mail the server could not take now.
