@@ -123,12 +123,15 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) (err error) {
 func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
 	c := s.take(time.Now())
 	if c != nil {
+		// go-mail's NOOP check runs under the deadline left from the last
+		// mail: give it the SMTP timeout again first.
+		_ = c.smtp.UpdateDeadline(s.timeout)
 		err := s.client.SendWithSMTPClient(c.smtp, msg)
 		var se *gomail.SendError
 		if err == nil || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
 			return s.done(c, err)
 		}
-		s.close(c) // closed by the server: nothing was sent on it
+		_ = c.smtp.Close() // closed by the server: nothing was sent on it, no QUIT to wait for
 	}
 	conn, err := s.client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
@@ -176,8 +179,9 @@ func (s *SMTP) done(c *connection, err error) error {
 	}
 	if c != nil {
 		// A QUIT that fails after the mail was accepted changes nothing:
-		// the mail is sent (answering an error would send it twice).
-		s.close(c)
+		// the mail is sent (answering an error would send it twice). It is
+		// sent in the background, not within the mail's transaction.
+		go s.close(c)
 	}
 	return err
 }
