@@ -124,7 +124,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var failures []string
 	var profiles []string
-	for _, clients := range c.clients {
+	for k, clients := range c.clients {
 		name := fmt.Sprintf("holds_%d", clients)
 		url, err := db.fresh(bins, name)
 		if err != nil {
@@ -173,9 +173,10 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		}
 		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}}
 		// Warm both sides up (connections opened, statements prepared,
-		// functions compiled) on slots a year ahead, outside the runs.
-		warm := first.AddDate(1, 0, 0)
-		drive(4*c.conns, clients, func(i int) (bool, error) {
+		// functions compiled) on slots ten months ahead, outside the runs and inside the service's horizon (366 days).
+		warm := first.AddDate(0, 10, 0)
+		var firstWarmErr atomic.Value
+		warmed := drive(4*c.conns, clients, func(i int) (bool, error) {
 			at := warm.Add(time.Duration(i) * 30 * time.Minute)
 			_, err := pool.Exec(context.Background(), `INSERT INTO baseline (desk, blocks, status) VALUES (1, tstzrange($1, $2), 'expired')`, at, at.Add(time.Minute))
 			if err == nil {
@@ -183,10 +184,22 @@ func holds(c config, db *database, bins string) ([]string, error) {
 					WITH u AS (UPDATE baseline SET email = 'w' WHERE blocks && tstzrange($1, $2) AND status = 'expired' RETURNING id)
 					INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, '{}' FROM u`, at, at.Add(time.Minute))
 			}
-			_, err2 := bookOne(client, reserve.base, confirm.base, at, "")
-			_, err3 := bookOne(client, reserve.base, bare.base, at, "")
-			return true, errors.Join(err, err2, err3)
+			// Each booking a citizen of its own, as in the runs (addresses
+			// after theirs): one address would pass its holds' limit.
+			_, err2 := bookOne(client, reserve.base, confirm.base, at, citizenAddress(c.requests+2*i))
+			_, err3 := bookOne(client, reserve.base, bare.base, at, citizenAddress(c.requests+2*i+1))
+			err = errors.Join(err, err2, err3)
+			if err != nil {
+				firstWarmErr.CompareAndSwap(nil, err.Error())
+			}
+			return true, err
 		})
+		if warmed.errors > 0 {
+			reserve.stop()
+			confirm.stop()
+			bare.stop()
+			return nil, fmt.Errorf("%d clients: %d of the warm-up's bookings failed, the first: %v", clients, warmed.errors, firstWarmErr.Load())
+		}
 		if err := db.exec(url, `DELETE FROM baseline`, `DELETE FROM baseline_outbox`); err != nil {
 			return nil, err
 		}
@@ -332,9 +345,16 @@ func holds(c config, db *database, bins string) ([]string, error) {
 				})
 			})
 		}
-		bareConfirm := confirmAll(bare, held[len(held)/2:])
+		// They take turns going first, from one client count to the next.
+		var bareConfirm, ourConfirm result
+		if k%2 == 0 {
+			bareConfirm = confirmAll(bare, held[len(held)/2:])
+			ourConfirm = confirmAll(confirm, held[:len(held)/2])
+		} else {
+			ourConfirm = confirmAll(confirm, held[:len(held)/2])
+			bareConfirm = confirmAll(bare, held[len(held)/2:])
+		}
 		bareConfirm.name = "confirm's store behind a bare net/http handler (Go floor)"
-		ourConfirm := confirmAll(confirm, held[:len(held)/2])
 		ourConfirm.name = "confirm (HTTP)"
 		if e := firstErr.Load(); e != nil {
 			fmt.Fprintln(os.Stderr, "first error:", e)
