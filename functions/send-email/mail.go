@@ -141,20 +141,26 @@ func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
 	return s.done(c, s.client.SendWithSMTPClient(conn, msg))
 }
 
-// take answers the newest kept connection, or nil; it closes those kept
-// too long.
+// take answers the newest kept connection, or nil; it closes every one
+// kept too long, not only those above it.
 func (s *SMTP) take(now time.Time) *connection {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.idle) > 0 {
-		c := s.idle[len(s.idle)-1]
-		s.idle = s.idle[:len(s.idle)-1]
+	fresh := s.idle[:0]
+	for _, c := range s.idle {
 		if now.Sub(c.used) < connectionIdle {
-			return c
+			fresh = append(fresh, c)
+		} else {
+			go s.close(c)
 		}
-		go s.close(c)
 	}
-	return nil
+	s.idle = fresh
+	if len(s.idle) == 0 {
+		return nil
+	}
+	c := s.idle[len(s.idle)-1]
+	s.idle = s.idle[:len(s.idle)-1]
+	return c
 }
 
 // done keeps c for the next mail after err, the outcome of a mail it

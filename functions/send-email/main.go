@@ -41,7 +41,7 @@
 // Configuration, besides the shared one (package function): SMTP_HOST
 // (required), SMTP_PORT (587), SMTP_USERNAME, SMTP_PASSWORD, SMTP_TLS
 // ("starttls", or "tls" for implicit TLS, or "none" as for Mailpit),
-// SMTP_TIMEOUT (10s, the whole SMTP conversation), MAIL_FROM
+// SMTP_TIMEOUT (10s, each step of the SMTP conversation), MAIL_FROM
 // ("Sportello virtuale <noreply@sportello.local>", also the invite's
 // ORGANIZER) and PUBLIC_URL (http://127.0.0.1:8080, the site the links point
 // to).
