@@ -50,8 +50,8 @@ type Broker struct {
 	mu          sync.Mutex
 	closed      bool
 	subscribers map[string]*url.URL // function name → its URL
-	events      []Event
-	dead        []DeadLetter
+	events      ring[Event]
+	dead        ring[DeadLetter]
 	abandoned   []Pending
 	// deadTotal counts the dead letters, served at GET /metrics (every one,
 	// not only those the list keeps).
@@ -140,7 +140,7 @@ func (b *Broker) ingest(ev cloudevents.Event, tc traceContext, hops int) error {
 		b.mu.Unlock()
 		return ErrClosed
 	}
-	b.events = keep(b.events, fromCloudEvent(ev), b.keep())
+	b.events.add(fromCloudEvent(ev), b.keep())
 	// Add under the lock that Close takes: no delivery starts after Wait.
 	var matched []Trigger
 	for _, t := range b.Triggers {
@@ -167,11 +167,26 @@ func (b *Broker) keep() int {
 	return DefaultKeep
 }
 
-func keep[T any](list []T, x T, size int) []T {
-	if len(list) >= size {
-		list = append(list[:0:0], list[len(list)-size+1:]...)
+// ring keeps the last items added, up to a size: once full, each new one
+// takes the place of the oldest, without copying the others (the broker
+// adds one for every event, hundreds a second on a click day).
+type ring[T any] struct {
+	items []T
+	next  int // where the next item goes once full: the oldest one
+}
+
+func (r *ring[T]) add(x T, size int) {
+	if len(r.items) < size {
+		r.items = append(r.items, x)
+		return
 	}
-	return append(list, x)
+	r.items[r.next] = x
+	r.next = (r.next + 1) % len(r.items)
+}
+
+// all returns a copy of the items, oldest first.
+func (r *ring[T]) all() []T {
+	return append(append(make([]T, 0, len(r.items)), r.items[r.next:]...), r.items[:r.next]...)
 }
 
 // Close stops taking events and abandons the deliveries still waiting for

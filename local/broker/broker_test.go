@@ -864,3 +864,18 @@ func TestTraceHeadersPassUnchanged(t *testing.T) {
 		}
 	}
 }
+
+func TestRingKeepsTheLast(t *testing.T) {
+	for n := 0; n <= 8; n++ {
+		var r ring[int]
+		var want []int
+		for i := 1; i <= n; i++ {
+			r.add(i, 3)
+			want = append(want, i)
+		}
+		want = want[max(0, len(want)-3):]
+		if got := r.all(); !slices.Equal(got, want) {
+			t.Errorf("after %d added: %v, want %v", n, got, want)
+		}
+	}
+}

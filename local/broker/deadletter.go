@@ -31,7 +31,7 @@ func (b *Broker) deadLetter(t Trigger, ev cloudevents.Event, attempts int, last 
 		d.LastError = http.StatusText(last.status)
 	}
 	b.mu.Lock()
-	b.dead = keep(b.dead, d, b.keep())
+	b.dead.add(d, b.keep())
 	b.mu.Unlock()
 	b.deadTotal.WithLabelValues(t.Name, t.Function, reason).Inc()
 	b.Log.Error("dead letter", "id", ev.ID(), "type", ev.Type(), "source", ev.Source(), "subject", ev.Subject(),
@@ -43,5 +43,5 @@ func (b *Broker) DeadLetters() []DeadLetter {
 	b.init()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]DeadLetter{}, b.dead...)
+	return b.dead.all()
 }

@@ -45,7 +45,7 @@ func (b *Broker) Events(typ, subject, source string) []Event {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := []Event{}
-	for _, e := range b.events {
+	for _, e := range b.events.all() {
 		if (typ == "" || e.Type == typ) && (subject == "" || e.Subject == subject) && (source == "" || e.Source == source) {
 			out = append(out, e)
 		}

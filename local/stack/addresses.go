@@ -73,10 +73,15 @@ func (s *Stack) serviceEnv() []string {
 
 // functionEnv is what the function called name gets besides serviceEnv:
 // its PORT, its service name in the traces and metrics, and the loopback
-// port of its own on which it serves GET /metrics.
-func functionEnv(name string, port, metricsPort int) []string {
-	return []string{"PORT=" + strconv.Itoa(port), "OTEL_SERVICE_NAME=" + name,
+// port of its own on which it serves GET /metrics; with a profiles folder,
+// the file its CPU profile goes to.
+func functionEnv(name string, port, metricsPort int, profiles string) []string {
+	env := []string{"PORT=" + strconv.Itoa(port), "OTEL_SERVICE_NAME=" + name,
 		"OTEL_EXPORTER_PROMETHEUS_HOST=127.0.0.1", "OTEL_EXPORTER_PROMETHEUS_PORT=" + strconv.Itoa(metricsPort)}
+	if profiles != "" {
+		env = append(env, "CPU_PROFILE="+filepath.Join(profiles, name+".pprof"))
+	}
+	return env
 }
 
 // clientKey is the key that signs client tokens and admission tickets

@@ -61,7 +61,7 @@ func (s *Stack) startFunction(ctx context.Context, i int, name, bin string, env 
 			return err
 		}
 		out := s.output(name)
-		p, err := startProcess(name, filepath.Join(bin, name), port, append(functionEnv(name, port, metricsPort), env...), out, s.exited)
+		p, err := startProcess(name, filepath.Join(bin, name), port, append(functionEnv(name, port, metricsPort, s.cfg.Profiles), env...), out, s.exited)
 		if err != nil {
 			return err
 		}

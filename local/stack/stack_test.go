@@ -192,8 +192,12 @@ func TestTelemetryEnv(t *testing.T) {
 		}
 	}
 	want := []string{"PORT=8101", "OTEL_SERVICE_NAME=reserve", "OTEL_EXPORTER_PROMETHEUS_HOST=127.0.0.1", "OTEL_EXPORTER_PROMETHEUS_PORT=9101"}
-	if diff := cmp.Diff(want, functionEnv("reserve", 8101, 9101)); diff != "" {
+	if diff := cmp.Diff(want, functionEnv("reserve", 8101, 9101, "")); diff != "" {
 		t.Errorf("a function's own variables (-want +got):\n%s", diff)
+	}
+	want = append(want, "CPU_PROFILE="+filepath.Join("/tmp/p", "reserve.pprof"))
+	if diff := cmp.Diff(want, functionEnv("reserve", 8101, 9101, "/tmp/p")); diff != "" {
+		t.Errorf("a function's own variables with -profiles (-want +got):\n%s", diff)
 	}
 }
 

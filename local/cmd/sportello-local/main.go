@@ -12,7 +12,7 @@
 //	                [-livekit-port 7880] [-livekit-tcp-port 7881] [-livekit-udp-port 7882]
 //	                [-minio-port 9000] [-minio-console-port 9001] [-mailpit-max 500]
 //	                [-jaeger-port 16686] [-jaeger-otlp-port 4318] [-metrics-port 8428]
-//	                [-public-url URL] [-tick 1m] [-backoff-scale 1]
+//	                [-public-url URL] [-tick 1m] [-backoff-scale 1] [-profiles DIR]
 //	sportello-local -clean [-data DIR]
 //
 // A port of 0 picks a free one (the banner and GET /_local/services say
@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -61,6 +63,7 @@ func run() int {
 		publicURL    = flag.String("public-url", "", "the site's origin in mailed links (default http://127.0.0.1:<port>)")
 		restart      = flag.Bool("restart", false, "start again a function that exits by itself, as Kubernetes does (default: stop the stack)")
 		tick         = flag.Duration("tick", time.Minute, "how often the housekeeping ping is sent (0: never)")
+		profiles     = flag.String("profiles", "", "write CPU profiles of the whole run to this folder (go tool pprof): sportello-local.pprof (the gateway, the broker, the ticker) and <function>.pprof")
 		backoffScale = flag.Float64("backoff-scale", envFloat("BROKER_BACKOFF_SCALE", 1), "multiplies the broker's retry delays (default $BROKER_BACKOFF_SCALE, else 1)")
 	)
 	flag.Parse()
@@ -97,12 +100,27 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "sportello-local: -backoff-scale must be above 0")
 		return 2
 	}
+	if *profiles != "" {
+		err := os.MkdirAll(*profiles, 0o755)
+		var f *os.File
+		if err == nil {
+			f, err = os.Create(filepath.Join(*profiles, "sportello-local.pprof"))
+		}
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sportello-local: -profiles:", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	s := stack.New(stack.Config{Root: root, Data: *data, Bin: *bin, Listen: *listen, Port: *port, PGPort: *pgPort, Quiet: *quiet,
 		BrokerPort: *brokerPort, MailpitSMTPPort: *smtpPort, MailpitHTTPPort: *mailpitPort,
 		LiveKitPort: *livekitPort, LiveKitTCPPort: *livekitTCP, LiveKitUDPPort: *livekitUDP,
 		MinIOPort: *minioPort, MinIOConsolePort: *minioConsole, MailpitMax: *mailpitMax,
 		JaegerPort: *jaegerPort, JaegerOTLPPort: *jaegerOTLP, MetricsPort: *metricsPort,
-		PublicURL: *publicURL, Tick: *tick, BackoffScale: *backoffScale, Restart: *restart})
+		PublicURL: *publicURL, Profiles: *profiles, Tick: *tick, BackoffScale: *backoffScale, Restart: *restart})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sigs := make(chan os.Signal, 2)

@@ -81,7 +81,8 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		"%d citizens, %d at a time, each from an address of its own through the gateway: `GET /api/offices`, `POST /api/queue` (the waiting room), "+
 		"`GET /api/slots` over %d days, `POST /api/holds` (one of the %d earliest free times; another on a 409), `POST /api/bookings`. A %d-desk, 15-minute service open 08:00–18:00 on working days.\n\n",
 		c.citizens, c.concurrency, clickdayDays, clickdayEarliest, clickdayDesks)
-	st, err := startLocal(root, tmp)
+	profiles := filepath.Join(c.keep, "clickday-profiles")
+	st, err := startLocal(root, tmp, "-profiles", profiles)
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +258,10 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		"The click day reaches %.2f of it, through the gateway, the functions, the events and the mail.\n",
 		len(bare.latencies), c.concurrency, c.conns, bare.rps(), ms(bare.latencies.pct(0.5)), ms(bare.latencies.pct(0.99)),
 		float64(booked.Load())/elapsed.Seconds()/bare.rps())
+	st.stop()
+	fmt.Printf("\nWhere sportello-local's own CPU went over its whole run (the gateway, the broker, the ticker):\n\n```\n%s\n```\n\n"+
+		"Each function's CPU profile of the click day: %s/<function>.pprof, with its binary in %s/clickday/bin (go tool pprof).\n",
+		top(filepath.Join(tmp, "sportello-local"), filepath.Join(profiles, "sportello-local.pprof"), 15), profiles, tmp)
 	return failures, nil
 }
 
@@ -274,7 +279,7 @@ type localStack struct {
 
 // startLocal builds sportello-local and starts it on free ports, with its
 // data in tmp, keeping every mail in Mailpit.
-func startLocal(root, tmp string) (*localStack, error) {
+func startLocal(root, tmp string, args ...string) (*localStack, error) {
 	bin := filepath.Join(tmp, "sportello-local")
 	build := exec.Command("go", "build", "-o", bin, "./local/cmd/sportello-local")
 	build.Dir, build.Stderr = root, os.Stderr
@@ -296,6 +301,7 @@ func startLocal(root, tmp string) (*localStack, error) {
 		"-broker-port", "0", "-mailpit-smtp-port", "0", "-mailpit-port", "0", "-mailpit-max", "-1",
 		"-livekit-port", "0", "-livekit-tcp-port", "0", "-livekit-udp-port", "0",
 		"-minio-port", "0", "-minio-console-port", "-1")
+	s.cmd.Args = append(s.cmd.Args, args...)
 	s.cmd.Dir, s.cmd.Stdout, s.cmd.Stderr = root, log, log
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	fmt.Fprintln(os.Stderr, "starting the local stack for the click day…")
