@@ -30,6 +30,9 @@ type Server struct {
 	Port    int       // TCP port on 127.0.0.1
 	Fast    bool      // fsync off: for throwaway test servers only
 	Log     io.Writer // server output; nil discards it
+	// Settings are more of the server's settings, each "name=value"
+	// (postgres -c).
+	Settings []string
 
 	bin  string
 	cred *syscall.Credential
@@ -171,6 +174,9 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	args := []string{"-D", s.DataDir, "-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories=", "-c", "max_connections=300", "-c", "shared_buffers=128MB"}
+	for _, kv := range s.Settings {
+		args = append(args, "-c", kv)
+	}
 	if s.Fast {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}

@@ -80,6 +80,12 @@ func (s *Stack) startPostgres(ctx context.Context) error {
 	}
 	out := s.output("postgres")
 	s.pg = &pg.Server{DataDir: pgdata, Port: s.cfg.PGPort, Log: out}
+	if s.cfg.Profiles != "" {
+		// Profiling: PostgreSQL counts each statement's calls and time,
+		// those inside hold_slot and confirm_hold too (the view
+		// pg_stat_statements, once CREATE EXTENSION pg_stat_statements).
+		s.pg.Settings = []string{"shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all"}
+	}
 	s.log.Info("starting PostgreSQL", "pgdata", pgdata, "port", s.cfg.PGPort)
 	if err := s.pg.Init(out); err != nil {
 		out.Tail()

@@ -78,7 +78,7 @@ type Config struct {
 	BackoffScale float64             // scales the broker's retry delays; 1 when 0
 	MailpitMax   int                 // the messages Mailpit keeps; 0: its default (500); negative: all
 	Restart      bool                // start again a function that exits by itself (else the stack stops)
-	Profiles     string              // the folder each function writes its CPU profile to (<name>.pprof); none when empty
+	Profiles     string              // the folder each function writes its CPU profile to (<name>.pprof), and PostgreSQL tracks its statements; none when empty
 	Functions    []manifest.Function // what to build and start; manifest.Functions when nil
 }
 

@@ -63,7 +63,7 @@ func run() int {
 		publicURL    = flag.String("public-url", "", "the site's origin in mailed links (default http://127.0.0.1:<port>)")
 		restart      = flag.Bool("restart", false, "start again a function that exits by itself, as Kubernetes does (default: stop the stack)")
 		tick         = flag.Duration("tick", time.Minute, "how often the housekeeping ping is sent (0: never)")
-		profiles     = flag.String("profiles", "", "write CPU profiles of the whole run to this folder (go tool pprof): sportello-local.pprof (the gateway, the broker, the ticker) and <function>.pprof")
+		profiles     = flag.String("profiles", "", "write CPU profiles of the whole run to this folder (go tool pprof): sportello-local.pprof (the gateway, the broker, the ticker) and <function>.pprof; PostgreSQL then tracks its statements (pg_stat_statements)")
 		backoffScale = flag.Float64("backoff-scale", envFloat("BROKER_BACKOFF_SCALE", 1), "multiplies the broker's retry delays (default $BROKER_BACKOFF_SCALE, else 1)")
 	)
 	flag.Parse()

@@ -90,6 +90,9 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	if err := st.configure(); err != nil {
 		return nil, err
 	}
+	if err := st.resetStatements(); err != nil {
+		return nil, err
+	}
 
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 		MaxIdleConns: 2 * c.concurrency, MaxIdleConnsPerHost: 2 * c.concurrency, IdleConnTimeout: time.Minute}}
@@ -159,6 +162,10 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	elapsed := time.Since(started)
 	stopGreedy()
 	stackCPUNow := st.cpu()
+	statements, err := st.statements(12)
+	if err != nil {
+		return nil, err
+	}
 	stackCPU := stackCPUNow.total() - stackCPU0.total()
 	if ctx.Err() != nil {
 		timedOut = append(timedOut, fmt.Sprintf("stopped at the %s limit", c.clickdayLimit))
@@ -259,6 +266,8 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		len(bare.latencies), c.concurrency, c.conns, bare.rps(), ms(bare.latencies.pct(0.5)), ms(bare.latencies.pct(0.99)),
 		float64(booked.Load())/elapsed.Seconds()/bare.rps())
 	st.stop()
+	fmt.Printf("\nWhere PostgreSQL's time went during the click day (pg_stat_statements: time in the statement, waits for locks and for a CPU included; "+
+		"a statement inside hold_slot or confirm_hold counts in the function's line too):\n\n%s", statements)
 	fmt.Printf("\nWhere sportello-local's own CPU went over its whole run (the gateway, the broker, the ticker):\n\n```\n%s\n```\n\n"+
 		"Each function's CPU profile of the click day: %s/<function>.pprof, with its binary in %s/clickday/bin (go tool pprof).\n",
 		top(filepath.Join(tmp, "sportello-local"), filepath.Join(profiles, "sportello-local.pprof"), 15), profiles, tmp)
@@ -447,6 +456,59 @@ func (s *localStack) configure() error {
 // database connects to the stack's own PostgreSQL.
 func (s *localStack) database(ctx context.Context, conns int) (*pgxpool.Pool, error) {
 	return pgxpool.New(ctx, (&pg.Server{Port: s.pgPort}).URL(stack.Database)+"&pool_max_conns="+strconv.Itoa(conns))
+}
+
+// resetStatements starts PostgreSQL's count of statements afresh
+// (sportello-local -profiles loads pg_stat_statements).
+func (s *localStack) resetStatements() error {
+	ctx := context.Background()
+	db, err := s.database(ctx, 1)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(ctx, `CREATE EXTENSION IF NOT EXISTS pg_stat_statements`)
+	if err == nil {
+		_, err = db.Exec(ctx, `SELECT pg_stat_statements_reset()`)
+	}
+	return err
+}
+
+// statements is a Markdown table of the n statements PostgreSQL spent
+// the most time in since resetStatements.
+func (s *localStack) statements(n int) (string, error) {
+	ctx := context.Background()
+	db, err := s.database(ctx, 1)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	rows, err := db.Query(ctx, `
+		SELECT left(regexp_replace(query, '\s+', ' ', 'g'), 110), toplevel, calls, total_exec_time,
+		       total_exec_time / sum(total_exec_time) FILTER (WHERE toplevel) OVER ()
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1`, n)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("| statement | calls | total | mean | share of the top-level time |\n|---|---:|---:|---:|---:|\n")
+	for rows.Next() {
+		var (
+			query    string
+			toplevel bool
+			calls    int64
+			total    float64 // milliseconds
+			share    float64
+		)
+		if err := rows.Scan(&query, &toplevel, &calls, &total, &share); err != nil {
+			return "", err
+		}
+		if !toplevel {
+			query = "(inside a function) " + query
+		}
+		fmt.Fprintf(&b, "| `%s` | %d | %.1f s | %.0f µs | %.0f %% |\n", strings.ReplaceAll(query, "|", "\\|"), calls, total/1000, total*1000/float64(max(calls, 1)), 100*share)
+	}
+	return b.String(), rows.Err()
 }
 
 // overlaps counts the pairs of active bookings of one desk that overlap,
