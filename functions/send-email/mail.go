@@ -29,21 +29,25 @@ import (
 // connectionIdle between mails and connectionMails mails; at most
 // idleConnections of them) or a new one. A kept connection the server has
 // since closed fails go-mail's check (a NOOP) before the mail's first
-// command, and the mail is sent on a new connection.
+// command, and the mail is sent on a new connection. Close ends the kept
+// connections and keeps none from then on.
 type SMTP struct {
 	client  *gomail.Client
 	timeout time.Duration
 
-	mu   sync.Mutex
-	idle []*connection // the newest last
+	mu     sync.Mutex
+	idle   []*connection // the newest last
+	closed bool          // by Close: no connection is kept any more
 }
 
 // connection is an open SMTP connection: when it was last used and how
-// many mails it has carried.
+// many mails it has carried, and whether the end of a mail's context cut
+// it (closed its socket under the conversation).
 type connection struct {
 	smtp  *smtp.Client
 	used  time.Time
 	mails int
+	cut   bool
 }
 
 // How long and for how many mails a connection is kept, and how many are
@@ -94,13 +98,18 @@ func NewSMTP(c Config) (*SMTP, error) {
 // Send delivers one mail. The error never carries the recipient's address
 // (it is logged): go-mail's errors and SMTP replies may name it.
 // Each attempt is a span ("smtp send") and counts as a mail sent or failed.
+//
+// The mail is abandoned when ctx ends (the event delivery's deadline, the
+// broker gone): the error is then ctx's, a temporary one, and the
+// connection is closed, never kept. ctx bounds connecting and the whole
+// conversation on the connection but for the greeting, STARTTLS and login
+// of a new one (go-mail gives no hold on them). SMTP_TIMEOUT bounds each
+// step on its own, connecting included (go-mail bounds the dial with it).
 func (s *SMTP) Send(ctx context.Context, m *Mail) (err error) {
 	msg, err := m.message()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	ctx, span := telemetry.Start(ctx, "smtp send")
 	defer func() {
 		telemetry.Mail(ctx, err == nil)
@@ -121,12 +130,15 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) (err error) {
 // or the kept one turns out closed. The connection is kept again after a
 // mail it carried, and closed after any other outcome.
 func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
+	if ctx.Err() != nil {
+		return abandoned(ctx)
+	}
 	c := s.take(time.Now())
 	if c != nil {
 		// go-mail's NOOP check runs under the deadline left from the last
 		// mail: give it the SMTP timeout again first.
 		_ = c.smtp.UpdateDeadline(s.timeout)
-		err := s.client.SendWithSMTPClient(c.smtp, msg)
+		err := s.carry(ctx, c, msg)
 		var se *gomail.SendError
 		if err == nil || !errors.As(err, &se) || se.Reason != gomail.ErrConnCheck {
 			return s.done(c, err)
@@ -138,7 +150,42 @@ func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
 		return fmt.Errorf("dial failed: %w", err)
 	}
 	c = &connection{smtp: conn}
-	return s.done(c, s.client.SendWithSMTPClient(conn, msg))
+	return s.done(c, s.carry(ctx, c, msg))
+}
+
+// carry sends msg on c, abandoning it when ctx ends: go-mail bounds each
+// step by the SMTP timeout only, and its own Close and UpdateDeadline
+// wait for the command under way (they take the lock a command holds
+// while it waits for the reply), so the end of ctx closes the socket
+// under the conversation (textproto's Close does not lock), and whatever
+// the conversation was waiting for fails at once. The connection is then
+// cut, not to be kept, and the error is ctx's; a mail the server accepted
+// meanwhile is sent all the same (see done). The watch on ctx stops with
+// the mail: a later end of ctx leaves the connection alone.
+func (s *SMTP) carry(ctx context.Context, c *connection, msg *gomail.Msg) error {
+	stop := context.AfterFunc(ctx, func() { _ = c.smtp.Text.Close() })
+	err := s.client.SendWithSMTPClient(c.smtp, msg)
+	if !stop() {
+		c.cut = true
+		if err != nil && !onlyResetFailed(err) {
+			return abandoned(ctx)
+		}
+	}
+	return err
+}
+
+// abandoned is the error of a mail given up when ctx ended: ctx's own
+// (context.Canceled or context.DeadlineExceeded), which temporary reads
+// as temporary.
+func abandoned(ctx context.Context) error {
+	return fmt.Errorf("mail abandoned: %w", ctx.Err())
+}
+
+// onlyResetFailed reports whether err is only the failure of go-mail's RSET
+// after a mail: the server had already accepted the mail.
+func onlyResetFailed(err error) bool {
+	var se *gomail.SendError
+	return errors.As(err, &se) && se.Reason == gomail.ErrSMTPReset
 }
 
 // take answers the newest kept connection, or nil; it closes every one
@@ -164,20 +211,20 @@ func (s *SMTP) take(now time.Time) *connection {
 }
 
 // done keeps c for the next mail after err, the outcome of a mail it
-// carried, when err is nil and c may carry more; otherwise it closes it.
+// carried, when err is nil and c may carry more (and was not cut, and
+// Close has not been called); otherwise it closes it.
 // go-mail ends each mail with RSET: when only that fails, the server had
 // already accepted the mail, which is sent (answering an error would send
 // it twice), and the connection is closed.
 func (s *SMTP) done(c *connection, err error) error {
 	c.used, c.mails = time.Now(), c.mails+1
-	var se *gomail.SendError
-	accepted := errors.As(err, &se) && se.Reason == gomail.ErrSMTPReset
-	if accepted {
+	reset := onlyResetFailed(err)
+	if reset {
 		err = nil
 	}
-	if err == nil && !accepted && c.mails < connectionMails {
+	if err == nil && !reset && !c.cut && c.mails < connectionMails {
 		s.mu.Lock()
-		if len(s.idle) < idleConnections {
+		if !s.closed && len(s.idle) < idleConnections {
 			s.idle = append(s.idle, c)
 			c = nil
 		}
@@ -202,6 +249,23 @@ func (s *SMTP) close(c *connection) {
 	}
 }
 
+// Close ends every kept connection, all at once, each with QUIT within the
+// SMTP timeout (best effort: a failed QUIT only closes the socket), and
+// keeps none from then on. It is for the instance's shutdown, once the
+// server has drained; a mail sent after it still goes, on a connection
+// closed after it.
+func (s *SMTP) Close() {
+	s.mu.Lock()
+	idle := s.idle
+	s.idle, s.closed = nil, true
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range idle {
+		wg.Go(func() { s.close(c) })
+	}
+	wg.Wait()
+}
+
 // smtpRetry is the Retry-After of a mail the server could not take now.
 const smtpRetry = 30 * time.Second
 
@@ -209,15 +273,23 @@ const smtpRetry = 30 * time.Second
 // now but may later: it answered with a 4xx reply, or it cannot be reached
 // (refused, reset, timed out, gone mid-conversation), as the functions'
 // one classifier of unreachable servers (postgres.Unavailable) reads it.
+// A mail abandoned when its context ended is temporary too: the
+// delivery's deadline passed (a DeadlineExceeded, as above) or the broker
+// left (Canceled), most likely while the server stalled, and the broker's
+// next delivery may find it well.
 func temporary(err error) bool {
 	var se *gomail.SendError
 	if errors.As(err, &se) && se.IsTemp() {
 		return true
 	}
+	if errors.Is(err, context.Canceled) {
+		return true
+	}
 	return apperr.CodeOf(postgres.Unavailable(err)) == apperr.Unavailable
 }
 
-// scrub rewrites an SMTP error without personal data.
+// scrub rewrites an SMTP error without personal data. The end of the
+// mail's context stays visible to errors.Is: it names nobody.
 func scrub(err error, address string) error {
 	var se *gomail.SendError
 	if errors.As(err, &se) {
@@ -230,8 +302,24 @@ func scrub(err error, address string) error {
 			msg = strings.ReplaceAll(msg, address[:at], "<recipient>")
 		}
 	}
-	return fmt.Errorf("smtp: %s", msg)
+	s := &scrubbed{text: "smtp: " + msg}
+	for _, end := range []error{context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, end) {
+			s.end = end
+		}
+	}
+	return s
 }
+
+// scrubbed is an error's text without personal data, unwrapping to
+// nothing but the end of the mail's context, if that is what it tells.
+type scrubbed struct {
+	text string
+	end  error // context.Canceled, context.DeadlineExceeded or nil
+}
+
+func (e *scrubbed) Error() string { return e.text }
+func (e *scrubbed) Unwrap() error { return e.end }
 
 // Mail is one composed mail.
 type Mail struct {

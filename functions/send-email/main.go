@@ -30,7 +30,13 @@
 // Each instance keeps up to eight SMTP connections open between mails (30
 // s idle at most, 100 mails each), so that a click day's mails do not each
 // pay a connection and, with TLS, a handshake; a connection the server has
-// closed meanwhile is found by a NOOP before the mail and replaced.
+// closed meanwhile is found by a NOOP before the mail and replaced. A mail
+// is abandoned and its connection closed as soon as the delivery's
+// request ends (the broker's timeout, the broker gone), however the server
+// stalls: nothing is recorded and the broker delivers the event again (a
+// mail abandoned while the server was answering its end may still be
+// delivered, and then repeated, as after a timeout). At shutdown, once
+// the server has drained, the kept connections are ended with QUIT.
 //
 // Events that would mail an outdated time are acknowledged without mail:
 // an event whose data.sequence is below the booking's current sequence (a
@@ -123,6 +129,10 @@ func main() {
 			Store: env.Store, SMTP: smtp, From: settings.From, PublicURL: settings.PublicURL, Log: env.Log,
 		})
 	})
+	// Main returns once the server has drained: no mail is under way, and
+	// the relay's connections can be ended politely rather than dropped
+	// with the process.
+	smtp.Close()
 }
 
 // newHandler serves the CloudEvents the broker delivers.
