@@ -63,7 +63,7 @@ func main() {
 	flag.DurationVar(&c.clickdayLimit, "clickday-limit", 15*time.Minute, "the click day's time limit")
 	flag.IntVar(&c.telemetryBookings, "telemetry-bookings", 1500, "bookings a run of the telemetry part")
 	flag.IntVar(&c.telemetryRounds, "telemetry-rounds", 5, "rounds of the telemetry part's settings (the median is reported)")
-	flag.StringVar(&c.parts, "parts", "holds,calendar,telemetry,clickday,lean", "the parts to run")
+	flag.StringVar(&c.parts, "parts", "holds,queue,calendar,telemetry,clickday,lean", "the parts to run")
 	flag.StringVar(&c.keep, "profiles", "", "keep the CPU profiles in this folder (default: a temporary one)")
 	flag.Parse()
 	for _, s := range strings.Split(clients, ",") {
@@ -122,7 +122,7 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	if c.part("holds") || c.part("calendar") || c.part("telemetry") {
+	if c.part("holds") || c.part("queue") || c.part("calendar") || c.part("telemetry") {
 		db, err := startPostgres(tmp)
 		if err != nil {
 			return err
@@ -130,6 +130,11 @@ func run(c config) error {
 		defer db.Stop()
 		if c.part("holds") {
 			if err := checked(holds(c, db, bins)); err != nil {
+				return err
+			}
+		}
+		if c.part("queue") {
+			if err := checked(queueJoins(c, db, bins)); err != nil {
 				return err
 			}
 		}
