@@ -367,3 +367,80 @@ func TestCalendarReuse(t *testing.T) {
 		t.Errorf("a second after the hold the slot still shows free (%d days; at once: %d)", fresh, stale)
 	}
 }
+
+// TestCalendarRefreshedAhead: past three quarters of its age an answer is
+// built again in the background, once however many requests come, and
+// they get the answer they had meanwhile without waiting for the build;
+// the next requests get the new one. Past the whole age, a request waits.
+func TestCalendarRefreshedAhead(t *testing.T) {
+	t0 := time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := t0
+	set := func(d time.Duration) { mu.Lock(); now = t0.Add(d); mu.Unlock() }
+	a := &answers{maxAge: time.Second, now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }}
+	var builds atomic.Int32
+	gate := make(chan struct{}, 10)
+	build := func(at time.Time) (answer, error) {
+		<-gate // the database's answer
+		return answer{raw: []byte(fmt.Sprint(builds.Add(1))), made: at}, nil
+	}
+	get := func(when time.Duration) string {
+		t.Helper()
+		set(when)
+		done := make(chan string, 1)
+		go func() {
+			got, err := a.get("k", build)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- string(got.raw)
+		}()
+		select {
+		case s := <-done:
+			return s
+		case <-time.After(2 * time.Second):
+			t.Fatalf("at +%s the request waited for a build", when)
+			return ""
+		}
+	}
+
+	gate <- struct{}{}
+	if got := get(0); got != "1" {
+		t.Fatalf("the first answer: %s", got)
+	}
+	if got := get(700 * time.Millisecond); got != "1" || builds.Load() != 1 {
+		t.Errorf("at +700ms: %s after %d builds, want the first answer and no build", got, builds.Load())
+	}
+	for range 20 { // the build is held at the gate meanwhile
+		if got := get(800 * time.Millisecond); got != "1" {
+			t.Errorf("at +800ms, during the build ahead: %s, want the answer of before", got)
+		}
+	}
+	gate <- struct{}{}
+	for deadline := time.Now().Add(5 * time.Second); builds.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	for deadline := time.Now().Add(5 * time.Second); get(900*time.Millisecond) != "2" && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // the build kept its answer just after counting
+	}
+	if got := get(900 * time.Millisecond); got != "2" {
+		t.Errorf("after the build ahead: %s, want the new answer", got)
+	}
+	if n := builds.Load(); n != 2 {
+		t.Errorf("21 requests past three quarters of the age built %d times in all, want 2", n)
+	}
+	// Past the whole age (the second answer was made at +800ms): the
+	// request waits for a new build.
+	set(1900 * time.Millisecond)
+	waited := make(chan string, 1)
+	go func() { got, _ := a.get("k", build); waited <- string(got.raw) }()
+	select {
+	case got := <-waited:
+		t.Fatalf("past the whole age a request got %s without a build", got)
+	case <-time.After(100 * time.Millisecond):
+	}
+	gate <- struct{}{}
+	if got := <-waited; got != "3" {
+		t.Errorf("past the whole age: %s, want a new answer", got)
+	}
+}
