@@ -135,7 +135,8 @@ func encode(c Calendar, now time.Time) (answer, error) {
 // answers keeps encoded calendars by query for at most maxAge (0: not at
 // all), and builds each once however many requests ask for it at the same
 // time. Ages are measured on the wall clock (now), from before the build's
-// query, so no answer served is older than maxAge.
+// query, so no answer served from memory is older than maxAge (a request
+// that waits for a build gets it as old as the build took).
 //
 // An answer past three quarters of its age is built again ahead, in the
 // background, while the requests meanwhile still get it (the last quarter,
@@ -173,9 +174,16 @@ func (a *answers) get(key string, build func(now time.Time) (answer, error)) (an
 }
 
 // build makes key's answer and keeps it, forgetting those nobody asked for
-// lately.
-func (a *answers) build(key string, build func(now time.Time) (answer, error)) (answer, error) {
-	ans, err := build(a.now())
+// lately. A panic of the build is its error: a build ahead runs on
+// singleflight's goroutine, where nothing would recover it and the process
+// would end.
+func (a *answers) build(key string, build func(now time.Time) (answer, error)) (ans answer, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ans, err = answer{}, fmt.Errorf("calendar build: panic: %v", p)
+		}
+	}()
+	ans, err = build(a.now())
 	if err != nil {
 		return ans, err
 	}

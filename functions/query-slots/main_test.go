@@ -440,7 +440,24 @@ func TestCalendarRefreshedAhead(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	gate <- struct{}{}
-	if got := <-waited; got != "3" {
-		t.Errorf("past the whole age: %s, want a new answer", got)
+	select {
+	case got := <-waited:
+		if got != "3" {
+			t.Errorf("past the whole age: %s, want a new answer", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("past the whole age the build never answered")
+	}
+
+	// A build ahead that panics is an error, not the end of the process;
+	// the answer of before is still served meanwhile.
+	set(2700 * time.Millisecond)
+	panics := func(time.Time) (answer, error) { panic("a bug") }
+	if got, err := a.get("k", panics); err != nil || string(got.raw) != "3" {
+		t.Errorf("during a build ahead that panics: %q, %v; want the answer of before", got.raw, err)
+	}
+	set(3 * time.Second)
+	if _, err := a.get("k", panics); err == nil || !strings.Contains(err.Error(), "panic: a bug") {
+		t.Errorf("a build that panics answered %v, want its panic as an error", err)
 	}
 }

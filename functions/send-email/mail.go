@@ -103,8 +103,12 @@ func NewSMTP(c Config) (*SMTP, error) {
 // broker gone): the error is then ctx's, a temporary one, and the
 // connection is closed, never kept. ctx bounds connecting and the whole
 // conversation on the connection but for the greeting, STARTTLS and login
-// of a new one (go-mail gives no hold on them). SMTP_TIMEOUT bounds each
-// step on its own, connecting included (go-mail bounds the dial with it).
+// of a new one (go-mail gives no hold on them: a ctx that ended meanwhile
+// stops the mail before its first command). SMTP_TIMEOUT bounds, each on
+// its own, the phases go-mail sets a deadline for: connecting and the
+// server's greeting; the handshake (EHLO, STARTTLS, login); the check of a
+// kept connection (NOOP); and the mail itself, from MAIL FROM to the RSET
+// after it.
 func (s *SMTP) Send(ctx context.Context, m *Mail) (err error) {
 	msg, err := m.message()
 	if err != nil {
@@ -150,6 +154,12 @@ func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
 		return fmt.Errorf("dial failed: %w", err)
 	}
 	c = &connection{smtp: conn}
+	if ctx.Err() != nil {
+		// ctx ended during the handshake, which it does not bound: no
+		// mail is begun on a connection that would be cut under it.
+		c.cut = true
+		return s.done(c, abandoned(ctx))
+	}
 	return s.done(c, s.carry(ctx, c, msg))
 }
 
@@ -159,9 +169,12 @@ func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
 // while it waits for the reply), so the end of ctx closes the socket
 // under the conversation (textproto's Close does not lock), and whatever
 // the conversation was waiting for fails at once. The connection is then
-// cut, not to be kept, and the error is ctx's; a mail the server accepted
-// meanwhile is sent all the same (see done). The watch on ctx stops with
-// the mail: a later end of ctx leaves the connection alone.
+// cut, not to be kept, and the error is ctx's; a mail whose acceptance
+// (the reply to the data's end) was read before the cut is sent all the
+// same (see done), but one the server accepted while the cut closed the
+// socket before its reply was read is reported abandoned, and the broker's
+// next delivery sends it again, as after a timeout. The watch on ctx
+// stops with the mail: a later end of ctx leaves the connection alone.
 func (s *SMTP) carry(ctx context.Context, c *connection, msg *gomail.Msg) error {
 	stop := context.AfterFunc(ctx, func() { _ = c.smtp.Text.Close() })
 	err := s.client.SendWithSMTPClient(c.smtp, msg)

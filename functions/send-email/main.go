@@ -47,7 +47,8 @@
 // Configuration, besides the shared one (package function): SMTP_HOST
 // (required), SMTP_PORT (587), SMTP_USERNAME, SMTP_PASSWORD, SMTP_TLS
 // ("starttls", or "tls" for implicit TLS, or "none" as for Mailpit),
-// SMTP_TIMEOUT (10s, each step of the SMTP conversation), MAIL_FROM
+// SMTP_TIMEOUT (10s: connecting and the greeting, the handshake, a kept
+// connection's check and each mail are bounded by it each), MAIL_FROM
 // ("Sportello virtuale <noreply@sportello.local>", also the invite's
 // ORGANIZER) and PUBLIC_URL (http://127.0.0.1:8080, the site the links point
 // to).
@@ -131,7 +132,8 @@ func main() {
 	})
 	// Main returns once the server has drained: no mail is under way, and
 	// the relay's connections can be ended politely rather than dropped
-	// with the process.
+	// with the process. (When draining fails, Main exits the process
+	// itself and the kept connections are dropped with it.)
 	smtp.Close()
 }
 

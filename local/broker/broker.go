@@ -167,7 +167,8 @@ func (b *Broker) keep() int {
 	return DefaultKeep
 }
 
-// ring keeps the last items added, up to a size: once full, each new one
+// ring keeps the last items added, up to a size that does not change
+// (the broker's Keep, set before its first use): once full, each new one
 // takes the place of the oldest, without copying the others (the broker
 // adds one for every event, hundreds a second on a click day).
 type ring[T any] struct {

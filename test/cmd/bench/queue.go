@@ -56,7 +56,12 @@ func queueJoins(c config, db *database, bins string) ([]string, error) {
 			}
 			return err == nil, err
 		}
-		drive(4*c.conns, clients, func(i int) (bool, error) { return join(joins + i) }) // warm-up: connections, statements
+		// Warm-up: connections, statements.
+		if warm := drive(4*c.conns, clients, func(i int) (bool, error) { return join(joins + i) }); warm.errors > 0 {
+			room.stop()
+			pool.Close()
+			return nil, fmt.Errorf("waiting room, %d clients: %d of the warm-up's joins failed", clients, warm.errors)
+		}
 
 		bare := measured(db, nil, func() result {
 			return drive(joins, clients, func(int) (bool, error) {
@@ -101,9 +106,10 @@ func queueJoins(c config, db *database, bins string) ([]string, error) {
 			return nil, err
 		}
 		pool.Close()
-		if want := int64(joins + 4*c.conns); next != want || ours.errors > 0 {
+		if want := int64(joins + 4*c.conns); next != want || ours.errors+bare.errors+locked.errors > 0 {
 			e, _ := firstErr.Load().(string)
-			failures = append(failures, fmt.Sprintf("waiting room, %d clients: %d positions taken for %d joins, %d errors (first: %s)", clients, next, want, ours.errors, e))
+			failures = append(failures, fmt.Sprintf("waiting room, %d clients: %d positions taken for %d joins, %d errors (first: %s), %d and %d in the baselines",
+				clients, next, want, ours.errors, e, bare.errors, locked.errors))
 		}
 		for k, r := range []result{bare, locked, ours} {
 			ratio := ""

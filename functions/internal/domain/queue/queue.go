@@ -30,16 +30,20 @@ type Room struct {
 // On reports whether citizens must queue for the service.
 func (r Room) On() bool { return r.Rate > 0 }
 
-// AdmittedThrough is the last position admitted at now.
+// AdmittedThrough is the last position admitted at now: the places of the
+// whole microseconds since BaseAt, counted in integers, so that the
+// store's join (the same arithmetic in SQL) reaches the same answer to the
+// microsecond.
 func (r Room) AdmittedThrough(now time.Time) int64 {
 	if !r.On() {
 		return math.MaxInt64
 	}
-	d := now.Sub(r.BaseAt)
-	if d < 0 {
-		d = 0
-	}
-	return r.AdmittedBase + int64(float64(r.Rate)*d.Minutes())
+	us := max(now.Sub(r.BaseAt).Microseconds(), 0)
+	const minute = int64(time.Minute / time.Microsecond)
+	rate := int64(r.Rate)
+	// rate × us / minute, rounded down, without its overflow: a room never
+	// joined counts from 1970.
+	return r.AdmittedBase + rate*(us/minute) + rate*(us%minute)/minute
 }
 
 // Admitted reports whether position p may go in at now.

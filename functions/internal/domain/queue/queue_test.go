@@ -51,3 +51,31 @@ func TestFirstComeFirstServed(t *testing.T) {
 		t.Error("a room without a rate keeps someone out")
 	}
 }
+
+// TestAdmittedThroughIsExact: the places admitted are rate × time rounded
+// down exactly, where a floating-point product falls a place short or
+// over (rate 25 for 40.8 s is 17 places, rate 9 for 100 s is 15), and a
+// room never joined, counting from 1970 at the highest rate, does not
+// overflow.
+func TestAdmittedThroughIsExact(t *testing.T) {
+	base := time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC)
+	epoch := time.Unix(0, 0).UTC()
+	for _, tc := range []struct {
+		rate  int
+		from  time.Time
+		after time.Duration
+		want  int64
+	}{
+		{25, base, 40800 * time.Millisecond, 17},
+		{9, base, 100 * time.Second, 15},
+		{60, base, 999999 * time.Microsecond, 0},
+		{60, base, time.Second, 1},
+		{7, base, -time.Hour, 0},
+		{100000, epoch, base.Sub(epoch), 100000 * int64(base.Sub(epoch)/time.Minute)},
+	} {
+		r := Room{Rate: tc.rate, AdmittedBase: 3, BaseAt: tc.from}
+		if got := r.AdmittedThrough(tc.from.Add(tc.after)); got != 3+tc.want {
+			t.Errorf("rate %d after %s: through %d, want %d", tc.rate, tc.after, got, 3+tc.want)
+		}
+	}
+}

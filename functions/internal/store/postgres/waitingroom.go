@@ -85,9 +85,15 @@ const joinSQL = `
 const roomRate = `coalesce(s.admission_per_minute, CASE WHEN w.auto_until > $2 THEN w.auto_rate END, 0)`
 
 // caughtUp tells whether, at $2, the room is on and has admitted beyond its
-// last position (queue.Room.Join): the newcomer goes in at once.
-const caughtUp = `(` + roomRate + ` > 0 AND w.admitted_base + floor(` + roomRate +
-	` * greatest(extract(epoch FROM $2::timestamptz - w.base_at)::float8, 0) / 60)::bigint > w.next_position)`
+// last position (queue.Room.Join): the newcomer goes in at once. The places
+// admitted are counted in integers as queue.Room.AdmittedThrough counts
+// them, from the whole microseconds since base_at.
+const caughtUp = `(` + roomRate + ` > 0 AND w.admitted_base + ` + roomRate + ` * (` + sinceBase + ` / 60000000) + ` +
+	roomRate + ` * (` + sinceBase + ` % 60000000) / 60000000 > w.next_position)`
+
+// sinceBase is the whole microseconds from the room's base_at to $2, none
+// when $2 is before it.
+const sinceBase = `greatest((extract(epoch FROM $2::timestamptz - w.base_at) * 1000000)::bigint, 0)`
 
 // JoinQueue takes the next position in a service's waiting room and
 // answers it with the room as it then is: queue.Room.Join, done by
@@ -104,7 +110,7 @@ func (s *Store) JoinQueue(ctx context.Context, serviceID string) (queue.Room, in
 		// (it has caught up), then joined. A service that is not there,
 		// or not active, is still not found.
 		if _, err := s.Pool.Exec(ctx, `INSERT INTO waiting_rooms (service_id, base_at)
-			SELECT id, 'epoch' FROM services WHERE id = $1 ON CONFLICT DO NOTHING`, serviceID); err != nil {
+			SELECT id, 'epoch' FROM services WHERE id = $1 AND active ON CONFLICT DO NOTHING`, serviceID); err != nil {
 			return queue.Room{}, 0, err
 		}
 		room, err = scanRoom(s.Pool.QueryRow(ctx, joinSQL, serviceID, now), serviceID)

@@ -34,6 +34,11 @@ func TestJoinQueueDoesTheDomainsArithmetic(t *testing.T) {
 		{"a quiet minute later, caught up", func() { clk.Advance(time.Minute) }, 3},
 		{"fractions of a place", func() { setRate(7); clk.Advance(9500 * time.Millisecond) }, 2},
 		{"the clock gone back", func() { clk.Advance(-time.Hour) }, 2},
+		{"25 a minute, caught up: one goes in, sixteen wait", func() { setRate(25); clk.Advance(2 * time.Hour) }, 17},
+		// 40.8 s at 25 a minute is exactly seventeen places (a float
+		// product makes it 16.999…): the seventeen have gone in, the room
+		// has caught up. (The step before ended with its millisecond.)
+		{"exactly on a place", func() { clk.Advance(40800*time.Millisecond - time.Millisecond) }, 1},
 		{"the automatic room", func() {
 			setRate(nil)
 			clk.Advance(2 * time.Hour)
