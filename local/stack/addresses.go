@@ -61,13 +61,17 @@ func (s *Stack) host() string {
 
 // serviceEnv is what the functions need besides the database: the broker,
 // the site's origin, SMTP, LiveKit, S3, where the traces go (every one is
-// kept: a newcomer sees the trace of the booking just made) and where the
-// metrics are scraped from.
+// kept, so that a newcomer sees the trace of the booking just made, unless
+// the stack's own environment sets OTEL_TRACES_SAMPLER: the functions then
+// inherit it, OTEL_TRACES_SAMPLER_ARG too) and where the metrics are
+// scraped from.
 func (s *Stack) serviceEnv() []string {
 	// The gateway speaks plain http: the operators' session cookie cannot
 	// be Secure here (it is in a cluster, behind TLS).
-	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false", "CLIENT_KEY=" + s.clientKey(),
-		"OTEL_TRACES_SAMPLER=parentbased_always_on"}
+	env := []string{"K_SINK=" + s.brokerURL(), "PUBLIC_URL=" + s.publicURL(), "COOKIE_SECURE=false", "CLIENT_KEY=" + s.clientKey()}
+	if os.Getenv("OTEL_TRACES_SAMPLER") == "" {
+		env = append(env, "OTEL_TRACES_SAMPLER=parentbased_always_on")
+	}
 	return append(env, s.servers().Env()...)
 }
 

@@ -191,6 +191,14 @@ func TestTelemetryEnv(t *testing.T) {
 			t.Errorf("%s=%q, want %q", k, env[k], want)
 		}
 	}
+	// A sampler set in the stack's environment is the functions' (they
+	// inherit the stack's environment): the stack sets none of its own.
+	t.Setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+	for _, kv := range s.serviceEnv() {
+		if strings.HasPrefix(kv, "OTEL_TRACES_SAMPLER=") {
+			t.Errorf("with OTEL_TRACES_SAMPLER in the stack's environment, the functions get %s", kv)
+		}
+	}
 	want := []string{"PORT=8101", "OTEL_SERVICE_NAME=reserve", "OTEL_EXPORTER_PROMETHEUS_HOST=127.0.0.1", "OTEL_EXPORTER_PROMETHEUS_PORT=9101"}
 	if diff := cmp.Diff(want, functionEnv("reserve", 8101, 9101, "")); diff != "" {
 		t.Errorf("a function's own variables (-want +got):\n%s", diff)

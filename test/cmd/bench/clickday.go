@@ -79,10 +79,18 @@ func (s *step) count(pred func(status int) bool) int {
 func clickday(c config, root, tmp string) ([]string, error) {
 	fmt.Printf("\n## The click day\n\nThe local stack (every function, the broker, the gateway, PostgreSQL, Mailpit, LiveKit and MinIO on this machine): "+
 		"%d citizens, %d at a time, each from an address of its own through the gateway: `GET /api/offices`, `POST /api/queue` (the waiting room), "+
-		"`GET /api/slots` over %d days, `POST /api/holds` (one of the %d earliest free times; another on a 409), `POST /api/bookings`. A %d-desk, 15-minute service open 08:00–18:00 on working days.\n\n",
-		c.citizens, c.concurrency, clickdayDays, clickdayEarliest, clickdayDesks)
+		"`GET /api/slots` over %d days, `POST /api/holds` (one of the %d earliest free times; another on a 409), `POST /api/bookings`. A %d-desk, 15-minute service open 08:00–18:00 on working days. "+
+		"Traces: %s, exported to the stack's Jaeger.\n\n",
+		c.citizens, c.concurrency, clickdayDays, clickdayEarliest, clickdayDesks,
+		map[bool]string{false: "one in ten kept, by trace id, as the functions ship (`-clickday-every-trace`: every one, as `make run` keeps them)", true: "every one kept, as `make run` does"}[c.clickdayEveryTrace])
 	profiles := filepath.Join(c.keep, "clickday-profiles")
-	st, err := startLocal(root, tmp, "-profiles", profiles)
+	// Traces as the functions ship (one in ten, by trace id), not the
+	// local stack's every trace: the click day of a municipality.
+	sampling := []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}
+	if c.clickdayEveryTrace {
+		sampling = nil
+	}
+	st, err := startLocal(root, tmp, sampling, "-profiles", profiles)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +296,7 @@ type localStack struct {
 
 // startLocal builds sportello-local and starts it on free ports, with its
 // data in tmp, keeping every mail in Mailpit.
-func startLocal(root, tmp string, args ...string) (*localStack, error) {
+func startLocal(root, tmp string, env []string, args ...string) (*localStack, error) {
 	bin := filepath.Join(tmp, "sportello-local")
 	build := exec.Command("go", "build", "-o", bin, "./local/cmd/sportello-local")
 	build.Dir, build.Stderr = root, os.Stderr
@@ -312,6 +320,7 @@ func startLocal(root, tmp string, args ...string) (*localStack, error) {
 		"-minio-port", "0", "-minio-console-port", "-1")
 	s.cmd.Args = append(s.cmd.Args, args...)
 	s.cmd.Dir, s.cmd.Stdout, s.cmd.Stderr = root, log, log
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	fmt.Fprintln(os.Stderr, "starting the local stack for the click day…")
 	if err := s.cmd.Start(); err != nil {

@@ -44,6 +44,7 @@ type config struct {
 	clients                       []int
 	citizens, concurrency         int
 	clickdayLimit                 time.Duration
+	clickdayEveryTrace            bool // keep every trace on the click day, as make run does
 	parts                         string
 	keep                          string // a folder to keep the profiles in
 	telemetryBookings             int    // bookings a run of the telemetry part
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&c.citizens, "citizens", 10000, "citizens of the click day")
 	flag.IntVar(&c.concurrency, "concurrency", 200, "citizens at a time on the click day")
 	flag.DurationVar(&c.clickdayLimit, "clickday-limit", 15*time.Minute, "the click day's time limit")
+	flag.BoolVar(&c.clickdayEveryTrace, "clickday-every-trace", false, "keep every trace on the click day, as make run does (default: one in ten, as the functions ship)")
 	flag.IntVar(&c.telemetryBookings, "telemetry-bookings", 1500, "bookings a run of the telemetry part")
 	flag.IntVar(&c.telemetryRounds, "telemetry-rounds", 5, "rounds of the telemetry part's settings (the median is reported)")
 	flag.StringVar(&c.parts, "parts", "holds,queue,calendar,telemetry,clickday,lean", "the parts to run")
