@@ -124,31 +124,36 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
+	// The parts on the bench's own PostgreSQL, stopped before the click day
+	// starts a stack of its own.
 	if c.part("holds") || c.part("queue") || c.part("calendar") || c.part("telemetry") {
-		db, err := startPostgres(tmp)
-		if err != nil {
+		if err := func() error {
+			db, err := startPostgres(tmp)
+			if err != nil {
+				return err
+			}
+			defer db.Stop()
+			if c.part("holds") {
+				if err := checked(holds(c, db, bins)); err != nil {
+					return err
+				}
+			}
+			if c.part("queue") {
+				if err := checked(queueJoins(c, db, bins)); err != nil {
+					return err
+				}
+			}
+			if c.part("calendar") {
+				if err := calendar(db, bins); err != nil {
+					return err
+				}
+			}
+			if c.part("telemetry") {
+				return tracing(c, db, bins, tmp)
+			}
+			return nil
+		}(); err != nil {
 			return err
-		}
-		defer db.Stop()
-		if c.part("holds") {
-			if err := checked(holds(c, db, bins)); err != nil {
-				return err
-			}
-		}
-		if c.part("queue") {
-			if err := checked(queueJoins(c, db, bins)); err != nil {
-				return err
-			}
-		}
-		if c.part("calendar") {
-			if err := calendar(db, bins); err != nil {
-				return err
-			}
-		}
-		if c.part("telemetry") {
-			if err := tracing(c, db, bins, tmp); err != nil {
-				return err
-			}
 		}
 	}
 	if c.part("clickday") {
