@@ -77,19 +77,19 @@ func (s *step) count(pred func(status int) bool) int {
 // the future bookings; and it measures the bare SQL of the same bookings on
 // the stack's own PostgreSQL, the baseline.
 func clickday(c config, root, tmp string) ([]string, error) {
+	// Traces as the functions ship (one in ten, by trace id), not the
+	// local stack's every trace: the click day of a municipality.
+	traces := "one in ten kept, by trace id, as the functions ship (`-clickday-every-trace`: every one, as `make run` keeps them)"
+	sampling := []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}
+	if c.clickdayEveryTrace {
+		traces, sampling = "every one kept, as `make run` does", nil
+	}
 	fmt.Printf("\n## The click day\n\nThe local stack (every function, the broker, the gateway, PostgreSQL, Mailpit, LiveKit and MinIO on this machine): "+
 		"%d citizens, %d at a time, each from an address of its own through the gateway: `GET /api/offices`, `POST /api/queue` (the waiting room), "+
 		"`GET /api/slots` over %d days, `POST /api/holds` (one of the %d earliest free times; another on a 409), `POST /api/bookings`. A %d-desk, 15-minute service open 08:00–18:00 on working days. "+
 		"Traces: %s, exported to the stack's Jaeger.\n\n",
-		c.citizens, c.concurrency, clickdayDays, clickdayEarliest, clickdayDesks,
-		map[bool]string{false: "one in ten kept, by trace id, as the functions ship (`-clickday-every-trace`: every one, as `make run` keeps them)", true: "every one kept, as `make run` does"}[c.clickdayEveryTrace])
+		c.citizens, c.concurrency, clickdayDays, clickdayEarliest, clickdayDesks, traces)
 	profiles := filepath.Join(c.keep, "clickday-profiles")
-	// Traces as the functions ship (one in ten, by trace id), not the
-	// local stack's every trace: the click day of a municipality.
-	sampling := []string{"OTEL_TRACES_SAMPLER=parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG=0.1"}
-	if c.clickdayEveryTrace {
-		sampling = nil
-	}
 	st, err := startLocal(root, tmp, sampling, "-profiles", profiles)
 	if err != nil {
 		return nil, err
@@ -98,9 +98,9 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	if err := st.configure(); err != nil {
 		return nil, err
 	}
-	if err := st.resetStatements(); err != nil {
-		return nil, err
-	}
+	// The statements' figures are an aid, not the click day's results: a
+	// PostgreSQL without pg_stat_statements (not Debian's) goes without.
+	statementsErr := st.resetStatements()
 
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 		MaxIdleConns: 2 * c.concurrency, MaxIdleConnsPerHost: 2 * c.concurrency, IdleConnTimeout: time.Minute}}
@@ -170,9 +170,12 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	elapsed := time.Since(started)
 	stopGreedy()
 	stackCPUNow := st.cpu()
-	statements, err := st.statements(12)
-	if err != nil { // a figure missing, not the click day's results
-		statements = fmt.Sprintf("(pg_stat_statements: %v)\n", err)
+	statements := ""
+	if statementsErr == nil {
+		statements, statementsErr = st.statements(12)
+	}
+	if statementsErr != nil {
+		statements = fmt.Sprintf("(pg_stat_statements: %v)\n", statementsErr)
 	}
 	stackCPU := stackCPUNow.total() - stackCPU0.total()
 	if ctx.Err() != nil {
@@ -277,8 +280,8 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	fmt.Printf("\nWhere PostgreSQL's time went during the click day (pg_stat_statements: time in the statement, waits for locks and for a CPU included; "+
 		"a statement inside hold_slot or confirm_hold counts in the function's line too):\n\n%s", statements)
 	fmt.Printf("\nWhere sportello-local's own CPU went over its whole run (the gateway, the broker, the ticker):\n\n```\n%s\n```\n\n"+
-		"Each function's CPU profile of the click day: %s/<function>.pprof, with its binary in %s/clickday/bin (go tool pprof).\n",
-		top(filepath.Join(tmp, "sportello-local"), filepath.Join(profiles, "sportello-local.pprof"), 15), profiles, tmp)
+		"Each function's CPU profile of the click day: %s/<function>.pprof (go tool pprof; `-profiles DIR` keeps them after the bench).\n",
+		top(filepath.Join(tmp, "sportello-local"), filepath.Join(profiles, "sportello-local.pprof"), 15), profiles)
 	return failures, nil
 }
 

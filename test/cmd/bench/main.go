@@ -124,35 +124,8 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	// The parts on the bench's own PostgreSQL, stopped before the click day
-	// starts a stack of its own.
 	if c.part("holds") || c.part("queue") || c.part("calendar") || c.part("telemetry") {
-		if err := func() error {
-			db, err := startPostgres(tmp)
-			if err != nil {
-				return err
-			}
-			defer db.Stop()
-			if c.part("holds") {
-				if err := checked(holds(c, db, bins)); err != nil {
-					return err
-				}
-			}
-			if c.part("queue") {
-				if err := checked(queueJoins(c, db, bins)); err != nil {
-					return err
-				}
-			}
-			if c.part("calendar") {
-				if err := calendar(db, bins); err != nil {
-					return err
-				}
-			}
-			if c.part("telemetry") {
-				return tracing(c, db, bins, tmp)
-			}
-			return nil
-		}(); err != nil {
+		if err := checked(ownPostgresParts(c, bins, tmp)); err != nil {
 			return err
 		}
 	}
@@ -170,4 +143,39 @@ func run(c config) error {
 		return fmt.Errorf("correctness checks failed: %s", strings.Join(failures, "; "))
 	}
 	return nil
+}
+
+// ownPostgresParts runs the parts on the bench's own PostgreSQL, which it
+// stops before the click day starts a stack of its own, and answers their
+// failed checks.
+func ownPostgresParts(c config, bins, tmp string) ([]string, error) {
+	db, err := startPostgres(tmp)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Stop()
+	var failures []string
+	if c.part("holds") {
+		f, err := holds(c, db, bins)
+		if failures = append(failures, f...); err != nil {
+			return failures, err
+		}
+	}
+	if c.part("queue") {
+		f, err := queueJoins(c, db, bins)
+		if failures = append(failures, f...); err != nil {
+			return failures, err
+		}
+	}
+	if c.part("calendar") {
+		if err := calendar(db, bins); err != nil {
+			return failures, err
+		}
+	}
+	if c.part("telemetry") {
+		if err := tracing(c, db, bins, tmp); err != nil {
+			return failures, err
+		}
+	}
+	return failures, nil
 }
