@@ -19,10 +19,10 @@
 // per instance, however many citizens ask: under a steady crowd it is
 // built again ahead, after three quarters of its age, so that no request
 // waits for it), so a slot shown free may have been taken up to a second
-// ago — harmless, the hold is refused then and the citizen picks another. Answers carry a weak ETag (a 304 when the calendar
-// did not change since the client's copy) and are gzip-compressed when the
-// client accepts it; Cache-Control: no-cache makes browsers ask again each
-// time, cheaply.
+// ago — harmless, the hold is refused then and the citizen picks another.
+// Answers carry a weak ETag (a 304 when the calendar did not change since
+// the client's copy) and are gzip-compressed when the client accepts it;
+// Cache-Control: no-cache makes browsers ask again each time, cheaply.
 //
 // Emits: no events.
 package main

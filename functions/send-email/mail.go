@@ -163,8 +163,8 @@ func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
 	return s.done(c, s.carry(ctx, c, msg))
 }
 
-// carry sends msg on c, abandoning it when ctx ends: go-mail bounds each
-// step by the SMTP timeout only, and its own Close and UpdateDeadline
+// carry sends msg on c, abandoning it when ctx ends: go-mail bounds the
+// mail by the SMTP timeout only, and its own Close and UpdateDeadline
 // wait for the command under way (they take the lock a command holds
 // while it waits for the reply), so the end of ctx closes the socket
 // under the conversation (textproto's Close does not lock), and whatever
