@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
@@ -71,6 +72,16 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "sportello-local: unexpected argument %q\n", flag.Arg(0))
 		flag.Usage()
 		return 2
+	}
+	if os.Getenv("GOGC") == "" {
+		// The gateway and the broker allocate for every request and
+		// event they pass on, and at Go's default a click day spent a
+		// sixth of this process's CPU collecting garbage (profiled, 2.7 s
+		// of 16.7). Collecting when the heap has grown fivefold instead of
+		// twofold costs a few tens of MB and leaves the CPU to the
+		// functions. The functions keep Go's default: their memory is
+		// what a pod is sized by.
+		debug.SetGCPercent(400)
 	}
 	root, err := stack.RepoRoot(".")
 	if err != nil {

@@ -1,17 +1,29 @@
 package postgres
 
 import (
+	"context"
+	"fmt"
+	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 )
 
 // cache keeps what the store read from the database in memory, by id, each
 // value for MaxAge after it was read: the services (Services) and the
 // waiting rooms (Rooms) that a crowd would otherwise read thousands of
 // times a second. Its age is measured on the clock its callers pass.
+//
+// A value is read once for all the callers that find it missing or stale
+// together (load): when an entry expired under a click day's crowd, every
+// request in flight used to read it again, about forty reads a second of
+// the same service in one reserve instance instead of one.
 type cache[V any] struct {
 	mu      sync.RWMutex
 	entries map[string]cached[V]
+	gen     uint64 // Reset's count: a read begun before a Reset is not kept
+	flight  singleflight.Group
 	// MaxAge bounds how long an entry is used without asking the database;
 	// default 1s.
 	MaxAge time.Duration
@@ -22,16 +34,21 @@ type cached[V any] struct {
 	read  time.Time
 }
 
+// readTimeout bounds a read that load shares: it does not end with the
+// request that started it, whose callers it also answers.
+const readTimeout = 10 * time.Second
+
 // Reset forgets every entry.
 func (c *cache[V]) Reset() {
 	c.mu.Lock()
 	c.entries = nil
+	c.gen++
 	c.mu.Unlock()
 }
 
-// get answers the entry of id if it was read less than MaxAge before now
-// (and not after now).
-func (c *cache[V]) get(id string, now time.Time) (V, bool) {
+// lookup answers the entry of id if it was read less than MaxAge before
+// now (and not after now), and the count of Resets so far.
+func (c *cache[V]) lookup(id string, now time.Time) (V, uint64, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	e, ok := c.entries[id]
@@ -39,15 +56,67 @@ func (c *cache[V]) get(id string, now time.Time) (V, bool) {
 	if max <= 0 {
 		max = time.Second
 	}
-	return e.value, ok && now.Sub(e.read) < max && now.Sub(e.read) >= 0
+	return e.value, c.gen, ok && now.Sub(e.read) < max && now.Sub(e.read) >= 0
 }
 
 // put keeps v as the entry of id, read at now.
 func (c *cache[V]) put(id string, v V, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.keep(id, v, now)
+}
+
+// keep is put, with c.mu held.
+func (c *cache[V]) keep(id string, v V, now time.Time) {
 	if c.entries == nil {
 		c.entries = map[string]cached[V]{}
 	}
 	c.entries[id] = cached[V]{value: v, read: now}
+}
+
+// load answers the entry of id if it is fresh at now, and otherwise reads
+// it with read and keeps it as read at now (an error is not kept). The
+// callers that find it missing or stale while a read of it is under way
+// wait for that read instead of starting their own; a caller after a
+// Reset waits only for a read begun after it, and a read begun before it
+// is not kept. The read runs on ctx without its end, for at most
+// readTimeout: a caller that leaves does not fail the others; it gets its
+// context's error at once.
+func (c *cache[V]) load(ctx context.Context, id string, now time.Time, read func(context.Context) (V, error)) (V, error) {
+	v, gen, ok := c.lookup(id, now)
+	if ok {
+		return v, nil
+	}
+	shared := context.WithoutCancel(ctx)
+	ch := c.flight.DoChan(strconv.FormatUint(gen, 10)+" "+id, func() (val any, err error) {
+		// singleflight runs the read on a goroutine of its own, where a
+		// panic would end the process: it is the read's error instead.
+		defer func() {
+			if p := recover(); p != nil {
+				val, err = nil, fmt.Errorf("cache read of %s: panic: %v", id, p)
+			}
+		}()
+		rctx, cancel := context.WithTimeout(shared, readTimeout)
+		defer cancel()
+		got, err := read(rctx)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.gen == gen {
+			c.keep(id, got, now)
+		}
+		return got, nil
+	})
+	var none V
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return none, r.Err
+		}
+		return r.Val.(V), nil
+	case <-ctx.Done():
+		return none, ctx.Err()
+	}
 }

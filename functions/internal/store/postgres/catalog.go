@@ -62,15 +62,7 @@ func (s *Store) Offices(ctx context.Context) ([]booking.Office, error) {
 	if s.Catalog == nil {
 		return s.offices(ctx)
 	}
-	now := time.Now()
-	if offices, ok := s.Catalog.get("", now); ok {
-		return offices, nil
-	}
-	offices, err := s.offices(ctx)
-	if err == nil {
-		s.Catalog.put("", offices, now)
-	}
-	return offices, err
+	return s.Catalog.load(ctx, "", time.Now(), s.offices)
 }
 
 // offices reads the catalog from the database.
@@ -219,15 +211,11 @@ func (s *Store) cachedService(ctx context.Context, id, field string) (booking.Se
 	if s.Services == nil {
 		return s.serviceAt(ctx, nil, id, field)
 	}
-	now := time.Now()
-	if e, ok := s.Services.get(id, now); ok {
-		return e.svc, e.version, nil
-	}
-	v, version, err := s.serviceAt(ctx, nil, id, field)
-	if err == nil {
-		s.Services.put(id, versionedService{svc: v, version: version}, now)
-	}
-	return v, version, err
+	e, err := s.Services.load(ctx, id, time.Now(), func(ctx context.Context) (versionedService, error) {
+		v, version, err := s.serviceAt(ctx, nil, id, field)
+		return versionedService{svc: v, version: version}, err
+	})
+	return e.svc, e.version, err
 }
 
 // fromDBHours is an opening period as read: a period that closes at

@@ -46,17 +46,13 @@ func (s *Store) Room(ctx context.Context, serviceID string) (queue.Room, error) 
 	if !booking.ValidID(serviceID) {
 		return queue.Room{}, apperr.New(apperr.NotFound, "service_id", "no service with id %q", serviceID)
 	}
-	now := time.Now()
-	if s.Rooms != nil {
-		if r, ok := s.Rooms.get(serviceID, now); ok {
-			return r, nil
-		}
+	read := func(ctx context.Context) (queue.Room, error) {
+		return scanRoom(s.Pool.QueryRow(ctx, roomSelect, serviceID, s.Clock.Now()), serviceID)
 	}
-	r, err := scanRoom(s.Pool.QueryRow(ctx, roomSelect, serviceID, s.Clock.Now()), serviceID)
-	if err == nil && s.Rooms != nil {
-		s.Rooms.put(serviceID, r, now)
+	if s.Rooms == nil {
+		return read(ctx)
 	}
-	return r, err
+	return s.Rooms.load(ctx, serviceID, time.Now(), read)
 }
 
 // joinSQL takes the next position in a service's room at $2 in one
