@@ -34,6 +34,9 @@ var routineMigrations = []struct {
 	{17, "00017_count_holds_won",
 		[]string{"routines/hold_slot_v4.sql"},
 		[]string{"routines/hold_slot_v3.sql"}},
+	{20, "00020_lapsed_on_refusal",
+		[]string{"routines/hold_slot_v5.sql"},
+		[]string{"routines/hold_slot_v4.sql"}},
 }
 
 // goMigrations are routineMigrations as goose runs them.

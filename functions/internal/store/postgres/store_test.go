@@ -273,6 +273,65 @@ func TestExpiredHoldStopsBlocking(t *testing.T) {
 	}
 }
 
+// TestLapsedHoldOnTheLeastBusyDesk: a desk whose only booking at a time is
+// a lapsed hold is free there, but the hold cannot be placed on it until
+// the lapsed one is marked expired; with another desk free, the hold goes
+// there at once. The lapsed desk is the least busy, so it is tried first.
+func TestLapsedHoldOnTheLeastBusyDesk(t *testing.T) {
+	store, clk := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
+	start := at("2027-03-02", "09:30")
+	desk := func(id string) (d int64) {
+		t.Helper()
+		if err := store.Pool.QueryRow(t.Context(), `SELECT desk_id FROM bookings WHERE id = $1::uuid`, id).Scan(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	lapsing, err := store.Reserve(t.Context(), svc, start, "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lapsedDesk := desk(lapsing.ID)
+	// The other desk gets three holds later that day: the busier one.
+	for _, hhmm := range []string{"10:30", "11:00", "11:30"} {
+		h, err := store.Reserve(t.Context(), svc, at("2027-03-02", hhmm), "it")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Pool.Exec(t.Context(), `UPDATE bookings SET desk_id = (SELECT id FROM desks WHERE service_id = $2 AND id <> $3)
+			WHERE id = $1::uuid`, h.ID, svc, lapsedDesk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(10*time.Minute + time.Second) // every hold so far has lapsed
+	again, err := store.Reserve(t.Context(), svc, start, "it")
+	if err != nil {
+		t.Fatalf("hold beside a lapsed one: %v", err)
+	}
+	if d := desk(again.ID); d == lapsedDesk {
+		t.Errorf("the hold went to the desk of the lapsed hold (%d)", d)
+	}
+	if n := overlaps(t, store.Pool); n != 0 {
+		t.Fatalf("%d overlapping active bookings", n)
+	}
+	// Both desks now taken at that time, one by the lapsed hold: once
+	// that is marked expired the time is free on its desk again.
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
+		t.Fatalf("hold where the only booking left is a lapsed hold: %v", err)
+	}
+	var status string
+	if err := store.Pool.QueryRow(t.Context(), `SELECT status FROM bookings WHERE id = $1::uuid`, lapsing.ID).Scan(&status); err != nil {
+		t.Fatal(err)
+	}
+	if status != "expired" {
+		t.Errorf("the lapsed hold in the way is %s, want expired", status)
+	}
+	if n := overlaps(t, store.Pool); n != 0 {
+		t.Fatalf("%d overlapping active bookings", n)
+	}
+}
+
 // TestExpireHolds: the sweep marks every lapsed hold, once, with its event,
 // and leaves live holds and bookings alone.
 func TestExpireHolds(t *testing.T) {
