@@ -87,7 +87,6 @@ func (c *cache[V]) load(ctx context.Context, id string, now time.Time, read func
 	if ok {
 		return v, nil
 	}
-	shared := context.WithoutCancel(ctx)
 	ch := c.flight.DoChan(strconv.FormatUint(gen, 10)+" "+id, func() (val any, err error) {
 		// singleflight runs the read on a goroutine of its own, where a
 		// panic would end the process: it is the read's error instead.
@@ -96,7 +95,7 @@ func (c *cache[V]) load(ctx context.Context, id string, now time.Time, read func
 				val, err = nil, fmt.Errorf("cache read of %s: panic: %v", id, p)
 			}
 		}()
-		rctx, cancel := context.WithTimeout(shared, readTimeout)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
 		defer cancel()
 		got, err := read(rctx)
 		if err != nil {
