@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -151,16 +150,6 @@ func (s *Server) own(dir string) error {
 		return fmt.Errorf("the postgres user cannot reach %s: a folder above it is private to root; put the data under /var/lib or /tmp (make run does this by itself)", dir)
 	}
 	return nil
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // Start launches the server and waits until it accepts connections.

@@ -70,8 +70,9 @@ const queuePath = (res) => new URL(res.url()).pathname.startsWith('/api/queue');
 /**
  * citizenPage opens a watched page in a fresh context and records every
  * answer of the waiting room it gets: page.queue is a list of {at (ms),
- * method, status, token (the GET's), admitted, position, queueToken}. Its tokens are
- * registered as secrets.
+ * method, status, token (the GET's), read, admitted, position, queueToken}. An answer
+ * whose body could not be read (a poll answered as the page reloads: the browser has
+ * dropped it) has read false and nothing else. Its tokens are registered as secrets.
  */
 async function citizenPage() {
   const context = await newContext(browser);
@@ -82,9 +83,9 @@ async function citizenPage() {
     const at = Date.now();
     const method = res.request().method();
     const token = method === 'GET' ? decodeURIComponent(new URL(res.url()).pathname.split('/').pop()) : '';
-    const json = await res.json().catch(() => ({}));
-    personal(token, json.queue_token);
-    page.queue.push({ at, method, token, status: res.status(), admitted: json.admitted, position: json.position, queueToken: json.queue_token });
+    const json = await res.json().catch(() => undefined);
+    personal(token, json?.queue_token);
+    page.queue.push({ at, method, token, status: res.status(), read: json !== undefined, admitted: json?.admitted, position: json?.position, queueToken: json?.queue_token });
   });
   return page;
 }
@@ -98,8 +99,8 @@ async function waitAnswer(page, timeout = 15_000) {
   }
 }
 
-/** answers are a page's waiting-room answers in the order they came. */
-const answers = (page) => [...page.queue].sort((a, b) => a.at - b.at);
+/** answers are a page's waiting-room answers that it read, in the order they came. */
+const answers = (page) => page.queue.filter((a) => a.read).sort((a, b) => a.at - b.at);
 
 /** admittedAt is when a page was first told it is admitted (ms), or Infinity. */
 const admittedAt = (page) => answers(page).find((a) => a.admitted)?.at ?? Infinity;
@@ -206,7 +207,9 @@ test('a crowd waits its turn, in order, and keeps its place on reloading', async
       }
     }
     for (const p of waiting) {
-      assert.ok(answers(p).filter((a) => !a.admitted).every((a) => a.position <= answers(p)[0].position), 'a position went back');
+      const told = answers(p).filter((a) => !a.admitted).map((a) => a.position);
+      assert.ok(told.every((n) => n <= told[0]), `a position went back: ${JSON.stringify(told)}`);
+      assert.ok(p.queue.every((a) => a.status === 200), `an answer not 200: ${JSON.stringify(p.queue.map((a) => a.status))}`);
       const entry = await saved(p);
       assert.ok(entry && !entry.queue_token && entry.admitted_until > Date.now(), `kept once admitted: ${JSON.stringify(entry)}`);
     }
