@@ -75,7 +75,8 @@ func (c *cache[V]) keep(id string, v V, now time.Time) {
 }
 
 // load answers the entry of id if it is fresh at now, and otherwise reads
-// it with read and keeps it as read at now (an error is not kept). The
+// it with read and keeps it as read at now (an error is not kept, nor a
+// read older than a value put meanwhile). The
 // callers that find it missing or stale while a read of it is under way
 // wait for that read instead of starting their own; a caller after a
 // Reset waits only for a read begun after it, and a read begun before it
@@ -103,7 +104,9 @@ func (c *cache[V]) load(ctx context.Context, id string, now time.Time, read func
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if c.gen == gen {
+		// A value put while the read was under way (a waiting room a
+		// join has just changed) is newer than the read: it stays.
+		if e, ok := c.entries[id]; c.gen == gen && (!ok || !e.read.After(now)) {
 			c.keep(id, got, now)
 		}
 		return got, nil

@@ -159,3 +159,34 @@ func soon[T any](t *testing.T, ch <-chan T, what string) T {
 		panic("unreachable")
 	}
 }
+
+// A value put while a read is under way is newer than the read: the
+// read's caller gets what it read, and the cache keeps the value put (a
+// waiting room a join changed must not be taken back to the room as it
+// was before the join for the next second).
+func TestCacheKeepsAPutNewerThanTheRead(t *testing.T) {
+	var c cache[string]
+	started, release := make(chan struct{}), make(chan struct{})
+	read := func(context.Context) (string, error) {
+		close(started)
+		<-release
+		return "read before the join", nil
+	}
+	done := make(chan struct{})
+	var got string
+	var err error
+	go func() {
+		defer close(done)
+		got, err = c.load(context.Background(), "room", t0, read)
+	}()
+	<-started
+	c.put("room", "put by the join", t0.Add(time.Millisecond))
+	close(release)
+	<-done
+	if err != nil || got != "read before the join" {
+		t.Errorf("the reader got %q, %v; want what it read", got, err)
+	}
+	if v, _, ok := c.lookup("room", t0.Add(2*time.Millisecond)); !ok || v != "put by the join" {
+		t.Errorf("the cache keeps %q (fresh: %v), want the value put during the read", v, ok)
+	}
+}
