@@ -90,10 +90,10 @@ async function citizenPage() {
   return page;
 }
 
-/** waitAnswer waits for the page's first waiting-room answer. */
+/** waitAnswer waits for the page's first waiting-room answer that it read. */
 async function waitAnswer(page, timeout = 15_000) {
   const deadline = Date.now() + timeout;
-  while (page.queue.length === 0) {
+  while (answers(page).length === 0) {
     assert.ok(Date.now() < deadline, 'no answer from the waiting room');
     await new Promise((r) => setTimeout(r, 50));
   }
