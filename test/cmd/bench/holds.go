@@ -147,7 +147,11 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		// Reserve as it ships: one hold a client, the per-client and
 		// per-address limits counted in the database; every request a
 		// citizen of its own (a new client, an address of its own).
-		env := []string{"DATABASE_URL=" + url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", c.conns), "HOLD_TTL=24h", "K_SINK=",
+		fnConns := c.conns
+		if c.fnConns >= 0 {
+			fnConns = c.fnConns
+		}
+		env := []string{"DATABASE_URL=" + url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", fnConns), "HOLD_TTL=24h", "K_SINK=",
 			"CLIENT_KEY=" + strings.Repeat("bench-client-key-", 2)}
 		reserveProf := filepath.Join(c.keep, fmt.Sprintf("reserve-%d.pprof", clients))
 		confirmProf := filepath.Join(c.keep, fmt.Sprintf("confirm-%d.pprof", clients))
@@ -160,7 +164,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			reserve.stop()
 			return nil, err
 		}
-		bare, err := start(bins, "bare-confirm", "DATABASE_URL="+url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", c.conns))
+		bare, err := start(bins, "bare-confirm", "DATABASE_URL="+url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", fnConns))
 		if err != nil {
 			reserve.stop()
 			confirm.stop()
