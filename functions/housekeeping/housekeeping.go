@@ -19,32 +19,34 @@ import (
 
 // Housekeeper runs the periodic jobs.
 type Housekeeper struct {
-	Store          *postgres.Store // the pool, the clock and the source of the events written
-	Relay          *outbox.Relay
-	Objects        *storage.Store
-	LiveKit        *rooms.LiveKit // the video rooms; nil: the rooms job does nothing
-	Log            *slog.Logger
-	Retention      time.Duration // personal data are kept this long after a booking's end
-	InboxRetention time.Duration // processed events are remembered this long
-	PurgeBatch     int           // bookings purged per tick at most
-	NoShowAfter    time.Duration // a booking nobody joined is a no-show this long after its end
-	IdempotencyTTL time.Duration // answers kept for Idempotency-Keys are deleted this long after (0: 24 hours)
+	Store           *postgres.Store // the pool, the clock and the source of the events written
+	Relay           *outbox.Relay
+	Objects         *storage.Store
+	LiveKit         *rooms.LiveKit // the video rooms; nil: the rooms job does nothing
+	Log             *slog.Logger
+	Retention       time.Duration // personal data are kept this long after a booking's end
+	InboxRetention  time.Duration // processed events are remembered this long
+	OutboxRetention time.Duration // delivered events are kept in the outbox this long (0: 30 days)
+	PurgeBatch      int           // bookings purged per tick at most
+	NoShowAfter     time.Duration // a booking nobody joined is a no-show this long after its end
+	IdempotencyTTL  time.Duration // answers kept for Idempotency-Keys are deleted this long after (0: 24 hours)
 }
 
 // Report counts what one tick did.
 type Report struct {
-	HoldsExpired   int
-	NoShows        int
-	Reminders24h   int
-	Reminders1h    int
-	Purged         int
-	ObjectsDeleted int
-	InboxForgotten int
-	KeysForgotten  int
-	RoomsOpened    int
-	RoomsWarned    int
-	RoomsClosed    int
-	Delivered      int
+	HoldsExpired    int
+	NoShows         int
+	Reminders24h    int
+	Reminders1h     int
+	Purged          int
+	ObjectsDeleted  int
+	InboxForgotten  int
+	EventsForgotten int
+	KeysForgotten   int
+	RoomsOpened     int
+	RoomsWarned     int
+	RoomsClosed     int
+	Delivered       int
 }
 
 // Handle runs a tick for a ping. The ping's data are informational (a
@@ -89,6 +91,10 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 		rep.InboxForgotten, err = h.forgetProcessed(ctx)
 		return err
 	})
+	run("delivered events", func() (err error) {
+		rep.EventsForgotten, err = h.forgetDelivered(ctx)
+		return err
+	})
 	run("idempotency keys", func() (err error) {
 		ttl := h.IdempotencyTTL
 		if ttl <= 0 {
@@ -114,7 +120,7 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 	})
 	err := errors.Join(errs...)
 	attrs := []any{"holds_expired", rep.HoldsExpired, "no_shows", rep.NoShows, "reminders_24h", rep.Reminders24h, "reminders_1h", rep.Reminders1h,
-		"purged", rep.Purged, "objects_deleted", rep.ObjectsDeleted, "inbox_forgotten", rep.InboxForgotten, "keys_forgotten", rep.KeysForgotten,
+		"purged", rep.Purged, "objects_deleted", rep.ObjectsDeleted, "inbox_forgotten", rep.InboxForgotten, "events_forgotten", rep.EventsForgotten, "keys_forgotten", rep.KeysForgotten,
 		"rooms_opened", rep.RoomsOpened, "rooms_warned", rep.RoomsWarned, "rooms_closed", rep.RoomsClosed, "delivered", rep.Delivered}
 	if err != nil {
 		h.Log.Error("housekeeping", append(attrs, "err", err)...)
@@ -128,4 +134,22 @@ func (h *Housekeeper) Tick(ctx context.Context) (Report, error) {
 // longer than InboxRetention ago: the broker's retries are long over.
 func (h *Housekeeper) forgetProcessed(ctx context.Context) (int, error) {
 	return h.Store.ForgetProcessed(ctx, h.Store.Clock.Now().Add(-h.InboxRetention))
+}
+
+// Delivered events are deleted forgetBatch a statement, at most
+// forgetPerTick a tick: a backlog of years (the outbox before
+// OUTBOX_RETENTION) goes over a few ticks instead of one long one.
+const (
+	forgetBatch   = 5000
+	forgetPerTick = 100_000
+)
+
+// forgetDelivered deletes the outbox's events delivered longer than
+// OutboxRetention ago. Undelivered events stay, however old.
+func (h *Housekeeper) forgetDelivered(ctx context.Context) (int, error) {
+	keep := h.OutboxRetention
+	if keep <= 0 {
+		keep = 720 * time.Hour
+	}
+	return h.Store.ForgetDelivered(ctx, h.Store.Clock.Now().Add(-keep), forgetBatch, forgetPerTick)
 }

@@ -351,6 +351,43 @@ func TestInboxForgotten(t *testing.T) {
 	}
 }
 
+// TestDeliveredEventsForgotten: the outbox's events are kept for
+// OUTBOX_RETENTION (30 days unless set) after their delivery, then
+// deleted; an event never delivered stays, however old.
+func TestDeliveredEventsForgotten(t *testing.T) {
+	f := newFixture(t, apitest.Monday)
+	now := f.clk.Now()
+	add := func(subject string, created time.Time, delivered *time.Time) {
+		t.Helper()
+		// An undelivered event's next attempt is an hour away: this tick's
+		// relay leaves it alone.
+		if _, err := f.store.Pool.Exec(t.Context(), `
+			INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at, delivered_at, attempts)
+			VALUES ($1, $2, '/sportello/confirm', $3, 'x', $4, '{}', $5, $6, 1)`,
+			uuid.NewString(), events.BookingConfirmed, subject, created, now.Add(time.Hour), delivered); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, recent := now.Add(-31*24*time.Hour), now.Add(-29*24*time.Hour)
+	add("delivered 31 days ago", old, &old)
+	add("delivered 29 days ago", old, &recent)
+	add("never delivered", now.Add(-90*24*time.Hour), nil)
+
+	f.tick(t)
+	left := pgtest.Column[string](t, `SELECT subject FROM outbox ORDER BY subject`)
+	if diff := cmp.Diff([]string{"delivered 29 days ago", "never delivered"}, left); diff != "" {
+		t.Errorf("events left (-want +got):\n%s", diff)
+	}
+
+	// A shorter retention, set: the 29-day-old delivery goes too.
+	f.hk.OutboxRetention = 7 * 24 * time.Hour
+	f.tick(t)
+	left = pgtest.Column[string](t, `SELECT subject FROM outbox ORDER BY subject`)
+	if diff := cmp.Diff([]string{"never delivered"}, left); diff != "" {
+		t.Errorf("events left with a 7-day retention (-want +got):\n%s", diff)
+	}
+}
+
 // TestIdempotencyKeysForgotten: the answers kept for Idempotency-Keys (a
 // booking with its citizen's data, maybe) are deleted after a day, the
 // request counters of past minutes and the ended windows of failed sign-ins

@@ -13,7 +13,9 @@
 //  4. purge the personal data of bookings that ended more than RETENTION
 //     ago: the citizen's fields, the manage links, the documents' objects
 //     and names, the outcome's note (booking.purged.v1);
-//  5. forget consumers' processed events older than INBOX_RETENTION;
+//  5. forget consumers' processed events older than INBOX_RETENTION, and
+//     the outbox's events delivered longer than OUTBOX_RETENTION ago
+//     (undelivered ones stay);
 //  6. keep the video rooms just in time: create on LiveKit the rooms whose
 //     window has opened, warn the people in the rooms that close within
 //     ROOM_CLOSING_WARNING, and delete the rooms whose window has closed
@@ -32,12 +34,13 @@
 // io.github.sportello.booking.purged.v1.
 //
 // Environment, besides function.Config: RETENTION (default 720h, 30 days),
-// INBOX_RETENTION (default 720h), PURGE_BATCH (bookings purged per tick at
-// most; default 500), NO_SHOW_AFTER (default 15m: the citizens' join window
-// closes JOIN_GRACE after the end; keep it at least that), the object
-// store's S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET,
-// and LiveKit's LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET,
-// ROOM_CLOSING_WARNING (5m) and the rooms' settings (see join).
+// INBOX_RETENTION (default 720h), OUTBOX_RETENTION (default 720h),
+// PURGE_BATCH (bookings purged per tick at most; default 500),
+// NO_SHOW_AFTER (default 15m: the citizens' join window closes JOIN_GRACE
+// after the end; keep it at least that), the object store's S3_ENDPOINT,
+// S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET, and LiveKit's
+// LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, ROOM_CLOSING_WARNING
+// (5m) and the rooms' settings (see join).
 package main
 
 import (
@@ -57,18 +60,19 @@ import (
 // Config is the environment of housekeeping beyond function.Config and
 // storage.Config.
 type Config struct {
-	Retention      time.Duration `envconfig:"RETENTION" default:"720h"`
-	InboxRetention time.Duration `envconfig:"INBOX_RETENTION" default:"720h"`
-	PurgeBatch     int           `envconfig:"PURGE_BATCH" default:"500"`
-	NoShowAfter    time.Duration `envconfig:"NO_SHOW_AFTER" default:"15m"`
-	IdempotencyTTL time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`
+	Retention       time.Duration `envconfig:"RETENTION" default:"720h"`
+	InboxRetention  time.Duration `envconfig:"INBOX_RETENTION" default:"720h"`
+	OutboxRetention time.Duration `envconfig:"OUTBOX_RETENTION" default:"720h"`
+	PurgeBatch      int           `envconfig:"PURGE_BATCH" default:"500"`
+	NoShowAfter     time.Duration `envconfig:"NO_SHOW_AFTER" default:"15m"`
+	IdempotencyTTL  time.Duration `envconfig:"IDEMPOTENCY_TTL" default:"24h"`
 }
 
 func main() {
 	var cfg Config
 	err := envconfig.Process("", &cfg)
-	if err == nil && (cfg.Retention <= 0 || cfg.InboxRetention <= 0 || cfg.PurgeBatch < 1 || cfg.NoShowAfter < 0 || cfg.IdempotencyTTL <= 0) {
-		err = errors.New("RETENTION, INBOX_RETENTION, PURGE_BATCH and IDEMPOTENCY_TTL must be positive, NO_SHOW_AFTER not negative")
+	if err == nil && (cfg.Retention <= 0 || cfg.InboxRetention <= 0 || cfg.OutboxRetention <= 0 || cfg.PurgeBatch < 1 || cfg.NoShowAfter < 0 || cfg.IdempotencyTTL <= 0) {
+		err = errors.New("RETENTION, INBOX_RETENTION, OUTBOX_RETENTION, PURGE_BATCH and IDEMPOTENCY_TTL must be positive, NO_SHOW_AFTER not negative")
 	}
 	var objects *storage.Store
 	if err == nil {
@@ -90,7 +94,7 @@ func main() {
 	}
 	function.Main("housekeeping", func(env *function.Env) http.Handler {
 		h := &Housekeeper{Store: env.Store, Relay: env.Relay, Objects: objects, LiveKit: lk, Log: env.Log,
-			Retention: cfg.Retention, InboxRetention: cfg.InboxRetention, PurgeBatch: cfg.PurgeBatch, NoShowAfter: cfg.NoShowAfter,
+			Retention: cfg.Retention, InboxRetention: cfg.InboxRetention, OutboxRetention: cfg.OutboxRetention, PurgeBatch: cfg.PurgeBatch, NoShowAfter: cfg.NoShowAfter,
 			IdempotencyTTL: cfg.IdempotencyTTL}
 		return function.Events(env.Log, h.Handle)
 	})

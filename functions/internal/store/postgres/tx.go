@@ -111,6 +111,38 @@ func (s *Store) ForgetProcessed(ctx context.Context, before time.Time) (int, err
 	return int(tag.RowsAffected()), nil
 }
 
+// ForgetDelivered deletes the outbox rows delivered before before, at most
+// limit of them, batch rows a statement (each its own transaction, so a
+// long backlog after an upgrade neither holds one lock for long nor
+// bloats one transaction), and answers how many it deleted. An event not
+// yet delivered is kept however old it is: only the relay may drop it, by
+// delivering it. Events carry no personal data; the rows go because
+// nothing reads a delivered event again (consumers deduplicate by their
+// own records, processed_events) and the outbox would otherwise grow by
+// every event ever emitted.
+func (s *Store) ForgetDelivered(ctx context.Context, before time.Time, batch, limit int) (int, error) {
+	if batch < 1 || limit < 1 {
+		return 0, fmt.Errorf("forget delivered: batch %d and limit %d must be positive", batch, limit)
+	}
+	total := 0
+	for total < limit {
+		want := min(batch, limit-total)
+		tag, err := s.Pool.Exec(ctx, `
+			DELETE FROM outbox WHERE id IN (
+			    SELECT id FROM outbox WHERE delivered_at < $1 ORDER BY delivered_at LIMIT $2)`,
+			before, want)
+		if err != nil {
+			return total, fmt.Errorf("forget delivered: %w", err)
+		}
+		n := int(tag.RowsAffected())
+		total += n
+		if n < want {
+			break
+		}
+	}
+	return total, nil
+}
+
 // Emit writes ev to the outbox: it is delivered if tx commits.
 func (tx *Tx) Emit(ctx context.Context, ev outbox.Event) error {
 	if _, err := outbox.Write(ctx, tx.Tx, tx.store.Source, tx.Now, ev); err != nil {
