@@ -153,14 +153,36 @@ func (s *Server) own(dir string) error {
 }
 
 // Start launches the server and waits until it accepts connections.
+//
+// With no Port it takes a free one; the port is free when FreePort looks,
+// but another process (another test package's server) may take it before
+// the server binds it. Then the server exits at once and Start tries again
+// on another port, three times in all. Start only counts as ready a server
+// whose data folder is DataDir, so a server of someone else's that answers
+// on the port is never taken for this one.
 func (s *Server) Start(ctx context.Context) error {
-	if s.Port == 0 {
-		p, err := FreePort()
-		if err != nil {
+	chosen := s.Port == 0
+	for attempt := 1; ; attempt++ {
+		if chosen {
+			p, err := FreePort()
+			if err != nil {
+				return err
+			}
+			s.Port = p
+		}
+		err := s.start(ctx)
+		if err == nil || !chosen || attempt == 3 || !errors.Is(err, errExited) {
 			return err
 		}
-		s.Port = p
 	}
+}
+
+// errExited is a server that exited during its start-up.
+var errExited = errors.New("postgres exited during start-up")
+
+// start launches the server on s.Port and waits until it accepts
+// connections.
+func (s *Server) start(ctx context.Context) error {
 	args := []string{"-D", s.DataDir, "-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1",
 		"-c", "unix_socket_directories=", "-c", "max_connections=300", "-c", "shared_buffers=128MB"}
 	for _, kv := range s.Settings {
@@ -181,15 +203,14 @@ func (s *Server) Start(ctx context.Context) error {
 	go func() { s.done <- s.cmd.Wait() }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		conn, err := pgx.Connect(ctx, s.URL("postgres"))
+		err := s.ours(ctx)
 		if err == nil {
-			conn.Close(ctx)
 			return nil
 		}
 		select {
 		case werr := <-s.done:
 			s.cmd = nil // already gone: Stop has nothing to wait for
-			return fmt.Errorf("postgres exited during start-up (%v); its log says why: %w", werr, err)
+			return fmt.Errorf("%w (%v) on port %d; its log says why: %w", errExited, werr, s.Port, err)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -198,6 +219,26 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// ours connects to the port and checks that the server answering is this
+// one: its data folder is DataDir.
+func (s *Server) ours(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var dir string
+	if err := conn.QueryRow(ctx, `SELECT current_setting('data_directory')`).Scan(&dir); err != nil {
+		return err
+	}
+	theirs, err1 := os.Stat(dir)
+	mine, err2 := os.Stat(s.DataDir)
+	if err1 != nil || err2 != nil || !os.SameFile(theirs, mine) {
+		return fmt.Errorf("port %d answers with another server (data folder %s, not %s)", s.Port, dir, s.DataDir)
+	}
+	return nil
 }
 
 // Stop shuts the server down (fast mode: open sessions are rolled back).
