@@ -29,10 +29,12 @@ type result struct {
 	// CPU used during the run by the function (none for a baseline), by
 	// PostgreSQL and by this load generator.
 	fn, pg, client time.Duration
+	wal            walUse // what PostgreSQL wrote to its WAL during the run
 }
 
-// measured runs work and notes the CPU each side used on it; fn is nil
-// for a baseline.
+// measured runs work and notes the CPU each side used on it, and the WAL
+// PostgreSQL wrote; fn is nil for a baseline. The WAL is read outside the
+// CPU's window (its query costs PostgreSQL a connection).
 func measured(db *database, fn *process, work func() result) result {
 	cpuOf := func() time.Duration {
 		if fn == nil {
@@ -40,10 +42,25 @@ func measured(db *database, fn *process, work func() result) result {
 		}
 		return fn.cpu()
 	}
+	w0 := db.wal()
 	f0, p0, c0 := cpuOf(), db.cpu(), selfCPU()
 	r := work()
 	r.fn, r.pg, r.client = cpuOf()-f0, db.cpu()-p0, selfCPU()-c0
+	r.wal = db.wal().minus(w0)
 	return r
+}
+
+// walPerRequest is the run's WAL per request in bytes, and the
+// checkpoints completed during it.
+func (r result) walPerRequest() string {
+	if r.wal.err != nil {
+		return fmt.Sprintf("(%v)", r.wal.err)
+	}
+	s := fmt.Sprintf("%.0f", float64(r.wal.bytes)/float64(max(len(r.latencies), 1)))
+	if r.wal.checkpoints > 0 {
+		s += fmt.Sprintf(" (%d checkpoint done)", r.wal.checkpoints)
+	}
+	return s
 }
 
 // perRequest is the run's CPU per request on each side, in µs.
@@ -120,8 +137,8 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		"%d hold requests a run, %d aimed at each slot of a %d-desk service (so %d of each %d win), then a confirmation of every hold won; "+
 		"PostgreSQL with fsync on; %d database connections for each function and for the baseline.\n\n",
 		c.requests, c.group, c.desks, c.desks, c.group, c.conns)
-	fmt.Println("| clients | run | requests/s | p50 | p95 | p99 | won | refused | errors | CPU µs a request: function / PostgreSQL / client | ratio |")
-	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| clients | run | requests/s | p50 | p95 | p99 | won | refused | errors | CPU µs a request: function / PostgreSQL / client | WAL bytes a request | ratio |")
+	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var failures []string
 	var profiles []string
 	for k, clients := range c.clients {
@@ -379,8 +396,8 @@ func holds(c config, db *database, bins string) ([]string, error) {
 				case r.name == bareConfirm.name:
 					ratio = fmt.Sprintf("%.2f", r.rps()/run[0].rps())
 				}
-				fmt.Printf("| %d | %s | %.0f | %s | %s | %s | %d | %d | %d | %s | %s |\n", clients, r.name, r.rps(),
-					ms(r.latencies.pct(0.5)), ms(r.latencies.pct(0.95)), ms(r.latencies.pct(0.99)), r.won, r.lost, r.errors, r.perRequest(), ratio)
+				fmt.Printf("| %d | %s | %.0f | %s | %s | %s | %d | %d | %d | %s | %s | %s |\n", clients, r.name, r.rps(),
+					ms(r.latencies.pct(0.5)), ms(r.latencies.pct(0.95)), ms(r.latencies.pct(0.99)), r.won, r.lost, r.errors, r.perRequest(), r.walPerRequest(), ratio)
 			}
 		}
 		var doubles int
@@ -398,7 +415,9 @@ func holds(c config, db *database, bins string) ([]string, error) {
 	}
 	fmt.Println("\nAfter each run an SQL self-join counts the double bookings among the active ones; any, or an error, fails the bench." +
 		" The ratio is the function's requests/s over the baseline's, in the same run. The CPU columns divide the CPU time each side used" +
-		" during the run (Linux counts it in 10 ms ticks) by the requests: the function's process, PostgreSQL's postmaster and backends, and this load generator.")
+		" during the run (Linux counts it in 10 ms ticks) by the requests: the function's process, PostgreSQL's postmaster and backends, and this load generator." +
+		" The WAL column divides what the server wrote to its write-ahead log during the run (the change in its insert position) by the requests;" +
+		" a checkpoint completed during a run is named (after one begins, the first change to each page writes the whole 8 kB page).")
 	for _, p := range profiles {
 		label, file, _ := strings.Cut(p, "|")
 		name, _, _ := strings.Cut(label, ",")

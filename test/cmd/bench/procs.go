@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -284,6 +285,36 @@ func (d *database) cpu() time.Duration {
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
 	return cpuOfTree(pid).total()
+}
+
+// walUse is what the server wrote to its write-ahead log: bytes (from its
+// insert position, exact at once) and the checkpoints it completed
+// (pg_stat_bgwriter, which the checkpointer updates as each ends).
+// pg_stat_wal's records and full-page images are not read: a backend left
+// idle reports them up to ten seconds later (PostgreSQL's
+// PGSTAT_IDLE_INTERVAL), in the next run's figures.
+type walUse struct {
+	bytes, checkpoints int64
+	err                error
+}
+
+func (w walUse) minus(v walUse) walUse {
+	return walUse{w.bytes - v.bytes, w.checkpoints - v.checkpoints, errors.Join(w.err, v.err)}
+}
+
+// wal reads the server's WAL figures.
+func (d *database) wal() walUse {
+	ctx := context.Background()
+	var w walUse
+	conn, err := pgx.Connect(ctx, d.admin)
+	if err != nil {
+		return walUse{err: err}
+	}
+	defer conn.Close(ctx)
+	w.err = conn.QueryRow(ctx, `
+		SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint, checkpoints_timed + checkpoints_req
+		FROM pg_stat_bgwriter`).Scan(&w.bytes, &w.checkpoints)
+	return w
 }
 
 // top prints the heaviest functions of a CPU profile (go tool pprof -top).
