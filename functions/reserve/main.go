@@ -16,6 +16,12 @@
 // admission ticket of the waiting-room function holds: 403 not_admitted
 // otherwise.
 //
+// A time found full is refused from memory for TAKEN_MAX_AGE (1s; 0: off)
+// in each instance: most of a click day's holds ask for a time a hold a
+// moment before found full (postgres.TakenSlots). A time freed elsewhere
+// may be refused here that long, as the calendar may show it taken that
+// long; only the database ever places a hold.
+//
 // Consumes: HTTP POST /api/holds {"service_id", "start" (RFC 3339),
 // "locale"}: 201 with the hold, 409 when no desk is free at that time, 429
 // over a limit (with Retry-After). DELETE /api/holds/{id} (Authorization:
@@ -57,6 +63,9 @@ type Config struct {
 	SlowHold      time.Duration `envconfig:"AUTO_QUEUE_HOLD_LATENCY" default:"2s"`
 	AutoQueueFor  time.Duration `envconfig:"AUTO_QUEUE_FOR" default:"10m"`
 	AutoQueueRate int           `envconfig:"AUTO_QUEUE_PER_MINUTE" default:"3000"`
+	// A time found full is refused from memory for TakenMaxAge (0: every
+	// hold asks the database).
+	TakenMaxAge time.Duration `envconfig:"TAKEN_MAX_AGE" default:"1s"`
 }
 
 func main() {
@@ -65,9 +74,15 @@ func main() {
 	if err == nil && (cfg.MaxHolds < 0 || cfg.ClientPerMinute < 0 || cfg.AddressPerMinute < 0) {
 		err = errors.New("MAX_HOLDS_PER_CLIENT, HOLDS_PER_MINUTE_PER_CLIENT and HOLDS_PER_MINUTE_PER_ADDRESS must not be negative (0: no limit)")
 	}
+	if err == nil && cfg.TakenMaxAge < 0 {
+		err = errors.New("TAKEN_MAX_AGE must not be negative (0: every hold asks the database)")
+	}
 	ids, signer := cfg.MustIdentifier("reserve", err)
 	function.Main("reserve", func(env *function.Env) http.Handler {
 		env.Store.Limits = booking.HoldLimits{PerClient: cfg.MaxHolds, ClientPerMinute: cfg.ClientPerMinute, AddressPerMinute: cfg.AddressPerMinute}
+		if cfg.TakenMaxAge > 0 {
+			env.Store.Taken = &postgres.TakenSlots{MaxAge: cfg.TakenMaxAge}
+		}
 		return newHandler(&holds{
 			store:   env.Store,
 			ids:     ids,

@@ -176,21 +176,40 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		// And reserve with no memory of the times found full: every
+		// refusal from the database.
+		reserveDB, err := start(bins, "reserve", append(env, "TAKEN_MAX_AGE=0")...)
+		if err != nil {
+			reserve.stop()
+			return nil, err
+		}
 		confirm, err := start(bins, "confirm", append(env, "CPU_PROFILE="+confirmProf)...)
 		if err != nil {
 			reserve.stop()
+			reserveDB.stop()
 			return nil, err
 		}
 		bare, err := start(bins, "bare-confirm", "DATABASE_URL="+url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", fnConns))
 		if err != nil {
 			reserve.stop()
+			reserveDB.stop()
 			confirm.stop()
 			return nil, err
 		}
+		stopAll := func() {
+			reserve.stop()
+			reserveDB.stop()
+			confirm.stop()
+			bare.stop()
+		}
 		slots := make([]time.Time, (c.requests+c.group-1)/c.group)
 		first := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
+		// Reserve without memory holds the same number of times two months
+		// later.
+		slotsDB := make([]time.Time, len(slots))
 		for i := range slots {
 			slots[i] = first.Add(time.Duration(i) * 30 * time.Minute)
+			slotsDB[i] = first.AddDate(0, 2, 0).Add(time.Duration(i) * 30 * time.Minute)
 		}
 		client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}}
 		// Warm both sides up (connections opened, statements prepared,
@@ -207,18 +226,18 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			}
 			// Each booking a citizen of its own, as in the runs (addresses
 			// after theirs): one address would pass its holds' limit.
-			_, err2 := bookOne(client, reserve.base, confirm.base, at, citizenAddress(c.requests+2*i))
-			_, err3 := bookOne(client, reserve.base, bare.base, at, citizenAddress(c.requests+2*i+1))
-			err = errors.Join(err, err2, err3)
+			// Three desks, three bookings a warm-up time.
+			_, err2 := bookOne(client, reserve.base, confirm.base, at, citizenAddress(c.requests+3*i))
+			_, err3 := bookOne(client, reserve.base, bare.base, at, citizenAddress(c.requests+3*i+1))
+			_, err4 := bookOne(client, reserveDB.base, confirm.base, at, citizenAddress(c.requests+3*i+2))
+			err = errors.Join(err, err2, err3, err4)
 			if err != nil {
 				firstWarmErr.CompareAndSwap(nil, err.Error())
 			}
 			return true, err
 		})
 		if warmed.errors > 0 {
-			reserve.stop()
-			confirm.stop()
-			bare.stop()
+			stopAll()
 			return nil, fmt.Errorf("%d clients: %d of the warm-up's bookings failed, the first: %v", clients, warmed.errors, firstWarmErr.Load())
 		}
 		if err := db.exec(url, `DELETE FROM baseline`, `DELETE FROM baseline_outbox`); err != nil {
@@ -246,30 +265,46 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		var held []map[string]string
 		var heldMu sync.Mutex
 		var firstErr atomic.Value
-		ourHold := measured(db, reserve, func() result {
-			return drive(c.requests, clients, func(i int) (bool, error) {
-				body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": slots[i/c.group].Format(time.RFC3339)})
-				status, msg, err := postAs(client, reserve.base+"/api/holds", body, citizenAddress(i))
-				switch {
-				case err != nil:
+		// holdAll asks fn for every slot's holds, citizens from the
+		// addresses after from; keep takes the holds won.
+		holdAll := func(fn *process, slots []time.Time, from int, keep bool) result {
+			return measured(db, fn, func() result {
+				return drive(c.requests, clients, func(i int) (bool, error) {
+					body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": slots[i/c.group].Format(time.RFC3339)})
+					status, msg, err := postAs(client, fn.base+"/api/holds", body, citizenAddress(from+i))
+					switch {
+					case err != nil:
+						firstErr.CompareAndSwap(nil, err.Error())
+						return false, err
+					case status == http.StatusCreated:
+						if keep {
+							var h map[string]string
+							_ = json.Unmarshal(msg, &h)
+							heldMu.Lock()
+							held = append(held, h)
+							heldMu.Unlock()
+						}
+						return true, nil
+					case status == http.StatusConflict:
+						return false, nil
+					}
+					err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
 					firstErr.CompareAndSwap(nil, err.Error())
 					return false, err
-				case status == http.StatusCreated:
-					var h map[string]string
-					_ = json.Unmarshal(msg, &h)
-					heldMu.Lock()
-					held = append(held, h)
-					heldMu.Unlock()
-					return true, nil
-				case status == http.StatusConflict:
-					return false, nil
-				}
-				err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
-				firstErr.CompareAndSwap(nil, err.Error())
-				return false, err
+				})
 			})
-		})
+		}
+		// They take turns going first, from one client count to the next.
+		var ourHold, ourHoldDB result
+		if k%2 == 0 {
+			ourHold = holdAll(reserve, slots, 0, true)
+			ourHoldDB = holdAll(reserveDB, slotsDB, 2*c.requests, false)
+		} else {
+			ourHoldDB = holdAll(reserveDB, slotsDB, 2*c.requests, false)
+			ourHold = holdAll(reserve, slots, 0, true)
+		}
 		ourHold.name = "reserve (HTTP)"
+		ourHoldDB.name = "reserve, every refusal from the database (TAKEN_MAX_AGE=0)"
 
 		var ids []int64
 		rows, err := pool.Query(context.Background(), `SELECT id FROM baseline ORDER BY id`)
@@ -380,11 +415,9 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		if e := firstErr.Load(); e != nil {
 			fmt.Fprintln(os.Stderr, "first error:", e)
 		}
-		reserve.stop()
-		confirm.stop()
-		bare.stop()
+		stopAll()
 
-		for _, run := range [][]result{{baseHold, ourHold}, {baseConfirm, floorConfirm, tableConfirm, bareConfirm, ourConfirm}} {
+		for _, run := range [][]result{{baseHold, ourHoldDB, ourHold}, {baseConfirm, floorConfirm, tableConfirm, bareConfirm, ourConfirm}} {
 			for k, r := range run {
 				ratio := ""
 				switch {
@@ -393,7 +426,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 					if len(run) == 5 {
 						ratio += fmt.Sprintf(" (floor %.2f, Sportello's tables %.2f, Go floor %.2f)", r.rps()/run[1].rps(), r.rps()/run[2].rps(), r.rps()/run[3].rps())
 					}
-				case r.name == bareConfirm.name:
+				case r.name == bareConfirm.name || r.name == ourHoldDB.name:
 					ratio = fmt.Sprintf("%.2f", r.rps()/run[0].rps())
 				}
 				fmt.Printf("| %d | %s | %.0f | %s | %s | %s | %d | %d | %d | %s | %s | %s |\n", clients, r.name, r.rps(),
@@ -406,9 +439,9 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			WHERE a.status IN ('held', 'confirmed') AND b.status IN ('held', 'confirmed')`).Scan(&doubles); err != nil {
 			return nil, err
 		}
-		if errs := ourHold.errors + ourConfirm.errors + bareConfirm.errors; doubles != 0 || errs != 0 || ourHold.won != baseHold.won {
-			failures = append(failures, fmt.Sprintf("%d clients: %d double bookings, %d errors, %d holds won (baseline %d)",
-				clients, doubles, errs, ourHold.won, baseHold.won))
+		if errs := ourHold.errors + ourHoldDB.errors + ourConfirm.errors + bareConfirm.errors; doubles != 0 || errs != 0 || ourHold.won != baseHold.won || ourHoldDB.won != baseHold.won {
+			failures = append(failures, fmt.Sprintf("%d clients: %d double bookings, %d errors, %d and %d holds won (baseline %d)",
+				clients, doubles, errs, ourHold.won, ourHoldDB.won, baseHold.won))
 		}
 		pool.Close()
 		profiles = append(profiles, fmt.Sprintf("reserve, %d clients|%s", clients, reserveProf), fmt.Sprintf("confirm, %d clients|%s", clients, confirmProf))

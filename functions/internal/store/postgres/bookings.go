@@ -92,19 +92,6 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 		if err != nil {
 			return booking.Hold{}, err
 		}
-		id := uuid.New()
-		token, hash := secret.New()
-		expires := now.Add(s.holdTTL())
-		hold := booking.Hold{ID: id.String(), Secret: token, ExpiresAt: expires, ServiceID: serviceID, Start: slot.Start, End: slot.End}
-		ev, err := outbox.Prepare(outbox.Event{Type: events.BookingHeld, Subject: hold.ID, Data: events.BookingHeldData{
-			Booking:       events.Booking{BookingID: hold.ID, OfficeID: svc.OfficeID, ServiceID: svc.ID, Start: s.local(slot.Start), End: s.local(slot.End), Locale: locale},
-			HoldExpiresAt: s.local(expires),
-		}})
-		if err != nil {
-			return booking.Hold{}, err
-		}
-		blockEnd := slot.End.Add(svc.Buffer())
-		dayStart, dayEnd := s.dayOf(slot.Start)
 		limits := svc.Limits.Or(s.Limits)
 		clientLimit := limits.ClientPerMinute
 		switch {
@@ -119,6 +106,23 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 				return booking.Hold{}, rateLimited(now, "client", limits.ClientPerMinute)
 			}
 		}
+		if s.Taken != nil && s.Taken.Taken(serviceID, slot.Start, now) {
+			telemetry.HoldRefused(ctx, metrics.ReasonTaken)
+			return booking.Hold{}, noDeskFree("start")
+		}
+		id := uuid.New()
+		token, hash := secret.New()
+		expires := now.Add(s.holdTTL())
+		hold := booking.Hold{ID: id.String(), Secret: token, ExpiresAt: expires, ServiceID: serviceID, Start: slot.Start, End: slot.End}
+		ev, err := outbox.Prepare(outbox.Event{Type: events.BookingHeld, Subject: hold.ID, Data: events.BookingHeldData{
+			Booking:       events.Booking{BookingID: hold.ID, OfficeID: svc.OfficeID, ServiceID: svc.ID, Start: s.local(slot.Start), End: s.local(slot.End), Locale: locale},
+			HoldExpiresAt: s.local(expires),
+		}})
+		if err != nil {
+			return booking.Hold{}, err
+		}
+		blockEnd := slot.End.Add(svc.Buffer())
+		dayStart, dayEnd := s.dayOf(slot.Start)
 		var result string
 		// [16]byte: pgx encodes it as a uuid directly (uuid.UUID goes
 		// through its driver.Valuer, a text round trip).
@@ -143,8 +147,11 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 			telemetry.HoldRefused(ctx, metrics.ReasonRateLimited)
 			return booking.Hold{}, rateLimited(now, "address", limits.AddressPerMinute)
 		case "taken":
+			if s.Taken != nil {
+				s.Taken.Remember(serviceID, slot.Start, now)
+			}
 			telemetry.HoldRefused(ctx, metrics.ReasonTaken)
-			return booking.Hold{}, apperr.New(apperr.Conflict, "start", "no desk is free at this time: choose another slot")
+			return booking.Hold{}, noDeskFree("start")
 		case "stale":
 			if s.Services != nil {
 				s.Services.Reset()
@@ -619,7 +626,8 @@ func (s *Store) Release(ctx context.Context, holdID, holdSecret string) error {
 	if err != nil || !secret.WellFormed(holdSecret) {
 		return notFound
 	}
-	return s.InTx(ctx, func(tx *Tx) error {
+	var freed events.Booking
+	err = s.InTx(ctx, func(tx *Tx) error {
 		var status booking.Status
 		var hash []byte
 		// By its key alone (see migration 00012).
@@ -645,6 +653,12 @@ func (s *Store) Release(ctx context.Context, holdID, holdSecret string) error {
 		if err != nil {
 			return fmt.Errorf("release: %w", err)
 		}
+		freed = ev
 		return tx.Emit(ctx, outbox.Event{Type: events.BookingReleased, Subject: ev.BookingID, Data: events.BookingReleasedData{Booking: ev}})
 	})
+	if err == nil && s.Taken != nil && freed.ServiceID != "" {
+		// Its time is free again: this instance holds it at once.
+		s.Taken.Forget(freed.ServiceID, freed.Start)
+	}
+	return err
 }

@@ -77,7 +77,12 @@ func (tx *Tx) place(ctx context.Context, sp span, field string, try func(d desk)
 			return d, nil
 		}
 	}
-	return desk{}, apperr.New(apperr.Conflict, field, "no desk is free at this time: choose another slot")
+	return desk{}, noDeskFree(field)
+}
+
+// noDeskFree is the refusal of a time at which every desk is taken.
+func noDeskFree(field string) error {
+	return apperr.New(apperr.Conflict, field, "no desk is free at this time: choose another slot")
 }
 
 // freeDesks lists the active desks of the span's service that are free

@@ -35,6 +35,10 @@ type Store struct {
 	// Rooms, when set, keeps the services' waiting rooms read in memory for
 	// a second (see Room). May be nil.
 	Rooms *Rooms
+	// Taken, when set, refuses from memory a hold for a time that a hold
+	// of this instance found full less than its MaxAge ago (see
+	// TakenSlots). May be nil: every hold asks the database.
+	Taken *TakenSlots
 	// Traced stamps the trace context of each request on the outbox rows
 	// that the server-side functions write (see stamped): set when the
 	// function exports traces.

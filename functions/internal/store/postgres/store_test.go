@@ -74,8 +74,19 @@ func activeAt(t *testing.T, pool *pgxpool.Pool, serviceID string, start time.Tim
 
 // TestReserveRace: 120 citizens race for one slot of a 3-desk service.
 // Exactly three win; everyone else gets a conflict; no desk is double-booked.
+// Twice: every refusal from the database, and with the times found full
+// remembered (TakenSlots), as reserve ships.
 func TestReserveRace(t *testing.T) {
-	store, _ := newStore(t, monday)
+	for _, taken := range []*postgres.TakenSlots{nil, {MaxAge: time.Minute}} {
+		t.Run(fmt.Sprintf("remembering taken times %v", taken != nil), func(t *testing.T) {
+			store, _ := newStore(t, monday)
+			store.Taken = taken
+			reserveRace(t, store)
+		})
+	}
+}
+
+func reserveRace(t *testing.T, store *postgres.Store) {
 	pool := store.Pool
 	_, svc := pgtest.NewService(t, pool, pgtest.Service{Desks: 3})
 	start := at("2027-03-02", "10:00")
@@ -775,4 +786,61 @@ func onePool(t *testing.T, param, value string) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
+}
+
+// TestTakenRefusedFromMemory: with the store's TakenSlots, a time a hold
+// found full is refused without asking the database for its MaxAge, even
+// if it was freed meanwhile elsewhere (a release in another instance,
+// here a second store on the same database) — then held again once MaxAge
+// has passed. A hold given back through the same store frees its time at
+// once. No refusal ever places a hold, and no two holds overlap.
+func TestTakenRefusedFromMemory(t *testing.T) {
+	store, clk := newStore(t, monday)
+	store.Taken = &postgres.TakenSlots{MaxAge: time.Second}
+	other, _ := newStore(t, monday) // another instance: no memory of its own here
+	other.Clock = clk
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	start := at("2027-03-02", "09:30")
+
+	first, err := store.Reserve(t.Context(), svc, start, "it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The database refuses the second, and the store remembers it.
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("second hold: %v, want conflict", err)
+	}
+	// Given back through the other instance: this one does not know.
+	if err := other.Release(t.Context(), first.ID, first.Secret); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(999 * time.Millisecond)
+	_, err = store.Reserve(t.Context(), svc, start, "it")
+	var e *apperr.Error
+	if !errors.As(err, &e) || e.Code != apperr.Conflict || e.Field != "start" {
+		t.Fatalf("hold within MaxAge of the refusal: %v, want a conflict on start, from memory", err)
+	}
+	if n := pgtest.Column[int64](t, `SELECT count(*) FROM bookings WHERE service_id = $1 AND status = 'held'`, svc); n[0] != 0 {
+		t.Fatalf("%d holds placed by refusals", n[0])
+	}
+	// Past MaxAge the database is asked again, and the time is free.
+	clk.Advance(time.Millisecond)
+	second, err := store.Reserve(t.Context(), svc, start, "it")
+	if err != nil {
+		t.Fatalf("hold once MaxAge passed: %v", err)
+	}
+
+	// Full again, found so; given back through this store: free at once.
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); !apperr.Is(err, apperr.Conflict) {
+		t.Fatalf("hold of the time held again: %v, want conflict", err)
+	}
+	if err := store.Release(t.Context(), second.ID, second.Secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Reserve(t.Context(), svc, start, "it"); err != nil {
+		t.Fatalf("hold right after this store gave the time back: %v", err)
+	}
+	if n := overlaps(t, store.Pool); n != 0 {
+		t.Fatalf("%d overlapping bookings", n)
+	}
 }
