@@ -50,7 +50,8 @@ func (tx *Tx) slot(ctx context.Context, serviceID string, start time.Time, excep
 // its booking.held.v1 outbox row. The rare cases go the long way: a service
 // changed since it was read is read again; a free desk held by a lapsed hold
 // is placed by the transactional path (reserveInTx), which expires the hold
-// first with its event.
+// first with its event. With Taken set, a time hold_slot found full less
+// than Taken's MaxAge ago is refused before any of it (see TakenSlots).
 func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
 	return s.ReserveFor(ctx, booking.Client{}, serviceID, start, locale)
 }
