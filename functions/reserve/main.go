@@ -81,7 +81,8 @@ func main() {
 	function.Main("reserve", func(env *function.Env) http.Handler {
 		env.Store.Limits = booking.HoldLimits{PerClient: cfg.MaxHolds, ClientPerMinute: cfg.ClientPerMinute, AddressPerMinute: cfg.AddressPerMinute}
 		if cfg.TakenMaxAge > 0 {
-			env.Store.Taken = &postgres.TakenSlots{MaxAge: cfg.TakenMaxAge}
+			env.Store.Taken = &postgres.TakenSlots{}
+			env.Store.Taken.MaxAge = cfg.TakenMaxAge
 		}
 		return newHandler(&holds{
 			store:   env.Store,

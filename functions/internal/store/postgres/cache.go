@@ -27,6 +27,7 @@ type cache[V any] struct {
 	// MaxAge bounds how long an entry is used without asking the database;
 	// default 1s.
 	MaxAge time.Duration
+	swept  time.Time // when keep last dropped the entries past MaxAge
 }
 
 type cached[V any] struct {
@@ -52,11 +53,33 @@ func (c *cache[V]) lookup(id string, now time.Time) (V, uint64, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	e, ok := c.entries[id]
+	return e.value, c.gen, ok && c.fresh(e.read, now)
+}
+
+// fresh tells whether an entry read at read is still good at now: read
+// less than MaxAge before now, and not after it (a clock gone back trusts
+// nothing).
+func (c *cache[V]) fresh(read, now time.Time) bool {
 	max := c.MaxAge
 	if max <= 0 {
 		max = time.Second
 	}
-	return e.value, c.gen, ok && now.Sub(e.read) < max && now.Sub(e.read) >= 0
+	age := now.Sub(read)
+	return age >= 0 && age < max
+}
+
+// forget drops the entry of id.
+func (c *cache[V]) forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, id)
+}
+
+// size is how many entries are kept, fresh or not (for tests).
+func (c *cache[V]) size() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
 }
 
 // put keeps v as the entry of id, read at now.
@@ -66,10 +89,20 @@ func (c *cache[V]) put(id string, v V, now time.Time) {
 	c.keep(id, v, now)
 }
 
-// keep is put, with c.mu held.
+// keep is put, with c.mu held. At most once per MaxAge it first drops the
+// entries past it, so a cache of many ids (TakenSlots: every time found
+// full) holds about the last two MaxAges' entries, not every id ever kept.
 func (c *cache[V]) keep(id string, v V, now time.Time) {
 	if c.entries == nil {
 		c.entries = map[string]cached[V]{}
+	}
+	if !c.fresh(c.swept, now) {
+		for k, e := range c.entries {
+			if !c.fresh(e.read, now) {
+				delete(c.entries, k)
+			}
+		}
+		c.swept = now
 	}
 	c.entries[id] = cached[V]{value: v, read: now}
 }

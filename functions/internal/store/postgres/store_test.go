@@ -77,7 +77,9 @@ func activeAt(t *testing.T, pool *pgxpool.Pool, serviceID string, start time.Tim
 // Twice: every refusal from the database, and with the times found full
 // remembered (TakenSlots), as reserve ships.
 func TestReserveRace(t *testing.T) {
-	for _, taken := range []*postgres.TakenSlots{nil, {MaxAge: time.Minute}} {
+	remembering := &postgres.TakenSlots{}
+	remembering.MaxAge = time.Minute
+	for _, taken := range []*postgres.TakenSlots{nil, remembering} {
 		t.Run(fmt.Sprintf("remembering taken times %v", taken != nil), func(t *testing.T) {
 			store, _ := newStore(t, monday)
 			store.Taken = taken
@@ -796,7 +798,8 @@ func onePool(t *testing.T, param, value string) *pgxpool.Pool {
 // once. No refusal ever places a hold, and no two holds overlap.
 func TestTakenRefusedFromMemory(t *testing.T) {
 	store, clk := newStore(t, monday)
-	store.Taken = &postgres.TakenSlots{MaxAge: time.Second}
+	store.Taken = &postgres.TakenSlots{}
+	store.Taken.MaxAge = time.Second
 	other, _ := newStore(t, monday) // another instance: no memory of its own here
 	other.Clock = clk
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})

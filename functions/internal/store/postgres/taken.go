@@ -1,7 +1,7 @@
 package postgres
 
 import (
-	"sync"
+	"strconv"
 	"time"
 )
 
@@ -19,69 +19,30 @@ import (
 // time at once. A stale entry never lets a hold through: only the
 // database places one.
 type TakenSlots struct {
-	// MaxAge is how long a time found full is refused from memory
-	// (default 1s).
-	MaxAge time.Duration
-
-	mu    sync.Mutex
-	at    map[takenKey]time.Time // when each time was found full
-	swept time.Time
+	// Its entries are the times found full, each kept MaxAge (default
+	// 1s) from when it was found so.
+	cache[struct{}]
 }
 
-// takenKey is a time of a service (desks belong to one service).
-type takenKey struct {
-	service string
-	start   int64 // Unix microseconds
-}
-
-func (t *TakenSlots) maxAge() time.Duration {
-	if t.MaxAge <= 0 {
-		return time.Second
-	}
-	return t.MaxAge
+// takenKey is the entry of a time of a service (desks belong to one
+// service).
+func takenKey(serviceID string, start time.Time) string {
+	return serviceID + " " + strconv.FormatInt(start.UnixMicro(), 10)
 }
 
 // Taken tells whether the service's time at start was found full less
-// than MaxAge before now (and not after now: a clock gone back trusts
-// nothing).
+// than MaxAge before now.
 func (t *TakenSlots) Taken(serviceID string, start, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	at, ok := t.at[takenKey{serviceID, start.UnixMicro()}]
-	age := now.Sub(at)
-	return ok && age >= 0 && age < t.maxAge()
+	_, _, ok := t.lookup(takenKey(serviceID, start), now)
+	return ok
 }
 
 // Remember notes that the service's time at start was found full at now.
-// Entries past MaxAge are swept at most once per MaxAge, so the map holds
-// the times found full in the last two MaxAges or so.
 func (t *TakenSlots) Remember(serviceID string, start, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.at == nil {
-		t.at = map[takenKey]time.Time{}
-	}
-	if age := now.Sub(t.swept); age >= t.maxAge() || age < 0 {
-		for k, at := range t.at {
-			if a := now.Sub(at); a >= t.maxAge() || a < 0 {
-				delete(t.at, k)
-			}
-		}
-		t.swept = now
-	}
-	t.at[takenKey{serviceID, start.UnixMicro()}] = now
+	t.put(takenKey(serviceID, start), struct{}{}, now)
 }
 
 // Forget drops the service's time at start: a hold there was given back.
 func (t *TakenSlots) Forget(serviceID string, start time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.at, takenKey{serviceID, start.UnixMicro()})
-}
-
-// size is how many times are remembered (for tests).
-func (t *TakenSlots) size() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.at)
+	t.forget(takenKey(serviceID, start))
 }

@@ -47,7 +47,8 @@ func TestTakenSlots(t *testing.T) {
 		t.Error("taken after Forget")
 	}
 
-	long := TakenSlots{MaxAge: time.Minute}
+	var long TakenSlots
+	long.MaxAge = time.Minute
 	long.Remember("sue", start, t0)
 	if !long.Taken("sue", start, t0.Add(59*time.Second)) || long.Taken("sue", start, t0.Add(time.Minute)) {
 		t.Error("MaxAge of a minute not followed")
