@@ -45,7 +45,10 @@ func TestForgetDelivered(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for i := 1; i <= 5; i++ {
+			// Written newest first, so that the table's own order is not
+			// the order of delivery: "oldest first" must come from the
+			// statement.
+			for i := 5; i >= 1; i-- {
 				at := day(i)
 				add(fmt.Sprintf("delivered %d", i), at.Add(-time.Hour), &at)
 			}
