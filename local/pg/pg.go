@@ -152,6 +152,21 @@ func (s *Server) own(dir string) error {
 	return nil
 }
 
+// TempDir makes a new temporary folder (os.MkdirTemp, prefix as there)
+// that PostgreSQL can reach when it runs as the postgres user: MkdirTemp
+// makes it private to us, t.TempDir's too.
+func TempDir(prefix string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	return dir, nil
+}
+
 // Start launches the server and waits until it accepts connections.
 //
 // With no Port it takes a free one; the port is free when FreePort looks,

@@ -15,16 +15,11 @@ func TestStartNeverTakesAnotherServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two PostgreSQL servers")
 	}
-	// Not t.TempDir(): its folders are private to root, and PostgreSQL runs
-	// as the postgres user, which must reach the data folders.
-	tmp, err := os.MkdirTemp("", "sportello-pg-")
+	tmp, err := TempDir("sportello-pg-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(tmp) })
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	server := func(name string, port int) *Server {
 		t.Helper()
 		s := &Server{DataDir: filepath.Join(tmp, name), Port: port, Fast: true}

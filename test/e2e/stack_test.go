@@ -86,16 +86,13 @@ func startStack(t *testing.T, opts stackOptions) *localStack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Not t.TempDir(): its folders are private to root, and PostgreSQL runs
-	// as the postgres user, which must reach the data folder.
-	tmp, err := os.MkdirTemp("", "sportello-e2e-")
+	// Not t.TempDir(): PostgreSQL runs as the postgres user, which must
+	// reach the data folder.
+	tmp, err := pg.TempDir("sportello-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(tmp) })
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	bin := filepath.Join(tmp, "sportello-local")
 	build := exec.Command("go", "build", "-o", bin, "./local/cmd/sportello-local")
 	build.Dir = root

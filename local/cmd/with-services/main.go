@@ -77,17 +77,13 @@ func (p *postgres) Exited() <-chan struct{} { return make(chan struct{}) }
 func (p *postgres) Tail() string            { return "" }
 
 func run(argv []string) int {
-	dir, err := os.MkdirTemp("", "sportello-services-")
+	// PostgreSQL may run as the postgres user, which must reach its folder.
+	dir, err := pg.TempDir("sportello-services-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "with-services:", err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	// PostgreSQL may run as the postgres user, which must reach its folder.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, "with-services:", err)
-		return 1
-	}
 
 	var set services.Set
 	var names []string

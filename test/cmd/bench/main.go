@@ -36,6 +36,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sportello/sportello/local/pg"
 	"github.com/sportello/sportello/local/stack"
 )
 
@@ -98,16 +99,13 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "sportello-bench-")
+	// PostgreSQL runs as the postgres user, which must reach its data under
+	// here.
+	tmp, err := pg.TempDir("sportello-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	// PostgreSQL runs as the postgres user, which must reach its data under
-	// here (MkdirTemp makes the folder private).
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
 	if c.keep == "" {
 		c.keep = tmp
 	}
