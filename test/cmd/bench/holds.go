@@ -172,35 +172,41 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			"CLIENT_KEY=" + strings.Repeat("bench-client-key-", 2)}
 		reserveProf := filepath.Join(c.keep, fmt.Sprintf("reserve-%d.pprof", clients))
 		confirmProf := filepath.Join(c.keep, fmt.Sprintf("confirm-%d.pprof", clients))
-		reserve, err := start(bins, "reserve", append(env, "CPU_PROFILE="+reserveProf)...)
+		// The functions of this client count, stopped together (on an error
+		// too: they are processes of their own).
+		var started []*process
+		stopAll := func() {
+			for _, p := range started {
+				p.stop()
+			}
+			started = nil
+		}
+		run := func(name string, env ...string) (*process, error) {
+			p, err := start(bins, name, env...)
+			if err != nil {
+				stopAll()
+				return nil, err
+			}
+			started = append(started, p)
+			return p, nil
+		}
+		reserve, err := run("reserve", append(env, "CPU_PROFILE="+reserveProf)...)
 		if err != nil {
 			return nil, err
 		}
 		// And reserve with no memory of the times found full: every
 		// refusal from the database.
-		reserveDB, err := start(bins, "reserve", append(env, "TAKEN_MAX_AGE=0")...)
+		reserveDB, err := run("reserve", append(env, "TAKEN_MAX_AGE=0")...)
 		if err != nil {
-			reserve.stop()
 			return nil, err
 		}
-		confirm, err := start(bins, "confirm", append(env, "CPU_PROFILE="+confirmProf)...)
+		confirm, err := run("confirm", append(env, "CPU_PROFILE="+confirmProf)...)
 		if err != nil {
-			reserve.stop()
-			reserveDB.stop()
 			return nil, err
 		}
-		bare, err := start(bins, "bare-confirm", "DATABASE_URL="+url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", fnConns))
+		bare, err := run("bare-confirm", "DATABASE_URL="+url, fmt.Sprintf("DATABASE_MAX_CONNS=%d", fnConns))
 		if err != nil {
-			reserve.stop()
-			reserveDB.stop()
-			confirm.stop()
 			return nil, err
-		}
-		stopAll := func() {
-			reserve.stop()
-			reserveDB.stop()
-			confirm.stop()
-			bare.stop()
 		}
 		slots := make([]time.Time, (c.requests+c.group-1)/c.group)
 		first := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
@@ -241,6 +247,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			return nil, fmt.Errorf("%d clients: %d of the warm-up's bookings failed, the first: %v", clients, warmed.errors, firstWarmErr.Load())
 		}
 		if err := db.exec(url, `DELETE FROM baseline`, `DELETE FROM baseline_outbox`); err != nil {
+			stopAll()
 			return nil, err
 		}
 
@@ -309,6 +316,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		var ids []int64
 		rows, err := pool.Query(context.Background(), `SELECT id FROM baseline ORDER BY id`)
 		if err != nil {
+			stopAll()
 			return nil, err
 		}
 		for rows.Next() {
@@ -357,6 +365,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			FROM generate_series(1, $1) n, LATERAL (SELECT date_trunc('hour', now()) + interval '730 days' + n * interval '30 minutes' AS t) s
 			RETURNING id`, len(held))
 		if err != nil {
+			stopAll()
 			return nil, err
 		}
 		for rows.Next() {
