@@ -358,22 +358,24 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 		return out, err
 	}
 	token, tokenHash := secret.New()
-	now := s.Clock.Now()
+	p := &confirmation{id: [16]byte(id), secretHash: secret.Hash(holdSecret), tokenHash: tokenHash, at: s.Clock.Now(),
+		locale: c.Locale, applicant: [6]string{c.GivenName, c.FamilyName, c.Address, c.Email, c.Reason, c.Details}, event: ev}
 	// The confirmation's row carries the trace even when it is not
 	// sampled: its columns cost nothing more in confirmLive, and the
 	// consumers then continue the trace unsampled instead of starting new
 	// ones of their own.
-	var tc telemetry.Context
 	if s.Traced {
-		tc = telemetry.ContextOf(ctx)
+		tc := telemetry.ContextOf(ctx)
+		p.trace = [2]string{tc.TraceParent, tc.TraceState}
 	}
-	var outcome string
-	args := []any{[16]byte(id), secret.Hash(holdSecret), tokenHash, "confirm", now, c.Locale, c.GivenName, c.FamilyName, c.Address,
-		c.Email, c.Reason, c.Details, s.Calendar.Location.String(), ev.ID, ev.Type, s.Source, ev.DataSchema}
-	r, err := scanRecord(s.Pool.QueryRow(ctx, confirmLive, append(args, tc.TraceParent, tc.TraceState)...), &outcome)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if err := s.confirmations.confirm(ctx, p, s.confirmLive); err != nil {
+		return out, err
+	}
+	r, err, outcome := p.row, p.err, "confirmed"
+	if err == nil && !p.confirmed {
 		r, err = scanRecord(s.Pool.QueryRow(ctx, `SELECT * FROM confirm_hold($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			args...), &outcome)
+			p.id, p.secretHash, p.tokenHash, "confirm", p.at, p.locale, p.applicant[0], p.applicant[1], p.applicant[2],
+			p.applicant[3], p.applicant[4], p.applicant[5], s.Calendar.Location.String(), ev.ID, ev.Type, s.Source, ev.DataSchema), &outcome)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return out, notFound
@@ -393,36 +395,51 @@ func (s *Store) Confirm(ctx context.Context, holdID, holdSecret string, c bookin
 	return booking.Confirmation{Booking: r.toBooking(), ManageToken: token}, nil
 }
 
-// confirmLive confirms the live hold $1 whose secret hashes to $2, with
-// the citizen's data ($6–$12), in one statement: the booking, its manage
-// token ($3, issued by $4 at $5), the booking.confirmed.v1 outbox row ($14–
-// $17, its trace context $18 and $19) and the audit row, which both carry
-// the event's data with its times in the zone $13; it answers the booking
-// as recordSelect does, after the outcome. It answers no row when the hold
-// is not live, or not there, or its secret is another: confirm_hold then
-// tells which. A confirmation used to be confirm_hold alone, six statements
-// in a plpgsql function; each statement's setup (the executor's, and the
-// CHECK constraints and index predicates prepared again for every table
-// written) cost more than its rows (docs/performance.md).
+// confirmLive confirms live holds, one a row of its arrays: the hold $2
+// whose secret hashes to $3, with the citizen's locale and data ($6–$12)
+// at $5, in one statement: the booking, its manage token ($4, issued by
+// $16), the booking.confirmed.v1 outbox row (its id $13, type $17, source
+// $18, schema $19, trace context $14 and $15) and the audit row, which both
+// carry the event's data with its times in the zone $1. It answers each
+// booking confirmed as recordSelect does, after the row's number in the
+// arrays (from 1) and the outcome; no row for a hold that is not live, or
+// not there, or whose secret is another: confirm_hold then tells which.
+// Of one hold asked twice in the arrays, one row confirms it.
+//
+// A confirmation used to be confirm_hold alone, six statements in a
+// plpgsql function; each statement's setup (the executor's, and the CHECK
+// constraints and index predicates prepared again for every table
+// written) cost more than its rows, and so does each statement's commit:
+// hence one statement for all the confirmations that wait together
+// (confirmations.go, docs/performance.md).
 //
 // The hold's status, expiry and secret are tested in one CASE beside its
 // key: "status = 'held' AND hold_expires_at > $5" matches the index of live
 // holds by expiry, which a generic plan could then read whole instead of
-// the primary key (TestConfirmFindsTheHoldByItsKey). The zone is set by
-// the first CTE for this statement only; the event's times are written
-// after it, in the answer's projection.
+// the primary key (TestConfirmFindsTheHoldByItsKey); "id = ANY($2)" sends
+// the plan to the primary key whatever it guesses of the arrays' length.
+// The zone is set by the first CTE for this statement only; the event's
+// times are written after it, in the answer's projection.
 const confirmLive = `
 	WITH zone AS MATERIALIZED (
-	    SELECT set_config('TimeZone', $13::text, true)
+	    SELECT set_config('TimeZone', $1::text, true)
+	), asked AS (
+	    SELECT * FROM unnest($2::uuid[], $3::bytea[], $4::bytea[], $5::timestamptz[], $6::text[], $7::text[], $8::text[],
+	                         $9::text[], $10::text[], $11::text[], $12::text[], $13::uuid[], $14::text[], $15::text[])
+	           WITH ORDINALITY AS a(id, secret_hash, token_hash, at, locale, given_name, family_name,
+	                                address, email, reason, details, event_id, traceparent, tracestate, n)
 	), confirmed AS (
-	    UPDATE bookings b SET status = 'confirmed', locale = $6, given_name = $7, family_name = $8, address = $9,
-	           email = $10, reason = $11, details = $12, privacy_consent_at = $5, confirmed_at = $5, updated_at = $5
-	     WHERE b.id = $1
-	       AND CASE WHEN b.status = 'held' THEN b.hold_expires_at > $5::timestamptz AND b.hold_secret_hash = $2::bytea END
-	    RETURNING b.*
+	    UPDATE bookings b SET status = 'confirmed', locale = a.locale, given_name = a.given_name, family_name = a.family_name,
+	           address = a.address, email = a.email, reason = a.reason, details = a.details,
+	           privacy_consent_at = a.at, confirmed_at = a.at, updated_at = a.at
+	      FROM asked a
+	     WHERE b.id = ANY($2::uuid[]) AND b.id = a.id
+	       AND CASE WHEN b.status = 'held' THEN b.hold_expires_at > a.at AND b.hold_secret_hash = a.secret_hash END
+	    RETURNING b.*, a.n AS asked_n, a.token_hash AS asked_token_hash, a.at AS asked_at, a.event_id AS asked_event_id,
+	              a.traceparent AS asked_traceparent, a.tracestate AS asked_tracestate
 	), token AS (
 	    INSERT INTO manage_tokens (token_hash, booking_id, issued_by, issued_at)
-	    SELECT $3, c.id, $4, $5 FROM confirmed c
+	    SELECT c.asked_token_hash, c.id, $16, c.asked_at FROM confirmed c
 	), booked AS (
 	    SELECT c.*, s.office_id, s.name AS service_name, o.name AS office_name, s.what_to_bring, s.cancel_cutoff_minutes,
 	           d.label AS desk,
@@ -436,12 +453,14 @@ const confirmLive = `
 	      CROSS JOIN zone
 	), event AS (
 	    INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at, traceparent, tracestate)
-	    SELECT $14, $15, $16, $1::text, $17, $5, b.data, $5, NULLIF($18, ''), NULLIF($19, '') FROM booked b
+	    SELECT b.asked_event_id, $17, $18, b.id::text, $19, b.asked_at, b.data, b.asked_at,
+	           NULLIF(b.asked_traceparent, ''), NULLIF(b.asked_tracestate, '')
+	      FROM booked b
 	), audit AS (
 	    INSERT INTO audit_log (at, actor_kind, actor_id, action, target_kind, target_id, office_id, detail)
-	    SELECT $5, 'citizen', NULL, 'booking.confirmed', 'booking', $1::text, b.office_id, b.data FROM booked b
+	    SELECT b.asked_at, 'citizen', NULL, 'booking.confirmed', 'booking', b.id::text, b.office_id, b.data FROM booked b
 	)
-	SELECT 'confirmed', b.id, b.service_id, b.office_id, b.service_name, b.office_name, b.what_to_bring, b.cancel_cutoff_minutes,
+	SELECT b.asked_n, 'confirmed', b.id, b.service_id, b.office_id, b.service_name, b.office_name, b.what_to_bring, b.cancel_cutoff_minutes,
 	       b.desk_id, b.desk, b.starts_at, b.ends_at, b.hold_expires_at, b.status,
 	       b.hold_secret_hash, b.sequence, b.locale, b.given_name, b.family_name, b.address, b.email,
 	       b.reason, b.details, b.confirmed_at, b.cancelled_at

@@ -43,6 +43,8 @@ type Store struct {
 	// that the server-side functions write (see stamped): set when the
 	// function exports traces.
 	Traced bool
+
+	confirmations confirmations // the confirmations waiting to be sent together
 }
 
 // delivered tells the relay that events were committed.
