@@ -50,7 +50,8 @@ func (tx *Tx) slot(ctx context.Context, serviceID string, start time.Time, excep
 // its booking.held.v1 outbox row. The rare cases go the long way: a service
 // changed since it was read is read again; a free desk held by a lapsed hold
 // is placed by the transactional path (reserveInTx), which expires the hold
-// first with its event. With Taken set, a time hold_slot found full less
+// first with its event. With Taken set, the holds of this instance for
+// one time ask one after another, and a time hold_slot found full less
 // than Taken's MaxAge ago is refused before any of it (see TakenSlots).
 func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
 	return s.ReserveFor(ctx, booking.Client{}, serviceID, start, locale)
@@ -76,6 +77,15 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 	var address *string
 	if client.Address != "" {
 		address = &client.Address
+	}
+	if s.Taken != nil {
+		// One hold of this instance at a time asks for this time: the
+		// others wait, then find it full in memory if it was.
+		end, err := s.Taken.Turn(ctx, serviceID, start)
+		if err != nil {
+			return booking.Hold{}, err
+		}
+		defer end()
 	}
 	for attempt := 0; ; attempt++ {
 		svc, version, err := s.cachedService(ctx, serviceID, "service_id")

@@ -1,13 +1,17 @@
 package postgres_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sportello/sportello/events"
@@ -79,13 +83,59 @@ func activeAt(t *testing.T, pool *pgxpool.Pool, serviceID string, start time.Tim
 func TestReserveRace(t *testing.T) {
 	remembering := &postgres.TakenSlots{}
 	remembering.MaxAge = time.Minute
-	for _, taken := range []*postgres.TakenSlots{nil, remembering} {
-		t.Run(fmt.Sprintf("remembering taken times %v", taken != nil), func(t *testing.T) {
+	for _, tc := range []struct {
+		taken *postgres.TakenSlots
+		asked int // hold_slot's calls
+	}{
+		{nil, 120},
+		// The holds for the time ask one after another: three win, the
+		// fourth finds it full, the others are refused from memory.
+		{remembering, 4},
+	} {
+		t.Run(fmt.Sprintf("remembering taken times %v", tc.taken != nil), func(t *testing.T) {
 			store, _ := newStore(t, monday)
-			store.Taken = taken
+			asked := countingPool(t, "hold_slot(")
+			store.Pool, store.Taken = asked.pool, tc.taken
 			reserveRace(t, store)
+			if n := asked.count.Load(); n != int64(tc.asked) {
+				t.Errorf("hold_slot called %d times for 120 holds of one time, want %d", n, tc.asked)
+			}
 		})
 	}
+}
+
+// counted is a pool of the test database that counts the statements it
+// sends whose SQL contains a string.
+type counted struct {
+	pool  *pgxpool.Pool
+	sql   string
+	count atomic.Int64
+}
+
+func (c *counted) TraceQueryStart(ctx context.Context, _ *pgx.Conn, q pgx.TraceQueryStartData) context.Context {
+	if strings.Contains(q.SQL, c.sql) {
+		c.count.Add(1)
+	}
+	return ctx
+}
+
+func (c *counted) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// countingPool is a pool of the test database counting the statements
+// whose SQL contains sql; closed when the test ends.
+func countingPool(t *testing.T, sql string) *counted {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &counted{sql: sql}
+	cfg.ConnConfig.Tracer = c
+	if c.pool, err = pgxpool.NewWithConfig(t.Context(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.pool.Close)
+	return c
 }
 
 func reserveRace(t *testing.T, store *postgres.Store) {

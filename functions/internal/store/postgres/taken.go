@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"context"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -18,10 +20,26 @@ import (
 // (CALENDAR_MAX_AGE). A hold given back through this instance forgets its
 // time at once. A stale entry never lets a hold through: only the
 // database places one.
+//
+// It also gives each time a turn (Turn): the holds of one instance for the
+// same time ask the database one after another, so that when the time is
+// full the first refusal answers the others from memory. On a click day
+// the citizens asking for a popular time arrive together, all in flight
+// before the first refusal, and each used to cost the database a probe of
+// every desk.
 type TakenSlots struct {
 	// Its entries are the times found full, each kept MaxAge (default
 	// 1s) from when it was found so.
 	cache[struct{}]
+
+	turnsMu sync.Mutex
+	turns   map[string]*turn // the times whose turn is taken or waited for
+}
+
+// turn is a time's turn in one instance.
+type turn struct {
+	taken chan struct{} // holds a token while a hold of the time has the turn
+	holds int           // holds having or waiting for the turn; under turnsMu
 }
 
 // takenKey is the entry of a time of a service (desks belong to one
@@ -45,4 +63,43 @@ func (t *TakenSlots) Remember(serviceID string, start, now time.Time) {
 // Forget drops the service's time at start: a hold there was given back.
 func (t *TakenSlots) Forget(serviceID string, start time.Time) {
 	t.forget(takenKey(serviceID, start))
+}
+
+// Turn waits until no other hold of this instance has the service's time
+// at start, and answers the function that ends its turn. Errors: ctx's,
+// if it ends while waiting.
+func (t *TakenSlots) Turn(ctx context.Context, serviceID string, start time.Time) (func(), error) {
+	key := takenKey(serviceID, start)
+	t.turnsMu.Lock()
+	if t.turns == nil {
+		t.turns = map[string]*turn{}
+	}
+	tn := t.turns[key]
+	if tn == nil {
+		tn = &turn{taken: make(chan struct{}, 1)}
+		t.turns[key] = tn
+	}
+	tn.holds++
+	t.turnsMu.Unlock()
+	leave := func() {
+		t.turnsMu.Lock()
+		if tn.holds--; tn.holds == 0 {
+			delete(t.turns, key)
+		}
+		t.turnsMu.Unlock()
+	}
+	select {
+	case tn.taken <- struct{}{}:
+		return func() { <-tn.taken; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
+}
+
+// waiting is how many times have a turn taken or waited for (for tests).
+func (t *TakenSlots) waiting() int {
+	t.turnsMu.Lock()
+	defer t.turnsMu.Unlock()
+	return len(t.turns)
 }

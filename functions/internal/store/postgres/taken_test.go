@@ -1,7 +1,11 @@
 package postgres
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -66,5 +70,71 @@ func TestTakenSlots(t *testing.T) {
 	}
 	if !sweep.Taken("s999", start, t0.Add(9990*time.Millisecond)) {
 		t.Error("the last time found full was swept")
+	}
+}
+
+// TestTakenTurns: the holds of one time take its turn one at a time, all
+// of them in the end; another time's turn is not held up by it; a hold
+// whose context ends while waiting leaves without the turn; and no time's
+// turn is kept once nobody has or waits for it.
+func TestTakenTurns(t *testing.T) {
+	var ts TakenSlots
+	start := time.Date(2027, 3, 2, 8, 30, 0, 0, time.UTC)
+	end, err := ts.Turn(t.Context(), "sue", start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another time, and the same time of another service: at once.
+	for _, other := range []struct {
+		service string
+		start   time.Time
+	}{{"sue", start.Add(30 * time.Minute)}, {"urp", start}} {
+		endOther, err := ts.Turn(t.Context(), other.service, other.start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		endOther()
+	}
+	// A hold whose context ends while it waits.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := ts.Turn(ctx, "sue", start); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("waiting for a turn held until the context ended: %v, want DeadlineExceeded", err)
+	}
+	// Fifty holds of the time: one at a time.
+	var (
+		wg          sync.WaitGroup
+		inside, max atomic.Int32
+		served      atomic.Int32
+	)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			end, err := ts.Turn(t.Context(), "sue", start)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := inside.Add(1)
+			for m := max.Load(); n > m && !max.CompareAndSwap(m, n); m = max.Load() {
+			}
+			time.Sleep(100 * time.Microsecond)
+			inside.Add(-1)
+			served.Add(1)
+			end()
+		}()
+	}
+	time.Sleep(10 * time.Millisecond)
+	if served.Load() != 0 {
+		t.Fatalf("%d holds took the time's turn while another had it", served.Load())
+	}
+	end()
+	wg.Wait()
+	if served.Load() != 50 || max.Load() != 1 {
+		t.Fatalf("%d of 50 holds had the turn, at most %d at once; want 50 and 1", served.Load(), max.Load())
+	}
+	if n := ts.waiting(); n != 0 {
+		t.Fatalf("%d times' turns kept after every hold left", n)
 	}
 }
