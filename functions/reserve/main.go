@@ -18,9 +18,12 @@
 //
 // A time found full is refused from memory for TAKEN_MAX_AGE (1s; 0: off)
 // in each instance: most of a click day's holds ask for a time a hold a
-// moment before found full (postgres.TakenSlots). A time freed elsewhere
-// may be refused here that long, as the calendar may show it taken that
-// long; only the database ever places a hold.
+// moment before found full (postgres.TakenSlots). The holds of an instance
+// for one time ask the database one after another, so that the crowd
+// asking for a popular time together is refused from memory once it is
+// full, instead of each probing every desk. A time freed elsewhere may be
+// refused here that long, as the calendar may show it taken that long;
+// only the database ever places a hold.
 //
 // Consumes: HTTP POST /api/holds {"service_id", "start" (RFC 3339),
 // "locale"}: 201 with the hold, 409 when no desk is free at that time, 429

@@ -50,9 +50,10 @@ func (tx *Tx) slot(ctx context.Context, serviceID string, start time.Time, excep
 // its booking.held.v1 outbox row. The rare cases go the long way: a service
 // changed since it was read is read again; a free desk held by a lapsed hold
 // is placed by the transactional path (reserveInTx), which expires the hold
-// first with its event. With Taken set, the holds of this instance for
-// one time ask one after another, and a time hold_slot found full less
-// than Taken's MaxAge ago is refused before any of it (see TakenSlots).
+// first with its event. With Taken set, no more holds of this instance
+// ask for a time at once than it has desks, and a time hold_slot found
+// full less than Taken's MaxAge ago is refused before any of it (see
+// TakenSlots).
 func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
 	return s.ReserveFor(ctx, booking.Client{}, serviceID, start, locale)
 }
@@ -78,15 +79,7 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 	if client.Address != "" {
 		address = &client.Address
 	}
-	if s.Taken != nil {
-		// One hold of this instance at a time asks for this time: the
-		// others wait, then find it full in memory if it was.
-		end, err := s.Taken.Turn(ctx, serviceID, start)
-		if err != nil {
-			return booking.Hold{}, err
-		}
-		defer end()
-	}
+	var endTurn func()
 	for attempt := 0; ; attempt++ {
 		svc, version, err := s.cachedService(ctx, serviceID, "service_id")
 		if err != nil {
@@ -116,6 +109,16 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 				telemetry.HoldRefused(ctx, metrics.ReasonRateLimited)
 				return booking.Hold{}, rateLimited(now, "client", limits.ClientPerMinute)
 			}
+		}
+		if s.Taken != nil && endTurn == nil {
+			// No more holds of this instance ask for this time at once
+			// than it has desks: the others wait, then find it full in
+			// memory if it was.
+			if endTurn, err = s.Taken.Turn(ctx, serviceID, slot.Start, svc.Desks); err != nil {
+				return booking.Hold{}, err
+			}
+			defer endTurn()
+			now = s.Clock.Now()
 		}
 		if s.Taken != nil && s.Taken.Taken(serviceID, slot.Start, now) {
 			telemetry.HoldRefused(ctx, metrics.ReasonTaken)

@@ -84,21 +84,22 @@ func TestReserveRace(t *testing.T) {
 	remembering := &postgres.TakenSlots{}
 	remembering.MaxAge = time.Minute
 	for _, tc := range []struct {
-		taken *postgres.TakenSlots
-		asked int // hold_slot's calls
+		taken       *postgres.TakenSlots
+		least, most int // hold_slot's calls
 	}{
-		{nil, 120},
-		// The holds for the time ask one after another: three win, the
-		// fourth finds it full, the others are refused from memory.
-		{remembering, 4},
+		{nil, 120, 120},
+		// Three holds for the time ask at once (it has three desks), and
+		// win; of the three after, those that ask before one of them finds
+		// it full find it full too; the others are refused from memory.
+		{remembering, 4, 6},
 	} {
 		t.Run(fmt.Sprintf("remembering taken times %v", tc.taken != nil), func(t *testing.T) {
 			store, _ := newStore(t, monday)
 			asked := countingPool(t, "hold_slot(")
 			store.Pool, store.Taken = asked.pool, tc.taken
 			reserveRace(t, store)
-			if n := asked.count.Load(); n != int64(tc.asked) {
-				t.Errorf("hold_slot called %d times for 120 holds of one time, want %d", n, tc.asked)
+			if n := asked.count.Load(); n < int64(tc.least) || n > int64(tc.most) {
+				t.Errorf("hold_slot called %d times for 120 holds of one time, want %d to %d", n, tc.least, tc.most)
 			}
 		})
 	}

@@ -21,12 +21,13 @@ import (
 // time at once. A stale entry never lets a hold through: only the
 // database places one.
 //
-// It also gives each time a turn (Turn): the holds of one instance for the
-// same time ask the database one after another, so that when the time is
-// full the first refusal answers the others from memory. On a click day
-// the citizens asking for a popular time arrive together, all in flight
-// before the first refusal, and each used to cost the database a probe of
-// every desk.
+// It also gives each time as many turns as it has desks (Turn): no more
+// holds of one instance ask the database for a time at once than could
+// win it, and the others wait, so that once the time is full the first
+// refusal answers them from memory. On a click day the citizens asking for
+// a popular time arrive together, all in flight before the first refusal,
+// and each used to cost the database a probe of every desk. A time with
+// more desks than citizens asking for it together makes nobody wait.
 type TakenSlots struct {
 	// Its entries are the times found full, each kept MaxAge (default
 	// 1s) from when it was found so.
@@ -36,10 +37,10 @@ type TakenSlots struct {
 	turns   map[string]*turn // the times whose turn is taken or waited for
 }
 
-// turn is a time's turn in one instance.
+// turn is a time's turns in one instance.
 type turn struct {
-	taken chan struct{} // holds a token while a hold of the time has the turn
-	holds int           // holds having or waiting for the turn; under turnsMu
+	taken chan struct{} // a token for each hold of the time having a turn
+	holds int           // holds having or waiting for a turn; under turnsMu
 }
 
 // takenKey is the entry of a time of a service (desks belong to one
@@ -65,10 +66,10 @@ func (t *TakenSlots) Forget(serviceID string, start time.Time) {
 	t.forget(takenKey(serviceID, start))
 }
 
-// Turn waits until no other hold of this instance has the service's time
-// at start, and answers the function that ends its turn. Errors: ctx's,
-// if it ends while waiting.
-func (t *TakenSlots) Turn(ctx context.Context, serviceID string, start time.Time) (func(), error) {
+// Turn waits until fewer than desks other holds of this instance have a
+// turn of the service's time at start, and answers the function that
+// ends its turn. Errors: ctx's, if it ends while waiting.
+func (t *TakenSlots) Turn(ctx context.Context, serviceID string, start time.Time, desks int) (func(), error) {
 	key := takenKey(serviceID, start)
 	t.turnsMu.Lock()
 	if t.turns == nil {
@@ -76,7 +77,7 @@ func (t *TakenSlots) Turn(ctx context.Context, serviceID string, start time.Time
 	}
 	tn := t.turns[key]
 	if tn == nil {
-		tn = &turn{taken: make(chan struct{}, 1)}
+		tn = &turn{taken: make(chan struct{}, max(desks, 1))}
 		t.turns[key] = tn
 	}
 	tn.holds++
