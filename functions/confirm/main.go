@@ -35,6 +35,10 @@ type Request struct {
 }
 
 func newHandler(store *postgres.Store, log *slog.Logger) http.Handler {
+	if store.Confirmations == nil {
+		// The confirmations that wait together go as one statement.
+		store.Confirmations = &postgres.Confirmations{}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/bookings", func(w http.ResponseWriter, r *http.Request) {
 		httpx.NoStore(w)

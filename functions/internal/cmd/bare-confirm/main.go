@@ -49,7 +49,7 @@ func run() error {
 		return err
 	}
 	store := &postgres.Store{Pool: pool, Clock: clock.System{}, Calendar: &schedule.Calendar{Location: rome},
-		Source: "/sportello/confirm", Services: &postgres.Services{}, Rooms: &postgres.Rooms{}}
+		Source: "/sportello/confirm", Services: &postgres.Services{}, Rooms: &postgres.Rooms{}, Confirmations: &postgres.Confirmations{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health/readiness", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("POST /api/bookings", func(w http.ResponseWriter, r *http.Request) {

@@ -68,6 +68,7 @@ func TestConfirmedEventInTheMunicipalityZone(t *testing.T) {
 func TestConfirmationsRace(t *testing.T) {
 	ctx := t.Context()
 	store, _ := newStore(t, monday)
+	store.Confirmations = &postgres.Confirmations{}
 	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 3})
 	var holds []booking.Hold
 	for day := 2; len(holds) < 96; day++ {

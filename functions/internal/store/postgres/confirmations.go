@@ -54,12 +54,13 @@ type confirmation struct {
 	turn chan []*confirmation
 }
 
-// confirmations is a Store's queue of confirmations waiting to be sent.
-// At most confirmSenders statements are in flight. When one ends, the
+// Confirmations is a Store's queue of confirmations waiting to be sent
+// (Store.Confirmations): one for each instance of a function that
+// confirms. At most confirmSenders statements are in flight. When one ends, the
 // confirmations waiting (up to confirmBatch) are taken from the queue and
 // handed to the first of them, whose goroutine sends them: no goroutine
 // sends for others once its own answer is in, and none waits for a timer.
-type confirmations struct {
+type Confirmations struct {
 	mu      sync.Mutex
 	waiting []*confirmation
 	sending int // statements in flight, or handed to a goroutine to send
@@ -72,7 +73,7 @@ type confirmations struct {
 // answers ctx's error only if ctx ends while c still waits in the queue;
 // once c is in a statement it waits for that statement's end (and sends
 // it, when c is its first).
-func (q *confirmations) confirm(ctx context.Context, c *confirmation, send func(context.Context, []*confirmation)) error {
+func (q *Confirmations) confirm(ctx context.Context, c *confirmation, send func(context.Context, []*confirmation)) error {
 	c.done, c.turn = make(chan struct{}), make(chan []*confirmation, 1)
 	q.mu.Lock()
 	q.waiting = append(q.waiting, c)
@@ -107,7 +108,7 @@ func (q *confirmations) confirm(ctx context.Context, c *confirmation, send func(
 // handOut takes the next statement's confirmations from the queue and
 // hands them to the first of them, or ends a turn when none waits. Under
 // q.mu, with a turn to use (q.sending counts it).
-func (q *confirmations) handOut() {
+func (q *Confirmations) handOut() {
 	if len(q.waiting) == 0 {
 		q.sending--
 		return

@@ -11,7 +11,7 @@ import (
 // queueFixture drives a confirmations queue whose statements block until
 // the test lets them end, and records each statement's size.
 type queueFixture struct {
-	q       confirmations
+	q       Confirmations
 	mu      sync.Mutex
 	sizes   []int
 	release chan struct{}

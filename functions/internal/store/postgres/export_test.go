@@ -7,7 +7,7 @@ var Migrator = migrator
 // ConfirmStatements answers how many statements s's confirmations went in,
 // and how many confirmations those carried.
 func ConfirmStatements(s *Store) (statements, confirmations int) {
-	s.confirmations.mu.Lock()
-	defer s.confirmations.mu.Unlock()
-	return s.confirmations.statements, s.confirmations.sent
+	s.Confirmations.mu.Lock()
+	defer s.Confirmations.mu.Unlock()
+	return s.Confirmations.statements, s.Confirmations.sent
 }

@@ -43,8 +43,10 @@ type Store struct {
 	// that the server-side functions write (see stamped): set when the
 	// function exports traces.
 	Traced bool
-
-	confirmations confirmations // the confirmations waiting to be sent together
+	// Confirmations, when set, sends the confirmations that wait together
+	// as one statement (see Confirmations). May be nil: each confirmation
+	// is sent alone.
+	Confirmations *Confirmations
 }
 
 // delivered tells the relay that events were committed.
