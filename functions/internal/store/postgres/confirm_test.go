@@ -236,3 +236,36 @@ func TestConfirmationsPlannedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmationsFailAlone: a statement of several confirmations that
+// fails (here the database refuses one's locale) is sent again one
+// confirmation at a time: the others are confirmed, the one refused is
+// answered its error and stays a hold.
+func TestConfirmationsFailAlone(t *testing.T) {
+	ctx := t.Context()
+	store, _ := newStore(t, monday)
+	_, svc := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 1})
+	var ids, secrets []string
+	for _, hhmm := range []string{"09:00", "09:30", "10:00"} {
+		h, err := store.Reserve(ctx, svc, at("2027-03-02", hhmm), "it")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, secrets = append(ids, h.ID), append(secrets, h.Secret)
+	}
+	errs, confirmed := postgres.ConfirmTogether(ctx, store, ids, secrets, []string{"it", "xx", "en"})
+	for i, want := range []bool{true, false, true} {
+		if confirmed[i] != want || (errs[i] == nil) != want {
+			t.Errorf("confirmation %d: confirmed %t, error %v; want confirmed %t", i, confirmed[i], errs[i], want)
+		}
+	}
+	for i, want := range []string{"confirmed", "held", "confirmed"} {
+		var status string
+		if err := store.Pool.QueryRow(ctx, `SELECT status FROM bookings WHERE id = $1`, ids[i]).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if status != want {
+			t.Errorf("booking %d is %s, want %s", i, status, want)
+		}
+	}
+}

@@ -30,6 +30,9 @@ import (
 const (
 	confirmSenders = 2  // statements in flight at once, per instance
 	confirmBatch   = 64 // confirmations in one statement, at most
+	// confirmTimeout bounds a statement: it answers other requests than the
+	// one whose goroutine sends it, so it does not end with that request.
+	confirmTimeout = 10 * time.Second
 )
 
 // confirmation is one citizen's confirmation waiting for its statement.
@@ -56,10 +59,11 @@ type confirmation struct {
 
 // Confirmations is a Store's queue of confirmations waiting to be sent
 // (Store.Confirmations): one for each instance of a function that
-// confirms. At most confirmSenders statements are in flight. When one ends, the
-// confirmations waiting (up to confirmBatch) are taken from the queue and
-// handed to the first of them, whose goroutine sends them: no goroutine
-// sends for others once its own answer is in, and none waits for a timer.
+// confirms. At most confirmSenders statements are in flight. When one
+// ends, the confirmations waiting (up to confirmBatch) are taken from the
+// queue and handed to the first of them, whose goroutine sends them: no
+// goroutine sends for others once its own answer is in, and none waits
+// for a timer.
 type Confirmations struct {
 	mu      sync.Mutex
 	waiting []*confirmation
@@ -88,7 +92,9 @@ func (q *Confirmations) confirm(ctx context.Context, c *confirmation, send func(
 		case <-c.done:
 			return nil
 		case batch := <-c.turn:
-			send(context.WithoutCancel(ctx), batch)
+			sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), confirmTimeout)
+			send(sendCtx, batch)
+			cancel()
 			q.mu.Lock()
 			q.handOut()
 			q.mu.Unlock()
@@ -151,8 +157,10 @@ func (s *Store) confirmLive(ctx context.Context, batch []*confirmation) {
 	if err == nil {
 		return
 	}
-	if len(batch) == 1 {
-		batch[0].err = err
+	if len(batch) == 1 || ctx.Err() != nil {
+		for _, c := range batch {
+			c.err = err
+		}
 		return
 	}
 	for _, c := range batch {
@@ -191,7 +199,19 @@ func (s *Store) confirmTogether(ctx context.Context, batch []*confirmation) erro
 		applicant[0], applicant[1], applicant[2], applicant[3], applicant[4], applicant[5],
 		events, trace[0], trace[1], "confirm", batch[0].event.Type, s.Source, batch[0].event.DataSchema)
 	results := s.Pool.SendBatch(ctx, &b)
-	defer results.Close()
+	err := readConfirmed(results, batch)
+	// The transaction commits at the batch's end: an error there is the
+	// statement's too.
+	if closeErr := results.Close(); err == nil {
+		err = closeErr
+	}
+	return err
+}
+
+// readConfirmed reads confirmTogether's answers into batch: the rows of
+// the bookings confirmed, each numbered by its place in batch.
+func readConfirmed(results pgx.BatchResults, batch []*confirmation) error {
+	n := len(batch)
 	if _, err := results.Exec(); err != nil {
 		return err
 	}
