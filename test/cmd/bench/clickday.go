@@ -277,6 +277,21 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		len(bare.latencies), c.concurrency, c.conns, bare.rps(), ms(bare.latencies.pct(0.5)), ms(bare.latencies.pct(0.99)),
 		float64(booked.Load())/elapsed.Seconds()/bare.rps())
 	st.stop()
+	if len(failures) > 0 {
+		// The stack's log goes with the bench's temporary folder: its end,
+		// without the broker's events and deliveries, for the failure's cause (the
+		// gateway's warnings, a function that failed).
+		if b, err := os.ReadFile(filepath.Join(tmp, "clickday-stack.log")); err == nil {
+			var lines []string
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				if !strings.Contains(l, "msg=delivered ") && !strings.Contains(l, "msg=event ") {
+					lines = append(lines, l)
+				}
+			}
+			fmt.Fprintf(os.Stderr, "click day failed; the last lines of the stack's log, the broker's events and deliveries left out:\n%s\n",
+				strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		}
+	}
 	fmt.Printf("\nWhere PostgreSQL's time went during the click day (pg_stat_statements: time in the statement, waits for locks and for a CPU included; "+
 		"a statement inside hold_slot or confirm_hold counts in the function's line too):\n\n%s", statements)
 	fmt.Printf("\nWhere sportello-local's own CPU went over its whole run (the gateway, the broker, the ticker):\n\n```\n%s\n```\n\n"+
