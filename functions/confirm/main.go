@@ -4,8 +4,8 @@
 // booking and its manage token, shown only this once and stored as a hash.
 //
 // The confirmations that arrive in an instance while its statements are in
-// flight are written together, by one statement and one commit (two in
-// flight at most; postgres.Store.Confirm): a confirmation alone goes at
+// flight are written together, by one statement and one commit (one in
+// flight at a time; postgres.Store.Confirm): a confirmation alone goes at
 // once, and each is decided by the database as if it were alone.
 //
 // Consumes: HTTP POST /api/bookings {"hold_id", "hold_secret", "citizen": {...}}.

@@ -19,6 +19,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
+// confirmRounds is how many rounds the confirm runs take turns in.
+const confirmRounds = 5
+
 // result is one run of a workload.
 type result struct {
 	name      string
@@ -71,6 +74,16 @@ func (r result) perRequest() string {
 		fn = fmt.Sprint((r.fn / n).Microseconds())
 	}
 	return fmt.Sprintf("%s / %d / %d", fn, (r.pg / n).Microseconds(), (r.client / n).Microseconds())
+}
+
+// plus is r and another run of the same workload, as one.
+func (r result) plus(o result) result {
+	r.elapsed += o.elapsed
+	r.latencies = append(r.latencies, o.latencies...)
+	r.won, r.lost, r.errors = r.won+o.won, r.lost+o.lost, r.errors+o.errors
+	r.fn, r.pg, r.client = r.fn+o.fn, r.pg+o.pg, r.client+o.client
+	r.wal = walUse{r.wal.bytes + o.wal.bytes, r.wal.checkpoints + o.wal.checkpoints, errors.Join(r.wal.err, o.wal.err)}
+	return r
 }
 
 func (r result) rps() float64 { return float64(len(r.latencies)) / r.elapsed.Seconds() }
@@ -134,13 +147,13 @@ func benchService(desks int) []string {
 // that writes the same rows, at each number of clients.
 func holds(c config, db *database, bins string) ([]string, error) {
 	fmt.Printf("\n## Hold and confirm under contention\n\n"+
-		"%d hold requests a run, %d aimed at each slot of a %d-desk service (so %d of each %d win), then a confirmation of every hold won; "+
+		"%d hold requests a run, %d aimed at each slot of a %d-desk service (so %d of each %d win), then %d confirmations a confirm run (the holds won topped up with uncontended ones); "+
 		"PostgreSQL with fsync on; %d database connections for each function and for the baseline.\n\n",
-		c.requests, c.group, c.desks, c.desks, c.group, c.conns)
+		c.requests, c.group, c.desks, c.desks, c.group, c.confirmations, c.conns)
 	fmt.Println("| clients | run | requests/s | p50 | p95 | p99 | won | refused | errors | CPU µs a request: function / PostgreSQL / client | WAL bytes a request | ratio |")
 	fmt.Println("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var failures []string
-	var profiles []string
+	var profiles, gatheredAt []string
 	for k, clients := range c.clients {
 		name := fmt.Sprintf("holds_%d", clients)
 		url, err := db.fresh(bins, name)
@@ -272,12 +285,12 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		var held []map[string]string
 		var heldMu sync.Mutex
 		var firstErr atomic.Value
-		// holdAll asks fn for every slot's holds, citizens from the
-		// addresses after from; keep takes the holds won.
-		holdAll := func(fn *process, slots []time.Time, from int, keep bool) result {
+		// holdAll asks fn for n holds, the i-th at slotAt(i), citizens
+		// from the addresses after from; keep takes the holds won.
+		holdAll := func(fn *process, n int, slotAt func(i int) time.Time, from int, keep bool) result {
 			return measured(db, fn, func() result {
-				return drive(c.requests, clients, func(i int) (bool, error) {
-					body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": slots[i/c.group].Format(time.RFC3339)})
+				return drive(n, clients, func(i int) (bool, error) {
+					body, _ := json.Marshal(map[string]string{"service_id": "bench", "start": slotAt(i).Format(time.RFC3339)})
 					status, msg, err := postAs(client, fn.base+"/api/holds", body, citizenAddress(from+i))
 					switch {
 					case err != nil:
@@ -301,20 +314,43 @@ func holds(c config, db *database, bins string) ([]string, error) {
 				})
 			})
 		}
+		// Each slot is asked for by -group requests in a row.
+		inGroups := func(slots []time.Time) func(int) time.Time {
+			return func(i int) time.Time { return slots[i/c.group] }
+		}
 		// They take turns going first, from one client count to the next.
 		var ourHold, ourHoldDB result
 		if k%2 == 0 {
-			ourHold = holdAll(reserve, slots, 0, true)
-			ourHoldDB = holdAll(reserveDB, slotsDB, 2*c.requests, false)
+			ourHold = holdAll(reserve, c.requests, inGroups(slots), 0, true)
+			ourHoldDB = holdAll(reserveDB, c.requests, inGroups(slotsDB), 2*c.requests, false)
 		} else {
-			ourHoldDB = holdAll(reserveDB, slotsDB, 2*c.requests, false)
-			ourHold = holdAll(reserve, slots, 0, true)
+			ourHoldDB = holdAll(reserveDB, c.requests, inGroups(slotsDB), 2*c.requests, false)
+			ourHold = holdAll(reserve, c.requests, inGroups(slots), 0, true)
 		}
 		ourHold.name = "reserve (HTTP)"
 		ourHoldDB.name = "reserve, every refusal from the database (TAKEN_MAX_AGE=0)"
 
+		// The holds won are topped up, one request a desk of slots four
+		// months ahead (uncontended, not reported), so that each confirm
+		// run lasts long enough to measure (-confirmations each); and the
+		// baseline's held rows alike, one a desk of their own.
+		if more := 2*c.confirmations - len(held); more > 0 {
+			later := first.AddDate(0, 4, 0)
+			topped := holdAll(reserve, more, func(i int) time.Time { return later.Add(time.Duration(i/c.desks) * 30 * time.Minute) }, 3*c.requests, true)
+			if topped.errors > 0 || topped.won != more {
+				stopAll()
+				return nil, fmt.Errorf("%d clients: %d of the %d holds topping up the confirm runs won, %d failed", clients, topped.won, more, topped.errors)
+			}
+		}
+		if err := db.exec(url, fmt.Sprintf(`INSERT INTO baseline (desk, blocks)
+			SELECT 1000 + n, tstzrange(now() + interval '500 days', now() + interval '500 days 30 minutes')
+			FROM generate_series(1, %d - (SELECT count(*) FROM baseline WHERE status = 'held')) n`, 2*c.confirmations)); err != nil {
+			stopAll()
+			return nil, err
+		}
+
 		var ids []int64
-		rows, err := pool.Query(context.Background(), `SELECT id FROM baseline ORDER BY id`)
+		rows, err := pool.Query(context.Background(), `SELECT id FROM baseline WHERE status = 'held' ORDER BY id`)
 		if err != nil {
 			stopAll()
 			return nil, err
@@ -329,30 +365,34 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		// update plus an outbox insert, in one transaction — and, below, the
 		// same rows in one statement, the floor.
 		half := len(ids) / 2
-		baseConfirm := measured(db, nil, func() result {
-			return drive(half, clients, func(i int) (bool, error) {
-				err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
-					if _, err := tx.Exec(context.Background(), `UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held'`,
-						ids[i], fmt.Sprintf("c%d@example.it", i)); err != nil {
+		baseConfirm := func(lo, hi int) result {
+			return measured(db, nil, func() result {
+				return drive(hi-lo, clients, func(i int) (bool, error) {
+					i += lo
+					err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+						if _, err := tx.Exec(context.Background(), `UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held'`,
+							ids[i], fmt.Sprintf("c%d@example.it", i)); err != nil {
+							return err
+						}
+						_, err := tx.Exec(context.Background(), `INSERT INTO baseline_outbox (id, subject, data) VALUES (gen_random_uuid(), $1, jsonb_build_object('id', $1::bigint))`, ids[i])
 						return err
-					}
-					_, err := tx.Exec(context.Background(), `INSERT INTO baseline_outbox (id, subject, data) VALUES (gen_random_uuid(), $1, jsonb_build_object('id', $1::bigint))`, ids[i])
-					return err
+					})
+					return err == nil, err
 				})
-				return err == nil, err
 			})
-		})
-		baseConfirm.name = "bare update + outbox insert"
-		floorConfirm := measured(db, nil, func() result {
-			return drive(len(ids)-half, clients, func(i int) (bool, error) {
-				_, err := pool.Exec(context.Background(), `
-				WITH u AS (UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held' RETURNING id)
-				INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, jsonb_build_object('id', id) FROM u`,
-					ids[half+i], fmt.Sprintf("c%d@example.it", half+i))
-				return err == nil, err
+		}
+		floorConfirm := func(lo, hi int) result {
+			return measured(db, nil, func() result {
+				return drive(hi-lo, clients, func(i int) (bool, error) {
+					i += half + lo
+					_, err := pool.Exec(context.Background(), `
+					WITH u AS (UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held' RETURNING id)
+					INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, jsonb_build_object('id', id) FROM u`,
+						ids[i], fmt.Sprintf("c%d@example.it", i))
+					return err == nil, err
+				})
 			})
-		})
-		floorConfirm.name = "the same in one statement (floor)"
+		}
 		// And the same two writes on Sportello's own tables: a booking's
 		// update (its citizen, its status: the indexes that change with
 		// it) and its outbox row — the SQL no confirmation of this schema
@@ -363,7 +403,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			SELECT gen_random_uuid(), 'bench', (SELECT min(id) FROM desks WHERE service_id = 'bench'), t, t + interval '30 minutes',
 			       tstzrange(t, t + interval '30 minutes'), 'held', '\x00', now() + interval '1 day', now(), now()
 			FROM generate_series(1, $1) n, LATERAL (SELECT date_trunc('hour', now()) + interval '730 days' + n * interval '30 minutes' AS t) s
-			RETURNING id`, len(held))
+			RETURNING id`, half)
 		if err != nil {
 			stopAll()
 			return nil, err
@@ -374,59 +414,80 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			bookingIDs = append(bookingIDs, id)
 		}
 		rows.Close()
-		tableConfirm := measured(db, nil, func() result {
-			return drive(len(bookingIDs), clients, func(i int) (bool, error) {
-				err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
-					if _, err := tx.Exec(context.Background(), `UPDATE bookings SET status = 'confirmed', locale = 'it', given_name = 'Maria',
-						family_name = 'Rossi', address = 'Via Sparano 1, Bari', email = $2, reason = '', details = '',
-						privacy_consent_at = now(), confirmed_at = now(), updated_at = now() WHERE id = $1 AND status = 'held'`,
-						bookingIDs[i], fmt.Sprintf("t%d@example.it", i)); err != nil {
+		tableConfirm := func(lo, hi int) result {
+			return measured(db, nil, func() result {
+				return drive(hi-lo, clients, func(i int) (bool, error) {
+					i += lo
+					err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+						if _, err := tx.Exec(context.Background(), `UPDATE bookings SET status = 'confirmed', locale = 'it', given_name = 'Maria',
+							family_name = 'Rossi', address = 'Via Sparano 1, Bari', email = $2, reason = '', details = '',
+							privacy_consent_at = now(), confirmed_at = now(), updated_at = now() WHERE id = $1 AND status = 'held'`,
+							bookingIDs[i], fmt.Sprintf("t%d@example.it", i)); err != nil {
+							return err
+						}
+						_, err := tx.Exec(context.Background(), `INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at)
+							VALUES (gen_random_uuid(), 'bench', '/bench', $1::uuid::text, 'bench', now(), jsonb_build_object('booking_id', $1::uuid), now())`, bookingIDs[i])
 						return err
-					}
-					_, err := tx.Exec(context.Background(), `INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at)
-						VALUES (gen_random_uuid(), 'bench', '/bench', $1::uuid::text, 'bench', now(), jsonb_build_object('booking_id', $1::uuid), now())`, bookingIDs[i])
-					return err
-				})
-				return err == nil, err
-			})
-		})
-		tableConfirm.name = "the same on Sportello's tables"
-		// Half the holds won are confirmed by confirm as it ships, the other
-		// half by its store behind a bare handler: the floor of the Go path.
-		confirmAll := func(fn *process, held []map[string]string) result {
-			return measured(db, fn, func() result {
-				return drive(len(held), clients, func(i int) (bool, error) {
-					body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
-						"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
-							"email": fmt.Sprintf("c%d@example.it", i), "privacy_consent": true}})
-					status, msg, err := post(client, fn.base+"/api/bookings", body)
-					if err == nil && status != http.StatusCreated {
-						err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
-					}
-					if err != nil {
-						firstErr.CompareAndSwap(nil, err.Error())
-					}
+					})
 					return err == nil, err
 				})
 			})
 		}
-		// They take turns going first, from one client count to the next.
-		var bareConfirm, ourConfirm result
-		if k%2 == 0 {
-			bareConfirm = confirmAll(bare, held[len(held)/2:])
-			ourConfirm = confirmAll(confirm, held[:len(held)/2])
-		} else {
-			ourConfirm = confirmAll(confirm, held[:len(held)/2])
-			bareConfirm = confirmAll(bare, held[len(held)/2:])
+		// Half the holds won are confirmed by confirm as it ships, the other
+		// half by its store behind a bare handler: the floor of the Go path.
+		confirmAll := func(fn *process, held []map[string]string) func(lo, hi int) result {
+			return func(lo, hi int) result {
+				return measured(db, fn, func() result {
+					return drive(hi-lo, clients, func(i int) (bool, error) {
+						i += lo
+						body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
+							"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
+								"email": fmt.Sprintf("c%d@%s.example.it", i, fn.name), "privacy_consent": true}})
+						status, msg, err := post(client, fn.base+"/api/bookings", body)
+						if err == nil && status != http.StatusCreated {
+							err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
+						}
+						if err != nil {
+							firstErr.CompareAndSwap(nil, err.Error())
+						}
+						return err == nil, err
+					})
+				})
+			}
 		}
-		bareConfirm.name = "confirm's store behind a bare net/http handler (Go floor)"
-		ourConfirm.name = "confirm (HTTP)"
+		// The five confirmations run side by side in rounds, each its share
+		// of its rows a round, in an order turned by one every round: a
+		// machine whose speed drifts over the seconds of the runs (a
+		// neighbour, a checkpoint) slows them all alike.
+		confirms := []struct {
+			name string
+			n    int
+			run  func(lo, hi int) result
+			sum  result
+		}{
+			{name: "bare update + outbox insert", n: half, run: baseConfirm},
+			{name: "the same in one statement (floor)", n: half, run: floorConfirm},
+			{name: "the same on Sportello's tables", n: len(bookingIDs), run: tableConfirm},
+			{name: "confirm's store behind a bare net/http handler (Go floor)", n: len(held) - len(held)/2, run: confirmAll(bare, held[len(held)/2:])},
+			{name: "confirm (HTTP)", n: len(held) / 2, run: confirmAll(confirm, held[:len(held)/2])},
+		}
+		for round := 0; round < confirmRounds; round++ {
+			for j := range confirms {
+				w := &confirms[(j+round+k)%len(confirms)]
+				w.sum = w.sum.plus(w.run(round*w.n/confirmRounds, (round+1)*w.n/confirmRounds))
+			}
+		}
+		for j := range confirms {
+			confirms[j].sum.name = confirms[j].name
+		}
+		baseConfirmed, floorConfirmed, tableConfirmed, bareConfirm, ourConfirm :=
+			confirms[0].sum, confirms[1].sum, confirms[2].sum, confirms[3].sum, confirms[4].sum
 		if e := firstErr.Load(); e != nil {
 			fmt.Fprintln(os.Stderr, "first error:", e)
 		}
 		stopAll()
 
-		for _, run := range [][]result{{baseHold, ourHoldDB, ourHold}, {baseConfirm, floorConfirm, tableConfirm, bareConfirm, ourConfirm}} {
+		for _, run := range [][]result{{baseHold, ourHoldDB, ourHold}, {baseConfirmed, floorConfirmed, tableConfirmed, bareConfirm, ourConfirm}} {
 			for k, r := range run {
 				ratio := ""
 				switch {
@@ -442,6 +503,21 @@ func holds(c config, db *database, bins string) ([]string, error) {
 					ms(r.latencies.pct(0.5)), ms(r.latencies.pct(0.95)), ms(r.latencies.pct(0.99)), r.won, r.lost, r.errors, r.perRequest(), r.walPerRequest(), ratio)
 			}
 		}
+		// The confirmations each statement wrote (one transaction, one
+		// xmin), by the function that confirmed them.
+		gathered := map[string]float64{}
+		if rows, err := pool.Query(context.Background(), `SELECT split_part(email, '@', 2), count(*)::float8 / count(DISTINCT xmin::text)
+			FROM bookings WHERE status = 'confirmed' AND email LIKE 'c%' GROUP BY 1`); err == nil {
+			for rows.Next() {
+				var domain string
+				var each float64
+				if rows.Scan(&domain, &each) == nil {
+					gathered[strings.TrimSuffix(domain, ".example.it")] = each
+				}
+			}
+			rows.Close()
+		}
+		gatheredAt = append(gatheredAt, fmt.Sprintf("%d clients: %.1f (confirm), %.1f (Go floor)", clients, gathered["confirm"], gathered["bare-confirm"]))
 		var doubles int
 		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings a JOIN bookings b
 			ON a.desk_id = b.desk_id AND a.id < b.id AND a.blocks && b.blocks
@@ -460,6 +536,7 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		" during the run (Linux counts it in 10 ms ticks) by the requests: the function's process, PostgreSQL's postmaster and backends, and this load generator." +
 		" The WAL column divides what the server wrote to its write-ahead log during the run (the change in its insert position) by the requests;" +
 		" a checkpoint completed during a run is named (after one begins, the first change to each page writes the whole 8 kB page).")
+	fmt.Printf("\nConfirmations a statement (bookings confirmed over the transactions that wrote them): %s.\n", strings.Join(gatheredAt, "; "))
 	for _, p := range profiles {
 		label, file, _ := strings.Cut(p, "|")
 		name, _, _ := strings.Cut(label, ",")

@@ -42,6 +42,7 @@ import (
 
 type config struct {
 	requests, group, desks, conns int
+	confirmations                 int // confirmations a confirm run, each side (held and baseline rows topped up to twice as many)
 	fnConns                       int // each function's database connections in the holds part (-1: conns; 0: pgx's default, as the functions ship)
 	clients                       []int
 	citizens, concurrency         int
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&c.group, "group", 20, "consecutive hold requests aimed at one slot")
 	flag.IntVar(&c.desks, "desks", 3, "desks of the contention service (winners per slot)")
 	flag.IntVar(&c.conns, "conns", 16, "database connections, for each function and the baseline alike")
+	flag.IntVar(&c.confirmations, "confirmations", 5000, "confirmations in each confirm run (the holds won are topped up, uncontended, to twice as many)")
 	flag.IntVar(&c.fnConns, "fn-conns", -1, "each function's database connections in the holds part (-1: the same as -conns; 0: pgx's default, as the functions ship)")
 	flag.IntVar(&c.citizens, "citizens", 10000, "citizens of the click day")
 	flag.IntVar(&c.concurrency, "concurrency", 200, "citizens at a time on the click day")

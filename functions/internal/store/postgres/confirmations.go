@@ -28,7 +28,11 @@ import (
 // one confirmation's error is not another's.
 
 const (
-	confirmSenders = 2  // statements in flight at once, per instance
+	// confirmSenders is how many statements are in flight at once, per
+	// instance. One: a second in flight halves the confirmations a
+	// statement and costs PostgreSQL more than it saves in waiting
+	// (docs/performance.md, "One statement in flight").
+	confirmSenders = 1
 	confirmBatch   = 64 // confirmations in one statement, at most
 	// confirmTimeout bounds a statement: it answers other requests than the
 	// one whose goroutine sends it, so it does not end with that request.
