@@ -37,7 +37,7 @@ type result struct {
 
 // measured runs work and notes the CPU each side used on it, and the WAL
 // PostgreSQL wrote; fn is nil for a baseline. The WAL is read outside the
-// CPU's window (its query costs PostgreSQL a connection).
+// CPU's window, on a connection kept for it (database.wal).
 func measured(db *database, fn *process, work func() result) result {
 	cpuOf := func() time.Duration {
 		if fn == nil {
@@ -364,6 +364,8 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		// The baseline of a confirmation, as the issue words it: a bare
 		// update plus an outbox insert, in one transaction — and, below, the
 		// same rows in one statement, the floor.
+		// Each side confirms -confirmations, whatever the contention run won.
+		held, ids = held[:min(len(held), 2*c.confirmations)], ids[:min(len(ids), 2*c.confirmations)]
 		half := len(ids) / 2
 		baseConfirm := func(lo, hi int) result {
 			return measured(db, nil, func() result {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,6 +48,12 @@ func buildAll(root, tmp string) (string, error) {
 type database struct {
 	*pg.Server
 	admin string // its postgres database
+
+	// walConn reads the WAL figures, one connection kept for the bench's
+	// run: a connection a reading would start a backend before a run and
+	// end it during the next, its CPU landing in that run's figures.
+	walMu   sync.Mutex
+	walConn *pgx.Conn
 }
 
 func startPostgres(tmp string) (*database, error) {
@@ -196,8 +203,12 @@ func (p *process) cpu() time.Duration {
 	return t
 }
 
-// procStat reads a process's parent, CPU time (user and system) and name
-// from /proc.
+// procStat reads a process's parent, CPU time and name from /proc. The CPU
+// time is the process's own (user and system) and that of its children it
+// has waited for: when PostgreSQL's postmaster reaps a backend that ended
+// (the bench's connection that read the WAL position, say), the backend's
+// time moves to the postmaster's instead of leaving the tree's sum, which
+// made a short run's PostgreSQL CPU come out low, or below zero.
 func procStat(pid int) (parent int, cpu time.Duration, name string) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -208,7 +219,9 @@ func procStat(pid int) (parent int, cpu time.Duration, name string) {
 	parent, _ = strconv.Atoi(f[1])
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return parent, time.Duration(utime+stime) * time.Second / 100, string(b[open+1 : closing]) // USER_HZ
+	cutime, _ := strconv.ParseInt(f[13], 10, 64)
+	cstime, _ := strconv.ParseInt(f[14], 10, 64)
+	return parent, time.Duration(utime+stime+cutime+cstime) * time.Second / 100, string(b[open+1 : closing]) // USER_HZ
 }
 
 // cpuOfTree is the CPU time used so far by root and its descendants, by
@@ -305,13 +318,17 @@ func (w walUse) minus(v walUse) walUse {
 // wal reads the server's WAL figures.
 func (d *database) wal() walUse {
 	ctx := context.Background()
-	var w walUse
-	conn, err := pgx.Connect(ctx, d.admin)
-	if err != nil {
-		return walUse{err: err}
+	d.walMu.Lock()
+	defer d.walMu.Unlock()
+	if d.walConn == nil || d.walConn.IsClosed() {
+		conn, err := pgx.Connect(ctx, d.admin)
+		if err != nil {
+			return walUse{err: err}
+		}
+		d.walConn = conn
 	}
-	defer conn.Close(ctx)
-	w.err = conn.QueryRow(ctx, `
+	var w walUse
+	w.err = d.walConn.QueryRow(ctx, `
 		SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint, checkpoints_timed + checkpoints_req
 		FROM pg_stat_bgwriter`).Scan(&w.bytes, &w.checkpoints)
 	return w
