@@ -361,40 +361,41 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			ids = append(ids, id)
 		}
 		rows.Close()
-		// The baseline of a confirmation, as the issue words it: a bare
-		// update plus an outbox insert, in one transaction — and, below, the
-		// same rows in one statement, the floor.
 		// Each side confirms -confirmations, whatever the contention run won.
 		held, ids = held[:min(len(held), 2*c.confirmations)], ids[:min(len(ids), 2*c.confirmations)]
 		half := len(ids) / 2
-		baseConfirm := func(lo, hi int) result {
-			return measured(db, nil, func() result {
-				return drive(hi-lo, clients, func(i int) (bool, error) {
-					i += lo
-					err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
-						if _, err := tx.Exec(context.Background(), `UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held'`,
-							ids[i], fmt.Sprintf("c%d@example.it", i)); err != nil {
-							return err
-						}
-						_, err := tx.Exec(context.Background(), `INSERT INTO baseline_outbox (id, subject, data) VALUES (gen_random_uuid(), $1, jsonb_build_object('id', $1::bigint))`, ids[i])
-						return err
-					})
-					return err == nil, err
+		// ranged is a confirm run taken a share at a time: the share lo to
+		// hi of its requests, request i being do(i); fn is nil for a
+		// baseline.
+		ranged := func(fn *process, do func(i int) (bool, error)) func(lo, hi int) result {
+			return func(lo, hi int) result {
+				return measured(db, fn, func() result {
+					return drive(hi-lo, clients, func(i int) (bool, error) { return do(lo + i) })
 				})
-			})
+			}
 		}
-		floorConfirm := func(lo, hi int) result {
-			return measured(db, nil, func() result {
-				return drive(hi-lo, clients, func(i int) (bool, error) {
-					i += half + lo
-					_, err := pool.Exec(context.Background(), `
-					WITH u AS (UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held' RETURNING id)
-					INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, jsonb_build_object('id', id) FROM u`,
-						ids[i], fmt.Sprintf("c%d@example.it", i))
-					return err == nil, err
-				})
+		// The baseline of a confirmation, as the issue words it: a bare
+		// update plus an outbox insert, in one transaction — and, below, the
+		// same rows in one statement, the floor.
+		baseConfirm := ranged(nil, func(i int) (bool, error) {
+			err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(context.Background(), `UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held'`,
+					ids[i], fmt.Sprintf("c%d@example.it", i)); err != nil {
+					return err
+				}
+				_, err := tx.Exec(context.Background(), `INSERT INTO baseline_outbox (id, subject, data) VALUES (gen_random_uuid(), $1, jsonb_build_object('id', $1::bigint))`, ids[i])
+				return err
 			})
-		}
+			return err == nil, err
+		})
+		floorConfirm := ranged(nil, func(i int) (bool, error) {
+			i += half
+			_, err := pool.Exec(context.Background(), `
+				WITH u AS (UPDATE baseline SET status = 'confirmed', email = $2 WHERE id = $1 AND status = 'held' RETURNING id)
+				INSERT INTO baseline_outbox (id, subject, data) SELECT gen_random_uuid(), id, jsonb_build_object('id', id) FROM u`,
+				ids[i], fmt.Sprintf("c%d@example.it", i))
+			return err == nil, err
+		})
 		// And the same two writes on Sportello's own tables: a booking's
 		// update (its citizen, its status: the indexes that change with
 		// it) and its outbox row — the SQL no confirmation of this schema
@@ -416,46 +417,38 @@ func holds(c config, db *database, bins string) ([]string, error) {
 			bookingIDs = append(bookingIDs, id)
 		}
 		rows.Close()
-		tableConfirm := func(lo, hi int) result {
-			return measured(db, nil, func() result {
-				return drive(hi-lo, clients, func(i int) (bool, error) {
-					i += lo
-					err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
-						if _, err := tx.Exec(context.Background(), `UPDATE bookings SET status = 'confirmed', locale = 'it', given_name = 'Maria',
-							family_name = 'Rossi', address = 'Via Sparano 1, Bari', email = $2, reason = '', details = '',
-							privacy_consent_at = now(), confirmed_at = now(), updated_at = now() WHERE id = $1 AND status = 'held'`,
-							bookingIDs[i], fmt.Sprintf("t%d@example.it", i)); err != nil {
-							return err
-						}
-						_, err := tx.Exec(context.Background(), `INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at)
-							VALUES (gen_random_uuid(), 'bench', '/bench', $1::uuid::text, 'bench', now(), jsonb_build_object('booking_id', $1::uuid), now())`, bookingIDs[i])
-						return err
-					})
-					return err == nil, err
-				})
+		tableConfirm := ranged(nil, func(i int) (bool, error) {
+			err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(context.Background(), `UPDATE bookings SET status = 'confirmed', locale = 'it', given_name = 'Maria',
+					family_name = 'Rossi', address = 'Via Sparano 1, Bari', email = $2, reason = '', details = '',
+					privacy_consent_at = now(), confirmed_at = now(), updated_at = now() WHERE id = $1 AND status = 'held'`,
+					bookingIDs[i], fmt.Sprintf("t%d@example.it", i)); err != nil {
+					return err
+				}
+				_, err := tx.Exec(context.Background(), `INSERT INTO outbox (id, type, source, subject, dataschema, time, data, next_attempt_at)
+					VALUES (gen_random_uuid(), 'bench', '/bench', $1::uuid::text, 'bench', now(), jsonb_build_object('booking_id', $1::uuid), now())`, bookingIDs[i])
+				return err
 			})
-		}
+			return err == nil, err
+		})
 		// Half the holds won are confirmed by confirm as it ships, the other
 		// half by its store behind a bare handler: the floor of the Go path.
+		// Each function's citizens have a mail domain of its own, by which
+		// the statements' sizes are counted below.
 		confirmAll := func(fn *process, held []map[string]string) func(lo, hi int) result {
-			return func(lo, hi int) result {
-				return measured(db, fn, func() result {
-					return drive(hi-lo, clients, func(i int) (bool, error) {
-						i += lo
-						body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
-							"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
-								"email": fmt.Sprintf("c%d@%s.example.it", i, fn.name), "privacy_consent": true}})
-						status, msg, err := post(client, fn.base+"/api/bookings", body)
-						if err == nil && status != http.StatusCreated {
-							err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
-						}
-						if err != nil {
-							firstErr.CompareAndSwap(nil, err.Error())
-						}
-						return err == nil, err
-					})
-				})
-			}
+			return ranged(fn, func(i int) (bool, error) {
+				body, _ := json.Marshal(map[string]any{"hold_id": held[i]["hold_id"], "hold_secret": held[i]["hold_secret"],
+					"citizen": map[string]any{"given_name": "Maria", "family_name": "Rossi", "address": "Via Sparano 1, Bari",
+						"email": fmt.Sprintf("c%d@%s.example.it", i, fn.name), "privacy_consent": true}})
+				status, msg, err := post(client, fn.base+"/api/bookings", body)
+				if err == nil && status != http.StatusCreated {
+					err = fmt.Errorf("status %d: %s", status, strings.TrimSpace(string(msg)))
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+				return err == nil, err
+			})
 		}
 		// The five confirmations run side by side in rounds, each its share
 		// of its rows a round, in an order turned by one every round: a
@@ -479,17 +472,18 @@ func holds(c config, db *database, bins string) ([]string, error) {
 				w.sum = w.sum.plus(w.run(round*w.n/confirmRounds, (round+1)*w.n/confirmRounds))
 			}
 		}
-		for j := range confirms {
-			confirms[j].sum.name = confirms[j].name
+		confirmed := make([]result, len(confirms))
+		for j, w := range confirms {
+			confirmed[j] = w.sum
+			confirmed[j].name = w.name
 		}
-		baseConfirmed, floorConfirmed, tableConfirmed, bareConfirm, ourConfirm :=
-			confirms[0].sum, confirms[1].sum, confirms[2].sum, confirms[3].sum, confirms[4].sum
+		bareConfirm, ourConfirm := confirmed[3], confirmed[4]
 		if e := firstErr.Load(); e != nil {
 			fmt.Fprintln(os.Stderr, "first error:", e)
 		}
 		stopAll()
 
-		for _, run := range [][]result{{baseHold, ourHoldDB, ourHold}, {baseConfirmed, floorConfirmed, tableConfirmed, bareConfirm, ourConfirm}} {
+		for _, run := range [][]result{{baseHold, ourHoldDB, ourHold}, confirmed} {
 			for k, r := range run {
 				ratio := ""
 				switch {
@@ -507,19 +501,27 @@ func holds(c config, db *database, bins string) ([]string, error) {
 		}
 		// The confirmations each statement wrote (one transaction, one
 		// xmin), by the function that confirmed them.
+		// The mail's domain names the function (confirmAll).
 		gathered := map[string]float64{}
-		if rows, err := pool.Query(context.Background(), `SELECT split_part(email, '@', 2), count(*)::float8 / count(DISTINCT xmin::text)
-			FROM bookings WHERE status = 'confirmed' AND email LIKE 'c%' GROUP BY 1`); err == nil {
+		rows, err = pool.Query(context.Background(), `SELECT split_part(split_part(email, '@', 2), '.', 1), count(*)::float8 / count(DISTINCT xmin::text)
+			FROM bookings WHERE status = 'confirmed' AND email LIKE 'c%' GROUP BY 1`)
+		if err == nil {
 			for rows.Next() {
-				var domain string
+				var fn string
 				var each float64
-				if rows.Scan(&domain, &each) == nil {
-					gathered[strings.TrimSuffix(domain, ".example.it")] = each
+				if err = rows.Scan(&fn, &each); err != nil {
+					break
 				}
+				gathered[fn] = each
 			}
 			rows.Close()
+			err = errors.Join(err, rows.Err())
 		}
-		gatheredAt = append(gatheredAt, fmt.Sprintf("%d clients: %.1f (confirm), %.1f (Go floor)", clients, gathered["confirm"], gathered["bare-confirm"]))
+		if err != nil {
+			gatheredAt = append(gatheredAt, fmt.Sprintf("%d clients: (%v)", clients, err))
+		} else {
+			gatheredAt = append(gatheredAt, fmt.Sprintf("%d clients: %.1f (confirm), %.1f (Go floor)", clients, gathered[confirm.name], gathered[bare.name]))
+		}
 		var doubles int
 		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM bookings a JOIN bookings b
 			ON a.desk_id = b.desk_id AND a.id < b.id AND a.blocks && b.blocks
