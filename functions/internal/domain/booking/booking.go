@@ -13,7 +13,6 @@ package booking
 import (
 	"database/sql/driver"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -251,15 +250,27 @@ type Attendance struct {
 	LeftAt   *time.Time `json:"left_at"`   // nil while in the room
 }
 
-// validID matches the ids the schema allows for offices and services.
-var validID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
 // ValidID reports whether id is an office's or a service's id as the
 // schema allows them: 1 to 63 lower-case letters, digits or dashes,
 // starting with a letter or digit. Garbage from a request (a NUL byte,
 // invalid UTF-8), which PostgreSQL would refuse with an error of its own,
 // is turned away with it before it reaches the database.
-func ValidID(id string) bool { return validID.MatchString(id) }
+//
+// A loop, not the regular expression ^[a-z0-9][a-z0-9-]{0,62}$: compiling
+// that one (its repetition unrolled 62 times) took a millisecond of every
+// function's start.
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > 63 || id[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // Window is when a booking's video room can be joined: [OpensAt, ClosesAt),
 // from a little before the start to a little after the end.

@@ -105,7 +105,9 @@ func Main(name string, build func(*Env) http.Handler) {
 
 // Run serves the function until ctx ends (Main ends it on SIGTERM), then
 // drains: readiness fails at once, requests in flight finish, and the server
-// stops after DRAIN_QUIET_PERIOD without new requests.
+// stops after DRAIN_QUIET_PERIOD without new requests. It listens while its
+// first database connection is opened: readiness fails until the database
+// has answered, and Run gives up with an error after DATABASE_WAIT.
 func Run(ctx context.Context, name string, build func(*Env) http.Handler) error {
 	var cfg Config
 	if err := envconfig.Process("", &cfg); err != nil {
@@ -137,7 +139,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{Wait: cfg.DBWait, MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout,
+	pool, err := postgres.NewPool(cfg.DatabaseURL, postgres.Options{MaxConns: cfg.DBMaxConns, Timeout: cfg.DBTimeout,
 		// Statements are spans of the trace; their per-statement duration
 		// histogram is left out (a measurable share of reserve's CPU):
 		// the pool's figures and the requests' latency tell the ops teams
@@ -148,6 +150,13 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		return err
 	}
 	defer pool.Close()
+	// The first connection is opened while the rest is set up and the
+	// server starts: PostgreSQL starting a backend is most of a function's
+	// start. Readiness fails until the database has answered, and the
+	// function gives up after DATABASE_WAIT.
+	reached := make(chan error, 1)
+	go func() { reached <- postgres.Reach(ctx, pool, cfg.DBWait) }()
+	var connected atomic.Bool
 	if err := telemetry.ObservePool(pool); err != nil {
 		return err
 	}
@@ -166,8 +175,16 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		return err
 	}
 	relayCtx, stopRelay := context.WithCancel(context.Background())
+	relayStart := make(chan struct{}) // closed once the database has answered
 	relayDone := make(chan struct{})
-	go func() { defer close(relayDone); relay.Run(relayCtx, cfg.OutboxSweep) }()
+	go func() {
+		defer close(relayDone)
+		select {
+		case <-relayStart:
+			relay.Run(relayCtx, cfg.OutboxSweep)
+		case <-relayCtx.Done():
+		}
+	}()
 
 	env := &Env{Name: name, Config: cfg, Log: log, Pool: pool, Clock: clk, Calendar: cal, Relay: relay,
 		Store: &postgres.Store{Pool: pool, Clock: clk, Calendar: cal, HoldTTL: cfg.HoldTTL, Source: "/sportello/" + name, Delivered: relay.Kick, Services: &postgres.Services{}, Rooms: &postgres.Rooms{}, Traced: tel.Tracing}}
@@ -180,6 +197,10 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		defer cancel()
 		if draining.Load() {
 			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		if !connected.Load() {
+			http.Error(w, "connecting to the database", http.StatusServiceUnavailable)
 			return
 		}
 		if err := pool.Ping(ctx); err != nil {
@@ -195,11 +216,22 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("serving", "port", cfg.Port, "sink", cfg.Sink != "")
-	select {
-	case err := <-errc:
-		stopRelay()
-		return err
-	case <-ctx.Done():
+	for serving := true; serving; {
+		select {
+		case err := <-errc:
+			stopRelay()
+			return err
+		case err := <-reached:
+			if err != nil {
+				stopRelay()
+				srv.Close()
+				return err
+			}
+			connected.Store(true)
+			close(relayStart)
+		case <-ctx.Done():
+			serving = false
+		}
 	}
 	log.Info("draining")
 	draining.Store(true)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -284,4 +285,97 @@ func TestIdempotencyKeyOutlivesAnOutage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunServesBeforeTheDatabaseAnswers: a function listens while its
+// first database connection is being opened — liveness answers, readiness
+// fails until the database has answered — and becomes ready by itself once
+// it does; a database that does not answer within DATABASE_WAIT stops the
+// function with an error, as before.
+func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
+	start := func(t *testing.T, wait string) (string, *dbLink, chan error) {
+		u, err := url.Parse(pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		link := newDBLink(t, u.Host)
+		link.set("down")
+		u.Host = link.ln.Addr().String()
+		port := apitest.FreePort(t)
+		t.Setenv("DATABASE_URL", u.String())
+		t.Setenv("DATABASE_TIMEOUT", "1s")
+		t.Setenv("DATABASE_WAIT", wait)
+		t.Setenv("PORT", fmt.Sprint(port))
+		t.Setenv("DRAIN_QUIET_PERIOD", "100ms")
+		t.Setenv("K_SINK", "")
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			done <- function.Run(ctx, "test", func(env *function.Env) http.Handler {
+				mux := http.NewServeMux()
+				mux.HandleFunc("POST /api/write", write(env))
+				return mux
+			})
+		}()
+		t.Cleanup(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				t.Error("Run did not return")
+			}
+		})
+		return fmt.Sprintf("http://127.0.0.1:%d", port), link, done
+	}
+
+	t.Run("ready once the database answers", func(t *testing.T) {
+		base, link, done := start(t, "30s")
+		deadline := time.Now().Add(10 * time.Second)
+		for get(base+"/health/liveness") != http.StatusOK {
+			if time.Now().After(deadline) {
+				t.Fatal("not listening while the database is down")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for i := range 5 {
+			if s := get(base + "/health/readiness"); s != http.StatusServiceUnavailable {
+				t.Fatalf("readiness %d with the database not reached yet: %d, want 503", i, s)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run returned while waiting for the database: %v", err)
+		default:
+		}
+		link.set("up")
+		deadline = time.Now().Add(5 * time.Second)
+		for get(base+"/health/readiness") != http.StatusOK {
+			if time.Now().After(deadline) {
+				t.Fatal("not ready after the database came up")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		resp, err := http.Post(base+"/api/write", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("a write once ready: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("stops after DATABASE_WAIT", func(t *testing.T) {
+		_, _, done := start(t, "300ms")
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "postgres: ping") {
+				t.Fatalf("Run returned %v, want the ping's error", err)
+			}
+			done <- err // for the cleanup
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run still waiting for the database 10s after DATABASE_WAIT (300ms)")
+		}
+	})
 }

@@ -46,6 +46,20 @@ type Options struct {
 // Open connects a pool to url with opts and waits up to opts.Wait for the
 // server to answer.
 func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
+	pool, err := NewPool(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := Reach(ctx, pool, opts.Wait); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// NewPool makes a pool for url with opts without connecting: its first
+// query, or Reach, opens the first connection.
+func NewPool(url string, opts Options) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DATABASE_URL: %w", err)
@@ -71,21 +85,31 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	case 2:
 		cfg.ConnConfig.Tracer = multitracer.New(tracers...)
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	// pgxpool.NewWithConfig connects nothing unless MinConns asks it to;
+	// its context is only for those.
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	deadline := time.Now().Add(opts.Wait)
+	return pool, nil
+}
+
+// Reach pings the server through pool until it answers, for up to wait:
+// the pool then keeps that connection for its first query.
+func Reach(ctx context.Context, pool *pgxpool.Pool, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for {
-		err = pool.Ping(ctx)
+		err := pool.Ping(ctx)
 		if err == nil {
-			return pool, nil
+			return nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			pool.Close()
-			return nil, fmt.Errorf("postgres: ping: %w", err)
+			return fmt.Errorf("postgres: ping: %w", err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+		}
 	}
 }
 
