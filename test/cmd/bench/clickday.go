@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"runtime"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -120,6 +121,7 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		last                  = time.Now().AddDate(0, 0, clickdayDays-1).Format(time.DateOnly)
 		calendarPath          = "/api/slots?service_id=" + clickdayService + "&from=" + today + "&to=" + last
 		stackCPU0             = st.cpu()
+		citizensCPU0          = selfCPU()
 		started               = time.Now()
 		citizenErr            = func(err error) { firstErr.CompareAndSwap(nil, err.Error()) }
 		timedOut, failures    []string
@@ -168,6 +170,7 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(started)
+	citizensCPU := selfCPU() - citizensCPU0
 	stopGreedy()
 	stackCPUNow := st.cpu()
 	statements := ""
@@ -189,7 +192,9 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		float64(booked.Load())/elapsed.Seconds(), booked.Load(), elapsed.Round(time.Second), gaveUp.Load(),
 		strings.Join(append([]string{""}, timedOut...), "; "), stackCPU.Seconds(),
 		float64(stackCPU.Microseconds())/1000/float64(max(booked.Load(), 1)))
-	fmt.Printf("CPU by process: %s.\n\n", stackCPUNow.since(stackCPU0))
+	fmt.Printf("CPU by process: %s. The citizens and the greedy scripts (this process, on the same two cores) used %.1f s more: %.0f %% of the machine's %.0f CPU-seconds went to the stack and to them.\n\n",
+		stackCPUNow.since(stackCPU0), citizensCPU.Seconds(),
+		100*(stackCPU+citizensCPU).Seconds()/(elapsed.Seconds()*float64(runtime.NumCPU())), elapsed.Seconds()*float64(runtime.NumCPU()))
 	fmt.Println("| step | requests | p50 | p95 | p99 | answers |")
 	fmt.Println("|---|---:|---:|---:|---:|---|")
 	fivexx := 0
