@@ -31,8 +31,9 @@ func buildAll(root, tmp string) (string, error) {
 	for _, f := range manifest.Functions {
 		args = append(args, "./functions/"+f.Name)
 	}
-	// migrate, and confirm's store behind a bare handler (the Go floor).
-	args = append(args, "./functions/migrate", "./functions/internal/cmd/bare-confirm")
+	// migrate, confirm's store behind a bare handler (the Go floor), and
+	// the floor of a function's start (bare-ready).
+	args = append(args, "./functions/migrate", "./functions/internal/cmd/bare-confirm", "./functions/internal/cmd/bare-ready")
 	fmt.Fprintln(os.Stderr, "building the functions (static, stripped)…")
 	build := exec.Command("go", args...)
 	build.Dir, build.Stdout, build.Stderr = root, os.Stderr, os.Stderr
