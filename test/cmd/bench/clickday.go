@@ -212,6 +212,10 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		sort.Strings(codes)
 		fmt.Printf("| %s | %d | %s | %s | %s | %s |\n", n, len(s.lat), ms(s.lat.pct(0.5)), ms(s.lat.pct(0.95)), ms(s.lat.pct(0.99)), strings.Join(codes, ", "))
 	}
+	if cat, cal := steps["catalog"].lat.pct(0.99), steps["calendar"].lat.pct(0.99); cat > 0 {
+		fmt.Printf("\nThe catalog is an answer list-services reuses for up to a second (CATALOG_MAX_AGE), as query-slots reuses the calendar: its p99 is what any request through the gateway waits on this machine "+
+			"during the click day, the floor of the calendar's. The calendar's p99 is %.2f of the catalog's (%s against %s).\n", float64(cal)/float64(cat), ms(cal), ms(cat))
+	}
 
 	// The outcome.
 	overlaps, confirmed, err := st.overlaps()
