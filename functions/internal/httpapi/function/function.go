@@ -222,13 +222,17 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 			stopRelay()
 			return err
 		case err := <-reached:
-			if err != nil {
+			switch {
+			case err != nil && ctx.Err() != nil:
+				serving = false // told to stop while connecting: drain as usual
+			case err != nil:
 				stopRelay()
 				srv.Close()
 				return err
+			default:
+				connected.Store(true)
+				close(relayStart)
 			}
-			connected.Store(true)
-			close(relayStart)
 		case <-ctx.Done():
 			serving = false
 		}

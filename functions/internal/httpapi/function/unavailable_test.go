@@ -293,7 +293,7 @@ func TestIdempotencyKeyOutlivesAnOutage(t *testing.T) {
 // it does; a database that does not answer within DATABASE_WAIT stops the
 // function with an error, as before.
 func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
-	start := func(t *testing.T, wait string) (string, *dbLink, chan error) {
+	start := func(t *testing.T, wait string) (string, *dbLink, chan error, context.CancelFunc) {
 		u, err := url.Parse(pgtest.URL(t))
 		if err != nil {
 			t.Fatal(err)
@@ -306,6 +306,9 @@ func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
 		t.Setenv("DATABASE_TIMEOUT", "1s")
 		t.Setenv("DATABASE_WAIT", wait)
 		t.Setenv("PORT", fmt.Sprint(port))
+		// Each Run its own metrics port: these Runs follow one another at
+		// once, and the last one's metrics listener may still be closing.
+		t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", fmt.Sprint(apitest.FreePort(t)))
 		t.Setenv("DRAIN_QUIET_PERIOD", "100ms")
 		t.Setenv("K_SINK", "")
 		ctx, cancel := context.WithCancel(t.Context())
@@ -325,11 +328,11 @@ func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
 				t.Error("Run did not return")
 			}
 		})
-		return fmt.Sprintf("http://127.0.0.1:%d", port), link, done
+		return fmt.Sprintf("http://127.0.0.1:%d", port), link, done, cancel
 	}
 
 	t.Run("ready once the database answers", func(t *testing.T) {
-		base, link, done := start(t, "30s")
+		base, link, done, _ := start(t, "30s")
 		deadline := time.Now().Add(10 * time.Second)
 		for get(base+"/health/liveness") != http.StatusOK {
 			if time.Now().After(deadline) {
@@ -366,8 +369,29 @@ func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
 		}
 	})
 
+	t.Run("stops cleanly when told to while connecting", func(t *testing.T) {
+		base, _, done, stop := start(t, "30s")
+		deadline := time.Now().Add(10 * time.Second)
+		for get(base+"/health/liveness") != http.StatusOK {
+			if time.Now().After(deadline) {
+				t.Fatal("not listening while the database is down")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stop() // as SIGTERM would
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Run stopped while connecting returned %v, want nil (a SIGTERM is no failure)", err)
+			}
+			done <- err // for the cleanup
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after it was told to stop")
+		}
+	})
+
 	t.Run("stops after DATABASE_WAIT", func(t *testing.T) {
-		_, _, done := start(t, "300ms")
+		_, _, done, _ := start(t, "300ms")
 		select {
 		case err := <-done:
 			if err == nil || !strings.Contains(err.Error(), "postgres: ping") {
