@@ -161,8 +161,9 @@ func meterProvider(reader sdkmetric.Reader, res *resource.Resource) *sdkmetric.M
 	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res), sdkmetric.WithView(dropped...))
 }
 
-// Serve serves GET /metrics on MetricsAddr until ctx ends; it does nothing
-// when the exporter is not Prometheus.
+// Serve serves GET /metrics on MetricsAddr until ctx ends or Shutdown
+// (which closes the listener before it returns); it does nothing when the
+// exporter is not Prometheus.
 func (t *Telemetry) Serve(ctx context.Context, log *slog.Logger) error {
 	if t.Metrics == nil {
 		return nil
@@ -178,6 +179,9 @@ func (t *Telemetry) Serve(ctx context.Context, log *slog.Logger) error {
 		<-ctx.Done()
 		srv.Close()
 	}()
+	// Closed first at Shutdown, so that the port is free once the
+	// function has stopped (a process, or a test, may start again on it).
+	t.shutdown = append([]func(context.Context) error{func(context.Context) error { return srv.Close() }}, t.shutdown...)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server", "err", err)

@@ -306,9 +306,6 @@ func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
 		t.Setenv("DATABASE_TIMEOUT", "1s")
 		t.Setenv("DATABASE_WAIT", wait)
 		t.Setenv("PORT", fmt.Sprint(port))
-		// Each Run its own metrics port: these Runs follow one another at
-		// once, and the last one's metrics listener may still be closing.
-		t.Setenv("OTEL_EXPORTER_PROMETHEUS_PORT", fmt.Sprint(apitest.FreePort(t)))
 		t.Setenv("DRAIN_QUIET_PERIOD", "100ms")
 		t.Setenv("K_SINK", "")
 		ctx, cancel := context.WithCancel(t.Context())
