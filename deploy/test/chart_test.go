@@ -326,6 +326,13 @@ func checkServices(t *testing.T, m manifest.Document, r *Rendered) {
 		if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/health/readiness" {
 			t.Errorf("%s: readiness probe %+v, want GET /health/readiness", f.Name, c.ReadinessProbe)
 		}
+		// Knative probes aggressively (every 50 ms while a pod starts)
+		// only with periodSeconds 0, and refuses a failureThreshold or a
+		// timeoutSeconds beside it.
+		if rp := c.ReadinessProbe; rp != nil && (rp.PeriodSeconds != 0 || rp.FailureThreshold != 0 || rp.TimeoutSeconds != 0) {
+			t.Errorf("%s: readiness probe period %ds, failureThreshold %d, timeout %ds; want Knative's aggressive probing (all 0) by default",
+				f.Name, rp.PeriodSeconds, rp.FailureThreshold, rp.TimeoutSeconds)
+		}
 		if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/health/liveness" {
 			t.Errorf("%s: liveness probe %+v, want GET /health/liveness", f.Name, c.LivenessProbe)
 		}
