@@ -133,11 +133,15 @@ async function inQueue(page, { lang = 'it' } = {}) {
   const want = lang === 'it' ? /^Sei il numero (\d+) in coda$/ : /^You are number (\d+) in the queue$/;
   await page.locator('#step-queue').waitFor({ state: 'visible' });
   await page.waitForFunction(() => document.querySelector('#queue-position')?.textContent !== '');
-  const text = (await page.textContent('#queue-position')).trim();
+  // Both figures in one read: a poll answered between two reads moves them
+  // on together (CI once read number 4, then 2 ahead of number 3).
+  const { text, ahead } = await page.evaluate(() => ({
+    text: document.querySelector('#queue-position').textContent.trim(),
+    ahead: document.querySelector('#queue-ahead').textContent.trim(),
+  }));
   const m = text.match(want);
   assert.ok(m, `#queue-position says ${JSON.stringify(text)}`);
   const position = Number(m[1]);
-  const ahead = (await page.textContent('#queue-ahead')).trim();
   assert.ok(ahead === String(position - 1) || (position === 1 && /nessuna|nobody/.test(ahead)), `${ahead} people ahead of number ${position}`);
   assert.match(await page.textContent('#queue-estimate'), lang === 'it' ? /^(circa \d+ minut[oi]|meno di un minuto)$/ : /^(about \d+ minutes?|less than a minute)$/);
   const live = page.locator('#queue-live');
