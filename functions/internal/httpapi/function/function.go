@@ -156,7 +156,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 	// function gives up after DATABASE_WAIT.
 	reached := make(chan error, 1)
 	go func() { reached <- postgres.Reach(ctx, pool, cfg.DBWait) }()
-	var connected atomic.Bool
+	connected := make(chan struct{}) // closed once the database has answered
 	if err := telemetry.ObservePool(pool); err != nil {
 		return err
 	}
@@ -175,12 +175,11 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 		return err
 	}
 	relayCtx, stopRelay := context.WithCancel(context.Background())
-	relayStart := make(chan struct{}) // closed once the database has answered
 	relayDone := make(chan struct{})
 	go func() {
 		defer close(relayDone)
 		select {
-		case <-relayStart:
+		case <-connected:
 			relay.Run(relayCtx, cfg.OutboxSweep)
 		case <-relayCtx.Done():
 		}
@@ -199,7 +198,9 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 			return
 		}
-		if !connected.Load() {
+		select {
+		case <-connected:
+		default:
 			http.Error(w, "connecting to the database", http.StatusServiceUnavailable)
 			return
 		}
@@ -230,8 +231,7 @@ func Run(ctx context.Context, name string, build func(*Env) http.Handler) error 
 				srv.Close()
 				return err
 			default:
-				connected.Store(true)
-				close(relayStart)
+				close(connected)
 			}
 		case <-ctx.Done():
 			serving = false

@@ -330,13 +330,7 @@ func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
 
 	t.Run("ready once the database answers", func(t *testing.T) {
 		base, link, done, _ := start(t, "30s")
-		deadline := time.Now().Add(10 * time.Second)
-		for get(base+"/health/liveness") != http.StatusOK {
-			if time.Now().After(deadline) {
-				t.Fatal("not listening while the database is down")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		awaitStatus(t, base+"/health/liveness", http.StatusOK, 10*time.Second, "not listening while the database is down")
 		for i := range 5 {
 			if s := get(base + "/health/readiness"); s != http.StatusServiceUnavailable {
 				t.Fatalf("readiness %d with the database not reached yet: %d, want 503", i, s)
@@ -349,13 +343,7 @@ func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
 		default:
 		}
 		link.set("up")
-		deadline = time.Now().Add(5 * time.Second)
-		for get(base+"/health/readiness") != http.StatusOK {
-			if time.Now().After(deadline) {
-				t.Fatal("not ready after the database came up")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		awaitStatus(t, base+"/health/readiness", http.StatusOK, 5*time.Second, "not ready after the database came up")
 		resp, err := http.Post(base+"/api/write", "application/json", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -368,13 +356,7 @@ func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
 
 	t.Run("stops cleanly when told to while connecting", func(t *testing.T) {
 		base, _, done, stop := start(t, "30s")
-		deadline := time.Now().Add(10 * time.Second)
-		for get(base+"/health/liveness") != http.StatusOK {
-			if time.Now().After(deadline) {
-				t.Fatal("not listening while the database is down")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		awaitStatus(t, base+"/health/liveness", http.StatusOK, 10*time.Second, "not listening while the database is down")
 		stop() // as SIGTERM would
 		select {
 		case err := <-done:
@@ -399,4 +381,17 @@ func TestRunServesBeforeTheDatabaseAnswers(t *testing.T) {
 			t.Fatal("Run still waiting for the database 10s after DATABASE_WAIT (300ms)")
 		}
 	})
+}
+
+// awaitStatus polls url until it answers want, failing the test with why
+// after within.
+func awaitStatus(t *testing.T, url string, want int, within time.Duration, why string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for get(url) != want {
+		if time.Now().After(deadline) {
+			t.Fatal(why)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
