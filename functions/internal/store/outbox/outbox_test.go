@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -252,6 +253,46 @@ func TestConcurrentRelaysDeliverOnce(t *testing.T) {
 	}
 	if len(seen) != 200 || dups != 0 || total.Load() != 200 {
 		t.Fatalf("distinct %d, duplicated %d, reported %d; want 200, 0, 200", len(seen), dups, total.Load())
+	}
+}
+
+// TestRelayReusesItsConnections: batch after batch, the relay's deliveries
+// run over the connections the first batch opened, as many as deliveries
+// under way at once, instead of opening new ones each time (Go's default
+// transport keeps two idle connections a host and closes the rest).
+func TestRelayReusesItsConnections(t *testing.T) {
+	drain(t)
+	clk := monday()
+	s := &sink{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(20 * time.Millisecond) // so that a batch's deliveries overlap
+		s.ServeHTTP(w, r)
+	}))
+	var opened atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	const parallel, rounds = 8, 4
+	r := newRelay(t, srv.URL, clk)
+	r.Batch, r.Parallel = parallel, parallel
+	for round := range rounds {
+		for range parallel {
+			write(t, clk, "booking-reuse", true)
+		}
+		if n, err := r.DeliverPending(t.Context()); err != nil || n != parallel {
+			t.Fatalf("round %d: delivered %d, %v; want %d, nil", round, n, err, parallel)
+		}
+	}
+	if got := len(s.events()); got != parallel*rounds {
+		t.Fatalf("the sink got %d events; want %d", got, parallel*rounds)
+	}
+	if n := opened.Load(); n > parallel {
+		t.Fatalf("%d connections opened for %d batches of %d; want at most %d", n, rounds, parallel, parallel)
 	}
 }
 
