@@ -92,7 +92,10 @@ async function citizenPage() {
       }
       await route.fulfill({ response: res });
     } catch {
-      // the page went away (a reload, the end of the test) while it was asked
+      // the page went away (a reload, the end of the test) while it was
+      // asked, or the answer never came: the page gets a failed request
+      // (which watch reports), not one left hanging
+      await route.abort().catch(() => {});
     }
   });
   page.on('response', async (res) => {
