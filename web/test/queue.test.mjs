@@ -65,31 +65,28 @@ async function setRate(serviceId, perMinute) {
   assert.equal(r.json?.service?.admission_per_minute, perMinute, `PATCH admission_per_minute answered ${r.text}`);
 }
 
-const queuePath = (res) => new URL(res.url()).pathname.startsWith('/api/queue');
-
 /**
  * citizenPage opens a watched page in a fresh context and records every
- * answer of the waiting room it gets: page.queue is a list of {at (ms),
- * method, status, token (the GET's), read, admitted, position}. An answer
- * whose body could not be read (a poll answered as the page reloads: the browser has
- * dropped it) has read false and nothing else. Its tokens are registered as secrets.
- * page.issued holds every queue_token the server gave the page, read on the way in
- * (a route), before the page sees it: a body the page read just as it reloaded can
- * no longer be read from the response event, but its token may be the one kept.
+ * answer the waiting room gives it, read on the way in (a route) before the
+ * page sees it: page.queue is a list of {at (ms), method, status, token (the
+ * GET's), admitted, position, queueToken}. A poll answered as the page
+ * reloads may never reach it, yet the page may have kept its token: the
+ * route reads it all the same, where a response event could no longer read
+ * the body. Its tokens are registered as secrets.
  */
 async function citizenPage() {
   const context = await newContext(browser);
   const page = await newPage(context);
   page.queue = [];
-  page.issued = new Set();
   await page.route((url) => url.pathname.startsWith('/api/queue'), async (route) => {
+    const method = route.request().method();
+    const token = method === 'GET' ? decodeURIComponent(new URL(route.request().url()).pathname.split('/').pop()) : '';
+    personal(token);
     try {
       const res = await route.fetch();
-      const token = (await res.json().catch(() => undefined))?.queue_token;
-      if (token) {
-        personal(token);
-        page.issued.add(token);
-      }
+      const json = await res.json().catch(() => undefined);
+      personal(json?.queue_token);
+      page.queue.push({ at: Date.now(), method, token, status: res.status(), admitted: json?.admitted, position: json?.position, queueToken: json?.queue_token });
       await route.fulfill({ response: res });
     } catch {
       // the page went away (a reload, the end of the test) while it was
@@ -98,19 +95,10 @@ async function citizenPage() {
       await route.abort().catch(() => {});
     }
   });
-  page.on('response', async (res) => {
-    if (!queuePath(res)) return;
-    const at = Date.now();
-    const method = res.request().method();
-    const token = method === 'GET' ? decodeURIComponent(new URL(res.url()).pathname.split('/').pop()) : '';
-    const json = await res.json().catch(() => undefined);
-    personal(token, json?.queue_token);
-    page.queue.push({ at, method, token, status: res.status(), read: json !== undefined, admitted: json?.admitted, position: json?.position });
-  });
   return page;
 }
 
-/** waitAnswer waits for the page's first waiting-room answer that it read. */
+/** waitAnswer waits for the page's first waiting-room answer. */
 async function waitAnswer(page, timeout = 15_000) {
   const deadline = Date.now() + timeout;
   while (answers(page).length === 0) {
@@ -119,8 +107,8 @@ async function waitAnswer(page, timeout = 15_000) {
   }
 }
 
-/** answers are a page's waiting-room answers that it read, in the order they came. */
-const answers = (page) => page.queue.filter((a) => a.read).sort((a, b) => a.at - b.at);
+/** answers are a page's waiting-room answers, in the order they came. */
+const answers = (page) => [...page.queue].sort((a, b) => a.at - b.at);
 
 /** admittedAt is when a page was first told it is admitted (ms), or Infinity. */
 const admittedAt = (page) => answers(page).find((a) => a.admitted)?.at ?? Infinity;
@@ -209,18 +197,18 @@ test('a crowd waits its turn, in order, and keeps its place on reloading', async
 
     // A reload resumes the same place: a token it was given, no new join.
     // Every answer carries a new token (its expiry moves on), and a poll
-    // answered as the page reloads may be kept by the page while its body
-    // can no longer be read from the response event: the tokens given are
-    // those the route read on the way in (page.issued).
+    // answered as the page reloads may be kept by the page: the tokens
+    // given are those of every answer before the reload's first.
+    const given = (until) => new Set(answers(last).filter((a) => a.at < until).map((a) => a.queueToken));
     const kept = (await saved(last))?.queue_token;
-    assert.ok(kept && last.issued.has(kept), `kept in localStorage: ${JSON.stringify(await saved(last))}, not a token it was given`);
+    assert.ok(kept && given(Infinity).has(kept), `kept in localStorage: ${JSON.stringify(await saved(last))}, not a token it was given`);
     const since = Date.now();
     await last.reload();
     await onStep(last, 'queue');
     const after = await inQueue(last);
     const again = answers(last).filter((a) => a.at >= since);
     assert.equal(again.filter((a) => a.method === 'POST').length, 0, 'the reload joined the queue again');
-    assert.ok(again[0].method === 'GET' && last.issued.has(again[0].token), 'the reload did not resume with a token it was given');
+    assert.ok(again[0].method === 'GET' && given(again[0].at).has(again[0].token), 'the reload did not resume with a token it was given');
     assert.ok(after <= before, `number ${before} before the reload, ${after} after`);
     await shot(last, 'queue-03-after-reload');
 
