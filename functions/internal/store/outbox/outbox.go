@@ -91,7 +91,7 @@ type Relay struct {
 	Clock      clock.Clock
 	Log        *slog.Logger
 	Batch      int           // rows per claim; default 50
-	Parallel   int           // deliveries under way at once; default 8 (NewRelay's client keeps as many connections to the sink)
+	Parallel   int           // deliveries under way at once; default 8 (NewRelay's client keeps 8 connections to the sink between batches)
 	Timeout    time.Duration // per delivery; default 5s
 	MaxBackoff time.Duration // default 5m
 	// Traced: spans are exported (telemetry's Tracing). A row written
@@ -195,6 +195,13 @@ func (r *Relay) DeliverPending(ctx context.Context) (int, error) {
 // Parallel says otherwise.
 const defaultParallel = 8
 
+func (r *Relay) parallel() int {
+	if r.Parallel <= 0 {
+		return defaultParallel
+	}
+	return r.Parallel
+}
+
 func (r *Relay) batch() int {
 	if r.Batch <= 0 {
 		return 50
@@ -234,11 +241,7 @@ func (r *Relay) deliverBatch(ctx context.Context) (delivered, claimed int, err e
 	// Send the batch a few at a time (the sink takes them in no fixed
 	// order anyway), then record the deliveries in one statement.
 	errs := make([]error, len(due))
-	parallel := r.Parallel
-	if parallel <= 0 {
-		parallel = defaultParallel
-	}
-	slots := make(chan struct{}, parallel)
+	slots := make(chan struct{}, r.parallel())
 	var wg sync.WaitGroup
 	for i, x := range due {
 		wg.Add(1)
