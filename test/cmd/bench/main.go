@@ -43,7 +43,7 @@ import (
 type config struct {
 	requests, group, desks, conns int
 	confirmations                 int // confirmations a confirm run, each side (held and baseline rows topped up to twice as many)
-	fnConns                       int // each function's database connections in the holds part (-1: conns; 0: pgx's default, as the functions ship)
+	fnConns                       int // each function's database connections in the holds part (-1: conns; 0: the functions' own default, 2, as they ship)
 	clients                       []int
 	citizens, concurrency         int
 	clickdayLimit                 time.Duration
@@ -63,7 +63,7 @@ func main() {
 	flag.IntVar(&c.desks, "desks", 3, "desks of the contention service (winners per slot)")
 	flag.IntVar(&c.conns, "conns", 16, "database connections, for each function and the baseline alike")
 	flag.IntVar(&c.confirmations, "confirmations", 5000, "confirmations in each confirm run (the holds won are topped up, uncontended, to twice as many)")
-	flag.IntVar(&c.fnConns, "fn-conns", -1, "each function's database connections in the holds part (-1: the same as -conns; 0: pgx's default, as the functions ship)")
+	flag.IntVar(&c.fnConns, "fn-conns", -1, "each function's database connections in the holds part (-1: the same as -conns; 0: the functions' own default, 2, as they ship)")
 	flag.IntVar(&c.citizens, "citizens", 10000, "citizens of the click day")
 	flag.IntVar(&c.concurrency, "concurrency", 200, "citizens at a time on the click day")
 	flag.DurationVar(&c.clickdayLimit, "clickday-limit", 15*time.Minute, "the click day's time limit")

@@ -56,8 +56,8 @@ type Config struct {
 	// (connecting included): past it, the request answers 503 with
 	// Retry-After instead of hanging (see postgres.Unavailable).
 	DBTimeout time.Duration `envconfig:"DATABASE_TIMEOUT" default:"5s"`
-	// DBMaxConns bounds the instance's database connections (0: pgx's
-	// default, the larger of 4 and the CPUs).
+	// DBMaxConns bounds the instance's database connections (0: the
+	// URL's pool_max_conns, else postgres.DefaultMaxConns, two).
 	DBMaxConns int `envconfig:"DATABASE_MAX_CONNS" default:"0"`
 	// FaultCrashDir is for the local stack's fault tests only: see
 	// crashAfterEvent. Never set in production.

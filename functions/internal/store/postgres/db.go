@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,7 +33,7 @@ var demoSQL string
 // Options are how a pool connects.
 type Options struct {
 	Wait     time.Duration // how long Open waits for the server to answer
-	MaxConns int           // the most connections; 0: pgx's default
+	MaxConns int           // the most connections; 0: the URL's pool_max_conns, else DefaultMaxConns
 	// Timeout bounds how long a query waits for a connection, connecting
 	// included, so that a request never hangs on a database it cannot
 	// reach: it fails with context.DeadlineExceeded, which Unavailable
@@ -42,6 +43,18 @@ type Options struct {
 	// function's OpenTelemetry spans and database metrics).
 	Tracer pgx.QueryTracer
 }
+
+// DefaultMaxConns is an instance's connections when neither Options nor
+// the URL's pool_max_conns says otherwise: two, not pgx's default (the
+// larger of 4 and the CPUs the process sees, a whole node's in a pod).
+// A function's instances multiply with its load (Knative scales them out),
+// and each connection busy is a backend competing for the database's
+// cores: on the click day, four a function kept some thirty backends
+// runnable on two cores, and every request waited its turn behind them,
+// a cached answer as long as a hold (docs/performance.md, "Two connections
+// an instance"). Beyond two, a statement waits in the pool, which costs
+// nothing, bounded by Timeout.
+const DefaultMaxConns = 2
 
 // Open connects a pool to url with opts and waits up to opts.Wait for the
 // server to answer.
@@ -64,8 +77,11 @@ func NewPool(url string, opts Options) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DATABASE_URL: %w", err)
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = int32(opts.MaxConns)
+	case !strings.Contains(url, "pool_max_conns="):
+		cfg.MaxConns = DefaultMaxConns
 	}
 	if opts.Timeout > 0 {
 		if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > opts.Timeout {

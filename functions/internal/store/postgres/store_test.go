@@ -106,12 +106,24 @@ func TestReserveRace(t *testing.T) {
 }
 
 // counted is a pool of the test database that counts the statements it
-// sends whose SQL contains a string.
+// sends whose SQL contains a string, and tells of each wait for one of its
+// connections as it begins.
 type counted struct {
-	pool  *pgxpool.Pool
-	sql   string
-	count atomic.Int64
+	pool     *pgxpool.Pool
+	sql      string
+	count    atomic.Int64
+	acquires chan struct{} // one for each Acquire begun, while it has room
 }
+
+func (c *counted) TraceAcquireStart(ctx context.Context, _ *pgxpool.Pool, _ pgxpool.TraceAcquireStartData) context.Context {
+	select {
+	case c.acquires <- struct{}{}:
+	default:
+	}
+	return ctx
+}
+
+func (c *counted) TraceAcquireEnd(context.Context, *pgxpool.Pool, pgxpool.TraceAcquireEndData) {}
 
 func (c *counted) TraceQueryStart(ctx context.Context, _ *pgx.Conn, q pgx.TraceQueryStartData) context.Context {
 	if strings.Contains(q.SQL, c.sql) {
@@ -126,17 +138,90 @@ func (c *counted) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndDat
 // whose SQL contains sql; closed when the test ends.
 func countingPool(t *testing.T, sql string) *counted {
 	t.Helper()
+	return countingPoolOf(t, sql, 0)
+}
+
+// countingPoolOf is countingPool with at most conns connections (0: the
+// test URL's).
+func countingPoolOf(t *testing.T, sql string, conns int32) *counted {
+	t.Helper()
 	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &counted{sql: sql}
+	if conns > 0 {
+		cfg.MaxConns = conns
+	}
+	c := &counted{sql: sql, acquires: make(chan struct{}, 64)}
 	cfg.ConnConfig.Tracer = c
 	if c.pool, err = pgxpool.NewWithConfig(t.Context(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.pool.Close)
 	return c
+}
+
+// TestTakenWhileWaitingForAConnection: a hold that waited for a
+// connection looks at the memory again before it asks the database, so
+// that a time found full while it waited (on a click day every connection
+// is busy) is refused without a round trip; a time nobody found full is
+// held once the connection comes.
+func TestTakenWhileWaitingForAConnection(t *testing.T) {
+	for _, found := range []bool{true, false} {
+		t.Run(fmt.Sprintf("found full while waiting %v", found), func(t *testing.T) {
+			store, clk := newStore(t, monday)
+			asked := countingPoolOf(t, "hold_slot(", 1)
+			store.Pool = asked.pool
+			store.Taken = &postgres.TakenSlots{}
+			store.Taken.MaxAge = time.Minute
+			_, svc := pgtest.NewService(t, pgtest.Pool(t), pgtest.Service{Desks: 1})
+			start := at("2027-03-02", "09:30")
+			// The service read once and kept, as the functions keep it: the
+			// hold's only wait for a connection is its statement's.
+			store.Services = &postgres.Services{}
+			store.Services.MaxAge = time.Minute
+			if _, err := store.Reserve(t.Context(), svc, start.Add(time.Hour), "it"); err != nil {
+				t.Fatal(err)
+			}
+
+			busy, err := asked.pool.Acquire(t.Context()) // every connection busy
+			if err != nil {
+				t.Fatal(err)
+			}
+			for len(asked.acquires) > 0 {
+				<-asked.acquires
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := store.Reserve(t.Context(), svc, start, "it")
+				done <- err
+			}()
+			select {
+			case <-asked.acquires: // the hold waits for the connection
+			case err := <-done:
+				t.Fatalf("the hold did not wait for the busy connection: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the hold never asked for a connection")
+			}
+			before := asked.count.Load()
+			if found {
+				store.Taken.Remember(svc, start, clk.Now()) // another hold found it full meanwhile
+			}
+			busy.Release()
+			err = <-done
+			calls := asked.count.Load() - before
+			held := pgtest.Column[int64](t, `SELECT count(*) FROM bookings WHERE service_id = $1 AND starts_at = $2`, svc, start)[0]
+			if found {
+				if !apperr.Is(err, apperr.Conflict) || calls != 0 || held != 0 {
+					t.Errorf("a time found full while the hold waited: %v, hold_slot called %d times, %d holds; want a conflict from memory, no call, no hold", err, calls, held)
+				}
+				return
+			}
+			if err != nil || calls != 1 || held != 1 {
+				t.Errorf("a free time after the wait: %v, hold_slot called %d times, %d holds; want it held in one call", err, calls, held)
+			}
+		})
+	}
 }
 
 func reserveRace(t *testing.T, store *postgres.Store) {
