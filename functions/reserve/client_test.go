@@ -343,8 +343,9 @@ func (b browser) admit(t *testing.T, svc string, now time.Time) {
 // TestWaitingRoomAtTheCounter: with a service's waiting room on, a hold
 // without an admission is a 403 not_admitted writing nothing; the
 // admission of this browser to this service lets it hold, another
-// service's or another browser's does not. A hold slower than the
-// threshold opens the room of a service that has none.
+// service's or another browser's does not. Holds slower than the
+// threshold open the room of a service that has none, once they are
+// enough.
 func TestWaitingRoomAtTheCounter(t *testing.T) {
 	store, clk := pgtest.Store(t, apitest.Monday)
 	hs := testHolds(store)
@@ -379,16 +380,71 @@ func TestWaitingRoomAtTheCounter(t *testing.T) {
 		t.Errorf("after the admission's 15 minutes: %d %s", rec.Code, rec.Body)
 	}
 
-	// Slow holds open the room of a service without one.
+	// Slow holds open the room of a service without one: not the first
+	// ones, once they are enough (TestSlowHolds).
 	_, calm := pgtest.NewService(t, store.Pool, pgtest.Service{Desks: 2})
 	hs.slow, hs.autoFor, hs.autoRate = time.Nanosecond, 10*time.Minute, 100
-	if rec, _ := newBrowser(h, "192.0.2.40").hold(calm, start); rec.Code != http.StatusCreated {
-		t.Fatalf("the slow hold: %d %s", rec.Code, rec.Body)
+	for i := range slowHoldsAtLeast {
+		at := start.Add(time.Duration(i) * 30 * time.Minute)
+		if rec, _ := newBrowser(h, fmt.Sprintf("192.0.2.%d", 40+i)).hold(calm, at); rec.Code != http.StatusCreated {
+			t.Fatalf("slow hold %d: %d %s", i+1, rec.Code, rec.Body)
+		}
+		rm, err := store.Room(t.Context(), calm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := i == slowHoldsAtLeast-1; rm.On() != last || (last && rm.Rate != 100) {
+			t.Errorf("after %d slow holds the room is %+v; want it on (at 100 a minute) after %d", i+1, rm, slowHoldsAtLeast)
+		}
 	}
-	if rm, err := store.Room(t.Context(), calm); err != nil || !rm.On() || rm.Rate != 100 {
-		t.Errorf("after a slow hold the room is %+v, %v; want on at 100 a minute", rm, err)
-	}
-	if rec, _ := newBrowser(h, "192.0.2.41").hold(calm, start); rec.Code != http.StatusForbidden {
+	if rec, _ := newBrowser(h, "192.0.2.60").hold(calm, start); rec.Code != http.StatusForbidden {
 		t.Errorf("a hold once the room opened: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestSlowHolds: a service's holds open its room when, in one window of
+// ten seconds, at least five of them and one in ten were slow; not for a
+// few slow holds among many, nor for slow holds spread over windows.
+func TestSlowHolds(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		holds []string // in order: s slow, f fast, w the next window, b the clock gone back a second
+		opens int      // the hold (from 1) at which the room opens; 0: never
+	}{
+		{"one slow hold", []string{"s"}, 0},
+		{"five slow holds", []string{"s", "s", "s", "s", "s"}, 5},
+		{"five slow among forty", append(repeat("f", 35), repeat("s", 5)...), 5 + 35},
+		{"five slow among fifty-one", append(repeat("f", 46), repeat("s", 5)...), 0},
+		{"a fast hold among them", append(repeat("s", 5)[:4], "f", "s"), 6},
+		{"four, then four in the next window", append(append(repeat("s", 4), "w"), repeat("s", 4)...), 0},
+		{"four, then a clock gone back", append(append(repeat("s", 4), "b"), repeat("s", 4)...), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := clock.NewFixed(apitest.Monday)
+			h := &holds{store: &postgres.Store{Clock: clk}}
+			opened, n := 0, 0
+			for _, what := range tc.holds {
+				switch what {
+				case "w":
+					clk.Advance(slowWindow)
+					continue
+				case "b":
+					clk.Advance(-time.Second)
+					continue
+				}
+				n++
+				if h.staySlow("sue", what == "s") && opened == 0 {
+					opened = n
+				}
+				if h.staySlow("anagrafe", false) { // another service's holds count apart
+					t.Fatal("a fast hold of another service opened its room")
+				}
+			}
+			if opened != tc.opens {
+				t.Errorf("the room opens at hold %d, want %d (0: never)", opened, tc.opens)
+			}
+		})
+	}
+}
+
+func repeat(s string, n int) []string { return slices.Repeat([]string{s}, n) }

@@ -11,10 +11,11 @@
 // limits. The counts are in PostgreSQL: every instance shares them.
 //
 // The waiting room: when a service's room is on (its admission rate, or a
-// while after a hold slower than AUTO_QUEUE_HOLD_LATENCY, which opens it at
-// AUTO_QUEUE_PER_MINUTE for AUTO_QUEUE_FOR), only a client with an
-// admission ticket of the waiting-room function holds: 403 not_admitted
-// otherwise.
+// while after holds slower than AUTO_QUEUE_HOLD_LATENCY — at least five,
+// and one in ten, of an instance's holds of the service in ten seconds —
+// which opens it at AUTO_QUEUE_PER_MINUTE for AUTO_QUEUE_FOR), only a
+// client with an admission ticket of the waiting-room function holds: 403
+// not_admitted otherwise.
 //
 // A time found full is refused from memory for TAKEN_MAX_AGE (1s; 0: off)
 // in each instance: most of a click day's holds ask for a time a hold a
@@ -61,8 +62,10 @@ type Config struct {
 	MaxHolds         int `envconfig:"MAX_HOLDS_PER_CLIENT" default:"1"`
 	ClientPerMinute  int `envconfig:"HOLDS_PER_MINUTE_PER_CLIENT" default:"30"`
 	AddressPerMinute int `envconfig:"HOLDS_PER_MINUTE_PER_ADDRESS" default:"120"`
-	// A hold slower than SlowHold (0: never) opens the service's waiting
-	// room for AutoQueueFor at AutoQueueRate citizens a minute.
+	// Holds slower than SlowHold (0: never), as many as slowHoldsAtLeast and
+	// one in slowHoldsShare of an instance's holds of a service in a
+	// slowWindow, open the service's waiting room for AutoQueueFor at
+	// AutoQueueRate citizens a minute.
 	SlowHold      time.Duration `envconfig:"AUTO_QUEUE_HOLD_LATENCY" default:"2s"`
 	AutoQueueFor  time.Duration `envconfig:"AUTO_QUEUE_FOR" default:"10m"`
 	AutoQueueRate int           `envconfig:"AUTO_QUEUE_PER_MINUTE" default:"3000"`
@@ -108,7 +111,26 @@ type holds struct {
 	log      *slog.Logger
 
 	mu     sync.Mutex
-	opened map[string]time.Time // the rooms this instance opened, until when
+	opened map[string]time.Time  // the rooms this instance opened, until when
+	timed  map[string]*slowCount // the holds of each service in this slowWindow
+}
+
+// A waiting room opens on holds that stay slow, not on one: a hold may
+// wait for a database connection on a busy counter (on the click day every
+// connection is in use and holds queue for them), and one slow hold — a
+// garbage collection, a checkpoint — would otherwise close the counter to
+// everyone without a ticket for AUTO_QUEUE_FOR.
+const (
+	slowWindow       = 10 * time.Second
+	slowHoldsAtLeast = 5  // slow holds in a window
+	slowHoldsShare   = 10 // one in this many of the window's holds
+)
+
+// slowCount is a service's holds and slow holds in the window that began
+// at start.
+type slowCount struct {
+	start       time.Time
+	holds, slow int
 }
 
 // hold places a hold for who, after the waiting room's check: with the
@@ -123,10 +145,31 @@ func (h *holds) hold(w http.ResponseWriter, r *http.Request, who booking.Client,
 	}
 	t0 := time.Now()
 	hold, err := h.store.ReserveFor(r.Context(), who, serviceID, start, locale)
-	if took := time.Since(t0); h.slow > 0 && took > h.slow && !rm.On() {
+	if h.slow > 0 && !rm.On() && h.staySlow(serviceID, time.Since(t0) > h.slow) {
 		h.openRoom(r, serviceID)
 	}
 	return hold, err
+}
+
+// staySlow counts a hold of the service, slow or not, and tells whether
+// the window's slow holds are now enough to open its room.
+func (h *holds) staySlow(serviceID string, slow bool) bool {
+	now := h.store.Clock.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.timed == nil {
+		h.timed = map[string]*slowCount{}
+	}
+	c := h.timed[serviceID]
+	if c == nil || now.Sub(c.start) >= slowWindow || now.Before(c.start) {
+		c = &slowCount{start: now}
+		h.timed[serviceID] = c
+	}
+	c.holds++
+	if slow {
+		c.slow++
+	}
+	return slow && c.slow >= slowHoldsAtLeast && c.slow*slowHoldsShare >= c.holds
 }
 
 // openRoom opens the service's waiting room for a while: the counter is
