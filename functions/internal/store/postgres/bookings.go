@@ -53,8 +53,8 @@ func (tx *Tx) slot(ctx context.Context, serviceID string, start time.Time, excep
 // is placed by the transactional path (reserveInTx), which expires the hold
 // first with its event. With Taken set, no more holds of this instance
 // ask for a time at once than it has desks, and a time hold_slot found
-// full less than Taken's MaxAge ago is refused before any of it (see
-// TakenSlots).
+// full less than Taken's MaxAge ago is refused before any of it, and
+// again after the wait for a connection (see TakenSlots).
 func (s *Store) Reserve(ctx context.Context, serviceID string, start time.Time, locale string) (booking.Hold, error) {
 	return s.ReserveFor(ctx, booking.Client{}, serviceID, start, locale)
 }

@@ -49,11 +49,11 @@ type Options struct {
 // larger of 4 and the CPUs the process sees, a whole node's in a pod).
 // A function's instances multiply with its load (Knative scales them out),
 // and each connection busy is a backend competing for the database's
-// cores: on the click day, four a function kept some thirty backends
-// runnable on two cores, and every request waited its turn behind them,
-// a cached answer as long as a hold (docs/performance.md, "Two connections
-// an instance"). Beyond two, a statement waits in the pool, which costs
-// nothing, bounded by Timeout.
+// cores: on the click day, with four a function, the backends busy at once
+// on two cores made every request wait its turn behind them, a cached
+// answer about as long as a hold (docs/performance.md, "Two connections an
+// instance"). Beyond two, a statement waits in the pool, which costs no
+// CPU, bounded by Timeout.
 const DefaultMaxConns = 2
 
 // Open connects a pool to url with opts and waits up to opts.Wait for the
@@ -80,7 +80,7 @@ func NewPool(url string, opts Options) (*pgxpool.Pool, error) {
 	switch {
 	case opts.MaxConns > 0:
 		cfg.MaxConns = int32(opts.MaxConns)
-	case !strings.Contains(url, "pool_max_conns="):
+	case !strings.Contains(url, "pool_max_conns"):
 		cfg.MaxConns = DefaultMaxConns
 	}
 	if opts.Timeout > 0 {

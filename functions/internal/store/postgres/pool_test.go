@@ -19,7 +19,7 @@ func TestPoolSize(t *testing.T) {
 	}{
 		{"neither says", url, 0, postgres.DefaultMaxConns},
 		{"the URL says", url + "&pool_max_conns=7", 0, 7},
-		{"the URL as keywords", "host=127.0.0.1 dbname=sportello pool_max_conns=9", 0, 9},
+		{"the URL as keywords", "host=127.0.0.1 dbname=sportello pool_max_conns = 9", 0, 9},
 		{"the option says", url, 5, 5},
 		{"the option wins over the URL", url + "&pool_max_conns=7", 3, 3},
 	} {
