@@ -48,16 +48,34 @@ var stepNames = []string{"catalog", "queue", "calendar", "hold", "confirm"}
 // step is one kind of request of the citizen's journey.
 type step struct {
 	name     string
+	began    time.Time // the click day's start
 	mu       sync.Mutex
 	lat      latencies
 	statuses map[int]int
+	// Its requests slower than the calendar's goal (clickdayGoal), and
+	// those of them sent in the click day's opening (clickdayOpening).
+	slow, slowOpening int
 }
 
-func (s *step) record(d time.Duration, status int) {
+// The calendar's p99 goal on the click day, and the opening seconds in
+// which its 200 first citizens arrive together.
+const (
+	clickdayGoal    = 250 * time.Millisecond
+	clickdayOpening = 5 * time.Second
+)
+
+// record notes a request sent at t0 that took d.
+func (s *step) record(t0 time.Time, d time.Duration, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lat = append(s.lat, d)
 	s.statuses[status]++
+	if d > clickdayGoal {
+		s.slow++
+		if t0.Sub(s.began) < clickdayOpening {
+			s.slowOpening++
+		}
+	}
 }
 
 func (s *step) count(pred func(status int) bool) int {
@@ -134,6 +152,9 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		}
 	)
 	defer cancelRun()
+	for _, s := range steps {
+		s.began = started
+	}
 	for _, g := range greedies {
 		go g.run(greedyCtx, calendarPath)
 		go g.sample(greedyCtx, st)
@@ -215,6 +236,10 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	if cat, cal := steps["catalog"].lat.pct(0.99), steps["calendar"].lat.pct(0.99); cat > 0 {
 		fmt.Printf("\nThe catalog is an answer list-services reuses for up to a second (CATALOG_MAX_AGE), as query-slots reuses the calendar: its p99 is what any request through the gateway waits on this machine "+
 			"during the click day, the floor of the calendar's. The calendar's p99 is %.2f of the catalog's (%s against %s).\n", float64(cal)/float64(cat), ms(cal), ms(cat))
+	}
+	if cal := steps["calendar"]; len(cal.lat) > 0 {
+		fmt.Printf("\nThe calendar's answers slower than %s (the goal's p99: at most 1 in 100, %d here): %d, of which %d asked for in the click day's first %s, when its first %d citizens arrive together.\n",
+			ms(clickdayGoal), len(cal.lat)/100, cal.slow, cal.slowOpening, clickdayOpening, c.concurrency)
 	}
 
 	// The outcome.

@@ -47,7 +47,7 @@ func (v *visitor) call(ctx context.Context, step, method, path string, body any)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if st := v.steps[step]; st != nil && ctx.Err() == nil {
-		st.record(time.Since(t0), resp.StatusCode)
+		st.record(t0, time.Since(t0), resp.StatusCode)
 	}
 	if tok := resp.Header.Get("X-Client-Token"); tok != "" && v.keepToken {
 		v.token = tok
