@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sportello/sportello/events"
 	"github.com/sportello/sportello/functions/internal/domain/apperr"
@@ -137,35 +136,27 @@ func (s *Store) ReserveFor(ctx context.Context, client booking.Client, serviceID
 		}
 		blockEnd := slot.End.Add(svc.Buffer())
 		dayStart, dayEnd := s.dayOf(slot.Start)
-		var (
-			q    batchQuerier = s.Pool
-			conn *pgxpool.Conn
-		)
-		if s.Taken != nil {
-			// The hold waits for its connection before it looks at the
-			// memory again: on a click day every connection is busy, and
-			// the time may have been found full while it waited.
-			if conn, err = s.Pool.Acquire(ctx); err != nil {
-				return booking.Hold{}, err
-			}
-			if s.Taken.Taken(serviceID, slot.Start, s.Clock.Now()) {
-				conn.Release()
-				return booking.Hold{}, refusedTaken(ctx)
-			}
-			q = conn
+		conn, err := s.Pool.Acquire(ctx)
+		if err != nil {
+			return booking.Hold{}, err
+		}
+		// The hold waited for its connection before it looks at the
+		// memory again: on a click day every connection is busy, and the
+		// time may have been found full meanwhile.
+		if s.Taken != nil && s.Taken.Taken(serviceID, slot.Start, s.Clock.Now()) {
+			conn.Release()
+			return booking.Hold{}, refusedTaken(ctx)
 		}
 		var result string
 		// [16]byte: pgx encodes it as a uuid directly (uuid.UUID goes
 		// through its driver.Valuer, a text round trip).
-		err = s.queryRow(ctx, q, `SELECT hold_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+		err = s.queryRow(ctx, conn, `SELECT hold_slot($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
 			$18, $19, $20, $21, $22, $23, $24, $25)`,
 			[16]byte(id), serviceID, slot.Start, slot.End, blockEnd, hash, expires, locale, now, dayStart, dayEnd, version,
 			ev.ID, ev.Type, s.Source, ev.DataSchema, ev.Data,
 			clientID, address, limits.PerClient, clientLimit, limits.AddressPerMinute,
 			s.Calendar.Location.String(), events.BookingReleased, schemaOf(events.BookingReleased)).Scan(&result)
-		if conn != nil {
-			conn.Release()
-		}
+		conn.Release()
 		if err != nil {
 			return booking.Hold{}, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/sportello/sportello/functions/internal/telemetry"
@@ -15,8 +16,7 @@ import (
 // which the store sets when the function exports traces.
 const stampSQL = `SELECT set_config('sportello.traceparent', $1, true), set_config('sportello.tracestate', $2, true)`
 
-// queryRow runs one statement like QueryRow on q (the pool, or a
-// connection taken from it), first stamping ctx's
+// queryRow runs one statement like QueryRow on conn, first stamping ctx's
 // trace context on the transaction when tracing is on: both statements go
 // in one batch, one round trip and one implicit transaction, so the
 // setting holds for the statement and ends with it.
@@ -26,27 +26,20 @@ const stampSQL = `SELECT set_config('sportello.traceparent', $1, true), set_conf
 // hold_slot and release_client_holds write for an unsampled request carry
 // no trace context, and the relay publishes them in no trace (outbox's
 // untraced).
-func (s *Store) queryRow(ctx context.Context, q batchQuerier, sql string, args ...any) pgx.Row {
+func (s *Store) queryRow(ctx context.Context, conn *pgxpool.Conn, sql string, args ...any) pgx.Row {
 	if !s.stamps(ctx) {
-		return q.QueryRow(ctx, sql, args...)
+		return conn.QueryRow(ctx, sql, args...)
 	}
 	tc := telemetry.ContextOf(ctx)
 	b := &pgx.Batch{}
 	b.Queue(stampSQL, tc.TraceParent, tc.TraceState)
 	b.Queue(sql, args...)
-	br := q.SendBatch(ctx, b)
+	br := conn.SendBatch(ctx, b)
 	if _, err := br.Exec(); err != nil {
 		br.Close()
 		return errRow{err}
 	}
 	return batchRow{br: br, row: br.QueryRow()}
-}
-
-// batchQuerier is what pgxpool.Pool and pgxpool.Conn have in common for
-// queryRow.
-type batchQuerier interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // stamp sets ctx's trace context on tx, before a server-side function
