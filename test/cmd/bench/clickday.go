@@ -123,10 +123,6 @@ func clickday(c config, root, tmp string) ([]string, error) {
 
 	client := &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 		MaxIdleConns: 2 * c.concurrency, MaxIdleConnsPerHost: 2 * c.concurrency, IdleConnTimeout: time.Minute}}
-	steps := map[string]*step{}
-	for _, n := range stepNames {
-		steps[n] = &step{name: n, statuses: map[int]int{}}
-	}
 	var (
 		next                  atomic.Int64
 		booked, gaveUp        atomic.Int64
@@ -152,8 +148,9 @@ func clickday(c config, root, tmp string) ([]string, error) {
 		}
 	)
 	defer cancelRun()
-	for _, s := range steps {
-		s.began = started
+	steps := map[string]*step{}
+	for _, n := range stepNames {
+		steps[n] = &step{name: n, statuses: map[int]int{}, began: started}
 	}
 	for _, g := range greedies {
 		go g.run(greedyCtx, calendarPath)
