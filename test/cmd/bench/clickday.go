@@ -244,11 +244,10 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	mailed, allMailed, err := st.mailed(int(booked.Load()))
+	mailed, all, err := st.mailed(int(booked.Load()))
 	if err != nil {
 		return nil, err
 	}
-	drainedCPU := st.cpu().total() - stackCPU0.total()
 	var missing, twice, strangers int
 	for e := range emails {
 		switch mailed[e] {
@@ -271,12 +270,13 @@ func clickday(c config, root, tmp string) ([]string, error) {
 	fmt.Printf("\n5xx or no answer: %d. Overlapping bookings (an SQL self-join): %d. Confirmed in the database: %d (answered 201: %d). "+
 		"Confirmations mailed: %d recipients, %d without their mail, %d mailed more than once, %d mails to someone who did not book. "+
 		"Rooms on LiveKit after the click day: %d, of which %d for a booking whose join window has not opened.\n", fivexx, overlaps, confirmed, booked.Load(), len(mailed), missing, twice, strangers, rooms, early)
-	if !allMailed.IsZero() {
+	if !all.at.IsZero() {
 		// The mail and the rooms follow the bookings through the broker: on
 		// a saturated machine they may trail behind, and their CPU come
 		// after the last booking.
-		fmt.Printf("\nThe last confirmation reached Mailpit %.0f s after the last booking (polled every second); until then, and for the 3 quiet seconds after, the stack used %.0f s of CPU, %.1f ms a booking.\n",
-			max(0, allMailed.Sub(started.Add(elapsed)).Seconds()), drainedCPU.Seconds(), float64(drainedCPU.Microseconds())/1000/float64(max(booked.Load(), 1)))
+		drained := all.cpu.total() - stackCPU0.total()
+		fmt.Printf("\nThe last confirmation reached Mailpit %.0f s after the last booking (polled every second); until then the stack used %.0f s of CPU, %.1f ms a booking.\n",
+			max(0, all.at.Sub(started.Add(elapsed)).Seconds()), drained.Seconds(), float64(drained.Microseconds())/1000/float64(max(booked.Load(), 1)))
 	}
 	if fivexx != 0 || overlaps != 0 || int64(confirmed) != booked.Load() || missing != 0 || twice != 0 || strangers != 0 || early != 0 || len(timedOut) > 0 {
 		failures = append(failures, fmt.Sprintf("click day: %d 5xx, %d overlaps, %d confirmed of %d, mail %d missing %d twice %d strangers, %d rooms before their window%s",
@@ -595,14 +595,21 @@ func (s *localStack) overlaps() (overlaps, confirmed int, err error) {
 	return overlaps, confirmed, err
 }
 
+// allMailed is when Mailpit's count of messages reached the bookings (to
+// a second; zero if it never did), and the stack's CPU used by then.
+type allMailed struct {
+	at  time.Time
+	cpu cpuUse
+}
+
 // mailed waits until Mailpit holds at least want messages (or stops
 // growing for 30 seconds) and counts the confirmations by recipient. It
-// also answers when the count reached want (zero if it never did), to a
-// second.
-func (s *localStack) mailed(want int) (map[string]int, time.Time, error) {
+// also answers when the count reached want.
+func (s *localStack) mailed(want int) (map[string]int, allMailed, error) {
+	var all allMailed
 	base := s.env["MAILPIT_URL"]
 	if base == "" {
-		return nil, time.Time{}, fmt.Errorf("the stack names no MAILPIT_URL")
+		return nil, all, fmt.Errorf("the stack names no MAILPIT_URL")
 	}
 	type page struct {
 		Total    int `json:"total"`
@@ -623,7 +630,6 @@ func (s *localStack) mailed(want int) (map[string]int, time.Time, error) {
 		return p, json.NewDecoder(resp.Body).Decode(&p)
 	}
 	last, since := -1, time.Now()
-	var all time.Time // when the count reached want
 	for {
 		p, err := get(0, 1)
 		if err != nil {
@@ -632,8 +638,8 @@ func (s *localStack) mailed(want int) (map[string]int, time.Time, error) {
 		if p.Total != last {
 			last, since = p.Total, time.Now()
 		}
-		if all.IsZero() && p.Total >= want {
-			all = time.Now()
+		if all.at.IsZero() && p.Total >= want {
+			all = allMailed{at: time.Now(), cpu: s.cpu()}
 		}
 		// A little longer past the count: a mail sent twice would show.
 		if (p.Total >= want && time.Since(since) > 3*time.Second) || time.Since(since) > 30*time.Second {
